@@ -1,0 +1,1 @@
+"""Actions that flow steps call: automatic checks and escalation."""

@@ -1,0 +1,166 @@
+"""One JSON error shape for every failure of the HTTP API, and the handlers that produce it.
+
+Every error body is ``{"error": {"code": "...", "message": "..."}}``: request validation
+(FastAPI/pydantic), HTTP errors raised by the router (404, 405), the product's own exceptions
+(`WalletbotError` and its subclasses, mapped to a status below) and, as a last resort, anything
+unexpected (500, without internals). Clients switch on `code`; `message` is for people.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.api import schemas
+from bot.errors import ConfigError, ContentError, ConversationError, ModelError, WalletbotError
+from bot.store.errors import InvalidTransition, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(WalletbotError):
+    """A request the HTTP layer itself refuses (too long, too many, not ready)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# OpenAPI: the error responses a route can give, all with the same body.
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Invalid JSON, unreadable body or a button payload that is not valid now",
+        403: "Missing or wrong conversation token",
+        404: "Unknown conversation",
+        413: "Message or body too long",
+        422: "Empty message, unknown field or invalid value",
+        429: "Rate limit reached; see the Retry-After header",
+        503: "Model or database not ready",
+    }
+    return {
+        status: {"model": schemas.ErrorBody, "description": descriptions[status]}
+        for status in statuses
+    }
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    # ("body", "text") -> "text"; a bare ("body",) is the body itself.
+    parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
+    return ".".join(parts)
+
+
+def _validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
+    """(status, code, message) for the first of pydantic's errors, worded for a client."""
+    first = errors[0]
+    kind, field, msg = first.get("type", ""), _field(tuple(first.get("loc", ()))), first.get("msg", "")
+    if kind == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error", "")
+        return 400, "invalid_json", f"The request body is not valid JSON ({reason}): send a JSON object."
+    if kind == "extra_forbidden":
+        return 422, "unknown_field", f"Unknown field '{field}': remove it (see /docs for the fields)."
+    if kind in (
+        schemas.EMPTY_MESSAGE,
+        schemas.TEXT_AND_PAYLOAD,
+        schemas.MISSING_MESSAGE,
+        schemas.MISSING_CONVERSATION,
+    ):
+        return 422, kind, msg
+    if kind == "missing" and not field:
+        return 422, "missing_body", "The request needs a JSON object as its body."
+    if kind == "missing":
+        return 422, "missing_field", f"Field '{field}' is required."
+    if not field:
+        return 422, "invalid_body", f"The request body must be a JSON object ({msg})."
+    value = first.get("input")
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return 422, "invalid_field", f"Field '{field}' is invalid: {msg} (got {shown})."
+
+
+def _walletbot_error(exc: WalletbotError) -> tuple[int, str, str]:
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code, str(exc)
+    if isinstance(exc, ConversationError):
+        return exc.status, exc.code, str(exc)
+    if isinstance(exc, ModelError):
+        return 503, "model_not_ready", str(exc)
+    if isinstance(exc, InvalidTransition):
+        return 409, "invalid_transition", str(exc)
+    if isinstance(exc, StoreError):
+        return 503, "database_unavailable", "The database is not available right now: try again shortly."
+    if isinstance(exc, (ConfigError, ContentError)):
+        log.error("configuration or content problem while serving a request: %s", exc)
+        return 500, "server_misconfigured", "The service is misconfigured: the operator has been told."
+    log.exception("unmapped product error", exc_info=exc)
+    return 500, "internal_error", "Something went wrong on our side: try again shortly."
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    status, code, message = _validation_error(list(exc.errors()))
+    return error_response(status, code, message)
+
+
+async def _on_walletbot(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WalletbotError)
+    status, code, message = _walletbot_error(exc)
+    headers = exc.headers if isinstance(exc, ApiError) else None
+    return error_response(status, code, message, headers)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    if exc.status_code == 404:
+        message = f"No such resource: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    elif exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI raises this when the body cannot be decoded, e.g. bytes that are not UTF-8.
+        code = "invalid_body"
+        message = "The request body could not be read: send a UTF-8 encoded JSON object."
+    else:
+        message = str(exc.detail)
+    return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error while serving a request", exc_info=exc)
+    return error_response(500, "internal_error", "Something went wrong on our side: try again shortly.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every kind of failure through the one error shape."""
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(WalletbotError, _on_walletbot)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,128 @@
+"""ASGI middleware of the HTTP app: a request body cap and security headers.
+
+Both are plain ASGI (not `BaseHTTPMiddleware`) so they neither buffer responses nor change how
+exceptions propagate.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Pages may load scripts, styles and data only from this server: the bubble is an external
+# script file, so no inline script or style is ever needed.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+# FastAPI's interactive docs are not ours: they load Swagger UI from a CDN with inline script.
+_DOCS_PATHS = ("/docs", "/redoc")
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over `max_bytes` with 413 before anything parses them.
+
+    The body is read here (it is small by construction) and replayed to the app, so a client
+    cannot make the server hold megabytes of JSON by sending a body without Content-Length.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> str:
+        return f"The request body is larger than {self.max_bytes} bytes: send a shorter message."
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await _send_error(send, 413, "body_too_large", self._too_large())
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _send_error(send, 413, "body_too_large", self._too_large())
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class SecurityHeadersMiddleware:
+    """Add nosniff and a referrer policy everywhere, a CSP on pages, no-store on API answers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers: list[Any] = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+
+                def put(name: bytes, value: str) -> None:
+                    if name not in present:
+                        headers.append((name, value.encode("latin-1")))
+
+                put(b"x-content-type-options", "nosniff")
+                put(b"referrer-policy", "strict-origin-when-cross-origin")
+                if content_type.startswith(b"text/html") and not path.startswith(_DOCS_PATHS):
+                    put(b"content-security-policy", PAGE_CSP)
+                    put(b"x-frame-options", "SAMEORIGIN")
+                if path.startswith("/api/"):
+                    # Conversations are private: no shared cache may keep them.
+                    put(b"cache-control", "no-store")
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, add_headers)

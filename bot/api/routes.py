@@ -1,0 +1,192 @@
+"""The JSON API: chat, history, parse, health, and the bubble's configuration.
+
+Routes are plain `def`s: the engine is synchronous (SQLAlchemy sessions, a CPU-bound classifier),
+so FastAPI runs each call in its thread pool and the event loop stays free. The engine itself
+serialises the messages of one conversation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from bot.api import schemas
+from bot.api.errors import ApiError, error_response, error_responses
+from bot.api.ratelimit import SlidingWindowLimiter, retry_after_header
+from bot.api.ui import widget_config
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.engine import Assistant
+
+CHANNEL = "http"
+TOKEN_HEADER = "X-Conversation-Token"
+
+router = APIRouter()
+
+
+class RateLimits:
+    """The per-IP and per-conversation limiters of one app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.ip = SlidingWindowLimiter(settings.http.rate_limit_per_minute_ip, 60.0)
+        self.conversation = SlidingWindowLimiter(settings.http.rate_limit_per_minute_conversation, 60.0)
+
+    def check_ip(self, request: Request) -> None:
+        # The peer address; behind a reverse proxy uvicorn's --proxy-headers puts the client's here.
+        ip = request.client.host if request.client else "unknown"
+        self._check(self.ip, ip, "from your address")
+
+    def check_conversation(self, conversation_id: str) -> None:
+        self._check(self.conversation, conversation_id, "in this conversation")
+
+    @staticmethod
+    def _check(limiter: SlidingWindowLimiter, key: str, where: str) -> None:
+        wait = limiter.hit(key)
+        if wait is not None:
+            seconds = retry_after_header(wait)
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"Too many requests {where} (limit {limiter.limit} per minute): retry in {seconds} s.",
+                headers={"Retry-After": seconds},
+            )
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _assistant(request: Request) -> "Assistant":
+    assistant = request.app.state.assistant
+    if assistant is None:
+        reason = request.app.state.not_ready_reason or "the assistant is still loading"
+        raise ApiError(503, "not_ready", f"The service is not ready: {reason}")
+    return assistant  # type: ignore[no-any-return]
+
+
+def _limits(request: Request) -> RateLimits:
+    return request.app.state.rate_limits  # type: ignore[no-any-return]
+
+
+def _check_length(settings: Settings, text: str | None) -> None:
+    limit = settings.http.max_message_chars
+    if text is not None and len(text) > limit:
+        raise ApiError(
+            413,
+            "message_too_long",
+            f"The message has {len(text)} characters; the limit is {limit}: send a shorter message.",
+        )
+
+
+def _brand_key(settings: Settings, brand: str | None) -> str:
+    key = brand or settings.default_brand
+    if key not in settings.brands:
+        known = ", ".join(sorted(settings.brands))
+        raise ApiError(422, "unknown_brand", f"Unknown brand '{key}': known brands are {known}.")
+    return key
+
+
+@router.post(
+    "/api/chat",
+    response_model=schemas.ChatResponse,
+    responses=error_responses(400, 403, 404, 413, 422, 429, 503),
+    summary="Send a message or a button payload; start a conversation when no id is given",
+    tags=["chat"],
+)
+def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
+    settings = _settings(request)
+    limits = _limits(request)
+    limits.check_ip(request)
+    _check_length(settings, body.text)
+    assistant = _assistant(request)
+    if body.conversation is None:
+        conversation, token = assistant.start_conversation(
+            brand=_brand_key(settings, body.brand), channel=CHANNEL
+        )
+    else:
+        assistant.check_token(body.conversation, body.token)
+        conversation, token = body.conversation, body.token or ""
+    limits.check_conversation(conversation)
+    reply = assistant.handle(conversation, text=body.text, payload=body.payload)
+    return {**reply, "token": token}
+
+
+@router.get(
+    "/api/conversations/{conversation_id}",
+    response_model=schemas.HistoryResponse,
+    responses=error_responses(403, 404, 429, 503),
+    summary="The stored (redacted) messages of a conversation, to restore the bubble",
+    tags=["chat"],
+)
+def conversation_history(
+    request: Request,
+    conversation_id: Annotated[str, Path(max_length=64)],
+    x_conversation_token: Annotated[
+        str | None, Header(alias=TOKEN_HEADER, description="The conversation's token.")
+    ] = None,
+    token: Annotated[
+        str | None, Query(description=f"The token, when the {TOKEN_HEADER} header cannot be sent.")
+    ] = None,
+) -> dict[str, Any]:
+    _limits(request).check_ip(request)
+    assistant = _assistant(request)
+    assistant.check_token(conversation_id, x_conversation_token or token)
+    return {
+        "conversation": conversation_id,
+        "messages": assistant.history(conversation_id),
+        "state": assistant.state(conversation_id),
+    }
+
+
+@router.post(
+    "/api/parse",
+    response_model=schemas.ParseResponse,
+    responses=error_responses(400, 413, 422, 429, 503),
+    summary="Intent, confidence, ranking and entities of one message (the NLU alone)",
+    tags=["nlu"],
+)
+def parse(body: schemas.ParseRequest, request: Request) -> Any:
+    _limits(request).check_ip(request)
+    _check_length(_settings(request), body.text)
+    return _assistant(request).parse(body.text)
+
+
+@router.get(
+    "/api/widget-config",
+    response_model=schemas.WidgetConfig,
+    responses=error_responses(422),
+    summary="Brand name, colour and UI texts for the chat bubble",
+    tags=["widget"],
+)
+def get_widget_config(
+    request: Request, brand: Annotated[str | None, Query(max_length=64)] = None
+) -> dict[str, Any]:
+    settings = _settings(request)
+    return widget_config(settings, _brand_key(settings, brand))
+
+
+@router.get("/healthz", response_model=schemas.Health, summary="Liveness", tags=["ops"])
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    response_model=schemas.Ready,
+    responses=error_responses(503),
+    summary="Readiness: the model and the database are loaded",
+    tags=["ops"],
+)
+def readyz(request: Request) -> Any:
+    assistant = request.app.state.assistant
+    if assistant is None:
+        reason = request.app.state.not_ready_reason or "the assistant is still loading"
+        return error_response(503, "not_ready", f"Not ready: {reason}")
+    checks = assistant.ready()
+    if not all(checks.values()):
+        failing = ", ".join(name for name, ok in checks.items() if not ok)
+        return error_response(503, "not_ready", f"Not ready: {failing} unavailable.")
+    return JSONResponse({"status": "ready", "checks": checks})

@@ -1,0 +1,271 @@
+"""`walletbot` command line: a thin wrapper that turns errors into one line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.config import Settings, load_settings
+from bot.errors import ContentError, WalletbotError
+
+EXIT_ERROR = 1
+EXIT_WARNINGS = 2
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings_factory"]()
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _progress(message: str) -> None:
+    click.echo(f"  · {message}", err=True)
+
+
+def _assistant(ctx: click.Context, *, auto_train: bool = True):
+    from bot.engine import Assistant
+
+    settings = _settings(ctx)
+    return Assistant.from_settings(settings, auto_train=auto_train, progress=_progress)
+
+
+class _Cli(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ContentError as exc:
+            for problem in exc.problems:
+                if problem.severity == "error":
+                    click.echo(str(problem), err=True)
+            _fail(f"{len([p for p in exc.problems if p.severity == 'error'])} content error(s); fix them and run again")
+        except WalletbotError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=_Cli)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="config file (default: $WALLETBOT_CONFIG or ./config.yml)")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Wallet support assistant: train, chat, serve, validate and inspect tickets."""
+    cached: dict[str, Settings] = {}
+
+    def factory() -> Settings:
+        if "s" not in cached:
+            cached["s"] = load_settings(config_path)
+        return cached["s"]
+
+    ctx.obj = {"settings_factory": factory}
+
+
+@main.command()
+@click.pass_context
+def train(ctx: click.Context) -> None:
+    """Train the intent classifier from data/nlu into models/."""
+    from bot.training import train as run_training
+
+    settings = _settings(ctx)
+    report = run_training(settings, _progress)
+    click.echo(
+        f"trained {report.intents} intents on {report.examples} examples "
+        f"({report.features} features) in {report.seconds:.1f} s -> {settings.models_dir / 'nlu'}"
+    )
+
+
+@main.command()
+@click.pass_context
+def parse(ctx: click.Context) -> None:
+    """Read one message per line on stdin; write one JSON object per line."""
+    from bot.engine import ensure_model
+    from bot.nlu.pipeline import NLU
+
+    settings = _settings(ctx)
+    ensure_model(settings, auto_train=False)
+    nlu = NLU.load(settings.models_dir)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        click.echo(json.dumps(nlu.parse(text), ensure_ascii=False))
+
+
+@main.command()
+@click.option("--jsonl", is_flag=True, help="machine mode: JSON lines in, JSON lines out")
+@click.option("--brand", default=None, help="brand key from config.yml (interactive mode)")
+@click.pass_context
+def chat(ctx: click.Context, jsonl: bool, brand: str | None) -> None:
+    """Talk to the bot in the terminal (buttons become numbered choices)."""
+    assistant = _assistant(ctx, auto_train=True)
+    try:
+        if jsonl:
+            _chat_jsonl(assistant)
+        else:
+            _chat_interactive(assistant, brand)
+    finally:
+        assistant.close()
+
+
+def _chat_jsonl(assistant) -> None:
+    """One JSON reply line per input line; a bad line gets an error object, never a crash."""
+    conversations: dict[str, str] = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError("each line must be a JSON object")
+            unknown = set(request) - {"conversation", "text", "payload", "brand"}
+            if unknown:
+                raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+            external = str(request.get("conversation") or "default")
+            if external not in conversations:
+                conversations[external], _token = assistant.start_conversation(brand=request.get("brand"), channel="cli")
+            reply = assistant.handle(conversations[external], text=request.get("text"), payload=request.get("payload"))
+            reply["conversation"] = external
+        except (ValueError, WalletbotError) as exc:
+            reply = {"error": {"code": getattr(exc, "code", "bad_request"), "message": str(exc)}}
+        click.echo(json.dumps(reply, ensure_ascii=False), nl=True)
+        sys.stdout.flush()
+
+
+def _chat_interactive(assistant, brand: str | None) -> None:
+    conv_id, _token = assistant.start_conversation(brand=brand, channel="cli")
+    name = assistant.settings.brand(brand).name
+    click.secho(f"{name} 智能助手（输入问题，数字选择按钮，Ctrl+D 退出）", bold=True)
+    buttons: list[dict[str, str]] = []
+    while True:
+        try:
+            line = input("\n你> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not line:
+            continue
+        if line.isdigit() and 1 <= int(line) <= len(buttons):
+            reply = assistant.handle(conv_id, payload=buttons[int(line) - 1]["payload"])
+        else:
+            reply = assistant.handle(conv_id, text=line)
+        buttons = []
+        for message in reply["messages"]:
+            if message["text"]:
+                click.secho("助手> ", fg="green", nl=False)
+                click.echo(message["text"])
+            buttons.extend(message["buttons"])
+        for number, button in enumerate(buttons, start=1):
+            click.echo(f"  [{number}] {button['title']}")
+        if reply["state"].get("ticket"):
+            click.secho(f"  工单号：{reply['state']['ticket']}", fg="yellow")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--strict", is_flag=True, help="exit 2 when there are warnings but no errors")
+@click.pass_context
+def validate(ctx: click.Context, fmt: str, strict: bool) -> None:
+    """Check every file in data/ and report problems as file:line: message."""
+    from bot.content import load_content
+
+    settings = _settings(ctx)
+    content = load_content(settings)
+    problems = content.problems
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity != "error"]
+    if fmt == "json":
+        click.echo(json.dumps({"errors": len(errors), "warnings": len(warnings), "problems": [p.as_dict() for p in problems]}, ensure_ascii=False, indent=2))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(
+            f"{len(content.flows)} flows, {len(content.faq)} FAQ entries, {len(content.training.examples)} training examples: "
+            f"{len(errors)} error(s), {len(warnings)} warning(s)"
+        )
+    if errors:
+        sys.exit(EXIT_ERROR)
+    if strict and warnings:
+        sys.exit(EXIT_WARNINGS)
+
+
+@main.group()
+def tickets() -> None:
+    """Inspect support tickets."""
+
+
+@tickets.command("list")
+@click.option("--status", default=None)
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+def tickets_list(ctx: click.Context, status: str | None, limit: int) -> None:
+    """The queue: open tickets first, by priority then age."""
+    from bot.store import Database
+    from bot.store.tickets import TicketQuery, list_tickets
+
+    db = Database(_settings(ctx).database_url)
+    db.migrate()
+    with db.session(readonly=True) as s:
+        rows, total = list_tickets(s, TicketQuery(status=status, per_page=limit))
+        for t in rows:
+            click.echo(f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  {t.summary}")
+        click.echo(f"{total} ticket(s)")
+    db.dispose()
+
+
+@tickets.command("show")
+@click.argument("number")
+@click.pass_context
+def tickets_show(ctx: click.Context, number: str) -> None:
+    """One ticket with its details, checklist trail and transcript (as stored, redacted)."""
+    from bot.store import Database, list_turns
+    from bot.store.tickets import get_ticket
+
+    db = Database(_settings(ctx).database_url)
+    db.migrate()
+    with db.session(readonly=True) as s:
+        ticket = get_ticket(s, number)
+        if ticket is None:
+            _fail(f"No ticket '{number}'; `walletbot tickets list` shows the existing ones.")
+        click.echo(f"{ticket.number}  [{ticket.status}] {ticket.priority} {ticket.category}  brand={ticket.brand}")
+        click.echo(f"summary: {ticket.summary}")
+        click.echo("details:")
+        for key, value in (ticket.details or {}).items():
+            click.echo(f"  {key}: {value}")
+        click.echo("checklist trail:")
+        for entry in ticket.trail or []:
+            if entry.get("say") is not None:
+                click.echo(f"  - {entry.get('flow')}/{entry.get('step')}: {entry.get('say')}")
+                if entry.get("answer"):
+                    click.echo(f"      answer: {entry['answer']}")
+        click.echo("transcript:")
+        for turn in list_turns(s, ticket.conversation_id):
+            click.echo(f"  {turn.role}: {turn.text or turn.payload}")
+    db.dispose()
+
+
+@main.command()
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.option("--workers", default=1, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
+    """Serve the chat API, the bubble and the demo page over HTTP."""
+    import uvicorn
+
+    from bot.engine import ensure_model
+
+    settings = _settings(ctx)
+    ensure_model(settings, auto_train=True, progress=_progress)
+    host = host or settings.http.host
+    port = port if port is not None else settings.http.port
+    click.secho(f"walletbot serving on http://{host}:{port}/  (demo page with the chat bubble)", fg="green")
+    uvicorn.run("bot.api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,202 @@
+"""Settings: config.yml plus environment overrides, read in one typed place.
+
+Every key can be overridden by `WALLETBOT_<SECTION>_<KEY>` (upper case), for example
+`WALLETBOT_STORAGE_DATABASE_URL` or `WALLETBOT_HTTP_PORT`; `WALLETBOT_DATABASE_URL` is a short
+alias for the database. `WALLETBOT_CONFIG` points at another config file. Relative paths
+(data, models, a SQLite file) are resolved against the folder that holds the config file, so the
+bot behaves the same whatever the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "WALLETBOT_"
+DEFAULT_CONFIG = "config.yml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Paths(_Section):
+    data: Path = Path("data")
+    models: Path = Path("models")
+
+
+class Storage(_Section):
+    database_url: str = "sqlite:///walletbot.db"
+
+    def __repr__(self) -> str:  # a production URL may carry a password
+        return "Storage(database_url='***')"
+
+
+class NluSettings(_Section):
+    intent_threshold: float = Field(0.45, ge=0, le=1)
+    out_of_scope_threshold: float = Field(0.30, ge=0, le=1)
+
+
+class FaqSettings(_Section):
+    answer_threshold: float = Field(0.55, ge=0, le=1)
+    suggest_threshold: float = Field(0.30, ge=0, le=1)
+    embeddings_model: str | None = None
+    embeddings_weight: float = Field(0.35, ge=0, le=1)
+
+
+class DialogueSettings(_Section):
+    misses_before_human: int = Field(2, ge=1)
+    max_clarify_options: int = Field(3, ge=1, le=6)
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_message_chars: int = Field(1000, ge=1)
+    rate_limit_per_minute_ip: int = Field(120, ge=1)
+    rate_limit_per_minute_conversation: int = Field(30, ge=1)
+
+
+class MaintenanceWindow(_Section):
+    days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+    start: str
+    end: str
+    channel: str = ""
+
+
+class Brand(_Section):
+    name: str
+    color: str = "#2563eb"
+    website: str = ""
+    phone: str = ""
+    email: str | None = None
+    service_hours: str = ""
+    in_app_support: str = ""
+    social: str = ""
+    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
+    sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"urgent": 1, "high": 4, "normal": 24, "low": 72}
+    )
+
+    def placeholders(self) -> dict[str, str]:
+        """Values for `{brand}`, `{website}`… in content texts."""
+        return {
+            "brand": self.name,
+            "website": self.website,
+            "phone": self.phone,
+            "email": self.email or "",
+            "service_hours": self.service_hours,
+            "in_app_support": self.in_app_support,
+            "social": self.social,
+        }
+
+
+class Settings(_Section):
+    language: str = "zh-Hans"
+    default_brand: str = "generic"
+    paths: Paths = Field(default_factory=Paths)
+    storage: Storage = Field(default_factory=Storage)
+    nlu: NluSettings = Field(default_factory=NluSettings)
+    faq: FaqSettings = Field(default_factory=FaqSettings)
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    ui: dict[str, Any] = Field(default_factory=dict)
+    brands: dict[str, Brand]
+    # Folder of the config file: relative paths are resolved against it.
+    root: Path = Path(".")
+
+    @property
+    def data_dir(self) -> Path:
+        return _absolute(self.root, self.paths.data)
+
+    @property
+    def models_dir(self) -> Path:
+        return _absolute(self.root, self.paths.models)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute."""
+        url = self.storage.database_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(_absolute(self.root, Path(url[len(prefix):])))
+        return url
+
+    def brand(self, key: str | None) -> Brand:
+        """The brand for `key`, or the default brand when key is None."""
+        name = key or self.default_brand
+        try:
+            return self.brands[name]
+        except KeyError:
+            known = ", ".join(sorted(self.brands))
+            raise ConfigError(f"Unknown brand '{name}': known brands are {known}.") from None
+
+
+def _absolute(root: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (root / path).resolve()
+
+
+def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
+    """Override `section.key` from WALLETBOT_SECTION_KEY; values are parsed as YAML scalars."""
+    alias = environ.get(ENV_PREFIX + "DATABASE_URL")
+    if alias:
+        raw.setdefault("storage", {})["database_url"] = alias
+    for section, value in list(raw.items()):
+        if not isinstance(value, dict) or section == "brands":
+            continue
+        for key in list(value) + _known_keys(section):
+            env_name = f"{ENV_PREFIX}{section}_{key}".upper()
+            if env_name in environ:
+                value[key] = yaml.safe_load(environ[env_name]) if environ[env_name] else None
+    if ENV_PREFIX + "DEFAULT_BRAND" in environ:
+        raw["default_brand"] = environ[ENV_PREFIX + "DEFAULT_BRAND"]
+
+
+def _known_keys(section: str) -> list[str]:
+    field = Settings.model_fields.get(section)
+    model = field.annotation if field else None
+    return list(getattr(model, "model_fields", {}))
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read the config file (default: $WALLETBOT_CONFIG or ./config.yml) and the environment.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or a key has an unusable value.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    config_path = Path(path or environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG)
+    if not config_path.is_file():
+        raise ConfigError(
+            f"Config file '{config_path}' not found: run from the project folder or set WALLETBOT_CONFIG."
+        )
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config file '{config_path}' is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Config file '{config_path}' must hold a mapping at the top level.")
+    for section in ("paths", "storage", "nlu", "faq", "dialogue", "http"):
+        raw.setdefault(section, {})
+    _apply_env(raw, environ)
+    raw["root"] = config_path.resolve().parent
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"Config '{key}' in '{config_path}' is invalid: {first['msg']} (got {first.get('input')!r})."
+        ) from exc
+    if settings.default_brand not in settings.brands:
+        raise ConfigError(
+            f"Config 'default_brand' is '{settings.default_brand}', which is not one of brands: "
+            f"{', '.join(sorted(settings.brands))}."
+        )
+    return settings

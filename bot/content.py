@@ -1,0 +1,184 @@
+"""All content of `data/` loaded together and checked across files (`walletbot validate`).
+
+Each loader reports its own file problems; the checks here need several files at once: flows
+naming known intents, actions and brands, placeholders that exist, texts that never ask for a
+secret, responses the dialogue policy needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from actions.registry import load_actions
+from bot.config import Settings
+from bot.faq.knowledge import FaqEntry, faq_files, load_faq
+from bot.flows.model import Flow, flow_files, load_flows
+from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
+from bot.text import DEFAULT_KEY, PLACEHOLDERS, Text, placeholders_in, variants
+from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
+
+RESPONSES_FILE = "responses.yml"
+REQUIRED_RESPONSES = (
+    "greet", "goodbye", "thanks", "bot_challenge", "restart_done", "out_of_scope", "fallback", "clarify",
+    "offer_human", "faq_helpful_prompt", "resolved_helpful_prompt", "feedback_thanks", "feedback_sorry",
+    "flow_start", "flow_switch", "flow_resume_offer", "flow_resumed", "step_not_understood", "detail_retry",
+    "collect_intro", "ticket_created", "ticket_exists", "human_handoff", "human_owned", "secret_warning",
+    "scam_warning", "affirm_idle", "deny_idle", "maintenance_now",
+)
+REQUIRED_BUTTONS = ("human", "restart", "helpful", "not_helpful", "resume", "skip")
+MAX_ANSWER_CHARS = 600
+# Extra placeholders a response may use, filled by the policy itself.
+RESPONSE_VALUES = {"title", "ticket", "hours", "window", "channel", "prompt"}
+
+# A request for a secret: an asking verb near a secret word, without a negation before it.
+_SECRET_WORDS = r"(密码|验证码|校验码|动态码|cvv|cvn|安全码|完整卡号|卡号)"
+_ASK = re.compile(r"(发给我|告诉我|提供|输入给我|发送给我|报一下|发一下|发过来|回复)[^。！？\n]{0,8}" + _SECRET_WORDS, re.I)
+_NEGATION = re.compile(r"(不要|别|请勿|切勿|不会|绝不|不必|无需|不用|千万不|从不|never)")
+
+
+@dataclass(slots=True)
+class Responses:
+    texts: dict[str, Text]
+    buttons: dict[str, str]
+    answers: dict[str, list[str]]
+
+
+@dataclass(slots=True)
+class Content:
+    flows: dict[str, Flow]
+    faq: list[FaqEntry]
+    responses: Responses
+    training: TrainingData
+    version: str = ""
+    loaded_at: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    def faq_for_intent(self, intent: str) -> FaqEntry | None:
+        return next((e for e in self.faq if e.intent == intent), None)
+
+
+def _display(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Responses:
+    path = data_dir / RESPONSES_FILE
+    display = _display(path, root)
+    empty = Responses({}, {}, {"yes": [], "no": [], "skip": []})
+    if not path.is_file():
+        problems.append(Problem(display, 1, "file missing: the bot's own phrases (greet, fallback, …) live here"))
+        return empty
+    try:
+        doc = load_yaml(path, display)
+    except YamlFileError as exc:
+        problems.append(exc.problem)
+        return empty
+    if not isinstance(doc, LineDict):
+        problems.append(Problem(display, 1, "must be a mapping with 'responses', 'buttons' and 'answers'"))
+        return empty
+    texts = doc.get("responses") or {}
+    buttons = doc.get("buttons") or {}
+    answers = doc.get("answers") or {}
+    for key in REQUIRED_RESPONSES:
+        if key not in texts:
+            problems.append(Problem(display, getattr(texts, "line", 1), f"response '{key}' is missing; the dialogue policy needs it"))
+    for key in REQUIRED_BUTTONS:
+        if key not in buttons:
+            problems.append(Problem(display, getattr(buttons, "line", 1), f"button label '{key}' is missing"))
+    for key in ("yes", "no", "skip"):
+        if not isinstance(answers.get(key), list):
+            problems.append(Problem(display, getattr(answers, "line", 1), f"'answers.{key}' must be a list of words"))
+    resolved: dict[str, Text] = {}
+    for key, value in texts.items():
+        if isinstance(value, list):  # several variants: the first is used (stable for tests and logs)
+            value = value[0] if value else ""
+        resolved[str(key)] = value
+        _check_text(value, display, texts.line_of(key), f"response '{key}'", problems, extra=RESPONSE_VALUES)
+    return Responses(
+        resolved,
+        {str(k): str(v) for k, v in buttons.items()},
+        {k: [str(w) for w in answers.get(k) or []] for k in ("yes", "no", "skip")},
+    )
+
+
+def _check_text(text: Any, file: str, line: int, what: str, problems: list[Problem], extra: set[str] = frozenset(), brands: set[str] | None = None) -> None:
+    unknown = placeholders_in(text) - PLACEHOLDERS - extra
+    if unknown:
+        names = ", ".join("{" + u + "}" for u in sorted(unknown))
+        known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS | extra))
+        problems.append(Problem(file, line, f"{what} uses unknown placeholder {names}; known: {known}"))
+    if brands is not None and isinstance(text, dict):
+        for key in text:
+            if key != DEFAULT_KEY and key not in brands:
+                problems.append(Problem(file, line, f"{what} has a text for unknown brand '{key}'; brands are {', '.join(sorted(brands))}"))
+    for variant in variants(text):
+        for sentence in re.split(r"[。！？!?\n]", variant):
+            match = _ASK.search(sentence)
+            if match and not _NEGATION.search(sentence[: match.end()]):
+                problems.append(Problem(file, line, f"{what} asks the user for a secret ({match.group(0)!r}); support never asks for passwords, codes, CVV or card numbers"))
+                break
+
+
+def check_cross_references(content: Content, settings: Settings, problems: list[Problem]) -> None:
+    brands = set(settings.brands)
+    actions = load_actions()
+    for flow in content.flows.values():
+        if flow.name not in INTENTS:
+            problems.append(Problem(flow.file, flow.line, f"flow '{flow.name}' is not a known intent; a flow is started by the intent of the same name ({', '.join(INTENTS)})"))
+        for detail in flow.details.values():
+            _check_text(detail.prompt, flow.file, flow.line, f"prompt of detail '{detail.name}'", problems, brands=brands)
+        for step in flow.steps.values():
+            if step.action and step.action not in actions:
+                problems.append(Problem(flow.file, step.line, f"step '{step.id}' calls unknown action '{step.action}'; known actions: {', '.join(sorted(actions))}"))
+            for text in (step.say, step.resolved):
+                if text is not None:
+                    _check_text(text, flow.file, step.line, f"step '{step.id}'", problems, brands=brands)
+            for option in step.options:
+                _check_text(option.title, flow.file, option.line, f"option '{option.title}'", problems)
+    for entry in content.faq:
+        _check_text(entry.answer, entry.file, entry.line, f"answer of FAQ '{entry.id}'", problems, brands=brands)
+        for text in variants(entry.answer):
+            if len(text) > MAX_ANSWER_CHARS:
+                problems.append(Problem(entry.file, entry.line, f"answer of FAQ '{entry.id}' has {len(text)} characters; keep it under {MAX_ANSWER_CHARS} (split the entry)", "warning"))
+        for brand in entry.brands or []:
+            if brand not in brands:
+                problems.append(Problem(entry.file, entry.line, f"FAQ '{entry.id}' is for unknown brand '{brand}'; brands are {', '.join(sorted(brands))}"))
+        if entry.intent and entry.intent not in INTENTS:
+            problems.append(Problem(entry.file, entry.line, f"FAQ '{entry.id}' names unknown intent '{entry.intent}'"))
+
+
+def content_version(data_dir: Path) -> str:
+    """A short hash of every content file: shown in the console, changes with any edit."""
+    digest = hashlib.sha256()
+    paths = nlu_files(data_dir) + faq_files(data_dir) + flow_files(data_dir) + [data_dir / RESPONSES_FILE]
+    for path in paths:
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def load_content(settings: Settings) -> Content:
+    """Everything in data/; `content.problems` lists errors and warnings (callers decide)."""
+    data_dir, root = settings.data_dir, settings.root
+    problems: list[Problem] = []
+    training, nlu_problems = load_training_data(data_dir, root)
+    problems += nlu_problems
+    faq, faq_problems = load_faq(data_dir, root)
+    problems += faq_problems
+    flows, flow_problems = load_flows(data_dir, root)
+    problems += flow_problems
+    responses = load_responses(data_dir, root, problems)
+    content = Content(flows, faq, responses, training, content_version(data_dir), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    check_cross_references(content, settings, problems)
+    content.problems = problems
+    return content
+
+
+def errors_of(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]

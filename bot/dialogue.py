@@ -1,0 +1,564 @@
+"""The dialogue policy: what happens on each turn, given the conversation state and the NLU.
+
+The policy is pure with respect to storage: it reads and mutates the conversation's `state`
+dict, returns the messages to send, and asks for a ticket through the `open_ticket` callback the
+engine gives it (so the ticket is written in the same transaction as the state).
+
+State keys (all JSON): intent, flow, step, faq_id, ticket, escalated, trail, details, entities,
+collecting, paused, misses, awaiting_feedback, fraud_risk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, TypedDict
+
+from actions.base import ActionContext
+from bot.config import Settings
+from bot.content import Content
+from bot.errors import ConversationError
+from bot.faq.index import FaqIndex, FaqHit
+from bot.flows.model import Flow, Option, Step
+from bot.nlu.entities import EntityExtractor
+from bot.nlu.normalize import normalize
+from bot.nlu.pipeline import ParseResult
+from bot.guard import mask
+from bot.text import render
+
+PAYLOAD_HUMAN = "/human"
+PAYLOAD_RESTART = "/restart"
+PAYLOAD_HELPFUL = "/helpful"
+PAYLOAD_NOT_HELPFUL = "/not_helpful"
+PAYLOAD_RESUME = "/resume"
+PAYLOAD_SKIP = "/skip"
+PREFIX_INTENT = "/intent:"
+PREFIX_FAQ = "/faq:"
+CONTACT_ENTITIES = ("phone", "email", "contact")
+
+# Intents handled by a fixed response rather than a flow or the FAQ.
+SMALL_TALK = {"greet": "greet", "goodbye": "goodbye", "thanks": "thanks", "bot_challenge": "bot_challenge"}
+_PUNCT = re.compile(r"[\s,.!?;:，。！？；：、~～…'\"“”‘’()（）]+")
+
+
+class Button(TypedDict):
+    title: str
+    payload: str
+
+
+class Message(TypedDict):
+    text: str
+    buttons: list[Button]
+
+
+@dataclass(slots=True)
+class TicketRequest:
+    category: str
+    priority: str
+    summary: str
+    details: dict[str, Any]
+    trail: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class TicketInfo:
+    number: str
+    created: bool
+    hours: float
+
+
+@dataclass(slots=True)
+class TurnResult:
+    messages: list[Message] = field(default_factory=list)
+    # "answered" | "flow" | "clarify" | "fallback" | "out_of_scope" | "escalated" | "feedback" | "small_talk"
+    outcome: str = "answered"
+    # (target_kind, target_id, helpful) when the user voted on an answer
+    feedback: tuple[str, str, bool] | None = None
+    # Unmasked contact details given this turn: they go only into the ticket, never into state.
+    protected: dict[str, str] = field(default_factory=dict)
+
+
+OpenTicket = Callable[[TicketRequest], TicketInfo]
+
+
+def fresh_state() -> dict[str, Any]:
+    return {
+        "intent": None, "flow": None, "step": None, "faq_id": None, "ticket": None, "escalated": False,
+        "trail": [], "details": {}, "entities": {}, "collecting": None, "paused": None, "misses": 0,
+        "awaiting_feedback": None, "fraud_risk": False, "expecting_code": False,
+    }
+
+
+def public_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The `state` object of the chat contract."""
+    return {k: state.get(k) for k in ("intent", "flow", "step", "faq_id", "ticket")} | {"escalated": bool(state.get("escalated"))}
+
+
+class _Turn:
+    """Collects the messages of one turn; texts are rendered for the conversation's brand."""
+
+    def __init__(self, policy: "Policy", brand_key: str) -> None:
+        self.policy = policy
+        self.brand_key = brand_key
+        self.values = policy.settings.brand(brand_key).placeholders()
+        self.result = TurnResult()
+
+    def render(self, text: Any, **extra: str) -> str:
+        return render(text, self.brand_key, self.values | extra)
+
+    def say(self, key: str, buttons: list[Button] | None = None, **extra: str) -> None:
+        self.add(self.render(self.policy.content.responses.texts.get(key, key), **extra), buttons)
+
+    def add(self, text: str, buttons: list[Button] | None = None) -> None:
+        if text or buttons:
+            self.result.messages.append({"text": text, "buttons": buttons or []})
+
+    def button(self, key: str, payload: str) -> Button:
+        return {"title": self.policy.content.responses.buttons.get(key, key), "payload": payload}
+
+
+class Policy:
+    def __init__(self, content: Content, settings: Settings, faq_index: FaqIndex, extractor: EntityExtractor, actions: dict) -> None:
+        self.content = content
+        self.settings = settings
+        self.faq = faq_index
+        self.extractor = extractor
+        self.actions = actions
+        answers = content.responses.answers
+        self._yes = {normalize(w) for w in answers.get("yes", [])}
+        self._no = {normalize(w) for w in answers.get("no", [])}
+        self._skip = {normalize(w) for w in answers.get("skip", [])}
+
+    # ------------------------------------------------------------------ entry point
+
+    def respond(
+        self,
+        state: dict[str, Any],
+        brand_key: str,
+        *,
+        text: str | None,
+        payload: str | None,
+        nlu: ParseResult | None,
+        open_ticket: OpenTicket,
+        raw_text: str | None = None,
+        secret: bool = False,
+        scam: bool = False,
+        now: datetime | None = None,
+    ) -> TurnResult:
+        """Decide this turn. `text` is already redacted; `nlu` is its parse (None for payloads).
+
+        `raw_text` (unredacted) is read only to capture a contact detail the bot asked for.
+        """
+        turn = _Turn(self, brand_key)
+        self._raw_text = raw_text if raw_text is not None else text
+        self._now = now or datetime.now(timezone.utc)
+        self._open_ticket = open_ticket
+        if secret:
+            turn.say("secret_warning")
+        if nlu:
+            for entity in nlu["entities"]:
+                state["entities"][entity["entity"]] = entity["value"]
+            state["intent"] = nlu["intent"]
+        if scam:
+            state["fraud_risk"] = True
+            turn.say("scam_warning", [turn.button("human", PAYLOAD_HUMAN)])
+            turn.result.outcome = "answered"
+            return turn.result
+        offered = {_PUNCT.sub("", normalize(b["title"])): b["payload"] for b in state.get("offered") or []}
+        typed = _PUNCT.sub("", normalize(text or ""))
+        if payload is None and typed in offered:
+            payload = offered[typed]  # typing a button's title is the same as pressing it
+        if payload is not None:
+            self._payload(state, turn, payload)
+        else:
+            self._text(state, turn, text or "", nlu)
+        state["offered"] = [b for m in turn.result.messages for b in m["buttons"]]
+        return turn.result
+
+    # ------------------------------------------------------------------ payloads
+
+    def _payload(self, state: dict[str, Any], turn: _Turn, payload: str) -> None:
+        if payload == PAYLOAD_HUMAN:
+            return self._handoff(state, turn)
+        if payload == PAYLOAD_RESTART:
+            return self._restart(state, turn)
+        if payload in (PAYLOAD_HELPFUL, PAYLOAD_NOT_HELPFUL) and state.get("awaiting_feedback"):
+            return self._feedback(state, turn, payload == PAYLOAD_HELPFUL)
+        if payload == PAYLOAD_RESUME and state.get("paused"):
+            return self._resume(state, turn)
+        if payload == PAYLOAD_SKIP and state.get("collecting"):
+            return self._collect_answer(state, turn, None, skip=True)
+        if payload.startswith(PREFIX_INTENT):
+            intent = payload[len(PREFIX_INTENT):]
+            if intent in self.content.flows:
+                state["misses"] = 0
+                return self._start_flow(state, turn, intent, switching=bool(state.get("flow")))
+        if payload.startswith(PREFIX_FAQ):
+            entry = self.faq.by_id.get(payload[len(PREFIX_FAQ):])
+            if entry and entry.serves(turn.brand_key):
+                state["misses"] = 0
+                return self._answer_faq(state, turn, entry.id)
+        flow = self.content.flows.get(state.get("flow") or "")
+        step = flow.steps.get(state.get("step") or "") if flow else None
+        if flow and step:
+            option = next((o for o in step.options if o.payload == payload), None)
+            if option:
+                return self._choose(state, turn, flow, step, option, option.title)
+        raise ConversationError(
+            f"Button payload '{payload}' is not valid at this point of the conversation.", status=400, code="unknown_payload"
+        )
+
+    # ------------------------------------------------------------------ free text
+
+    def _text(self, state: dict[str, Any], turn: _Turn, text: str, nlu: ParseResult | None) -> None:
+        norm = normalize(text)
+        bare = _PUNCT.sub("", norm)
+        intent, confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
+        confident = confidence >= self.settings.nlu.intent_threshold
+
+        if confident and intent == "human_handoff":
+            return self._handoff(state, turn)
+        if confident and intent == "restart":
+            return self._restart(state, turn)
+        if state.get("collecting"):
+            return self._collect_answer(state, turn, text, skip=bare in self._skip)
+
+        flow = self.content.flows.get(state.get("flow") or "")
+        step = flow.steps.get(state.get("step") or "") if flow else None
+        if flow and step:
+            option = self._interpret(step, bare, intent, confidence)
+            if option:
+                return self._choose(state, turn, flow, step, option, text)
+            return self._digress(state, turn, flow, step, norm, intent, confident)
+
+        answer = self._yes_no(bare, intent, confidence)
+        if state.get("awaiting_feedback") and answer:
+            return self._feedback(state, turn, answer == "yes")
+        if state.get("paused") and answer:
+            if answer == "yes":
+                return self._resume(state, turn)
+            state["paused"] = None
+            return turn.say("deny_idle")
+        self._route(state, turn, norm, intent, confidence, nlu)
+
+    def _route(self, state: dict[str, Any], turn: _Turn, norm: str, intent: str, confidence: float, nlu: ParseResult | None) -> None:
+        """No flow is active: start a flow, answer from the FAQ, chat, or clarify."""
+        confident = confidence >= self.settings.nlu.intent_threshold
+        state["awaiting_feedback"] = None
+        if confident and intent in self.content.flows:
+            state["misses"] = 0
+            return self._start_flow(state, turn, intent, switching=False)
+        if confident and intent in SMALL_TALK:
+            state["misses"] = 0
+            turn.result.outcome = "small_talk"
+            return turn.say(SMALL_TALK[intent])
+        if confident and intent in ("affirm", "deny"):
+            turn.result.outcome = "small_talk"
+            return turn.say("affirm_idle" if intent == "affirm" else "deny_idle")
+        hits = self.faq.search(norm, brand=turn.brand_key, k=self.settings.dialogue.max_clarify_options)
+        if confident and intent != "out_of_scope":
+            # An FAQ intent (contact_support, account_security): the best entry, else the intent's own entry.
+            mapped = self.content.faq_for_intent(intent)
+            if hits and hits[0].score >= self.settings.faq.suggest_threshold:
+                return self._answer_faq(state, turn, hits[0].entry.id)
+            if mapped and mapped.serves(turn.brand_key):
+                return self._answer_faq(state, turn, mapped.id)
+        if hits and hits[0].score >= self.settings.faq.answer_threshold:
+            state["misses"] = 0
+            return self._answer_faq(state, turn, hits[0].entry.id)
+        if intent == "out_of_scope" and confidence >= self.settings.nlu.intent_threshold:
+            turn.result.outcome = "out_of_scope"
+            return self._miss(state, turn, "out_of_scope")
+        self._clarify(state, turn, nlu, hits)
+
+    # ------------------------------------------------------------------ understanding answers
+
+    def _yes_no(self, bare: str, intent: str, confidence: float) -> str | None:
+        if bare in self._no:
+            return "no"
+        if bare in self._yes:
+            return "yes"
+        if any(len(w) > 1 and w in bare for w in self._no):
+            return "no"
+        if any(len(w) > 1 and w in bare for w in self._yes) and len(bare) <= 12:
+            return "yes"
+        if confidence >= 0.6 and intent in ("affirm", "deny"):
+            return "yes" if intent == "affirm" else "no"
+        return None
+
+    def _interpret(self, step: Step, bare: str, intent: str, confidence: float) -> Option | None:
+        """Which option a free-text answer picks: its title, one of its words, or a yes/no."""
+        if not bare:
+            return None
+        for option in step.options:
+            if _PUNCT.sub("", normalize(option.title)) == bare:
+                return option
+        keyword_hits = [
+            (len(word), option) for option in step.options for word in option.match if word and normalize(word) in bare
+        ]
+        if keyword_hits:
+            return max(keyword_hits, key=lambda pair: pair[0])[1]
+        answer = self._yes_no(bare, intent, confidence)
+        if answer:
+            return next((o for o in step.options if o.means == answer), None)
+        for option in step.options:
+            title = _PUNCT.sub("", normalize(option.title))
+            if len(title) >= 2 and title in bare:
+                return option
+        return None
+
+    # ------------------------------------------------------------------ flows
+
+    def _start_flow(self, state: dict[str, Any], turn: _Turn, name: str, *, switching: bool) -> None:
+        flow = self.content.flows[name]
+        state.update(flow=name, intent=name, faq_id=None, paused=None, awaiting_feedback=None, collecting=None)
+        turn.say("flow_switch" if switching else "flow_start", title=turn.render(flow.title))
+        turn.result.outcome = "flow"
+        self._enter(state, turn, flow, flow.start)
+
+    def _enter(self, state: dict[str, Any], turn: _Turn, flow: Flow, step_id: str) -> None:
+        """Show a step; steps with only `next` are passed through until a question or a leaf."""
+        for _ in range(len(flow.steps) + 1):  # bounded: validated flows have no cycles of auto-steps
+            step = flow.steps[step_id]
+            state["step"] = step.id
+            if step.action:
+                self._run_action(state, turn, step)
+            said = turn.render(step.say) if step.say is not None else ""
+            if step.options:
+                buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
+                buttons.append(turn.button("human", PAYLOAD_HUMAN))
+                turn.add(said, buttons)
+                self._trail(state, flow, step, said)
+                return
+            if step.next:
+                turn.add(said)
+                self._trail(state, flow, step, said, answer="")
+                step_id = step.next
+                continue
+            if step.resolved is not None:
+                text = "\n".join(t for t in (said, turn.render(step.resolved)) if t)
+                self._trail(state, flow, step, text, answer="")
+                turn.add(text)
+                turn.say("resolved_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])
+                state.update(flow=None, step=None, awaiting_feedback={"kind": "flow", "id": flow.name})
+                return
+            turn.add(said)
+            self._trail(state, flow, step, said, answer="")
+            return self._begin_collect(state, turn, flow, step)
+        raise RuntimeError(f"flow '{flow.name}' loops through steps without a question")  # pragma: no cover
+
+    def _choose(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, option: Option, answer: str) -> None:
+        trail = state["trail"]
+        if trail and trail[-1].get("step") == step.id and trail[-1].get("answer") is None:
+            trail[-1]["answer"] = answer
+            trail[-1]["choice"] = option.title
+        state["misses"] = 0
+        turn.result.outcome = "flow"
+        self._enter(state, turn, flow, option.next)
+
+    def _digress(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool) -> None:
+        """The answer does not pick an option: a new problem, an FAQ question, or not understood."""
+        if confident and intent in self.content.flows and intent != flow.name:
+            return self._start_flow(state, turn, intent, switching=True)
+        hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+        if hits and hits[0].score >= self.settings.faq.answer_threshold:
+            state["paused"] = {"flow": flow.name, "step": step.id}
+            state.update(flow=None, step=None)
+            self._answer_faq(state, turn, hits[0].entry.id, resume=flow)
+            return
+        state["misses"] += 1
+        buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
+        buttons.append(turn.button("human", PAYLOAD_HUMAN))
+        turn.result.outcome = "fallback"
+        if state["misses"] >= self.settings.dialogue.misses_before_human:
+            turn.say("offer_human", buttons)
+        else:
+            turn.say("step_not_understood", buttons)
+
+    def _resume(self, state: dict[str, Any], turn: _Turn) -> None:
+        paused = state.get("paused") or {}
+        flow = self.content.flows.get(paused.get("flow", ""))
+        state["paused"] = None
+        state["awaiting_feedback"] = None
+        if not flow or paused.get("step") not in flow.steps:
+            return turn.say("restart_done")
+        state.update(flow=flow.name, intent=flow.name)
+        turn.say("flow_resumed")
+        turn.result.outcome = "flow"
+        self._enter(state, turn, flow, paused["step"])
+
+    def _run_action(self, state: dict[str, Any], turn: _Turn, step: Step) -> None:
+        action = self.actions.get(step.action)
+        if action is None:
+            return
+        ctx = ActionContext(turn.brand_key, self.settings.brand(turn.brand_key), self._now.astimezone(), state)
+        result = action.run(ctx)
+        if result.response:
+            turn.say(result.response, **result.values)
+        state["trail"].append({"flow": state.get("flow"), "step": step.id, "action": step.action, "facts": result.facts, "at": self._now.isoformat(timespec="seconds")})
+
+    def _trail(self, state: dict[str, Any], flow: Flow, step: Step, said: str, answer: str | None = None) -> None:
+        state["trail"].append({"flow": flow.name, "step": step.id, "say": said, "answer": answer, "at": self._now.isoformat(timespec="seconds")})
+
+    # ------------------------------------------------------------------ collecting details, tickets
+
+    def _begin_collect(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step) -> None:
+        pending = []
+        for name in step.collect:
+            detail = flow.details[name]
+            known = self._known_value(state, detail.entity)
+            if known is not None and name not in state["details"]:
+                state["details"][name] = known
+            if name not in state["details"]:
+                pending.append(name)
+        # Contact details last: their unmasked value must reach the ticket in the same turn.
+        pending.sort(key=lambda n: flow.details[n].entity in CONTACT_ENTITIES)
+        state["collecting"] = {"flow": flow.name, "step": step.id, "pending": pending, "tries": 0}
+        if pending:
+            turn.say("collect_intro")
+            self._ask_detail(state, turn)
+        else:
+            self._finish_escalation(state, turn)
+
+    def _known_value(self, state: dict[str, Any], entity: str | None) -> str | None:
+        entities = state.get("entities", {})
+        if entity == "contact":
+            return entities.get("phone") or entities.get("email")
+        return entities.get(entity) if entity else None
+
+    def _ask_detail(self, state: dict[str, Any], turn: _Turn) -> None:
+        collecting = state["collecting"]
+        flow = self.content.flows[collecting["flow"]]
+        detail = flow.details[collecting["pending"][0]]
+        turn.add(turn.render(detail.prompt), [turn.button("skip", PAYLOAD_SKIP), turn.button("human", PAYLOAD_HUMAN)])
+
+    def _collect_answer(self, state: dict[str, Any], turn: _Turn, text: str | None, *, skip: bool) -> None:
+        collecting = state["collecting"]
+        flow = self.content.flows.get(collecting["flow"])
+        if flow is None or not collecting["pending"]:
+            state["collecting"] = None
+            return turn.say("restart_done")
+        name = collecting["pending"][0]
+        detail = flow.details[name]
+        value: str | None = None
+        if not skip and text is not None:
+            if detail.entity in CONTACT_ENTITIES:
+                found = self.extractor.extract_one(detail.entity, normalize(self._raw_text or ""))
+                if found:
+                    turn.result.protected[name] = found["value"]
+                    value = mask(found["entity"], found["value"])
+                else:
+                    value = None
+            elif detail.entity:
+                found = self.extractor.extract_one(detail.entity, normalize(text), now=self._now.astimezone().replace(tzinfo=None))
+                value = found["value"] if found else None
+                if value is None and collecting["tries"] >= 1 and detail.entity not in CONTACT_ENTITIES:
+                    value = text.strip()  # second attempt: keep the user's words for the agent
+            else:
+                value = text.strip()
+        if value is None and not skip and collecting["tries"] >= 1 and self._yes_no(_PUNCT.sub("", normalize(text or "")), "", 0.0) == "no":
+            skip = True  # "没有" / "不知道" after a retry: the user does not have it
+        if value is None and not skip:
+            collecting["tries"] += 1
+            turn.say("detail_retry", [turn.button("skip", PAYLOAD_SKIP)])
+            return
+        state["details"][name] = value if value is not None else None
+        state["trail"].append({"flow": flow.name, "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": value if value is not None else "(跳过)", "at": self._now.isoformat(timespec="seconds")})
+        collecting["pending"].pop(0)
+        collecting["tries"] = 0
+        # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
+        for other in list(collecting["pending"]):
+            known = self._known_value(state, flow.details[other].entity)
+            if known is not None and flow.details[other].entity not in CONTACT_ENTITIES:
+                state["details"][other] = known
+                collecting["pending"].remove(other)
+        if collecting["pending"]:
+            return self._ask_detail(state, turn)
+        self._finish_escalation(state, turn)
+
+    def _finish_escalation(self, state: dict[str, Any], turn: _Turn) -> None:
+        collecting = state["collecting"]
+        flow = self.content.flows[collecting["flow"]]
+        step = flow.steps[collecting["step"]]
+        state["collecting"] = None
+        escalation = step.escalate
+        self._create_ticket(state, turn, escalation.category, escalation.priority, turn.render(escalation.summary))
+
+    def _create_ticket(self, state: dict[str, Any], turn: _Turn, category: str, priority: str, summary: str) -> None:
+        if state.get("fraud_risk"):
+            category = "fraud_risk"
+            priority = "urgent" if priority == "urgent" else "high"
+        details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+        info = self._open_ticket(TicketRequest(category, priority, summary, details, list(state["trail"])))
+        state.update(ticket=info.number, escalated=True, flow=None, step=None, paused=None)
+        turn.result.outcome = "escalated"
+        hours = f"{info.hours:g}"
+        turn.say("ticket_created" if info.created else "ticket_exists", ticket=info.number, hours=hours)
+
+    def _handoff(self, state: dict[str, Any], turn: _Turn) -> None:
+        if state.get("ticket"):
+            turn.result.outcome = "escalated"
+            return turn.say("ticket_exists", ticket=state["ticket"])
+        turn.say("human_handoff")
+        flow = self.content.flows.get(state.get("flow") or state.get("intent") or "")
+        category = flow.name if flow else "human_request"
+        state["collecting"] = None
+        self._create_ticket(state, turn, category, "normal", "用户要求转人工")
+
+    # ------------------------------------------------------------------ FAQ, feedback, clarification
+
+    def _answer_faq(self, state: dict[str, Any], turn: _Turn, entry_id: str, resume: Flow | None = None) -> None:
+        entry = self.faq.by_id[entry_id]
+        state.update(faq_id=entry.id, awaiting_feedback={"kind": "faq", "id": entry.id})
+        turn.result.outcome = "answered"
+        turn.add(turn.render(entry.answer))
+        buttons = [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)]
+        if resume is not None:
+            turn.say("flow_resume_offer", [turn.button("resume", PAYLOAD_RESUME), *buttons], title=turn.render(resume.title))
+        else:
+            turn.say("faq_helpful_prompt", buttons)
+
+    def _feedback(self, state: dict[str, Any], turn: _Turn, helpful: bool) -> None:
+        target = state.get("awaiting_feedback") or {}
+        state["awaiting_feedback"] = None
+        turn.result.outcome = "feedback"
+        turn.result.feedback = (target.get("kind", "faq"), target.get("id", ""), helpful)
+        if helpful:
+            turn.say("feedback_thanks")
+        else:
+            turn.say("feedback_sorry", [turn.button("human", PAYLOAD_HUMAN)])
+
+    def _clarify(self, state: dict[str, Any], turn: _Turn, nlu: ParseResult | None, hits: list[FaqHit]) -> None:
+        limit = self.settings.dialogue.max_clarify_options
+        buttons: list[Button] = []
+        for ranked in (nlu or {}).get("ranking", []):
+            if ranked["intent"] in self.content.flows and ranked["confidence"] >= 0.1 and len(buttons) < limit:
+                flow = self.content.flows[ranked["intent"]]
+                buttons.append({"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name})
+        for hit in hits:
+            if hit.score >= self.settings.faq.suggest_threshold and len(buttons) < limit:
+                buttons.append({"title": turn.render(hit.entry.question), "payload": PREFIX_FAQ + hit.entry.id})
+        if not buttons:
+            return self._miss(state, turn, "fallback")
+        state["misses"] += 1
+        turn.result.outcome = "clarify"
+        if state["misses"] >= self.settings.dialogue.misses_before_human:
+            turn.say("offer_human")
+        turn.say("clarify", [*buttons, turn.button("human", PAYLOAD_HUMAN)])
+
+    def _miss(self, state: dict[str, Any], turn: _Turn, key: str) -> None:
+        state["misses"] += 1
+        turn.result.outcome = key
+        if state["misses"] >= self.settings.dialogue.misses_before_human:
+            turn.say(key)
+            turn.say("offer_human", [turn.button("human", PAYLOAD_HUMAN)])
+        else:
+            turn.say(key)
+
+    def _restart(self, state: dict[str, Any], turn: _Turn) -> None:
+        keep = {"ticket": state.get("ticket"), "escalated": state.get("escalated"), "fraud_risk": state.get("fraud_risk")}
+        state.clear()
+        state.update(fresh_state() | keep)
+        turn.result.outcome = "small_talk"
+        turn.say("restart_done")

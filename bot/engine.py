@@ -1,0 +1,215 @@
+"""The Assistant: the path of one message, from a channel to the database and back.
+
+    load conversation (locked) -> guard (detect, redact) -> NLU -> dialogue policy
+    -> ticket (same transaction) -> persist redacted turns and state -> reply
+
+Channels (CLI, HTTP) call only this class. Everything it loads (content, model, FAQ index,
+policy) sits in one immutable Runtime that `reload()` swaps in a single assignment, so a message
+in flight always sees one consistent version of the content.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from actions.registry import load_actions
+from bot import guard
+from bot.config import Settings
+from bot.content import Content, errors_of, load_content
+from bot.dialogue import Policy, TicketInfo, TicketRequest, fresh_state, public_state
+from bot.errors import ContentError, ConversationError, ModelNotTrained
+from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
+from bot.nlu.normalize import normalize
+from bot.nlu.pipeline import NLU, ModelState, ParseResult, model_state
+from bot.store import (
+    Database,
+    add_feedback,
+    append_turn,
+    create_conversation,
+    create_ticket_once,
+    get_conversation,
+    list_turns,
+    save_state,
+    token_matches,
+)
+
+log = logging.getLogger("walletbot.engine")
+SCAM_PATTERNS = "safety/scam_patterns.yml"
+# Words in a bot message that mean the next bare number is probably a verification code.
+_CODE_WORDS = ("验证码", "校验码", "动态码")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    content: Content
+    nlu: NLU
+    faq: FaqIndex
+    policy: Policy
+    scam_patterns: guard.ScamPatterns
+
+
+def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
+    """Load content and model into a Runtime. Raises ContentError, ModelNotTrained."""
+    content = load_content(settings)
+    if errors_of(content.problems):
+        raise ContentError(content.problems)
+    nlu = nlu or NLU.load(settings.models_dir)
+    embedder = SentenceTransformerEmbedder(settings.faq.embeddings_model) if settings.faq.embeddings_model else None
+    faq = FaqIndex(content.faq, nlu.classifier.tokenizer, embedder, settings.faq.embeddings_weight)
+    policy = Policy(content, settings, faq, nlu.extractor, load_actions())
+    patterns = guard.load_scam_patterns(settings.data_dir / SCAM_PATTERNS)
+    return Runtime(content, nlu, faq, policy, patterns)
+
+
+def ensure_model(settings: Settings, *, auto_train: bool, progress: Callable[[str], None] = lambda _m: None) -> None:
+    """Train when the model is missing or stale and auto_train is set; else say what to run."""
+    state = model_state(settings.data_dir, settings.models_dir)
+    if state is ModelState.READY:
+        return
+    if not auto_train:
+        reason = "No trained model found" if state is ModelState.UNTRAINED else "The model is stale (data/nlu changed since training)"
+        raise ModelNotTrained(f"{reason} in '{settings.models_dir}': run `walletbot train`.")
+    from bot.training import train
+
+    train(settings, progress)
+
+
+class Assistant:
+    def __init__(self, settings: Settings, runtime: Runtime, db: Database) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.db = db
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, auto_train: bool = False, progress: Callable[[str], None] = lambda _m: None) -> "Assistant":
+        ensure_model(settings, auto_train=auto_train, progress=progress)
+        runtime = build_runtime(settings)
+        db = Database(settings.database_url)
+        db.migrate()
+        return cls(settings, runtime, db)
+
+    def reload(self) -> Content:
+        """Load data/ again and swap it in; on errors keep serving the old content and raise."""
+        runtime = build_runtime(self.settings, self.runtime.nlu)
+        self.runtime = runtime
+        return runtime.content
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def ready(self) -> dict[str, bool]:
+        try:
+            with self.db.session(readonly=True) as s:
+                s.execute(__import__("sqlalchemy").text("SELECT 1"))
+            database = True
+        except Exception:  # noqa: BLE001 - readiness reports, never raises
+            database = False
+        return {"model": self.runtime is not None, "database": database}
+
+    # ------------------------------------------------------------------ conversations
+
+    def start_conversation(self, *, brand: str | None = None, channel: str = "http") -> tuple[str, str]:
+        brand_key = brand or self.settings.default_brand
+        self.settings.brand(brand_key)  # raises ConfigError for an unknown brand
+        with self.db.session() as s:
+            conv, token = create_conversation(s, brand=brand_key, channel=channel)
+            save_state(conv, fresh_state())
+            return conv.id, token
+
+    def check_token(self, conversation_id: str, token: str | None) -> None:
+        with self.db.session(readonly=True) as s:
+            conv = get_conversation(s, conversation_id)
+            if conv is None:
+                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
+            if not token_matches(conv, token):
+                raise ConversationError("The conversation token is missing or wrong.", status=403, code="forbidden")
+
+    def parse(self, text: str) -> ParseResult:
+        return self.runtime.nlu.parse(text)
+
+    def handle(self, conversation_id: str, *, text: str | None = None, payload: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+        """Process one user message or button press; returns the `chat --jsonl` reply object.
+
+        Raises:
+            ConversationError: unknown conversation (404), a payload not valid now (400).
+        """
+        if (text is None) == (payload is None):
+            raise ConversationError("Send either 'text' or 'payload', not both and not neither.", status=422, code="invalid_message")
+        runtime = self.runtime
+        now = now or datetime.now(timezone.utc)
+        with self.db.session() as s:
+            conv = get_conversation(s, conversation_id, lock=True)
+            if conv is None:
+                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
+            state = dict(conv.state or fresh_state())
+            brand = self.settings.brand(conv.brand)
+
+            secret = scam = False
+            nlu: ParseResult | None = None
+            if text is not None:
+                findings = guard.scan(text, expecting_code=bool(state.get("expecting_code")))
+                stored_text = guard.redact(text, findings)
+                secret = any(f.kind in guard.SECRET_KINDS for f in findings)
+                scam = guard.detect_scam(normalize(text), runtime.scam_patterns) is not None
+                user_turn = append_turn(s, conv, role="user", text=stored_text)
+            else:
+                stored_text = None
+                user_turn = append_turn(s, conv, role="user", text="", payload=payload)
+
+            if conv.human_owner:
+                user_turn.meta = {"outcome": "human"}
+                save_state(conv, state)
+                return {"conversation": conv.id, "messages": [], "state": public_state(state)}
+
+            if stored_text is not None:
+                nlu = runtime.nlu.parse(stored_text, now=now.astimezone().replace(tzinfo=None))
+
+            def open_ticket(request: TicketRequest) -> TicketInfo:
+                ticket, created = create_ticket_once(
+                    s, conv, brand=conv.brand, category=request.category, priority=request.priority,
+                    summary=request.summary, details=request.details, trail=request.trail, sla_hours=brand.sla_hours,
+                )
+                if created:
+                    log.info("ticket %s opened: category=%s priority=%s", ticket.number, request.category, request.priority)
+                return TicketInfo(ticket.number, created, brand.sla_hours.get(str(ticket.priority), 24))
+
+            result = runtime.policy.respond(
+                state, conv.brand, text=stored_text, payload=payload, nlu=nlu, open_ticket=open_ticket,
+                raw_text=text, secret=secret, scam=scam, now=now,
+            )
+            user_turn.intent = nlu["intent"] if nlu else None
+            user_turn.confidence = nlu["confidence"] if nlu else None
+            user_turn.meta = {"outcome": result.outcome, "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id")}
+            for message in result.messages:
+                append_turn(s, conv, role="bot", text=message["text"], meta={"buttons": message["buttons"]})
+            if result.feedback:
+                kind, target, helpful = result.feedback
+                add_feedback(s, conv, turn_seq=user_turn.seq, target_kind=kind, target_id=target, helpful=helpful)
+            state["expecting_code"] = any(w in m["text"] for m in result.messages for w in _CODE_WORDS)
+            save_state(conv, state)
+            log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_turn.seq, user_turn.intent, result.outcome)
+            return {"conversation": conv.id, "messages": result.messages, "state": public_state(state)}
+
+    def history(self, conversation_id: str) -> list[dict[str, Any]]:
+        with self.db.session(readonly=True) as s:
+            return [
+                {
+                    "seq": t.seq,
+                    "role": str(t.role),
+                    "text": t.text,
+                    "payload": t.payload,
+                    "buttons": (t.meta or {}).get("buttons", []),
+                    "created_at": t.created_at.isoformat(timespec="seconds"),
+                }
+                for t in list_turns(s, conversation_id)
+            ]
+
+    def state(self, conversation_id: str) -> dict[str, Any]:
+        with self.db.session(readonly=True) as s:
+            conv = get_conversation(s, conversation_id)
+            if conv is None:
+                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
+            return public_state(conv.state or fresh_state())

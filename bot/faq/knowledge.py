@@ -1,0 +1,126 @@
+"""Loading `data/faq/*.yml` into FAQ entries, with every problem located as file:line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.text import Text
+from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
+
+KEY_TOPIC = "topic"
+KEY_ENTRIES = "entries"
+KEY_ID = "id"
+KEY_QUESTION = "question"
+KEY_ALTERNATES = "alternates"
+KEY_ANSWER = "answer"
+KEY_TAGS = "tags"
+KEY_BRANDS = "brands"
+KEY_INTENT = "intent"
+ENTRY_KEYS = {KEY_ID, KEY_QUESTION, KEY_ALTERNATES, KEY_ANSWER, KEY_TAGS, KEY_BRANDS, KEY_INTENT}
+MIN_ALTERNATES = 5
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(slots=True)
+class FaqEntry:
+    id: str
+    question: str
+    alternates: list[str]
+    answer: Text
+    tags: list[str] = field(default_factory=list)
+    brands: list[str] | None = None
+    intent: str | None = None
+    topic: str = ""
+    file: str = ""
+    line: int = 0
+
+    def serves(self, brand: str) -> bool:
+        return self.brands is None or brand in self.brands
+
+    def texts(self) -> list[str]:
+        return [self.question, *self.alternates]
+
+
+def _str_list(value: object) -> list[str] | None:
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+def _is_text(value: object) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, dict) and isinstance(value.get("default"), str) and all(isinstance(v, str) for v in value.values())
+
+
+def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[FaqEntry]:
+    try:
+        doc = load_yaml(path, display)
+    except YamlFileError as exc:
+        problems.append(exc.problem)
+        return []
+    if not isinstance(doc, LineDict) or not isinstance(doc.get(KEY_ENTRIES), list):
+        problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped"))
+        return []
+    topic = str(doc.get(KEY_TOPIC) or path.stem)
+    entries: list[FaqEntry] = []
+    items = doc[KEY_ENTRIES]
+    for index, item in enumerate(items):
+        line = items.line_of(index)
+        if not isinstance(item, LineDict):
+            problems.append(Problem(display, line, "an FAQ entry must be a mapping with id, question, alternates and answer; it is skipped"))
+            continue
+        entry = _read_entry(item, topic, display, line, problems)
+        if entry:
+            entries.append(entry)
+    return entries
+
+
+def _read_entry(item: LineDict, topic: str, display: str, line: int, problems: list[Problem]) -> FaqEntry | None:
+    before = len(problems)
+    for key in item:
+        if key not in ENTRY_KEYS:
+            problems.append(Problem(display, item.line_of(key), f"unknown key '{key}' in FAQ entry; known keys are {', '.join(sorted(ENTRY_KEYS))}"))
+    entry_id = item.get(KEY_ID)
+    if not isinstance(entry_id, str) or not _ID.match(entry_id):
+        problems.append(Problem(display, item.line_of(KEY_ID), f"FAQ entry id {entry_id!r} must be snake_case letters, digits and '_'"))
+    if not isinstance(item.get(KEY_QUESTION), str) or not item[KEY_QUESTION].strip():
+        problems.append(Problem(display, item.line_of(KEY_QUESTION), f"FAQ entry {entry_id!r} needs a non-empty 'question'"))
+    alternates = _str_list(item.get(KEY_ALTERNATES, []))
+    if alternates is None:
+        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"'alternates' of {entry_id!r} must be a list of texts"))
+    elif len(alternates) < MIN_ALTERNATES:
+        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"FAQ entry {entry_id!r} has {len(alternates)} alternates; write at least {MIN_ALTERNATES} so users' wordings are found", "warning"))
+    if not _is_text(item.get(KEY_ANSWER)):
+        problems.append(Problem(display, item.line_of(KEY_ANSWER), f"'answer' of {entry_id!r} must be a text or a mapping of brand to text with a 'default'"))
+    tags = _str_list(item.get(KEY_TAGS, [])) or []
+    brands = _str_list(item[KEY_BRANDS]) if KEY_BRANDS in item else None
+    if len(problems) > before and any(p.severity == "error" for p in problems[before:]):
+        return None
+    return FaqEntry(
+        id=entry_id, question=item[KEY_QUESTION], alternates=alternates or [], answer=item[KEY_ANSWER],
+        tags=tags, brands=brands, intent=item.get(KEY_INTENT), topic=topic, file=display, line=line,
+    )
+
+
+def faq_files(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "faq").glob("*.yml")) + sorted((data_dir / "faq").glob("*.yaml"))
+
+
+def load_faq(data_dir: Path, root: Path | None = None) -> tuple[list[FaqEntry], list[Problem]]:
+    """Every valid entry of every file, and every problem; duplicate ids are errors."""
+    problems: list[Problem] = []
+    entries: list[FaqEntry] = []
+    seen: dict[str, FaqEntry] = {}
+    for path in faq_files(data_dir):
+        display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+        for entry in read_faq_file(path, display, problems):
+            if entry.id in seen:
+                first = seen[entry.id]
+                problems.append(Problem(entry.file, entry.line, f"duplicate FAQ id '{entry.id}' (first defined at {first.file}:{first.line})"))
+                continue
+            seen[entry.id] = entry
+            entries.append(entry)
+    return entries, problems

@@ -1,0 +1,324 @@
+"""Flows: the decision-tree checklists in `data/flows/*.yml`, loaded and checked.
+
+A flow is a graph of steps. Structural rules (every step reachable, every path able to end in a
+`resolved` or `escalate` leaf, no dangling `next`) are checked here so that a conversation can
+never get stuck in a step with no way out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.text import Text
+from bot.yamlio import LineDict, LineList, Problem, YamlFileError, load_yaml
+
+KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS = "flow", "title", "start", "details", "steps"
+KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT = "say", "action", "options", "next"
+KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT = "resolved", "escalate", "collect"
+KEY_PAYLOAD, KEY_MEANS, KEY_MATCH = "payload", "means", "match"
+KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY = "category", "priority", "summary"
+KEY_PROMPT, KEY_ENTITY = "prompt", "entity"
+
+FLOW_KEYS = {KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS}
+STEP_KEYS = {KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT}
+OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_NEXT}
+KINDS = (KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE)
+PRIORITIES = ("low", "normal", "high", "urgent")
+DETAIL_ENTITIES = ("amount", "time", "method", "order_id", "phone", "email", "contact")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(slots=True)
+class Option:
+    title: str
+    payload: str
+    next: str
+    means: str | None = None  # "yes" | "no": picked by a free-text yes/no
+    match: list[str] = field(default_factory=list)
+    line: int = 0
+
+
+@dataclass(slots=True)
+class Escalation:
+    category: str
+    priority: str
+    summary: str
+
+
+@dataclass(slots=True)
+class Detail:
+    name: str
+    prompt: Text
+    entity: str | None = None
+
+
+@dataclass(slots=True)
+class Step:
+    id: str
+    say: Text | None = None
+    action: str | None = None
+    options: list[Option] = field(default_factory=list)
+    next: str | None = None
+    resolved: Text | None = None
+    escalate: Escalation | None = None
+    collect: list[str] = field(default_factory=list)
+    line: int = 0
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.resolved is not None or self.escalate is not None
+
+    def successors(self) -> list[str]:
+        return [o.next for o in self.options] + ([self.next] if self.next else [])
+
+
+@dataclass(slots=True)
+class Flow:
+    name: str
+    title: str
+    start: str
+    steps: dict[str, Step]
+    details: dict[str, Detail] = field(default_factory=dict)
+    file: str = ""
+    line: int = 0
+
+    def option_by_payload(self, payload: str) -> tuple[Step, Option] | None:
+        for step in self.steps.values():
+            for option in step.options:
+                if option.payload == payload:
+                    return step, option
+        return None
+
+
+def _means(value: object) -> str | None:
+    # `means: yes` is read by YAML as a boolean; accept both spellings.
+    if value is True or value == "yes":
+        return "yes"
+    if value is False or value == "no":
+        return "no"
+    return None
+
+
+class _Reader:
+    """Builds one Flow from its YAML tree, collecting problems instead of stopping at the first."""
+
+    def __init__(self, display: str, problems: list[Problem]) -> None:
+        self.display = display
+        self.problems = problems
+
+    def error(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.display, line, message))
+
+    def unknown_keys(self, node: LineDict, known: set[str], what: str) -> None:
+        for key in node:
+            if key not in known:
+                self.error(node.line_of(key), f"unknown key '{key}' in {what}; known keys are {', '.join(sorted(known))}")
+
+    def text(self, node: LineDict, key: str, what: str) -> Text | None:
+        value = node.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, dict) and isinstance(value.get("default"), str) and all(isinstance(v, str) for v in value.values()):
+            return value
+        self.error(node.line_of(key), f"'{key}' of {what} must be a text or a mapping of brand to text with a 'default'")
+        return None
+
+    def flow(self, doc: LineDict) -> Flow | None:
+        self.unknown_keys(doc, FLOW_KEYS, "a flow")
+        name = doc.get(KEY_FLOW)
+        if not isinstance(name, str) or not _NAME.match(name):
+            self.error(doc.line_of(KEY_FLOW), f"'flow' must be the snake_case name of an intent, got {name!r}")
+            return None
+        steps_node = doc.get(KEY_STEPS)
+        if not isinstance(steps_node, LineDict) or not steps_node:
+            self.error(doc.line_of(KEY_STEPS), f"flow '{name}' needs 'steps:' mapping step ids to steps")
+            return None
+        details = self.details(doc.get(KEY_DETAILS), doc.line_of(KEY_DETAILS))
+        steps: dict[str, Step] = {}
+        for step_id, node in steps_node.items():
+            step = self.step(str(step_id), node, steps_node.line_of(step_id))
+            if step:
+                steps[step.id] = step
+        start = doc.get(KEY_START)
+        if not isinstance(start, str):
+            self.error(doc.line_of(KEY_START), f"flow '{name}' needs 'start:' naming its first step")
+            start = ""
+        title = doc.get(KEY_TITLE) if isinstance(doc.get(KEY_TITLE), str) else name
+        return Flow(name, title, start, steps, details, self.display, doc.line)
+
+    def details(self, node: object, line: int) -> dict[str, Detail]:
+        if node is None:
+            return {}
+        if not isinstance(node, LineDict):
+            self.error(line, "'details' must map detail names to {prompt, entity}")
+            return {}
+        details = {}
+        for name, spec in node.items():
+            where = node.line_of(name)
+            if not isinstance(spec, LineDict):
+                self.error(where, f"detail '{name}' must be a mapping with 'prompt' and optional 'entity'")
+                continue
+            self.unknown_keys(spec, {KEY_PROMPT, KEY_ENTITY}, f"detail '{name}'")
+            prompt = self.text(spec, KEY_PROMPT, f"detail '{name}'")
+            entity = spec.get(KEY_ENTITY)
+            if entity is not None and entity not in DETAIL_ENTITIES:
+                self.error(spec.line_of(KEY_ENTITY), f"detail '{name}' has entity {entity!r}; use one of {', '.join(DETAIL_ENTITIES)} or leave it out for free text")
+                entity = None
+            if prompt is None:
+                self.error(where, f"detail '{name}' needs a 'prompt'")
+                continue
+            details[str(name)] = Detail(str(name), prompt, entity)
+        return details
+
+    def step(self, step_id: str, node: object, line: int) -> Step | None:
+        if not isinstance(node, LineDict):
+            self.error(line, f"step '{step_id}' must be a mapping")
+            return None
+        self.unknown_keys(node, STEP_KEYS, f"step '{step_id}'")
+        kinds = [k for k in KINDS if k in node]
+        if len(kinds) != 1:
+            found = ", ".join(kinds) or "none"
+            self.error(line, f"step '{step_id}' must have exactly one of options, next, resolved, escalate (found: {found})")
+            return None
+        step = Step(step_id, say=self.text(node, KEY_SAY, f"step '{step_id}'"), line=line)
+        action = node.get(KEY_ACTION)
+        if action is not None:
+            step.action = str(action)
+        kind = kinds[0]
+        if kind == KEY_NEXT:
+            step.next = str(node[KEY_NEXT])
+        elif kind == KEY_RESOLVED:
+            step.resolved = self.text(node, KEY_RESOLVED, f"step '{step_id}'") or ""
+        elif kind == KEY_ESCALATE:
+            step.escalate = self.escalation(step_id, node[KEY_ESCALATE], node.line_of(KEY_ESCALATE))
+            collect = node.get(KEY_COLLECT, [])
+            if not isinstance(collect, list):
+                self.error(node.line_of(KEY_COLLECT), f"'collect' of step '{step_id}' must be a list of detail names")
+            else:
+                step.collect = [str(c) for c in collect]
+        else:
+            step.options = self.options(step_id, node[KEY_OPTIONS], node.line_of(KEY_OPTIONS))
+        if KEY_COLLECT in node and kind != KEY_ESCALATE:
+            self.error(node.line_of(KEY_COLLECT), f"'collect' only belongs on an escalate step, not on step '{step_id}'")
+        if step.say is None and kind in (KEY_OPTIONS,):
+            self.error(line, f"step '{step_id}' asks a question but has no 'say'")
+        return step
+
+    def escalation(self, step_id: str, node: object, line: int) -> Escalation | None:
+        if not isinstance(node, LineDict):
+            self.error(line, f"'escalate' of step '{step_id}' must be a mapping with category, priority and summary")
+            return None
+        self.unknown_keys(node, {KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY}, f"the escalation of step '{step_id}'")
+        priority = node.get(KEY_PRIORITY, "normal")
+        if priority not in PRIORITIES:
+            self.error(node.line_of(KEY_PRIORITY), f"priority {priority!r} of step '{step_id}' must be one of {', '.join(PRIORITIES)}")
+            priority = "normal"
+        category = node.get(KEY_CATEGORY)
+        if not isinstance(category, str) or not category:
+            self.error(node.line, f"the escalation of step '{step_id}' needs a 'category'")
+            category = "other"
+        return Escalation(category, priority, str(node.get(KEY_SUMMARY) or ""))
+
+    def options(self, step_id: str, node: object, line: int) -> list[Option]:
+        if not isinstance(node, LineList) or not node:
+            self.error(line, f"'options' of step '{step_id}' must be a non-empty list")
+            return []
+        options = []
+        for n, item in enumerate(node, start=1):
+            where = node.line_of(n - 1)
+            if not isinstance(item, LineDict):
+                self.error(where, f"option {n} of step '{step_id}' must be a mapping with title and next")
+                continue
+            self.unknown_keys(item, OPTION_KEYS, f"option {n} of step '{step_id}'")
+            title, target = item.get(KEY_TITLE), item.get(KEY_NEXT)
+            if not isinstance(title, str) or not title.strip() or not isinstance(target, str):
+                self.error(where, f"option {n} of step '{step_id}' needs a 'title' and a 'next' step")
+                continue
+            means = _means(item.get(KEY_MEANS))
+            if KEY_MEANS in item and means is None:
+                self.error(item.line_of(KEY_MEANS), f"'means' of option {n} of step '{step_id}' must be yes or no")
+            match = item.get(KEY_MATCH, [])
+            options.append(Option(
+                title=title.strip(), payload=str(item.get(KEY_PAYLOAD) or f"{step_id}.{n}"), next=target,
+                means=means, match=[str(m) for m in match] if isinstance(match, list) else [str(match)], line=where,
+            ))
+        return options
+
+
+def check_structure(flow: Flow, problems: list[Problem]) -> None:
+    """Graph rules: known targets, unique payloads, reachability, and a way out of every step."""
+    def error(line: int, message: str) -> None:
+        problems.append(Problem(flow.file, line, message))
+
+    if flow.start not in flow.steps:
+        error(flow.line, f"flow '{flow.name}' starts at '{flow.start}', which is not one of its steps")
+    payloads: dict[str, str] = {}
+    for step in flow.steps.values():
+        for option in step.options:
+            if option.next not in flow.steps:
+                error(option.line, f"option '{option.title}' of step '{step.id}' goes to '{option.next}', which is not a step of flow '{flow.name}'")
+            if option.payload in payloads:
+                error(option.line, f"payload '{option.payload}' is used twice in flow '{flow.name}' (also in step '{payloads[option.payload]}')")
+            payloads[option.payload] = step.id
+        if step.next and step.next not in flow.steps:
+            error(step.line, f"step '{step.id}' goes to '{step.next}', which is not a step of flow '{flow.name}'")
+        for name in step.collect:
+            if name not in flow.details:
+                error(step.line, f"step '{step.id}' collects '{name}', which is not declared under 'details' of flow '{flow.name}'")
+    # Reachability from start.
+    reachable: set[str] = set()
+    frontier = [flow.start] if flow.start in flow.steps else []
+    while frontier:
+        current = frontier.pop()
+        if current in reachable:
+            continue
+        reachable.add(current)
+        frontier.extend(s for s in flow.steps[current].successors() if s in flow.steps)
+    for step in flow.steps.values():
+        if flow.start in flow.steps and step.id not in reachable:
+            error(step.line, f"step '{step.id}' of flow '{flow.name}' is unreachable from start '{flow.start}'")
+    # Every step must be able to reach a leaf: otherwise a cycle traps the user.
+    can_finish = {s.id for s in flow.steps.values() if s.is_leaf}
+    changed = True
+    while changed:
+        changed = False
+        for step in flow.steps.values():
+            if step.id not in can_finish and any(n in can_finish for n in step.successors()):
+                can_finish.add(step.id)
+                changed = True
+    for step in flow.steps.values():
+        if step.id not in can_finish:
+            error(step.line, f"step '{step.id}' of flow '{flow.name}' can never reach a resolved or escalate leaf (a cycle without an exit)")
+
+
+def flow_files(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "flows").glob("*.yml")) + sorted((data_dir / "flows").glob("*.yaml"))
+
+
+def load_flows(data_dir: Path, root: Path | None = None) -> tuple[dict[str, Flow], list[Problem]]:
+    flows: dict[str, Flow] = {}
+    problems: list[Problem] = []
+    for path in flow_files(data_dir):
+        display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+        try:
+            doc = load_yaml(path, display)
+        except YamlFileError as exc:
+            problems.append(exc.problem)
+            continue
+        if not isinstance(doc, LineDict):
+            problems.append(Problem(display, 1, "a flow file must hold a mapping with flow, start and steps"))
+            continue
+        before = len(problems)
+        flow = _Reader(display, problems).flow(doc)
+        if flow is None:
+            continue
+        check_structure(flow, problems)
+        if flow.name in flows:
+            problems.append(Problem(display, flow.line, f"flow '{flow.name}' is defined twice (also in {flows[flow.name].file})"))
+        elif len(problems) == before:
+            flows[flow.name] = flow
+    return flows, problems

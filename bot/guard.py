@@ -1,0 +1,683 @@
+"""Sensitive-data guard: find secrets and personal data in a message, redact them, spot scams.
+
+Why this exists: transcripts are stored and shown to support agents, so a password or a card
+number typed by a user must never reach the database in clear. Secrets (passwords, payment
+passwords, verification codes, CVV) are replaced by a fixed label whatever their value;
+personal data (card, ID and phone numbers, emails, account numbers) is masked keeping a hint an
+agent can use to confirm identity with the user.
+
+Detection is rule-based, so it is fast and explainable:
+
+- secrets: a trigger word (密码, 验证码, CVV …) followed by a value of the right shape;
+- personal data: digit runs classified by length, grouping and checksum (Luhn for cards,
+  GB 11643-1999 for ID numbers), plus the words just before the run (账号 makes an account
+  number, 订单号 makes a harmless order number);
+- scams: phrases that are content, not code, read from ``data/safety/scam_patterns.yml`` by
+  :func:`load_scam_patterns` and matched by :func:`detect_scam`.
+
+Errors::
+
+    ValueError
+     └── ScamPatternsError   a scam pattern file is malformed (names the file, line and key)
+"""
+
+import datetime
+import pathlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import yaml
+
+SECRET_KINDS: frozenset[str] = frozenset(
+    {"password", "payment_password", "verification_code", "cvv"}
+)
+PERSONAL_KINDS: frozenset[str] = frozenset(
+    {"card_number", "id_number", "phone", "email", "account_number"}
+)
+
+_SECRET_LABELS = MappingProxyType(
+    {
+        "password": "[密码已隐藏]",
+        "payment_password": "[支付密码已隐藏]",
+        "verification_code": "[验证码已隐藏]",
+        "cvv": "[CVV已隐藏]",
+    }
+)
+
+# When two candidate findings overlap the lower number wins: a secret beats personal data
+# (under-describing a phone number is harmless, leaking a password is not), and an email beats
+# the digit run inside its local part.
+_PRIORITY = MappingProxyType(
+    {
+        "verification_code": 0,
+        "cvv": 1,
+        "payment_password": 2,
+        "password": 3,
+        "email": 4,
+        "id_number": 5,
+        "card_number": 6,
+        "phone": 7,
+        "account_number": 8,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One sensitive value: its kind and its span in the text given to :func:`scan`."""
+
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScamSignal:
+    """The first scam phrase found in a message: the kind of scam and the matched span."""
+
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScamPatterns:
+    """Compiled scam phrases of one file, in file order: the first matching rule wins."""
+
+    source: pathlib.Path
+    rules: tuple[tuple[str, re.Pattern[str]], ...]
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The scam kinds, in file order, each once."""
+        return tuple(dict.fromkeys(kind for kind, _ in self.rules))
+
+
+class ScamPatternsError(ValueError):
+    """A scam pattern file cannot be used; the message names the file, line and key."""
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+# Full-width ASCII (＠, １２３, ＡＢＣ) and the ideographic space map one character to one
+# character, so folding them keeps every span valid for the original text.
+_FULLWIDTH = MappingProxyType(
+    {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+)
+# Folding is only needed when a value could be full-width (digits, letters, @ . + - _, the
+# ideographic space); Chinese punctuation such as ，and ： is matched as is by the regexes, which
+# keeps most messages from paying for a translate().
+_HAS_FULLWIDTH = re.compile(r"[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff3f\uff41-\uff5a\u3000]")
+
+
+def _fold_width(text: str) -> str:
+    """Full-width ASCII to half-width, same length, so value regexes need one spelling only."""
+    if _HAS_FULLWIDTH.search(text) is None:
+        return text
+    return text.translate(_FULLWIDTH)
+
+
+# Nothing can be found in a message without a digit, an @ or a password word: bail out early.
+_QUICK = re.compile(r"[0-9@\uff10-\uff19\uff20]|密|password|passwd|pwd", re.IGNORECASE)
+
+# --- secrets: trigger word + value ---------------------------------------------------------
+
+# A few Chinese characters allowed between the trigger and 是/为 ("密码应该是", "验证码收到了，是").
+# Characters that introduce another noun (号, 账, 卡, 机 …) end the gap, so "密码忘了，手机号是…"
+# does not turn a phone number into a password.
+_GAP = r"(?:(?![号號账帳帐賬户戶卡单單额額钱錢元机機电電码碼邮郵错錯])[\u4e00-\u9fff]){0,6}?"
+# 是/为/：, and 成 for "改成了…"; the value after it must start with an ASCII character, so
+# "密码是什么意思" or "密码成功修改" never yield a value.
+_CONNECTOR = r"\s*(?:是|为|為|成|[=＝:：]|is(?![A-Za-z]))了?\s*[:：]?\s*"
+_PW_VALUE = r"[A-Za-z0-9!#$%^&*@._+=~?\-]{4,32}"
+
+_PASSWORD = re.compile(
+    r"(?:密码|密碼|口令|(?<![A-Za-z])(?:password|passwd|pwd)|(?<![A-Za-z])(?P<pin>pin)(?:码|碼)?)"
+    r"\s*(?:" + _GAP + _CONNECTOR + r"(?:(?P<v1>" + _PW_VALUE + r")"
+    r"|" + _GAP.replace("{0,6}", "{1,6}") + r"\s*(?P<v3>" + _PW_VALUE + r"))"
+    r"|" + _GAP + r"[,，]\s*" + _GAP + _CONNECTOR + r"(?P<v4>" + _PW_VALUE + r")"
+    r"|(?P<v2>" + _PW_VALUE + r"))",
+    re.IGNORECASE,
+)
+# Read just before the password word: 支付密码, 交易的密码, 银行卡密码 are payment passwords (a card
+# PIN is one too). Looked up separately because a leading optional group would make the engine
+# try it at every position of the message.
+_PAY_PREFIX = re.compile(
+    r"(?:支付|交易|付款|取款|提现|提現|提款|转账|轉賬|轉帳|银行卡|銀行卡|信用卡|卡)的?$"
+)
+_CODE_WORD = (
+    r"(?:短信|手机|手機)?(?:验证码|驗證碼|校验码|校驗碼|动态码|動態碼|动态密码|動態密碼|短信码|"
+    r"确认码|確認碼|授权码|授權碼|(?<![A-Za-z])otp(?![A-Za-z]))"
+)
+_CODE = re.compile(
+    _CODE_WORD + r"\s*(?:" + _GAP + r"[,，]?\s*" + _CONNECTOR + r"|[:：=＝#]?\s*)[【\[(（]?"
+    r"(?P<v>[0-9]{3} [0-9]{3}|[0-9]{4,8})(?![0-9A-Za-z])",
+    re.IGNORECASE,
+)
+# "837261是验证码": the value before the word.
+_CODE_BEFORE = re.compile(
+    r"(?<![0-9A-Za-z.])(?P<v>[0-9]{4,8})(?![0-9A-Za-z])\s*(?:就?是|为|為)?"
+    r"(?:我的|刚才的|剛才的|收到的|刚收到的|剛收到的|新的|这个|這個)?" + _CODE_WORD,
+    re.IGNORECASE,
+)
+_CVV = re.compile(
+    r"(?:(?<![A-Za-z])(?:cvv2?|cvn2?|cvc2?)(?:码|碼|号|號)?|安全码|安全碼"
+    r"|卡?背(?:后|後|面)的?(?:那)?(?:三|3)位(?:数字|數字|数|數|码|碼)?|背面的?(?:数字|數字|码|碼))"
+    r"\s*(?:" + _GAP + _CONNECTOR + r"|[:：=＝]?\s*)(?P<v>[0-9]{3,4})(?![0-9A-Za-z])",
+    re.IGNORECASE,
+)
+# Cheap literal searches that skip the value regexes when their trigger words are absent: they
+# keep scan() of an ordinary message to a few microseconds.
+_PASSWORD_GATE = re.compile(r"密|口令|password|passwd|pwd|pin", re.IGNORECASE)
+_CODE_GATE = re.compile(r"码|碼|otp", re.IGNORECASE)
+_CVV_GATE = re.compile(r"cv[vnc]|安全|背", re.IGNORECASE)
+_VALUE_RULES = (
+    (_CODE_GATE, _CODE, "verification_code"),
+    (_CODE_GATE, _CODE_BEFORE, "verification_code"),
+    (_CVV_GATE, _CVV, "cvv"),
+)
+# A number followed by a unit is an amount, a date or a count, not a secret ("密码是2020年设的").
+_UNIT_AFTER = re.compile(
+    r"\s*(?:元|块|塊|圆|圓|美元|刀|rmb|年|月|日|号|號|点|點|时|時|分|秒|次|位|个|個|天|笔|筆|张|張|岁|歲|万|萬|"
+    r"积分|積分|期|倍|人|%)",
+    re.IGNORECASE,
+)
+_TRAILING_PUNCT = ".,?~"
+_CLAUSE_END = frozenset(".,?!;~，。？！；、 \n")
+
+# --- personal data -------------------------------------------------------------------------
+
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*"
+    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9])"
+)
+# A run of digits, optionally grouped by single spaces or dashes ("6222 0212 …", "138-1234-1234"),
+# optionally "+" in front (+86) and X at the end (ID numbers). Not glued to letters (order ids
+# like TX2023…), not the decimal part of an amount.
+_RUN = re.compile(
+    r"(?<![0-9A-Za-z+])(?<![0-9]\.)\+?[0-9]+(?:[ \-][0-9]+)*(?:(?<=[0-9])[Xx])?"
+    r"(?![0-9A-Za-z])(?!\.[0-9])"
+)
+_CONTEXT_CHARS = 16
+_ORDER_CONTEXT = re.compile(
+    r"(?:订单|訂單|单号|單號|交易|流水|编号|編號|运单|運單|快递|快遞|批次|参考号|參考號|凭证|憑證|"
+    r"商户|商戶|工单|工單|发票|發票|物流|票号|票號)[号號码碼]?(?:id|编号|編號)?"
+    r"\s*(?:[\u4e00-\u9fff]{0,3}?(?:是|为|為))?\s*[:：=＝#]?\s*$",
+    re.IGNORECASE,
+)
+_ACCOUNT_CONTEXT = re.compile(
+    r"(?:账号|賬號|帐号|帳號|账户|賬戶|帐户|帳戶|户号|戶號|卡号|卡號|account|acct)"
+    r"(?:[\u4e00-\u9fff]{0,4}?(?:是|为|為))?\s*[:：=＝#]?\s*$",
+    re.IGNORECASE,
+)
+# With expecting_code a bare number is a code, unless the words before it make it an amount, a
+# tail of a card or phone number (尾号 1234) or a service number (客服电话 95188).
+_NOT_CODE_BEFORE = re.compile(
+    r"(?:[¥$]|rmb|金额|金額|转了|轉了|充了|付了|花了|扣了|提了|提现|提現|充值|余额|餘額|价格|價格|"
+    r"共|约|約|大约|大約|第|尾号|尾號|后四位|後四位|后4位|後4位|末四位|位|电话|電話|热线|熱線|"
+    r"工号|工號|编号|編號|qq|积分|積分)\s*$",
+    re.IGNORECASE,
+)
+_GROUP = re.compile(r"[0-9]+[Xx]?")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_NOT_ID_CHAR = re.compile(r"[^0-9Xx]")
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_CHARS = "10X98765432"
+# First two digits of a mainland ID: the province-level division (GB/T 2260).
+_ID_PROVINCES = frozenset(
+    {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+     "65", "71", "81", "82", "83"}
+)
+
+
+# --- checksums ----------------------------------------------------------------------------
+
+
+def is_luhn_valid(digits: str) -> bool:
+    """True when ``digits`` passes the Luhn check used by every card number."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def id_check_char(first17: str) -> str:
+    """The GB 11643-1999 check character (0-9 or X) for the first 17 digits of an ID number."""
+    if len(first17) != 17 or not first17.isdigit():
+        raise ValueError(f"An ID number body must be 17 digits, got {first17!r}.")
+    total = sum(int(char) * weight for char, weight in zip(first17, _ID_WEIGHTS))
+    return _ID_CHECK_CHARS[total % 11]
+
+
+def is_valid_id_number(value: str) -> bool:
+    """True for an 18-character mainland ID with a known province, a real birth date in the past
+    and a matching check character; random 18-digit numbers rarely pass all three."""
+    if len(value) != 18 or not value[:17].isdigit() or value[:2] not in _ID_PROVINCES:
+        return False
+    if id_check_char(value[:17]) != value[17].upper():
+        return False
+    try:
+        born = datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return False
+    return datetime.date(1900, 1, 1) <= born <= datetime.date.today()
+
+
+# --- scanning -----------------------------------------------------------------------------
+
+
+def scan(text: str, *, expecting_code: bool = False) -> list[Finding]:
+    """All sensitive findings, sorted by start, non-overlapping. expecting_code=True when the
+    bot's previous message asked about a code, so a bare 4-8 digit number counts as a code."""
+    if _QUICK.search(text) is None:
+        return []
+    folded = _fold_width(text)
+    candidates = [
+        *_secret_findings(folded),
+        *_email_findings(folded),
+        *_number_findings(folded, expecting_code),
+    ]
+    kept = _resolve_overlaps(candidates)
+    kept += _secret_repeats(folded, kept)
+    return sorted(kept, key=lambda finding: finding.start)
+
+
+def _secret_findings(text: str) -> Iterator[Finding]:
+    """Values stated after (or, for codes, before) a secret trigger word."""
+    if _PASSWORD_GATE.search(text):
+        for match in _PASSWORD.finditer(text):
+            group = next(name for name in ("v1", "v2", "v3", "v4") if match.group(name))
+            paid = _PAY_PREFIX.search(text, max(0, match.start() - 4), match.start())
+            kind = "payment_password" if paid or match.group("pin") else "password"
+            # Only "密码是 abcdef" states a letters-only password plainly; after a bare space or
+            # more words ("密码是我生日 900307") a value without a digit is usually prose.
+            finding = _secret_value(text, kind, *match.span(group), loose=group != "v1")
+            if finding is not None:
+                yield finding
+    for gate, regex, kind in _VALUE_RULES:
+        if gate.search(text) is None:
+            continue
+        for match in regex.finditer(text):
+            finding = _secret_value(text, kind, *match.span("v"), loose=False)
+            if finding is not None:
+                yield finding
+
+
+def _secret_value(text: str, kind: str, start: int, end: int, *, loose: bool) -> Finding | None:
+    """Trim sentence punctuation and reject values that are amounts, dates or plain words.
+
+    ``loose`` marks a value not right after 是/为/：; without a digit it only counts when it is
+    long and ends the clause ("登录密码 qwerty。"), not in "密码 APP 里怎么改".
+    """
+    while end > start and text[end - 1] in _TRAILING_PUNCT:
+        end -= 1
+    value = text[start:end]
+    if len(value) < 3 or (kind in ("password", "payment_password") and len(value) < 4):
+        return None
+    if not any(char.isalnum() for char in value):
+        return None
+    if loose and not any(char.isdigit() for char in value):
+        if len(value) < 6 or (end < len(text) and text[end] not in _CLAUSE_END):
+            return None
+    if value.isdigit() and _UNIT_AFTER.match(text, end):
+        return None
+    return Finding(kind, start, end)
+
+
+def _email_findings(text: str) -> Iterator[Finding]:
+    if "@" not in text:
+        return
+    for match in _EMAIL.finditer(text):
+        yield Finding("email", *match.span())
+
+
+def _number_findings(text: str, expecting_code: bool) -> Iterator[Finding]:
+    """Classify every digit run; a grouped run that is nothing as a whole is tried group by
+    group ("13812341234 6222…" is a phone and a card, not one odd number)."""
+    for match in _RUN.finditer(text):
+        start, end = match.span()
+        if _ORDER_CONTEXT.search(text, max(0, start - _CONTEXT_CHARS), start):
+            continue  # order, transaction and tracking numbers are not personal data
+        kind = _run_kind(text, start, end, expecting_code)
+        if kind is not None:
+            yield Finding(kind, start, end)
+            continue
+        # Dash-grouped runs are dates and references ("2026-11-20"): their parts are no codes.
+        group_code = expecting_code and "-" not in match.group()
+        for group in _GROUP.finditer(match.group()):
+            group_start, group_end = start + group.start(), start + group.end()
+            if group_end - group_start == end - start:
+                break  # ungrouped run, already tried whole
+            kind = _run_kind(text, group_start, group_end, group_code)
+            if kind is not None:
+                yield Finding(kind, group_start, group_end)
+
+
+def _run_kind(text: str, start: int, end: int, expecting_code: bool) -> str | None:
+    """The kind of the digit run text[start:end], or None when it is not sensitive."""
+    raw = text[start:end]
+    plus = raw.startswith("+")
+    digits = raw.lstrip("+").replace(" ", "").replace("-", "")
+    separators = _separator_offsets(raw)
+    # 6-8-4 is how IDs are printed; some users also split the birth date (110101 1990 0307 1233).
+    if len(digits) == 18 and separators <= {6, 10, 14} and is_valid_id_number(digits):
+        return "id_number"
+    if not digits.isdigit():
+        return None  # a trailing X only ever belongs to an ID number
+    if _is_phone(digits, separators, plus):
+        return "phone"
+    if plus:
+        return None
+    if 13 <= len(digits) <= 19 and _card_grouping_ok(separators) and is_luhn_valid(digits):
+        return "card_number"
+    if len(digits) >= 10 and _ACCOUNT_CONTEXT.search(
+        text, max(0, start - _CONTEXT_CHARS), start
+    ):
+        return "account_number"
+    if expecting_code and _looks_like_code(text, start, end, digits):
+        return "verification_code"
+    return None
+
+
+def _separator_offsets(raw: str) -> set[int]:
+    """Where the groups of a run split, counted in digits: "138 1234 1234" gives {3, 7}."""
+    offsets: set[int] = set()
+    count = 0
+    for char in raw:
+        if char in " -":
+            offsets.add(count)
+        elif char != "+":
+            count += 1
+    return offsets
+
+
+def _is_phone(digits: str, separators: set[int], plus: bool) -> bool:
+    """A mainland mobile number, bare or after 86/+86/0086, grouped 3-4-4 if grouped at all."""
+    if len(digits) == 13 and digits.startswith("86"):
+        prefix = 2
+    elif len(digits) == 15 and digits.startswith("0086") and not plus:
+        prefix = 4
+    elif len(digits) == 11 and not plus:
+        prefix = 0
+    else:
+        return False
+    allowed = {prefix, prefix + 3, prefix + 7} - {0}
+    return _MOBILE.fullmatch(digits, prefix) is not None and separators <= allowed
+
+
+def _card_grouping_ok(separators: set[int]) -> bool:
+    """Groups of four (the usual way cards are written), 4-6-5 (Amex) or 6 + rest (BIN first)."""
+    return all(offset % 4 == 0 for offset in separators) or separators in ({4, 10}, {6})
+
+
+def _looks_like_code(text: str, start: int, end: int, digits: str) -> bool:
+    """A bare 4-8 digit answer that is not an amount, a date or time part, or a count."""
+    raw = text[start:end]
+    if not 4 <= len(digits) <= 8 or "-" in raw:
+        return False
+    # "837 261" is a code typed in two halves; "20 14" in "11/20 14:35" is a date and a time.
+    if any(len(group) < 3 for group in raw.split(" ")):
+        return False
+    if text[start - 1:start] in ("/", ":") or text[end:end + 1] in ("/", ":"):
+        return False
+    if _UNIT_AFTER.match(text, end):
+        return False
+    return _NOT_CODE_BEFORE.search(text, max(0, start - _CONTEXT_CHARS), start) is None
+
+
+def _resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
+    """Keep the highest-priority finding wherever candidates overlap."""
+    kept: list[Finding] = []
+    ranked = sorted(
+        candidates, key=lambda f: (_PRIORITY[f.kind], f.start, f.start - f.end)
+    )
+    for candidate in ranked:
+        if not any(_overlaps(candidate, other) for other in kept):
+            kept.append(candidate)
+    return kept
+
+
+def _overlaps(a: Finding, b: Finding) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _secret_repeats(text: str, kept: list[Finding]) -> list[Finding]:
+    """Other whole-token occurrences of a secret already found ("密码是abc123，就是abc123"), so
+    a repeated secret is hidden everywhere, not only after its trigger word."""
+    extra: list[Finding] = []
+    for finding in kept:
+        value = text[finding.start:finding.end]
+        if finding.kind not in SECRET_KINDS or text.count(value) < 2:
+            continue
+        position = text.find(value)
+        while position != -1:
+            candidate = Finding(finding.kind, position, position + len(value))
+            if _is_whole_token(text, candidate) and not any(
+                _overlaps(candidate, other) for other in (*kept, *extra)
+            ):
+                extra.append(candidate)
+            position = text.find(value, position + 1)
+    return extra
+
+
+def _is_whole_token(text: str, finding: Finding) -> bool:
+    before = text[finding.start - 1] if finding.start else ""
+    after = text[finding.end] if finding.end < len(text) else ""
+    return not (before.isascii() and before.isalnum()) and not (
+        after.isascii() and after.isalnum()
+    )
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+
+def redact(text: str, findings: list[Finding] | None = None) -> str:
+    """Text safe to store and show. Secrets are replaced by a fixed label whatever their value:
+    password → [密码已隐藏], payment_password → [支付密码已隐藏], verification_code → [验证码已隐藏],
+    cvv → [CVV已隐藏]. Personal data is masked keeping a hint: phone 13812341234 → 138****1234,
+    card 6222021234567890128 or with spaces → 6222 **** **** 0128 (first 4, last 4),
+    id number → 1101**********123X (first 4, last 4), email zhang.san@example.com → z***@example.com,
+    account_number → first 2 + **** + last 4. If findings is None, scan(text) is used.
+
+    Raises:
+        ValueError: a finding lies outside the text or overlaps another one.
+    """
+    if findings is None:
+        findings = scan(text)
+    parts: list[str] = []
+    position = 0
+    for finding in sorted(findings, key=lambda f: f.start):
+        if finding.start < position or finding.end > len(text) or finding.start >= finding.end:
+            raise ValueError(
+                f"Cannot redact {finding!r}: it overlaps another finding or lies outside "
+                f"the text of {len(text)} characters."
+            )
+        parts.append(text[position:finding.start])
+        parts.append(mask(finding.kind, text[finding.start:finding.end]))
+        position = finding.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def mask(kind: str, value: str) -> str:
+    """The stored/shown form of one value of ``kind`` (see :func:`redact`).
+
+    Raises:
+        ValueError: ``kind`` is not one of SECRET_KINDS or PERSONAL_KINDS.
+    """
+    if kind in SECRET_KINDS:
+        return _SECRET_LABELS[kind]
+    masker = _MASKERS.get(kind)
+    if masker is None:
+        known = ", ".join(sorted(SECRET_KINDS | PERSONAL_KINDS))
+        raise ValueError(f"Cannot mask unknown kind {kind!r}; expected one of: {known}.")
+    return masker(_fold_width(value))
+
+
+def _keep_ends(value: str, head: int, tail: int, middle: str) -> str:
+    """head + middle + tail characters, or only stars when too little would stay hidden."""
+    if len(value) < head + tail + 4:
+        return "****"
+    return f"{value[:head]}{middle}{value[-tail:]}"
+
+
+def _mask_phone(value: str) -> str:
+    national = _NOT_ID_CHAR.sub("", value)[-11:]
+    return _keep_ends(national, 3, 4, "****")
+
+
+def _mask_card(value: str) -> str:
+    return _keep_ends(_NOT_ID_CHAR.sub("", value), 4, 4, " **** **** ")
+
+
+def _mask_id(value: str) -> str:
+    return _keep_ends(_NOT_ID_CHAR.sub("", value).upper(), 4, 4, "*" * 10)
+
+
+def _mask_account(value: str) -> str:
+    return _keep_ends(_NOT_ID_CHAR.sub("", value), 2, 4, "****")
+
+
+def _mask_email(value: str) -> str:
+    local, at, domain = value.rpartition("@")
+    if not at or not local:
+        return "***"
+    return f"{local[0]}***@{domain}"
+
+
+_MASKERS: MappingProxyType[str, Callable[[str], str]] = MappingProxyType(
+    {
+        "phone": _mask_phone,
+        "card_number": _mask_card,
+        "id_number": _mask_id,
+        "account_number": _mask_account,
+        "email": _mask_email,
+    }
+)
+
+
+# --- scams --------------------------------------------------------------------------------
+
+
+def detect_scam(text: str, patterns: ScamPatterns) -> ScamSignal | None:
+    """The first scam rule (in file order) that matches the message, or None."""
+    folded = _fold_width(text)
+    for kind, regex in patterns.rules:
+        match = regex.search(folded)
+        if match is not None:
+            return ScamSignal(kind, match.start(), match.end())
+    return None
+
+
+_KEY_VERSION = "version"
+_KEY_PATTERNS = "patterns"
+_KIND_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Phrases are written in Chinese and Latin brand names (Zoom, TeamViewer) in any case; a
+# message may be split over lines.
+_SCAM_FLAGS = re.IGNORECASE | re.DOTALL
+
+
+def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
+    """Read and compile a scam pattern file (``data/safety/scam_patterns.yml``).
+
+    The file is ``patterns: {kind: [regex, ...], ...}`` plus an optional ``version``.
+    Compiling at load time means a bad regex stops the bot at start-up, not mid-conversation.
+
+    Raises:
+        ScamPatternsError (a ValueError): the file is not valid YAML, a key is missing or of the
+            wrong type, a kind is not snake_case or repeated, or a regex does not compile or
+            matches an empty message. The message reads ``file:line: key: problem``.
+        OSError: the file cannot be read.
+    """
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ScamPatternsError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(root, yaml.MappingNode):
+        raise ScamPatternsError(
+            f"{path}:1: expected a mapping with the key '{_KEY_PATTERNS}'."
+        )
+    patterns_node = _top_level_patterns(path, root)
+    rules: list[tuple[str, re.Pattern[str]]] = []
+    seen: set[str] = set()
+    for key_node, value_node in patterns_node.value:
+        kind = _scam_kind(path, key_node, seen)
+        rules.extend((kind, regex) for regex in _compile_kind(path, kind, value_node))
+    return ScamPatterns(source=path, rules=tuple(rules))
+
+
+def _line(path: pathlib.Path, node: yaml.Node) -> str:
+    return f"{path}:{node.start_mark.line + 1}"
+
+
+def _top_level_patterns(path: pathlib.Path, root: yaml.MappingNode) -> yaml.MappingNode:
+    found: yaml.Node | None = None
+    for key_node, value_node in root.value:
+        if key_node.value == _KEY_PATTERNS:
+            found = value_node
+        elif key_node.value != _KEY_VERSION:
+            raise ScamPatternsError(
+                f"{_line(path, key_node)}: unknown key {key_node.value!r}; "
+                f"expected '{_KEY_PATTERNS}' (and optionally '{_KEY_VERSION}')."
+            )
+    if found is None:
+        raise ScamPatternsError(f"{path}:1: missing key '{_KEY_PATTERNS}'.")
+    if not isinstance(found, yaml.MappingNode) or not found.value:
+        raise ScamPatternsError(
+            f"{_line(path, found)}: '{_KEY_PATTERNS}' must map each scam kind to a list "
+            f"of regular expressions."
+        )
+    return found
+
+
+def _scam_kind(path: pathlib.Path, key_node: yaml.Node, seen: set[str]) -> str:
+    kind = key_node.value
+    if not isinstance(kind, str) or _KIND_NAME.fullmatch(kind) is None:
+        raise ScamPatternsError(
+            f"{_line(path, key_node)}: {_KEY_PATTERNS}: kind {kind!r} must be snake_case, "
+            f"e.g. safe_account."
+        )
+    if kind in seen:
+        raise ScamPatternsError(
+            f"{_line(path, key_node)}: {_KEY_PATTERNS}.{kind}: kind listed twice; "
+            f"merge the two lists."
+        )
+    seen.add(kind)
+    return kind
+
+
+def _compile_kind(
+    path: pathlib.Path, kind: str, value_node: yaml.Node
+) -> Iterator[re.Pattern[str]]:
+    key = f"{_KEY_PATTERNS}.{kind}"
+    if not isinstance(value_node, yaml.SequenceNode) or not value_node.value:
+        raise ScamPatternsError(
+            f"{_line(path, value_node)}: {key}: expected a non-empty list of regular expressions."
+        )
+    for index, item in enumerate(value_node.value):
+        where = f"{_line(path, item)}: {key}[{index}]"
+        if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
+            raise ScamPatternsError(f"{where}: expected a regular expression as a string.")
+        try:
+            regex = re.compile(item.value, _SCAM_FLAGS)
+        except re.error as exc:
+            raise ScamPatternsError(
+                f"{where}: bad regex {item.value!r}: {exc}. Fix the pattern (quote it with "
+                f"single quotes so YAML keeps backslashes)."
+            ) from exc
+        if regex.match("") is not None:
+            raise ScamPatternsError(
+                f"{where}: regex {item.value!r} matches an empty message, so it would flag "
+                f"every message."
+            )
+        yield regex

@@ -1,0 +1,1 @@
+"""Natural-language understanding: normalisation, intent classification, entity extraction."""

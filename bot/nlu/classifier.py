@@ -1,0 +1,187 @@
+"""The intent classifier: TF-IDF features + multinomial logistic regression, temperature-calibrated.
+
+Saved as `meta.json` (labels, vocabulary, synonyms, provenance) and `weights.npz` (arrays,
+loaded with allow_pickle=False), so loading a model can never execute code.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import sklearn
+from scipy.optimize import minimize_scalar
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from bot.errors import ModelError, ModelNotTrained
+from bot.nlu.features import TfidfVectorizer, Tokenizer
+from bot.nlu.training_data import TrainingData
+
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+WEIGHTS_FILE = "weights.npz"
+DEFAULT_C = 12.0
+
+
+@dataclass(slots=True)
+class TrainReport:
+    examples: int
+    intents: int
+    features: int
+    temperature: float
+    seconds: float
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The temperature that minimises the held-out negative log-likelihood."""
+
+    def nll(t: float) -> float:
+        probs = _softmax(logits / t)
+        return float(-np.log(probs[np.arange(len(targets)), targets] + 1e-12).mean())
+
+    return float(minimize_scalar(nll, bounds=(0.05, 10.0), method="bounded").x)
+
+
+class IntentClassifier:
+    """Predicts a ranking of intents with calibrated probabilities for one normalised text."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        vectorizer: TfidfVectorizer,
+        labels: list[str],
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        temperature: float,
+        meta: dict[str, Any],
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.vectorizer = vectorizer
+        self.labels = labels
+        self.coef_t = np.ascontiguousarray(coef.T.astype(np.float32))  # features x classes
+        self.intercept = intercept.astype(np.float32)
+        self.temperature = temperature
+        self.meta = meta
+
+    @classmethod
+    def train(
+        cls,
+        data: TrainingData,
+        *,
+        c: float = DEFAULT_C,
+        progress: Callable[[str], None] = lambda _msg: None,
+    ) -> tuple["IntentClassifier", TrainReport]:
+        """Fit on every example of `data`; calibrate the temperature by 3-fold cross-validation."""
+        started = datetime.now(timezone.utc)
+        from bot.nlu.normalize import normalize
+
+        domain_terms = data.lookups.get("domain_terms", []) + data.lookups.get("payment_method", [])
+        tokenizer = Tokenizer(data.synonyms, domain_terms)
+        texts = [normalize(t) for t, _ in data.examples]
+        labels = sorted({intent for _, intent in data.examples})
+        if len(labels) < 2:
+            raise ModelError(f"Training needs at least two intents with examples; found {labels}.")
+        index = {label: i for i, label in enumerate(labels)}
+        y = np.array([index[intent] for _, intent in data.examples])
+        progress("features")
+        token_lists = [tokenizer.tokens(t) for t in texts]
+        vectorizer = TfidfVectorizer.fit(token_lists)
+        x = vectorizer.transform(token_lists)
+
+        progress("calibration")
+        held_out = np.zeros((len(y), len(labels)), dtype=np.float64)
+        folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=7)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small classes in a fold only trigger convergence chatter
+            for train_idx, test_idx in folds.split(x, y):
+                model = LogisticRegression(C=c, max_iter=2000).fit(x[train_idx], y[train_idx])
+                fold_logits = np.full((len(test_idx), len(labels)), -30.0)
+                fold_logits[:, model.classes_] = model.decision_function(x[test_idx])
+                held_out[test_idx] = fold_logits
+            temperature = _fit_temperature(held_out, y)
+            progress("fit")
+            model = LogisticRegression(C=c, max_iter=3000).fit(x, y)
+
+        seconds = (datetime.now(timezone.utc) - started).total_seconds()
+        meta = {
+            "format": FORMAT_VERSION,
+            "fingerprint": data.fingerprint,
+            "trained_at": started.isoformat(timespec="seconds"),
+            "seconds": round(seconds, 3),
+            "versions": {
+                "python": platform.python_version(),
+                "scikit-learn": sklearn.__version__,
+                "numpy": np.__version__,
+            },
+            "examples": len(y),
+            "c": c,
+            "labels": labels,
+            "synonyms": data.synonyms,
+            "domain_terms": domain_terms,
+            "methods": data.payment_methods(),
+            "temperature": temperature,
+        }
+        classifier = cls(tokenizer, vectorizer, labels, model.coef_, model.intercept_, temperature, meta)
+        report = TrainReport(len(y), len(labels), len(vectorizer.vocabulary), temperature, seconds)
+        return classifier, report
+
+    def rank(self, text: str) -> list[tuple[str, float]]:
+        """(intent, probability) pairs, best first, for one normalised text."""
+        x = self.vectorizer.transform([self.tokenizer.tokens(text)])
+        logits = (x @ self.coef_t)[0] + self.intercept
+        probs = _softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
+        order = np.argsort(-probs)
+        return [(self.labels[i], float(probs[i])) for i in order]
+
+    def save(self, folder: Path) -> None:
+        """Write meta.json and weights.npz atomically (a reader never sees half a model)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = dict(self.meta, vocabulary=self.vectorizer.vocabulary)
+        tmp_meta = folder / (META_FILE + ".tmp")
+        tmp_weights = folder / "weights.tmp.npz"
+        tmp_meta.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        np.savez(tmp_weights, coef_t=self.coef_t, intercept=self.intercept, idf=self.vectorizer.idf)
+        tmp_weights.replace(folder / WEIGHTS_FILE)
+        tmp_meta.replace(folder / META_FILE)
+
+    @classmethod
+    def load(cls, folder: Path) -> "IntentClassifier":
+        """Load a saved model. Raises ModelNotTrained if absent, ModelError if unreadable."""
+        meta_path, weights_path = folder / META_FILE, folder / WEIGHTS_FILE
+        if not meta_path.is_file() or not weights_path.is_file():
+            raise ModelNotTrained(f"No trained model in '{folder}': run `walletbot train`.")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            with np.load(weights_path, allow_pickle=False) as arrays:
+                coef_t, intercept, idf = arrays["coef_t"], arrays["intercept"], arrays["idf"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"The model in '{folder}' is unreadable ({exc}): run `walletbot train` again.") from exc
+        if meta.get("format") != FORMAT_VERSION:
+            raise ModelNotTrained(f"The model in '{folder}' has an old format: run `walletbot train`.")
+        vocabulary = meta.pop("vocabulary")
+        tokenizer = Tokenizer(meta["synonyms"], meta["domain_terms"])
+        vectorizer = TfidfVectorizer(vocabulary, idf)
+        return cls(tokenizer, vectorizer, meta["labels"], coef_t.T, intercept, meta["temperature"], meta)
+
+
+def read_meta(folder: Path) -> dict[str, Any] | None:
+    """The saved model's metadata without loading the weights, or None when there is no model."""
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    meta.pop("vocabulary", None)
+    return meta

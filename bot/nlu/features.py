@@ -1,0 +1,131 @@
+"""Turning normalised Chinese text into sparse features for the classifier and the FAQ index.
+
+Three views of each message, because each catches what the others miss:
+- character unigrams and bigrams: robust to segmentation mistakes and unseen words;
+- jieba words (with the domain dictionary from `lookup: domain_terms`): whole-word meaning;
+- toneless pinyin of the words and of character bigrams: homophone typos (冲值 for 充值,
+  体现 for 提现) map to the same feature as the correct spelling.
+Domain synonyms from the training data are rewritten to their canonical form first.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from functools import lru_cache
+
+import jieba
+import numpy as np
+from pypinyin import Style, lazy_pinyin
+from scipy import sparse
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_PUNCT = set(" ,.!?;:'\"()[]{}<>，。！？；：、“”‘’（）【】《》…~～-_/\\|@#$%^&*+=")
+
+# jieba logs its dictionary loading at INFO on the root logger; keep the CLI output clean.
+jieba.setLogLevel(logging.WARNING)
+
+
+class SynonymRewriter:
+    """Replace synonym variants by their canonical word, longest variant first."""
+
+    def __init__(self, synonyms: dict[str, str]) -> None:
+        variants = sorted((v for v in synonyms if v and v != synonyms[v]), key=len, reverse=True)
+        self._map = synonyms
+        self._pattern = re.compile("|".join(re.escape(v) for v in variants)) if variants else None
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: self._map[m.group(0)], text)
+
+
+class Tokenizer:
+    """Feature tokens for one normalised text (see the module docstring)."""
+
+    def __init__(self, synonyms: dict[str, str], domain_terms: list[str]) -> None:
+        self.rewrite = SynonymRewriter(synonyms)
+        self._jieba = jieba.Tokenizer()
+        # Canonical synonym targets and domain terms are whole words for segmentation.
+        for word in set(domain_terms) | set(synonyms.values()):
+            if len(word) > 1:
+                self._jieba.add_word(word, freq=20000)
+        self._cache: dict[str, list[str]] = {}
+
+    def words(self, text: str) -> list[str]:
+        """jieba words of the rewritten text, without punctuation; numbers become '<num>'."""
+        rewritten = self.rewrite(text)
+        return [
+            "<num>" if _DIGITS.fullmatch(w) else w
+            for w in self._jieba.lcut(rewritten, HMM=True)
+            if w.strip() and w not in _PUNCT
+        ]
+
+    def tokens(self, text: str) -> list[str]:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        rewritten = _DIGITS.sub("0", self.rewrite(text))
+        chars = [c for c in rewritten if c not in _PUNCT and not c.isspace()]
+        out = [f"c:{c}" for c in chars]
+        out += [f"b:{a}{b}" for a, b in zip(chars, chars[1:])]
+        words = self.words(text)
+        out += [f"w:{w}" for w in words]
+        han_words = [w for w in words if _HAN.search(w)]
+        out += [f"p:{_pinyin(w)}" for w in han_words]
+        han_chars = [c for c in chars if _HAN.match(c)]
+        syllables = [_pinyin(c) for c in han_chars]
+        out += [f"pb:{a}_{b}" for a, b in zip(syllables, syllables[1:])]
+        if len(self._cache) > 50_000:  # bounded: a long-running server sees endless new texts
+            self._cache.clear()
+        self._cache[text] = out
+        return out
+
+
+@lru_cache(maxsize=100_000)
+def _pinyin(text: str) -> str:
+    return "_".join(lazy_pinyin(text, style=Style.NORMAL, errors="ignore"))
+
+
+class TfidfVectorizer:
+    """Sublinear TF-IDF with L2 normalisation over a fixed vocabulary.
+
+    Written out instead of using scikit-learn's so the fitted state is two plain arrays that can
+    be saved as JSON + .npz and loaded without unpickling anything.
+    """
+
+    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray) -> None:
+        self.vocabulary = vocabulary
+        self.idf = idf.astype(np.float32)
+
+    @classmethod
+    def fit(cls, documents: list[list[str]], min_df: int = 1) -> "TfidfVectorizer":
+        df: Counter[str] = Counter()
+        for tokens in documents:
+            df.update(set(tokens))
+        vocab_tokens = sorted(t for t, n in df.items() if n >= min_df)
+        vocabulary = {t: i for i, t in enumerate(vocab_tokens)}
+        n_docs = len(documents)
+        idf = np.array([np.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in vocab_tokens], dtype=np.float32)
+        return cls(vocabulary, idf)
+
+    def transform(self, documents: list[list[str]]) -> sparse.csr_matrix:
+        indptr = [0]
+        indices: list[int] = []
+        values: list[float] = []
+        for tokens in documents:
+            counts = Counter(self.vocabulary[t] for t in tokens if t in self.vocabulary)
+            row = sorted(counts.items())
+            weights = np.array([(1.0 + np.log(c)) * self.idf[i] for i, c in row], dtype=np.float32)
+            norm = float(np.linalg.norm(weights)) if len(weights) else 0.0
+            if norm:
+                weights /= norm
+            indices.extend(i for i, _ in row)
+            values.extend(weights.tolist())
+            indptr.append(len(indices))
+        return sparse.csr_matrix(
+            (np.array(values, dtype=np.float32), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)),
+            shape=(len(documents), len(self.vocabulary)),
+        )

@@ -1,0 +1,75 @@
+"""One call from raw text to intent, confidence, ranking and entities (the `parse` contract)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from pathlib import Path
+from typing import TypedDict
+
+from bot.nlu.classifier import IntentClassifier, read_meta
+from bot.nlu.entities import Entity, EntityExtractor
+from bot.nlu.normalize import normalize_aligned
+from bot.nlu.training_data import fingerprint_files, nlu_files
+
+MODEL_SUBDIR = "nlu"
+RANKING_SIZE = 5
+
+
+class RankedIntent(TypedDict):
+    intent: str
+    confidence: float
+
+
+class ParseResult(TypedDict):
+    text: str
+    intent: str
+    confidence: float
+    entities: list[Entity]
+    ranking: list[RankedIntent]
+
+
+class ModelState(enum.Enum):
+    """Whether the saved model matches the training data in data/nlu."""
+
+    UNTRAINED = "untrained"
+    STALE = "stale"
+    READY = "ready"
+
+
+def model_state(data_dir: Path, models_dir: Path) -> ModelState:
+    meta = read_meta(models_dir / MODEL_SUBDIR)
+    if meta is None:
+        return ModelState.UNTRAINED
+    if meta.get("fingerprint") != fingerprint_files(nlu_files(data_dir)):
+        return ModelState.STALE
+    return ModelState.READY
+
+
+class NLU:
+    """Normalise, classify and extract entities; spans refer to the text the user typed."""
+
+    def __init__(self, classifier: IntentClassifier, methods: dict[str, str]) -> None:
+        self.classifier = classifier
+        self.extractor = EntityExtractor(methods)
+
+    @classmethod
+    def load(cls, models_dir: Path) -> "NLU":
+        classifier = IntentClassifier.load(models_dir / MODEL_SUBDIR)
+        return cls(classifier, classifier.meta.get("methods", {}))
+
+    def parse(self, text: str, *, now: datetime | None = None) -> ParseResult:
+        norm = normalize_aligned(text)
+        ranking = self.classifier.rank(norm.text) if norm.text else [("out_of_scope", 1.0)]
+        entities: list[Entity] = []
+        for entity in self.extractor.extract(norm.text, now=now):
+            start, end = norm.span_to_original(entity["start"], entity["end"])
+            entities.append({"entity": entity["entity"], "value": entity["value"], "start": start, "end": end})
+        intent, confidence = ranking[0]
+        return {
+            "text": text,
+            "intent": intent,
+            "confidence": round(confidence, 4),
+            "entities": entities,
+            "ranking": [{"intent": i, "confidence": round(c, 4)} for i, c in ranking[:RANKING_SIZE]],
+        }

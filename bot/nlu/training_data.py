@@ -1,0 +1,156 @@
+"""Reading `data/nlu/*.yml` (Rasa 3.x NLU format) into a TrainingData object.
+
+Validation runs in two stages, like Rasa's own reader: the file's shape first (a broken file is
+reported as `file:line` and contributes nothing), then item by item (a bad item is reported and
+skipped, the rest of the file is kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
+
+KEY_VERSION = "version"
+KEY_NLU = "nlu"
+KEY_INTENT = "intent"
+KEY_SYNONYM = "synonym"
+KEY_LOOKUP = "lookup"
+KEY_REGEX = "regex"
+KEY_EXAMPLES = "examples"
+
+INTENTS: tuple[str, ...] = (
+    "forgot_password", "topup_problem", "withdrawal_problem", "payment_problem",
+    "transaction_failed", "refund", "account_stolen", "account_frozen", "limits",
+    "balance_issue", "account_security", "contact_support", "human_handoff", "greet",
+    "goodbye", "thanks", "affirm", "deny", "bot_challenge", "restart", "out_of_scope",
+)
+MIN_EXAMPLES = 10
+
+# [100元](amount) or [100元]{"entity": "amount"} -> the visible text
+_ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]*)\)|\[([^\]]+)\]\{[^}]*\}")
+
+
+@dataclass(slots=True)
+class TrainingData:
+    examples: list[tuple[str, str]] = field(default_factory=list)  # (text, intent)
+    synonyms: dict[str, str] = field(default_factory=dict)  # variant -> canonical
+    lookups: dict[str, list[str]] = field(default_factory=dict)
+    fingerprint: str = ""
+
+    def intents(self) -> list[str]:
+        return sorted({intent for _, intent in self.examples})
+
+    def payment_methods(self) -> dict[str, str]:
+        """Surface form -> canonical payment method, from the lookup and the synonyms."""
+        methods = {m: m for m in self.lookups.get("payment_method", [])}
+        for variant, canonical in self.synonyms.items():
+            if canonical in methods:
+                methods[variant] = canonical
+        return methods
+
+
+def strip_annotations(text: str) -> str:
+    return _ANNOTATION.sub(lambda m: m.group(1) or m.group(2), text)
+
+
+def _example_lines(block: object, file: str, line: int, problems: list[Problem]) -> list[str]:
+    if isinstance(block, list):  # also accept a YAML list of strings
+        return [str(item) for item in block]
+    if not isinstance(block, str):
+        problems.append(Problem(file, line, f"'{KEY_EXAMPLES}' must be a '|' block of '- ' lines; this item is skipped"))
+        return []
+    items = []
+    for raw in block.splitlines():
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("- "):
+            problems.append(Problem(file, line, f"example line {stripped!r} must start with '- '; the line is skipped", "warning"))
+            continue
+        items.append(stripped[2:].strip())
+    return items
+
+
+def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[Problem]) -> None:
+    """Add the content of one file to `data`, reporting problems instead of raising."""
+    try:
+        doc = load_yaml(path, display)
+    except YamlFileError as exc:
+        problems.append(exc.problem)
+        return
+    if not isinstance(doc, LineDict) or KEY_NLU not in doc:
+        problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"missing top-level key '{KEY_NLU}:'; the file is skipped"))
+        return
+    if str(doc.get(KEY_VERSION, "3.1")) not in {"3.0", "3.1", "2.0"}:
+        problems.append(Problem(display, doc.line_of(KEY_VERSION), f"unsupported version {doc.get(KEY_VERSION)!r}; use \"3.1\"", "warning"))
+    items = doc[KEY_NLU]
+    if not isinstance(items, list):
+        problems.append(Problem(display, doc.line_of(KEY_NLU), f"'{KEY_NLU}' must be a list of items; the file is skipped"))
+        return
+    for index, item in enumerate(items):
+        line = items.line_of(index)
+        if not isinstance(item, dict) or KEY_EXAMPLES not in item:
+            problems.append(Problem(display, line, f"item needs '{KEY_EXAMPLES}'; this item is skipped"))
+            continue
+        examples = [strip_annotations(e) for e in _example_lines(item[KEY_EXAMPLES], display, line, problems)]
+        if KEY_INTENT in item:
+            intent = str(item[KEY_INTENT])
+            if intent not in INTENTS:
+                problems.append(Problem(display, line, f"unknown intent '{intent}': use one of {', '.join(INTENTS)}"))
+                continue
+            data.examples.extend((e, intent) for e in examples if e)
+        elif KEY_SYNONYM in item:
+            canonical = str(item[KEY_SYNONYM])
+            for variant in examples:
+                data.synonyms[variant] = canonical
+        elif KEY_LOOKUP in item:
+            data.lookups.setdefault(str(item[KEY_LOOKUP]), []).extend(examples)
+        elif KEY_REGEX in item:
+            continue  # regex features are not used by this classifier; accepted for Rasa compatibility
+        else:
+            problems.append(Problem(display, line, f"item must be one of '{KEY_INTENT}', '{KEY_SYNONYM}', '{KEY_LOOKUP}', '{KEY_REGEX}'; this item is skipped"))
+
+
+def nlu_files(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "nlu").glob("*.yml")) + sorted((data_dir / "nlu").glob("*.yaml"))
+
+
+def fingerprint_files(paths: list[Path]) -> str:
+    """A hash of the files' names and bytes: the model is stale when this changes."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def load_training_data(data_dir: Path, root: Path | None = None) -> tuple[TrainingData, list[Problem]]:
+    """Read every NLU file; returns the data and every problem found (nothing is raised)."""
+    data = TrainingData()
+    problems: list[Problem] = []
+    files = nlu_files(data_dir)
+    for path in files:
+        display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+        read_nlu_file(path, display, data, problems)
+    data.fingerprint = fingerprint_files(files)
+    _check_quality(data, problems, data_dir)
+    return data, problems
+
+
+def _check_quality(data: TrainingData, problems: list[Problem], data_dir: Path) -> None:
+    seen: dict[str, str] = {}
+    where = str(data_dir / "nlu")
+    for text, intent in data.examples:
+        other = seen.setdefault(text, intent)
+        if other != intent:
+            problems.append(Problem(where, 0, f"example {text!r} appears under both '{other}' and '{intent}'", "warning"))
+    counts: dict[str, int] = {}
+    for _, intent in data.examples:
+        counts[intent] = counts.get(intent, 0) + 1
+    for intent in INTENTS:
+        if counts.get(intent, 0) < MIN_EXAMPLES:
+            problems.append(Problem(where, 0, f"intent '{intent}' has only {counts.get(intent, 0)} training examples; add at least {MIN_EXAMPLES}", "warning"))

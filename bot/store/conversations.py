@@ -1,0 +1,138 @@
+"""Conversations and their turns.
+
+A conversation is addressed by its id and proven by a bearer token that only the client holds;
+the database keeps the token's sha256, so a leaked database does not let anyone post into
+live conversations.
+
+Callers process one conversation's messages one at a time::
+
+    with db.session() as s:
+        conv = get_conversation(s, conv_id, lock=True)
+        if conv is None or not token_matches(conv, token): ...
+        append_turn(s, conv, role="user", text=redacted)
+        ...
+        save_state(conv, new_state)
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from bot.store.models import Conversation, Turn, TurnRole, coerce_enum, utcnow
+
+
+def hash_token(token: str) -> str:
+    """sha256 hex of a conversation token: what the database stores instead of the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_conversation(s: Session, *, brand: str, channel: str) -> tuple[Conversation, str]:
+    """Start a conversation; returns the row and the plaintext token to give to the client.
+
+    The token is not stored and cannot be recovered: hand it out now.
+    """
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    conv = Conversation(
+        id=uuid.uuid4().hex,
+        token_hash=hash_token(token),
+        brand=brand,
+        channel=channel,
+        state={},
+        human_owner=False,
+        turn_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(conv)
+    s.flush()
+    return conv, token
+
+
+def token_matches(conv: Conversation, token: str | None) -> bool:
+    """Whether ``token`` is this conversation's token, compared in constant time."""
+    if not token:
+        return False
+    return hmac.compare_digest(hash_token(token), conv.token_hash)
+
+
+def get_conversation(s: Session, conv_id: str, *, lock: bool = False) -> Conversation | None:
+    """The conversation with this id, or None.
+
+    Args:
+        lock: hold the conversation until the transaction ends, so that no other worker
+            processes a message of it meanwhile. PostgreSQL takes a row lock
+            (``SELECT ... FOR UPDATE``); on SQLite the session's ``BEGIN IMMEDIATE`` already
+            holds the database write lock and FOR UPDATE is not rendered.
+    """
+    stmt = select(Conversation).where(Conversation.id == conv_id)
+    if lock:
+        # populate_existing: a copy already in this session may predate the lock.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return s.scalars(stmt).one_or_none()
+
+
+def append_turn(
+    s: Session,
+    conv: Conversation,
+    *,
+    role: TurnRole | str,
+    text: str,
+    payload: str | None = None,
+    intent: str | None = None,
+    confidence: float | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Turn:
+    """Add the next turn (seq = the conversation's new turn count).
+
+    ``text`` must already be redacted. Call with a conversation loaded with ``lock=True``:
+    two unlocked writers would pick the same seq, and the second fails on the unique
+    (conversation_id, seq) constraint.
+    """
+    now = utcnow()
+    conv.turn_count = (conv.turn_count or 0) + 1
+    conv.updated_at = now
+    turn = Turn(
+        conversation_id=conv.id,
+        seq=conv.turn_count,
+        role=coerce_enum(TurnRole, role, "turn role"),
+        text=text,
+        payload=payload,
+        intent=intent,
+        confidence=confidence,
+        meta=dict(meta or {}),
+        created_at=now,
+    )
+    s.add(turn)
+    s.flush()
+    return turn
+
+
+def list_turns(s: Session, conv_id: str, *, after_seq: int = 0) -> list[Turn]:
+    """Turns of a conversation with seq > ``after_seq``, oldest first."""
+    stmt = (
+        select(Turn)
+        .where(Turn.conversation_id == conv_id, Turn.seq > after_seq)
+        .order_by(Turn.seq)
+    )
+    return list(s.scalars(stmt))
+
+
+def save_state(conv: Conversation, state: dict[str, Any]) -> None:
+    """Replace the dialogue state; saved when the session commits.
+
+    A deep copy is assigned and flagged as modified: SQLAlchemy does not see in-place changes
+    to a JSON dict, and the caller may keep mutating its own dict afterwards.
+    """
+    conv.state = copy.deepcopy(state)
+    flag_modified(conv, "state")
+    conv.updated_at = utcnow()

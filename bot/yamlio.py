@@ -1,0 +1,117 @@
+"""YAML reading that remembers line numbers, so every content problem can say `file:line`.
+
+PyYAML's plain loaders drop positions; here the composed node tree is turned into dicts and
+lists that carry the 1-based line of each key and item. Only safe YAML types are built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a content file, located as precisely as we can."""
+
+    file: str
+    line: int
+    message: str
+    severity: str = "error"  # "error" stops the content from loading; "warning" does not
+
+    def __str__(self) -> str:
+        tag = "" if self.severity == "error" else "warning: "
+        return f"{self.file}:{self.line}: {tag}{self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "severity": self.severity, "message": self.message}
+
+
+class LineDict(dict):
+    """A dict that knows the line of itself (`line`) and of each key (`lines[key]`)."""
+
+    line: int = 0
+    lines: dict[Any, int]
+
+    def line_of(self, key: Any) -> int:
+        return self.lines.get(key, self.line)
+
+
+class LineList(list):
+    """A list that knows the line of itself and of each item (`lines[i]`)."""
+
+    line: int = 0
+    lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        return self.lines[index] if 0 <= index < len(self.lines) else self.line
+
+
+class YamlFileError(Exception):
+    """The file is not YAML at all; carries the Problem to report."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+_constructor = yaml.SafeLoader("")
+
+
+def _build(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        result = LineDict()
+        result.line = node.start_mark.line + 1
+        result.lines = {}
+        for key_node, value_node in node.value:
+            key = _build(key_node)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                key = str(key)
+            result[key] = _build(value_node)
+            result.lines[key] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = LineList(_build(child) for child in node.value)
+        items.line = node.start_mark.line + 1
+        items.lines = [child.start_mark.line + 1 for child in node.value]
+        return items
+    return _constructor.construct_object(node, deep=True)
+
+
+def load_yaml(path: Path, display: str | None = None) -> Any:
+    """Parse one YAML file into LineDict/LineList/scalars.
+
+    Raises:
+        YamlFileError: unreadable file, bad encoding, or YAML syntax error (with its line).
+    """
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlFileError(Problem(name, 1, f"file is not UTF-8 text ({exc.reason}); save it as UTF-8")) from exc
+    except OSError as exc:
+        raise YamlFileError(Problem(name, 1, f"cannot read file: {exc.strerror}")) from exc
+    return load_yaml_text(text, name)
+
+
+def load_yaml_text(text: str, name: str) -> Any:
+    """Parse YAML text (see load_yaml); `name` is used in problems."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        reason = exc.problem or str(exc)
+        raise YamlFileError(Problem(name, line, f"invalid YAML: {reason}")) from exc
+    except yaml.YAMLError as exc:
+        raise YamlFileError(Problem(name, 1, f"invalid YAML: {exc}")) from exc
+    if node is None:
+        return None
+    try:
+        return _build(node)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise YamlFileError(Problem(name, mark.line + 1 if mark else 1, f"invalid YAML value: {exc.problem}")) from exc

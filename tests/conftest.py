@@ -1,0 +1,54 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from bot.store import Database
+
+# --------------------------------------------------------------------------- databases
+#
+# `database_url` / `database` run each test once per backend: a SQLite file in tmp_path, and
+# PostgreSQL when WALLETBOT_TEST_POSTGRES_URL is set (otherwise that variant does not exist,
+# rather than being skipped). Each PostgreSQL test gets its own schema, dropped afterwards, so
+# tests can run in parallel processes (pytest -n) against one server.
+
+POSTGRES_URL_ENV = "WALLETBOT_TEST_POSTGRES_URL"
+DATABASE_BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(POSTGRES_URL_ENV) else [])
+
+
+@pytest.fixture(params=DATABASE_BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
+    """URL of an empty database (not migrated); the folder of the SQLite file does not exist yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{os.path.join(tmp_path, 'store', 'walletbot.db')}"
+        return
+
+    base = make_url(os.environ[POSTGRES_URL_ENV])
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated, empty database, disposed after the test."""
+    db = Database(database_url)
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.dispose()

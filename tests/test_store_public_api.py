@@ -1,0 +1,61 @@
+"""bot.store's public names: what the dialogue engine, HTTP API and console may import."""
+
+from __future__ import annotations
+
+import bot.store
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(bot.store.__all__) == [
+        "ConsoleUser",
+        "Conversation",
+        "Database",
+        "EventKind",
+        "Feedback",
+        "FeedbackTarget",
+        "InvalidTransition",
+        "Priority",
+        "Role",
+        "StoreError",
+        "Ticket",
+        "TicketEvent",
+        "TicketQuery",
+        "TicketStatus",
+        "Turn",
+        "TurnRole",
+        "UserExists",
+        "add_feedback",
+        "add_note",
+        "append_turn",
+        "assign",
+        "authenticate",
+        "change_status",
+        "create_conversation",
+        "create_ticket_once",
+        "create_user",
+        "get_conversation",
+        "get_ticket",
+        "get_ticket_for_conversation",
+        "get_user",
+        "hash_token",
+        "list_events",
+        "list_feedback",
+        "list_tickets",
+        "list_turns",
+        "list_users",
+        "parse_ticket_number",
+        "record_event",
+        "save_state",
+        "ticket_number",
+        "token_matches",
+    ]
+    for name in bot.store.__all__:
+        assert getattr(bot.store, name) is not None
+
+
+def test_store_errors_hang_under_the_product_root() -> None:
+    from bot.errors import WalletbotError
+
+    assert issubclass(bot.store.StoreError, WalletbotError)
+    assert issubclass(bot.store.InvalidTransition, bot.store.StoreError)
+    assert issubclass(bot.store.UserExists, bot.store.StoreError)
