@@ -40,7 +40,7 @@ class Storage(_Section):
 
 class NluSettings(_Section):
     intent_threshold: float = Field(0.45, ge=0, le=1)
-    out_of_scope_threshold: float = Field(0.30, ge=0, le=1)
+    reject_threshold: float = Field(0.70, ge=0, le=1)
 
 
 class FaqSettings(_Section):

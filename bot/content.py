@@ -37,7 +37,11 @@ RESPONSE_VALUES = {"title", "ticket", "hours", "window", "channel", "prompt"}
 
 # A request for a secret: an asking verb near a secret word, without a negation before it.
 _SECRET_WORDS = r"(密码|验证码|校验码|动态码|cvv|cvn|安全码|完整卡号|卡号)"
-_ASK = re.compile(r"(发给我|告诉我|提供|输入给我|发送给我|报一下|发一下|发过来|回复)[^。！？\n]{0,8}" + _SECRET_WORDS, re.I)
+_ASK_VERBS = r"(发给我|告诉我|提供给我|输入给我|发送给我|报给我|报一下|发一下|发过来|回复我)"
+_ASK = re.compile(
+    r"(" + _ASK_VERBS + r"|提供)[^。！？\n]{0,8}" + _SECRET_WORDS + r"|" + _SECRET_WORDS + r"[^。！？\n]{0,6}" + _ASK_VERBS,
+    re.I,
+)
 _NEGATION = re.compile(r"(不要|别|请勿|切勿|不会|绝不|不必|无需|不用|千万不|从不|never)")
 
 

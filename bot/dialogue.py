@@ -253,7 +253,7 @@ class Policy:
             state["misses"] = 0
             turn.result.outcome = "small_talk"
             return turn.say(SMALL_TALK[intent])
-        if confident and intent in ("affirm", "deny"):
+        if confident and intent in ("affirm", "deny") and self._yes_no(_PUNCT.sub("", norm), "", 0.0):
             turn.result.outcome = "small_talk"
             return turn.say("affirm_idle" if intent == "affirm" else "deny_idle")
         hits = self.faq.search(norm, brand=turn.brand_key, k=self.settings.dialogue.max_clarify_options)
@@ -267,7 +267,7 @@ class Policy:
         if hits and hits[0].score >= self.settings.faq.answer_threshold:
             state["misses"] = 0
             return self._answer_faq(state, turn, hits[0].entry.id)
-        if intent == "out_of_scope" and confidence >= self.settings.nlu.intent_threshold:
+        if intent == "out_of_scope" and confidence >= self.settings.nlu.reject_threshold:
             turn.result.outcome = "out_of_scope"
             return self._miss(state, turn, "out_of_scope")
         self._clarify(state, turn, nlu, hits)

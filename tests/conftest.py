@@ -52,3 +52,7 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+# Engine fixtures (trained model, assistant, chat driver) live in their own module.
+from engine_fixtures import assistant, chat, runtime, settings, trained_models_dir  # noqa: E402,F401

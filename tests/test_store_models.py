@@ -129,3 +129,12 @@ def test_ticket_events_cannot_be_changed_or_deleted(database: Database) -> None:
     with database.session() as s:
         event = s.scalars(select(TicketEvent)).one()
         assert event.kind == "created" and event.note is None
+
+
+def test_search_text_follows_summary_and_details() -> None:
+    ticket = Ticket(status="open", priority="low", summary="Top-up 失败", details={"amount": "100元"})
+    assert ticket.search_text == "top-up 失败\n100元"
+    ticket.details = {"contact": {"email": "A@Example.com"}, "tries": [1, 2], "none": None}
+    assert ticket.search_text == "top-up 失败\na@example.com\n1\n2"
+    ticket.summary = "退款"
+    assert ticket.search_text == "退款\na@example.com\n1\n2"

@@ -436,7 +436,7 @@ def test_queue_filters(queue: Database) -> None:
 def test_queue_text_search(queue: Database) -> None:
     assert _list(queue, text="OPEN-URGENT") == (["b-open-urgent"], 1)  # summary, any case
     assert _list(queue, text="300元") == (["c-closed-urgent"], 1)  # inside the details JSON
-    assert _list(queue, text="银行卡")[1] == 4  # Chinese in details is stored unescaped
+    assert _list(queue, text="银行卡")[1] == 4  # Chinese detail values
     assert _list(queue, text="100%") == ([], 0)  # LIKE wildcards are literal
     assert _list(queue, text="_") == ([], 0)  # would match everything if not escaped
     with queue.session() as s:

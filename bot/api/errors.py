@@ -91,7 +91,9 @@ def _validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
     if kind == "missing":
         return 422, "missing_field", f"Field '{field}' is required."
     if not field:
-        return 422, "invalid_body", f"The request body must be a JSON object ({msg})."
+        return 422, "invalid_body", (
+            f"The request body must be a JSON object sent as Content-Type: application/json ({msg})."
+        )
     value = first.get("input")
     shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
     return 422, "invalid_field", f"Field '{field}' is invalid: {msg} (got {shown})."

@@ -146,6 +146,7 @@ class HistoryEntry(_Response):
     seq: int
     role: str = Field(description="`user`, `bot` or `agent`.")
     text: str = Field(description="As stored: secrets and personal data redacted.")
+    payload: str | None = Field(None, description="For a user's button press: the button's payload.")
     buttons: list[Button] = Field(default_factory=list)
     created_at: str | None = None
 

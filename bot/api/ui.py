@@ -36,6 +36,7 @@ STRING_KEYS: tuple[str, ...] = (
     "error_rate_limited",
     "error_expired",
     "error_server",
+    "error_stale",
 )
 DEFAULT_POLL_SECONDS = 4.0
 

@@ -87,11 +87,16 @@ class FaqIndex:
                 self._owner.append(i)
         self._texts = texts
         self._owner_arr = np.array(self._owner, dtype=np.int32)
-        token_lists = [tokenizer.tokens(t) for t in texts]
+        token_lists = [self._tokens(t) for t in texts]
         self.vectorizer = TfidfVectorizer.fit(token_lists) if texts else TfidfVectorizer({}, np.zeros(0))
         self._matrix = self.vectorizer.transform(token_lists).T.tocsr() if texts else None  # features x texts
         self._doc_vectors = embedder.encode(texts) if embedder and texts else None
         self.by_id = {entry.id: entry for entry in entries}
+
+    def _tokens(self, text: str) -> list[str]:
+        # Single characters match too much between short questions (的, 吗, 钱); the FAQ ranks on
+        # character pairs, words and pinyin only.
+        return [t for t in self.tokenizer.tokens(text) if not t.startswith("c:")]
 
     def search(self, query: str, *, brand: str | None = None, k: int = 3, exclude_text: str | None = None) -> list[FaqHit]:
         """The k best entries for a normalised query, best first, for one brand (None: all).
@@ -100,7 +105,7 @@ class FaqIndex:
         """
         if self._matrix is None or not query:
             return []
-        q_tokens = self.tokenizer.tokens(query)
+        q_tokens = self._tokens(query)
         q = self.vectorizer.transform([q_tokens])
         lexical = np.asarray((q @ self._matrix).todense()).ravel()
         semantic = None

@@ -107,13 +107,13 @@ class IntentClassifier:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small classes in a fold only trigger convergence chatter
             for train_idx, test_idx in folds.split(x, y):
-                model = LogisticRegression(C=c, max_iter=2000).fit(x[train_idx], y[train_idx])
+                model = LogisticRegression(C=c, max_iter=2000, solver="newton-cg").fit(x[train_idx], y[train_idx])
                 fold_logits = np.full((len(test_idx), len(labels)), -30.0)
                 fold_logits[:, model.classes_] = model.decision_function(x[test_idx])
                 held_out[test_idx] = fold_logits
             temperature = _fit_temperature(held_out, y)
             progress("fit")
-            model = LogisticRegression(C=c, max_iter=3000).fit(x, y)
+            model = LogisticRegression(C=c, max_iter=3000, solver="newton-cg").fit(x, y)
 
         seconds = (datetime.now(timezone.utc) - started).total_seconds()
         meta = {

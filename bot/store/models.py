@@ -161,6 +161,28 @@ def queue_rank(status: TicketStatus | str, priority: Priority | str) -> int:
     return group + (3 - Priority(priority).rank)
 
 
+def ticket_search_text(summary: str | None, details: object) -> str:
+    """What the queue's text search looks in: the summary and every value of the details.
+
+    Lower-cased once here, so a search is a plain LIKE over one column instead of lower() and
+    a JSON-to-text conversion of every ticket at query time.
+    """
+    parts = [summary or ""]
+
+    def collect(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                collect(item)
+        elif value is not None:
+            parts.append(str(value))
+
+    collect(details)
+    return "\n".join(p for p in parts if p).lower()
+
+
 # --------------------------------------------------------------------------- ticket numbers
 
 TICKET_NUMBER_PREFIX = "WB-"
@@ -345,8 +367,11 @@ class Ticket(Base):
     # Derived from status and priority by the validators below; see queue_rank().
     queue_rank: Mapped[int] = mapped_column(SmallInteger)
     summary: Mapped[str] = mapped_column(Text)
-    # Collected details, redacted by the caller except contact fields.
+    # Collected details, redacted by the caller except contact fields. Assign a new dict to
+    # change them: search_text is refreshed on assignment, not on in-place changes.
     details: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+    # Derived from summary and details by the validators below; see ticket_search_text().
+    search_text: Mapped[str] = mapped_column(Text, default="")
     # Checklist trail: [{"flow", "step", "say", "answer", "at"}, ...]
     trail: Mapped[list[dict[str, Any]]] = mapped_column(json_type(), default=list)
     assignee_id: Mapped[int | None] = mapped_column(
@@ -381,6 +406,16 @@ class Ticket(Base):
         if self.status is not None:
             self.queue_rank = queue_rank(self.status, priority)
         return priority
+
+    @validates("summary")
+    def _validate_summary(self, key: str, value: str) -> str:
+        self.search_text = ticket_search_text(value, self.details)
+        return value
+
+    @validates("details")
+    def _validate_details(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        self.search_text = ticket_search_text(self.summary, value)
+        return value
 
     def __repr__(self) -> str:
         number = ticket_number(self.id) if self.id is not None else "unsaved"

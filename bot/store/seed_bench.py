@@ -9,10 +9,10 @@ migrates the database, inserts the tickets and times a few typical queue queries
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -21,7 +21,15 @@ from sqlalchemy import insert
 
 from bot.store.conversations import hash_token
 from bot.store.db import Database
-from bot.store.models import Conversation, Priority, Ticket, TicketStatus, queue_rank, utcnow
+from bot.store.models import (
+    Conversation,
+    Priority,
+    Ticket,
+    TicketStatus,
+    queue_rank,
+    ticket_search_text,
+    utcnow,
+)
 from bot.store.tickets import TicketQuery, list_tickets
 
 BATCH_SIZE = 5_000
@@ -55,6 +63,7 @@ _STATUSES = (
     (TicketStatus.CLOSED, 20),
 )
 _PRIORITIES = ((Priority.LOW, 20), (Priority.NORMAL, 50), (Priority.HIGH, 22), (Priority.URGENT, 8))
+_TRAIL_ENTRY = {"flow": "demo", "step": "check_network", "say": "网络正常吗？", "answer": "正常"}
 _SLA_HOURS = {Priority.URGENT: 1, Priority.HIGH: 4, Priority.NORMAL: 24, Priority.LOW: 72}
 
 
@@ -62,12 +71,15 @@ def _fake_rows(n: int, rng: random.Random) -> Iterator[tuple[dict[str, Any], dic
     now = utcnow()
     statuses, status_weights = zip(*_STATUSES, strict=True)
     priorities, priority_weights = zip(*_PRIORITIES, strict=True)
+    status_cum = list(itertools.accumulate(status_weights))
+    priority_cum = list(itertools.accumulate(priority_weights))
+    ranks = {(st, pr): queue_rank(st, pr) for st in statuses for pr in priorities}
     for _ in range(n):
-        conv_id = uuid.uuid4().hex
+        conv_id = f"{rng.getrandbits(128):032x}"  # seeded, unlike uuid4: reruns are identical
         created = now - timedelta(seconds=rng.randrange(90 * 24 * 3600))
         brand = rng.choice(_BRANDS)
-        status = rng.choices(statuses, status_weights)[0]
-        priority = rng.choices(priorities, priority_weights)[0]
+        status = rng.choices(statuses, cum_weights=status_cum)[0]
+        priority = rng.choices(priorities, cum_weights=priority_cum)[0]
         amount = rng.choice((50, 100, 200, 500, 1000, 5000))
         conv = {
             "id": conv_id,
@@ -80,17 +92,19 @@ def _fake_rows(n: int, rng: random.Random) -> Iterator[tuple[dict[str, Any], dic
             "created_at": created,
             "updated_at": created,
         }
+        summary = rng.choice(_SUMMARIES).format(amount=amount)
+        details = {"amount": f"{amount}元", "method": rng.choice(("银行卡", "余额", "信用卡"))}
         ticket = {
             "conversation_id": conv_id,
             "brand": brand,
             "category": rng.choice(_CATEGORIES),
             "priority": priority,
             "status": status,
-            "queue_rank": queue_rank(status, priority),
-            "summary": rng.choice(_SUMMARIES).format(amount=amount),
-            "details": {"amount": f"{amount}元", "method": rng.choice(("银行卡", "余额", "信用卡"))},
-            "trail": [{"flow": "demo", "step": "check_network", "say": "网络正常吗？",
-                       "answer": "正常", "at": created.isoformat()}],
+            "queue_rank": ranks[status, priority],
+            "summary": summary,
+            "details": details,
+            "search_text": ticket_search_text(summary, details),
+            "trail": [_TRAIL_ENTRY],
             "assignee_id": None,
             "due_at": created + timedelta(hours=_SLA_HOURS[priority]),
             "created_at": created,

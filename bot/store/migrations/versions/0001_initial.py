@@ -92,6 +92,8 @@ def upgrade() -> None:
         sa.Column("queue_rank", sa.SmallInteger(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("details", _json(), nullable=False),
+        # Lower-cased summary + detail values, what the queue's text search scans.
+        sa.Column("search_text", sa.Text(), nullable=False),
         sa.Column("trail", _json(), nullable=False),
         sa.Column("assignee_id", sa.Integer(), nullable=True),
         _ts("due_at"),

@@ -1,0 +1,9 @@
+"""The HTTP service: chat API, demo page and the embeddable chat bubble.
+
+    from bot.api import create_app, serve
+"""
+
+from bot.api.app import create_app
+from bot.api.server import serve
+
+__all__ = ["create_app", "serve"]

@@ -1,0 +1,106 @@
+"""The HTTP application: `create_app(settings)` assembles routes, middleware and error handlers.
+
+Nothing lives at module level: the Assistant (model, content, database) is loaded in the
+lifespan onto `app.state`, or passed in by the caller (tests, an embedding program), which then
+also owns closing it.
+
+    app = create_app(load_settings())
+    uvicorn.run(app, host="127.0.0.1", port=8000)
+
+If the model is not trained the app still starts, so that `/healthz` answers and `/readyz`
+explains what is missing; the chat answers 503 until `walletbot train` has run and the server
+is restarted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from bot.api import pages, routes
+from bot.api.errors import install_error_handlers
+from bot.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from bot.api.ui import check_ui
+from bot.config import Settings
+from bot.errors import ModelError
+
+if TYPE_CHECKING:
+    from bot.engine import Assistant
+
+log = logging.getLogger("walletbot.api")
+
+# A JSON body may escape each character as \uXXXX (6 bytes, 12 for a surrogate pair), plus the
+# other fields: anything larger cannot hold an acceptable message.
+_BYTES_PER_CHAR = 12
+_BODY_OVERHEAD = 8192
+
+
+def _load_assistant(settings: Settings) -> "Assistant":
+    from bot.engine import Assistant  # imported here so that importing the app stays cheap
+
+    return Assistant.from_settings(settings)
+
+
+def create_app(settings: Settings, assistant: "Assistant | None" = None) -> FastAPI:
+    """Build the app for `settings`; load an Assistant at start-up unless one is given.
+
+    Raises:
+        ConfigError: the `ui:` section of config.yml lacks a text the bubble needs.
+    """
+    check_ui(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned: Assistant | None = None
+        if app.state.assistant is None:
+            try:
+                owned = await anyio.to_thread.run_sync(_load_assistant, settings)
+            except ModelError as exc:
+                app.state.not_ready_reason = str(exc)
+                log.warning("serving without a model, /api/chat answers 503: %s", exc)
+            app.state.assistant = owned
+        try:
+            yield
+        finally:
+            if owned is not None:
+                app.state.assistant = None
+                await anyio.to_thread.run_sync(owned.close)
+
+    app = FastAPI(
+        title="Walletbot",
+        summary="Customer-support chatbot for digital wallets: chat API and embeddable bubble.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.assistant = assistant
+    app.state.not_ready_reason = None
+    app.state.rate_limits = routes.RateLimits(settings)
+    app.state.templates = pages.make_templates()
+
+    app.include_router(routes.router)
+    app.include_router(pages.router)
+    install_error_handlers(app)
+
+    # Outermost last. The token travels in the body or a header, never in a cookie, so any site
+    # may embed the bubble and call the API: CORS without credentials exposes nothing extra.
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.http.max_message_chars * _BYTES_PER_CHAR + _BODY_OVERHEAD,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", routes.TOKEN_HEADER],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
+    return app

@@ -1,0 +1,632 @@
+/*
+ * Walletbot chat bubble. Embed with one tag, no build step, no external resources:
+ *
+ *   <script src="https://support.example.com/widget.js" data-brand="kdou" defer></script>
+ *
+ * data-brand  brand key from config.yml (default: the server's default brand)
+ * data-api    base URL of the Walletbot server ("" = this page's origin; default: where
+ *             widget.js was loaded from)
+ *
+ * Safety: every text from the user, the bot or an agent is put in the page with textContent
+ * (never innerHTML), so HTML or Markdown in a message is shown, never executed. Only bot and
+ * agent messages get links, only http(s), built as <a> elements. The widget lives in a shadow
+ * root, so the host page's CSS and the widget's CSS do not touch each other.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript ||
+    document.querySelector('script[src$="/widget.js"], script[src="widget.js"]');
+  if (!script) return;
+
+  var scriptUrl = new URL(script.src, document.baseURI);
+  var apiAttr = script.getAttribute("data-api");
+  var api = (apiAttr === null ? scriptUrl.origin : apiAttr).replace(/\/+$/, "");
+  var brandAttr = (script.getAttribute("data-brand") || "").trim();
+  var STORAGE_PREFIX = "walletbot.v1.";
+  var REQUEST_TIMEOUT_MS = 20000;
+  var HUMAN_PAYLOAD = "/human";
+
+  // One bubble per brand, even if the tag is included twice.
+  var registry = (window.__walletbotWidgets = window.__walletbotWidgets || {});
+  if (registry[brandAttr || "(default)"]) return;
+  registry[brandAttr || "(default)"] = true;
+
+  // ------------------------------------------------------------------ small helpers
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function fill(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
+
+  // Text with http(s) links made clickable; everything else stays a text node.
+  var URL_PATTERN = /https?:\/\/[^\s<>"'，。！？；、）)\]]+/g;
+
+  function appendLinkified(parent, text) {
+    var last = 0;
+    String(text).replace(URL_PATTERN, function (match, offset) {
+      var href = null;
+      try {
+        var url = new URL(match);
+        if (url.protocol === "http:" || url.protocol === "https:") href = url.href;
+      } catch (e) { /* not a URL: keep as text */ }
+      if (href === null) return match;
+      parent.appendChild(document.createTextNode(text.slice(last, offset)));
+      var a = el("a", "wb-link", match);
+      a.href = href;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer nofollow";
+      parent.appendChild(a);
+      last = offset + match.length;
+      return match;
+    });
+    parent.appendChild(document.createTextNode(String(text).slice(last)));
+  }
+
+  // Readable text on the brand colour: whichever of white or near-black contrasts more.
+  function textColorOn(hex) {
+    var m = /^#([0-9a-f]{6})$/i.exec(hex) || /^#([0-9a-f]{3})$/i.exec(hex);
+    if (!m) return "#ffffff";
+    var h = m[1].length === 3 ? m[1].replace(/(.)/g, "$1$1") : m[1];
+    var lum = [0, 2, 4].map(function (i) {
+      var c = parseInt(h.slice(i, i + 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    var l = 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2];
+    return 1.05 / (l + 0.05) >= (l + 0.05) / 0.0615 ? "#ffffff" : "#111827";
+  }
+
+  function storageGet(key) {
+    try {
+      var raw = window.localStorage.getItem(key);
+      return raw ? JSON.parse(raw) : null;
+    } catch (e) {
+      return null; // storage disabled (private mode, sandboxed frame): the chat still works
+    }
+  }
+
+  function storageSet(key, value) {
+    try {
+      if (value === null) window.localStorage.removeItem(key);
+      else window.localStorage.setItem(key, JSON.stringify(value));
+    } catch (e) { /* see storageGet */ }
+  }
+
+  function request(method, path, body, token) {
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
+    var headers = { "Accept": "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (token) headers["X-Conversation-Token"] = token;
+    return fetch(api + path, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: controller ? controller.signal : undefined,
+      credentials: "omit",
+      cache: "no-store"
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { status: response.status, data: data, headers: response.headers };
+      });
+    }).finally(function () {
+      if (timer) clearTimeout(timer);
+    });
+  }
+
+  // ------------------------------------------------------------------ the widget
+
+  function Widget(config) {
+    this.config = config;
+    this.strings = config.strings;
+    this.storageKey = STORAGE_PREFIX + config.brand;
+    var saved = storageGet(this.storageKey) || {};
+    this.conversation = typeof saved.conversation === "string" ? saved.conversation : null;
+    this.token = typeof saved.token === "string" ? saved.token : null;
+    this.ticket = typeof saved.ticket === "string" ? saved.ticket : null;
+    this.wasOpen = saved.open === true;
+    this.lastSeq = 0;
+    this.quietSync = false; // after a POST: history holds what we already showed
+    this.generation = 0; // counts POSTs, so that a stale history answer is recognised
+    this.busy = false;
+    this.restored = false;
+    this.pollTimer = null;
+    this.build();
+  }
+
+  Widget.prototype.save = function () {
+    if (!this.conversation) {
+      storageSet(this.storageKey, this.isOpen() ? { open: true } : null);
+      return;
+    }
+    storageSet(this.storageKey, {
+      conversation: this.conversation,
+      token: this.token,
+      ticket: this.ticket,
+      open: this.isOpen()
+    });
+  };
+
+  Widget.prototype.build = function () {
+    var s = this.strings;
+    var self = this;
+    this.host = el("div");
+    this.host.setAttribute("data-walletbot", this.config.brand);
+    var shadow = this.host.attachShadow ? this.host.attachShadow({ mode: "open" }) : this.host;
+
+    var css = el("link");
+    css.rel = "stylesheet";
+    css.href = new URL("widget.css", scriptUrl).href;
+    shadow.appendChild(css);
+
+    var root = (this.root = el("div", "wb"));
+    root.hidden = true; // until the stylesheet is in, to avoid a flash of unstyled content
+    css.addEventListener("load", function () { root.hidden = false; });
+    css.addEventListener("error", function () { root.hidden = false; });
+    root.style.setProperty("--wb-color", /^#[0-9a-f]{3,8}$/i.test(this.config.color) ? this.config.color : "#2563eb");
+    root.style.setProperty("--wb-on-color", textColorOn(this.config.color));
+    shadow.appendChild(root);
+
+    var launcher = (this.launcher = el("button", "wb-launcher"));
+    launcher.type = "button";
+    launcher.setAttribute("aria-label", s.open);
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-controls", "wb-panel");
+    launcher.appendChild(el("span", "wb-launcher-icon"));
+    launcher.addEventListener("click", function () { self.open(); });
+    root.appendChild(launcher);
+
+    var panel = (this.panel = el("section", "wb-panel"));
+    panel.id = "wb-panel";
+    panel.hidden = true;
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-labelledby", "wb-title");
+    panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        self.close();
+      }
+    });
+
+    var header = el("header", "wb-header");
+    var heading = el("div", "wb-heading");
+    var title = el("h2", "wb-title", s.title);
+    title.id = "wb-title";
+    heading.appendChild(title);
+    heading.appendChild(el("p", "wb-subtitle", s.subtitle));
+    header.appendChild(heading);
+    var human = (this.humanButton = el("button", "wb-human", s.human));
+    human.type = "button";
+    human.addEventListener("click", function () { self.sendPayload(HUMAN_PAYLOAD, s.human, null); });
+    header.appendChild(human);
+    var close = el("button", "wb-close");
+    close.type = "button";
+    close.setAttribute("aria-label", s.close);
+    close.appendChild(el("span", "wb-close-icon"));
+    close.addEventListener("click", function () { self.close(); });
+    header.appendChild(close);
+    panel.appendChild(header);
+
+    var banner = (this.banner = el("div", "wb-ticket"));
+    banner.setAttribute("role", "status");
+    banner.hidden = true;
+    this.bannerText = el("span", "wb-ticket-text", s.ticket_banner);
+    this.bannerNumber = el("strong", "wb-ticket-number");
+    this.bannerNumber.setAttribute("aria-label", s.ticket);
+    banner.appendChild(this.bannerText);
+    banner.appendChild(document.createTextNode(" "));
+    banner.appendChild(this.bannerNumber);
+    panel.appendChild(banner);
+
+    var log = (this.log = el("div", "wb-log"));
+    log.setAttribute("role", "log");
+    log.setAttribute("aria-live", "polite");
+    log.setAttribute("aria-label", s.messages_label);
+    log.tabIndex = 0; // scrollable by keyboard
+    panel.appendChild(log);
+
+    var typing = (this.typing = el("div", "wb-typing"));
+    typing.setAttribute("role", "status");
+    typing.hidden = true;
+    typing.appendChild(el("span", "wb-dots"));
+    typing.appendChild(el("span", "wb-typing-text", s.typing));
+    panel.appendChild(typing);
+
+    var error = (this.error = el("div", "wb-error"));
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    panel.appendChild(error);
+
+    var form = el("form", "wb-form");
+    var input = (this.input = el("textarea", "wb-input"));
+    input.rows = 1;
+    input.placeholder = s.placeholder;
+    input.setAttribute("aria-label", s.input_label);
+    input.addEventListener("keydown", function (event) {
+      // Enter sends, Shift+Enter is a new line; not while an IME is composing Chinese.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        self.sendText();
+      }
+    });
+    form.appendChild(input);
+    var send = (this.sendButton = el("button", "wb-send", s.send));
+    send.type = "submit";
+    form.appendChild(send);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.sendText();
+    });
+    panel.appendChild(form);
+    root.appendChild(panel);
+
+    this.addNotice(s.greeting, "wb-greeting");
+    if (this.ticket) this.showTicket(this.ticket);
+    document.body.appendChild(this.host);
+    if (this.wasOpen) this.open({ focus: false });
+  };
+
+  // ------------------------------------------------------------------ open / close
+
+  Widget.prototype.isOpen = function () {
+    return !this.panel.hidden;
+  };
+
+  Widget.prototype.open = function (options) {
+    this.panel.hidden = false;
+    this.launcher.hidden = true;
+    this.launcher.setAttribute("aria-expanded", "true");
+    if (!options || options.focus !== false) this.input.focus();
+    this.save();
+    if (!this.restored) {
+      this.restored = true;
+      if (this.conversation) this.restore();
+    }
+    this.startPolling();
+    this.scrollDown();
+  };
+
+  Widget.prototype.close = function () {
+    this.panel.hidden = true;
+    this.launcher.hidden = false;
+    this.launcher.setAttribute("aria-expanded", "false");
+    this.stopPolling();
+    this.save();
+    this.launcher.focus();
+  };
+
+  // ------------------------------------------------------------------ rendering
+
+  Widget.prototype.scrollDown = function () {
+    this.log.scrollTop = this.log.scrollHeight;
+  };
+
+  Widget.prototype.addNotice = function (text, extraClass) {
+    var node = el("div", "wb-notice" + (extraClass ? " " + extraClass : ""), text);
+    this.log.appendChild(node);
+    this.scrollDown();
+    return node;
+  };
+
+  Widget.prototype.addMessage = function (role, text, buttons, options) {
+    var s = this.strings;
+    var row = el("div", "wb-msg wb-msg-" + role);
+    var who = role === "user" ? s.you : role === "agent" ? s.agent : s.bot;
+    // Said to screen readers before each message; agents are also named on screen.
+    row.appendChild(el("span", role === "agent" ? "wb-author" : "wb-sr", who + "："));
+    var bubble = el("div", "wb-bubble");
+    if (role === "user") bubble.textContent = text;
+    else appendLinkified(bubble, text);
+    row.appendChild(bubble);
+    if (buttons && buttons.length) {
+      row.appendChild(this.replyGroup(buttons, options && options.disabled));
+    }
+    this.log.appendChild(row);
+    this.scrollDown();
+    return row;
+  };
+
+  Widget.prototype.replyGroup = function (buttons, disabled) {
+    var self = this;
+    var group = el("div", "wb-replies");
+    group.setAttribute("role", "group");
+    buttons.forEach(function (b) {
+      var button = el("button", "wb-reply", b.title);
+      button.type = "button";
+      button.setAttribute("data-payload", b.payload);
+      button.disabled = !!disabled;
+      button.addEventListener("click", function () {
+        self.sendPayload(b.payload, b.title, button);
+      });
+      group.appendChild(button);
+    });
+    return group;
+  };
+
+  // Quick replies are answers to one question: once anything else is said they are spent.
+  Widget.prototype.disableReplies = function () {
+    var buttons = this.log.querySelectorAll(".wb-reply");
+    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+  };
+
+  Widget.prototype.showTicket = function (number) {
+    this.ticket = number;
+    this.bannerNumber.textContent = number;
+    this.banner.hidden = false;
+  };
+
+  Widget.prototype.showError = function (text) {
+    this.error.textContent = text;
+    this.error.hidden = !text;
+  };
+
+  Widget.prototype.setBusy = function (busy) {
+    this.busy = busy;
+    this.typing.hidden = !busy;
+    this.sendButton.disabled = busy;
+    this.humanButton.disabled = busy;
+    if (busy) this.scrollDown();
+  };
+
+  Widget.prototype.applyState = function (state) {
+    if (state && typeof state.ticket === "string" && state.ticket) {
+      this.showTicket(state.ticket);
+      this.save();
+    }
+  };
+
+  // ------------------------------------------------------------------ history
+
+  // Render stored turns; user button presses are shown with the title of the button pressed.
+  // `roles` limits which turns are drawn (all of them are read, to know the button titles).
+  Widget.prototype.renderHistory = function (entries, roles) {
+    var self = this;
+    var titles = {};
+    var lastGroup = null;
+    var lastUser = -1;
+    entries.forEach(function (e, i) { if (e.role === "user") lastUser = i; });
+    entries.forEach(function (entry, i) {
+      var role = entry.role;
+      var buttons = entry.buttons || [];
+      if (role === "bot" && buttons.length) {
+        titles = {};
+        buttons.forEach(function (b) { titles[b.payload] = b.title; });
+      }
+      if (roles && roles.indexOf(role) < 0) return;
+      if (role === "user") {
+        var text = entry.text;
+        if (!text && entry.payload) {
+          text = titles[entry.payload] ||
+            (entry.payload === HUMAN_PAYLOAD ? self.strings.human : entry.payload);
+          self.markChosen(lastGroup, entry.payload);
+        }
+        self.disableReplies();
+        self.addMessage("user", text, []);
+        lastGroup = null;
+      } else if (role === "bot" || role === "agent") {
+        // Only the replies after the user's last turn can still be answered.
+        var row = self.addMessage(role, entry.text, buttons, { disabled: i < lastUser });
+        lastGroup = row.querySelector(".wb-replies") || lastGroup;
+      } else {
+        self.addNotice(entry.text);
+      }
+    });
+  };
+
+  Widget.prototype.markChosen = function (group, payload) {
+    if (!group) return;
+    var buttons = group.querySelectorAll(".wb-reply");
+    for (var i = 0; i < buttons.length; i++) {
+      if (buttons[i].getAttribute("data-payload") === payload) buttons[i].classList.add("wb-chosen");
+    }
+  };
+
+  Widget.prototype.fetchHistory = function () {
+    return request("GET", "/api/conversations/" + encodeURIComponent(this.conversation), undefined, this.token);
+  };
+
+  Widget.prototype.restore = function () {
+    var self = this;
+    var conversation = this.conversation;
+    this.setBusy(true);
+    return this.fetchHistory().then(function (res) {
+      if (conversation !== self.conversation) return;
+      if (res.status === 200) {
+        var entries = res.data.messages || [];
+        self.renderHistory(entries, null);
+        self.lastSeq = entries.length ? entries[entries.length - 1].seq : 0;
+        self.applyState(res.data.state);
+      } else if (res.status === 403 || res.status === 404) {
+        self.forget();
+        self.addNotice(self.strings.error_expired);
+      } else {
+        self.showError(self.errorText(res));
+      }
+    }, function () {
+      self.restored = false; // try again on the next open
+      self.showError(self.strings.error_network);
+    }).finally(function () {
+      self.setBusy(false);
+    });
+  };
+
+  Widget.prototype.forget = function () {
+    this.conversation = null;
+    this.token = null;
+    this.ticket = null;
+    this.lastSeq = 0;
+    this.banner.hidden = true;
+    this.save();
+  };
+
+  // Agents answer asynchronously: while the panel is open, ask for new turns now and then.
+  Widget.prototype.startPolling = function () {
+    var self = this;
+    if (this.pollTimer) return;
+    this.pollTimer = setInterval(function () { self.poll(); }, Math.max(1, this.config.poll_seconds) * 1000);
+  };
+
+  Widget.prototype.stopPolling = function () {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  };
+
+  Widget.prototype.poll = function () {
+    if (!this.conversation || this.busy || !this.isOpen() || document.hidden) return;
+    this.sync();
+  };
+
+  // Show turns newer than lastSeq. Right after our own message, only the ones we did not
+  // show from the chat reply (an agent's, or a system notice) are new to the user. An answer
+  // that was requested before our last message is dropped: it cannot tell the two apart.
+  Widget.prototype.sync = function () {
+    var self = this;
+    var conversation = this.conversation;
+    var generation = this.generation;
+    return this.fetchHistory().then(function (res) {
+      if (res.status !== 200 || conversation !== self.conversation) return;
+      if (self.busy || generation !== self.generation) return;
+      var fresh = (res.data.messages || []).filter(function (e) { return e.seq > self.lastSeq; });
+      if (fresh.length) {
+        self.renderHistory(fresh, self.quietSync ? ["agent", "system"] : null);
+        self.lastSeq = fresh[fresh.length - 1].seq;
+      }
+      self.quietSync = false;
+      self.applyState(res.data.state);
+    }, function () { /* offline for a moment: the next poll tries again */ });
+  };
+
+  // ------------------------------------------------------------------ sending
+
+  Widget.prototype.sendText = function () {
+    if (this.busy) return;
+    var text = this.input.value;
+    if (!text.trim()) return;
+    if (text.length > this.config.max_message_chars) {
+      this.showError(fill(this.strings.error_too_long, { max: this.config.max_message_chars }));
+      return;
+    }
+    this.input.value = "";
+    this.disableReplies();
+    var row = this.addMessage("user", text, []);
+    this.post({ text: text }, row, function () {}, text);
+  };
+
+  Widget.prototype.sendPayload = function (payload, title, button) {
+    if (this.busy) return;
+    var group = button ? button.parentNode : null;
+    if (button) button.classList.add("wb-chosen");
+    this.disableReplies();
+    var row = this.addMessage("user", title, []);
+    var self = this;
+    this.post({ payload: payload }, row, function () {
+      if (button) button.classList.remove("wb-chosen");
+      if (group) {
+        var buttons = group.querySelectorAll(".wb-reply");
+        for (var i = 0; i < buttons.length; i++) buttons[i].disabled = false;
+      }
+    }, null);
+    // The clicked button is disabled now: keep keyboard focus in the panel.
+    self.input.focus();
+  };
+
+  // POST one message. On failure the optimistic user bubble is removed and `undo` restores
+  // what the user had (the typed text, the quick replies).
+  Widget.prototype.post = function (message, row, undo, typed) {
+    var self = this;
+    var body = { text: message.text, payload: message.payload };
+    if (this.conversation) {
+      body.conversation = this.conversation;
+      body.token = this.token;
+    } else if (this.config.brand) {
+      body.brand = this.config.brand;
+    }
+    this.showError("");
+    this.setBusy(true);
+    this.generation += 1;
+    return request("POST", "/api/chat", body).then(function (res) {
+      self.setBusy(false);
+      if (res.status === 200) {
+        self.receive(res.data);
+        return;
+      }
+      if ((res.status === 403 || res.status === 404) && body.conversation) {
+        // The stored conversation is gone (database reset, token lost): start afresh. Typed
+        // text is sent again; a button of the old conversation means nothing in the new one.
+        self.forget();
+        self.addNotice(self.strings.error_expired);
+        if (typed !== null) return self.post(message, row, undo, typed);
+        self.fail(row, undo, typed, "");
+        return;
+      }
+      self.fail(row, undo, typed, self.errorText(res));
+    }, function () {
+      self.setBusy(false);
+      self.fail(row, undo, typed, self.strings.error_network);
+    });
+  };
+
+  Widget.prototype.fail = function (row, undo, typed, text) {
+    if (row && row.parentNode) row.parentNode.removeChild(row);
+    if (typed !== null && !this.input.value) this.input.value = typed;
+    undo();
+    this.showError(text);
+  };
+
+  Widget.prototype.errorText = function (res) {
+    var s = this.strings;
+    var code = res.data && res.data.error ? res.data.error.code : "";
+    if (res.status === 413) return fill(s.error_too_long, { max: this.config.max_message_chars });
+    if (res.status === 429) return s.error_rate_limited;
+    if (code === "unknown_payload") return s.error_stale;
+    return s.error_server;
+  };
+
+  Widget.prototype.receive = function (data) {
+    var isNew = this.conversation !== data.conversation;
+    this.conversation = data.conversation;
+    if (data.token) this.token = data.token;
+    if (isNew) this.lastSeq = 0;
+    this.quietSync = true;
+    this.generation += 1;
+    var self = this;
+    (data.messages || []).forEach(function (m) {
+      self.addMessage("bot", m.text, m.buttons || []);
+    });
+    this.applyState(data.state);
+    this.save();
+    // Pick up the seq numbers of what we just showed (and any agent reply) right away.
+    this.sync();
+  };
+
+  // ------------------------------------------------------------------ start-up
+
+  function start(attempt) {
+    var query = brandAttr ? "?brand=" + encodeURIComponent(brandAttr) : "";
+    request("GET", "/api/widget-config" + query).then(function (res) {
+      if (res.status !== 200) {
+        if (window.console) console.warn("walletbot: widget configuration refused", res.status, res.data);
+        return;
+      }
+      var widget = new Widget(res.data);
+      registry[brandAttr || "(default)"] = widget;
+    }, function () {
+      // Offline or the server is restarting: try a few more times, then stay out of the way.
+      if (attempt < 4) setTimeout(function () { start(attempt + 1); }, 2000 * Math.pow(2, attempt));
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { start(0); });
+  } else {
+    start(0);
+  }
+})();

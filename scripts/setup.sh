@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Create .venv and install walletbot with pinned versions (constraints.txt).
+# Usage: scripts/setup.sh            runtime only
+#        scripts/setup.sh dev        plus test tools, sentence-transformers (CPU torch 2.13.0) and Chromium
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.11 python3 python; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      PYTHON=$candidate; break
+    fi
+  done
+fi
+[ -n "$PYTHON" ] || { echo "error: Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  echo "· creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
+
+extras=""
+[ "${1:-}" = "dev" ] && extras="[dev]"
+stamp=".venv/.installed${extras}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  echo "· installing walletbot${extras} (pinned by constraints.txt)"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".${extras}"
+  touch "$stamp"
+fi
+
+if [ "${1:-}" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "· installing Chromium for the browser tests (Debian package)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi

@@ -1,0 +1,497 @@
+"""Tests for bot/guard.py: the labelled corpus, redaction shapes, checksums and scam patterns."""
+
+import pathlib
+import textwrap
+import timeit
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+import yaml
+
+from bot.guard import (
+    PERSONAL_KINDS,
+    SECRET_KINDS,
+    Finding,
+    ScamPatterns,
+    ScamPatternsError,
+    ScamSignal,
+    detect_scam,
+    id_check_char,
+    is_luhn_valid,
+    is_valid_id_number,
+    load_scam_patterns,
+    mask,
+    redact,
+    scan,
+)
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS_PATH = ROOT / "tests" / "data" / "guard_corpus.yml"
+PATTERNS_PATH = ROOT / "data" / "safety" / "scam_patterns.yml"
+
+
+@dataclass(frozen=True)
+class CorpusRow:
+    """One labelled message with its expected findings as spans."""
+
+    line: int
+    text: str
+    expecting_code: bool
+    expected: tuple[Finding, ...]
+    scam: str | None
+    xfail: str | None
+    xfail_scam: str | None
+
+
+def _expected_spans(text: str, findings: list[dict[str, str]], where: str) -> tuple[Finding, ...]:
+    """Turn {kind, value} labels into spans; each value is searched after the previous one, so a
+    repeated value ("abc123 … abc123") gets its own span."""
+    spans: list[Finding] = []
+    position = 0
+    for item in findings:
+        kind, value = item["kind"], item["value"]
+        assert kind in SECRET_KINDS | PERSONAL_KINDS, f"{where}: unknown kind {kind!r}"
+        assert isinstance(value, str), f"{where}: quote the value {value!r}"
+        start = text.find(value, position)
+        assert start != -1, f"{where}: value {value!r} not found in {text!r}"
+        spans.append(Finding(kind, start, start + len(value)))
+        position = start + len(value)
+    return tuple(spans)
+
+
+def _load_corpus() -> tuple[CorpusRow, ...]:
+    root = yaml.compose(CORPUS_PATH.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    data = yaml.safe_load(CORPUS_PATH.read_text(encoding="utf-8"))
+    lines = [node.start_mark.line + 1 for node in root.value[0][1].value]
+    rows = []
+    for line, item in zip(lines, data["messages"], strict=True):
+        where = f"{CORPUS_PATH.name}:{line}"
+        assert isinstance(item["text"], str), f"{where}: quote the text {item['text']!r}"
+        rows.append(
+            CorpusRow(
+                line=line,
+                text=item["text"],
+                expecting_code=item.get("expecting_code", False),
+                expected=_expected_spans(item["text"], item["findings"], where),
+                scam=item.get("scam"),
+                xfail=item.get("xfail"),
+                xfail_scam=item.get("xfail_scam"),
+            )
+        )
+    return tuple(rows)
+
+
+CORPUS = _load_corpus()
+
+
+def _params(reason_of: str) -> list[pytest.param]:
+    params = []
+    for row in CORPUS:
+        reason = getattr(row, reason_of)
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+        params.append(pytest.param(row, id=f"line{row.line}", marks=marks))
+    return params
+
+
+@pytest.fixture(scope="module")
+def scam_patterns() -> ScamPatterns:
+    return load_scam_patterns(PATTERNS_PATH)
+
+
+# --- corpus -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("row", _params("xfail"))
+def test_corpus_findings(row: CorpusRow) -> None:
+    assert scan(row.text, expecting_code=row.expecting_code) == list(row.expected)
+
+
+@pytest.mark.parametrize("row", _params("xfail_scam"))
+def test_corpus_scam(row: CorpusRow, scam_patterns: ScamPatterns) -> None:
+    signal = detect_scam(row.text, scam_patterns)
+    assert (signal.kind if signal else None) == row.scam
+
+
+def test_corpus_has_the_promised_coverage() -> None:
+    negatives = [row for row in CORPUS if not row.expected]
+    scams = [row for row in CORPUS if row.scam]
+    innocent = [
+        row
+        for row in CORPUS
+        if row.scam is None and any(word in row.text for word in ("客服", "退款", "验证码"))
+    ]
+    assert len(CORPUS) >= 220
+    assert len(negatives) >= 80
+    assert len(scams) >= 25
+    assert len(innocent) >= 15
+    assert {row.scam for row in scams} == {
+        "safe_account", "screen_share", "fee_to_unlock", "code_request", "fake_refund"
+    }
+
+
+def _corpus_counts() -> dict[str, Counter[str]]:
+    """True positives, false positives and false negatives per kind; a finding counts only when
+    kind and span are exact. xfail rows are included: they are part of the measurement."""
+    counts: dict[str, Counter[str]] = {kind: Counter() for kind in SECRET_KINDS | PERSONAL_KINDS}
+    for row in CORPUS:
+        expected = set(row.expected)
+        found = set(scan(row.text, expecting_code=row.expecting_code))
+        for finding in found & expected:
+            counts[finding.kind]["tp"] += 1
+        for finding in found - expected:
+            counts[finding.kind]["fp"] += 1
+        for finding in expected - found:
+            counts[finding.kind]["fn"] += 1
+    return counts
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 1.0
+
+
+def test_precision_and_recall_over_the_corpus() -> None:
+    counts = _corpus_counts()
+    print("\nkind               support   tp  fp  fn  precision  recall")
+    for kind in sorted(counts):
+        c = counts[kind]
+        print(
+            f"{kind:<18} {c['tp'] + c['fn']:>7} {c['tp']:>4} {c['fp']:>3} {c['fn']:>3}"
+            f"  {_ratio(c['tp'], c['tp'] + c['fp']):>9.3f}  {_ratio(c['tp'], c['tp'] + c['fn']):.3f}"
+        )
+    total = sum(counts.values(), Counter())
+    secret = sum((counts[kind] for kind in SECRET_KINDS), Counter())
+    precision = _ratio(total["tp"], total["tp"] + total["fp"])
+    secret_recall = _ratio(secret["tp"], secret["tp"] + secret["fn"])
+    overall_recall = _ratio(total["tp"], total["tp"] + total["fn"])
+    print(
+        f"overall precision {precision:.3f}, overall recall {overall_recall:.3f}, "
+        f"secret recall {secret_recall:.3f}"
+    )
+    assert secret_recall >= 0.98
+    assert precision >= 0.95
+
+
+def test_scan_findings_are_sorted_and_do_not_overlap() -> None:
+    for row in CORPUS:
+        findings = scan(row.text, expecting_code=row.expecting_code)
+        for before, after in zip(findings, findings[1:]):
+            assert before.end <= after.start, row.text
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("我的密码是Abc12345", "我的密码是[密码已隐藏]"),
+        ("支付密码是123456", "支付密码是[支付密码已隐藏]"),
+        ("验证码是837261，快点", "验证码是[验证码已隐藏]，快点"),
+        ("CVV 123", "CVV [CVV已隐藏]"),
+        ("手机 13812341234", "手机 138****1234"),
+        ("+86 138 1234 1234", "138****1234"),
+        ("卡号 6222021234567890128", "卡号 6222 **** **** 0128"),
+        ("卡号 6222 0212 3456 7890 128", "卡号 6222 **** **** 0128"),
+        ("身份证 11010519491231002X", "身份证 1101**********002X"),
+        ("身份证 11010519491231002x", "身份证 1101**********002X"),
+        ("邮箱 zhang.san@example.com", "邮箱 z***@example.com"),
+        ("账号 1234567890123", "账号 12****0123"),
+        ("订单号 2023112012345678，已付 100元", "订单号 2023112012345678，已付 100元"),
+        (
+            "手机13812341234，卡号6222021234567890128，密码Abc12345",
+            "手机138****1234，卡号6222 **** **** 0128，密码[密码已隐藏]",
+        ),
+        ("密码是abc123，就是abc123", "密码是[密码已隐藏]，就是[密码已隐藏]"),
+        ("", ""),
+    ],
+)
+def test_redact_output_shapes(text: str, redacted: str) -> None:
+    assert redact(text) == redacted
+
+
+def test_redact_never_leaves_a_secret_or_a_full_personal_value() -> None:
+    for row in CORPUS:
+        if row.xfail:
+            continue
+        redacted = redact(row.text, scan(row.text, expecting_code=row.expecting_code))
+        for finding in row.expected:
+            value = row.text[finding.start:finding.end]
+            assert value not in redacted, (row.text, redacted)
+
+
+def test_redact_uses_the_findings_it_is_given() -> None:
+    text = "验证码 837261"
+    assert redact(text, []) == text
+    assert redact(text, [Finding("verification_code", 4, 10)]) == "验证码 [验证码已隐藏]"
+    assert redact("837261", scan("837261", expecting_code=True)) == "[验证码已隐藏]"
+
+
+def test_redact_refuses_overlapping_findings() -> None:
+    with pytest.raises(ValueError) as excinfo:
+        redact("13812341234", [Finding("phone", 0, 11), Finding("account_number", 5, 11)])
+    assert str(excinfo.value) == (
+        "Cannot redact Finding(kind='account_number', start=5, end=11): it overlaps another "
+        "finding or lies outside the text of 11 characters."
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "masked"),
+    [
+        ("password", "anything", "[密码已隐藏]"),
+        ("payment_password", "123456", "[支付密码已隐藏]"),
+        ("verification_code", "837261", "[验证码已隐藏]"),
+        ("cvv", "123", "[CVV已隐藏]"),
+        ("phone", "13812341234", "138****1234"),
+        ("phone", "138-1234-1234", "138****1234"),
+        ("phone", "+8613812341234", "138****1234"),
+        ("card_number", "6222021234567890128", "6222 **** **** 0128"),
+        ("card_number", "4111 1111 1111 1111", "4111 **** **** 1111"),
+        ("id_number", "110101199003071233", "1101**********1233"),
+        ("email", "zhang.san@example.com", "z***@example.com"),
+        ("account_number", "110923456789", "11****6789"),
+        ("account_number", "1234567", "****"),  # too short to keep both ends hidden safely
+        ("email", "not-an-email", "***"),
+    ],
+)
+def test_mask(kind: str, value: str, masked: str) -> None:
+    assert mask(kind, value) == masked
+
+
+def test_mask_refuses_an_unknown_kind() -> None:
+    with pytest.raises(ValueError) as excinfo:
+        mask("iban", "DE89370400440532013000")
+    assert str(excinfo.value) == (
+        "Cannot mask unknown kind 'iban'; expected one of: account_number, card_number, cvv, "
+        "email, id_number, password, payment_password, phone, verification_code."
+    )
+
+
+# --- checksums ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number", ["4111111111111111", "6222021234567890128", "6228480402564890018", "377155276842686"]
+)
+def test_luhn_accepts_valid_numbers(number: str) -> None:
+    assert is_luhn_valid(number)
+
+
+@pytest.mark.parametrize(
+    "number", ["4111111111111112", "6222021234567890123", "2023112012345678", "", "4111-1111"]
+)
+def test_luhn_rejects_invalid_numbers(number: str) -> None:
+    assert not is_luhn_valid(number)
+
+
+def test_id_check_char_follows_gb_11643() -> None:
+    # The worked examples of GB 11643-1999.
+    assert id_check_char("11010519491231002") == "X"
+    assert id_check_char("44052418800101001") == "4"
+    with pytest.raises(ValueError) as excinfo:
+        id_check_char("1101")
+    assert str(excinfo.value) == "An ID number body must be 17 digits, got '1101'."
+
+
+@pytest.mark.parametrize(
+    "number", ["11010519491231002X", "11010519491231002x", "110101199003071233", "650102200002291231"]
+)
+def test_valid_id_numbers(number: str) -> None:
+    assert is_valid_id_number(number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "110101199003071234",  # wrong check digit
+        "440524188001010014",  # valid checksum, born before 1900
+        "110101199002301236",  # 30 February
+        "990101199003071237",  # no province 99
+        "110105209901010012",  # born in the future
+        "11010519491231002",  # 17 characters
+    ],
+)
+def test_invalid_id_numbers(number: str) -> None:
+    assert not is_valid_id_number(number)
+
+
+# --- expecting_code -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["837261", "是 8372", "收到了 88219", "103 276"])
+def test_a_bare_number_is_a_code_only_when_a_code_is_expected(text: str) -> None:
+    assert scan(text) == []
+    assert [finding.kind for finding in scan(text, expecting_code=True)] == ["verification_code"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["100元", "2026-11-20", "15:30", "11月20日", "价格 129900 元", "我充了 5000", "尾号 1234", "123"],
+)
+def test_expecting_code_leaves_amounts_and_dates_alone(text: str) -> None:
+    assert scan(text, expecting_code=True) == []
+
+
+def test_expecting_code_does_not_turn_a_phone_into_a_code() -> None:
+    assert scan("13812341234", expecting_code=True) == [Finding("phone", 0, 11)]
+
+
+# --- misc scanning ------------------------------------------------------------------------
+
+
+def test_full_width_input_keeps_spans_of_the_original_text() -> None:
+    text = "手机：１３８１２３４１２３４"
+    assert scan(text) == [Finding("phone", 3, 14)]
+    assert redact(text) == "手机：138****1234"
+
+
+def test_scan_of_a_long_message_is_fast() -> None:
+    message = (
+        "您好，我昨天下午三点用尾号0128的银行卡充值了500元，订单号2023112012345678，到现在还没到账，"
+        "手机13812341234，验证码837261，麻烦帮我查一下，谢谢！"
+    )
+    assert 80 <= len(message) <= 100
+    runs = 2000
+    best = min(timeit.repeat(lambda: scan(message), number=runs, repeat=5)) / runs
+    print(f"\nscan() of a {len(message)}-character message: {best * 1e6:.1f} µs")
+    assert best < 0.0002
+
+
+# --- scams --------------------------------------------------------------------------------
+
+
+def test_detect_scam_reports_kind_and_span(scam_patterns: ScamPatterns) -> None:
+    text = "客服让我把钱转到安全账户"
+    signal = detect_scam(text, scam_patterns)
+    assert signal == ScamSignal("safe_account", 8, 12)
+    assert text[signal.start:signal.end] == "安全账户"
+
+
+def test_the_shipped_pattern_file_lists_the_five_kinds(scam_patterns: ScamPatterns) -> None:
+    assert scam_patterns.kinds == (
+        "safe_account", "screen_share", "fee_to_unlock", "code_request", "fake_refund"
+    )
+    assert scam_patterns.source == PATTERNS_PATH
+
+
+def test_earlier_kinds_win(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "scam.yml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            patterns:
+              screen_share: ['屏幕共享']
+              safe_account: ['安全账户']
+            """
+        ),
+        encoding="utf-8",
+    )
+    patterns = load_scam_patterns(path)
+    assert detect_scam("转到安全账户，再开屏幕共享", patterns) == ScamSignal("screen_share", 9, 13)
+
+
+def _load_text(tmp_path: pathlib.Path, text: str) -> ScamPatterns:
+    path = tmp_path / "scam.yml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return load_scam_patterns(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            """\
+            patterns:
+              safe_account:
+                - '安全账户'
+                - '(安全'
+            """,
+            "{path}:4: patterns.safe_account[1]: bad regex '(安全': missing ), unterminated "
+            "subpattern at position 0. Fix the pattern (quote it with single quotes so YAML "
+            "keeps backslashes).",
+        ),
+        (
+            """\
+            version: 1
+            """,
+            "{path}:1: missing key 'patterns'.",
+        ),
+        (
+            """\
+            pattern:
+              safe_account: ['安全账户']
+            """,
+            "{path}:1: unknown key 'pattern'; expected 'patterns' (and optionally 'version').",
+        ),
+        (
+            """\
+            patterns:
+              safe_account: []
+            """,
+            "{path}:2: patterns.safe_account: expected a non-empty list of regular expressions.",
+        ),
+        (
+            """\
+            patterns:
+              safe_account: '安全账户'
+            """,
+            "{path}:2: patterns.safe_account: expected a non-empty list of regular expressions.",
+        ),
+        (
+            """\
+            patterns:
+              Safe-Account: ['安全账户']
+            """,
+            "{path}:2: patterns: kind 'Safe-Account' must be snake_case, e.g. safe_account.",
+        ),
+        (
+            """\
+            patterns:
+              safe_account: ['安全账户']
+              safe_account: ['监管账户']
+            """,
+            "{path}:3: patterns.safe_account: kind listed twice; merge the two lists.",
+        ),
+        (
+            """\
+            patterns:
+              screen_share: ['(屏幕)?']
+            """,
+            "{path}:2: patterns.screen_share[0]: regex '(屏幕)?' matches an empty message, so it "
+            "would flag every message.",
+        ),
+        (
+            """\
+            patterns:
+              screen_share: ['']
+            """,
+            "{path}:2: patterns.screen_share[0]: expected a regular expression as a string.",
+        ),
+        (
+            """\
+            - safe_account
+            """,
+            "{path}:1: expected a mapping with the key 'patterns'.",
+        ),
+        (
+            """\
+            patterns: safe_account
+            """,
+            "{path}:1: 'patterns' must map each scam kind to a list of regular expressions.",
+        ),
+    ],
+)
+def test_a_bad_pattern_file_names_file_line_and_key(
+    tmp_path: pathlib.Path, text: str, message: str
+) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        _load_text(tmp_path, text)
+    assert isinstance(excinfo.value, ScamPatternsError)
+    assert str(excinfo.value) == message.format(path=tmp_path / "scam.yml")
+
+
+def test_invalid_yaml_names_the_file(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ScamPatternsError) as excinfo:
+        _load_text(tmp_path, "patterns: [unclosed\n")
+    assert str(excinfo.value).startswith(f"{tmp_path / 'scam.yml'}: not valid YAML: ")
