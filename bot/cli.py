@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from pathlib import Path
+import uuid
 from typing import Any
 
 import click
@@ -15,6 +14,7 @@ from bot.errors import ContentError, WalletbotError
 
 EXIT_ERROR = 1
 EXIT_WARNINGS = 2
+_CLI_NAMESPACE = uuid.UUID("5b1c0d3e-8f43-4b8e-9a57-6c1f2f0f7a11")
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -114,7 +114,6 @@ def chat(ctx: click.Context, jsonl: bool, brand: str | None) -> None:
 
 def _chat_jsonl(assistant) -> None:
     """One JSON reply line per input line; a bad line gets an error object, never a crash."""
-    conversations: dict[str, str] = {}
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -126,9 +125,11 @@ def _chat_jsonl(assistant) -> None:
             if unknown:
                 raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
             external = str(request.get("conversation") or "default")
-            if external not in conversations:
-                conversations[external], _token = assistant.start_conversation(brand=request.get("brand"), channel="cli")
-            reply = assistant.handle(conversations[external], text=request.get("text"), payload=request.get("payload"))
+            # A stable internal id per external id: a later process continues the conversation.
+            internal = uuid.uuid5(_CLI_NAMESPACE, external).hex
+            if not assistant.exists(internal):
+                assistant.start_conversation(brand=request.get("brand"), channel="cli", conversation_id=internal)
+            reply = assistant.handle(internal, text=request.get("text"), payload=request.get("payload"))
             reply["conversation"] = external
         except (ValueError, WalletbotError) as exc:
             reply = {"error": {"code": getattr(exc, "code", "bad_request"), "message": str(exc)}}

@@ -111,11 +111,11 @@ class Assistant:
 
     # ------------------------------------------------------------------ conversations
 
-    def start_conversation(self, *, brand: str | None = None, channel: str = "http") -> tuple[str, str]:
+    def start_conversation(self, *, brand: str | None = None, channel: str = "http", conversation_id: str | None = None) -> tuple[str, str]:
         brand_key = brand or self.settings.default_brand
         self.settings.brand(brand_key)  # raises ConfigError for an unknown brand
         with self.db.session() as s:
-            conv, token = create_conversation(s, brand=brand_key, channel=channel)
+            conv, token = create_conversation(s, brand=brand_key, channel=channel, conv_id=conversation_id)
             save_state(conv, fresh_state())
             return conv.id, token
 
@@ -206,6 +206,10 @@ class Assistant:
                 }
                 for t in list_turns(s, conversation_id)
             ]
+
+    def exists(self, conversation_id: str) -> bool:
+        with self.db.session(readonly=True) as s:
+            return get_conversation(s, conversation_id) is not None
 
     def state(self, conversation_id: str) -> dict[str, Any]:
         with self.db.session(readonly=True) as s:

@@ -109,7 +109,9 @@ _FULLWIDTH = MappingProxyType(
 # Folding is only needed when a value could be full-width (digits, letters, @ . + - _, the
 # ideographic space); Chinese punctuation such as ，and ： is matched as is by the regexes, which
 # keeps most messages from paying for a translate().
-_HAS_FULLWIDTH = re.compile(r"[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff3f\uff41-\uff5a\u3000]")
+_HAS_FULLWIDTH = re.compile(
+    r"[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff3f\uff41-\uff5a\u3000]"
+)
 
 
 def _fold_width(text: str) -> str:
@@ -117,7 +119,6 @@ def _fold_width(text: str) -> str:
     if _HAS_FULLWIDTH.search(text) is None:
         return text
     return text.translate(_FULLWIDTH)
-
 
 
 def _ci(*words: str) -> str:
@@ -140,7 +141,8 @@ _QUICK = re.compile(r"[0-9@\uff10-\uff19\uff20]|密|" + _ci("password", "passwd"
 # A few Chinese characters allowed between the trigger and 是/为 ("密码应该是", "验证码收到了，是").
 # Characters that introduce another noun (号, 账, 卡, 机 …) end the gap, so "密码忘了，手机号是…"
 # does not turn a phone number into a password.
-_GAP = r"(?:(?![号號账帳帐賬户戶卡单單额額钱錢元机機电電码碼邮郵错錯])[\u4e00-\u9fff]){0,6}?"
+_GAP_CHAR = r"(?:(?![号號账帳帐賬户戶卡单單额額钱錢元机機电電码碼邮郵错錯])[\u4e00-\u9fff])"
+_GAP = _GAP_CHAR + "{0,6}?"
 # 是/为/：, and 成 for "改成了…"; the value after it must start with an ASCII character, so
 # "密码是什么意思" or "密码成功修改" never yield a value.
 _CONNECTOR = r"\s*(?:是|为|為|成|[=＝:：]|[Ii][Ss](?![A-Za-z]))了?\s*[:：]?\s*"
@@ -148,11 +150,16 @@ _PW_VALUE = r"[A-Za-z0-9!#$%^&*@._+=~?\-]{4,32}"
 
 # Each value regex starts with a lookahead on its possible first characters: it lets the engine
 # skip to candidate positions instead of trying every alternative at every character.
+# The value groups, by how plainly the message states it:
+#   v1  密码是 Abc123              right after 是/为/：
+#   v3  密码是我生日 900307        after 是 and a few more words
+#   v4  密码忘了，好像是 147369    after a comma and 是
+#   v2  密码 Abc123                after the word only
 _PASSWORD = re.compile(
     r"(?=[密口Pp])(?:密码|密碼|口令|(?<![A-Za-z])" + _ci("password", "passwd", "pwd")
-    + r"|(?<![A-Za-z])(?P<pin>" + _ci("pin") + r")(?:码|碼)?)"
-    r"\s*(?:" + _GAP + _CONNECTOR + r"(?:(?P<v1>" + _PW_VALUE + r")"
-    r"|" + _GAP.replace("{0,6}", "{1,6}") + r"\s*(?P<v3>" + _PW_VALUE + r"))"
+    + r"|(?<![A-Za-z])(?P<pin>" + _ci("pin") + r")(?:码|碼)?)\s*"
+    r"(?:" + _GAP + _CONNECTOR + r"(?:(?P<v1>" + _PW_VALUE + r")"
+    r"|" + _GAP_CHAR + r"{1,6}?\s*(?P<v3>" + _PW_VALUE + r"))"
     r"|" + _GAP + r"[,，]\s*" + _GAP + _CONNECTOR + r"(?P<v4>" + _PW_VALUE + r")"
     r"|(?P<v2>" + _PW_VALUE + r"))"
 )
@@ -167,16 +174,19 @@ _CODE_WORD = (
     r"确认码|確認碼|授权码|授權碼|(?<![A-Za-z])" + _ci("otp") + r"(?![A-Za-z]))"
 )
 _CODE = re.compile(
-    r"(?=[验驗校动動短确確授Oo])" + _CODE_WORD + r"\s*(?:" + _GAP + r"[,，]?\s*" + _CONNECTOR + r"|[:：=＝#]?\s*)[【\[(（]?"
+    r"(?=[验驗校动動短确確授Oo])" + _CODE_WORD
+    + r"\s*(?:" + _GAP + r"[,，]?\s*" + _CONNECTOR + r"|[:：=＝#]?\s*)[【\[(（]?"
     r"(?P<v>[0-9]{3} [0-9]{3}|[0-9]{4,8})(?![0-9A-Za-z])"
 )
 # "837261是验证码": the value before the word.
 _CODE_BEFORE = re.compile(
     r"(?=[0-9])(?<![0-9A-Za-z.])(?P<v>[0-9]{4,8})(?![0-9A-Za-z])\s*(?:就?是|为|為)?"
-    r"(?:我的|刚才的|剛才的|收到的|刚收到的|剛收到的|新的|这个|這個)?(?:短信|手机|手機)?" + _CODE_WORD
+    r"(?:我的|刚才的|剛才的|收到的|刚收到的|剛收到的|新的|这个|這個)?(?:短信|手机|手機)?"
+    + _CODE_WORD
 )
 _CVV = re.compile(
-    r"(?=[Cc安卡背])(?:(?<![A-Za-z])" + _ci("cvv", "cvn", "cvc") + r"2?(?:码|碼|号|號)?|安全码|安全碼"
+    r"(?=[Cc安卡背])(?:(?<![A-Za-z])" + _ci("cvv", "cvn", "cvc") + r"2?(?:码|碼|号|號)?"
+    r"|安全码|安全碼"
     r"|卡?背(?:后|後|面)的?(?:那)?(?:三|3)位(?:数字|數字|数|數|码|碼)?|背面的?(?:数字|數字|码|碼))"
     r"\s*(?:" + _GAP + _CONNECTOR + r"|[:：=＝]?\s*)(?P<v>[0-9]{3,4})(?![0-9A-Za-z])"
 )
@@ -192,8 +202,8 @@ _VALUE_RULES = (
 )
 # A number followed by a unit is an amount, a date or a count, not a secret ("密码是2020年设的").
 _UNIT_AFTER = re.compile(
-    r"\s*(?:元|块|塊|圆|圓|美元|刀|" + _ci("rmb") + r"|年|月|日|号|號|点|點|时|時|分|秒|次|位|个|個|天|笔|筆|张|張|岁|歲|万|萬|"
-    r"积分|積分|期|倍|人|%)"
+    r"\s*(?:元|块|塊|圆|圓|美元|刀|" + _ci("rmb") + r"|年|月|日|号|號|点|點|时|時|分|秒|次|位|"
+    r"个|個|天|笔|筆|张|張|岁|歲|万|萬|积分|積分|期|倍|人|%)"
 )
 _TRAILING_PUNCT = ".,?~"
 _CLAUSE_END = frozenset(".,?!;~，。？！；、 \n")
@@ -201,8 +211,8 @@ _CLAUSE_END = frozenset(".,?!;~，。？！；、 \n")
 # --- personal data -------------------------------------------------------------------------
 
 _EMAIL = re.compile(
-    r"(?=[A-Za-z0-9])(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*"
-    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9])"
+    r"(?=[A-Za-z0-9])(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*"
+    r"@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9])"
 )
 # A run of digits, optionally grouped by single spaces or dashes ("6222 0212 …", "138-1234-1234"),
 # optionally "+" in front (+86) and X at the end (ID numbers). Not glued to letters (order ids
@@ -224,8 +234,8 @@ _ACCOUNT_CONTEXT = re.compile(
 # With expecting_code a bare number is a code, unless the words before it make it an amount, a
 # tail of a card or phone number (尾号 1234) or a service number (客服电话 95188).
 _NOT_CODE_BEFORE = re.compile(
-    r"(?:[¥$]|" + _ci("rmb") + r"|金额|金額|转了|轉了|充了|付了|花了|扣了|提了|提现|提現|充值|余额|餘額|价格|價格|"
-    r"共|约|約|大约|大約|第|尾号|尾號|后四位|後四位|后4位|後4位|末四位|位|电话|電話|热线|熱線|"
+    r"(?:[¥$]|" + _ci("rmb") + r"|金额|金額|转了|轉了|充了|付了|花了|扣了|提了|提现|提現|充值|"
+    r"余额|餘額|价格|價格|共|约|約|大约|大約|第|尾号|尾號|后四位|後四位|后4位|後4位|末四位|位|电话|電話|热线|熱線|"
     r"工号|工號|编号|編號|" + _ci("qq") + r"|积分|積分)\s*$"
 )
 _GROUP = re.compile(r"[0-9]+[Xx]?")
@@ -247,7 +257,7 @@ _ID_PROVINCES = frozenset(
 
 def is_luhn_valid(digits: str) -> bool:
     """True when ``digits`` passes the Luhn check used by every card number."""
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         return False
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -260,7 +270,7 @@ def is_luhn_valid(digits: str) -> bool:
 
 def id_check_char(first17: str) -> str:
     """The GB 11643-1999 check character (0-9 or X) for the first 17 digits of an ID number."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
         raise ValueError(f"An ID number body must be 17 digits, got {first17!r}.")
     total = sum(int(char) * weight for char, weight in zip(first17, _ID_WEIGHTS))
     return _ID_CHECK_CHARS[total % 11]
@@ -269,7 +279,9 @@ def id_check_char(first17: str) -> str:
 def is_valid_id_number(value: str) -> bool:
     """True for an 18-character mainland ID with a known province, a real birth date in the past
     and a matching check character; random 18-digit numbers rarely pass all three."""
-    if len(value) != 18 or not value[:17].isdigit() or value[:2] not in _ID_PROVINCES:
+    if len(value) != 18 or not value.isascii() or not value[:17].isdigit():
+        return False
+    if value[:2] not in _ID_PROVINCES:
         return False
     if id_check_char(value[:17]) != value[17].upper():
         return False

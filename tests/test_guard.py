@@ -155,9 +155,11 @@ def test_precision_and_recall_over_the_corpus() -> None:
     print("\nkind               support   tp  fp  fn  precision  recall")
     for kind in sorted(counts):
         c = counts[kind]
+        kind_precision = _ratio(c["tp"], c["tp"] + c["fp"])
+        kind_recall = _ratio(c["tp"], c["tp"] + c["fn"])
         print(
             f"{kind:<18} {c['tp'] + c['fn']:>7} {c['tp']:>4} {c['fp']:>3} {c['fn']:>3}"
-            f"  {_ratio(c['tp'], c['tp'] + c['fp']):>9.3f}  {_ratio(c['tp'], c['tp'] + c['fn']):.3f}"
+            f"  {kind_precision:>9.3f}  {kind_recall:.3f}"
         )
     total = sum(counts.values(), Counter())
     secret = sum((counts[kind] for kind in SECRET_KINDS), Counter())
@@ -170,6 +172,24 @@ def test_precision_and_recall_over_the_corpus() -> None:
     )
     assert secret_recall >= 0.98
     assert precision >= 0.95
+
+
+def test_scam_precision_and_recall_over_the_corpus(scam_patterns: ScamPatterns) -> None:
+    counts: Counter[str] = Counter()
+    for row in CORPUS:
+        signal = detect_scam(row.text, scam_patterns)
+        found = signal.kind if signal else None
+        if row.scam and found == row.scam:
+            counts["tp"] += 1
+        else:
+            counts["fp"] += found is not None
+            counts["fn"] += row.scam is not None
+    precision = _ratio(counts["tp"], counts["tp"] + counts["fp"])
+    recall = _ratio(counts["tp"], counts["tp"] + counts["fn"])
+    print(f"\nscam: tp {counts['tp']}, fp {counts['fp']}, fn {counts['fn']}, "
+          f"precision {precision:.3f}, recall {recall:.3f}")
+    assert precision >= 0.95
+    assert recall >= 0.95
 
 
 def test_scan_findings_are_sorted_and_do_not_overlap() -> None:
@@ -295,7 +315,8 @@ def test_id_check_char_follows_gb_11643() -> None:
 
 
 @pytest.mark.parametrize(
-    "number", ["11010519491231002X", "11010519491231002x", "110101199003071233", "650102200002291231"]
+    "number",
+    ["11010519491231002X", "11010519491231002x", "110101199003071233", "650102200002291231"],
 )
 def test_valid_id_numbers(number: str) -> None:
     assert is_valid_id_number(number)

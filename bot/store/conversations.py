@@ -35,15 +35,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_conversation(s: Session, *, brand: str, channel: str) -> tuple[Conversation, str]:
+def create_conversation(
+    s: Session, *, brand: str, channel: str, conv_id: str | None = None
+) -> tuple[Conversation, str]:
     """Start a conversation; returns the row and the plaintext token to give to the client.
 
-    The token is not stored and cannot be recovered: hand it out now.
+    The token is not stored and cannot be recovered: hand it out now. ``conv_id`` lets a
+    channel with its own stable ids (the JSON-lines CLI) choose the id; default: a random uuid4.
     """
     token = secrets.token_urlsafe(32)
     now = utcnow()
     conv = Conversation(
-        id=uuid.uuid4().hex,
+        id=conv_id or uuid.uuid4().hex,
         token_hash=hash_token(token),
         brand=brand,
         channel=channel,

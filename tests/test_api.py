@@ -1,0 +1,495 @@
+"""The HTTP API (bot/api) against the real engine: a trained model and a fresh SQLite database.
+
+The app is built by `create_app(settings)` and driven through Starlette's TestClient, whose
+`with` block runs the lifespan, so the Assistant is loaded exactly as `walletbot serve` loads it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_fixtures import make_settings
+from fastapi.testclient import TestClient
+
+from bot.api import create_app
+from bot.api.ratelimit import SlidingWindowLimiter
+from bot.store import list_feedback
+
+STATE_KEYS = {"intent", "flow", "step", "faq_id", "ticket", "escalated"}
+# High limits for the shared client: the rate limiter has its own tests below.
+NO_LIMITS = {
+    "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP": "100000",
+    "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_CONVERSATION": "100000",
+}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, trained_models_dir: Path) -> Iterator[TestClient]:
+    db = tmp_path_factory.mktemp("api") / "walletbot.db"
+    settings = make_settings(f"sqlite:///{db}", trained_models_dir, **NO_LIMITS)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def assert_error(response: Any, status: int, code: str) -> str:
+    """The response has `status` and exactly the one error shape with `code`; returns the message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"], body
+    return str(body["error"]["message"])
+
+
+def start(client: TestClient, text: str = "我充值失败了", **extra: Any) -> dict[str, Any]:
+    response = client.post("/api/chat", json={"text": text, **extra})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def send(client: TestClient, conv: dict[str, Any], **message: Any) -> Any:
+    return client.post(
+        "/api/chat", json={"conversation": conv["conversation"], "token": conv["token"], **message}
+    )
+
+
+def buttons(reply: dict[str, Any]) -> list[dict[str, str]]:
+    return [b for m in reply["messages"] for b in m["buttons"]]
+
+
+# ---------------------------------------------------------------------------- chat
+
+
+def test_a_new_conversation_gets_an_id_a_token_and_the_contract_shape(client: TestClient) -> None:
+    reply = start(client, brand="kdou")
+
+    assert set(reply) == {"conversation", "token", "messages", "state"}
+    assert re.fullmatch(r"[0-9a-f]{32}", reply["conversation"])
+    assert len(reply["token"]) >= 32
+    assert set(reply["state"]) == STATE_KEYS
+    assert reply["state"]["intent"] == "topup_problem"
+    assert reply["messages"] and all(set(m) == {"text", "buttons"} for m in reply["messages"])
+    assert all(set(b) == {"title", "payload"} for b in buttons(reply))
+
+
+def test_two_new_conversations_get_different_ids_and_tokens(client: TestClient) -> None:
+    first, second = start(client), start(client)
+
+    assert first["conversation"] != second["conversation"]
+    assert first["token"] != second["token"]
+
+
+def test_later_messages_continue_the_conversation_with_a_button_payload(client: TestClient) -> None:
+    conv = start(client)
+    payload = next(b["payload"] for b in buttons(conv) if b["title"] == "还是不行")
+
+    response = send(client, conv, payload=payload)
+
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert reply["conversation"] == conv["conversation"]
+    assert reply["token"] == conv["token"]
+    assert reply["state"]["flow"] == "topup_problem"
+    assert reply["state"]["step"] != conv["state"]["step"]
+
+
+def test_a_human_request_opens_a_ticket_shown_in_the_state(client: TestClient) -> None:
+    conv = start(client)
+
+    reply = send(client, conv, payload="/human").json()
+
+    assert reply["state"]["escalated"] is True
+    assert re.fullmatch(r"WB-\d+", reply["state"]["ticket"])
+    assert any(reply["state"]["ticket"] in m["text"] for m in reply["messages"])
+
+
+def test_the_helpful_thumb_is_stored_as_feedback(client: TestClient) -> None:
+    conv = start(client)
+    solved = next(b["payload"] for b in buttons(conv) if b["title"] == "成功了")
+    reply = send(client, conv, payload=solved).json()
+    assert {"/helpful", "/not_helpful"} <= {b["payload"] for b in buttons(reply)}
+
+    assert send(client, conv, payload="/helpful").status_code == 200
+
+    assistant = client.app.state.assistant  # type: ignore[attr-defined]
+    with assistant.db.session(readonly=True) as s:
+        stored = [f for f in list_feedback(s) if f.conversation_id == conv["conversation"]]
+    assert [f.helpful for f in stored] == [True]
+
+
+def test_a_payload_that_is_not_valid_now_is_400(client: TestClient) -> None:
+    conv = start(client)
+
+    message = assert_error(send(client, conv, payload="no_such_step.7"), 400, "unknown_payload")
+    assert "'no_such_step.7'" in message
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "not-the-token"],
+    ids=["missing", "empty", "wrong"],
+)
+def test_a_missing_or_wrong_token_is_403(client: TestClient, token: str | None) -> None:
+    conv = start(client)
+    body: dict[str, Any] = {"conversation": conv["conversation"], "text": "还是不行"}
+    if token is not None:
+        body["token"] = token
+
+    assert_error(client.post("/api/chat", json=body), 403, "forbidden")
+
+
+def test_the_token_of_another_conversation_is_403(client: TestClient) -> None:
+    mine, theirs = start(client), start(client)
+    body = {"conversation": theirs["conversation"], "token": mine["token"], "text": "你好"}
+
+    assert_error(client.post("/api/chat", json=body), 403, "forbidden")
+    headers = {"X-Conversation-Token": mine["token"]}
+    assert_error(client.get(f"/api/conversations/{theirs['conversation']}", headers=headers), 403, "forbidden")
+
+
+def test_an_unknown_conversation_is_404(client: TestClient) -> None:
+    body = {"conversation": "0" * 32, "token": "x" * 43, "text": "你好"}
+
+    message = assert_error(client.post("/api/chat", json=body), 404, "not_found")
+    assert "0" * 32 in message
+    assert_error(client.get("/api/conversations/" + "0" * 32, params={"token": "x"}), 404, "not_found")
+
+
+# ---------------------------------------------------------------------------- history
+
+
+def test_history_returns_the_redacted_turns_and_the_state(client: TestClient) -> None:
+    conv = start(client, text="我的手机号是13812345678，充值失败了")
+    send(client, conv, payload="/human")
+
+    response = client.get(
+        f"/api/conversations/{conv['conversation']}", headers={"X-Conversation-Token": conv["token"]}
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["conversation"] == conv["conversation"]
+    turns = body["messages"]
+    assert [t["seq"] for t in turns] == sorted(t["seq"] for t in turns)
+    assert {t["role"] for t in turns} == {"user", "bot"}
+    assert turns[0]["role"] == "user"
+    assert "13812345678" not in turns[0]["text"]
+    assert "5678" in turns[0]["text"]
+    assert any(t["payload"] == "/human" for t in turns if t["role"] == "user")
+    assert any(t["buttons"] for t in turns if t["role"] == "bot")
+    assert body["state"]["ticket"] and body["state"]["escalated"] is True
+
+
+def test_history_accepts_the_token_as_a_query_parameter(client: TestClient) -> None:
+    conv = start(client)
+
+    response = client.get(f"/api/conversations/{conv['conversation']}", params={"token": conv["token"]})
+
+    assert response.status_code == 200
+    assert response.json()["messages"][0]["text"] == "我充值失败了"
+
+
+def test_history_without_a_token_is_403(client: TestClient) -> None:
+    conv = start(client)
+
+    assert_error(client.get(f"/api/conversations/{conv['conversation']}"), 403, "forbidden")
+
+
+# ---------------------------------------------------------------------------- input errors
+
+
+def test_a_message_at_the_length_limit_is_accepted_and_one_more_character_is_413(client: TestClient) -> None:
+    limit = client.app.state.settings.http.max_message_chars  # type: ignore[attr-defined]
+
+    assert client.post("/api/chat", json={"text": "充" * limit}).status_code == 200
+    message = assert_error(client.post("/api/chat", json={"text": "充" * (limit + 1)}), 413, "message_too_long")
+    assert message == (
+        f"The message has {limit + 1} characters; the limit is {limit}: send a shorter message."
+    )
+
+
+def test_a_body_far_over_the_limit_is_413_before_parsing(client: TestClient) -> None:
+    body = b'{"text": "' + b"a" * 200_000 + b'"}'
+
+    response = client.post("/api/chat", content=body, headers={"Content-Type": "application/json"})
+
+    assert_error(response, 413, "body_too_large")
+
+
+@pytest.mark.parametrize("text", ["", " ", " \n\t　"], ids=["empty", "space", "whitespace"])
+def test_an_empty_or_whitespace_message_is_422(client: TestClient, text: str) -> None:
+    message = assert_error(client.post("/api/chat", json={"text": text}), 422, "empty_message")
+    assert message == "'text' is empty or only whitespace: send the words of the message."
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"text": "你好", "payload": "/human"}, "text_and_payload"),
+        ({}, "missing_message"),
+        ({"brand": "kdou"}, "missing_message"),
+        ({"text": "你好", "txt": "你好"}, "unknown_field"),
+        ({"text": "你好", "conversation_id": "x"}, "unknown_field"),
+        ({"text": 5}, "invalid_field"),
+        ({"text": ["你好"]}, "invalid_field"),
+        ({"payload": "  "}, "empty_message"),
+        ({"text": "你好", "token": "abc"}, "missing_conversation"),
+        ({"text": "你好", "brand": "nobrand"}, "unknown_brand"),
+        (["你好"], "invalid_body"),
+        ("你好", "invalid_body"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_malformed_chat_requests_are_422(client: TestClient, body: Any, code: str) -> None:
+    assert_error(client.post("/api/chat", json=body), 422, code)
+
+
+def test_unknown_field_names_the_field(client: TestClient) -> None:
+    message = assert_error(client.post("/api/chat", json={"text": "你好", "txt": "x"}), 422, "unknown_field")
+    assert message == "Unknown field 'txt': remove it (see /docs for the fields)."
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"text": ', b"{'text': 'hi'}", b'{"text": "hi",}', b"text=hi"],
+    ids=["truncated", "single-quotes", "trailing-comma", "form"],
+)
+def test_invalid_json_is_400(client: TestClient, body: bytes) -> None:
+    response = client.post("/api/chat", content=body, headers={"Content-Type": "application/json"})
+
+    message = assert_error(response, 400, "invalid_json")
+    assert message.startswith("The request body is not valid JSON (")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"text": "\xff\xfe"}', b'{"text": "\xc3"}', '{"text": "充值失败"}'.encode("gbk")],
+    ids=["invalid-bytes", "truncated-sequence", "gbk"],
+)
+def test_a_body_that_is_not_utf8_is_400(client: TestClient, body: bytes) -> None:
+    response = client.post("/api/chat", content=body, headers={"Content-Type": "application/json"})
+
+    message = assert_error(response, 400, "invalid_body")
+    assert message == "The request body could not be read: send a UTF-8 encoded JSON object."
+
+
+def test_no_body_is_422(client: TestClient) -> None:
+    assert_error(client.post("/api/chat"), 422, "missing_body")
+
+
+def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> None:
+    assert_error(client.get("/api/nothing-here"), 404, "not_found")
+    assert_error(client.get("/api/chat"), 405, "method_not_allowed")
+
+
+# ---------------------------------------------------------------------------- parse
+
+
+def test_parse_returns_the_parse_contract(client: TestClient) -> None:
+    response = client.post("/api/parse", json={"text": "昨天充值100元没到账"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"text", "intent", "confidence", "entities", "ranking"}
+    assert body["text"] == "昨天充值100元没到账"
+    assert body["intent"] == "topup_problem"
+    assert 0 < body["confidence"] <= 1
+    amount = next(e for e in body["entities"] if e["entity"] == "amount")
+    assert set(amount) == {"entity", "value", "start", "end"}
+    assert body["text"][amount["start"]:amount["end"]] == "100元"
+    assert body["ranking"][0] == {"intent": body["intent"], "confidence": body["confidence"]}
+
+
+def test_parse_refuses_what_chat_refuses(client: TestClient) -> None:
+    limit = client.app.state.settings.http.max_message_chars  # type: ignore[attr-defined]
+
+    assert_error(client.post("/api/parse", json={"text": "x" * (limit + 1)}), 413, "message_too_long")
+    assert_error(client.post("/api/parse", json={"text": "  "}), 422, "empty_message")
+    assert_error(client.post("/api/parse", json={"text": "你好", "lang": "zh"}), 422, "unknown_field")
+    assert_error(client.post("/api/parse", json={}), 422, "missing_field")
+
+
+# ---------------------------------------------------------------------------- health, docs, pages
+
+
+def test_healthz_and_readyz_when_ready(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"model": True, "database": True}}
+
+
+def test_without_a_trained_model_the_app_is_live_but_not_ready(tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'walletbot.db'}", tmp_path / "no-models")
+
+    with TestClient(create_app(settings)) as untrained:
+        assert untrained.get("/healthz").status_code == 200
+        message = assert_error(untrained.get("/readyz"), 503, "not_ready")
+        assert "walletbot train" in message
+        assert_error(untrained.post("/api/chat", json={"text": "你好"}), 503, "not_ready")
+        assert_error(untrained.post("/api/parse", json={"text": "你好"}), 503, "not_ready")
+        assert untrained.get("/").status_code == 200  # the page still loads and explains nothing broke
+
+
+def test_openapi_describes_the_routes_and_the_error_shape(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+
+    assert {"post"} <= set(paths["/api/chat"])
+    assert {"get"} <= set(paths["/api/conversations/{conversation_id}"])
+    assert {"post"} <= set(paths["/api/parse"])
+    assert {"get"} <= set(paths["/api/widget-config"])
+    assert {"get"} <= set(paths["/healthz"]) and {"get"} <= set(paths["/readyz"])
+    chat = paths["/api/chat"]["post"]
+    for status in ("400", "403", "404", "413", "422", "429", "503"):
+        assert chat["responses"][status]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorBody"
+        }, status
+    schemas = spec["components"]["schemas"]
+    assert schemas["ChatRequest"]["additionalProperties"] is False
+    assert set(schemas["ChatRequest"]["properties"]) == {"conversation", "token", "text", "payload", "brand"}
+    assert set(schemas["ChatResponse"]["properties"]) == {"conversation", "token", "messages", "state"}
+    assert set(schemas["State"]["properties"]) == STATE_KEYS
+    history_params = {p["name"] for p in paths["/api/conversations/{conversation_id}"]["get"]["parameters"]}
+    assert {"conversation_id", "X-Conversation-Token", "token"} <= history_params
+
+
+def test_widget_config_gives_brand_and_ui_texts(client: TestClient) -> None:
+    body = client.get("/api/widget-config", params={"brand": "kdou"}).json()
+
+    assert body["brand"] == "kdou"
+    assert body["name"] == "K豆钱包"
+    assert body["color"] == "#f59e0b"
+    assert body["strings"]["human"] == "转人工"
+    assert body["strings"]["title"] == "K豆钱包在线客服"  # {brand} filled in
+    assert body["max_message_chars"] == 1000
+    assert client.get("/api/widget-config").json()["brand"] == "generic"
+    assert_error(client.get("/api/widget-config", params={"brand": "zz"}), 422, "unknown_brand")
+
+
+def test_the_demo_page_embeds_the_bubble_with_a_strict_csp(client: TestClient) -> None:
+    page = client.get("/", params={"brand": "upay"})
+
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert '<script src="/widget.js" data-brand="upay" data-api="" defer></script>' in page.text
+    for brand in ("generic", "kdou", "upay"):
+        assert f'href="/?brand={brand}"' in page.text
+    assert "<script>" not in page.text and "style=" not in page.text  # nothing inline for the CSP to block
+
+
+def test_the_demo_page_does_not_reflect_an_unknown_brand(client: TestClient) -> None:
+    page = client.get("/", params={"brand": '"><script>alert(1)</script>'})
+
+    assert page.status_code == 200
+    assert "alert(1)" not in page.text
+    assert 'data-brand="generic"' in page.text
+
+
+def test_widget_files_are_served_with_their_types_and_never_use_innerhtml(client: TestClient) -> None:
+    js = client.get("/widget.js")
+    css = client.get("/widget.css")
+
+    assert js.status_code == css.status_code == 200
+    assert js.headers["content-type"].startswith("text/javascript")
+    assert css.headers["content-type"].startswith("text/css")
+    assert js.headers["x-content-type-options"] == "nosniff"
+    html_sinks = re.compile(r"\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write|\beval\(|new Function")
+    assert html_sinks.findall(js.text) == []
+
+
+def test_api_answers_are_not_cached_and_cors_allows_embedding(client: TestClient) -> None:
+    conv = start(client)
+    history = client.get(f"/api/conversations/{conv['conversation']}", params={"token": conv["token"]})
+    assert history.headers["cache-control"] == "no-store"
+
+    preflight = client.options(
+        "/api/chat",
+        headers={
+            "Origin": "https://shop.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-conversation-token",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in preflight.headers
+
+
+# ---------------------------------------------------------------------------- rate limits
+
+
+def limited_client(tmp_path: Path, models: Path, ip: int, conversation: int) -> TestClient:
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'walletbot.db'}",
+        models,
+        WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP=str(ip),
+        WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_CONVERSATION=str(conversation),
+    )
+    return TestClient(create_app(settings))
+
+
+def test_too_many_messages_in_one_conversation_is_429_with_retry_after(
+    tmp_path: Path, trained_models_dir: Path
+) -> None:
+    with limited_client(tmp_path, trained_models_dir, ip=100, conversation=2) as limited:
+        conv = start(limited)  # the first message counts
+        assert send(limited, conv, text="还是不行").status_code == 200
+
+        refused = send(limited, conv, text="还是不行")
+
+        message = assert_error(refused, 429, "rate_limited")
+        assert message.startswith("Too many requests in this conversation (limit 2 per minute): retry in ")
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert start(limited)["conversation"]  # another conversation is not affected
+
+
+def test_too_many_requests_from_one_address_is_429_with_retry_after(
+    tmp_path: Path, trained_models_dir: Path
+) -> None:
+    with limited_client(tmp_path, trained_models_dir, ip=3, conversation=100) as limited:
+        for _ in range(3):
+            start(limited)
+
+        refused = limited.post("/api/chat", json={"text": "你好"})
+
+        assert_error(refused, 429, "rate_limited")
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert_error(limited.post("/api/parse", json={"text": "你好"}), 429, "rate_limited")
+        assert limited.get("/healthz").status_code == 200  # probes are never limited
+
+
+def test_the_sliding_window_forgets_hits_older_than_the_window() -> None:
+    now = [1000.0]
+    limiter = SlidingWindowLimiter(2, 60.0, clock=lambda: now[0])
+
+    assert limiter.hit("a") is None
+    now[0] += 30
+    assert limiter.hit("a") is None
+    assert limiter.hit("a") == pytest.approx(30.0)  # the first hit leaves the window in 30 s
+    assert limiter.hit("b") is None  # keys are independent
+    now[0] += 30.5
+    assert limiter.hit("a") is None
+    assert limiter.hit("a") is not None
+
+
+def test_the_limiter_forgets_the_quietest_keys_beyond_its_capacity() -> None:
+    limiter = SlidingWindowLimiter(1, 60.0, max_keys=2, clock=lambda: 0.0)
+    limiter.hit("a")
+    limiter.hit("b")
+    limiter.hit("c")  # "a" is forgotten
+
+    assert limiter.hit("a") is None
+    assert limiter.hit("c") is not None
+
+
+def test_a_limiter_needs_a_positive_limit() -> None:
+    with pytest.raises(ValueError, match="at least one hit per window, got 0"):
+        SlidingWindowLimiter(0)
