@@ -1,0 +1,49 @@
+"""Measuring the assistant: `walletbot eval` (how well it understands) and `walletbot bench`
+(how fast it answers), each a reproducible number with a stable JSON form.
+
+    bot.measure.evaluate   intent accuracy on a labelled TSV, cross-validation on data/nlu,
+                           FAQ retrieval with alternates held out
+    bot.measure.bench      cold start, in-process latency, HTTP latency and throughput, training time
+    bot.measure.commands   the click commands `eval` and `bench` for the `walletbot` group
+
+This module stays cheap to import (no numpy, no scikit-learn): the CLI imports it to register
+the commands, and the heavy modules are imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+from bot.errors import WalletbotError
+
+
+class MeasureError(WalletbotError):
+    """An evaluation or a benchmark cannot run (bad input file, server that does not start...)."""
+
+
+def display_width(text: str) -> int:
+    """Terminal columns taken by `text`: CJK characters are two columns wide."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
+    """A plain-text table; `align` has one letter per column, 'l' or 'r' (default: 'l' for the
+    first column, 'r' for the others, which suits a name followed by numbers)."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    columns = len(headers)
+    align = align or "l" + "r" * (columns - 1)
+    widths = [max(display_width(row[i]) for row in cells) for i in range(columns)]
+
+    def line(row: list[str]) -> str:
+        parts = []
+        for i, value in enumerate(row):
+            pad = " " * (widths[i] - display_width(value))
+            parts.append(value + pad if align[i] == "l" else pad + value)
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule] + [line(row) for row in cells[1:]])
+
+
+__all__ = ["MeasureError", "display_width", "text_table"]

@@ -1,0 +1,272 @@
+"""The chat bubble in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+One uvicorn server (real engine, trained model, temporary SQLite database) and one browser serve
+the whole module; each test gets a fresh browser context, so its localStorage starts empty.
+Playwright's CSS and role locators see through the widget's open shadow root.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from browser import launch_chromium
+from engine_fixtures import make_settings
+from fastapi import FastAPI
+from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect, sync_playwright
+
+from bot.api.server import ServerThread
+from bot.store import append_turn, get_conversation
+
+PROJECT = Path(__file__).resolve().parent.parent
+SCREENSHOT = PROJECT / "docs" / "bubble.png"
+PHONE = {"width": 390, "height": 844}
+XSS = "<img src=x onerror=alert(1)>"
+
+expect.set_options(timeout=15_000)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, trained_models_dir: Path) -> Iterator[LiveServer]:
+    db = tmp_path_factory.mktemp("browser") / "walletbot.db"
+    settings = make_settings(
+        f"sqlite:///{db}",
+        trained_models_dir,
+        WALLETBOT_UI_POLL_SECONDS="1",  # agent replies show up quickly
+        WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP="100000",
+    )
+    thread = ServerThread(settings)
+    with thread as url:
+        yield LiveServer(url, thread.server.config.app)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="zh-CN")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    """A page that fails the test on any JavaScript error or dialog."""
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    yield page
+    assert problems == []
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def open_bubble(page: Page, url: str, brand: str = "kdou", name: str = "K豆钱包") -> Locator:
+    page.goto(f"{url}?brand={brand}")
+    page.get_by_role("button", name=f"打开{name}在线客服").click()
+    box = page.get_by_role("textbox", name="输入消息，按回车发送")
+    expect(box).to_be_focused()
+    return box
+
+
+def say(page: Page, text: str) -> None:
+    """Type a message, send it with Enter and wait for the bot's answer."""
+    box = page.get_by_role("textbox", name="输入消息，按回车发送")
+    before = page.locator(".wb-msg-bot").count()
+    box.fill(text)
+    box.press("Enter")
+    expect(page.locator(".wb-msg-user").last).to_have_text(re.compile(re.escape(text)))
+    wait_for_reply(page, before)
+
+
+def wait_for_reply(page: Page, bot_messages_before: int) -> None:
+    expect(page.locator(".wb-msg-bot")).not_to_have_count(bot_messages_before)
+    expect(page.locator(".wb-typing")).to_be_hidden()
+
+
+def reply(page: Page, title: str) -> Locator:
+    """The quick reply titled `title` that can still be clicked (only the latest are)."""
+    return page.locator(".wb-reply:not([disabled])", has_text=re.compile(f"^{re.escape(title)}$"))
+
+
+def click_reply(page: Page, title: str) -> None:
+    before = page.locator(".wb-msg-bot").count()
+    reply(page, title).click()
+    wait_for_reply(page, before)
+
+
+def stored(page: Page, brand: str) -> dict[str, str]:
+    return page.evaluate("brand => JSON.parse(localStorage.getItem('walletbot.v1.' + brand))", brand)
+
+
+def no_horizontal_overflow(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    panel = page.locator(".wb-panel")
+    if panel.is_visible():
+        box = panel.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        log = page.locator(".wb-log")
+        assert log.evaluate("el => el.scrollWidth <= el.clientWidth")
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+def test_quick_replies_lead_to_a_ticket_that_survives_a_reload(page: Page, server: LiveServer) -> None:
+    open_bubble(page, server.url)
+    expect(page.locator(".wb-title")).to_have_text("K豆钱包在线客服")
+    say(page, "我充值失败了")
+
+    click_reply(page, "还是不行")
+    click_reply(page, "还是不行")
+    expect(page.locator(".wb-reply.wb-chosen")).to_have_count(2)
+    click_reply(page, "转人工")
+    banner = page.locator(".wb-ticket")
+    skip = reply(page, "跳过")
+    for _ in range(6):  # the flow may ask for details (time, amount…) before opening the ticket
+        expect(banner.or_(skip)).to_be_visible()
+        if banner.is_visible():
+            break
+        click_reply(page, "跳过")
+
+    expect(banner).to_be_visible()
+    number = page.locator(".wb-ticket-number").inner_text()
+    assert re.fullmatch(r"WB-\d+", number)
+    expect(page.locator(".wb-msg-bot").last).to_contain_text(number)
+    # Used quick replies stay on screen, disabled.
+    assert page.locator(".wb-reply[disabled]").count() >= 6
+    assert stored(page, "kdou")["ticket"] == number
+
+    page.reload()
+
+    expect(page.locator(".wb-panel")).to_be_visible()  # the open panel stays open
+    log = page.locator(".wb-log")
+    expect(log).to_contain_text("我充值失败了")
+    expect(page.locator(".wb-msg-user", has_text="还是不行")).to_have_count(2)  # payloads shown by title
+    expect(page.locator(".wb-reply.wb-chosen", has_text="还是不行")).to_have_count(2)
+    expect(page.locator(".wb-ticket-number")).to_have_text(number)
+    expect(log).to_contain_text(f"已为您创建工单 {number}")
+
+
+def test_html_in_a_message_is_shown_as_text_and_never_runs(page: Page, server: LiveServer) -> None:
+    dialogs: list[Dialog] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog))
+    open_bubble(page, server.url, "generic", "数字钱包")
+
+    say(page, XSS)
+    say(page, "**粗体** [点我](javascript:alert(2)) <script>alert(3)</script>")
+    page.wait_for_timeout(300)  # time for an injected onerror handler to fire, if there were one
+
+    users = page.locator(".wb-msg-user .wb-bubble")
+    expect(users.first).to_have_text(XSS)
+    expect(users.nth(1)).to_have_text("**粗体** [点我](javascript:alert(2)) <script>alert(3)</script>")
+    widget = page.locator("[data-walletbot]")
+    counts = widget.evaluate(
+        "host => ['img', 'script', 'a'].map(t => host.shadowRoot.querySelectorAll('.wb-log ' + t).length)"
+    )
+    assert counts == [0, 0, 0]
+
+    page.reload()  # the history path renders the same text safely
+    expect(page.locator(".wb-msg-user .wb-bubble").first).to_have_text(XSS)
+    page.wait_for_timeout(300)
+    assert widget.evaluate("host => host.shadowRoot.querySelectorAll('img, .wb-log script').length") == 0
+    assert dialogs == []
+
+
+def test_phone_viewport_has_no_horizontal_overflow(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.url}?brand=kdou")
+    page.get_by_role("button", name="打开K豆钱包在线客服").wait_for()
+    no_horizontal_overflow(page)
+
+    open_bubble(page, server.url)
+    say(page, "我充值失败了")
+    click_reply(page, "还是不行")
+    no_horizontal_overflow(page)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+    say(page, "https://example.com/" + "a" * 300)  # one long unbreakable word
+    no_horizontal_overflow(page)
+
+
+def test_keyboard_only_use_and_accessible_names(page: Page, server: LiveServer) -> None:
+    page.goto(server.url)
+    page.get_by_role("link", name="Upay钱包").click()
+    launcher = page.get_by_role("button", name="打开Upay钱包在线客服")
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+
+    for _ in range(12):  # Tab through the page until the launcher has focus
+        page.keyboard.press("Tab")
+        if launcher.evaluate("el => el.getRootNode().activeElement === el"):
+            break
+    page.keyboard.press("Enter")
+
+    box = page.get_by_role("textbox", name="输入消息，按回车发送")
+    expect(box).to_be_focused()
+    expect(page.get_by_role("dialog", name="Upay钱包在线客服")).to_be_visible()
+    expect(page.get_by_role("log", name="对话记录")).to_have_attribute("aria-live", "polite")
+    expect(page.get_by_role("button", name="转人工")).to_be_visible()
+    expect(page.get_by_role("button", name="关闭客服窗口")).to_be_visible()
+    header_colour = page.locator(".wb-header").evaluate("el => getComputedStyle(el).backgroundColor")
+    assert header_colour == "rgb(16, 185, 129)"  # Upay's brand colour from config.yml
+
+    page.keyboard.type("第一行")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("第二行")
+    expect(box).to_have_value("第一行\n第二行")
+    assert page.locator(".wb-msg-user").count() == 0
+    page.keyboard.press("Enter")
+    expect(page.locator(".wb-msg-user .wb-bubble")).to_have_text("第一行\n第二行")
+    expect(page.locator(".wb-msg-bot").first).to_be_visible()
+    expect(box).to_have_value("")
+
+    page.keyboard.press("Escape")
+    expect(page.locator(".wb-panel")).to_be_hidden()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    assert launcher.evaluate("el => el.getRootNode().activeElement === el")
+
+
+def test_the_human_button_escalates_and_agent_replies_appear(page: Page, server: LiveServer) -> None:
+    open_bubble(page, server.url)
+    say(page, "提现一直没到账")
+    before = page.locator(".wb-msg-bot").count()
+    page.get_by_role("button", name="转人工", exact=True).first.click()
+    wait_for_reply(page, before)
+    expect(page.locator(".wb-ticket-number")).to_have_text(re.compile(r"WB-\d+"))
+    conversation = stored(page, "kdou")["conversation"]
+
+    assistant = server.app.state.assistant
+    with assistant.db.session() as s:
+        conv = get_conversation(s, conversation, lock=True)
+        append_turn(s, conv, role="agent", text="您好，我是人工客服小王。\n详情见 https://example.com/help 或 javascript:alert(1)")
+
+    agent = page.locator(".wb-msg-agent")
+    expect(agent).to_have_count(1)  # fetched by the open bubble's polling
+    expect(agent.locator(".wb-author")).to_have_text("人工客服：")
+    expect(agent.locator(".wb-bubble")).to_have_text(
+        "您好，我是人工客服小王。\n详情见 https://example.com/help 或 javascript:alert(1)"
+    )
+    links = agent.locator("a")
+    expect(links).to_have_count(1)
+    expect(links).to_have_attribute("href", "https://example.com/help")
+    expect(links).to_have_attribute("rel", "noopener noreferrer nofollow")
+    page.wait_for_timeout(1500)  # more polls do not repeat anything
+    expect(agent).to_have_count(1)
+    assert page.locator(".wb-msg-user").count() == 2
