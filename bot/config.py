@@ -107,6 +107,7 @@ class Settings(_Section):
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     ui: dict[str, Any] = Field(default_factory=dict)
+    console: dict[str, Any] = Field(default_factory=dict)
     brands: dict[str, Brand]
     # Folder of the config file: relative paths are resolved against it.
     root: Path = Path(".")

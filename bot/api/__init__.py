@@ -3,7 +3,7 @@
     from bot.api import create_app, serve
 """
 
-from bot.api.app import create_app
+from bot.api.app import app_from_env, create_app
 from bot.api.server import serve
 
-__all__ = ["create_app", "serve"]
+__all__ = ["app_from_env", "create_app", "serve"]

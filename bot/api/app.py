@@ -27,7 +27,7 @@ from bot.api import pages, routes
 from bot.api.errors import install_error_handlers
 from bot.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from bot.api.ui import check_ui
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.errors import ModelError
 
 if TYPE_CHECKING:
@@ -104,3 +104,12 @@ def create_app(settings: Settings, assistant: "Assistant | None" = None) -> Fast
         max_age=600,
     )
     return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for `uvicorn --factory bot.api.app:app_from_env` (and `walletbot serve`).
+
+    Each worker process calls it, so the configuration comes from the environment:
+    $WALLETBOT_CONFIG (default ./config.yml) and the WALLETBOT_* overrides.
+    """
+    return create_app(load_settings())

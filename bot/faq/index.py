@@ -63,6 +63,8 @@ class FaqHit:
     best_text: str
 
 
+BEST_TEXT_WEIGHT = 0.5
+
 # Placeholders are brand facts, not words users type: they are removed before indexing.
 _BLANKS = {name: "" for name in ("brand", "website", "phone", "email", "service_hours", "in_app_support", "social")}
 
@@ -91,6 +93,16 @@ class FaqIndex:
         self.vectorizer = TfidfVectorizer.fit(token_lists) if texts else TfidfVectorizer({}, np.zeros(0))
         self._matrix = self.vectorizer.transform(token_lists).T.tocsr() if texts else None  # features x texts
         self._doc_vectors = embedder.encode(texts) if embedder and texts else None
+        # Per-entry sums of text vectors, for the "all wordings together" half of the score.
+        if texts:
+            text_vectors = self._matrix.T.tocsr()
+            sums = np.zeros((len(entries), text_vectors.shape[1]), dtype=np.float32)
+            for i, owner in enumerate(self._owner):
+                row = text_vectors.getrow(i)
+                sums[owner, row.indices] += row.data
+            self._sum_norms = np.linalg.norm(sums, axis=1).astype(np.float64)
+            self._dot_with_sum = np.asarray(text_vectors @ sums.T)[np.arange(len(texts)), self._owner_arr]
+            self._norm2 = np.asarray(text_vectors.multiply(text_vectors).sum(axis=1)).ravel()
         self.by_id = {entry.id: entry for entry in entries}
 
     def _tokens(self, text: str) -> list[str]:
@@ -101,36 +113,51 @@ class FaqIndex:
     def search(self, query: str, *, brand: str | None = None, k: int = 3, exclude_text: str | None = None) -> list[FaqHit]:
         """The k best entries for a normalised query, best first, for one brand (None: all).
 
+        An entry scores half its best single text and half the query's cosine with the sum of
+        all its texts: the best text rewards a close paraphrase, the sum rewards a query that
+        shares words with several of the entry's wordings.
         `exclude_text` hides one indexed text (used to hold an alternate out when testing it).
         """
         if self._matrix is None or not query:
             return []
-        q_tokens = self._tokens(query)
-        q = self.vectorizer.transform([q_tokens])
+        q = self.vectorizer.transform([self._tokens(query)])
         lexical = np.asarray((q @ self._matrix).todense()).ravel()
         semantic = None
         if self._doc_vectors is not None and self.embedder is not None:
             semantic = self._doc_vectors @ self.embedder.encode([query])[0]
-        combined = lexical if semantic is None else (1 - self.weight) * lexical + self.weight * np.clip(semantic, 0, 1)
+        per_text = lexical if semantic is None else (1 - self.weight) * lexical + self.weight * np.clip(semantic, 0, 1)
+        sums = np.bincount(self._owner_arr, weights=per_text, minlength=len(self.entries))
+        norms = self._sum_norms.copy()
         if exclude_text is not None:
-            combined = np.where(np.array(self._texts) == exclude_text, -1.0, combined)
+            for x in np.flatnonzero(np.array(self._texts) == exclude_text):
+                owner = self._owner_arr[x]
+                sums[owner] -= per_text[x]
+                norms[owner] = np.sqrt(max(norms[owner] ** 2 - 2 * self._dot_with_sum[x] + self._norm2[x], 1e-12))
+                per_text = per_text.copy()
+                per_text[x] = -1.0
+        best_text = np.full(len(self.entries), -1, dtype=np.int64)
+        best_score = np.full(len(self.entries), -1.0)
+        for text_index in np.argsort(-per_text):
+            owner = self._owner_arr[text_index]
+            if best_text[owner] < 0:
+                best_text[owner] = text_index
+                best_score[owner] = per_text[text_index]
+        centroid = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+        scores = BEST_TEXT_WEIGHT * best_score + (1 - BEST_TEXT_WEIGHT) * np.clip(centroid, 0, 1)
         best: dict[int, int] = {}
-        for text_index in np.argsort(-combined):
-            if combined[text_index] <= 0:
+        for owner in np.argsort(-scores):
+            if scores[owner] <= 0 or len(best) >= k:
                 break
-            owner = int(self._owner_arr[text_index])
-            if owner in best or (brand and not self.entries[owner].serves(brand)):
+            if brand and not self.entries[owner].serves(brand):
                 continue
-            best[owner] = int(text_index)
-            if len(best) >= k:
-                break
+            best[int(owner)] = int(best_text[owner])
         q_words = set(self.tokenizer.words(query))
         hits = []
         for owner, text_index in best.items():
             matched = tuple(w for w in self.tokenizer.words(self._texts[text_index]) if w in q_words and len(w.strip()) > 0)
             hits.append(FaqHit(
                 entry=self.entries[owner],
-                score=float(min(1.0, combined[text_index])),
+                score=float(min(1.0, scores[owner])),
                 lexical=float(lexical[text_index]),
                 semantic=None if semantic is None else float(semantic[text_index]),
                 matched=tuple(dict.fromkeys(matched)),

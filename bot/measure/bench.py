@@ -1,0 +1,775 @@
+"""How fast the assistant answers: training, cold start, in-process latency and HTTP load.
+
+    report = run_bench(settings, config_path, BenchOptions.for_mode(quick=False))
+    print(format_bench_report(report))
+
+Everything runs in a throw-away folder (a fresh model, fresh SQLite databases), so a benchmark
+never touches the project's models/ or database. The servers are real `walletbot serve`
+subprocesses on loopback; the load generator (asyncio + httpx, keep-alive, a bounded time per
+concurrency level) runs in this process, so on a 2-core machine it competes with the server for
+the CPU: the HTTP figures are a floor, and each level reports the CPU both sides spent per
+message so the reader can see which side was the limit.
+
+The report is a plain dict whose keys are documented in docs/performance.md and pinned by
+tests/test_measure.py; `schema` changes when a key changes meaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings
+from bot.measure import MeasureError, text_table
+
+if TYPE_CHECKING:
+    from bot.content import Content
+
+BENCH_SCHEMA = "walletbot.bench/1"
+HOST = "127.0.0.1"
+# A conversation is a few messages long; a new one starts after this many (its first message
+# creates it, as in the bubble).
+MESSAGES_PER_CONVERSATION = 4
+# Rate limits high enough never to trigger: the benchmark sends everything from one address.
+UNLIMITED = "100000000"
+PACKAGES = (
+    "walletbot", "numpy", "scipy", "scikit-learn", "jieba", "OpenCC", "pypinyin", "SQLAlchemy",
+    "pydantic", "fastapi", "starlette", "uvicorn", "httpx",
+)
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    """What to run. `for_mode(quick=True)` is the ~30 s smoke version: fewer messages, short
+    HTTP levels, one worker count, no end-to-end `walletbot train` subprocess."""
+
+    quick: bool = False
+    messages: int = 3000
+    level_seconds: float = 8.0
+    warmup_seconds: float = 1.0
+    concurrency: tuple[int, ...] = (1, 8, 64)
+    workers: tuple[int, ...] = (1, 2)
+    cli_training: bool = True
+    ready_timeout: float = 90.0
+    seed: int = 7
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> "BenchOptions":
+        if quick:
+            return cls(quick=True, messages=400, level_seconds=1.5, warmup_seconds=0.3, workers=(1,), cli_training=False)
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One figure of issue 7 §4 and the limit it must meet."""
+
+    name: str
+    label: str
+    limit: float
+    unit: str
+    higher_is_better: bool = False
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return value >= self.limit if self.higher_is_better else value <= self.limit
+
+
+TARGETS = (
+    Target("in_process_p50_ms", "in-process message p50", 5.0, "ms"),
+    Target("http_c1_p50_ms", "HTTP p50, concurrency 1 (1 worker)", 10.0, "ms"),
+    Target("http_c64_throughput", "HTTP throughput, concurrency 64 (best worker count)", 500.0, "msg/s", higher_is_better=True),
+    Target("ready_seconds", "start to ready (1 worker)", 5.0, "s"),
+    Target("rss_mb", "peak server RSS (1 worker)", 500.0, "MB"),
+    Target("training_seconds", "training (`walletbot train` end to end, else in-process)", 15.0, "s"),
+)
+
+
+# --------------------------------------------------------------------------- messages
+
+_PREFIXES = ("", "", "", "", "你好，", "您好，", "请问", "请问一下，", "客服，", "在吗？", "急！", "那个，", "我想问下，")
+_SUFFIXES = ("", "", "", "", "？", "。", "怎么办", "怎么回事", "，急", "，谢谢", "啊", "！！！", "呢")
+# Wordings in the style of questions users send to payment apps' support (credit products as
+# much as wallets), written for this benchmark: they exercise the out-of-scope and clarify paths.
+_PRODUCTS = ("花呗", "借呗", "余额宝", "零钱", "银行卡", "信用卡", "钱包", "账户", "红包", "基金", "分期")
+_PROBLEMS = (
+    "还款失败", "付不了款", "提现一直不到账", "被冻结了", "额度怎么提高", "怎么解绑", "扣了两次钱",
+    "退款什么时候到账", "显示异常", "充值不成功", "被限制使用了", "的密码忘了", "为什么用不了",
+    "里的钱少了", "怎么开通", "提示风险", "转账转错了",
+)
+_FRAMES = ("我的{p}{q}", "{p}{q}怎么办", "为什么{p}{q}", "请问{p}{q}吗", "{p}{q}，怎么处理", "昨天{p}{q}", "{p}{q}了，急")
+_TYPOS = (("充值", "冲值"), ("提现", "体现"), ("账户", "帐户"), ("密码", "密马"))
+_FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def bench_messages(content: "Content", count: int, seed: int = 7) -> list[str]:
+    """`count` distinct user messages: the training examples and FAQ wordings with the variations
+    users type (greetings, trailing particles, Traditional characters, full-width digits,
+    homophone typos, amounts, two questions in one), plus templated paraphrases outside the
+    training data. Deterministic for a seed."""
+    import opencc
+
+    rng = random.Random(seed)
+    to_traditional = opencc.OpenCC("s2t")
+    bases = [text for text, _ in content.training.examples]
+    bases += [text.replace("{brand}", "") for entry in content.faq for text in entry.texts()]
+    bases += [frame.format(p=p, q=q) for frame in _FRAMES for p in _PRODUCTS for q in _PROBLEMS]
+    bases = [b for b in dict.fromkeys(b.strip() for b in bases) if b]
+    if not bases:
+        raise MeasureError("No training examples or FAQ entries to build benchmark messages from: check data/.")
+    rng.shuffle(bases)
+    messages: dict[str, None] = dict.fromkeys(bases[: count // 3])
+    attempts = 0
+    while len(messages) < count and attempts < count * 50:
+        attempts += 1
+        text = rng.choice(bases)
+        roll = rng.random()
+        if roll < 0.08:
+            text = text + "，" + rng.choice(bases)
+        elif roll < 0.16:
+            text = f"{text} {rng.choice((50, 100, 200, 388, 1000, 5000))}元"
+        text = rng.choice(_PREFIXES) + text + rng.choice(_SUFFIXES)
+        roll = rng.random()
+        if roll < 0.10:
+            text = to_traditional.convert(text)
+        elif roll < 0.15:
+            text = text.translate(_FULL_WIDTH)
+        elif roll < 0.22:
+            wrong, typo = rng.choice(_TYPOS)
+            text = text.replace(wrong, typo)
+        messages.setdefault(text)
+    result = list(messages)
+    rng.shuffle(result)
+    return result[:count]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, float | None]:
+    """p50, p95, p99, mean and max in milliseconds."""
+    if not seconds:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "mean_ms": None, "max_ms": None}
+    import numpy as np
+
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return {
+        "p50_ms": round(float(p50), 3),
+        "p95_ms": round(float(p95), 3),
+        "p99_ms": round(float(p99), 3),
+        "mean_ms": round(float(ms.mean()), 3),
+        "max_ms": round(float(ms.max()), 3),
+    }
+
+
+# --------------------------------------------------------------------------- processes (/proc)
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces: split after its closing parenthesis.
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants that are alive now."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _proc_stat(int(name))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(name))
+    tree, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        tree.append(pid)
+        stack.extend(children.get(pid, []))
+    return tree
+
+
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def tree_rss_mb(pids: Sequence[int]) -> float:
+    return sum(_status_kb(pid, "VmRSS") for pid in pids) / 1024
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time of the processes (utime and stime of /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        fields = _proc_stat(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
+
+
+class TreeSampler(threading.Thread):
+    """Samples the summed RSS of a process tree every `interval` seconds; `peak_mb` is the highest."""
+
+    def __init__(self, root: int, interval: float = 0.05) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        self.root = root
+        self.interval = interval
+        self.peak_mb = 0.0
+        self.processes = 1
+        self._halt = threading.Event()
+
+    def sample(self) -> float:
+        pids = process_tree(self.root)
+        rss = tree_rss_mb(pids)
+        self.peak_mb = max(self.peak_mb, rss)
+        self.processes = max(self.processes, len(pids))
+        return rss
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=2)
+
+
+# --------------------------------------------------------------------------- server subprocess
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(slots=True)
+class ServerProcess:
+    """A `walletbot serve` subprocess in its own process group."""
+
+    workers: int
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    started: float
+    sampler: TreeSampler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sampler = TreeSampler(self.process.pid)
+        self.sampler.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+    def pids(self) -> list[int]:
+        return process_tree(self.process.pid)
+
+    def wait_ready(self, timeout: float) -> float:
+        """Seconds from spawning the process to the first 200 from /readyz.
+
+        Raises:
+            MeasureError: the process exited, or was not ready within `timeout`.
+        """
+        import httpx
+
+        deadline = self.started + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                code = self.process.poll()
+                if code is not None:
+                    raise MeasureError(
+                        f"`walletbot serve --workers {self.workers}` exited with code {code} before it was ready; "
+                        f"its output ends with:\n{self.log_tail()}"
+                    )
+                try:
+                    if client.get(self.url + "/readyz").status_code == 200:
+                        return time.perf_counter() - self.started
+                except httpx.TransportError:
+                    pass
+                if time.perf_counter() > deadline:
+                    raise MeasureError(
+                        f"`walletbot serve --workers {self.workers}` was not ready within {timeout:.0f} s; "
+                        f"its output ends with:\n{self.log_tail()}"
+                    )
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        """SIGINT to the group (uvicorn's graceful stop), then SIGTERM, then SIGKILL."""
+        self.sampler.stop()
+        for sig, wait in ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            if self.process.poll() is not None:
+                break
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def _cli(config_path: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "bot", "--config", str(config_path), *args]
+
+
+def _bench_env(models_dir: Path, database: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("WALLETBOT_DATABASE_URL", None)
+    env.update({
+        "WALLETBOT_PATHS_MODELS": str(models_dir),
+        "WALLETBOT_STORAGE_DATABASE_URL": f"sqlite:///{database}",
+        "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP": UNLIMITED,
+        "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_CONVERSATION": UNLIMITED,
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def start_server(config_path: Path, workers: int, workdir: Path, models_dir: Path) -> ServerProcess:
+    port = _free_port()
+    log_path = workdir / f"serve-w{workers}.log"
+    env = _bench_env(models_dir, workdir / f"serve-w{workers}.db")
+    command = _cli(config_path, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers))
+    with log_path.open("wb") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    return ServerProcess(workers, port, process, log_path, started)
+
+
+# --------------------------------------------------------------------------- HTTP load
+
+
+@dataclass(slots=True)
+class _LoadResult:
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+
+
+async def _drive(client: Any, concurrency: int, seconds: float, messages: Sequence[str], offset: int) -> _LoadResult:
+    """`concurrency` virtual users, each sending one message at a time until `seconds` pass."""
+    import httpx
+
+    result = _LoadResult()
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def user(number: int) -> None:
+        conversation: str | None = None
+        token = ""
+        sent = 0
+        index = offset + number
+        while time.perf_counter() < deadline:
+            text = messages[index % len(messages)]
+            index += concurrency
+            body: dict[str, str] = {"text": text}
+            if conversation is not None:
+                body |= {"conversation": conversation, "token": token}
+            begin = time.perf_counter()
+            try:
+                response = await client.post("/api/chat", json=body)
+            except httpx.HTTPError as exc:
+                result.errors[type(exc).__name__] += 1
+                conversation = None
+                continue
+            took = time.perf_counter() - begin
+            if response.status_code != 200:
+                result.errors[str(response.status_code)] += 1
+                conversation = None
+                continue
+            result.latencies.append(took)
+            sent += 1
+            if sent % MESSAGES_PER_CONVERSATION == 0:
+                conversation = None
+            else:
+                reply = response.json()
+                conversation, token = reply["conversation"], reply["token"]
+
+    await asyncio.gather(*(user(n) for n in range(concurrency)))
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+async def _level(url: str, concurrency: int, seconds: float, warmup: float, messages: Sequence[str], server: ServerProcess) -> dict[str, Any]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=httpx.Timeout(30.0)) as client:
+        await _drive(client, concurrency, warmup, messages, offset=len(messages) // 2)  # opens the connections
+        pids = server.pids()
+        server_cpu, client_cpu = tree_cpu_seconds(pids), time.process_time()
+        result = await _drive(client, concurrency, seconds, messages, offset=concurrency * 7)
+        server_cpu = tree_cpu_seconds(pids) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+    done = len(result.latencies)
+    return {
+        "concurrency": concurrency,
+        "seconds": round(result.elapsed, 2),
+        "requests": done,
+        "errors": dict(result.errors),
+        "throughput": round(done / result.elapsed, 1) if result.elapsed else 0.0,
+        **latency_summary(result.latencies),
+        # CPU spent per answered message by the server's processes and by this load generator.
+        "server_cpu_ms_per_message": round(server_cpu * 1000 / done, 2) if done else None,
+        "client_cpu_ms_per_message": round(client_cpu * 1000 / done, 2) if done else None,
+    }
+
+
+def bench_server(config_path: Path, workers: int, workdir: Path, models_dir: Path, messages: Sequence[str], options: BenchOptions, progress: Progress) -> dict[str, Any]:
+    """Cold start, then each concurrency level, against one `walletbot serve --workers N`."""
+    progress(f"starting walletbot serve --workers {workers}")
+    server = start_server(config_path, workers, workdir, models_dir)
+    try:
+        ready = server.wait_ready(options.ready_timeout)
+        rss_ready = server.sampler.sample()
+        levels = []
+        for concurrency in options.concurrency:
+            progress(f"HTTP load, {workers} worker(s), concurrency {concurrency}, {options.level_seconds:g} s")
+            levels.append(asyncio.run(_level(server.url, concurrency, options.level_seconds, options.warmup_seconds, messages, server)))
+            if server.process.poll() is not None:
+                raise MeasureError(f"The server exited during the load test; its output ends with:\n{server.log_tail()}")
+        server.sampler.sample()
+        return {
+            "workers": workers,
+            "ready_seconds": round(ready, 3),
+            "rss_ready_mb": round(rss_ready, 1),
+            "peak_rss_mb": round(server.sampler.peak_mb, 1),
+            "processes": server.sampler.processes,
+            "levels": levels,
+        }
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+def bench_in_process(settings: Settings, messages: Sequence[str], warmup: Sequence[str], progress: Progress) -> dict[str, Any]:
+    """One message through `Assistant.handle` (guard, NLU, policy, FAQ, database), then the NLU
+    and the FAQ search alone; each stage on freshly loaded objects so no cache is pre-warmed by
+    an earlier stage (jieba's and pypinyin's process-wide caches excepted)."""
+    from bot.engine import Assistant, build_runtime
+    from bot.nlu.normalize import normalize
+    from bot.nlu.pipeline import NLU
+
+    progress(f"in-process: Assistant.handle × {len(messages)}")
+    assistant = Assistant.from_settings(settings)
+    try:
+        conversation = ""
+        for number, text in enumerate(warmup):
+            if number % MESSAGES_PER_CONVERSATION == 0:
+                conversation, _token = assistant.start_conversation(channel="bench")
+            assistant.handle(conversation, text=text)
+        handle: list[float] = []
+        conversations = 0
+        for number, text in enumerate(messages):
+            if number % MESSAGES_PER_CONVERSATION == 0:
+                conversation, _token = assistant.start_conversation(channel="bench")
+                conversations += 1
+            begin = time.perf_counter()
+            assistant.handle(conversation, text=text)
+            handle.append(time.perf_counter() - begin)
+    finally:
+        assistant.close()
+
+    progress(f"in-process: NLU parse × {len(messages)}")
+    nlu = NLU.load(settings.models_dir)
+    for text in warmup:
+        nlu.parse(text)
+    parse = []
+    for text in messages:
+        begin = time.perf_counter()
+        nlu.parse(text)
+        parse.append(time.perf_counter() - begin)
+
+    progress(f"in-process: FAQ search × {len(messages)}")
+    faq = build_runtime(settings, NLU.load(settings.models_dir)).faq
+    for text in warmup:
+        faq.search(normalize(text))
+    search = []
+    for text in messages:
+        begin = time.perf_counter()
+        faq.search(normalize(text))
+        search.append(time.perf_counter() - begin)
+
+    return {
+        "messages": len(messages),
+        "conversations": conversations,
+        "handle": latency_summary(handle),
+        "nlu_parse": latency_summary(parse),
+        "faq_search": latency_summary(search),
+    }
+
+
+# --------------------------------------------------------------------------- training
+
+
+def bench_training(settings: Settings, config_path: Path, workdir: Path, options: BenchOptions, progress: Progress) -> dict[str, Any]:
+    """Train in this process (imports already paid), then optionally `walletbot train` as a
+    fresh process, which is what a user waits for."""
+    from bot.training import train
+
+    progress("training in-process")
+    begin = time.perf_counter()
+    report = train(settings)
+    seconds = time.perf_counter() - begin
+    cli_seconds = None
+    if options.cli_training:
+        progress("training: walletbot train (new process)")
+        env = _bench_env(workdir / "models-cli", workdir / "train.db")
+        begin = time.perf_counter()
+        done = subprocess.run(_cli(config_path, "train"), env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        cli_seconds = time.perf_counter() - begin
+        if done.returncode != 0:
+            raise MeasureError(f"`walletbot train` failed with code {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}")
+    return {
+        "examples": report.examples,
+        "intents": report.intents,
+        "features": report.features,
+        "fit_seconds": round(report.seconds, 2),
+        "seconds": round(seconds, 2),
+        "cli_seconds": None if cli_seconds is None else round(cli_seconds, 2),
+    }
+
+
+# --------------------------------------------------------------------------- the whole run
+
+
+def machine_info() -> dict[str, Any]:
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "memory_mb": _status_total_memory_mb(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": packages,
+        # Other work on the machine when the run started: a loaded machine gives slower figures.
+        "load_average": load,
+    }
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _status_total_memory_mb() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    servers = {s["workers"]: s for s in report["servers"]}
+    one = servers.get(1) or (report["servers"][0] if report["servers"] else None)
+
+    def level(server: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
+        return next((lv for lv in server["levels"] if lv["concurrency"] == concurrency), None) if server else None
+
+    c1 = level(one, 1)
+    c64 = [lv["throughput"] for s in report["servers"] if (lv := level(s, 64))]
+    training = report["training"]
+    measured = {
+        "in_process_p50_ms": report["in_process"]["handle"]["p50_ms"],
+        "http_c1_p50_ms": c1["p50_ms"] if c1 else None,
+        "http_c64_throughput": max(c64) if c64 else None,
+        "ready_seconds": one["ready_seconds"] if one else None,
+        "rss_mb": one["peak_rss_mb"] if one else None,
+        "training_seconds": training["cli_seconds"] if training["cli_seconds"] is not None else training["seconds"],
+    }
+    return [
+        {
+            "name": t.name,
+            "label": t.label,
+            "target": t.limit,
+            "unit": t.unit,
+            "higher_is_better": t.higher_is_better,
+            "measured": measured[t.name],
+            "met": t.met(measured[t.name]),
+        }
+        for t in TARGETS
+    ]
+
+
+def run_bench(settings: Settings, config_path: Path, options: BenchOptions | None = None, progress: Progress = _quiet) -> dict[str, Any]:
+    """Run every measurement and return the report (keys: schema, date, quick, machine, options,
+    training, in_process, servers, targets, seconds).
+
+    `config_path` is the config file the servers are started with (with the model folder, the
+    database and the rate limits overridden by environment variables).
+
+    Raises:
+        MeasureError: training, the server or the load generator failed.
+    """
+    from bot.content import errors_of, load_content
+    from bot.errors import ContentError
+
+    options = options or BenchOptions()
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "schema": BENCH_SCHEMA,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "quick": options.quick,
+        "machine": machine_info(),
+        "options": {
+            "messages": options.messages,
+            "level_seconds": options.level_seconds,
+            "warmup_seconds": options.warmup_seconds,
+            "concurrency": list(options.concurrency),
+            "workers": list(options.workers),
+            "messages_per_conversation": MESSAGES_PER_CONVERSATION,
+        },
+    }
+    with tempfile.TemporaryDirectory(prefix="walletbot-bench-") as tmp:
+        workdir = Path(tmp)
+        models_dir = workdir / "models"
+        local = settings.model_copy(update={
+            "paths": settings.paths.model_copy(update={"models": models_dir}),
+            "storage": settings.storage.model_copy(update={"database_url": f"sqlite:///{workdir / 'in-process.db'}"}),
+        })
+        content = load_content(local)
+        if errors_of(content.problems):
+            raise ContentError(content.problems)
+        pool = bench_messages(content, options.messages + 100, options.seed)
+        warmup, messages = pool[:100], pool[100:]
+
+        report["training"] = bench_training(local, config_path, workdir, options, progress)
+        report["in_process"] = bench_in_process(local, messages, warmup, progress)
+        report["servers"] = [
+            bench_server(config_path, workers, workdir, models_dir, messages, options, progress) for workers in options.workers
+        ]
+    report["targets"] = _targets(report)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def format_bench_report(report: dict[str, Any]) -> str:
+    machine = report["machine"]
+    load = machine.get("load_average")
+    lines = [
+        f"walletbot bench{' --quick' if report['quick'] else ''}: {report['date']}, {machine['cpus']} CPU(s) {machine.get('cpu_model') or ''}, "
+        f"Python {machine['python']}, load average at start {load[0] if load else 'n/a'} ({report['seconds']:.0f} s)",
+        "",
+        "Targets (issue 7 §4)",
+        text_table(
+            ["figure", "target", "measured", "met"],
+            [
+                [t["label"], f"{'≥' if t['higher_is_better'] else '≤'} {t['target']:g} {t['unit']}",
+                 f"{_fmt(t['measured'], 2)} {t['unit']}", {True: "yes", False: "NO", None: "n/a"}[t["met"]]]
+                for t in report["targets"]
+            ],
+        ),
+        "",
+    ]
+    training = report["training"]
+    lines.append(
+        f"Training: {training['examples']} examples, {training['intents']} intents, {training['features']} features; "
+        f"fit {training['fit_seconds']:.2f} s, in-process {training['seconds']:.2f} s, "
+        f"`walletbot train` end to end {_fmt(training['cli_seconds'], 2)} s"
+    )
+    stages = report["in_process"]
+    lines += [
+        "",
+        f"In-process latency ({stages['messages']} distinct messages, {stages['conversations']} conversations, "
+        f"{report['options']['messages_per_conversation']} messages each)",
+        text_table(
+            ["stage", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"],
+            [[name, *(_fmt(stages[key][k], 2) for k in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms"))]
+             for name, key in (("Assistant.handle (whole turn)", "handle"), ("NLU parse", "nlu_parse"), ("FAQ search", "faq_search"))],
+        ),
+        "",
+        "Servers (`walletbot serve`, loopback)",
+        text_table(
+            ["workers", "ready s", "RSS at ready MB", "peak RSS MB", "processes"],
+            [[s["workers"], _fmt(s["ready_seconds"], 2), _fmt(s["rss_ready_mb"]), _fmt(s["peak_rss_mb"]), s["processes"]] for s in report["servers"]],
+        ),
+        "",
+        f"HTTP POST /api/chat, keep-alive, {report['options']['level_seconds']:g} s per level",
+        text_table(
+            ["workers", "concurrency", "requests", "errors", "msg/s", "p50 ms", "p95 ms", "p99 ms", "server CPU ms/msg", "client CPU ms/msg"],
+            [
+                [s["workers"], lv["concurrency"], lv["requests"], sum(lv["errors"].values()), _fmt(lv["throughput"]),
+                 _fmt(lv["p50_ms"], 2), _fmt(lv["p95_ms"], 2), _fmt(lv["p99_ms"], 2),
+                 _fmt(lv["server_cpu_ms_per_message"], 2), _fmt(lv["client_cpu_ms_per_message"], 2)]
+                for s in report["servers"] for lv in s["levels"]
+            ],
+        ),
+    ]
+    errors = Counter()
+    for s in report["servers"]:
+        for lv in s["levels"]:
+            errors.update(lv["errors"])
+    if errors:
+        lines.append("errors: " + ", ".join(f"{k} × {v}" for k, v in errors.most_common()))
+    return "\n".join(lines)

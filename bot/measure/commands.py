@@ -1,0 +1,168 @@
+"""`walletbot eval` and `walletbot bench`: thin click wrappers over bot.measure.evaluate and
+bot.measure.bench. The CLI registers them on its group:
+
+    from bot.measure.commands import bench_command, eval_command
+    main.add_command(eval_command)
+    main.add_command(bench_command)
+
+Each command also accepts `--config` itself, so it works the same on its own (tests call it
+through click's runner). An error becomes one red line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from bot.config import DEFAULT_CONFIG, ENV_PREFIX, Settings, load_settings
+from bot.errors import ContentError, WalletbotError
+from bot.measure import MeasureError
+
+EXIT_ERROR = 1
+_CONFIG_HELP = "config file (default: the walletbot group's --config, $WALLETBOT_CONFIG or ./config.yml)"
+
+
+def _fail(message: str) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _progress(message: str) -> None:
+    click.echo(f"  · {message}", err=True)
+
+
+def _config_path(ctx: click.Context, option: str | None) -> Path:
+    """This command's --config, else the group's --config, else $WALLETBOT_CONFIG, else ./config.yml."""
+    parent = ctx.parent.params.get("config_path") if ctx.parent else None
+    return Path(option or parent or os.environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG).resolve()
+
+
+def _settings(ctx: click.Context, option: str | None) -> Settings:
+    factory = (ctx.obj or {}).get("settings_factory") if isinstance(ctx.obj, dict) else None
+    if option is None and factory is not None:
+        return factory()  # type: ignore[no-any-return]
+    return load_settings(_config_path(ctx, option))
+
+
+def _run(body: Callable[[], None]) -> None:
+    """Run a command body, turning the product's errors into one line and exit code 1."""
+    try:
+        body()
+    except ContentError as exc:
+        for problem in exc.problems:
+            if getattr(problem, "severity", "error") == "error":
+                click.echo(str(problem), err=True)
+        _fail(str(exc))
+    except WalletbotError as exc:
+        _fail(str(exc))
+
+
+def _emit_json(report: dict[str, Any]) -> None:
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@click.command("eval")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write the confusion matrix as a PNG heatmap (needs matplotlib)")
+@click.option("--cv", is_flag=True, help="5-fold stratified cross-validation on data/nlu (trains 5 models)")
+@click.option("--faq", is_flag=True, help="FAQ retrieval: every alternate searched with itself held out of the index")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="folds for --cv")
+@click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
+@click.pass_context
+def eval_command(ctx: click.Context, file: Path | None, fmt: str, plot: Path | None, cv: bool, faq: bool, folds: int, config_option: str | None) -> None:
+    """Measure understanding: intent accuracy, macro-F1, out-of-scope rejection, confusions and
+    calibration on a labelled TSV (columns intent, question, optional alt_intent).
+
+    FILE defaults to ../shared/eval/real_questions_dev.tsv next to the project when neither --cv
+    nor --faq is given; with them, FILE is evaluated only when named. The model is trained first
+    if it is missing or stale.
+    """
+
+    def body() -> None:
+        from bot.measure import evaluate
+
+        settings = _settings(ctx, config_option)
+        path = file
+        if path is None and not (cv or faq):
+            path = evaluate.default_eval_file(settings)
+            if path is None:
+                raise MeasureError(
+                    f"No evaluation file given, and the default '{(settings.root / evaluate.DEFAULT_EVAL_FILE).resolve()}' "
+                    "does not exist: name a TSV file, or use --cv or --faq."
+                )
+        if plot is not None:
+            if path is None and not cv:
+                raise MeasureError("--plot draws the intent confusion matrix: name an evaluation FILE or add --cv.")
+            evaluate.require_matplotlib()
+        rows = evaluate.read_eval_file(path) if path is not None else None  # a bad file fails before training
+
+        nlu = evaluate.load_nlu(settings, _progress)
+        report: dict[str, Any] = {"schema": evaluate.EVAL_SCHEMA, "intent": None, "cross_validation": None, "faq": None}
+        if rows is not None and path is not None:
+            report["intent"] = evaluate.evaluate_intents(settings, rows, source=str(path), nlu=nlu, progress=_progress)
+        if cv:
+            report["cross_validation"] = evaluate.cross_validate_project(settings, folds=folds, progress=_progress)
+        if faq:
+            report["faq"] = evaluate.evaluate_faq(settings, nlu=nlu, progress=_progress)
+
+        if plot is not None:
+            source = report["intent"] or report["cross_validation"]["pooled"]
+            title = f"Intent confusion: {path.name}" if report["intent"] else f"Intent confusion: {folds}-fold cross-validation"
+            evaluate.plot_confusion(source["confusion"], plot, title)
+            _progress(f"confusion heatmap written to {plot}")
+
+        if fmt == "json":
+            _emit_json(report)
+            return
+        sections = []
+        if report["intent"]:
+            sections.append(evaluate.format_intent_report(report["intent"]))
+        if report["cross_validation"]:
+            sections.append(evaluate.format_cv_report(report["cross_validation"], settings.nlu.intent_threshold))
+        if report["faq"]:
+            sections.append(evaluate.format_faq_report(report["faq"]))
+        click.echo("\n\n".join(sections))
+
+    _run(body)
+
+
+@click.command("bench")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--quick", is_flag=True, help="a ~30 s smoke run: fewer messages, 1.5 s per HTTP level, one worker only")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="also write the JSON report to this file")
+@click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
+@click.pass_context
+def bench_command(ctx: click.Context, fmt: str, quick: bool, output: Path | None, config_option: str | None) -> None:
+    """Measure speed: training time, cold start to ready (time, peak RSS), in-process latency of
+    one message (p50/p95/p99), and HTTP latency and throughput at concurrency 1, 8 and 64
+    against `walletbot serve --workers 1` and `--workers 2` started as subprocesses on loopback.
+
+    Uses a temporary model folder and databases; the project's models/ and database are not
+    touched. The full run takes about two minutes.
+    """
+
+    def body() -> None:
+        from bot.measure import bench
+
+        settings = _settings(ctx, config_option)
+        report = bench.run_bench(settings, _config_path(ctx, config_option), bench.BenchOptions.for_mode(quick), _progress)
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            _progress(f"JSON report written to {output}")
+        if fmt == "json":
+            _emit_json(report)
+        else:
+            click.echo(bench.format_bench_report(report))
+
+    _run(body)
+
+
+__all__ = ["bench_command", "eval_command"]

@@ -1,0 +1,619 @@
+"""How well the assistant understands: intents on a labelled file, cross-validation on data/nlu,
+and FAQ retrieval with each alternate held out of the index.
+
+    rows = read_eval_file(Path("../shared/eval/real_questions_dev.tsv"))
+    report = evaluate_intents(settings, rows, source="real_questions_dev.tsv")
+    print(format_intent_report(report))
+
+Definitions (the same as ../shared/eval/README.md):
+
+- in-scope accuracy: share of rows whose intent is not `out_of_scope` for which the predicted
+  intent is `intent` or `alt_intent`, whatever the confidence;
+- out-of-scope rejection: share of `out_of_scope` rows predicted `out_of_scope` or with a
+  confidence below `nlu.intent_threshold` (the bot clarifies instead of acting);
+- macro-F1: the mean F1 over the intents that occur as labels in the file. A row whose prediction
+  is its `alt_intent` counts as labelled with that intent, so an accepted answer is never a
+  confusion. The confusion matrix uses the same labels and the raw predicted intent.
+
+Every report is a plain dict whose keys are documented in docs/accuracy.md and pinned by
+tests/test_measure.py; `schema` changes when a key changes meaning.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings
+from bot.measure import MeasureError, text_table
+from bot.nlu.training_data import INTENTS, TrainingData
+
+if TYPE_CHECKING:
+    from bot.faq.index import FaqIndex
+    from bot.nlu.pipeline import NLU
+
+EVAL_SCHEMA = "walletbot.eval/1"
+OUT_OF_SCOPE = "out_of_scope"
+COLUMN_INTENT = "intent"
+COLUMN_QUESTION = "question"
+COLUMN_ALT_INTENT = "alt_intent"
+# The shared development set, relative to the project folder (the folder of config.yml).
+DEFAULT_EVAL_FILE = Path("..") / "shared" / "eval" / "real_questions_dev.tsv"
+
+CALIBRATION_BUCKETS = 10
+WORST_CONFUSIONS = 10
+EXAMPLES_PER_CONFUSION = 3
+CV_FOLDS = 5
+CV_SEED = 7
+# FAQ hits searched per query: MRR is MRR@10 (a correct entry further down counts 0).
+FAQ_DEPTH = 10
+FAQ_MISSES_SHOWN = 15
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledQuestion:
+    """One row of an evaluation file: a question and the intent(s) that count as correct."""
+
+    question: str
+    intent: str
+    alt_intent: str | None = None
+    line: int = 0
+
+    @property
+    def in_scope(self) -> bool:
+        return self.intent != OUT_OF_SCOPE
+
+    def accepts(self, intent: str) -> bool:
+        return intent == self.intent or (self.alt_intent is not None and intent == self.alt_intent)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    intent: str
+    confidence: float
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_eval_file(path: Path) -> list[LabelledQuestion]:
+    """Read a TSV with a header naming `intent`, `question` and optionally `alt_intent` (other
+    columns, such as `source`, are ignored).
+
+    Raises:
+        MeasureError: the file is missing, has no such header, or a row has an unknown intent
+            or an empty question (reported as `file:line`).
+    """
+    if not path.is_file():
+        raise MeasureError(f"Evaluation file '{path}' not found: give the path of a TSV with columns intent and question.")
+    rows: list[LabelledQuestion] = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in (COLUMN_INTENT, COLUMN_QUESTION) if c not in header]
+        if missing:
+            raise MeasureError(
+                f"{path}:1: the header must name the columns intent and question (tab-separated); "
+                f"missing {', '.join(missing)}, found {header!r}."
+            )
+        at = {name: header.index(name) for name in header}
+        for line, record in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in record):
+                continue
+            cell = lambda name: record[at[name]].strip() if name in at and at[name] < len(record) else ""  # noqa: E731
+            intent, question, alt = cell(COLUMN_INTENT), cell(COLUMN_QUESTION), cell(COLUMN_ALT_INTENT)
+            for label in filter(None, (intent, alt)):
+                if label not in INTENTS:
+                    raise MeasureError(f"{path}:{line}: unknown intent '{label}'; use one of {', '.join(INTENTS)}.")
+            if not intent:
+                raise MeasureError(f"{path}:{line}: the intent column is empty; every row needs an intent.")
+            if not question:
+                raise MeasureError(f"{path}:{line}: the question column is empty; every row needs a question.")
+            rows.append(LabelledQuestion(question, intent, alt or None, line))
+    if not rows:
+        raise MeasureError(f"Evaluation file '{path}' has a header but no rows.")
+    return rows
+
+
+def default_eval_file(settings: Settings) -> Path | None:
+    """../shared/eval/real_questions_dev.tsv next to the project, when it exists."""
+    path = (settings.root / DEFAULT_EVAL_FILE).resolve()
+    return path if path.is_file() else None
+
+
+def load_nlu(settings: Settings, progress: Progress = _quiet) -> "NLU":
+    """The trained model, training it first when it is missing or older than data/nlu."""
+    from bot.engine import ensure_model
+    from bot.nlu.pipeline import NLU
+
+    ensure_model(settings, auto_train=True, progress=progress)
+    return NLU.load(settings.models_dir)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def score(rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], intent_threshold: float) -> dict[str, Any]:
+    """Accuracy, rejection, macro-F1, confusion matrix, worst confusions and calibration.
+
+    Keys: in_scope, out_of_scope, macro_f1, per_intent, confusion, worst_confusions, calibration.
+    """
+    if len(rows) != len(predictions):
+        raise ValueError(f"{len(rows)} rows but {len(predictions)} predictions")
+    # The label a row counts under: its alt_intent when that is what was predicted.
+    gold = [p.intent if r.accepts(p.intent) else r.intent for r, p in zip(rows, predictions)]
+    predicted = [p.intent for p in predictions]
+    rejected = [p.intent == OUT_OF_SCOPE or p.confidence < intent_threshold for p in predictions]
+
+    in_rows = [i for i, r in enumerate(rows) if r.in_scope]
+    out_rows = [i for i, r in enumerate(rows) if not r.in_scope]
+    in_correct = sum(rows[i].accepts(predicted[i]) for i in in_rows)
+    in_confident = sum(rows[i].accepts(predicted[i]) and not rejected[i] for i in in_rows)
+    in_rejected = sum(rejected[i] for i in in_rows)
+    out_rejected = sum(rejected[i] for i in out_rows)
+    out_predicted = sum(predicted[i] == OUT_OF_SCOPE for i in out_rows)
+
+    labels = sorted(set(gold))
+    per_intent: dict[str, dict[str, Any]] = {}
+    for label in labels:
+        tp = sum(g == label and p == label for g, p in zip(gold, predicted))
+        fp = sum(g != label and p == label for g, p in zip(gold, predicted))
+        fn = sum(g == label and p != label for g, p in zip(gold, predicted))
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_intent[label] = {"support": tp + fn, "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+    macro_f1 = round(sum(v["f1"] for v in per_intent.values()) / len(per_intent), 4) if per_intent else None
+
+    matrix_labels = sorted(set(gold) | set(predicted))
+    position = {label: i for i, label in enumerate(matrix_labels)}
+    matrix = [[0] * len(matrix_labels) for _ in matrix_labels]
+    for g, p in zip(gold, predicted):
+        matrix[position[g]][position[p]] += 1
+
+    pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (g, p) in enumerate(zip(gold, predicted)):
+        if g != p:
+            pairs[(g, p)].append(i)
+    worst = sorted(pairs.items(), key=lambda item: (-len(item[1]), item[0]))[:WORST_CONFUSIONS]
+    worst_confusions = [
+        {
+            "intent": g,
+            "predicted": p,
+            "count": len(indexes),
+            "examples": [
+                {"question": rows[i].question, "confidence": round(predictions[i].confidence, 4)}
+                for i in sorted(indexes, key=lambda i: -predictions[i].confidence)[:EXAMPLES_PER_CONFUSION]
+            ],
+        }
+        for (g, p), indexes in worst
+    ]
+
+    return {
+        "in_scope": {
+            "rows": len(in_rows),
+            "correct": in_correct,
+            "accuracy": _ratio(in_correct, len(in_rows)),
+            # Correct and at or above the threshold: the bot acts on the right intent at once.
+            "confident_correct": _ratio(in_confident, len(in_rows)),
+            # Below the threshold or predicted out_of_scope: the bot clarifies or falls back.
+            "rejected": _ratio(in_rejected, len(in_rows)),
+        },
+        "out_of_scope": {
+            "rows": len(out_rows),
+            "rejected": out_rejected,
+            "rejection_rate": _ratio(out_rejected, len(out_rows)),
+            "predicted_out_of_scope": _ratio(out_predicted, len(out_rows)),
+        },
+        "macro_f1": macro_f1,
+        "per_intent": per_intent,
+        "confusion": {"labels": matrix_labels, "matrix": matrix},
+        "worst_confusions": worst_confusions,
+        "calibration": calibration(rows, predictions),
+    }
+
+
+def calibration(rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], buckets: int = CALIBRATION_BUCKETS) -> dict[str, Any]:
+    """Accuracy by confidence bucket ([0, 0.1), [0.1, 0.2) ... [0.9, 1.0]) and the expected
+    calibration error (the bucket-weighted gap between confidence and accuracy).
+
+    A prediction is correct when the row accepts it, so an `out_of_scope` row is correct only
+    when predicted `out_of_scope`.
+    """
+    counts = [0] * buckets
+    hits = [0] * buckets
+    confidence_sums = [0.0] * buckets
+    for row, prediction in zip(rows, predictions):
+        b = min(int(prediction.confidence * buckets), buckets - 1)
+        counts[b] += 1
+        hits[b] += row.accepts(prediction.intent)
+        confidence_sums[b] += prediction.confidence
+    total = sum(counts)
+    table = []
+    ece = 0.0
+    for b in range(buckets):
+        accuracy = hits[b] / counts[b] if counts[b] else None
+        mean_confidence = confidence_sums[b] / counts[b] if counts[b] else None
+        if counts[b]:
+            ece += counts[b] / total * abs(accuracy - mean_confidence)  # type: ignore[operator]
+        table.append({
+            "low": round(b / buckets, 2),
+            "high": round((b + 1) / buckets, 2),
+            "rows": counts[b],
+            "mean_confidence": None if mean_confidence is None else round(mean_confidence, 4),
+            "accuracy": None if accuracy is None else round(accuracy, 4),
+        })
+    return {"buckets": table, "ece": round(ece, 4) if total else None}
+
+
+# --------------------------------------------------------------------------- intents on a file
+
+
+def predict(nlu: "NLU", questions: Sequence[str]) -> list[Prediction]:
+    """The product's own parse of each question (normalisation included)."""
+    predictions = []
+    for question in questions:
+        parsed = nlu.parse(question)
+        predictions.append(Prediction(parsed["intent"], float(parsed["confidence"])))
+    return predictions
+
+
+def evaluate_intents(settings: Settings, rows: Sequence[LabelledQuestion], *, source: str = "", nlu: "NLU | None" = None, progress: Progress = _quiet) -> dict[str, Any]:
+    """Score the trained model (trained first if needed) on labelled rows; see `score` for keys."""
+    nlu = nlu or load_nlu(settings, progress)
+    started = time.perf_counter()
+    predictions = predict(nlu, [r.question for r in rows])
+    seconds = time.perf_counter() - started
+    meta = nlu.classifier.meta
+    threshold = settings.nlu.intent_threshold
+    return {
+        "file": source,
+        "rows": len(rows),
+        "intent_threshold": threshold,
+        "model": {
+            "trained_at": meta.get("trained_at"),
+            "examples": meta.get("examples"),
+            "fingerprint": str(meta.get("fingerprint", ""))[:12],
+        },
+        **score(rows, predictions, threshold),
+        "seconds": round(seconds, 3),
+    }
+
+
+# --------------------------------------------------------------------------- cross-validation
+
+
+def cross_validate(
+    data: TrainingData,
+    *,
+    intent_threshold: float,
+    folds: int = CV_FOLDS,
+    seed: int = CV_SEED,
+    progress: Progress = _quiet,
+) -> dict[str, Any]:
+    """Stratified k-fold cross-validation of the classifier on `data` (each fold trains a fresh
+    model, temperature calibration included, exactly as `walletbot train` does).
+
+    Keys: folds, examples, seed, seconds, per_fold [{accuracy, macro_f1, seconds}], accuracy
+    {mean, std}, macro_f1 {mean, std}, pooled (the `score` of all out-of-fold predictions).
+    Accuracy here is over every example, out_of_scope included (exact intent).
+
+    Raises:
+        MeasureError: an intent has fewer examples than folds.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from bot.nlu.classifier import IntentClassifier
+    from bot.nlu.normalize import normalize
+
+    counts = Counter(intent for _, intent in data.examples)
+    if len(counts) < 2:
+        raise MeasureError(f"Cross-validation needs at least two intents with examples; found {sorted(counts)}.")
+    scarce = sorted((n, intent) for intent, n in counts.items() if n < folds)
+    if scarce:
+        n, intent = scarce[0]
+        raise MeasureError(f"Cross-validation with {folds} folds needs at least {folds} examples per intent; '{intent}' has {n}: add examples or use fewer folds.")
+
+    started = time.perf_counter()
+    texts = [text for text, _ in data.examples]
+    labels = [intent for _, intent in data.examples]
+    rows = [LabelledQuestion(text, intent) for text, intent in data.examples]
+    predictions: list[Prediction | None] = [None] * len(rows)
+    per_fold = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for number, (train_idx, test_idx) in enumerate(splitter.split(texts, labels), start=1):
+        progress(f"cross-validation fold {number}/{folds}")
+        fold_started = time.perf_counter()
+        subset = TrainingData(
+            examples=[data.examples[i] for i in train_idx],
+            synonyms=data.synonyms,
+            lookups=data.lookups,
+            fingerprint=f"cv-{number}",
+        )
+        classifier, _report = IntentClassifier.train(subset)
+        for i in test_idx:
+            norm = normalize(texts[i])
+            intent, confidence = classifier.rank(norm)[0] if norm else (OUT_OF_SCOPE, 1.0)
+            predictions[i] = Prediction(intent, confidence)
+        fold_rows = [rows[i] for i in test_idx]
+        fold_predictions = [predictions[i] for i in test_idx]
+        fold_score = score(fold_rows, fold_predictions, intent_threshold)  # type: ignore[arg-type]
+        correct = sum(r.accepts(p.intent) for r, p in zip(fold_rows, fold_predictions))  # type: ignore[union-attr]
+        per_fold.append({
+            "examples": len(test_idx),
+            "accuracy": round(correct / len(test_idx), 4),
+            "macro_f1": fold_score["macro_f1"],
+            "seconds": round(time.perf_counter() - fold_started, 2),
+        })
+    return {
+        "folds": folds,
+        "examples": len(rows),
+        "seed": seed,
+        "seconds": round(time.perf_counter() - started, 2),
+        "per_fold": per_fold,
+        "accuracy": _mean_std([f["accuracy"] for f in per_fold]),
+        "macro_f1": _mean_std([f["macro_f1"] for f in per_fold]),
+        "pooled": score(rows, predictions, intent_threshold),  # type: ignore[arg-type]
+    }
+
+
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    return {"mean": round(mean, 4), "std": round(std, 4)}
+
+
+def cross_validate_project(settings: Settings, *, folds: int = CV_FOLDS, progress: Progress = _quiet) -> dict[str, Any]:
+    """Cross-validation on the project's data/nlu."""
+    from bot.nlu.training_data import load_training_data
+
+    data, _problems = load_training_data(settings.data_dir, settings.root)
+    return cross_validate(data, intent_threshold=settings.nlu.intent_threshold, folds=folds, progress=progress)
+
+
+# --------------------------------------------------------------------------- FAQ retrieval
+
+
+def score_faq(index: "FaqIndex", *, answer_threshold: float, depth: int = FAQ_DEPTH) -> dict[str, Any]:
+    """Search every alternate of every entry with that alternate held out of the index.
+
+    Keys: entries, queries, depth, top1, top3, mrr (MRR@depth), answer_threshold,
+    answered_correctly (top hit right and scored at or above the answer threshold: the bot answers
+    it directly), answered_wrongly (top hit wrong at or above that threshold: a wrong answer is
+    given), per_topic [{topic, queries, top1, top3, mrr}], misses [{id, alternate, got, score}]
+    (top-1 misses, the most confident first).
+    """
+    from bot.nlu.normalize import normalize
+    from bot.text import PLACEHOLDERS, fill
+
+    blanks = {name: "" for name in PLACEHOLDERS}  # the index holds texts with placeholders blanked
+    queries = top1 = top3 = answered_right = answered_wrong = 0
+    reciprocal = 0.0
+    by_topic: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
+    misses: list[dict[str, Any]] = []
+    for entry in index.entries:
+        for alternate in entry.alternates:
+            query = normalize(fill(alternate, blanks))
+            if not query:
+                continue
+            hits = index.search(query, k=depth, exclude_text=query)
+            ids = [hit.entry.id for hit in hits]
+            rank = ids.index(entry.id) + 1 if entry.id in ids else None
+            queries += 1
+            topic = by_topic[entry.topic]
+            topic[0] += 1
+            if rank == 1:
+                top1 += 1
+                topic[1] += 1
+            if rank is not None and rank <= 3:
+                top3 += 1
+                topic[2] += 1
+            if rank is not None:
+                reciprocal += 1 / rank
+                topic[3] += 1 / rank
+            if hits and hits[0].score >= answer_threshold:
+                if rank == 1:
+                    answered_right += 1
+                else:
+                    answered_wrong += 1
+            if rank != 1:
+                misses.append({
+                    "id": entry.id,
+                    "alternate": alternate,
+                    "got": ids[0] if ids else None,
+                    "score": round(hits[0].score, 4) if hits else None,
+                    "rank": rank,
+                })
+    misses.sort(key=lambda m: -(m["score"] or 0))
+    return {
+        "entries": len(index.entries),
+        "queries": queries,
+        "depth": depth,
+        "top1": _ratio(top1, queries),
+        "top3": _ratio(top3, queries),
+        "mrr": round(reciprocal / queries, 4) if queries else None,
+        "answer_threshold": answer_threshold,
+        "answered_correctly": _ratio(answered_right, queries),
+        "answered_wrongly": _ratio(answered_wrong, queries),
+        "per_topic": [
+            {"topic": name, "queries": int(n), "top1": _ratio(int(t1), int(n)), "top3": _ratio(int(t3), int(n)), "mrr": round(rr / n, 4)}
+            for name, (n, t1, t3, rr) in sorted(by_topic.items())
+        ],
+        "misses": misses[:FAQ_MISSES_SHOWN],
+    }
+
+
+def evaluate_faq(settings: Settings, *, nlu: "NLU | None" = None, progress: Progress = _quiet) -> dict[str, Any]:
+    """FAQ retrieval on the shipped data/faq, with the index the product builds (same tokenizer,
+    same optional embeddings)."""
+    from bot.engine import build_runtime
+
+    nlu = nlu or load_nlu(settings, progress)
+    started = time.perf_counter()
+    runtime = build_runtime(settings, nlu)
+    report = score_faq(runtime.faq, answer_threshold=settings.faq.answer_threshold)
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+# --------------------------------------------------------------------------- output
+
+
+def require_matplotlib() -> None:
+    """Raises MeasureError when matplotlib is not installed (it is not a walletbot dependency)."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise MeasureError(
+            "--plot needs matplotlib, which is not installed (it is not a walletbot dependency): "
+            "run `pip install matplotlib` in this environment, or leave out --plot."
+        )
+
+
+def plot_confusion(confusion: dict[str, Any], path: Path, title: str = "Intent confusion") -> None:
+    """Write the confusion matrix as a PNG heatmap (rows: expected, columns: predicted; colour:
+    share of the row, number: count).
+
+    Raises:
+        MeasureError: matplotlib is not installed (it is not a walletbot dependency).
+    """
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = confusion["labels"]
+    counts = np.array(confusion["matrix"], dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    size = max(6.0, 0.45 * len(labels) + 2.5)
+    figure, axes = plt.subplots(figsize=(size, size * 0.9))
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+    axes.set_yticks(range(len(labels)), labels, fontsize=8)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("expected")
+    axes.set_title(title)
+    for r in range(len(labels)):
+        for c in range(len(labels)):
+            if counts[r, c]:
+                axes.text(c, r, int(counts[r, c]), ha="center", va="center", fontsize=7,
+                          color="white" if shares[r, c] > 0.5 else "black")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of the row")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def format_scores(scores: dict[str, Any], intent_threshold: float, *, matrix: bool = True) -> str:
+    """The text form of a `score` dict."""
+    ins, oos = scores["in_scope"], scores["out_of_scope"]
+    lines = [
+        f"  in-scope accuracy        {_pct(ins['accuracy'])}  ({ins['correct']}/{ins['rows']}; intent or alt_intent, any confidence)",
+        f"  macro-F1                 {_num(scores['macro_f1'])}",
+        f"  out-of-scope rejection   {_pct(oos['rejection_rate'])}  ({oos['rejected']}/{oos['rows']}; predicted out_of_scope or confidence < {intent_threshold})",
+        f"  in-scope, confident      {_pct(ins['confident_correct'])}  (right intent at or above the threshold: acted on at once)",
+        f"  in-scope, not trusted    {_pct(ins['rejected'])}  (below the threshold or out_of_scope: the bot clarifies)",
+        f"  calibration error (ECE)  {_num(scores['calibration']['ece'])}",
+        "",
+        "Per intent",
+        text_table(
+            ["intent", "support", "precision", "recall", "F1"],
+            [[k, v["support"], _num(v["precision"], 2), _num(v["recall"], 2), _num(v["f1"], 2)] for k, v in scores["per_intent"].items()],
+        ),
+    ]
+    if matrix:
+        lines += ["", "Confusion matrix (rows: expected, columns: predicted, numbered as the rows)", format_confusion(scores["confusion"])]
+    lines += ["", "Worst confusions"]
+    if not scores["worst_confusions"]:
+        lines.append("  none")
+    for item in scores["worst_confusions"]:
+        lines.append(f"  {item['count']:>3} × {item['intent']} -> {item['predicted']}")
+        for example in item["examples"]:
+            lines.append(f"        {example['confidence']:.2f}  {example['question']}")
+    lines += ["", "Calibration (accuracy by confidence bucket)"]
+    lines.append(text_table(
+        ["confidence", "rows", "mean conf.", "accuracy"],
+        [[f"{b['low']:.1f}–{b['high']:.1f}", b["rows"], _num(b["mean_confidence"], 2), _num(b["accuracy"], 2)] for b in scores["calibration"]["buckets"]],
+    ))
+    return "\n".join(lines)
+
+
+def format_confusion(confusion: dict[str, Any]) -> str:
+    labels = confusion["labels"]
+    headers = ["expected \\ predicted"] + [str(i) for i in range(1, len(labels) + 1)]
+    rows = [[f"{i:>2} {label}"] + [v if v else "·" for v in confusion["matrix"][i - 1]] for i, label in enumerate(labels, start=1)]
+    return text_table(headers, rows)
+
+
+def format_intent_report(report: dict[str, Any]) -> str:
+    model = report["model"]
+    head = (
+        f"Intent evaluation: {report['file']} ({report['rows']} rows; model trained {model['trained_at']} "
+        f"on {model['examples']} examples, {report['seconds']:.2f} s)"
+    )
+    return head + "\n" + format_scores(report, report["intent_threshold"])
+
+
+def format_cv_report(report: dict[str, Any], intent_threshold: float) -> str:
+    acc, f1 = report["accuracy"], report["macro_f1"]
+    lines = [
+        f"Cross-validation: {report['folds']}-fold stratified on data/nlu ({report['examples']} examples, seed {report['seed']}, {report['seconds']:.0f} s)",
+        f"  accuracy (all intents)   {_pct(acc['mean'])} ± {acc['std'] * 100:.1f}",
+        f"  macro-F1                 {_num(f1['mean'])} ± {f1['std']:.3f}",
+        text_table(["fold", "examples", "accuracy", "macro-F1", "seconds"],
+                   [[i, f["examples"], _pct(f["accuracy"]), _num(f["macro_f1"]), f["seconds"]] for i, f in enumerate(report["per_fold"], start=1)]),
+        "",
+        "Pooled out-of-fold predictions",
+        format_scores(report["pooled"], intent_threshold, matrix=False),
+    ]
+    return "\n".join(lines)
+
+
+def format_faq_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"FAQ retrieval: {report['queries']} alternates of {report['entries']} entries, each held out of the index ({report['seconds']:.2f} s)",
+        f"  top-1                    {_pct(report['top1'])}",
+        f"  top-3                    {_pct(report['top3'])}",
+        f"  {'MRR@' + str(report['depth']):<24} {_num(report['mrr'])}",
+        f"  answered directly, right {_pct(report['answered_correctly'])}  (top hit right, score ≥ {report['answer_threshold']})",
+        f"  answered directly, wrong {_pct(report['answered_wrongly'])}  (top hit wrong, score ≥ {report['answer_threshold']})",
+        "",
+        text_table(["topic", "queries", "top-1", "top-3", "MRR"],
+                   [[t["topic"], t["queries"], _pct(t["top1"]), _pct(t["top3"]), _num(t["mrr"])] for t in report["per_topic"]]),
+        "",
+        "Top-1 misses, most confident first",
+    ]
+    if not report["misses"]:
+        lines.append("  none")
+    for miss in report["misses"]:
+        rank = "not in top 10" if miss["rank"] is None else f"rank {miss['rank']}"
+        lines.append(f"  {miss['id']} ({rank}) got {miss['got']} at {_num(miss['score'], 2)}: {miss['alternate']}")
+    return "\n".join(lines)
