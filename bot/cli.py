@@ -249,6 +249,112 @@ def tickets_show(ctx: click.Context, number: str) -> None:
     db.dispose()
 
 
+def _faq_index(settings: Settings):
+    """The FAQ index as the server builds it, without needing a trained model."""
+    from bot.content import errors_of, load_content
+    from bot.faq.index import FaqIndex
+    from bot.nlu.features import Tokenizer
+
+    content = load_content(settings)
+    errors = [p for p in errors_of(content.problems) if "/faq/" in p.file or p.file.startswith("faq")]
+    if errors:
+        raise ContentError(errors)
+    terms = content.training.lookups.get("domain_terms", []) + content.training.lookups.get("payment_method", [])
+    return FaqIndex(content.faq, Tokenizer(content.training.synonyms, terms))
+
+
+@main.group()
+def faq() -> None:
+    """Preview and test FAQ retrieval before publishing."""
+
+
+@faq.command("search")
+@click.argument("question")
+@click.option("--brand", default=None, help="only entries this brand sees")
+@click.option("-k", "limit", default=5, show_default=True)
+@click.pass_context
+def faq_search(ctx: click.Context, question: str, brand: str | None, limit: int) -> None:
+    """Show the entries a user question would hit, with scores and the words that matched."""
+    from bot.nlu.normalize import normalize
+
+    settings = _settings(ctx)
+    index = _faq_index(settings)
+    hits = index.search(normalize(question), brand=brand, k=limit)
+    answer, suggest = settings.faq.answer_threshold, settings.faq.suggest_threshold
+    if not hits:
+        click.echo("no FAQ entry shares a word with this question")
+    for rank, hit in enumerate(hits, start=1):
+        verdict = "answers" if hit.score >= answer else "suggested" if hit.score >= suggest else "too weak"
+        click.echo(f"{rank}. {hit.entry.id:<28} {hit.score:.3f}  {verdict}")
+        click.echo(f"     best wording: {hit.best_text}")
+        click.echo(f"     matched: {'、'.join(hit.matched) or '(pinyin or character pairs only)'}")
+    click.echo(f"thresholds: answer ≥ {answer}, suggest ≥ {suggest} (config.yml faq.*)")
+
+
+@faq.command("test")
+@click.option("--held-out", is_flag=True, help="remove each wording from the index while testing it (stricter)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def faq_test(ctx: click.Context, held_out: bool, fmt: str) -> None:
+    """Every question and alternate must find its own entry first; thin wins are listed too."""
+    from bot.faq.quality import check_wordings
+
+    checks = check_wordings(_faq_index(_settings(ctx)), held_out=held_out)
+    failed = [c for c in checks if c.status == "fail"]
+    thin = [c for c in checks if c.status == "thin"]
+    if fmt == "json":
+        click.echo(json.dumps({"checked": len(checks), "failed": len(failed), "thin": len(thin), "problems": [c.__dict__ if hasattr(c, "__dict__") else {f: getattr(c, f) for f in c.__slots__} for c in failed + thin]}, ensure_ascii=False, indent=2))
+    else:
+        for c in failed + thin:
+            if c.status == "fail":
+                click.echo(f"FAIL  {c.entry_id:<26} {c.wording!r} is taken by '{c.winner_id}' (own score {c.score:.3f}, {c.margin:+.3f})")
+            else:
+                click.echo(f"thin  {c.entry_id:<26} {c.wording!r} wins by {c.margin:.3f} over '{c.runner_up_id}'")
+        click.echo(f"{len(checks)} wordings: {len(failed)} fail, {len(thin)} thin margin")
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+@main.group()
+def report() -> None:
+    """Reports for content editors."""
+
+
+@report.command("unanswered")
+@click.option("--since", default="7d", show_default=True, help="how far back: 7d, 12h, 2w")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", help="yaml: FAQ stubs to fill in")
+@click.pass_context
+def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
+    """What users asked that the bot could not answer, grouped, with the nearest FAQ entry."""
+    from bot.reports import collect_unanswered, group_unanswered, since_datetime, yaml_stubs
+    from bot.store import Database
+
+    settings = _settings(ctx)
+    try:
+        start = since_datetime(since)
+    except ValueError as exc:
+        _fail(str(exc))
+    index = _faq_index(settings)
+    db = Database(settings.database_url)
+    db.migrate()
+    try:
+        groups = group_unanswered(collect_unanswered(db, start), index.tokenizer, index)
+    finally:
+        db.dispose()
+    if fmt == "json":
+        click.echo(json.dumps([g.as_dict() for g in groups], ensure_ascii=False, indent=2))
+    elif fmt == "yaml":
+        click.echo(yaml_stubs(groups))
+    else:
+        for g in groups:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(g.reasons.items()))
+            near = f"nearest FAQ: {g.nearest_faq} ({g.nearest_score:.2f})" if g.nearest_faq else "no similar FAQ entry"
+            click.echo(f"{g.count:>4} × {g.examples[0]}   [{reasons}; {near}]")
+            for example in g.examples[1:]:
+                click.echo(f"       · {example}")
+        click.echo(f"{sum(g.count for g in groups)} unanswered message(s) in {len(groups)} group(s) since {start:%Y-%m-%d %H:%M} UTC")
+
+
 @main.command()
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)

@@ -44,8 +44,8 @@ class NluSettings(_Section):
 
 
 class FaqSettings(_Section):
-    answer_threshold: float = Field(0.55, ge=0, le=1)
-    suggest_threshold: float = Field(0.30, ge=0, le=1)
+    answer_threshold: float = Field(0.45, ge=0, le=1)
+    suggest_threshold: float = Field(0.25, ge=0, le=1)
     embeddings_model: str | None = None
     embeddings_weight: float = Field(0.35, ge=0, le=1)
 

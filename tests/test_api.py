@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from bot.api import create_app
 from bot.api.ratelimit import SlidingWindowLimiter
-from bot.store import list_feedback
+from bot.store import StoreError, list_feedback
 
 STATE_KEYS = {"intent", "flow", "step", "faq_id", "ticket", "escalated"}
 # High limits for the shared client: the rate limiter has its own tests below.
@@ -285,6 +285,28 @@ def test_no_body_is_422(client: TestClient) -> None:
 def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> None:
     assert_error(client.get("/api/nothing-here"), 404, "not_found")
     assert_error(client.get("/api/chat"), 405, "method_not_allowed")
+
+
+def test_an_unexpected_failure_is_500_in_the_error_shape_without_internals(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(text: str) -> None:
+        raise RuntimeError("secret internals /srv/walletbot")
+
+    monkeypatch.setattr(client.app.state.assistant, "parse", crash)  # type: ignore[attr-defined]
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+
+    message = assert_error(quiet.post("/api/parse", json={"text": "你好"}), 500, "internal_error")
+    assert "internals" not in message
+
+
+def test_a_database_failure_is_503(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable(**_kwargs: Any) -> None:
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(client.app.state.assistant, "start_conversation", unavailable)  # type: ignore[attr-defined]
+
+    assert_error(client.post("/api/chat", json={"text": "你好"}), 503, "database_unavailable")
 
 
 # ---------------------------------------------------------------------------- parse

@@ -63,7 +63,8 @@ def _expected_spans(text: str, findings: list[dict[str, str]], where: str) -> tu
 def _load_corpus() -> tuple[CorpusRow, ...]:
     root = yaml.compose(CORPUS_PATH.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     data = yaml.safe_load(CORPUS_PATH.read_text(encoding="utf-8"))
-    lines = [node.start_mark.line + 1 for node in root.value[0][1].value]
+    messages_node = {key.value: value for key, value in root.value}["messages"]
+    lines = [node.start_mark.line + 1 for node in messages_node.value]
     rows = []
     for line, item in zip(lines, data["messages"], strict=True):
         where = f"{CORPUS_PATH.name}:{line}"

@@ -1,7 +1,7 @@
 """The chat bubble in a real browser: Debian's Chromium, headless, driven by Playwright.
 
-One uvicorn server (real engine, trained model, temporary SQLite database) and one browser serve
-the whole module; each test gets a fresh browser context, so its localStorage starts empty.
+One uvicorn server (real engine, trained model, temporary SQLite database) serves the module and
+one browser the session; each test gets a fresh browser context, so its localStorage starts empty.
 Playwright's CSS and role locators see through the widget's open shadow root.
 """
 
@@ -49,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, trained_models_dir: Path) -
         yield LiveServer(url, thread.server.config.app)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
@@ -270,3 +270,35 @@ def test_the_human_button_escalates_and_agent_replies_appear(page: Page, server:
     page.wait_for_timeout(1500)  # more polls do not repeat anything
     expect(agent).to_have_count(1)
     assert page.locator(".wb-msg-user").count() == 2
+
+
+def test_a_conversation_the_server_no_longer_knows_is_replaced(page: Page, server: LiveServer) -> None:
+    page.goto(server.url)
+    page.evaluate(
+        "localStorage.setItem('walletbot.v1.generic', JSON.stringify("
+        "{conversation: '0'.repeat(32), token: 'stale', ticket: 'WB-999999', open: false}))"
+    )
+    page.reload()
+    page.get_by_role("button", name="打开数字钱包在线客服").click()
+
+    expect(page.locator(".wb-notice", has_text="之前的会话已失效")).to_be_visible()
+    expect(page.locator(".wb-ticket")).to_be_hidden()
+    say(page, "我充值失败了")
+    assert stored(page, "generic")["conversation"] != "0" * 32
+
+
+def test_a_failed_send_keeps_the_text_and_says_why(page: Page, server: LiveServer) -> None:
+    box = open_bubble(page, server.url)
+    page.route("**/api/chat", lambda route: route.abort())
+
+    box.fill("我充值失败了")
+    box.press("Enter")
+
+    expect(page.get_by_role("alert")).to_have_text("网络连接失败，请检查网络后重试。")
+    expect(box).to_have_value("我充值失败了")
+    expect(page.locator(".wb-msg-user")).to_have_count(0)
+
+    page.unroute("**/api/chat")
+    box.press("Enter")
+    expect(page.locator(".wb-msg-user")).to_have_count(1)
+    expect(page.get_by_role("alert")).to_be_hidden()

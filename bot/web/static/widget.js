@@ -26,6 +26,7 @@
   var STORAGE_PREFIX = "walletbot.v1.";
   var REQUEST_TIMEOUT_MS = 20000;
   var HUMAN_PAYLOAD = "/human";
+  var FEEDBACK_LABELS = { "/helpful": "helpful", "/not_helpful": "not_helpful" };
 
   // One bubble per brand, even if the tag is included twice.
   var registry = (window.__walletbotWidgets = window.__walletbotWidgets || {});
@@ -342,6 +343,12 @@
       var button = el("button", "wb-reply", b.title);
       button.type = "button";
       button.setAttribute("data-payload", b.payload);
+      // The "was this helpful" thumbs are ordinary replies; name them plainly for screen readers.
+      var feedback = FEEDBACK_LABELS[b.payload];
+      if (feedback) {
+        button.className += " wb-reply-feedback";
+        button.setAttribute("aria-label", self.strings[feedback]);
+      }
       button.disabled = !!disabled;
       button.addEventListener("click", function () {
         self.sendPayload(b.payload, b.title, button);
@@ -517,7 +524,7 @@
     this.input.value = "";
     this.disableReplies();
     var row = this.addMessage("user", text, []);
-    this.post({ text: text }, row, function () {}, text);
+    this.post({ text: text }, row, null, text);
   };
 
   Widget.prototype.sendPayload = function (payload, title, button) {
@@ -538,8 +545,8 @@
     self.input.focus();
   };
 
-  // POST one message. On failure the optimistic user bubble is removed and `undo` restores
-  // what the user had (the typed text, the quick replies).
+  // POST one message. On failure the optimistic user bubble is removed, the typed text goes
+  // back into the input and `undo` re-enables the quick replies that were clicked.
   Widget.prototype.post = function (message, row, undo, typed) {
     var self = this;
     var body = { text: message.text, payload: message.payload };
@@ -564,10 +571,11 @@
         self.forget();
         self.addNotice(self.strings.error_expired);
         if (typed !== null) return self.post(message, row, undo, typed);
-        self.fail(row, undo, typed, "");
+        self.fail(row, null, typed, "");
         return;
       }
-      self.fail(row, undo, typed, self.errorText(res));
+      var stale = res.data && res.data.error && res.data.error.code === "unknown_payload";
+      self.fail(row, stale ? null : undo, typed, self.errorText(res));
     }, function () {
       self.setBusy(false);
       self.fail(row, undo, typed, self.strings.error_network);
@@ -577,7 +585,7 @@
   Widget.prototype.fail = function (row, undo, typed, text) {
     if (row && row.parentNode) row.parentNode.removeChild(row);
     if (typed !== null && !this.input.value) this.input.value = typed;
-    undo();
+    if (undo) undo(); // not for a button that can no longer be answered
     this.showError(text);
   };
 

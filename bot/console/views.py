@@ -1,0 +1,388 @@
+"""What the console shows, as plain data: queue filters, queue rows, a ticket's page, exports.
+
+No HTML here: templates render these dicts with auto-escaping, and the JSON API and the exports
+serialise the same dicts, so every channel masks the same fields the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot import guard
+from bot.config import Settings
+from bot.console.texts import ConsoleConfig
+from bot.store import (
+    ConsoleUser,
+    Priority,
+    Ticket,
+    TicketEvent,
+    TicketQuery,
+    TicketStatus,
+    Turn,
+)
+
+# Detail keys that hold how to reach the user: shown masked until someone allowed reveals them.
+CONTACT_DETAILS = frozenset({"contact", "phone", "email"})
+# Detail columns of the CSV export, in this order; other keys go to "other_details" as JSON.
+EXPORT_DETAIL_KEYS = ("time", "amount", "method", "order_id", "contact", "phone", "email")
+EXPORT_COLUMNS = (
+    "number",
+    "status",
+    "priority",
+    "category",
+    "brand",
+    "summary",
+    "assignee",
+    "created_at",
+    "due_at",
+    "overdue",
+    "updated_at",
+    *(f"detail_{key}" for key in EXPORT_DETAIL_KEYS),
+    "other_details",
+)
+ACTIVE = "active"
+MINE = "mine"
+NOBODY = "none"
+_DIGITS = re.compile(r"\d")
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class FilterError(ValueError):
+    """A queue filter value that is not one of the choices; the message quotes it."""
+
+
+# --------------------------------------------------------------------------- masking
+
+
+def is_contact(key: str) -> bool:
+    return key in CONTACT_DETAILS
+
+
+def mask_contact(value: object) -> str:
+    """A contact detail as agents see it before revealing: 138****5678, z***@example.com."""
+    text = str(value)
+    personal = [f for f in guard.scan(text) if f.kind in guard.PERSONAL_KINDS]
+    if personal:
+        return guard.redact(text, personal)
+    if "@" in text:
+        return guard.mask("email", text.strip())
+    if len(_DIGITS.findall(text)) >= 7:
+        return guard.mask("phone", text)
+    return "****"
+
+
+def shown_details(details: Mapping[str, Any], revealed: Iterable[str] = ()) -> dict[str, str]:
+    """Every detail as text, contact ones masked unless their key is in ``revealed``."""
+    open_keys = set(revealed)
+    return {
+        key: (mask_contact(value) if is_contact(key) and key not in open_keys else str(value))
+        for key, value in details.items()
+        if value is not None
+    }
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue's filters as they appear in the URL (all texts; "" means any).
+
+    Attributes:
+        status: "", "active", or a ticket status.
+        assignee: "", "mine", "none" (nobody), or a console user's name.
+    """
+
+    q: str = ""
+    status: str = ""
+    priority: str = ""
+    category: str = ""
+    brand: str = ""
+    assignee: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], settings: Settings) -> QueueFilters:
+        """Read and check the filters; raises FilterError quoting a value that is not a choice."""
+
+        def get(name: str) -> str:
+            return str(params.get(name) or "").strip()
+
+        status, priority, brand = get("status"), get("priority"), get("brand")
+        if status and status != ACTIVE and status not in {s.value for s in TicketStatus}:
+            choices = ", ".join([ACTIVE, *(s.value for s in TicketStatus)])
+            raise FilterError(f"Unknown status {status!r}: use one of {choices}.")
+        if priority and priority not in {p.value for p in Priority}:
+            choices = ", ".join(p.value for p in Priority)
+            raise FilterError(f"Unknown priority {priority!r}: use one of {choices}.")
+        if brand and brand not in settings.brands:
+            raise FilterError(f"Unknown brand {brand!r}: use one of {', '.join(settings.brands)}.")
+        raw_page = get("page") or "1"
+        if not raw_page.isdigit() or int(raw_page) < 1 or len(raw_page) > 9:
+            raise FilterError(f"Page {raw_page!r} does not exist: pages are numbered from 1.")
+        return cls(
+            q=get("q")[:200],
+            status=status,
+            priority=priority,
+            category=get("category")[:64],
+            brand=brand,
+            assignee=get("assignee")[:64],
+            page=int(raw_page),
+        )
+
+    def query(self, *, me: ConsoleUser, assignee_id: int | None, per_page: int) -> TicketQuery:
+        """The store's query; ``assignee_id`` is the id of the named assignee, if one is named."""
+        return TicketQuery(
+            status=TicketStatus(self.status) if self.status not in ("", ACTIVE) else None,
+            active=True if self.status == ACTIVE else None,
+            priority=Priority(self.priority) if self.priority else None,
+            category=self.category or None,
+            brand=self.brand or None,
+            assignee_id=me.id if self.assignee == MINE else assignee_id,
+            unassigned=self.assignee == NOBODY,
+            text=self.q or None,
+            page=self.page,
+            per_page=per_page,
+        )
+
+    def params(self, **changes: object) -> dict[str, str]:
+        """The non-empty filters as URL parameters, with ``changes`` applied (e.g. page=2)."""
+        values = {
+            "q": self.q,
+            "status": self.status,
+            "priority": self.priority,
+            "category": self.category,
+            "brand": self.brand,
+            "assignee": self.assignee,
+            "page": str(self.page) if self.page != 1 else "",
+        }
+        values.update({k: str(v) for k, v in changes.items()})
+        return {k: v for k, v in values.items() if v and not (k == "page" and v == "1")}
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class Formatter:
+    """Turns stored values into what people read: local times, names of statuses…"""
+
+    config: ConsoleConfig
+    settings: Settings
+    now: datetime
+
+    def time(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return value.astimezone(self.config.timezone).strftime("%Y-%m-%d %H:%M")
+
+    def brand(self, key: str) -> str:
+        brand = self.settings.brands.get(key)
+        return brand.name if brand else key
+
+    def overdue(self, ticket: Ticket) -> bool:
+        return ticket.status.is_active and ticket.due_at < self.now
+
+
+def ticket_row(ticket: Ticket, fmt: Formatter, *, revealed: bool = False) -> dict[str, Any]:
+    """One ticket of the queue, with readable names (``*_name``) next to the stored values."""
+    details = dict(ticket.details or {})
+    return {
+        "number": ticket.number,
+        "status": ticket.status.value,
+        "status_name": fmt.config.status(ticket.status),
+        "priority": ticket.priority.value,
+        "priority_name": fmt.config.priority(ticket.priority),
+        "category": ticket.category,
+        "category_name": fmt.config.category(ticket.category),
+        "brand": ticket.brand,
+        "brand_name": fmt.brand(ticket.brand),
+        "summary": ticket.summary,
+        "assignee": ticket.assignee.name if ticket.assignee else None,
+        "created_at": ticket.created_at.isoformat(timespec="seconds"),
+        "created_at_local": fmt.time(ticket.created_at),
+        "due_at": ticket.due_at.isoformat(timespec="seconds"),
+        "due_at_local": fmt.time(ticket.due_at),
+        "overdue": fmt.overdue(ticket),
+        "updated_at": ticket.updated_at.isoformat(timespec="seconds"),
+        "details": shown_details(details, details.keys() if revealed else ()),
+    }
+
+
+@dataclass
+class Pager:
+    page: int
+    per_page: int
+    total: int
+    pages: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pages = max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+# --------------------------------------------------------------------------- ticket page
+
+
+def trail_items(trail: Iterable[Mapping[str, Any]], config: ConsoleConfig) -> list[dict[str, str]]:
+    """The checklist trail as readable lines: the question asked and what the user answered."""
+    items = []
+    for entry in trail:
+        at = str(entry.get("at") or "")
+        if entry.get("action"):
+            facts = entry.get("facts") or {}
+            answer = "; ".join(f"{k}: {v}" for k, v in facts.items()) if isinstance(facts, dict) else str(facts)
+            items.append(
+                {
+                    "kind": "action",
+                    "flow": str(entry.get("flow") or ""),
+                    "step": str(entry.get("step") or ""),
+                    "say": f"{config.text('trail_action')}: {entry['action']}",
+                    "answer": answer,
+                    "at": at,
+                }
+            )
+            continue
+        answer = entry.get("choice") or entry.get("answer")
+        items.append(
+            {
+                "kind": "step",
+                "flow": str(entry.get("flow") or ""),
+                "step": str(entry.get("step") or ""),
+                "say": str(entry.get("say") or ""),
+                "answer": str(answer) if answer not in (None, "") else config.text("trail_skipped"),
+                "at": at,
+            }
+        )
+    return items
+
+
+def transcript_items(turns: Iterable[Turn], fmt: Formatter) -> list[dict[str, Any]]:
+    """The stored turns; a button press is shown with the title of the button that was pressed."""
+    titles: dict[str, str] = {}
+    items = []
+    for turn in turns:
+        meta = turn.meta or {}
+        buttons = [b for b in meta.get("buttons", []) if isinstance(b, dict)]
+        for button in buttons:
+            if button.get("payload"):
+                titles[str(button["payload"])] = str(button.get("title") or button["payload"])
+        pressed = None
+        if turn.payload:
+            pressed = titles.get(turn.payload, turn.payload)
+        items.append(
+            {
+                "seq": turn.seq,
+                "role": turn.role.value,
+                "role_name": fmt.config.name("turn_roles", turn.role.value),
+                "text": turn.text,
+                "pressed": pressed,
+                "buttons": [str(b.get("title") or "") for b in buttons],
+                "agent": meta.get("agent") if turn.role.value == "agent" else None,
+                "time": fmt.time(turn.created_at),
+            }
+        )
+    return items
+
+
+def _change_text(value: Any, config: ConsoleConfig) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            shown = item
+            if key == "status":
+                shown = config.status(item)
+            elif key == "priority":
+                shown = config.priority(item)
+            elif key == "category":
+                shown = config.category(item)
+            elif key == "field":
+                shown = config.name("details", item)
+            elif isinstance(item, list):
+                shown = ", ".join(str(i) for i in item)
+            parts.append(f"{config.name('fields', key)}: {'' if shown is None else shown}")
+        return "; ".join(parts)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def event_items(events: Iterable[TicketEvent], fmt: Formatter) -> list[dict[str, str]]:
+    """The audit log, oldest first, as read-only text."""
+    return [
+        {
+            "time": fmt.time(event.created_at),
+            "actor": event.actor,
+            "kind": event.kind,
+            "kind_name": fmt.config.name("events", event.kind),
+            "before": _change_text(event.before, fmt.config),
+            "after": _change_text(event.after, fmt.config),
+            "note": event.note or "",
+        }
+        for event in events
+    ]
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """CSV text in chunks: a UTF-8 BOM (so spreadsheet programs read Chinese), a header, rows.
+
+    Cells that a spreadsheet would run as formulas are prefixed with ``'``.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    yield "\ufeff" + buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        details = dict(row["details"])
+        other = {k: v for k, v in details.items() if k not in EXPORT_DETAIL_KEYS}
+        values = [row[c] for c in EXPORT_COLUMNS[:11]]
+        values += [details.get(key, "") for key in EXPORT_DETAIL_KEYS]
+        values.append(json.dumps(other, ensure_ascii=False) if other else "")
+        writer.writerow([_cell(v) for v in values])
+        yield buffer.getvalue()
+
+
+def json_lines(rows: Iterable[dict[str, Any]], meta: dict[str, Any]) -> Iterator[str]:
+    """``{...meta, "tickets": [...]}`` in chunks, one ticket per chunk."""
+    head = json.dumps(meta, ensure_ascii=False)[:-1]
+    yield head + (', "tickets": [' if meta else '"tickets": [')
+    for i, row in enumerate(rows):
+        yield ("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False)
+    yield "\n]}\n"
+
+
+EXPORT_FIELDS = tuple(
+    key for key in ("number", "status", "priority", "category", "brand", "summary", "assignee",
+                    "created_at", "due_at", "overdue", "updated_at", "details")
+)
+
+
+def export_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The machine-readable part of a queue row (no display names)."""
+    return {key: row[key] for key in EXPORT_FIELDS}

@@ -1,0 +1,208 @@
+"""What the support console needs from the store beyond ``tickets.py``: locked reads, the whole
+filtered queue for exports, bulk audit events, and the two changes that also touch the ticket's
+conversation (an agent's reply, and handing the conversation back to the bot).
+
+Who owns the conversation is part of the ticket's workflow:
+
+- an agent's reply appends an ``agent`` turn and sets ``Conversation.human_owner``, so the
+  engine stays silent and the user's bubble shows the agent's message at its next poll;
+- moving the ticket to ``resolved`` or ``closed`` clears ``human_owner``: the bot answers again.
+
+Lock order is conversation first, then ticket, the same as the engine's (it locks the
+conversation and then creates or reads the ticket), so the two never deadlock on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select
+from sqlalchemy.orm import Session
+
+from bot.store.conversations import append_turn, get_conversation
+from bot.store.errors import StoreError
+from bot.store.models import (
+    ConsoleUser,
+    Conversation,
+    EventKind,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    Turn,
+    TurnRole,
+    coerce_enum,
+    parse_ticket_number,
+    utcnow,
+)
+from bot.store.tickets import TicketQuery, _conditions, change_status, record_event
+
+EXPORT_BATCH = 1000
+_EVENT_BATCH = 1000
+
+
+def get_ticket_locked(s: Session, number: str) -> Ticket | None:
+    """The ticket with this number, with its conversation locked first, then its own row.
+
+    Use it before changing a ticket: a second agent changing the same ticket waits for this
+    transaction and then sees its result (PostgreSQL row locks; on SQLite the write
+    transaction's ``BEGIN IMMEDIATE`` already serialises writers).
+    """
+    ticket_id = parse_ticket_number(number)
+    if ticket_id is None:
+        return None
+    conv_id = s.scalar(select(Ticket.conversation_id).where(Ticket.id == ticket_id))
+    if conv_id is None:
+        return None
+    get_conversation(s, conv_id, lock=True)
+    stmt = (
+        select(Ticket)
+        .where(Ticket.id == ticket_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return s.scalars(stmt).one_or_none()
+
+
+def get_user_by_id(s: Session, user_id: int) -> ConsoleUser | None:
+    """The console user with this id, or None (e.g. deleted since the session began)."""
+    return s.get(ConsoleUser, user_id)
+
+
+def list_categories(s: Session) -> list[str]:
+    """Every category that some ticket has, sorted (served by ``ix_tickets_category``)."""
+    return list(s.scalars(select(Ticket.category).distinct().order_by(Ticket.category)))
+
+
+def tickets_after(
+    s: Session, q: TicketQuery, after: Ticket | None = None, *, limit: int = EXPORT_BATCH
+) -> list[Ticket]:
+    """The next ``limit`` tickets matching the queue's filters, in queue order, after ``after``.
+
+    Keyset pagination over (queue_rank, created_at, id) ignoring ``q.page``: an export walks
+    the whole filtered queue batch by batch, each batch in its own short transaction, without
+    OFFSET scans and without holding 100,000 tickets in memory.
+    """
+    conds = _conditions(q)
+    if after is not None:
+        conds.append(
+            or_(
+                Ticket.queue_rank > after.queue_rank,
+                and_(
+                    Ticket.queue_rank == after.queue_rank,
+                    or_(
+                        Ticket.created_at > after.created_at,
+                        and_(Ticket.created_at == after.created_at, Ticket.id > after.id),
+                    ),
+                ),
+            )
+        )
+    stmt = (
+        select(Ticket)
+        .where(*conds)
+        .order_by(Ticket.queue_rank, Ticket.created_at, Ticket.id)
+        .limit(limit)
+    )
+    return list(s.scalars(stmt))
+
+
+def record_events(
+    s: Session,
+    ticket_ids: Iterable[int],
+    *,
+    actor: str,
+    kind: EventKind | str,
+    after: Any = None,
+    note: str | None = None,
+) -> int:
+    """The same audit event on many tickets at once (e.g. one export); returns how many.
+
+    Multi-row INSERTs instead of one flush per ticket: an export of 100,000 tickets writes its
+    audit trail in seconds.
+    """
+    if not actor or not actor.strip():
+        raise StoreError(f"Ticket event {str(kind)!r} needs an actor: pass the console user's name.")
+    now = utcnow()
+    written = 0
+    rows: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if rows:
+            s.execute(insert(TicketEvent), rows)
+            rows.clear()
+
+    for ticket_id in ticket_ids:
+        rows.append(
+            {
+                "ticket_id": ticket_id,
+                "actor": actor,
+                "kind": str(kind),
+                "before": None,
+                "after": after,
+                "note": note,
+                "created_at": now,
+            }
+        )
+        written += 1
+        if len(rows) >= _EVENT_BATCH:
+            flush()
+    flush()
+    return written
+
+
+def post_agent_reply(s: Session, ticket: Ticket, text: str, *, actor: str) -> Turn:
+    """Send an agent's message to the user of the ticket's conversation.
+
+    Appends an ``agent`` turn (the bubble shows it at its next poll), hands the conversation to
+    a human (the engine stays silent until the ticket is resolved) and records a ``reply``
+    event with the message.
+
+    Raises:
+        StoreError: empty text, or the ticket is resolved/closed (reopen it first: a reply
+            would silence the bot in a conversation nobody works on any more).
+    """
+    text = (text or "").strip()
+    if not text:
+        raise StoreError(f"Refusing an empty reply on ticket {ticket.number}: write some text.")
+    if not ticket.status.is_active:
+        raise StoreError(
+            f"Ticket {ticket.number} is '{ticket.status}': reopen it before replying to the user."
+        )
+    conv = get_conversation(s, ticket.conversation_id, lock=True)
+    if conv is None:  # the foreign key makes this impossible short of manual deletion
+        raise StoreError(
+            f"Ticket {ticket.number} has no conversation '{ticket.conversation_id}': "
+            "the reply cannot be delivered."
+        )
+    turn = append_turn(s, conv, role=TurnRole.AGENT, text=text, meta={"agent": actor})
+    was_owner = bool(conv.human_owner)
+    conv.human_owner = True
+    ticket.updated_at = utcnow()
+    record_event(
+        s,
+        ticket,
+        actor=actor,
+        kind=EventKind.REPLY,
+        before={"human_owner": was_owner},
+        after={"human_owner": True, "turn_seq": turn.seq},
+        note=text,
+    )
+    return turn
+
+
+def set_ticket_status(
+    s: Session, ticket: Ticket, new: TicketStatus | str, *, actor: str
+) -> TicketEvent:
+    """``change_status``, plus giving the conversation back to the bot on resolved/closed.
+
+    Raises:
+        InvalidTransition: the lifecycle does not allow the move.
+    """
+    target = coerce_enum(TicketStatus, new, "ticket status")
+    event = change_status(s, ticket, target, actor=actor)
+    if not target.is_active:
+        conv: Conversation | None = get_conversation(s, ticket.conversation_id, lock=True)
+        if conv is not None and conv.human_owner:
+            conv.human_owner = False
+            conv.updated_at = utcnow()
+    return event
