@@ -11,7 +11,7 @@ in flight always sees one consistent version of the content.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -77,11 +77,25 @@ def ensure_model(settings: Settings, *, auto_train: bool, progress: Callable[[st
     train(settings, progress)
 
 
+@dataclass(slots=True)
+class ReloadStatus:
+    """What the console shows: the content version in use, when it loaded, the last failure."""
+
+    version: str
+    loaded_at: str
+    errors: list[str] = field(default_factory=list)
+    failed_at: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"version": self.version, "loaded_at": self.loaded_at, "errors": self.errors, "failed_at": self.failed_at}
+
+
 class Assistant:
     def __init__(self, settings: Settings, runtime: Runtime, db: Database) -> None:
         self.settings = settings
         self.runtime = runtime
         self.db = db
+        self.reload_status = ReloadStatus(runtime.content.version, runtime.content.loaded_at)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, auto_train: bool = False, progress: Callable[[str], None] = lambda _m: None) -> "Assistant":
@@ -90,12 +104,6 @@ class Assistant:
         db = Database(settings.database_url)
         db.migrate()
         return cls(settings, runtime, db)
-
-    def reload(self) -> Content:
-        """Load data/ again and swap it in; on errors keep serving the old content and raise."""
-        runtime = build_runtime(self.settings, self.runtime.nlu)
-        self.runtime = runtime
-        return runtime.content
 
     def close(self) -> None:
         self.db.dispose()

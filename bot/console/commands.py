@@ -1,0 +1,147 @@
+"""`walletbot users`: console accounts for support agents and admins.
+
+    walletbot users add alice --role agent          # password asked twice, not echoed
+    printf 'secret-pass\n' | walletbot users add ci --role admin --password-stdin
+    walletbot users list
+
+The lead registers the group with ``main.add_command(users)``; it also runs on its own
+(``python -m bot.console.commands``). Settings come from ``--config`` on this group, else from
+the parent command's ``--config``, else from ``$WALLETBOT_CONFIG`` / ``./config.yml``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from bot.config import Settings, load_settings
+from bot.errors import WalletbotError
+from bot.store import Database, Role, create_user, list_users
+from bot.store.users import MIN_PASSWORD_LENGTH
+
+EXIT_ERROR = 1
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+class _UsersGroup(click.Group):
+    """Turns the product's errors into one red line and exit code 1, like `walletbot`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WalletbotError as exc:
+            _fail(str(exc))
+
+
+def _settings(ctx: click.Context) -> Settings:
+    factory: Callable[[], Settings] = ctx.obj["users_settings"]
+    return factory()
+
+
+def _database(settings: Settings) -> Database:
+    db = Database(settings.database_url)
+    db.migrate()
+    return db
+
+
+@click.group(cls=_UsersGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="config file (default: the parent command's, $WALLETBOT_CONFIG or ./config.yml)",
+)
+@click.pass_context
+def users(ctx: click.Context, config_path: str | None) -> None:
+    """Console accounts: support agents and admins who sign in to /console."""
+    parent = ctx.obj if isinstance(ctx.obj, dict) else {}
+    inherited = parent.get("settings_factory")
+
+    def factory() -> Settings:
+        if config_path is None and inherited is not None:
+            return inherited()  # type: ignore[no-any-return]
+        return load_settings(config_path)
+
+    ctx.obj = {**parent, "users_settings": factory}
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return str(
+        click.prompt(
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt="Repeat the password",
+        )
+    )
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.AGENT.value,
+    show_default=True,
+    help="agent: works tickets; admin: also manages accounts, reassigns and exports contacts",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="read the password from the first line of standard input (for scripts)",
+)
+@click.pass_context
+def add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Create the console account NAME."""
+    settings = _settings(ctx)
+    password = _read_password(password_stdin)
+    db = _database(settings)
+    try:
+        with db.session() as s:
+            user = create_user(s, name, role, password)
+            created, created_role = user.name, user.role.value
+    finally:
+        db.dispose()
+    click.echo(f"created {created_role} '{created}'")
+
+
+@users.command("list")
+@click.pass_context
+def list_command(ctx: click.Context) -> None:
+    """Show every console account: name, role, created, last sign-in (UTC)."""
+    settings = _settings(ctx)
+    db = _database(settings)
+    try:
+        with db.session(readonly=True) as s:
+            rows = [
+                (
+                    u.name,
+                    u.role.value,
+                    u.created_at.strftime("%Y-%m-%d %H:%M"),
+                    u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never",
+                )
+                for u in list_users(s)
+            ]
+    finally:
+        db.dispose()
+    if not rows:
+        click.echo("no console users yet: add one with `walletbot users add NAME --role admin`")
+        return
+    width = max(len("name"), *(len(r[0]) for r in rows))
+    click.echo(f"{'name':<{width}}  {'role':<5}  {'created':<16}  last sign-in")
+    for name, role, created, last in rows:
+        click.echo(f"{name:<{width}}  {role:<5}  {created:<16}  {last}")
+
+
+if __name__ == "__main__":
+    users()
