@@ -18,6 +18,7 @@ from actions.registry import load_actions
 from bot.config import Settings
 from bot.faq.knowledge import FaqEntry, faq_files, load_faq
 from bot.flows.model import Flow, flow_files, load_flows
+from bot.nlu.normalize import normalize
 from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
 from bot.text import DEFAULT_KEY, PLACEHOLDERS, Text, placeholders_in, variants
 from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
@@ -32,6 +33,7 @@ REQUIRED_RESPONSES = (
 )
 REQUIRED_BUTTONS = ("human", "restart", "helpful", "not_helpful", "resume", "skip")
 MAX_ANSWER_CHARS = 600
+NEAR_DUPLICATE = 0.8  # bigram Jaccard similarity above which two FAQ wordings compete
 # Extra placeholders a response may use, filled by the policy itself.
 RESPONSE_VALUES = {"title", "ticket", "hours", "window", "channel", "prompt"}
 
@@ -156,6 +158,28 @@ def check_cross_references(content: Content, settings: Settings, problems: list[
             problems.append(Problem(entry.file, entry.line, f"FAQ '{entry.id}' names unknown intent '{entry.intent}'"))
 
 
+def _bigrams(text: str) -> set[str]:
+    bare = re.sub(r"[\s\W_]+", "", normalize(text))
+    return {bare[i:i + 2] for i in range(len(bare) - 1)} or {bare}
+
+
+def check_competing_wordings(faq: list[FaqEntry], problems: list[Problem], threshold: float = NEAR_DUPLICATE) -> None:
+    """Warn when an entry's wording is (nearly) another entry's: the two would compete."""
+    wordings = [(entry, text, _bigrams(text)) for entry in faq for text in entry.texts()]
+    for i, (entry, text, grams) in enumerate(wordings):
+        for other, other_text, other_grams in wordings[i + 1:]:
+            if other.id == entry.id or not grams or not other_grams:
+                continue
+            similarity = len(grams & other_grams) / len(grams | other_grams)
+            if similarity >= threshold:
+                problems.append(Problem(
+                    other.file, other.line,
+                    f"FAQ '{other.id}' wording {other_text!r} is {'identical' if similarity == 1 else 'nearly identical'} "
+                    f"to {text!r} of FAQ '{entry.id}' ({entry.file}:{entry.line}); they compete: reword one or merge the entries",
+                    "warning",
+                ))
+
+
 def content_version(data_dir: Path) -> str:
     """A short hash of every content file: shown in the console, changes with any edit."""
     digest = hashlib.sha256()
@@ -180,6 +204,7 @@ def load_content(settings: Settings) -> Content:
     responses = load_responses(data_dir, root, problems)
     content = Content(flows, faq, responses, training, content_version(data_dir), datetime.now(timezone.utc).isoformat(timespec="seconds"))
     check_cross_references(content, settings, problems)
+    check_competing_wordings(faq, problems)
     content.problems = problems
     return content
 

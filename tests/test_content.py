@@ -116,3 +116,15 @@ def test_warnings_only_exit_two_with_strict(project):
     strict = validate(project, "--strict")
     assert strict.exit_code == 2
     assert "has 1 alternates; write at least 5" in strict.output
+
+
+def test_competing_faq_wordings_are_warned_with_both_locations(project):
+    path = project / "data" / "faq" / "zz_copy.yml"
+    path.write_text(
+        "topic: copy\nentries:\n  - id: copy_of_hours\n    question: 客服几点下班\n"
+        "    alternates: [甲问法, 乙问法, 丙问法, 丁问法, 戊问法]\n    answer: 测试答案\n",
+        encoding="utf-8",
+    )
+    result = validate(project, "--strict")
+    assert result.exit_code == 2, result.output
+    assert "data/faq/zz_copy.yml:3: warning: FAQ 'copy_of_hours' wording '客服几点下班' is identical to '客服几点下班' of FAQ 'service_hours'" in result.output
