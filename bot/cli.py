@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import click
@@ -62,7 +64,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
             cached["s"] = load_settings(config_path)
         return cached["s"]
 
-    ctx.obj = {"settings_factory": factory}
+    ctx.obj = {"settings_factory": factory, "config_path": config_path}
 
 
 @main.command()
@@ -370,7 +372,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     ensure_model(settings, auto_train=True, progress=_progress)
     host = host or settings.http.host
     port = port if port is not None else settings.http.port
-    click.secho(f"walletbot serving on http://{host}:{port}/  (demo page with the chat bubble)", fg="green")
+    # Each worker builds its app from the environment: hand it the config file chosen here.
+    chosen = ctx.obj["config_path"] or os.environ.get("WALLETBOT_CONFIG") or "config.yml"
+    os.environ["WALLETBOT_CONFIG"] = str(Path(chosen).resolve())
+    click.secho(f"walletbot: open http://{host}:{port}/ for the demo page with the chat bubble (Ctrl+C stops)", fg="green")
     uvicorn.run("bot.api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 

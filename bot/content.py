@@ -191,8 +191,11 @@ def content_version(data_dir: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_content(settings: Settings) -> Content:
-    """Everything in data/; `content.problems` lists errors and warnings (callers decide)."""
+def load_content(settings: Settings, *, lint: bool = True) -> Content:
+    """Everything in data/; `content.problems` lists errors and warnings (callers decide).
+
+    lint=False skips the slower warning-only checks: the running server reloads without them.
+    """
     data_dir, root = settings.data_dir, settings.root
     problems: list[Problem] = []
     training, nlu_problems = load_training_data(data_dir, root)
@@ -204,7 +207,8 @@ def load_content(settings: Settings) -> Content:
     responses = load_responses(data_dir, root, problems)
     content = Content(flows, faq, responses, training, content_version(data_dir), datetime.now(timezone.utc).isoformat(timespec="seconds"))
     check_cross_references(content, settings, problems)
-    check_competing_wordings(faq, problems)
+    if lint:
+        check_competing_wordings(faq, problems)
     content.problems = problems
     return content
 

@@ -53,7 +53,7 @@ class Runtime:
 
 def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
     """Load content and model into a Runtime. Raises ContentError, ModelNotTrained."""
-    content = load_content(settings)
+    content = load_content(settings, lint=False)
     if errors_of(content.problems):
         raise ContentError(content.problems)
     nlu = nlu or NLU.load(settings.models_dir)
@@ -165,7 +165,9 @@ class Assistant:
                 user_turn = append_turn(s, conv, role="user", text=stored_text)
             else:
                 stored_text = None
-                user_turn = append_turn(s, conv, role="user", text="", payload=payload)
+                # Store the pressed button's title so transcripts read like what the user saw.
+                title = next((b["title"] for b in state.get("offered") or [] if b["payload"] == payload), "")
+                user_turn = append_turn(s, conv, role="user", text=title, payload=payload)
 
             if conv.human_owner:
                 user_turn.meta = {"outcome": "human"}

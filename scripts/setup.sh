@@ -30,9 +30,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   touch "$stamp"
 fi
 
-if [ "${1:-}" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
-  echo "· installing Chromium for the browser tests (Debian package)"
+# Browser tests drive Debian's Chromium; a CJK font makes Chinese render (and screenshots readable).
+if [ "${1:-}" = "dev" ] && { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; }; then
+  echo "· installing Chromium and a Chinese font for the browser tests (Debian packages)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 fi

@@ -443,25 +443,27 @@ def test_api_answers_are_not_cached_and_cors_allows_embedding(client: TestClient
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in preflight.headers
+    page = client.get("/", headers={"Origin": "https://shop.example.com"})
+    assert "access-control-allow-origin" not in page.headers  # only the API is shared
 
 
 # ---------------------------------------------------------------------------- rate limits
 
 
-def limited_client(tmp_path: Path, models: Path, ip: int, conversation: int) -> TestClient:
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'walletbot.db'}",
-        models,
-        WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP=str(ip),
-        WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_CONVERSATION=str(conversation),
+def limited_client(client: TestClient, ip: int, conversation: int) -> TestClient:
+    """An app with tiny limits, sharing the module's engine (the limits live in the app)."""
+    settings = client.app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={
+            "http": client.app.state.settings.http.model_copy(  # type: ignore[attr-defined]
+                update={"rate_limit_per_minute_ip": ip, "rate_limit_per_minute_conversation": conversation}
+            )
+        }
     )
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings, client.app.state.assistant))  # type: ignore[attr-defined]
 
 
-def test_too_many_messages_in_one_conversation_is_429_with_retry_after(
-    tmp_path: Path, trained_models_dir: Path
-) -> None:
-    with limited_client(tmp_path, trained_models_dir, ip=100, conversation=2) as limited:
+def test_too_many_messages_in_one_conversation_is_429_with_retry_after(client: TestClient) -> None:
+    with limited_client(client, ip=100, conversation=2) as limited:
         conv = start(limited)  # the first message counts
         assert send(limited, conv, text="还是不行").status_code == 200
 
@@ -473,10 +475,8 @@ def test_too_many_messages_in_one_conversation_is_429_with_retry_after(
         assert start(limited)["conversation"]  # another conversation is not affected
 
 
-def test_too_many_requests_from_one_address_is_429_with_retry_after(
-    tmp_path: Path, trained_models_dir: Path
-) -> None:
-    with limited_client(tmp_path, trained_models_dir, ip=3, conversation=100) as limited:
+def test_too_many_requests_from_one_address_is_429_with_retry_after(client: TestClient) -> None:
+    with limited_client(client, ip=3, conversation=100) as limited:
         for _ in range(3):
             start(limited)
 

@@ -2,7 +2,6 @@
 
 import pathlib
 import textwrap
-import timeit
 from collections import Counter
 from dataclasses import dataclass
 
@@ -366,18 +365,6 @@ def test_full_width_input_keeps_spans_of_the_original_text() -> None:
     text = "手机：１３８１２３４１２３４"
     assert scan(text) == [Finding("phone", 3, 14)]
     assert redact(text) == "手机：138****1234"
-
-
-def test_scan_of_a_long_message_is_fast() -> None:
-    message = (
-        "您好，我昨天下午三点用尾号0128的银行卡充值了500元，订单号2023112012345678，到现在还没到账，"
-        "手机13812341234，验证码837261，麻烦帮我查一下，谢谢！"
-    )
-    assert 80 <= len(message) <= 100
-    runs = 2000
-    best = min(timeit.repeat(lambda: scan(message), number=runs, repeat=5)) / runs
-    print(f"\nscan() of a {len(message)}-character message: {best * 1e6:.1f} µs")
-    assert best < 0.0002
 
 
 # --- scams --------------------------------------------------------------------------------

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from bot.api import pages, routes
 from bot.api.errors import install_error_handlers
-from bot.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from bot.api.middleware import ApiCORSMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from bot.api.ui import check_ui
 from bot.config import Settings, load_settings
 from bot.errors import ModelError
@@ -47,8 +46,10 @@ def _load_assistant(settings: Settings) -> "Assistant":
     return Assistant.from_settings(settings)
 
 
-def create_app(settings: Settings, assistant: "Assistant | None" = None) -> FastAPI:
+def create_app(settings: Settings, assistant: "Assistant | None" = None, *, watch_content: bool = False) -> FastAPI:
     """Build the app for `settings`; load an Assistant at start-up unless one is given.
+
+    watch_content=True reloads data/ live while serving (off in tests: they share data/).
 
     Raises:
         ConfigError: the `ui:` section of config.yml lacks a text the bubble needs.
@@ -65,9 +66,16 @@ def create_app(settings: Settings, assistant: "Assistant | None" = None) -> Fast
                 app.state.not_ready_reason = str(exc)
                 log.warning("serving without a model, /api/chat answers 503: %s", exc)
             app.state.assistant = owned
+        watcher = None
+        if watch_content and app.state.assistant is not None:
+            from bot.reloader import ContentWatcher
+
+            watcher = ContentWatcher(app.state.assistant).start()
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.stop()
             if owned is not None:
                 app.state.assistant = None
                 await anyio.to_thread.run_sync(owned.close)
@@ -94,9 +102,10 @@ def create_app(settings: Settings, assistant: "Assistant | None" = None) -> Fast
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.http.max_message_chars * _BYTES_PER_CHAR + _BODY_OVERHEAD,
+        prefix="/api/",
     )
     app.add_middleware(
-        CORSMiddleware,
+        ApiCORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type", routes.TOKEN_HEADER],
@@ -112,4 +121,4 @@ def app_from_env() -> FastAPI:
     Each worker process calls it, so the configuration comes from the environment:
     $WALLETBOT_CONFIG (default ./config.yml) and the WALLETBOT_* overrides.
     """
-    return create_app(load_settings())
+    return create_app(load_settings(), watch_content=True)

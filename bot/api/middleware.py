@@ -1,4 +1,4 @@
-"""ASGI middleware of the HTTP app: a request body cap and security headers.
+"""ASGI middleware of the HTTP app: a request body cap, security headers, CORS for the API.
 
 Both are plain ASGI (not `BaseHTTPMiddleware`) so they neither buffer responses nor change how
 exceptions propagate.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Pages may load scripts, styles and data only from this server: the bubble is an external
@@ -39,21 +40,26 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over `max_bytes` with 413 before anything parses them.
+    """Refuse request bodies over `max_bytes` to paths under `prefix` with 413 before parsing.
 
     The body is read here (it is small by construction) and replayed to the app, so a client
     cannot make the server hold megabytes of JSON by sending a body without Content-Length.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.prefix = prefix
 
     def _too_large(self) -> str:
         return f"The request body is larger than {self.max_bytes} bytes: send a shorter message."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "PUT", "PATCH")
+            or not scope["path"].startswith(self.prefix)
+        ):
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
@@ -126,3 +132,13 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, add_headers)
+
+
+class ApiCORSMiddleware(CORSMiddleware):
+    """CORS for `/api/` only: the bubble on another site calls the API; pages are not shared."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)

@@ -111,13 +111,13 @@ from bot.store import (
     get_ticket,
     get_user,
     list_events,
-    list_tickets,
     list_turns,
     list_users,
     record_event,
 )
 from bot.store.console_queries import (
     get_ticket_locked,
+    list_queue,
     get_user_by_id,
     list_categories,
     post_agent_reply,
@@ -148,6 +148,9 @@ CONSOLE_CSP = (
 )
 _DONE_KEYS = frozenset({"status", "assign", "note", "reply"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
+# A form field; every one has a default so that a missing field never answers 422 before the
+# session and CSRF checks have had their say.
+FormText = Annotated[str, Form()]
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
@@ -421,7 +424,7 @@ class Console:
         fmt = ctx.fmt()
         with ctx.db.session(readonly=True) as s:
             query = self.query(ctx, s, filters, per_page=per_page)
-            tickets, total = list_tickets(s, query)
+            tickets, total = list_queue(s, query)
             rows = [ticket_row(t, fmt) for t in tickets]
             users = list_users(s)
             categories = list_categories(s)
@@ -504,7 +507,7 @@ class Console:
                     for key, value in shown_details(details, revealed).items()
                 ],
                 "can_reveal": _can_reveal(ctx.me, ticket),
-                "trail": trail_items(ticket.trail or [], ctx.config),
+                "trail": trail_items(ticket.trail or [], fmt),
                 "transcript": transcript_items(list_turns(s, ticket.conversation_id), fmt),
                 "events": event_items(list_events(s, ticket), fmt),
                 "transitions": [
@@ -844,7 +847,6 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
 
     console = Console(dict(os.environ) if environ is None else environ)
     router = APIRouter(route_class=_route_class(console), include_in_schema=False)
-    FormText = Annotated[str, Form()]
 
     # ------------------------------------------------------------------ sign-in
 

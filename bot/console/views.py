@@ -185,6 +185,16 @@ class Formatter:
             return ""
         return value.astimezone(self.config.timezone).strftime("%Y-%m-%d %H:%M")
 
+    def stamp(self, value: object) -> str:
+        """An ISO timestamp stored as text (trail, audit values) in local time; else as is."""
+        if not isinstance(value, str) or not value:
+            return "" if value is None else str(value)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return self.time(parsed) if parsed.tzinfo is not None else value
+
     def brand(self, key: str) -> str:
         brand = self.settings.brands.get(key)
         return brand.name if brand else key
@@ -240,11 +250,12 @@ class Pager:
 # --------------------------------------------------------------------------- ticket page
 
 
-def trail_items(trail: Iterable[Mapping[str, Any]], config: ConsoleConfig) -> list[dict[str, str]]:
+def trail_items(trail: Iterable[Mapping[str, Any]], fmt: Formatter) -> list[dict[str, str]]:
     """The checklist trail as readable lines: the question asked and what the user answered."""
+    config = fmt.config
     items = []
     for entry in trail:
-        at = str(entry.get("at") or "")
+        at = fmt.stamp(entry.get("at"))
         if entry.get("action"):
             facts = entry.get("facts") or {}
             answer = "; ".join(f"{k}: {v}" for k, v in facts.items()) if isinstance(facts, dict) else str(facts)
@@ -259,6 +270,7 @@ def trail_items(trail: Iterable[Mapping[str, Any]], config: ConsoleConfig) -> li
                 }
             )
             continue
+        # answer "" marks a step that asked nothing (a notice); None, a question left unanswered.
         answer = entry.get("choice") or entry.get("answer")
         items.append(
             {
@@ -266,7 +278,7 @@ def trail_items(trail: Iterable[Mapping[str, Any]], config: ConsoleConfig) -> li
                 "flow": str(entry.get("flow") or ""),
                 "step": str(entry.get("step") or ""),
                 "say": str(entry.get("say") or ""),
-                "answer": str(answer) if answer not in (None, "") else config.text("trail_skipped"),
+                "answer": config.text("trail_skipped") if answer is None else str(answer),
                 "at": at,
             }
         )
@@ -301,7 +313,8 @@ def transcript_items(turns: Iterable[Turn], fmt: Formatter) -> list[dict[str, An
     return items
 
 
-def _change_text(value: Any, config: ConsoleConfig) -> str:
+def _change_text(value: Any, fmt: Formatter) -> str:
+    config = fmt.config
     if value is None:
         return ""
     if isinstance(value, dict):
@@ -316,6 +329,8 @@ def _change_text(value: Any, config: ConsoleConfig) -> str:
                 shown = config.category(item)
             elif key == "field":
                 shown = config.name("details", item)
+            elif key.endswith("_at"):
+                shown = fmt.stamp(item)
             elif isinstance(item, list):
                 shown = ", ".join(str(i) for i in item)
             parts.append(f"{config.name('fields', key)}: {'' if shown is None else shown}")
@@ -331,8 +346,8 @@ def event_items(events: Iterable[TicketEvent], fmt: Formatter) -> list[dict[str,
             "actor": event.actor,
             "kind": event.kind,
             "kind_name": fmt.config.name("events", event.kind),
-            "before": _change_text(event.before, fmt.config),
-            "after": _change_text(event.after, fmt.config),
+            "before": _change_text(event.before, fmt),
+            "after": _change_text(event.after, fmt),
             "note": event.note or "",
         }
         for event in events

@@ -20,6 +20,7 @@ import asyncio
 import os
 import platform
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,6 +47,9 @@ HOST = "127.0.0.1"
 # A conversation is a few messages long; a new one starts after this many (its first message
 # creates it, as in the bubble).
 MESSAGES_PER_CONVERSATION = 4
+# Folders of a run's temporary workspace.
+DATA_COPY = "data"
+MODELS = "models"
 # Rate limits high enough never to trigger: the benchmark sends everything from one address.
 UNLIMITED = "100000000"
 PACKAGES = (
@@ -79,7 +83,7 @@ class BenchOptions:
     @classmethod
     def for_mode(cls, quick: bool) -> "BenchOptions":
         if quick:
-            return cls(quick=True, messages=400, level_seconds=1.5, warmup_seconds=0.3, workers=(1,), cli_training=False)
+            return cls(quick=True, messages=300, level_seconds=1.0, warmup_seconds=0.3, workers=(1,), cli_training=False)
         return cls()
 
 
@@ -240,26 +244,36 @@ def tree_cpu_seconds(pids: Sequence[int]) -> float:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process tree every `interval` seconds; `peak_mb` is the highest."""
+    """Samples the summed RSS of a process tree every `interval` seconds; `peak_mb` is the highest.
 
-    def __init__(self, root: int, interval: float = 0.05) -> None:
+    Finding the tree means reading every /proc/PID/stat of the machine, so it is done only every
+    `rescan` seconds (workers appear during start-up and then stay); RSS is read every sample.
+    """
+
+    def __init__(self, root: int, interval: float = 0.1, rescan: float = 1.0) -> None:
         super().__init__(name="rss-sampler", daemon=True)
         self.root = root
         self.interval = interval
+        self.rescan = rescan
         self.peak_mb = 0.0
         self.processes = 1
+        self._pids = [root]
+        self._scanned = 0.0
         self._halt = threading.Event()
 
-    def sample(self) -> float:
-        pids = process_tree(self.root)
-        rss = tree_rss_mb(pids)
+    def sample(self, *, rescan: bool = True) -> float:
+        now = time.monotonic()
+        if rescan or now - self._scanned >= self.rescan:
+            self._pids = process_tree(self.root)
+            self._scanned = now
+        rss = tree_rss_mb(self._pids)
         self.peak_mb = max(self.peak_mb, rss)
-        self.processes = max(self.processes, len(pids))
+        self.processes = max(self.processes, len(self._pids))
         return rss
 
     def run(self) -> None:
         while not self._halt.wait(self.interval):
-            self.sample()
+            self.sample(rescan=False)
 
     def stop(self) -> None:
         self._halt.set()
@@ -353,11 +367,14 @@ def _cli(config_path: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "bot", "--config", str(config_path), *args]
 
 
-def _bench_env(models_dir: Path, database: Path) -> dict[str, str]:
+def _bench_env(workdir: Path, database: Path, models_dir: Path | None = None) -> dict[str, str]:
+    """The environment of a server or `walletbot train` subprocess: the run's copy of data/, its
+    model folder, its own database, and rate limits that never trigger."""
     env = dict(os.environ)
     env.pop("WALLETBOT_DATABASE_URL", None)
     env.update({
-        "WALLETBOT_PATHS_MODELS": str(models_dir),
+        "WALLETBOT_PATHS_DATA": str(workdir / DATA_COPY),
+        "WALLETBOT_PATHS_MODELS": str(models_dir or workdir / MODELS),
         "WALLETBOT_STORAGE_DATABASE_URL": f"sqlite:///{database}",
         "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP": UNLIMITED,
         "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_CONVERSATION": UNLIMITED,
@@ -366,10 +383,12 @@ def _bench_env(models_dir: Path, database: Path) -> dict[str, str]:
     return env
 
 
-def start_server(config_path: Path, workers: int, workdir: Path, models_dir: Path) -> ServerProcess:
+def start_server(config_path: Path, workers: int, workdir: Path) -> ServerProcess:
+    """`walletbot serve --workers N` on a free loopback port, on the run's data, model and a
+    fresh database."""
     port = _free_port()
     log_path = workdir / f"serve-w{workers}.log"
-    env = _bench_env(models_dir, workdir / f"serve-w{workers}.db")
+    env = _bench_env(workdir, workdir / f"serve-w{workers}.db")
     command = _cli(config_path, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers))
     with log_path.open("wb") as log:
         started = time.perf_counter()
@@ -387,15 +406,16 @@ class _LoadResult:
     elapsed: float = 0.0
 
 
-async def _drive(client: Any, concurrency: int, seconds: float, messages: Sequence[str], offset: int) -> _LoadResult:
-    """`concurrency` virtual users, each sending one message at a time until `seconds` pass."""
+async def _drive(clients: Sequence[Any], seconds: float, messages: Sequence[str], offset: int) -> _LoadResult:
+    """One virtual user per client, each sending one message at a time until `seconds` pass."""
     import httpx
 
     result = _LoadResult()
+    concurrency = len(clients)
     started = time.perf_counter()
     deadline = started + seconds
 
-    async def user(number: int) -> None:
+    async def user(number: int, client: httpx.AsyncClient) -> None:
         conversation: str | None = None
         token = ""
         sent = 0
@@ -426,22 +446,36 @@ async def _drive(client: Any, concurrency: int, seconds: float, messages: Sequen
                 reply = response.json()
                 conversation, token = reply["conversation"], reply["token"]
 
-    await asyncio.gather(*(user(n) for n in range(concurrency)))
+    await asyncio.gather(*(user(n, client) for n, client in enumerate(clients)))
     result.elapsed = time.perf_counter() - started
     return result
 
 
 async def _level(url: str, concurrency: int, seconds: float, warmup: float, messages: Sequence[str], server: ServerProcess) -> dict[str, Any]:
+    """One concurrency level: a warm-up that opens the connections, then the measured run."""
+    import ssl
+    from contextlib import AsyncExitStack
+
     import httpx
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=httpx.Timeout(30.0)) as client:
-        await _drive(client, concurrency, warmup, messages, offset=len(messages) // 2)  # opens the connections
+    # One client (one keep-alive connection) per virtual user: a single client's pool costs the
+    # load generator several times more CPU per request at 64 connections. The SSL context is
+    # shared because building one per client costs ~45 ms of CPU (plain HTTP never uses it).
+    context = ssl.create_default_context()
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(
+                base_url=url, verify=context, trust_env=False, timeout=httpx.Timeout(30.0),
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            ))
+            for _ in range(concurrency)
+        ]
+        await _drive(clients, warmup, messages, offset=len(messages) // 2)
         pids = server.pids()
-        server_cpu, client_cpu = tree_cpu_seconds(pids), time.process_time()
-        result = await _drive(client, concurrency, seconds, messages, offset=concurrency * 7)
+        server_cpu, client_cpu = tree_cpu_seconds(pids), time.thread_time()  # the event loop's thread only
+        result = await _drive(clients, seconds, messages, offset=concurrency * 7)
         server_cpu = tree_cpu_seconds(pids) - server_cpu
-        client_cpu = time.process_time() - client_cpu
+        client_cpu = time.thread_time() - client_cpu
     done = len(result.latencies)
     return {
         "concurrency": concurrency,
@@ -456,12 +490,13 @@ async def _level(url: str, concurrency: int, seconds: float, warmup: float, mess
     }
 
 
-def bench_server(config_path: Path, workers: int, workdir: Path, models_dir: Path, messages: Sequence[str], options: BenchOptions, progress: Progress) -> dict[str, Any]:
+def bench_server(config_path: Path, workers: int, workdir: Path, messages: Sequence[str], options: BenchOptions, progress: Progress) -> dict[str, Any]:
     """Cold start, then each concurrency level, against one `walletbot serve --workers N`."""
     progress(f"starting walletbot serve --workers {workers}")
-    server = start_server(config_path, workers, workdir, models_dir)
+    server = start_server(config_path, workers, workdir)
     try:
         ready = server.wait_ready(options.ready_timeout)
+        ready_cpu = tree_cpu_seconds(server.pids())
         rss_ready = server.sampler.sample()
         levels = []
         for concurrency in options.concurrency:
@@ -473,6 +508,8 @@ def bench_server(config_path: Path, workers: int, workdir: Path, models_dir: Pat
         return {
             "workers": workers,
             "ready_seconds": round(ready, 3),
+            # CPU the server's processes used until ready (all processes together).
+            "ready_cpu_seconds": round(ready_cpu, 2),
             "rss_ready_mb": round(rss_ready, 1),
             "peak_rss_mb": round(server.sampler.peak_mb, 1),
             "processes": server.sampler.processes,
@@ -502,14 +539,16 @@ def bench_in_process(settings: Settings, messages: Sequence[str], warmup: Sequen
                 conversation, _token = assistant.start_conversation(channel="bench")
             assistant.handle(conversation, text=text)
         handle: list[float] = []
+        handle_cpu: list[float] = []
         conversations = 0
         for number, text in enumerate(messages):
             if number % MESSAGES_PER_CONVERSATION == 0:
                 conversation, _token = assistant.start_conversation(channel="bench")
                 conversations += 1
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.thread_time()
             assistant.handle(conversation, text=text)
             handle.append(time.perf_counter() - begin)
+            handle_cpu.append(time.thread_time() - begin_cpu)
     finally:
         assistant.close()
 
@@ -537,6 +576,8 @@ def bench_in_process(settings: Settings, messages: Sequence[str], warmup: Sequen
         "messages": len(messages),
         "conversations": conversations,
         "handle": latency_summary(handle),
+        # CPU time of the same calls: what the turn costs whatever else the machine is doing.
+        "handle_cpu": latency_summary(handle_cpu),
         "nlu_parse": latency_summary(parse),
         "faq_search": latency_summary(search),
     }
@@ -557,7 +598,7 @@ def bench_training(settings: Settings, config_path: Path, workdir: Path, options
     cli_seconds = None
     if options.cli_training:
         progress("training: walletbot train (new process)")
-        env = _bench_env(workdir / "models-cli", workdir / "train.db")
+        env = _bench_env(workdir, workdir / "train.db", models_dir=workdir / "models-cli")
         begin = time.perf_counter()
         done = subprocess.run(_cli(config_path, "train"), env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         cli_seconds = time.perf_counter() - begin
@@ -596,7 +637,17 @@ def machine_info() -> dict[str, Any]:
         "packages": packages,
         # Other work on the machine when the run started: a loaded machine gives slower figures.
         "load_average": load,
+        "cpu_pressure_avg60": _cpu_pressure(),
     }
+
+
+def _cpu_pressure() -> float | None:
+    """Share of the last minute (%) in which some runnable task waited for a CPU (Linux PSI)."""
+    try:
+        first = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return float(dict(item.split("=") for item in first.split()[1:])["avg60"])
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
 
 
 def _cpu_model() -> str | None:
@@ -682,9 +733,10 @@ def run_bench(settings: Settings, config_path: Path, options: BenchOptions | Non
     }
     with tempfile.TemporaryDirectory(prefix="walletbot-bench-") as tmp:
         workdir = Path(tmp)
-        models_dir = workdir / "models"
+        # A copy of data/: content edited while the benchmark runs cannot make its model stale.
+        shutil.copytree(settings.data_dir, workdir / DATA_COPY)
         local = settings.model_copy(update={
-            "paths": settings.paths.model_copy(update={"models": models_dir}),
+            "paths": settings.paths.model_copy(update={"data": workdir / DATA_COPY, "models": workdir / MODELS}),
             "storage": settings.storage.model_copy(update={"database_url": f"sqlite:///{workdir / 'in-process.db'}"}),
         })
         content = load_content(local)
@@ -696,7 +748,7 @@ def run_bench(settings: Settings, config_path: Path, options: BenchOptions | Non
         report["training"] = bench_training(local, config_path, workdir, options, progress)
         report["in_process"] = bench_in_process(local, messages, warmup, progress)
         report["servers"] = [
-            bench_server(config_path, workers, workdir, models_dir, messages, options, progress) for workers in options.workers
+            bench_server(config_path, workers, workdir, messages, options, progress) for workers in options.workers
         ]
     report["targets"] = _targets(report)
     report["seconds"] = round(time.perf_counter() - started, 1)
@@ -719,7 +771,8 @@ def format_bench_report(report: dict[str, Any]) -> str:
     load = machine.get("load_average")
     lines = [
         f"walletbot bench{' --quick' if report['quick'] else ''}: {report['date']}, {machine['cpus']} CPU(s) {machine.get('cpu_model') or ''}, "
-        f"Python {machine['python']}, load average at start {load[0] if load else 'n/a'} ({report['seconds']:.0f} s)",
+        f"Python {machine['python']}, load average at start {load[0] if load else 'n/a'}, "
+        f"CPU pressure {_fmt(machine.get('cpu_pressure_avg60'))}% ({report['seconds']:.0f} s)",
         "",
         "Targets (issue 7 §4)",
         text_table(
@@ -746,13 +799,15 @@ def format_bench_report(report: dict[str, Any]) -> str:
         text_table(
             ["stage", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"],
             [[name, *(_fmt(stages[key][k], 2) for k in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms"))]
-             for name, key in (("Assistant.handle (whole turn)", "handle"), ("NLU parse", "nlu_parse"), ("FAQ search", "faq_search"))],
+             for name, key in (("Assistant.handle (whole turn)", "handle"), ("  its CPU time", "handle_cpu"),
+                               ("NLU parse", "nlu_parse"), ("FAQ search", "faq_search"))],
         ),
         "",
         "Servers (`walletbot serve`, loopback)",
         text_table(
-            ["workers", "ready s", "RSS at ready MB", "peak RSS MB", "processes"],
-            [[s["workers"], _fmt(s["ready_seconds"], 2), _fmt(s["rss_ready_mb"]), _fmt(s["peak_rss_mb"]), s["processes"]] for s in report["servers"]],
+            ["workers", "ready s", "CPU s to ready", "RSS at ready MB", "peak RSS MB", "processes"],
+            [[s["workers"], _fmt(s["ready_seconds"], 2), _fmt(s["ready_cpu_seconds"], 2), _fmt(s["rss_ready_mb"]),
+              _fmt(s["peak_rss_mb"]), s["processes"]] for s in report["servers"]],
         ),
         "",
         f"HTTP POST /api/chat, keep-alive, {report['options']['level_seconds']:g} s per level",

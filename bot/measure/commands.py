@@ -135,7 +135,7 @@ def eval_command(ctx: click.Context, file: Path | None, fmt: str, plot: Path | N
 
 @click.command("bench")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--quick", is_flag=True, help="a ~30 s smoke run: fewer messages, 1.5 s per HTTP level, one worker only")
+@click.option("--quick", is_flag=True, help="a ~30 s smoke run: 300 messages, 1 s per HTTP level, one worker only")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="also write the JSON report to this file")
 @click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
 @click.pass_context

@@ -410,8 +410,9 @@
       if (roles && roles.indexOf(role) < 0) return;
       if (role === "user") {
         var text = entry.text;
-        if (!text && entry.payload) {
-          text = titles[entry.payload] ||
+        if (entry.payload) {
+          // A button press: the server stores its title; fall back to our own labels.
+          text = text || titles[entry.payload] ||
             (entry.payload === HUMAN_PAYLOAD ? self.strings.human : entry.payload);
           self.markChosen(lastGroup, entry.payload);
         }
