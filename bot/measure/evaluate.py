@@ -109,11 +109,15 @@ def read_eval_file(path: Path) -> list[LabelledQuestion]:
                 f"missing {', '.join(missing)}, found {header!r}."
             )
         at = {name: header.index(name) for name in header}
+
+        def cell(record: list[str], name: str) -> str:
+            index = at.get(name)
+            return record[index].strip() if index is not None and index < len(record) else ""
+
         for line, record in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in record):
+            if not any(value.strip() for value in record):
                 continue
-            cell = lambda name: record[at[name]].strip() if name in at and at[name] < len(record) else ""  # noqa: E731
-            intent, question, alt = cell(COLUMN_INTENT), cell(COLUMN_QUESTION), cell(COLUMN_ALT_INTENT)
+            intent, question, alt = (cell(record, c) for c in (COLUMN_INTENT, COLUMN_QUESTION, COLUMN_ALT_INTENT))
             for label in filter(None, (intent, alt)):
                 if label not in INTENTS:
                     raise MeasureError(f"{path}:{line}: unknown intent '{label}'; use one of {', '.join(INTENTS)}.")
