@@ -92,6 +92,8 @@ class FaqIndex:
         token_lists = [self._tokens(t) for t in texts]
         self.vectorizer = TfidfVectorizer.fit(token_lists) if texts else TfidfVectorizer({}, np.zeros(0))
         self._matrix = self.vectorizer.transform(token_lists).T.tocsr() if texts else None  # features x texts
+        # Dense copy for the per-message path: a few MB, and row gathers beat sparse products.
+        self._dense = self._matrix.toarray() if texts else None
         self._doc_vectors = embedder.encode(texts) if embedder and texts else None
         # Per-entry sums of text vectors, for the "all wordings together" half of the score.
         if texts:
@@ -120,8 +122,8 @@ class FaqIndex:
         """
         if self._matrix is None or not query:
             return []
-        q = self.vectorizer.transform([self._tokens(query)])
-        lexical = np.asarray((q @ self._matrix).todense()).ravel()
+        indices, weights = self.vectorizer.vector(self._tokens(query))
+        lexical = self._dense[indices].T @ weights if len(indices) else np.zeros(len(self._texts), dtype=np.float32)
         semantic = None
         if self._doc_vectors is not None and self.embedder is not None:
             semantic = self._doc_vectors @ self.embedder.encode([query])[0]
@@ -135,13 +137,12 @@ class FaqIndex:
                 norms[owner] = np.sqrt(max(norms[owner] ** 2 - 2 * self._dot_with_sum[x] + self._norm2[x], 1e-12))
                 per_text = per_text.copy()
                 per_text[x] = -1.0
+        # Best wording per entry: sort by (entry, score) and take each entry's last row.
+        order = np.lexsort((per_text, self._owner_arr))
+        last = np.r_[self._owner_arr[order][1:] != self._owner_arr[order][:-1], True]
         best_text = np.full(len(self.entries), -1, dtype=np.int64)
-        best_score = np.full(len(self.entries), -1.0)
-        for text_index in np.argsort(-per_text):
-            owner = self._owner_arr[text_index]
-            if best_text[owner] < 0:
-                best_text[owner] = text_index
-                best_score[owner] = per_text[text_index]
+        best_text[self._owner_arr[order][last]] = order[last]
+        best_score = np.where(best_text >= 0, per_text[np.maximum(best_text, 0)], -1.0)
         centroid = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
         scores = BEST_TEXT_WEIGHT * best_score + (1 - BEST_TEXT_WEIGHT) * np.clip(centroid, 0, 1)
         best: dict[int, int] = {}

@@ -27,7 +27,7 @@ from bot.nlu.training_data import TrainingData
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
 WEIGHTS_FILE = "weights.npz"
-DEFAULT_C = 12.0
+DEFAULT_C = 24.0
 
 
 @dataclass(slots=True)
@@ -140,8 +140,8 @@ class IntentClassifier:
 
     def rank(self, text: str) -> list[tuple[str, float]]:
         """(intent, probability) pairs, best first, for one normalised text."""
-        x = self.vectorizer.transform([self.tokenizer.tokens(text)])
-        logits = (x @ self.coef_t)[0] + self.intercept
+        indices, weights = self.vectorizer.vector(self.tokenizer.tokens(text))
+        logits = weights @ self.coef_t[indices] + self.intercept
         probs = _softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
         order = np.argsort(-probs)
         return [(self.labels[i], float(probs[i])) for i in order]

@@ -111,21 +111,32 @@ class TfidfVectorizer:
         idf = np.array([np.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in vocab_tokens], dtype=np.float32)
         return cls(vocabulary, idf)
 
+    def vector(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """One document as (feature indices, L2-normalised weights): the fast path for one message."""
+        counts = Counter(i for i in map(self.vocabulary.get, tokens) if i is not None)
+        if not counts:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        indices = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        weights = (1.0 + np.log(tf)) * self.idf[indices]
+        norm = float(np.linalg.norm(weights))
+        return indices, (weights / norm if norm else weights)
+
     def transform(self, documents: list[list[str]]) -> sparse.csr_matrix:
         indptr = [0]
-        indices: list[int] = []
-        values: list[float] = []
+        indices: list[np.ndarray] = []
+        values: list[np.ndarray] = []
         for tokens in documents:
-            counts = Counter(self.vocabulary[t] for t in tokens if t in self.vocabulary)
-            row = sorted(counts.items())
-            weights = np.array([(1.0 + np.log(c)) * self.idf[i] for i, c in row], dtype=np.float32)
-            norm = float(np.linalg.norm(weights)) if len(weights) else 0.0
-            if norm:
-                weights /= norm
-            indices.extend(i for i, _ in row)
-            values.extend(weights.tolist())
-            indptr.append(len(indices))
+            idx, weights = self.vector(tokens)
+            order = np.argsort(idx)
+            indices.append(idx[order])
+            values.append(weights[order])
+            indptr.append(indptr[-1] + len(idx))
         return sparse.csr_matrix(
-            (np.array(values, dtype=np.float32), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)),
+            (
+                np.concatenate(values) if values else np.zeros(0, dtype=np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, dtype=np.int32),
+                np.array(indptr, dtype=np.int32),
+            ),
             shape=(len(documents), len(self.vocabulary)),
         )

@@ -115,8 +115,9 @@ def append_turn(
         meta=dict(meta or {}),
         created_at=now,
     )
+    # No flush here: a message adds several turns, and one flush at commit batches their INSERTs
+    # with the conversation's UPDATE (the seq is already known from turn_count).
     s.add(turn)
-    s.flush()
     return turn
 
 
