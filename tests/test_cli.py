@@ -109,3 +109,13 @@ def test_parse_without_a_model_says_what_to_run(tmp_path: Path, settings):
     )
     assert result.returncode == 1
     assert "run `walletbot train`" in result.stderr
+
+
+def test_interactive_chat_shows_numbered_buttons_and_accepts_a_number(settings):
+    result = run(["chat", "--brand", "kdou"], settings, "交易失败了\n1\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "K豆钱包 智能助手" in out
+    assert "[1] 充值" in out and "[2] 提现" in out
+    # "1" pressed the first button: the next check (network) was shown.
+    assert "网络" in out.split("[1] 充值", 1)[1]

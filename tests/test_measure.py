@@ -127,7 +127,7 @@ def test_eval_command_json_shape_is_stable(settings: Settings, fixture_file: Pat
     assert set(intent) == INTENT_KEYS
     assert set(intent["in_scope"]) == {"rows", "correct", "accuracy", "confident_correct", "rejected"}
     assert set(intent["out_of_scope"]) == {"rows", "rejected", "rejection_rate", "predicted_out_of_scope"}
-    assert set(intent["model"]) == {"trained_at", "examples", "fingerprint"}
+    assert set(intent["model"]) == {"trained_at", "examples", "c", "fingerprint"}
     assert set(intent["confusion"]) == {"labels", "matrix"}
     assert set(intent["calibration"]) == {"buckets", "ece"}
     assert set(intent["calibration"]["buckets"][0]) == {"low", "high", "rows", "mean_confidence", "accuracy"}
@@ -214,7 +214,7 @@ def _small_training_data() -> TrainingData:
 
 def test_cross_validation_shape_and_sane_scores():
     report = evaluate.cross_validate(_small_training_data(), intent_threshold=0.45, folds=3)
-    assert set(report) == {"folds", "examples", "seed", "seconds", "per_fold", "accuracy", "macro_f1", "pooled"}
+    assert set(report) == {"folds", "examples", "seed", "c", "seconds", "per_fold", "accuracy", "macro_f1", "pooled"}
     assert report["folds"] == 3 and report["examples"] == 18
     assert len(report["per_fold"]) == 3 and sum(f["examples"] for f in report["per_fold"]) == 18
     assert set(report["accuracy"]) == {"mean", "std"}

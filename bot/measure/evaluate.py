@@ -293,6 +293,7 @@ def evaluate_intents(settings: Settings, rows: Sequence[LabelledQuestion], *, so
         "model": {
             "trained_at": meta.get("trained_at"),
             "examples": meta.get("examples"),
+            "c": meta.get("c"),
             "fingerprint": str(meta.get("fingerprint", ""))[:12],
         },
         **score(rows, predictions, threshold),
@@ -309,12 +310,15 @@ def cross_validate(
     intent_threshold: float,
     folds: int = CV_FOLDS,
     seed: int = CV_SEED,
+    c: float | None = None,
     progress: Progress = _quiet,
 ) -> dict[str, Any]:
     """Stratified k-fold cross-validation of the classifier on `data` (each fold trains a fresh
     model, temperature calibration included, exactly as `walletbot train` does).
 
-    Keys: folds, examples, seed, seconds, per_fold [{accuracy, macro_f1, seconds}], accuracy
+    `c` is the classifier's regularisation (default: the one `walletbot train` uses).
+
+    Keys: folds, examples, seed, c, seconds, per_fold [{accuracy, macro_f1, seconds}], accuracy
     {mean, std}, macro_f1 {mean, std}, pooled (the `score` of all out-of-fold predictions).
     Accuracy here is over every example, out_of_scope included (exact intent).
 
@@ -323,9 +327,10 @@ def cross_validate(
     """
     from sklearn.model_selection import StratifiedKFold
 
-    from bot.nlu.classifier import IntentClassifier
+    from bot.nlu.classifier import DEFAULT_C, IntentClassifier
     from bot.nlu.normalize import normalize
 
+    c = DEFAULT_C if c is None else c
     counts = Counter(intent for _, intent in data.examples)
     if len(counts) < 2:
         raise MeasureError(f"Cross-validation needs at least two intents with examples; found {sorted(counts)}.")
@@ -350,7 +355,7 @@ def cross_validate(
             lookups=data.lookups,
             fingerprint=f"cv-{number}",
         )
-        classifier, _report = IntentClassifier.train(subset)
+        classifier, _report = IntentClassifier.train(subset, c=c)
         for i in test_idx:
             norm = normalize(texts[i])
             intent, confidence = classifier.rank(norm)[0] if norm else (OUT_OF_SCOPE, 1.0)
@@ -369,6 +374,7 @@ def cross_validate(
         "folds": folds,
         "examples": len(rows),
         "seed": seed,
+        "c": c,
         "seconds": round(time.perf_counter() - started, 2),
         "per_fold": per_fold,
         "accuracy": _mean_std([f["accuracy"] for f in per_fold]),
@@ -581,7 +587,7 @@ def format_intent_report(report: dict[str, Any]) -> str:
     model = report["model"]
     head = (
         f"Intent evaluation: {report['file']} ({report['rows']} rows; model trained {model['trained_at']} "
-        f"on {model['examples']} examples, {report['seconds']:.2f} s)"
+        f"on {model['examples']} examples with C={model['c']}, {report['seconds']:.2f} s)"
     )
     return head + "\n" + format_scores(report, report["intent_threshold"])
 
@@ -589,7 +595,7 @@ def format_intent_report(report: dict[str, Any]) -> str:
 def format_cv_report(report: dict[str, Any], intent_threshold: float) -> str:
     acc, f1 = report["accuracy"], report["macro_f1"]
     lines = [
-        f"Cross-validation: {report['folds']}-fold stratified on data/nlu ({report['examples']} examples, seed {report['seed']}, {report['seconds']:.0f} s)",
+        f"Cross-validation: {report['folds']}-fold stratified on data/nlu ({report['examples']} examples, C={report['c']}, seed {report['seed']}, {report['seconds']:.0f} s)",
         f"  accuracy (all intents)   {_pct(acc['mean'])} ± {acc['std'] * 100:.1f}",
         f"  macro-F1                 {_num(f1['mean'])} ± {f1['std']:.3f}",
         text_table(["fold", "examples", "accuracy", "macro-F1", "seconds"],

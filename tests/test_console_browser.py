@@ -1,0 +1,263 @@
+"""The support console in a real browser (Debian's Chromium, headless, driven by Playwright),
+next to the user's chat bubble, both served by one live uvicorn server: the chat app from
+`create_app` with the console router mounted, the real engine and a temporary SQLite file.
+
+The acceptance path, tried as people would: a user escalates in the bubble; an agent signs in,
+finds the ticket, reads the trail, reveals the phone number, starts work, notes, replies; the
+reply appears in the user's bubble and in the chat API's history.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from browser import launch_chromium
+from engine_fixtures import make_settings
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from bot.api import create_app
+from bot.console import build_console_router
+from bot.console.auth import SECRET_ENV
+from bot.engine import Assistant
+from bot.store import Database, create_user, get_ticket, list_events
+
+AGENT, PASSWORD = "xiaowang", "xiaowang-password-1"
+PHONE, MASKED_PHONE = "13812345678", "138****5678"
+XSS = "<script>alert(1)</script>"
+REPLY = "您好，我是人工客服小王，已经在核查您的账户，请稍候。"
+
+expect.set_options(timeout=15_000)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    assistant: Assistant
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, trained_models_dir: Path, runtime: object) -> Iterator[LiveServer]:
+    db_path = tmp_path_factory.mktemp("console-browser") / "walletbot.db"
+    settings = make_settings(
+        f"sqlite:///{db_path}",
+        trained_models_dir,
+        WALLETBOT_UI_POLL_SECONDS="1",  # agent replies show up quickly
+        WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP="100000",
+    )
+    db = Database(settings.database_url)
+    db.migrate()
+    assistant = Assistant(settings, runtime, db)  # type: ignore[arg-type]
+    with db.session() as s:
+        create_user(s, AGENT, "agent", PASSWORD)
+
+    app = create_app(settings, assistant)
+    app.include_router(build_console_router({SECRET_ENV: "browser-test-secret-0123456789"}))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, name="console-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not uv.started:
+        assert thread.is_alive(), "the server stopped during start-up"
+        assert time.monotonic() < deadline, "the server did not start within 60 s"
+        time.sleep(0.05)
+    port = uv.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", assistant)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        assistant.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[tuple[BrowserContext, BrowserContext]]:
+    """Two separate people: a user on a phone and an agent at a desk."""
+    user = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    agent = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    yield user, agent
+    user.close()
+    agent.close()
+
+
+def watch(page: Page) -> list[str]:
+    """Collect JavaScript errors, dialogs (an injected alert) and CSP violations."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page.on(
+        "console",
+        lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None,
+    )
+    return problems
+
+
+# ---------------------------------------------------------------------------- the user's side
+
+
+def say(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="输入消息，按回车发送")
+    before = page.locator(".wb-msg-bot").count()
+    box.fill(text)
+    box.press("Enter")
+    expect(page.locator(".wb-msg-bot")).not_to_have_count(before)
+    expect(page.locator(".wb-typing")).to_be_hidden()
+
+
+def press(page: Page, title: str) -> None:
+    before = page.locator(".wb-msg-bot").count()
+    page.locator(".wb-reply:not([disabled])", has_text=re.compile(f"^{re.escape(title)}$")).click()
+    expect(page.locator(".wb-msg-bot")).not_to_have_count(before)
+    expect(page.locator(".wb-typing")).to_be_hidden()
+
+
+def escalate_in_the_bubble(page: Page, url: str) -> str:
+    """A frozen account, told in the bubble, with an injection attempt; returns the ticket number."""
+    page.goto(f"{url}/?brand=generic")
+    page.get_by_role("button", name="打开数字钱包在线客服").click()
+    say(page, f"我的账户被冻结了 {XSS}")
+    press(page, "还是不行")
+    press(page, "有异常")
+    say(page, "昨天晚上十点")
+    say(page, PHONE)
+    number = page.locator(".wb-ticket-number")
+    expect(number).to_have_text(re.compile(r"^WB-\d{6}$"))
+    return number.inner_text()
+
+
+# ---------------------------------------------------------------------------- the test
+
+
+def test_agent_works_an_escalation_and_the_user_sees_the_reply(
+    server: LiveServer, contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    user_context, agent_context = contexts
+    bubble = user_context.new_page()
+    bubble_problems = watch(bubble)
+    number = escalate_in_the_bubble(bubble, server.url)
+    stored = bubble.evaluate("JSON.parse(localStorage.getItem('walletbot.v1.generic'))")
+
+    console = agent_context.new_page()
+    problems = watch(console)
+
+    # Without a session the console sends the agent to the sign-in form.
+    console.goto(f"{server.url}/console")
+    expect(console).to_have_url(re.compile(r"/console/login\?next=%2Fconsole$"))
+    expect(console.get_by_role("heading", name="登录客服工作台")).to_be_visible()
+    console.get_by_label("用户名").fill(AGENT)
+    console.get_by_label("密码").fill(PASSWORD)
+    console.get_by_role("button", name="登录").click()
+    expect(console).to_have_url(re.compile(r"/console$"))
+    expect(console.get_by_test_id("me")).to_have_text(AGENT)
+
+    # The queue: the new urgent ticket, found by searching its number.
+    row = console.locator(f"tr[data-ticket='{number}']")
+    expect(row).to_contain_text("紧急")
+    expect(row).to_contain_text("待处理")
+    console.get_by_role("searchbox").fill(number)
+    console.get_by_role("button", name="筛选").click()
+    expect(console.locator("tr[data-ticket]")).to_have_count(1)
+    console.get_by_role("link", name=number).click()
+    expect(console.get_by_test_id("ticket-number")).to_have_text(number)
+
+    # The trail, the transcript as stored (the injection shown as text), the masked phone.
+    trail = console.get_by_test_id("trail")
+    expect(trail).to_contain_text("请查看最近的交易记录，有没有不是您本人操作的交易或其他异常？")
+    expect(trail).to_contain_text("→ 有异常")
+    transcript = console.get_by_test_id("transcript")
+    expect(transcript.locator(".turn-user .text").first).to_have_text(f"我的账户被冻结了 {XSS}")
+    assert console.locator("main script, main img").count() == 0
+    contact = console.get_by_test_id("detail-contact")
+    expect(contact).to_have_text(MASKED_PHONE)
+    expect(console.get_by_role("button", name="显示")).to_have_count(0)  # not assigned yet
+
+    # Start work: the ticket becomes theirs, so the reveal action appears.
+    console.get_by_role("button", name="开始处理").click()
+    expect(console.get_by_role("status")).to_have_text("状态已更新。")
+    expect(console.get_by_test_id("ticket-status")).to_have_text("处理中")
+    expect(console.get_by_test_id("assignee")).to_have_text(AGENT)
+    console.get_by_role("button", name="显示").click()
+    expect(console.get_by_test_id("detail-contact")).to_have_text(PHONE)
+    expect(console.get_by_role("status")).to_contain_text("已记入操作记录")
+
+    # An internal note, then a reply to the user.
+    console.get_by_role("textbox", name="内部备注").fill("已核实交易记录，准备联系用户")
+    console.get_by_role("button", name="添加备注").click()
+    expect(console.get_by_test_id("notes")).to_contain_text("已核实交易记录，准备联系用户")
+    expect(console.get_by_test_id("detail-contact")).to_have_text(MASKED_PHONE)  # masked again
+    console.get_by_role("textbox", name="回复用户").fill(REPLY)
+    console.get_by_role("button", name="发送给用户").click()
+    expect(console.get_by_role("status")).to_contain_text("回复已发送")
+    expect(console.get_by_test_id("owner")).to_contain_text("人工客服已接管这个对话")
+    expect(transcript.locator(".turn-agent .text")).to_have_text(REPLY)
+
+    audit = console.get_by_test_id("audit")
+    for kind in ("创建工单", "状态变更", "指派", "查看完整信息", "内部备注", "回复用户"):
+        expect(audit).to_contain_text(kind)
+    with server.assistant.db.session(readonly=True) as s:
+        ticket = get_ticket(s, number)
+        assert ticket is not None
+        kinds = [e.kind for e in list_events(s, ticket)]
+    assert kinds == ["created", "status", "assign", "reveal", "note", "reply"]
+
+    # The user's side: the chat API's history has the reply, and the open bubble shows it.
+    history = httpx.get(
+        f"{server.url}/api/conversations/{stored['conversation']}",
+        headers={"X-Conversation-Token": stored["token"]},
+    )
+    assert history.status_code == 200, history.text
+    assert history.json()["messages"][-1]["role"] == "agent"
+    assert history.json()["messages"][-1]["text"] == REPLY
+    agent_message = bubble.locator(".wb-msg-agent")
+    expect(agent_message).to_have_count(1)  # picked up by the bubble's polling
+    expect(agent_message.locator(".wb-bubble")).to_have_text(REPLY)
+
+    # The workflow continues: resolved hands the conversation back to the bot.
+    console.get_by_role("button", name="标记为已解决").click()
+    expect(console.get_by_test_id("ticket-status")).to_have_text("已解决")
+    expect(console.get_by_test_id("owner")).to_contain_text("机器人正在回复")
+
+    assert problems == []
+    assert bubble_problems == []
+
+
+def test_the_console_runs_under_its_content_security_policy(
+    server: LiveServer, contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    _, agent_context = contexts
+    page = agent_context.new_page()
+    problems = watch(page)
+    response = page.goto(f"{server.url}/console/login")
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.get_by_label("用户名").fill(AGENT)
+    page.get_by_label("密码").fill("wrong-password")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误。")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(re.compile(r"/console$"))
+    # console.js (a file, allowed by the CSP) submits the filters when a choice changes.
+    page.get_by_label("优先级").select_option("urgent")
+    expect(page).to_have_url(re.compile(r"priority=urgent"))
+    page.get_by_role("button", name="退出登录").click()
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+    page.goto(f"{server.url}/console")
+    expect(page).to_have_url(re.compile(r"/console/login"))
+    assert problems == []  # no CSP violation, no script error
