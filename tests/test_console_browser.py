@@ -260,4 +260,6 @@ def test_the_console_runs_under_its_content_security_policy(
     expect(page).to_have_url(re.compile(r"/console/login$"))
     page.goto(f"{server.url}/console")
     expect(page).to_have_url(re.compile(r"/console/login"))
-    assert problems == []  # no CSP violation, no script error
+    # The wrong password's page answers 401, which Chromium logs; nothing else may appear.
+    assert [p for p in problems if "status of 401 (Unauthorized)" not in p] == []
+    assert len(problems) <= 1

@@ -272,7 +272,8 @@ def test_bench_quick_runs_a_real_server_and_reports_every_key(tmp_path: Path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report == json.loads(output.read_text(encoding="utf-8"))
-    assert set(report) == {"schema", "date", "quick", "machine", "options", "training", "in_process", "servers", "targets", "seconds"}
+    assert set(report) == {"schema", "date", "quick", "code", "machine", "options", "training", "in_process", "servers", "targets", "seconds"}
+    assert set(report["code"]) == {"commit", "modified"}
     assert report["schema"] == "walletbot.bench/1" and report["quick"] is True
     assert {"cpus", "python", "packages", "load_average", "cpu_pressure_avg60"} <= set(report["machine"])
     assert report["machine"]["packages"]["walletbot"]

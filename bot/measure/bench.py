@@ -641,6 +641,21 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def code_version(folder: Path) -> dict[str, Any]:
+    """The git commit of the project and whether files differ from it (read-only git calls);
+    nulls outside a git checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "modified": None if status is None else bool(status)}
+
+
 def _cpu_pressure() -> float | None:
     """Share of the last minute (%) in which some runnable task waited for a CPU (Linux PSI)."""
     try:
@@ -703,7 +718,7 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run_bench(settings: Settings, config_path: Path, options: BenchOptions | None = None, progress: Progress = _quiet) -> dict[str, Any]:
-    """Run every measurement and return the report (keys: schema, date, quick, machine, options,
+    """Run every measurement and return the report (keys: schema, date, quick, code, machine, options,
     training, in_process, servers, targets, seconds).
 
     `config_path` is the config file the servers are started with (with the model folder, the
@@ -721,6 +736,7 @@ def run_bench(settings: Settings, config_path: Path, options: BenchOptions | Non
         "schema": BENCH_SCHEMA,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": options.quick,
+        "code": code_version(settings.root),
         "machine": machine_info(),
         "options": {
             "messages": options.messages,
@@ -769,8 +785,10 @@ def _fmt(value: Any, digits: int = 1) -> str:
 def format_bench_report(report: dict[str, Any]) -> str:
     machine = report["machine"]
     load = machine.get("load_average")
+    code = report["code"]
+    commit = f"commit {code['commit']}{' (modified)' if code['modified'] else ''}, " if code["commit"] else ""
     lines = [
-        f"walletbot bench{' --quick' if report['quick'] else ''}: {report['date']}, {machine['cpus']} CPU(s) {machine.get('cpu_model') or ''}, "
+        f"walletbot bench{' --quick' if report['quick'] else ''}: {report['date']}, {commit}{machine['cpus']} CPU(s) {machine.get('cpu_model') or ''}, "
         f"Python {machine['python']}, load average at start {load[0] if load else 'n/a'}, "
         f"CPU pressure {_fmt(machine.get('cpu_pressure_avg60'))}% ({report['seconds']:.0f} s)",
         "",
