@@ -141,8 +141,10 @@ def test_two_threads_escalating_one_conversation_create_one_ticket(database: Dat
         start = threading.Barrier(2)
 
         def escalate(conv_id: str = conv.id) -> tuple[int, bool]:
+            # Both threads start together; on SQLite the write gate then takes them in turn,
+            # on PostgreSQL both transactions overlap and the conversation lock decides.
+            start.wait(timeout=10)
             with database.session() as s:
-                start.wait()
                 own = s.get(Conversation, conv_id)
                 assert own is not None
                 ticket, created = create_ticket_once(

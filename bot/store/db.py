@@ -18,8 +18,9 @@ conversation row (``get_conversation(lock=True)``).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,9 @@ class Database:
                 "'postgresql+psycopg://user@host:5432/walletbot'."
             ) from exc
         self.engine: Engine = self._create_engine()
+        # Re-entrant: a nested write session in the same thread keeps SQLite's own semantics
+        # (it waits for the busy timeout, then fails) instead of deadlocking here.
+        self._write_gate = threading.RLock()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readonly_sessions = sessionmaker(
             self.engine.execution_options(**{_READONLY_OPTION: True}), expire_on_commit=False
@@ -141,7 +145,11 @@ class Database:
             StoreError: the database is unreachable or stayed locked past the busy timeout.
         """
         factory = self._readonly_sessions if readonly else self._sessions
-        with factory() as session:
+        # SQLite has one write lock per file and its busy handler sleeps with back-off rather
+        # than queueing: threads of one process queue here instead, in order, without sleeping.
+        # Other processes still serialise through BEGIN IMMEDIATE and the busy timeout.
+        gate = self._sqlite_write_turn() if (self.dialect == "sqlite" and not readonly) else nullcontext()
+        with gate, factory() as session:
             try:
                 yield session
                 session.commit()
@@ -158,6 +166,19 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def _sqlite_write_turn(self) -> Iterator[None]:
+        """Wait for this process's turn to write, as long as SQLite itself would wait."""
+        if not self._write_gate.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise StoreError(
+                f"The database {self.url.database!r} stayed busy for {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s; "
+                "try again, or use PostgreSQL for this much concurrent traffic."
+            )
+        try:
+            yield
+        finally:
+            self._write_gate.release()
 
     def _unavailable(self, exc: OperationalError) -> StoreError:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
