@@ -85,7 +85,7 @@ def train(ctx: click.Context) -> None:
 @click.pass_context
 def parse(ctx: click.Context) -> None:
     """Read one message per line on stdin; write one JSON object per line."""
-    from bot.engine import ensure_model
+    from bot.training import ensure_model
     from bot.nlu.pipeline import NLU
 
     settings = _settings(ctx)
@@ -366,7 +366,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     """Serve the chat API, the bubble and the demo page over HTTP."""
     import uvicorn
 
-    from bot.engine import ensure_model
+    from bot.training import ensure_model
 
     settings = _settings(ctx)
     ensure_model(settings, auto_train=True, progress=_progress)
@@ -376,7 +376,47 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     chosen = ctx.obj["config_path"] or os.environ.get("WALLETBOT_CONFIG") or "config.yml"
     os.environ["WALLETBOT_CONFIG"] = str(Path(chosen).resolve())
     click.secho(f"walletbot: open http://{host}:{port}/ for the demo page with the chat bubble (Ctrl+C stops)", fg="green")
-    uvicorn.run("bot.api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    config = uvicorn.Config("bot.api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[_tcp_listener(host, port)]).run()
+
+
+def _tcp_listener(host: str, port: int):
+    """The shared socket for --workers, created with IPPROTO_TCP.
+
+    uvicorn's own bind_socket() passes protocol 0, and asyncio only enables TCP_NODELAY on
+    connections accepted from a socket whose proto is IPPROTO_TCP: without it Nagle's algorithm
+    adds ~40 ms to every keep-alive response when running several workers.
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        _fail(f"Cannot listen on {host}:{port}: {exc.strerror}. Is another server running there?")
+    sock.set_inheritable(True)
+    return sock
+
+
+def _register_command_groups() -> None:
+    """Commands that live with the part of the product they measure or administer."""
+    from bot.console.commands import users
+    from bot.measure.commands import bench_command, eval_command
+
+    main.add_command(users)
+    main.add_command(eval_command)
+    main.add_command(bench_command)
+
+
+_register_command_groups()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,10 +20,11 @@ from bot import guard
 from bot.config import Settings
 from bot.content import Content, errors_of, load_content
 from bot.dialogue import Policy, TicketInfo, TicketRequest, fresh_state, public_state
-from bot.errors import ContentError, ConversationError, ModelNotTrained
+from bot.errors import ContentError, ConversationError
 from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
 from bot.nlu.normalize import normalize
-from bot.nlu.pipeline import NLU, ModelState, ParseResult, model_state
+from bot.nlu.pipeline import NLU, ParseResult
+from bot.training import ensure_model
 from bot.store import (
     Database,
     add_feedback,
@@ -62,19 +63,6 @@ def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
     policy = Policy(content, settings, faq, nlu.extractor, load_actions())
     patterns = guard.load_scam_patterns(settings.data_dir / SCAM_PATTERNS)
     return Runtime(content, nlu, faq, policy, patterns)
-
-
-def ensure_model(settings: Settings, *, auto_train: bool, progress: Callable[[str], None] = lambda _m: None) -> None:
-    """Train when the model is missing or stale and auto_train is set; else say what to run."""
-    state = model_state(settings.data_dir, settings.models_dir)
-    if state is ModelState.READY:
-        return
-    if not auto_train:
-        reason = "No trained model found" if state is ModelState.UNTRAINED else "The model is stale (data/nlu changed since training)"
-        raise ModelNotTrained(f"{reason} in '{settings.models_dir}': run `walletbot train`.")
-    from bot.training import train
-
-    train(settings, progress)
 
 
 @dataclass(slots=True)
@@ -148,6 +136,10 @@ class Assistant:
             raise ConversationError("Send either 'text' or 'payload', not both and not neither.", status=422, code="invalid_message")
         runtime = self.runtime
         now = now or datetime.now(timezone.utc)
+        local_now = now.astimezone().replace(tzinfo=None)
+        # Understanding needs no database: do it before taking the conversation's lock, so that
+        # other messages (and other workers) wait only for the short write below.
+        understood = self._understand(runtime, text, expecting_code=False, now=local_now) if text is not None else None
         with self.db.session() as s:
             conv = get_conversation(s, conversation_id, lock=True)
             if conv is None:
@@ -158,10 +150,9 @@ class Assistant:
             secret = scam = False
             nlu: ParseResult | None = None
             if text is not None:
-                findings = guard.scan(text, expecting_code=bool(state.get("expecting_code")))
-                stored_text = guard.redact(text, findings)
-                secret = any(f.kind in guard.SECRET_KINDS for f in findings)
-                scam = guard.detect_scam(normalize(text), runtime.scam_patterns) is not None
+                if state.get("expecting_code"):  # the bot just asked about a code: bare digits are secrets
+                    understood = self._understand(runtime, text, expecting_code=True, now=local_now)
+                stored_text, secret, scam, nlu = understood
                 user_turn = append_turn(s, conv, role="user", text=stored_text)
             else:
                 stored_text = None
@@ -174,8 +165,6 @@ class Assistant:
                 save_state(conv, state)
                 return {"conversation": conv.id, "messages": [], "state": public_state(state)}
 
-            if stored_text is not None:
-                nlu = runtime.nlu.parse(stored_text, now=now.astimezone().replace(tzinfo=None))
 
             def open_ticket(request: TicketRequest) -> TicketInfo:
                 ticket, created = create_ticket_once(
@@ -202,6 +191,15 @@ class Assistant:
             save_state(conv, state)
             log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_turn.seq, user_turn.intent, result.outcome)
             return {"conversation": conv.id, "messages": result.messages, "state": public_state(state)}
+
+    @staticmethod
+    def _understand(runtime: Runtime, text: str, *, expecting_code: bool, now: datetime) -> tuple[str, bool, bool, ParseResult]:
+        """Redacted text, whether it held a secret, whether it describes a scam, and its parse."""
+        findings = guard.scan(text, expecting_code=expecting_code)
+        redacted = guard.redact(text, findings)
+        secret = any(f.kind in guard.SECRET_KINDS for f in findings)
+        scam = guard.detect_scam(normalize(text), runtime.scam_patterns) is not None
+        return redacted, secret, scam, runtime.nlu.parse(redacted, now=now)
 
     def history(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.session(readonly=True) as s:
