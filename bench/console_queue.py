@@ -108,7 +108,7 @@ def bench_queue(db_url: str, n: int = 100_000, *, repeat: int = 7) -> dict[str, 
             results[label] = statistics.median(times)
             total = re.search(r"共 (\d+) 条", response.text)
             shown = f"{int(total.group(1)):>7,} matching" if total else "JSON"
-            print(f"{label:>16}: {results[label]:6.1f} ms median of {repeat} ({shown})")
+            print(f"{label:>20}: {results[label]:6.1f} ms median of {repeat} ({shown})")
         client.close()
     worst = max(results.values())
     verdict = "OK" if worst < TARGET_MS else "TOO SLOW"

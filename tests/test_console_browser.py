@@ -24,7 +24,6 @@ from engine_fixtures import make_settings
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from bot.api import create_app
-from bot.console import build_console_router
 from bot.console.auth import SECRET_ENV
 from bot.engine import Assistant
 from bot.store import Database, create_user, get_ticket, list_events
@@ -58,8 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, trained_models_dir: Path, r
     with db.session() as s:
         create_user(s, AGENT, "agent", PASSWORD)
 
-    app = create_app(settings, assistant)
-    app.include_router(build_console_router({SECRET_ENV: "browser-test-secret-0123456789"}))
+    app = create_app(settings, assistant, console_environ={SECRET_ENV: "browser-test-secret-0123456789"})
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, name="console-server", daemon=True)

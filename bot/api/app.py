@@ -15,7 +15,7 @@ is restarted.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from bot.api.errors import install_error_handlers
 from bot.api.middleware import ApiCORSMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from bot.api.ui import check_ui
 from bot.config import Settings, load_settings
+from bot.console import build_console_router
 from bot.errors import ModelError
 
 if TYPE_CHECKING:
@@ -46,10 +47,18 @@ def _load_assistant(settings: Settings) -> "Assistant":
     return Assistant.from_settings(settings)
 
 
-def create_app(settings: Settings, assistant: "Assistant | None" = None, *, watch_content: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings,
+    assistant: "Assistant | None" = None,
+    *,
+    watch_content: bool = False,
+    console_environ: Mapping[str, str] | None = None,
+) -> FastAPI:
     """Build the app for `settings`; load an Assistant at start-up unless one is given.
 
     watch_content=True reloads data/ live while serving (off in tests: they share data/).
+    console_environ is where the support console looks up WALLETBOT_CONSOLE_SECRET (default:
+    os.environ).
 
     Raises:
         ConfigError: the `ui:` section of config.yml lacks a text the bubble needs.
@@ -94,6 +103,7 @@ def create_app(settings: Settings, assistant: "Assistant | None" = None, *, watc
 
     app.include_router(routes.router)
     app.include_router(pages.router)
+    app.include_router(build_console_router(console_environ))
     install_error_handlers(app)
 
     # Outermost last. The token travels in the body or a header, never in a cookie, so any site

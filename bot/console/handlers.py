@@ -267,8 +267,10 @@ class Console:
         origin = request.headers.get("origin")
         if origin is None:
             return
-        host = request.headers.get("host", "")
-        if origin == "null" or urllib.parse.urlsplit(origin).netloc != host:
+        # Behind a reverse proxy that rewrites Host, X-Forwarded-Host names the public one (a
+        # cross-site form cannot set either header, so trusting it opens nothing).
+        hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
+        if origin == "null" or urllib.parse.urlsplit(origin).netloc not in hosts - {""}:
             raise ctx.refuse(403, "csrf_failed", "csrf_failed")
 
     def set_cookie(

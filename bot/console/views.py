@@ -296,14 +296,17 @@ def transcript_items(turns: Iterable[Turn], fmt: Formatter) -> list[dict[str, An
             if button.get("payload"):
                 titles[str(button["payload"])] = str(button.get("title") or button["payload"])
         pressed = None
+        text = turn.text
         if turn.payload:
             pressed = titles.get(turn.payload, turn.payload)
+            if text == pressed:
+                text = ""  # the button's title, stored as the text: say it once
         items.append(
             {
                 "seq": turn.seq,
                 "role": turn.role.value,
                 "role_name": fmt.config.name("turn_roles", turn.role.value),
-                "text": turn.text,
+                "text": text,
                 "pressed": pressed,
                 "buttons": [str(b.get("title") or "") for b in buttons],
                 "agent": meta.get("agent") if turn.role.value == "agent" else None,
