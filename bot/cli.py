@@ -376,6 +376,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     chosen = ctx.obj["config_path"] or os.environ.get("WALLETBOT_CONFIG") or "config.yml"
     os.environ["WALLETBOT_CONFIG"] = str(Path(chosen).resolve())
     click.secho(f"walletbot: open http://{host}:{port}/ for the demo page with the chat bubble (Ctrl+C stops)", fg="green")
+    click.echo(f"walletbot: support console at http://{host}:{port}/console (accounts: `walletbot users add NAME --role admin`)")
     config = uvicorn.Config("bot.api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
     if workers == 1:
         uvicorn.Server(config).run()
