@@ -23,7 +23,9 @@ fi
 extras=""
 [ "${1:-}" = "dev" ] && extras="[dev]"
 stamp=".venv/.installed${extras}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+up_to_date() { [ -f "$1" ] && [ ! pyproject.toml -nt "$1" ] && [ ! constraints.txt -nt "$1" ]; }
+# A dev install includes the runtime one: the start command after the test command installs nothing.
+if ! up_to_date "$stamp" && ! { [ -z "$extras" ] && up_to_date ".venv/.installed[dev]"; }; then
   echo "· installing walletbot${extras} (pinned by constraints.txt)"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -c constraints.txt -e ".${extras}"
