@@ -22,6 +22,9 @@ from bot.training import train
 
 log = logging.getLogger("walletbot.reload")
 POLL_SECONDS = 0.5
+# The watcher, the console's button and /api/admin/reload may ask at once: one reload at a time,
+# so two retrainings never write models/ together.
+_one_at_a_time = threading.Lock()
 
 
 def _snapshot(data_dir: Path) -> dict[str, float]:
@@ -30,6 +33,11 @@ def _snapshot(data_dir: Path) -> dict[str, float]:
 
 def reload_assistant(assistant: Assistant) -> ReloadStatus:
     """Validate and load data/ (retraining when data/nlu changed); swap only if all is valid."""
+    with _one_at_a_time:
+        return _reload(assistant)
+
+
+def _reload(assistant: Assistant) -> ReloadStatus:
     settings = assistant.settings
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     status = assistant.reload_status

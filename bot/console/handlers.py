@@ -14,6 +14,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,10 +92,17 @@ from bot.store.models import utcnow
 from bot.store.users import MIN_PASSWORD_LENGTH
 
 if TYPE_CHECKING:
-    from bot.engine import Assistant
+    from bot.engine import Assistant, ReloadStatus
+    from bot.reports import UnansweredGroup
 
 ROOT = "/console"
 API_ROOT = "/console/api/"
+# Admin endpoints for scripts: outside /console, but console sessions and the same JSON errors.
+ADMIN_API_ROOT = "/api/admin/"
+DEFAULT_SINCE = "7d"
+# Grouping compares every message with every other (a dense n×n matrix): beyond this many the
+# page would cost seconds and hundreds of megabytes, so it groups this many and says so.
+UNANSWERED_LIMIT = 2000
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 _DONE_KEYS = frozenset({"status", "assign", "note", "reply"})
@@ -315,7 +323,7 @@ class Console:
         return HTMLResponse(page, status_code=status)
 
     def error_response(self, request: Request, exc: ConsoleError) -> Response:
-        is_api = request.url.path.startswith(API_ROOT)
+        is_api = request.url.path.startswith((API_ROOT, ADMIN_API_ROOT))
         if isinstance(exc, NotSignedIn) and not is_api:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             query = urllib.parse.urlencode({"next": target}) if request.method == "GET" else ""
@@ -614,6 +622,81 @@ class Console:
         fields = {"format": fmt_name, "fields": sorted({"contact", "phone", "email"})}
         with ctx.db.session() as s:
             record_events(s, ids, actor=me.name, kind=EventKind.EXPORT, after=fields)
+
+    # ------------------------------------------------------------------ content (editors)
+
+    def content_page(self, ctx: Ctx) -> HTMLResponse:
+        """What the bot serves now, the last rejected change, and what users asked in vain."""
+        since, start = self.since(ctx)
+        groups, sampled = self.unanswered(ctx, start)
+        reload = ctx.assistant.reload_status  # one snapshot: the reloader swaps, never mutates
+        fmt = ctx.fmt()
+        done = ctx.request.query_params.get("done")
+        return self.render(
+            ctx,
+            "content.html",
+            flash=ctx.config.text("done_reloaded", version=reload.version) if done == "reloaded" else None,
+            error=ctx.config.text("done_reload_failed") if done == "reload_failed" else None,
+            reload=reload,
+            loaded_at=fmt.stamp(reload.loaded_at),
+            failed_at=fmt.stamp(reload.failed_at),
+            since=since,
+            start=fmt.time(start),
+            groups=groups,
+            total=sum(g.count for g in groups),
+            sampled=sampled,
+            limit=UNANSWERED_LIMIT,
+        )
+
+    def unanswered_yaml(self, ctx: Ctx) -> Response:
+        """The report as FAQ stubs to fill in, as a file to download."""
+        from bot.reports import yaml_stubs
+
+        groups, _ = self.unanswered(ctx, self.since(ctx)[1])
+        filename = f"faq-stubs-{utcnow():%Y%m%d-%H%M%S}.yml"
+        return Response(
+            yaml_stubs(groups),
+            media_type="text/yaml; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @staticmethod
+    def since(ctx: Ctx) -> tuple[str, datetime]:
+        """The report's period from ``?since=`` (default 7d) and its start; 400 when unreadable."""
+        from bot.reports import since_datetime  # numpy and the NLU: loaded on first use only
+
+        value = ctx.request.query_params.get("since", "").strip() or DEFAULT_SINCE
+        try:
+            return value, since_datetime(value)
+        except (ValueError, OverflowError):  # not like 7d, or further back than dates go
+            raise ctx.refuse(400, "bad_since", "bad_since", value=value[:40]) from None
+
+    @staticmethod
+    def unanswered(ctx: Ctx, start: datetime) -> tuple[list[UnansweredGroup], bool]:
+        """Unanswered messages since ``start``, grouped; True when only some were grouped."""
+        from bot.reports import collect_unanswered, group_unanswered
+
+        rows = collect_unanswered(ctx.db, start)
+        runtime = ctx.assistant.runtime
+        groups = group_unanswered(rows[-UNANSWERED_LIMIT:], runtime.nlu.classifier.tokenizer, runtime.faq)
+        return groups, len(rows) > UNANSWERED_LIMIT
+
+    def reload(self, ctx: Ctx) -> ReloadStatus:
+        """Load data/ now (admins): swapped in only when every file is valid.
+
+        It may retrain the classifier for seconds: call it from a worker thread, never from
+        the event loop.
+        """
+        from bot.reloader import reload_assistant
+
+        self.require_admin(ctx)
+        return reload_assistant(ctx.assistant)
+
+    @staticmethod
+    def after_reload(status: ReloadStatus) -> RedirectResponse:
+        # Post/Redirect/Get: refreshing the page does not reload again.
+        done = "reload_failed" if status.errors else "reloaded"
+        return RedirectResponse(f"{ROOT}/content?done={done}", status_code=303)
 
     # ------------------------------------------------------------------ sign-in
 

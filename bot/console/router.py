@@ -22,6 +22,10 @@ Pages (HTML; without a session they redirect to the sign-in page):
     POST /console/tickets/{number}/reveal    show one contact detail in full (audited)
     GET  /console/users                      console accounts (admins)
     POST /console/users                      create an account (admins)
+    GET  /console/content?since=7d           content version, last rejected reload, unanswered
+                                             questions of the period
+    POST /console/content/reload             reload data/ now (admins)
+    GET  /console/content/unanswered.yml     the unanswered questions as FAQ stubs (download)
     GET  /console/static/{name}              console.css, console.js (public)
 
 JSON API (without a session: 401 with ``{"error": {"code", "message"}}``):
@@ -31,6 +35,12 @@ JSON API (without a session: 401 with ``{"error": {"code", "message"}}``):
     GET  /console/api/export.{csv|json}      export of the filtered queue, contacts masked
     POST /console/api/export.{csv|json}      the same from the queue's form (CSRF); admins may
                                              add reveal=1 for full contacts, audited per ticket
+    GET  /console/api/content                {"version", "loaded_at", "errors", "failed_at"}
+    POST /api/admin/reload                   reload data/ now (admins; header X-CSRF-Token): that
+                                             status, 200 when loaded, 422 when rejected
+
+The session cookie is limited to ``/console``, so a browser does not send it to ``/api/admin/``:
+scripts sign in and send it themselves.
 
 Every POST needs the session's CSRF token (form field ``csrf_token`` or header
 ``X-CSRF-Token``) and, when the browser sends one, an ``Origin`` of this host.
@@ -50,7 +60,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from bot.console.errors import ConsoleError
-from bot.console.handlers import API_ROOT, ROOT, Console
+from bot.console.handlers import ADMIN_API_ROOT, API_ROOT, ROOT, Console
 from bot.errors import WalletbotError
 from bot.store import StoreError
 
@@ -201,6 +211,20 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         ctx = console.posted(request, csrf_token)
         return console.create_user(ctx, name.strip(), role, password, password_repeat)
 
+    @router.get(f"{ROOT}/content")
+    def content_page(request: Request) -> Response:
+        return console.content_page(console.signed_in(request))
+
+    # Reloading may retrain for seconds: these are plain functions, which FastAPI runs in its
+    # thread pool, so the event loop keeps serving the chat meanwhile.
+    @router.post(f"{ROOT}/content/reload")
+    def content_reload(request: Request, csrf_token: FormText = "") -> Response:
+        return console.after_reload(console.reload(console.posted(request, csrf_token)))
+
+    @router.get(f"{ROOT}/content/unanswered.yml")
+    def unanswered_yaml(request: Request) -> Response:
+        return console.unanswered_yaml(console.signed_in(request))
+
     @router.get(f"{ROOT}/static/{{name}}")
     def static(name: str) -> Response:
         media_type = STATIC_FILES.get(name)
@@ -243,6 +267,15 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
                 headers={"Allow": "POST"},
             )
         return console.export(ctx, fmt, params, reveal=False)
+
+    @router.get(f"{API_ROOT}content")
+    def api_content(request: Request) -> Response:
+        return JSONResponse(console.signed_in(request).assistant.reload_status.as_dict())
+
+    @router.post(f"{ADMIN_API_ROOT}reload")
+    def admin_reload(request: Request) -> Response:
+        status = console.reload(console.posted(request, None))  # CSRF token from X-CSRF-Token
+        return JSONResponse(status.as_dict(), status_code=422 if status.errors else 200)
 
     @router.post(f"{API_ROOT}export.{{fmt}}")
     async def api_export_posted(request: Request, fmt: str) -> Response:
