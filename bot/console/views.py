@@ -19,6 +19,7 @@ from typing import Any
 from bot import guard
 from bot.config import Settings
 from bot.console.texts import ConsoleConfig
+from bot.store.models import CONTACT_DETAILS
 from bot.store import (
     ConsoleUser,
     Priority,
@@ -29,8 +30,6 @@ from bot.store import (
     Turn,
 )
 
-# Detail keys that hold how to reach the user: shown masked until someone allowed reveals them.
-CONTACT_DETAILS = frozenset({"contact", "phone", "email"})
 # Detail columns of the CSV export, in this order; other keys go to "other_details" as JSON.
 EXPORT_DETAIL_KEYS = ("time", "amount", "method", "order_id", "contact", "phone", "email")
 EXPORT_COLUMNS = (

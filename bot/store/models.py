@@ -15,6 +15,7 @@ Conventions:
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -161,13 +162,35 @@ def queue_rank(status: TicketStatus | str, priority: Priority | str) -> int:
     return group + (3 - Priority(priority).rank)
 
 
+# Detail keys that hold how to reach the user: shown masked until someone allowed reveals them.
+CONTACT_DETAILS = frozenset({"contact", "phone", "email"})
+_CONTACT_PIECES = re.compile(r"[\s,，;；/、]+")
+
+
+def contact_search_token(value: str) -> str:
+    """A whole contact detail as the search index holds it: a digest, never the digits.
+
+    A substring search over the plain number would let anyone rebuild a masked phone number
+    digit by digit (search 1380, 1381, …); a digest matches only the complete value.
+    """
+    digest = hashlib.sha256(value.strip().lower().encode("utf-8")).hexdigest()[:24]
+    return f"contact:{digest}"
+
+
 def ticket_search_text(summary: str | None, details: object) -> str:
     """What the queue's text search looks in: the summary and every value of the details.
 
     Lower-cased once here, so a search is a plain LIKE over one column instead of lower() and
-    a JSON-to-text conversion of every ticket at query time.
+    a JSON-to-text conversion of every ticket at query time. Contact details only match in
+    full (see contact_search_token).
     """
     parts = [summary or ""]
+    if isinstance(details, dict):
+        contacts = [str(v) for k, v in details.items() if k in CONTACT_DETAILS and v is not None]
+        details = {k: v for k, v in details.items() if k not in CONTACT_DETAILS}
+        for contact in contacts:
+            pieces = {contact, *_CONTACT_PIECES.split(contact)} - {""}
+            parts.extend(contact_search_token(piece) for piece in sorted(pieces))
 
     def collect(value: object) -> None:
         if isinstance(value, dict):

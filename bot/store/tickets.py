@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.errors import InvalidTransition, StoreError
 from bot.store.models import (
+    contact_search_token,
     ConsoleUser,
     Conversation,
     EventKind,
@@ -198,7 +199,10 @@ def _conditions(q: TicketQuery) -> list[ColumnElement[bool]]:
     if text:
         # A scan of one pre-lowered column: fine at 100,000 tickets (see seed_bench); a
         # trigram index (pg_trgm) would be the next step on PostgreSQL.
-        match: ColumnElement[bool] = Ticket.search_text.contains(text.lower(), autoescape=True)
+        match: ColumnElement[bool] = or_(
+            Ticket.search_text.contains(text.lower(), autoescape=True),
+            Ticket.search_text.contains(contact_search_token(text)),
+        )
         ticket_id = parse_ticket_number(text)
         if ticket_id is not None:
             match = or_(match, Ticket.id == ticket_id)
