@@ -152,10 +152,10 @@ class Assistant:
             if text is not None:
                 if state.get("expecting_code"):  # the bot just asked about a code: bare digits are secrets
                     understood = self._understand(runtime, text, expecting_code=True, now=local_now)
-                stored_text, secret, scam, nlu = understood
+                stored_text, contact_text, secret, scam, nlu = understood
                 user_turn = append_turn(s, conv, role="user", text=stored_text)
             else:
-                stored_text = None
+                stored_text = contact_text = None
                 # Store the pressed button's title so transcripts read like what the user saw.
                 title = next((b["title"] for b in state.get("offered") or [] if b["payload"] == payload), "")
                 user_turn = append_turn(s, conv, role="user", text=title, payload=payload)
@@ -177,7 +177,7 @@ class Assistant:
 
             result = runtime.policy.respond(
                 state, conv.brand, text=stored_text, payload=payload, nlu=nlu, open_ticket=open_ticket,
-                raw_text=text, secret=secret, scam=scam, now=now,
+                raw_text=contact_text, secret=secret, scam=scam, now=now,
             )
             user_turn.intent = nlu["intent"] if nlu else None
             user_turn.confidence = nlu["confidence"] if nlu else None
@@ -193,13 +193,16 @@ class Assistant:
             return {"conversation": conv.id, "messages": result.messages, "state": public_state(state)}
 
     @staticmethod
-    def _understand(runtime: Runtime, text: str, *, expecting_code: bool, now: datetime) -> tuple[str, bool, bool, ParseResult]:
-        """Redacted text, whether it held a secret, whether it describes a scam, and its parse."""
+    def _understand(runtime: Runtime, text: str, *, expecting_code: bool, now: datetime) -> tuple[str, str, bool, bool, ParseResult]:
+        """Redacted text, the text with only its secrets hidden (read for a contact detail the
+        bot asked for: a password that looks like a phone number must not become the contact),
+        whether it held a secret, whether it describes a scam, and its parse."""
         findings = guard.scan(text, expecting_code=expecting_code)
         redacted = guard.redact(text, findings)
-        secret = any(f.kind in guard.SECRET_KINDS for f in findings)
+        secrets = [f for f in findings if f.kind in guard.SECRET_KINDS]
+        contact_text = guard.redact(text, secrets)
         scam = guard.detect_scam(normalize(text), runtime.scam_patterns) is not None
-        return redacted, secret, scam, runtime.nlu.parse(redacted, now=now)
+        return redacted, contact_text, bool(secrets), scam, runtime.nlu.parse(redacted, now=now)
 
     def history(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.session(readonly=True) as s:
