@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from actions.registry import load_actions
 from bot.config import Settings
-from bot.faq.knowledge import FaqEntry, faq_files, load_faq
-from bot.flows.model import Flow, flow_files, load_flows
+from bot.faq.knowledge import FaqEntry, faq_files, read_faq
+from bot.flows.model import Flow, flow_files, read_flows
 from bot.nlu.normalize import normalize
 from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
 from bot.text import DEFAULT_KEY, PLACEHOLDERS, Text, placeholders_in, variants
@@ -77,7 +77,7 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
     display = _display(path, root)
     empty = Responses({}, {}, {"yes": [], "no": [], "skip": []})
     if not path.is_file():
-        problems.append(Problem(display, 1, "file missing: the bot's own phrases (greet, fallback, …) live here"))
+        problems.append(Problem(display, 1, "file missing: the bot's own phrases (greet, fallback, …) live here", code="file_missing"))
         return empty
     try:
         doc = load_yaml(path, display)
@@ -85,20 +85,20 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
         problems.append(exc.problem)
         return empty
     if not isinstance(doc, LineDict):
-        problems.append(Problem(display, 1, "must be a mapping with 'responses', 'buttons' and 'answers'"))
+        problems.append(Problem(display, 1, "must be a mapping with 'responses', 'buttons' and 'answers'", code="file_shape"))
         return empty
     texts = doc.get("responses") or {}
     buttons = doc.get("buttons") or {}
     answers = doc.get("answers") or {}
     for key in REQUIRED_RESPONSES:
         if key not in texts:
-            problems.append(Problem(display, getattr(texts, "line", 1), f"response '{key}' is missing; the dialogue policy needs it"))
+            problems.append(Problem(display, getattr(texts, "line", 1), f"response '{key}' is missing; the dialogue policy needs it", code="missing_response"))
     for key in REQUIRED_BUTTONS:
         if key not in buttons:
-            problems.append(Problem(display, getattr(buttons, "line", 1), f"button label '{key}' is missing"))
+            problems.append(Problem(display, getattr(buttons, "line", 1), f"button label '{key}' is missing", code="missing_button"))
     for key in ("yes", "no", "skip"):
         if not isinstance(answers.get(key), list):
-            problems.append(Problem(display, getattr(answers, "line", 1), f"'answers.{key}' must be a list of words"))
+            problems.append(Problem(display, getattr(answers, "line", 1), f"'answers.{key}' must be a list of words", code="answers_list"))
     resolved: dict[str, Text] = {}
     for key, value in texts.items():
         if isinstance(value, list):  # several variants: the first is used (stable for tests and logs)
@@ -117,45 +117,46 @@ def _check_text(text: Any, file: str, line: int, what: str, problems: list[Probl
     if unknown:
         names = ", ".join("{" + u + "}" for u in sorted(unknown))
         known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS | extra))
-        problems.append(Problem(file, line, f"{what} uses unknown placeholder {names}; known: {known}"))
+        problems.append(Problem(file, line, f"{what} uses unknown placeholder {names}; known: {known}", code="unknown_placeholder"))
     if brands is not None and isinstance(text, dict):
         for key in text:
             if key != DEFAULT_KEY and key not in brands:
-                problems.append(Problem(file, line, f"{what} has a text for unknown brand '{key}'; brands are {', '.join(sorted(brands))}"))
+                problems.append(Problem(file, line, f"{what} has a text for unknown brand '{key}'; brands are {', '.join(sorted(brands))}", code="unknown_brand"))
     for variant in variants(text):
         for sentence in re.split(r"[。！？!?\n]", variant):
             match = _ASK.search(sentence)
             if match and not _NEGATION.search(sentence[: match.end()]):
-                problems.append(Problem(file, line, f"{what} asks the user for a secret ({match.group(0)!r}); support never asks for passwords, codes, CVV or card numbers"))
+                problems.append(Problem(file, line, f"{what} asks the user for a secret ({match.group(0)!r}); support never asks for passwords, codes, CVV or card numbers", code="asks_secret"))
                 break
 
 
-def check_cross_references(content: Content, settings: Settings, problems: list[Problem]) -> None:
+def check_cross_references(flows: Iterable[Flow], faq: Iterable[FaqEntry], settings: Settings, problems: list[Problem]) -> None:
+    """Names and texts that other files or the config must know; flows and entries with errors included."""
     brands = set(settings.brands)
     actions = load_actions()
-    for flow in content.flows.values():
+    for flow in flows:
         if flow.name not in INTENTS:
-            problems.append(Problem(flow.file, flow.line, f"flow '{flow.name}' is not a known intent; a flow is started by the intent of the same name ({', '.join(INTENTS)})"))
+            problems.append(Problem(flow.file, flow.line, f"flow '{flow.name}' is not a known intent; a flow is started by the intent of the same name ({', '.join(INTENTS)})", code="flow_intent"))
         for detail in flow.details.values():
             _check_text(detail.prompt, flow.file, flow.line, f"prompt of detail '{detail.name}'", problems, brands=brands)
         for step in flow.steps.values():
             if step.action and step.action not in actions:
-                problems.append(Problem(flow.file, step.line, f"step '{step.id}' calls unknown action '{step.action}'; known actions: {', '.join(sorted(actions))}"))
+                problems.append(Problem(flow.file, step.line, f"step '{step.id}' calls unknown action '{step.action}'; known actions: {', '.join(sorted(actions))}", code="unknown_action"))
             for text in (step.say, step.resolved):
                 if text is not None:
                     _check_text(text, flow.file, step.line, f"step '{step.id}'", problems, brands=brands)
             for option in step.options:
                 _check_text(option.title, flow.file, option.line, f"option '{option.title}'", problems)
-    for entry in content.faq:
+    for entry in faq:
         _check_text(entry.answer, entry.file, entry.line, f"answer of FAQ '{entry.id}'", problems, brands=brands)
         for text in variants(entry.answer):
             if len(text) > MAX_ANSWER_CHARS:
-                problems.append(Problem(entry.file, entry.line, f"answer of FAQ '{entry.id}' has {len(text)} characters; keep it under {MAX_ANSWER_CHARS} (split the entry)", "warning"))
+                problems.append(Problem(entry.file, entry.line, f"answer of FAQ '{entry.id}' has {len(text)} characters; keep it under {MAX_ANSWER_CHARS} (split the entry)", "warning", code="long_answer"))
         for brand in entry.brands or []:
             if brand not in brands:
-                problems.append(Problem(entry.file, entry.line, f"FAQ '{entry.id}' is for unknown brand '{brand}'; brands are {', '.join(sorted(brands))}"))
+                problems.append(Problem(entry.file, entry.line, f"FAQ '{entry.id}' is for unknown brand '{brand}'; brands are {', '.join(sorted(brands))}", code="unknown_brand"))
         if entry.intent and entry.intent not in INTENTS:
-            problems.append(Problem(entry.file, entry.line, f"FAQ '{entry.id}' names unknown intent '{entry.intent}'"))
+            problems.append(Problem(entry.file, entry.line, f"FAQ '{entry.id}' names unknown intent '{entry.intent}'", code="unknown_intent"))
 
 
 def _bigrams(text: str) -> set[str]:
@@ -176,7 +177,7 @@ def check_competing_wordings(faq: list[FaqEntry], problems: list[Problem], thres
                     other.file, other.line,
                     f"FAQ '{other.id}' wording {other_text!r} is {'identical' if similarity == 1 else 'nearly identical'} "
                     f"to {text!r} of FAQ '{entry.id}' ({entry.file}:{entry.line}); they compete: reword one or merge the entries",
-                    "warning",
+                    "warning", code="competing_wording",
                 ))
 
 
@@ -200,16 +201,20 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
     problems: list[Problem] = []
     training, nlu_problems = load_training_data(data_dir, root)
     problems += nlu_problems
-    faq, faq_problems = load_faq(data_dir, root)
+    all_faq, faq_problems = read_faq(data_dir, root)
     problems += faq_problems
-    flows, flow_problems = load_flows(data_dir, root)
+    all_flows, flow_problems = read_flows(data_dir, root)
     problems += flow_problems
     responses = load_responses(data_dir, root, problems)
+    faq = [entry for entry in all_faq if entry.valid]
+    flows = {flow.name: flow for flow in all_flows if flow.valid}
     content = Content(flows, faq, responses, training, content_version(data_dir), datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    check_cross_references(content, settings, problems)
+    # Checked with their errors: one mistake in a file must not hide the others.
+    check_cross_references(all_flows, all_faq, settings, problems)
     if lint:
         check_competing_wordings(faq, problems)
-    content.problems = problems
+    # By file and line, as an editor fixes them; the sort is stable, so a file's follow-ups stay in order.
+    content.problems = sorted((problem.glossed() for problem in problems), key=lambda p: (p.file, p.line))
     return content
 
 

@@ -6,6 +6,7 @@ The app is built by `create_app(settings)` and driven through Starlette's TestCl
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -379,6 +380,28 @@ def test_openapi_describes_the_routes_and_the_error_shape(client: TestClient) ->
     assert set(schemas["State"]["properties"]) == STATE_KEYS
     history_params = {p["name"] for p in paths["/api/conversations/{conversation_id}"]["get"]["parameters"]}
     assert {"conversation_id", "X-Conversation-Token", "token"} <= history_params
+
+
+def test_every_documented_error_is_the_error_body_and_fastapis_default_422_is_gone(client: TestClient) -> None:
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    error_body = {"$ref": "#/components/schemas/ErrorBody"}
+    documented = {
+        (path, method, status): response
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status[0] in "45"
+    }
+
+    assert {path for path, _, _ in documented} >= {"/api/chat", "/api/conversations/{conversation_id}", "/api/parse", "/api/widget-config"}
+    for where, response in documented.items():
+        assert response["content"]["application/json"]["schema"] == error_body, where
+        assert response["description"], where
+    assert ("/api/conversations/{conversation_id}", "get", "422") in documented
+    assert all((path, method, "500") in documented for path, method, _ in documented)
+    assert "HTTPValidationError" not in json.dumps(spec)
+    # ... and the documented 422 of the history is what the server really sends.
+    assert_error(client.get("/api/conversations/" + "x" * 65), 422, "invalid_field")
 
 
 def test_widget_config_gives_brand_and_ui_texts(client: TestClient) -> None:

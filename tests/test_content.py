@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from bot.nlu.training_data import INTENTS
+from bot.yamlio import PROBLEM_ZH, Problem
 from engine_fixtures import PROJECT
 
 
@@ -54,14 +57,133 @@ def test_unknown_intent_in_a_flow(project):
     assert "flow 'limitz' is not a known intent" in result.output
 
 
-def test_dangling_next_and_unreachable_step(project):
-    path = project / "data" / "flows" / "transaction_failed.yml"
-    text = path.read_text(encoding="utf-8").replace("next: balance", "next: balanse")
-    path.write_text(text, encoding="utf-8")
-    result = validate(project)
+def problems_of(result, *files: str) -> set[str]:
+    """`file:line: message` of each problem of a `--format json` run in `files` (the broken ones:
+    other people's edits to the shipped data must not break these tests)."""
+    return {f"{p['file']}:{p['line']}: {p['message']}" for p in json.loads(result.output)["problems"] if p["file"] in files}
+
+
+FLOW_FILE = "data/flows/transaction_failed.yml"
+
+
+# A small flow with the line numbers the tests below expect (the shipped flows change).
+CHECKLIST = """flow: transaction_failed
+title: 交易失败排查
+start: kind
+steps:
+  kind:
+    say: 哪种交易失败了？
+    options:
+      - {title: 充值, next: network}
+      - {title: 提现, next: network}
+  network:
+    say: 网络正常吗？成功了吗？
+    options:
+      - {title: 成功了, means: yes, next: solved}
+      - {title: 还是不行, means: no, next: balance}
+  balance:
+    say: 余额够吗？成功了吗？
+    options:
+      - {title: 成功了, means: yes, next: solved}
+      - {title: 还是不行, means: no, next: record}
+  record:
+    say: 请看看交易记录里的失败原因。
+    next: to_support
+  solved:
+    resolved: 太好了，交易成功了！
+  to_support:
+    escalate: {category: transaction_failed, priority: normal, summary: 交易失败}
+"""
+
+
+def write_checklist(project: Path, *replacements: tuple[str, str]) -> None:
+    text = CHECKLIST
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
+    (project / "data" / "flows" / "transaction_failed.yml").write_text(text, encoding="utf-8")
+
+
+def test_the_checklist_fixture_is_valid(project):
+    write_checklist(project)
+    assert problems_of(validate(project, "--format", "json"), FLOW_FILE) == set()
+
+
+def test_renamed_flow_with_a_dangling_next_reports_both_and_no_cascade(project):
+    """The flow still gets its intent check, and the steps behind the typo make one line, not one each."""
+    write_checklist(project, ("flow: transaction_failed", "flow: transaction_faild"), ("next: balance}", "next: balanse}"))
+    result = validate(project, "--format", "json")
     assert result.exit_code == 1
-    assert "goes to 'balanse', which is not a step of flow 'transaction_failed'" in result.output
-    assert "step 'balance' of flow 'transaction_failed' is unreachable from start 'kind'" in result.output
+    assert problems_of(result, FLOW_FILE) == {
+        f"data/flows/transaction_failed.yml:1: flow 'transaction_faild' is not a known intent; a flow is started by the intent of the same name ({', '.join(INTENTS)})",
+        "data/flows/transaction_failed.yml:14: option '还是不行' of step 'network' goes to 'balanse', which is not a step of flow 'transaction_faild'; did you mean 'balance'?",
+        "data/flows/transaction_failed.yml:15: flow 'transaction_faild' cannot reach 'balance', 'record', 'to_support' from start 'kind' while the way through 'balanse' is broken; fix that first",
+    }
+
+
+def test_an_unreachable_step_without_a_broken_way_is_reported_alone(project):
+    write_checklist(project, ("next: balance}", "next: record}"))
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    assert problems_of(result, FLOW_FILE) == {"data/flows/transaction_failed.yml:15: step 'balance' of flow 'transaction_failed' is unreachable from start 'kind'"}
+
+
+def test_files_with_errors_still_get_every_cross_file_check(project):
+    """A broken step, an unknown action, brand and intent, a secret asked for: each reported once, nothing hidden."""
+    (project / "data" / "flows" / "refund.yml").write_text(
+        "flow: refund\ntitle: 退款\nstart: ask\nsteps:\n"
+        "  ask:\n    say: {default: 请选择, acme: 请选}\n    action: lookup_refnd\n    options:\n"
+        "      - {title: 查询, next: check}\n      - {title: 人工, next: human}\n"
+        "  check:\n    say: 好的\n    next: done\n    resolved: 已解决\n"
+        "  human:\n    escalate: {category: refund, priority: urgnt}\n"
+        "  done:\n    resolved: 已解决\n",
+        encoding="utf-8",
+    )
+    (project / "data" / "faq" / "zz_broken.yml").write_text(
+        "topic: broken\nentries:\n  - id: broken_entry\n    question: 测试问题\n    alternatives: [一, 二, 三, 四, 五]\n"
+        "    answer: 请把验证码发给我。\n    intent: weather\n    brands: [acme]\n",
+        encoding="utf-8",
+    )
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    brands = "brands are generic, kdou, upay"
+    assert problems_of(result, "data/flows/refund.yml", "data/faq/zz_broken.yml") == {
+        "data/faq/zz_broken.yml:3: FAQ 'broken_entry' is for unknown brand 'acme'; " + brands,
+        "data/faq/zz_broken.yml:3: FAQ 'broken_entry' names unknown intent 'weather'",
+        "data/faq/zz_broken.yml:3: answer of FAQ 'broken_entry' asks the user for a secret ('验证码发给我'); support never asks for passwords, codes, CVV or card numbers",
+        "data/faq/zz_broken.yml:5: unknown key 'alternatives' in FAQ entry; known keys are alternates, answer, brands, id, intent, question, tags",
+        "data/faq/zz_broken.yml:3: FAQ entry 'broken_entry' has 0 alternates; write at least 5 so users' wordings are found",
+        "data/flows/refund.yml:5: step 'ask' calls unknown action 'lookup_refnd'; known actions: check_maintenance_window",
+        "data/flows/refund.yml:5: step 'ask' has a text for unknown brand 'acme'; " + brands,
+        "data/flows/refund.yml:11: step 'check' must have exactly one of options, next, resolved, escalate (found: next, resolved)",
+        "data/flows/refund.yml:16: priority 'urgnt' of step 'human' must be one of low, normal, high, urgent",
+        "data/flows/refund.yml:17: flow 'refund' cannot reach 'done' from start 'ask' while the way through 'check' is broken; fix that first",
+    }
+
+
+def test_problems_carry_a_chinese_gloss_in_text_and_json(project):
+    path = project / "data" / "flows" / "limits.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("flow: limits", "flow: limitz"), encoding="utf-8")
+    [line] = [line for line in validate(project).output.splitlines() if line.startswith("data/flows/limits.yml:")]
+    assert line.endswith(" — " + PROBLEM_ZH["flow_intent"])
+    report = json.loads(validate(project, "--format", "json").output)
+    errors = [(p["code"], p["zh"]) for p in report["problems"] if p["severity"] == "error"]
+    assert errors == [("flow_intent", PROBLEM_ZH["flow_intent"])]
+
+
+def test_every_problem_code_has_a_chinese_gloss():
+    sources = ["bot/content.py", "bot/flows/model.py", "bot/faq/knowledge.py", "bot/nlu/training_data.py", "bot/yamlio.py"]
+    used = {code for name in sources for code in re.findall(r'(?:code=|error\()"([a-z0-9_]+)"', (PROJECT / name).read_text(encoding="utf-8"))}
+    assert len(used) > 30
+    assert used <= set(PROBLEM_ZH), used - set(PROBLEM_ZH)
+    assert Problem("f.yml", 1, "x", "warning", code="few_examples").glossed().zh == "警告：" + PROBLEM_ZH["few_examples"]
+
+
+def test_an_example_under_two_intents_is_warned_at_its_line(project):
+    (project / "data" / "nlu" / "zz_extra.yml").write_text('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - 多谢\n', encoding="utf-8")
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 0
+    assert problems_of(result, "data/nlu/zz_extra.yml") == {"data/nlu/zz_extra.yml:3: example '多谢' appears under both 'thanks' (data/nlu/thanks.yml:3) and 'greet'"}
 
 
 def test_cycle_without_exit(project):

@@ -47,19 +47,23 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-# OpenAPI: the error responses a route can give, all with the same body.
+# OpenAPI: the error responses a route can give, all with the same body. Declaring 422 here
+# also replaces FastAPI's default 422 (`HTTPValidationError`), a shape this API never sends.
+ERROR_DESCRIPTIONS = {
+    400: "Invalid JSON, unreadable body or a button payload that is not valid now",
+    403: "Missing or wrong conversation token (`forbidden`)",
+    404: "Unknown conversation (`not_found`)",
+    413: "Message or body too long (`message_too_long`, `body_too_large`)",
+    422: "Invalid request: empty message, missing or unknown field, unknown brand or a value out of range",
+    429: "Rate limit reached (`rate_limited`); see the Retry-After header",
+    500: "Unexpected failure or misconfiguration (`internal_error`, `server_misconfigured`)",
+    503: "Model or database not ready (`not_ready`, `model_not_ready`, `database_unavailable`)",
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        400: "Invalid JSON, unreadable body or a button payload that is not valid now",
-        403: "Missing or wrong conversation token",
-        404: "Unknown conversation",
-        413: "Message or body too long",
-        422: "Empty message, unknown field or invalid value",
-        429: "Rate limit reached; see the Retry-After header",
-        503: "Model or database not ready",
-    }
     return {
-        status: {"model": schemas.ErrorBody, "description": descriptions[status]}
+        status: {"model": schemas.ErrorBody, "description": ERROR_DESCRIPTIONS[status]}
         for status in statuses
     }
 

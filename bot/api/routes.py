@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 CHANNEL = "http"
 TOKEN_HEADER = "X-Conversation-Token"
 
-router = APIRouter()
+# Any route can fail unexpectedly: the 500 is documented once, for all of them.
+router = APIRouter(responses=error_responses(500))
 
 
 class RateLimits:
@@ -117,7 +118,7 @@ def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
 @router.get(
     "/api/conversations/{conversation_id}",
     response_model=schemas.HistoryResponse,
-    responses=error_responses(403, 404, 429, 503),
+    responses=error_responses(403, 404, 422, 429, 503),
     summary="The stored (redacted) messages of a conversation, to restore the bubble",
     tags=["chat"],
 )

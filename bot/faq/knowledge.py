@@ -35,6 +35,7 @@ class FaqEntry:
     topic: str = ""
     file: str = ""
     line: int = 0
+    valid: bool = True  # False: the entry has errors; `walletbot validate` still checks it, the bot never answers with it
 
     def serves(self, brand: str) -> bool:
         return self.brands is None or brand in self.brands
@@ -62,7 +63,7 @@ def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[Faq
         problems.append(exc.problem)
         return []
     if not isinstance(doc, LineDict) or not isinstance(doc.get(KEY_ENTRIES), list):
-        problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped"))
+        problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped", code="file_shape"))
         return []
     topic = str(doc.get(KEY_TOPIC) or path.stem)
     entries: list[FaqEntry] = []
@@ -70,38 +71,42 @@ def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[Faq
     for index, item in enumerate(items):
         line = items.line_of(index)
         if not isinstance(item, LineDict):
-            problems.append(Problem(display, line, "an FAQ entry must be a mapping with id, question, alternates and answer; it is skipped"))
+            problems.append(Problem(display, line, "an FAQ entry must be a mapping with id, question, alternates and answer; it is skipped", code="faq_entry"))
             continue
-        entry = _read_entry(item, topic, display, line, problems)
-        if entry:
-            entries.append(entry)
+        entries.append(_read_entry(item, topic, display, line, problems))
     return entries
 
 
-def _read_entry(item: LineDict, topic: str, display: str, line: int, problems: list[Problem]) -> FaqEntry | None:
+def _read_entry(item: LineDict, topic: str, display: str, line: int, problems: list[Problem]) -> FaqEntry:
+    """The entry, `valid=False` when it has errors: what could be read is still cross-checked."""
     before = len(problems)
     for key in item:
         if key not in ENTRY_KEYS:
-            problems.append(Problem(display, item.line_of(key), f"unknown key '{key}' in FAQ entry; known keys are {', '.join(sorted(ENTRY_KEYS))}"))
+            problems.append(Problem(display, item.line_of(key), f"unknown key '{key}' in FAQ entry; known keys are {', '.join(sorted(ENTRY_KEYS))}", code="unknown_key"))
     entry_id = item.get(KEY_ID)
     if not isinstance(entry_id, str) or not _ID.match(entry_id):
-        problems.append(Problem(display, item.line_of(KEY_ID), f"FAQ entry id {entry_id!r} must be snake_case letters, digits and '_'"))
+        problems.append(Problem(display, item.line_of(KEY_ID), f"FAQ entry id {entry_id!r} must be snake_case letters, digits and '_'", code="faq_id"))
     if not isinstance(item.get(KEY_QUESTION), str) or not item[KEY_QUESTION].strip():
-        problems.append(Problem(display, item.line_of(KEY_QUESTION), f"FAQ entry {entry_id!r} needs a non-empty 'question'"))
+        problems.append(Problem(display, item.line_of(KEY_QUESTION), f"FAQ entry {entry_id!r} needs a non-empty 'question'", code="faq_entry"))
     alternates = _str_list(item.get(KEY_ALTERNATES, []))
     if alternates is None:
-        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"'alternates' of {entry_id!r} must be a list of texts"))
+        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"'alternates' of {entry_id!r} must be a list of texts", code="faq_entry"))
     elif len(alternates) < MIN_ALTERNATES:
-        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"FAQ entry {entry_id!r} has {len(alternates)} alternates; write at least {MIN_ALTERNATES} so users' wordings are found", "warning"))
+        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"FAQ entry {entry_id!r} has {len(alternates)} alternates; write at least {MIN_ALTERNATES} so users' wordings are found", "warning", code="few_alternates"))
     if not _is_text(item.get(KEY_ANSWER)):
-        problems.append(Problem(display, item.line_of(KEY_ANSWER), f"'answer' of {entry_id!r} must be a text or a mapping of brand to text with a 'default'"))
+        problems.append(Problem(display, item.line_of(KEY_ANSWER), f"'answer' of {entry_id!r} must be a text or a mapping of brand to text with a 'default'", code="bad_text"))
     tags = _str_list(item.get(KEY_TAGS, [])) or []
     brands = _str_list(item[KEY_BRANDS]) if KEY_BRANDS in item else None
-    if len(problems) > before and any(p.severity == "error" for p in problems[before:]):
-        return None
+    if KEY_BRANDS in item and brands is None:  # not silently "every brand"
+        problems.append(Problem(display, item.line_of(KEY_BRANDS), f"'brands' of {entry_id!r} must be a list of brand keys", code="faq_entry"))
+    question, answer = item.get(KEY_QUESTION), item.get(KEY_ANSWER)
     return FaqEntry(
-        id=entry_id, question=item[KEY_QUESTION], alternates=alternates or [], answer=item[KEY_ANSWER],
+        id=entry_id if isinstance(entry_id, str) else "",
+        question=question if isinstance(question, str) else "",
+        alternates=alternates or [],
+        answer=answer if _is_text(answer) else "",
         tags=tags, brands=brands, intent=item.get(KEY_INTENT), topic=topic, file=display, line=line,
+        valid=not any(p.severity == "error" for p in problems[before:]),
     )
 
 
@@ -109,18 +114,27 @@ def faq_files(data_dir: Path) -> list[Path]:
     return sorted((data_dir / "faq").glob("*.yml")) + sorted((data_dir / "faq").glob("*.yaml"))
 
 
-def load_faq(data_dir: Path, root: Path | None = None) -> tuple[list[FaqEntry], list[Problem]]:
-    """Every valid entry of every file, and every problem; duplicate ids are errors."""
+def read_faq(data_dir: Path, root: Path | None = None) -> tuple[list[FaqEntry], list[Problem]]:
+    """Every entry that could be read, with `valid` set, and every problem; duplicate ids are errors.
+
+    Entries with errors are kept so that the cross-file checks (intents, brands, texts) still
+    run on them: one mistake in an entry must not hide the others.
+    """
     problems: list[Problem] = []
     entries: list[FaqEntry] = []
     seen: dict[str, FaqEntry] = {}
     for path in faq_files(data_dir):
         display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
         for entry in read_faq_file(path, display, problems):
-            if entry.id in seen:
-                first = seen[entry.id]
-                problems.append(Problem(entry.file, entry.line, f"duplicate FAQ id '{entry.id}' (first defined at {first.file}:{first.line})"))
-                continue
-            seen[entry.id] = entry
+            first = seen.setdefault(entry.id, entry)
+            if first is not entry and entry.id:  # a missing id is reported already
+                problems.append(Problem(entry.file, entry.line, f"duplicate FAQ id '{entry.id}' (first defined at {first.file}:{first.line})", code="duplicate_id"))
+                entry.valid = False
             entries.append(entry)
     return entries, problems
+
+
+def load_faq(data_dir: Path, root: Path | None = None) -> tuple[list[FaqEntry], list[Problem]]:
+    """Every valid entry of every file (what the bot answers with), and every problem."""
+    entries, problems = read_faq(data_dir, root)
+    return [entry for entry in entries if entry.valid], problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 
 from bot.text import Text
@@ -83,6 +84,9 @@ class Flow:
     details: dict[str, Detail] = field(default_factory=dict)
     file: str = ""
     line: int = 0
+    # Steps read only in part (their error is reported): where they lead is not known.
+    incomplete: set[str] = field(default_factory=set)
+    valid: bool = True  # False: the flow has errors; `walletbot validate` still checks it, the bot never serves it
 
     def option_by_payload(self, payload: str) -> tuple[Step, Option] | None:
         for step in self.steps.values():
@@ -107,14 +111,15 @@ class _Reader:
     def __init__(self, display: str, problems: list[Problem]) -> None:
         self.display = display
         self.problems = problems
+        self.incomplete: set[str] = set()
 
-    def error(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.display, line, message))
+    def error(self, code: str, line: int, message: str) -> None:
+        self.problems.append(Problem(self.display, line, message, code=code))
 
     def unknown_keys(self, node: LineDict, known: set[str], what: str) -> None:
         for key in node:
             if key not in known:
-                self.error(node.line_of(key), f"unknown key '{key}' in {what}; known keys are {', '.join(sorted(known))}")
+                self.error("unknown_key", node.line_of(key), f"unknown key '{key}' in {what}; known keys are {', '.join(sorted(known))}")
 
     def text(self, node: LineDict, key: str, what: str) -> Text | None:
         value = node.get(key)
@@ -124,18 +129,18 @@ class _Reader:
             return value
         if isinstance(value, dict) and isinstance(value.get("default"), str) and all(isinstance(v, str) for v in value.values()):
             return value
-        self.error(node.line_of(key), f"'{key}' of {what} must be a text or a mapping of brand to text with a 'default'")
+        self.error("bad_text", node.line_of(key), f"'{key}' of {what} must be a text or a mapping of brand to text with a 'default'")
         return None
 
     def flow(self, doc: LineDict) -> Flow | None:
         self.unknown_keys(doc, FLOW_KEYS, "a flow")
         name = doc.get(KEY_FLOW)
         if not isinstance(name, str) or not _NAME.match(name):
-            self.error(doc.line_of(KEY_FLOW), f"'flow' must be the snake_case name of an intent, got {name!r}")
-            return None
+            self.error("flow_name", doc.line_of(KEY_FLOW), f"'flow' must be the snake_case name of an intent, got {name!r}")
+            name = Path(self.display).stem  # flows are named after their file: check the rest under that name
         steps_node = doc.get(KEY_STEPS)
         if not isinstance(steps_node, LineDict) or not steps_node:
-            self.error(doc.line_of(KEY_STEPS), f"flow '{name}' needs 'steps:' mapping step ids to steps")
+            self.error("flow_no_steps", doc.line_of(KEY_STEPS), f"flow '{name}' needs 'steps:' mapping step ids to steps")
             return None
         details = self.details(doc.get(KEY_DETAILS), doc.line_of(KEY_DETAILS))
         steps: dict[str, Step] = {}
@@ -145,44 +150,46 @@ class _Reader:
                 steps[step.id] = step
         start = doc.get(KEY_START)
         if not isinstance(start, str):
-            self.error(doc.line_of(KEY_START), f"flow '{name}' needs 'start:' naming its first step")
+            self.error("flow_no_start", doc.line_of(KEY_START), f"flow '{name}' needs 'start:' naming its first step")
             start = ""
         title = doc.get(KEY_TITLE) if isinstance(doc.get(KEY_TITLE), str) else name
-        return Flow(name, title, start, steps, details, self.display, doc.line)
+        return Flow(name, title, start, steps, details, self.display, doc.line, self.incomplete)
 
     def details(self, node: object, line: int) -> dict[str, Detail]:
         if node is None:
             return {}
         if not isinstance(node, LineDict):
-            self.error(line, "'details' must map detail names to {prompt, entity}")
+            self.error("detail_invalid", line, "'details' must map detail names to {prompt, entity}")
             return {}
         details = {}
         for name, spec in node.items():
             where = node.line_of(name)
             if not isinstance(spec, LineDict):
-                self.error(where, f"detail '{name}' must be a mapping with 'prompt' and optional 'entity'")
+                self.error("detail_invalid", where, f"detail '{name}' must be a mapping with 'prompt' and optional 'entity'")
                 continue
             self.unknown_keys(spec, {KEY_PROMPT, KEY_ENTITY}, f"detail '{name}'")
             prompt = self.text(spec, KEY_PROMPT, f"detail '{name}'")
             entity = spec.get(KEY_ENTITY)
             if entity is not None and entity not in DETAIL_ENTITIES:
-                self.error(spec.line_of(KEY_ENTITY), f"detail '{name}' has entity {entity!r}; use one of {', '.join(DETAIL_ENTITIES)} or leave it out for free text")
+                self.error("detail_entity", spec.line_of(KEY_ENTITY), f"detail '{name}' has entity {entity!r}; use one of {', '.join(DETAIL_ENTITIES)} or leave it out for free text")
                 entity = None
             if prompt is None:
-                self.error(where, f"detail '{name}' needs a 'prompt'")
+                self.error("detail_invalid", where, f"detail '{name}' needs a 'prompt'")
                 continue
             details[str(name)] = Detail(str(name), prompt, entity)
         return details
 
     def step(self, step_id: str, node: object, line: int) -> Step | None:
         if not isinstance(node, LineDict):
-            self.error(line, f"step '{step_id}' must be a mapping")
+            self.error("step_shape", line, f"step '{step_id}' must be a mapping")
+            self.incomplete.add(step_id)
             return None
         self.unknown_keys(node, STEP_KEYS, f"step '{step_id}'")
         kinds = [k for k in KINDS if k in node]
         if len(kinds) != 1:
             found = ", ".join(kinds) or "none"
-            self.error(line, f"step '{step_id}' must have exactly one of options, next, resolved, escalate (found: {found})")
+            self.error("step_shape", line, f"step '{step_id}' must have exactly one of options, next, resolved, escalate (found: {found})")
+            self.incomplete.add(step_id)
             return None
         step = Step(step_id, say=self.text(node, KEY_SAY, f"step '{step_id}'"), line=line)
         action = node.get(KEY_ACTION)
@@ -195,52 +202,57 @@ class _Reader:
             step.resolved = self.text(node, KEY_RESOLVED, f"step '{step_id}'") or ""
         elif kind == KEY_ESCALATE:
             step.escalate = self.escalation(step_id, node[KEY_ESCALATE], node.line_of(KEY_ESCALATE))
+            if step.escalate is None:
+                self.incomplete.add(step_id)
             collect = node.get(KEY_COLLECT, [])
             if not isinstance(collect, list):
-                self.error(node.line_of(KEY_COLLECT), f"'collect' of step '{step_id}' must be a list of detail names")
+                self.error("collect_invalid", node.line_of(KEY_COLLECT), f"'collect' of step '{step_id}' must be a list of detail names")
             else:
                 step.collect = [str(c) for c in collect]
         else:
             step.options = self.options(step_id, node[KEY_OPTIONS], node.line_of(KEY_OPTIONS))
         if KEY_COLLECT in node and kind != KEY_ESCALATE:
-            self.error(node.line_of(KEY_COLLECT), f"'collect' only belongs on an escalate step, not on step '{step_id}'")
+            self.error("collect_invalid", node.line_of(KEY_COLLECT), f"'collect' only belongs on an escalate step, not on step '{step_id}'")
         if step.say is None and kind in (KEY_OPTIONS,):
-            self.error(line, f"step '{step_id}' asks a question but has no 'say'")
+            self.error("step_no_say", line, f"step '{step_id}' asks a question but has no 'say'")
         return step
 
     def escalation(self, step_id: str, node: object, line: int) -> Escalation | None:
         if not isinstance(node, LineDict):
-            self.error(line, f"'escalate' of step '{step_id}' must be a mapping with category, priority and summary")
+            self.error("escalate_invalid", line, f"'escalate' of step '{step_id}' must be a mapping with category, priority and summary")
             return None
         self.unknown_keys(node, {KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY}, f"the escalation of step '{step_id}'")
         priority = node.get(KEY_PRIORITY, "normal")
         if priority not in PRIORITIES:
-            self.error(node.line_of(KEY_PRIORITY), f"priority {priority!r} of step '{step_id}' must be one of {', '.join(PRIORITIES)}")
+            self.error("priority", node.line_of(KEY_PRIORITY), f"priority {priority!r} of step '{step_id}' must be one of {', '.join(PRIORITIES)}")
             priority = "normal"
         category = node.get(KEY_CATEGORY)
         if not isinstance(category, str) or not category:
-            self.error(node.line, f"the escalation of step '{step_id}' needs a 'category'")
+            self.error("escalate_invalid", node.line, f"the escalation of step '{step_id}' needs a 'category'")
             category = "other"
         return Escalation(category, priority, str(node.get(KEY_SUMMARY) or ""))
 
     def options(self, step_id: str, node: object, line: int) -> list[Option]:
         if not isinstance(node, LineList) or not node:
-            self.error(line, f"'options' of step '{step_id}' must be a non-empty list")
+            self.error("option_invalid", line, f"'options' of step '{step_id}' must be a non-empty list")
+            self.incomplete.add(step_id)
             return []
         options = []
         for n, item in enumerate(node, start=1):
             where = node.line_of(n - 1)
             if not isinstance(item, LineDict):
-                self.error(where, f"option {n} of step '{step_id}' must be a mapping with title and next")
+                self.error("option_invalid", where, f"option {n} of step '{step_id}' must be a mapping with title and next")
+                self.incomplete.add(step_id)
                 continue
             self.unknown_keys(item, OPTION_KEYS, f"option {n} of step '{step_id}'")
             title, target = item.get(KEY_TITLE), item.get(KEY_NEXT)
             if not isinstance(title, str) or not title.strip() or not isinstance(target, str):
-                self.error(where, f"option {n} of step '{step_id}' needs a 'title' and a 'next' step")
+                self.error("option_invalid", where, f"option {n} of step '{step_id}' needs a 'title' and a 'next' step")
+                self.incomplete.add(step_id)
                 continue
             means = _means(item.get(KEY_MEANS))
             if KEY_MEANS in item and means is None:
-                self.error(item.line_of(KEY_MEANS), f"'means' of option {n} of step '{step_id}' must be yes or no")
+                self.error("means", item.line_of(KEY_MEANS), f"'means' of option {n} of step '{step_id}' must be yes or no")
             match = item.get(KEY_MATCH, [])
             options.append(Option(
                 title=title.strip(), payload=str(item.get(KEY_PAYLOAD) or f"{step_id}.{n}"), next=target,
@@ -250,25 +262,36 @@ class _Reader:
 
 
 def check_structure(flow: Flow, problems: list[Problem]) -> None:
-    """Graph rules: known targets, unique payloads, reachability, and a way out of every step."""
-    def error(line: int, message: str) -> None:
-        problems.append(Problem(flow.file, line, message))
+    """Graph rules: known targets, unique payloads, reachability, and a way out of every step.
 
-    if flow.start not in flow.steps:
-        error(flow.line, f"flow '{flow.name}' starts at '{flow.start}', which is not one of its steps")
+    A step read only in part, or a `next` to a missing step, may lead anywhere once fixed: the
+    graph rules give it the benefit of the doubt rather than report a cascade of follow-on
+    errors (every step behind a typo "unreachable") that fixing the one mistake clears.
+    """
+    def error(code: str, line: int, message: str) -> None:
+        problems.append(Problem(flow.file, line, message, code=code))
+
+    declared = set(flow.steps) | flow.incomplete
+
+    def missing(target: str) -> str:
+        near = get_close_matches(target, sorted(declared), n=1)
+        return f"'{target}', which is not a step of flow '{flow.name}'" + (f"; did you mean '{near[0]}'?" if near else "")
+
+    if flow.start and flow.start not in declared:  # a missing `start:` is reported already
+        error("missing_step", flow.line, f"flow '{flow.name}' starts at {missing(flow.start)}")
     payloads: dict[str, str] = {}
     for step in flow.steps.values():
         for option in step.options:
-            if option.next not in flow.steps:
-                error(option.line, f"option '{option.title}' of step '{step.id}' goes to '{option.next}', which is not a step of flow '{flow.name}'")
+            if option.next not in declared:
+                error("missing_step", option.line, f"option '{option.title}' of step '{step.id}' goes to {missing(option.next)}")
             if option.payload in payloads:
-                error(option.line, f"payload '{option.payload}' is used twice in flow '{flow.name}' (also in step '{payloads[option.payload]}')")
+                error("payload_twice", option.line, f"payload '{option.payload}' is used twice in flow '{flow.name}' (also in step '{payloads[option.payload]}')")
             payloads[option.payload] = step.id
-        if step.next and step.next not in flow.steps:
-            error(step.line, f"step '{step.id}' goes to '{step.next}', which is not a step of flow '{flow.name}'")
+        if step.next and step.next not in declared:
+            error("missing_step", step.line, f"step '{step.id}' goes to {missing(step.next)}")
         for name in step.collect:
             if name not in flow.details:
-                error(step.line, f"step '{step.id}' collects '{name}', which is not declared under 'details' of flow '{flow.name}'")
+                error("collect_undeclared", step.line, f"step '{step.id}' collects '{name}', which is not declared under 'details' of flow '{flow.name}'")
     # Reachability from start.
     reachable: set[str] = set()
     frontier = [flow.start] if flow.start in flow.steps else []
@@ -278,11 +301,20 @@ def check_structure(flow: Flow, problems: list[Problem]) -> None:
             continue
         reachable.add(current)
         frontier.extend(s for s in flow.steps[current].successors() if s in flow.steps)
-    for step in flow.steps.values():
-        if flow.start in flow.steps and step.id not in reachable:
-            error(step.line, f"step '{step.id}' of flow '{flow.name}' is unreachable from start '{flow.start}'")
-    # Every step must be able to reach a leaf: otherwise a cycle traps the user.
-    can_finish = {s.id for s in flow.steps.values() if s.is_leaf}
+    unreachable = [s for s in flow.steps.values() if s.id not in reachable] if reachable else []
+    # Where the way from start is lost: a target that is missing or unreadable, or a step read in part.
+    lost = {n for s in reachable for n in flow.steps[s].successors() if n not in flow.steps} | (reachable & flow.incomplete)
+    if unreachable and lost:
+        names = ", ".join(f"'{s.id}'" for s in unreachable)
+        through = ", ".join(f"'{n}'" for n in sorted(lost))
+        error("unreachable_after_missing", unreachable[0].line, f"flow '{flow.name}' cannot reach {names} from start '{flow.start}' while the way through {through} is broken; fix that first")
+    else:
+        for step in unreachable:
+            error("unreachable", step.line, f"step '{step.id}' of flow '{flow.name}' is unreachable from start '{flow.start}'")
+    # Every step must be able to reach a leaf: otherwise a cycle traps the user. A step whose way
+    # on is unknown (read in part, or going to a missing or unreadable step) may well reach one.
+    open_ended = flow.incomplete | {s.id for s in flow.steps.values() if any(n not in flow.steps for n in s.successors())}
+    can_finish = {s.id for s in flow.steps.values() if s.is_leaf} | open_ended
     changed = True
     while changed:
         changed = False
@@ -292,16 +324,22 @@ def check_structure(flow: Flow, problems: list[Problem]) -> None:
                 changed = True
     for step in flow.steps.values():
         if step.id not in can_finish:
-            error(step.line, f"step '{step.id}' of flow '{flow.name}' can never reach a resolved or escalate leaf (a cycle without an exit)")
+            error("no_exit", step.line, f"step '{step.id}' of flow '{flow.name}' can never reach a resolved or escalate leaf (a cycle without an exit)")
 
 
 def flow_files(data_dir: Path) -> list[Path]:
     return sorted((data_dir / "flows").glob("*.yml")) + sorted((data_dir / "flows").glob("*.yaml"))
 
 
-def load_flows(data_dir: Path, root: Path | None = None) -> tuple[dict[str, Flow], list[Problem]]:
-    flows: dict[str, Flow] = {}
+def read_flows(data_dir: Path, root: Path | None = None) -> tuple[list[Flow], list[Problem]]:
+    """Every flow that could be read, with `valid` set, and every problem found.
+
+    Flows with errors are kept so that the cross-file checks (intents, actions, brands, texts)
+    still run on them: one mistake in a file must not hide the others.
+    """
+    flows: list[Flow] = []
     problems: list[Problem] = []
+    by_name: dict[str, Flow] = {}
     for path in flow_files(data_dir):
         display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
         try:
@@ -310,15 +348,22 @@ def load_flows(data_dir: Path, root: Path | None = None) -> tuple[dict[str, Flow
             problems.append(exc.problem)
             continue
         if not isinstance(doc, LineDict):
-            problems.append(Problem(display, 1, "a flow file must hold a mapping with flow, start and steps"))
+            problems.append(Problem(display, 1, "a flow file must hold a mapping with flow, start and steps", code="file_shape"))
             continue
         before = len(problems)
         flow = _Reader(display, problems).flow(doc)
         if flow is None:
             continue
         check_structure(flow, problems)
-        if flow.name in flows:
-            problems.append(Problem(display, flow.line, f"flow '{flow.name}' is defined twice (also in {flows[flow.name].file})"))
-        elif len(problems) == before:
-            flows[flow.name] = flow
+        first = by_name.setdefault(flow.name, flow)
+        if first is not flow:
+            problems.append(Problem(display, flow.line, f"flow '{flow.name}' is defined twice (also in {first.file})", code="flow_twice"))
+        flow.valid = len(problems) == before
+        flows.append(flow)
     return flows, problems
+
+
+def load_flows(data_dir: Path, root: Path | None = None) -> tuple[dict[str, Flow], list[Problem]]:
+    """The valid flows by name (what the bot serves) and every problem."""
+    flows, problems = read_flows(data_dir, root)
+    return {flow.name: flow for flow in flows if flow.valid}, problems

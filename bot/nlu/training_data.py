@@ -61,7 +61,7 @@ def _example_lines(block: object, file: str, line: int, problems: list[Problem])
     if isinstance(block, list):  # also accept a YAML list of strings
         return [str(item) for item in block]
     if not isinstance(block, str):
-        problems.append(Problem(file, line, f"'{KEY_EXAMPLES}' must be a '|' block of '- ' lines; this item is skipped"))
+        problems.append(Problem(file, line, f"'{KEY_EXAMPLES}' must be a '|' block of '- ' lines; this item is skipped", code="nlu_examples"))
         return []
     items = []
     for raw in block.splitlines():
@@ -69,40 +69,48 @@ def _example_lines(block: object, file: str, line: int, problems: list[Problem])
         if not stripped:
             continue
         if not stripped.startswith("- "):
-            problems.append(Problem(file, line, f"example line {stripped!r} must start with '- '; the line is skipped", "warning"))
+            problems.append(Problem(file, line, f"example line {stripped!r} must start with '- '; the line is skipped", "warning", code="nlu_examples"))
             continue
         items.append(stripped[2:].strip())
     return items
 
 
-def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[Problem]) -> None:
-    """Add the content of one file to `data`, reporting problems instead of raising."""
+Origins = dict[tuple[str, str], tuple[str, int]]  # (example, intent) -> (file, line) of its item
+
+
+def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[Problem], origins: Origins) -> None:
+    """Add the content of one file to `data`, reporting problems instead of raising.
+
+    `origins` collects where each example is, so that the checks across files can say it.
+    """
     try:
         doc = load_yaml(path, display)
     except YamlFileError as exc:
         problems.append(exc.problem)
         return
     if not isinstance(doc, LineDict) or KEY_NLU not in doc:
-        problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"missing top-level key '{KEY_NLU}:'; the file is skipped"))
+        problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"missing top-level key '{KEY_NLU}:'; the file is skipped", code="file_shape"))
         return
     if str(doc.get(KEY_VERSION, "3.1")) not in {"3.0", "3.1", "2.0"}:
-        problems.append(Problem(display, doc.line_of(KEY_VERSION), f"unsupported version {doc.get(KEY_VERSION)!r}; use \"3.1\"", "warning"))
+        problems.append(Problem(display, doc.line_of(KEY_VERSION), f"unsupported version {doc.get(KEY_VERSION)!r}; use \"3.1\"", "warning", code="nlu_version"))
     items = doc[KEY_NLU]
     if not isinstance(items, list):
-        problems.append(Problem(display, doc.line_of(KEY_NLU), f"'{KEY_NLU}' must be a list of items; the file is skipped"))
+        problems.append(Problem(display, doc.line_of(KEY_NLU), f"'{KEY_NLU}' must be a list of items; the file is skipped", code="file_shape"))
         return
     for index, item in enumerate(items):
         line = items.line_of(index)
         if not isinstance(item, dict) or KEY_EXAMPLES not in item:
-            problems.append(Problem(display, line, f"item needs '{KEY_EXAMPLES}'; this item is skipped"))
+            problems.append(Problem(display, line, f"item needs '{KEY_EXAMPLES}'; this item is skipped", code="nlu_item"))
             continue
         examples = [strip_annotations(e) for e in _example_lines(item[KEY_EXAMPLES], display, line, problems)]
         if KEY_INTENT in item:
             intent = str(item[KEY_INTENT])
             if intent not in INTENTS:
-                problems.append(Problem(display, line, f"unknown intent '{intent}': use one of {', '.join(INTENTS)}"))
+                problems.append(Problem(display, line, f"unknown intent '{intent}': use one of {', '.join(INTENTS)}", code="unknown_intent"))
                 continue
             data.examples.extend((e, intent) for e in examples if e)
+            for example in filter(None, examples):
+                origins.setdefault((example, intent), (display, line))
         elif KEY_SYNONYM in item:
             canonical = str(item[KEY_SYNONYM])
             for variant in examples:
@@ -112,7 +120,7 @@ def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[P
         elif KEY_REGEX in item:
             continue  # regex features are not used by this classifier; accepted for Rasa compatibility
         else:
-            problems.append(Problem(display, line, f"item must be one of '{KEY_INTENT}', '{KEY_SYNONYM}', '{KEY_LOOKUP}', '{KEY_REGEX}'; this item is skipped"))
+            problems.append(Problem(display, line, f"item must be one of '{KEY_INTENT}', '{KEY_SYNONYM}', '{KEY_LOOKUP}', '{KEY_REGEX}'; this item is skipped", code="nlu_item"))
 
 
 def nlu_files(data_dir: Path) -> list[Path]:
@@ -132,25 +140,30 @@ def load_training_data(data_dir: Path, root: Path | None = None) -> tuple[Traini
     """Read every NLU file; returns the data and every problem found (nothing is raised)."""
     data = TrainingData()
     problems: list[Problem] = []
+    origins: Origins = {}
     files = nlu_files(data_dir)
     for path in files:
         display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
-        read_nlu_file(path, display, data, problems)
+        read_nlu_file(path, display, data, problems, origins)
     data.fingerprint = fingerprint_files(files)
-    _check_quality(data, problems, data_dir)
+    folder = data_dir / "nlu"
+    _check_quality(data, problems, origins, str(folder.relative_to(root)) if root and folder.is_relative_to(root) else str(folder))
     return data, problems
 
 
-def _check_quality(data: TrainingData, problems: list[Problem], data_dir: Path) -> None:
+def _check_quality(data: TrainingData, problems: list[Problem], origins: Origins, folder: str) -> None:
+    """Warnings across files, each at the item it is about (the folder when there is none)."""
     seen: dict[str, str] = {}
-    where = str(data_dir / "nlu")
-    for text, intent in data.examples:
+    for (text, intent), (file, line) in origins.items():
         other = seen.setdefault(text, intent)
         if other != intent:
-            problems.append(Problem(where, 0, f"example {text!r} appears under both '{other}' and '{intent}'", "warning"))
+            first_file, first_line = origins[(text, other)]
+            problems.append(Problem(file, line, f"example {text!r} appears under both '{other}' ({first_file}:{first_line}) and '{intent}'", "warning", code="example_conflict"))
     counts: dict[str, int] = {}
     for _, intent in data.examples:
         counts[intent] = counts.get(intent, 0) + 1
+    first_item = {intent: where for (_, intent), where in reversed(origins.items())}
     for intent in INTENTS:
         if counts.get(intent, 0) < MIN_EXAMPLES:
-            problems.append(Problem(where, 0, f"intent '{intent}' has only {counts.get(intent, 0)} training examples; add at least {MIN_EXAMPLES}", "warning"))
+            file, line = first_item.get(intent, (folder, 0))
+            problems.append(Problem(file, line, f"intent '{intent}' has only {counts.get(intent, 0)} training examples; add at least {MIN_EXAMPLES}", "warning", code="few_examples"))
