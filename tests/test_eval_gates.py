@@ -1,0 +1,100 @@
+"""Accuracy gates on the project's own held-out test set, data/eval/questions.tsv.
+
+The set was written by hand from the three support guides (../shared/seeds/) before it was ever
+run through the model; see docs/accuracy.md, "The project's own test set". These tests run it
+through the real `walletbot eval` command on a model trained from data/, and check that it stays
+held out: no row may be a training example of data/nlu after the project's normalisation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.config import Settings
+from bot.measure import evaluate
+from bot.measure.commands import eval_command
+from bot.nlu.normalize import normalize
+from bot.nlu.training_data import INTENTS, load_training_data
+from engine_fixtures import CONFIG, PROJECT
+
+TEST_SET = PROJECT / "data" / "eval" / "questions.tsv"
+
+# The gates: below either, the build fails.
+MIN_IN_SCOPE_ACCURACY = 0.85
+MIN_OUT_OF_SCOPE_REJECTION = 0.70
+
+# Punctuation and spaces that do not make a different question (掰掰 and 掰掰～ are one example).
+_NOISE = re.compile(r"[\s\W_]+")
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    """Environment that points the command at the test's model and database."""
+    return {
+        "WALLETBOT_PATHS_MODELS": str(settings.models_dir),
+        "WALLETBOT_STORAGE_DATABASE_URL": settings.database_url,
+    }
+
+
+def _key(text: str) -> str:
+    return _NOISE.sub("", normalize(text))
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[evaluate.LabelledQuestion]:
+    return evaluate.read_eval_file(TEST_SET)
+
+
+def test_eval_on_the_project_test_set_passes_the_gates(settings: Settings):
+    result = CliRunner().invoke(
+        eval_command, [str(TEST_SET), "--format", "json", "--config", str(CONFIG)], env=_env(settings)
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["intent"]
+
+    in_scope, out_of_scope = report["in_scope"], report["out_of_scope"]
+    misses = [f"{w['count']} × {w['intent']} -> {w['predicted']}" for w in report["worst_confusions"]]
+    assert in_scope["accuracy"] >= MIN_IN_SCOPE_ACCURACY, (
+        f"in-scope accuracy {in_scope['accuracy']} ({in_scope['correct']}/{in_scope['rows']}) "
+        f"is below the gate {MIN_IN_SCOPE_ACCURACY}; worst confusions: {misses}"
+    )
+    assert out_of_scope["rejection_rate"] >= MIN_OUT_OF_SCOPE_REJECTION, (
+        f"out-of-scope rejection {out_of_scope['rejection_rate']} ({out_of_scope['rejected']}/{out_of_scope['rows']}) "
+        f"is below the gate {MIN_OUT_OF_SCOPE_REJECTION}; worst confusions: {misses}"
+    )
+
+
+def test_the_test_set_is_disjoint_from_the_training_data(rows: list[evaluate.LabelledQuestion]):
+    data, _problems = load_training_data(PROJECT / "data", PROJECT)
+    training = {}
+    for text, intent in data.examples:
+        training.setdefault(_key(text), f"{intent}: {text}")
+
+    copies = [
+        f"data/eval/questions.tsv:{row.line}: {row.question!r} is the training example {training[_key(row.question)]!r}"
+        for row in rows
+        if _key(row.question) in training
+    ]
+    assert not copies, "the test set must stay held out; reword or remove:\n" + "\n".join(copies)
+
+
+def test_the_test_set_is_well_formed(rows: list[evaluate.LabelledQuestion]):
+    # No question twice (after normalisation), no alt_intent equal to the intent.
+    keys = Counter(_key(row.question) for row in rows)
+    assert [k for k, n in keys.items() if n > 1] == []
+    assert [row.line for row in rows if row.alt_intent == row.intent] == []
+
+    # Every intent the bot knows is measured, problems with about ten rows each, and enough
+    # out-of-scope rows for the rejection gate to mean something.
+    counts = Counter(row.intent for row in rows)
+    assert set(counts) == set(INTENTS)
+    problems = {"forgot_password", "topup_problem", "withdrawal_problem", "payment_problem", "transaction_failed",
+                "refund", "account_stolen", "account_frozen", "limits", "balance_issue", "account_security",
+                "contact_support"}
+    assert {intent: n for intent, n in counts.items() if intent in problems and n < 8} == {}
+    assert counts["out_of_scope"] >= 40
