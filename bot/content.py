@@ -32,6 +32,8 @@ REQUIRED_RESPONSES = (
     "scam_warning", "affirm_idle", "deny_idle", "maintenance_now",
 )
 REQUIRED_BUTTONS = ("human", "restart", "helpful", "not_helpful", "resume", "skip")
+# Word lists the policy needs; others (resume, helpful, not_helpful…) are optional.
+REQUIRED_ANSWERS = ("yes", "no", "skip")
 MAX_ANSWER_CHARS = 600
 NEAR_DUPLICATE = 0.8  # bigram Jaccard similarity above which two FAQ wordings compete
 # Extra placeholders a response may use, filled by the policy itself.
@@ -96,9 +98,12 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
     for key in REQUIRED_BUTTONS:
         if key not in buttons:
             problems.append(Problem(display, getattr(buttons, "line", 1), f"button label '{key}' is missing", code="missing_button"))
-    for key in ("yes", "no", "skip"):
+    for key in REQUIRED_ANSWERS:
         if not isinstance(answers.get(key), list):
             problems.append(Problem(display, getattr(answers, "line", 1), f"'answers.{key}' must be a list of words", code="answers_list"))
+    for key, words in answers.items():
+        if key not in REQUIRED_ANSWERS and not isinstance(words, list):
+            problems.append(Problem(display, getattr(answers, "lines", {}).get(key, 1), f"'answers.{key}' must be a list of words", code="answers_list"))
     resolved: dict[str, Text] = {}
     for key, value in texts.items():
         if isinstance(value, list):  # several variants: the first is used (stable for tests and logs)
@@ -108,7 +113,7 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
     return Responses(
         resolved,
         {str(k): str(v) for k, v in buttons.items()},
-        {k: [str(w) for w in answers.get(k) or []] for k in ("yes", "no", "skip")},
+        {str(k): [str(w) for w in v if w is not None] for k, v in answers.items() if isinstance(v, list)},
     )
 
 

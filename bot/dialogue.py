@@ -129,6 +129,9 @@ class Policy:
         self._yes = {normalize(w) for w in answers.get("yes", [])}
         self._no = {normalize(w) for w in answers.get("no", [])}
         self._skip = {normalize(w) for w in answers.get("skip", [])}
+        self._resume_words = {normalize(w) for w in answers.get("resume", [])}
+        self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
+        self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
 
     # ------------------------------------------------------------------ entry point
 
@@ -230,25 +233,48 @@ class Policy:
             option = self._interpret(step, bare, intent, confidence)
             if option:
                 return self._choose(state, turn, flow, step, option, text)
-            return self._digress(state, turn, flow, step, norm, intent, confident)
+            return self._digress(state, turn, flow, step, norm, intent, confident, text)
 
+        if not (confident and intent in self.content.flows):  # a new problem is never a short answer
+            if state.get("paused") or state.get("awaiting_feedback"):
+                if self._short_answer(state, turn, bare, intent, confidence):
+                    return
+        self._route(state, turn, norm, intent, confidence, nlu, text)
+
+    def _short_answer(self, state: dict[str, Any], turn: _Turn, bare: str, intent: str, confidence: float) -> bool:
+        """A reply to "did this help?" or, after an FAQ question asked mid-flow, to "要继续吗？".
+
+        While a flow is paused the question last asked is whether to continue, so a yes (好的,
+        是的, 要) or a resume word (继续…) goes back to the paused step; only words about the
+        answer itself (有帮助, 没用…) are feedback. Returns False when the text is none of these.
+        """
+        helpful = self._helpfulness(bare)
         answer = self._yes_no(bare, intent, confidence)
-        if state.get("awaiting_feedback") and answer:
-            return self._feedback(state, turn, answer == "yes")
-        if state.get("paused") and answer:
-            if answer == "yes":
-                return self._resume(state, turn)
-            state["paused"] = None
-            return turn.say("deny_idle")
-        self._route(state, turn, norm, intent, confidence, nlu)
+        if helpful is not None and state.get("awaiting_feedback"):
+            self._feedback(state, turn, helpful)
+            return True
+        if state.get("paused"):
+            if answer == "no":
+                state.update(paused=None, awaiting_feedback=None)
+                turn.result.outcome = "small_talk"
+                turn.say("deny_idle")
+                return True
+            if answer == "yes" or self._has_word(bare, self._resume_words):
+                self._resume(state, turn)
+                return True
+            return False
+        if answer:
+            self._feedback(state, turn, answer == "yes")
+            return True
+        return False
 
-    def _route(self, state: dict[str, Any], turn: _Turn, norm: str, intent: str, confidence: float, nlu: ParseResult | None) -> None:
+    def _route(self, state: dict[str, Any], turn: _Turn, norm: str, intent: str, confidence: float, nlu: ParseResult | None, text: str = "") -> None:
         """No flow is active: start a flow, answer from the FAQ, chat, or clarify."""
         confident = confidence >= self.settings.nlu.intent_threshold
         state["awaiting_feedback"] = None
         if confident and intent in self.content.flows:
             state["misses"] = 0
-            return self._start_flow(state, turn, intent, switching=False)
+            return self._start_flow(state, turn, intent, switching=False, opening=text)
         if confident and intent in SMALL_TALK:
             state["misses"] = 0
             turn.result.outcome = "small_talk"
@@ -287,6 +313,22 @@ class Policy:
             return "yes" if intent == "affirm" else "no"
         return None
 
+    @staticmethod
+    def _has_word(bare: str, words: set[str]) -> bool:
+        """`bare` is one of `words`, or (short replies only) contains one of two characters or more."""
+        return bare in words or (len(bare) <= 12 and any(len(w) > 1 and w in bare for w in words))
+
+    def _helpfulness(self, bare: str) -> bool | None:
+        """Feedback on an answer typed as text: 没帮助 / 没用 (False), 有帮助 / 有用 (True), else None.
+
+        "not helpful" is checked first: 没有帮助 contains 有帮助.
+        """
+        if self._has_word(bare, self._not_helpful_words):
+            return False
+        if self._has_word(bare, self._helpful_words):
+            return True
+        return None
+
     def _interpret(self, step: Step, bare: str, intent: str, confidence: float) -> Option | None:
         """Which option a free-text answer picks: its title, one of its words, or a yes/no."""
         if not bare:
@@ -294,11 +336,11 @@ class Policy:
         for option in step.options:
             if _PUNCT.sub("", normalize(option.title)) == bare:
                 return option
-        keyword_hits = [
-            (len(word), option) for option in step.options for word in option.match if word and normalize(word) in bare
-        ]
-        if keyword_hits:
-            return max(keyword_hits, key=lambda pair: pair[0])[1]
+        # An option's own words come before generic yes/no: 不是我操作的 answers "有没有不是您本人
+        # 操作的交易？" with yes although 不是 is a generic no.
+        scores = _keyword_scores(step, bare)
+        if scores:
+            return max(scores, key=lambda pair: pair[0])[1]
         answer = self._yes_no(bare, intent, confidence)
         if answer:
             return next((o for o in step.options if o.means == answer), None)
@@ -310,12 +352,45 @@ class Policy:
 
     # ------------------------------------------------------------------ flows
 
-    def _start_flow(self, state: dict[str, Any], turn: _Turn, name: str, *, switching: bool) -> None:
+    def _start_flow(self, state: dict[str, Any], turn: _Turn, name: str, *, switching: bool, opening: str = "") -> None:
+        """Start a flow. `opening` is the message that started it (empty for a button).
+
+        When the opening message already answers the first step (提现了三天还没到账 answers
+        "怎么提现、提现失败还是没到账？"), that step is recorded with the message as its answer and
+        the flow goes on from the chosen option.
+        """
         flow = self.content.flows[name]
         state.update(flow=name, intent=name, faq_id=None, paused=None, awaiting_feedback=None, collecting=None)
         turn.say("flow_switch" if switching else "flow_start", title=turn.render(flow.title))
         turn.result.outcome = "flow"
-        self._enter(state, turn, flow, flow.start)
+        first = flow.steps[flow.start]
+        option = self._answered_by_opening(first, _PUNCT.sub("", normalize(opening))) if opening else None
+        if option is None:
+            return self._enter(state, turn, flow, flow.start)
+        state["step"] = first.id
+        if first.action:
+            self._run_action(state, turn, first)
+        self._trail(state, flow, first, turn.render(first.say) if first.say is not None else "", answer=opening.strip())
+        state["trail"][-1].update(choice=option.title, from_opening=True)
+        self._enter(state, turn, flow, option.next)
+
+    def _answered_by_opening(self, step: Step, bare: str) -> Option | None:
+        """The option of a flow's first step that the opening message picks, if exactly one does.
+
+        Only deliberate signals count: the option's whole title, or its `match` words. Yes/no
+        words do not (the step has not been asked yet), and an opening whose words point to two
+        different options picks none, so the question is asked. Words saying the user does not
+        know (`answers.skip`: 不知道, 不清楚…) answer nothing in advance: 不知道能不能退款 still
+        gets the step that explains what can be refunded.
+        """
+        if not bare:
+            return None
+        for option in step.options:
+            if _PUNCT.sub("", normalize(option.title)) == bare:
+                return option
+        unsure = [w for w in self._skip if len(w) > 1]
+        scores = _keyword_scores(step, bare, ignore=lambda word: any(u in word for u in unsure))
+        return scores[0][1] if len(scores) == 1 else None
 
     def _enter(self, state: dict[str, Any], turn: _Turn, flow: Flow, step_id: str) -> None:
         """Show a step; steps with only `next` are passed through until a question or a leaf."""
@@ -357,10 +432,10 @@ class Policy:
         turn.result.outcome = "flow"
         self._enter(state, turn, flow, option.next)
 
-    def _digress(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool) -> None:
+    def _digress(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool, text: str = "") -> None:
         """The answer does not pick an option: a new problem, an FAQ question, or not understood."""
         if confident and intent in self.content.flows and intent != flow.name:
-            return self._start_flow(state, turn, intent, switching=True)
+            return self._start_flow(state, turn, intent, switching=True, opening=text)
         hits = self.faq.search(norm, brand=turn.brand_key, k=1)
         if hits and hits[0].score >= self.settings.faq.answer_threshold:
             state["paused"] = {"flow": flow.name, "step": step.id}
@@ -562,3 +637,20 @@ class Policy:
         state.update(fresh_state() | keep)
         turn.result.outcome = "small_talk"
         turn.say("restart_done")
+
+
+def _keyword_scores(step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False) -> list[tuple[int, Option]]:
+    """Options whose `match` words occur in `bare`, each with the total length of its words found,
+    in option order (so `max` prefers the earlier option on a tie).
+
+    A word inside a longer matched word (异常 in 没有异常, 能登录 in 不能登录) does not count on its
+    own, and the option with most matched text wins: 已提交十天了还没到 is about the delay.
+    """
+    found = [(normalize(w), o) for o in step.options for w in dict.fromkeys(o.match) if w and normalize(w) in bare and not ignore(normalize(w))]
+    words = {w for w, _ in found}
+    scores: dict[str, list] = {}
+    for word, option in found:
+        if any(len(other) > len(word) and word in other for other in words):
+            continue
+        scores.setdefault(option.payload, [0, option])[0] += len(word)
+    return [(score, option) for score, option in scores.values()]

@@ -32,7 +32,7 @@ PROBLEM_ZH = {
     # responses.yml
     "missing_response": "缺少对话流程需要的回复文字。",
     "missing_button": "缺少按钮文字。",
-    "answers_list": "answers 下的 yes、no、skip 必须是词语列表。",
+    "answers_list": "answers 下的每一项（yes、no、skip 等）必须是词语列表。",
     # FAQ
     "faq_entry": "FAQ 条目写法不对：id、question、answer 必填，alternates 和 brands 必须是列表。",
     "faq_id": "条目 id 只能用小写字母、数字和下划线。",

@@ -259,3 +259,214 @@ def test_history_is_redacted_and_ordered(chat, assistant):
     assert "138****1234" in history[0]["text"]
     assert [h["seq"] for h in history] == sorted(h["seq"] for h in history)
     assert any(h["buttons"] for h in history if h["role"] == "bot")
+
+
+# ---------------------------------------------------------------------- free text in context
+
+
+def feedback_votes(assistant: Assistant) -> list[tuple[str, str, bool]]:
+    with assistant.db.session(readonly=True) as s:
+        return [(v.target_kind, v.target_id, v.helpful) for v in s.scalars(select(Feedback))]
+
+
+@pytest.mark.parametrize("answer", ["有几笔不是我买的", "有不是我操作的", "不是我本人操作的", "有一笔陌生的转账"])
+def test_not_me_answers_yes_to_the_stolen_account_records_question(chat, assistant, answer):
+    """"有没有不是您本人操作的交易？" — 不是我… means yes: urgent ticket, never "nothing abnormal"."""
+    c = chat()
+    c.say("我的账号被盗了")
+    c.press_title("能登录")
+    c.press_title("已完成")
+    assert c.state["step"] == "check_records"
+    reply = c.say(answer)
+    assert reply["state"]["step"] == "fraud_support"
+    assert "没有发现异常" not in c.text()
+    for _ in range(3):
+        reply = c.press("/skip")
+    ticket = load_ticket(assistant, reply["state"]["ticket"])
+    assert (ticket.category, str(ticket.priority)) == ("account_stolen", "urgent")
+
+
+@pytest.mark.parametrize(("answer", "step"), [
+    ("都是我自己操作的", "device_check"),
+    ("没发现有异常", "device_check"),
+    ("没有不是我操作的", "device_check"),
+    ("有", "fraud_support"),
+    ("没有", "device_check"),
+])
+def test_stolen_account_records_question_still_understands_plain_answers(chat, answer, step):
+    c = chat()
+    c.say("我的账号被盗了")
+    c.press_title("能登录")
+    c.press_title("已完成")
+    assert c.say(answer)["state"]["step"] == step
+
+
+@pytest.mark.parametrize(("answer", "step"), [
+    ("有一笔不是我本人操作的", "suspicious_support"),
+    ("有几笔陌生的消费", "suspicious_support"),
+    ("都是我自己买的", "password_attempts"),
+])
+def test_not_me_answers_yes_to_the_frozen_account_activity_question(chat, answer, step):
+    c = chat()
+    c.say("我的账户被冻结了")
+    c.press_title("还是不行")
+    assert c.state["step"] == "activity"
+    assert c.say(answer)["state"]["step"] == step
+
+
+@pytest.mark.parametrize(("opening", "presses", "answer", "step"), [
+    # "钱是不是已经扣了，但订单还显示未支付？": 没有支付 describes the order, not the money
+    ("支付失败", ["还是不行"] * 4, "钱扣了，订单还显示没有支付", "charged_unpaid"),
+    ("支付失败", ["还是不行"] * 4, "钱没有被扣", "to_support"),
+    ("充值失败", ["还是不行"] * 5, "提示账户被限制了", "unlock_support"),
+    ("充值失败", ["还是不行"] * 5, "没看到什么提示", "to_support"),
+    ("余额不对", ["对不上"], "有一笔提现还没到账", "wait_pending"),
+    ("余额不对", ["对不上"], "没有处理中的", "refresh"),
+    ("限额是多少", ["每日支付限额", "还是不行", "还是不行"], "没超过", "to_support"),
+    ("限额是多少", ["每日支付限额", "还是不行", "还是不行"], "超过了", "over_limit"),
+])
+def test_option_words_beat_generic_yes_no(chat, assistant, opening, presses, answer, step):
+    c = chat()
+    c.say(opening)
+    for title in presses:
+        c.press_title(title)
+    flow = c.state["flow"]
+    c.say(answer)
+    with assistant.db.session(readonly=True) as s:
+        from bot.store import get_conversation
+
+        trail = get_conversation(s, c.id).state["trail"]
+    assert [e["step"] for e in trail if e.get("flow") == flow and "say" in e][-1] == step
+
+
+def paused_on_a_faq_question(chat):
+    c = chat()
+    c.say("充值失败")
+    c.say("还是不行")
+    assert c.state["step"] == "network"
+    c.say("你们客服电话是多少")
+    assert c.state["flow"] is None and c.state["faq_id"]
+    assert [b["payload"] for b in c.buttons()] == ["/resume", "/helpful", "/not_helpful"]
+    return c
+
+
+@pytest.mark.parametrize("answer", ["继续", "要继续", "继续排查吧", "要", "好的", "是的"])
+def test_yes_or_continue_after_a_mid_flow_faq_resumes_the_flow(chat, assistant, answer):
+    c = paused_on_a_faq_question(chat)
+    reply = c.say(answer)
+    assert (reply["state"]["flow"], reply["state"]["step"]) == ("topup_problem", "network")
+    assert "继续刚才的排查" in c.text()
+    assert feedback_votes(assistant) == []
+
+
+@pytest.mark.parametrize(("answer", "helpful"), [("很有帮助", True), ("有用", True), ("没什么帮助", False), ("没用", False)])
+def test_feedback_words_after_a_mid_flow_faq_stay_feedback_and_the_flow_can_resume(chat, assistant, answer, helpful):
+    c = paused_on_a_faq_question(chat)
+    faq_id = c.state["faq_id"]
+    reply = c.say(answer)
+    assert reply["state"]["flow"] is None
+    assert feedback_votes(assistant) == [("faq", faq_id, helpful)]
+    reply = c.say("继续")
+    assert (reply["state"]["flow"], reply["state"]["step"]) == ("topup_problem", "network")
+
+
+def test_declining_to_continue_drops_the_paused_flow(chat, assistant):
+    c = paused_on_a_faq_question(chat)
+    reply = c.say("不用了")
+    assert reply["state"]["flow"] is None
+    assert "还有什么可以帮您" in c.text()
+    assert feedback_votes(assistant) == []
+    c.say("好的")
+    assert c.state["flow"] is None  # nothing left to resume
+
+
+def test_a_new_problem_after_an_faq_answer_is_not_taken_as_feedback(chat, assistant):
+    c = chat()
+    c.say("客服电话多少")
+    reply = c.say("我的提现没有到账")
+    assert reply["state"]["flow"] == "withdrawal_problem"
+    assert feedback_votes(assistant) == []
+
+
+@pytest.mark.parametrize(("opening", "presses", "answer", "step"), [
+    ("我要申请退款", [], "买的东西没发货", "find_record"),
+    ("我要申请退款", [], "商品和描述不符", "find_record"),
+    ("我要申请退款", ["属于"], "找到那笔交易了", "apply"),
+    ("我要申请退款", ["属于", "找到了"], "十天了还没到", "delayed"),
+    ("我要申请退款", ["属于", "找到了", "提交了"], "十天了还没到", "delayed"),
+    ("我要申请退款", ["属于", "找到了", "提交了"], "明白了", "waiting"),
+    ("我要申请退款", ["已申请没到账"], "还没到", "to_support"),
+    ("提现遇到问题", [], "已经三天了", "not_arrived"),
+    ("提现遇到问题", [], "怎么提现", "howto"),
+    ("提现遇到问题", [], "提不出来，一直失败", "network"),
+])
+def test_refund_and_withdrawal_steps_understand_typed_answers(chat, assistant, opening, presses, answer, step):
+    c = chat()
+    c.say(opening)
+    assert c.state["step"] in ("eligibility", "kind")
+    for title in presses:
+        c.press_title(title)
+    reply = c.say(answer)
+    if step in ("waiting",):
+        assert reply["state"]["flow"] is None and "耐心等待" in c.text()
+    else:
+        assert reply["state"]["step"] == step
+
+
+@pytest.mark.parametrize(("opening", "flow", "step"), [
+    ("提现了三天还没到账", "withdrawal_problem", "not_arrived"),
+    ("提现失败了", "withdrawal_problem", "network"),
+    ("付款成功了但是订单显示未支付", "payment_problem", "charged_unpaid"),
+    ("商家一直不发货，我要退款", "refund", "find_record"),
+    ("退款申请了一周还没到账", "refund", "delayed"),
+    ("我充值交易失败了", "transaction_failed", "network"),
+    ("账号被盗了，现在登不上去", "account_stolen", "locked_out"),
+    ("今天付款提示超过每日限额", "limits", "daily"),
+    # not answered by the opening: the first step is asked
+    ("提现遇到问题", "withdrawal_problem", "kind"),
+    ("提现失败好几天了", "withdrawal_problem", "kind"),  # two options named: ask
+    ("不知道能不能退款", "refund", "eligibility"),  # not knowing answers nothing in advance
+    ("我的账号被盗了", "account_stolen", "can_login"),
+    ("付款失败", "payment_problem", "payment_info"),
+])
+def test_the_opening_message_answers_the_first_step(chat, opening, flow, step):
+    c = chat()
+    reply = c.say(opening)
+    assert (reply["state"]["flow"], reply["state"]["step"]) == (flow, step)
+
+
+def test_answered_first_step_is_in_the_trail_and_yes_no_longer_resolves(chat, assistant):
+    c = chat()
+    c.say("付款成功了但是订单显示未支付")
+    assert "扣了款但订单没有支付成功" in c.text()
+    reply = c.say("是的")
+    assert "支付成功了" not in c.text()
+    assert reply["state"]["flow"] == "payment_problem"
+    for _ in range(3):
+        if c.state["escalated"]:
+            break
+        reply = c.press("/skip")
+    ticket = load_ticket(assistant, reply["state"]["ticket"])
+    assert ticket.category == "payment_problem"
+    first = ticket.trail[0]
+    assert (first["step"], first["answer"], first["choice"]) == ("payment_info", "付款成功了但是订单显示未支付", "扣了钱没成功")
+
+
+def test_a_flow_started_by_a_button_asks_its_first_step(chat):
+    c = chat()
+    assert c.press("/intent:withdrawal_problem")["state"]["step"] == "kind"
+
+
+def test_switching_flows_mid_flow_also_uses_the_message(chat):
+    c = chat()
+    c.say("充值失败")
+    reply = c.say("算了，我提现了三天还没到账")
+    assert (reply["state"]["flow"], reply["state"]["step"]) == ("withdrawal_problem", "not_arrived")
+
+
+@pytest.mark.parametrize("question", ["有没有招聘信息", "你们招不招实习生", "我想找工作", "面试要带什么材料"])
+def test_job_questions_are_out_of_scope(chat, question):
+    c = chat()
+    reply = c.say(question)
+    assert reply["state"]["flow"] is None and reply["state"]["faq_id"] is None
+    assert "帮不上忙" in c.text()
