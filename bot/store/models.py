@@ -184,26 +184,22 @@ def ticket_search_text(summary: str | None, details: object) -> str:
     a JSON-to-text conversion of every ticket at query time. Contact details only match in
     full (see contact_search_token).
     """
-    parts = [summary or ""]
+    contacts: list[str] = []
     if isinstance(details, dict):
-        contacts = [str(v) for k, v in details.items() if k in CONTACT_DETAILS and v is not None]
+        contacts = _leaves({k: v for k, v in details.items() if k in CONTACT_DETAILS})
         details = {k: v for k, v in details.items() if k not in CONTACT_DETAILS}
-        for contact in contacts:
-            pieces = {contact, *_CONTACT_PIECES.split(contact)} - {""}
-            parts.extend(contact_search_token(piece) for piece in sorted(pieces))
-
-    def collect(value: object) -> None:
-        if isinstance(value, dict):
-            for item in value.values():
-                collect(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                collect(item)
-        elif value is not None:
-            parts.append(str(value))
-
-    collect(details)
+    pieces = {p for c in contacts for p in (c, *_CONTACT_PIECES.split(c))} - {""}
+    parts = [summary or "", *_leaves(details), *(contact_search_token(p) for p in sorted(pieces))]
     return "\n".join(p for p in parts if p).lower()
+
+
+def _leaves(value: object) -> list[str]:
+    """Every scalar inside nested dicts and lists, as text, in order."""
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list | tuple):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [] if value is None else [str(value)]
 
 
 # --------------------------------------------------------------------------- ticket numbers
