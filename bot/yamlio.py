@@ -13,63 +13,8 @@ from typing import Any
 import yaml
 
 
-# The Chinese gloss of each kind of problem: content editors read Chinese first. One short
-# sentence per kind, not a translation of each message: the English message keeps the details
-# (names, lines, lists of known values) and the gloss says what kind of mistake it is.
-PROBLEM_ZH = {
-    # any file
-    "not_utf8": "文件不是 UTF-8 编码，请另存为 UTF-8。",
-    "unreadable": "无法读取这个文件。",
-    "invalid_yaml": "YAML 格式错误：请检查这一行附近的缩进、冒号、引号和括号。",
-    "file_missing": "缺少必需的文件。",
-    "file_shape": "文件的整体结构不对，这个文件没有被读取。",
-    "unknown_key": "不认识的键名，可能拼错了。",
-    "bad_text": "文字格式不对：应为一段文字，或按品牌分别写并带 default 的文字。",
-    # texts shown to users
-    "unknown_placeholder": "用了不存在的占位符（花括号里的名字）。",
-    "unknown_brand": "用了 config.yml 里没有的品牌。",
-    "asks_secret": "这段话在向用户索要密码、验证码、CVV 或卡号；客服绝不能索要这些信息。",
-    # responses.yml
-    "missing_response": "缺少对话流程需要的回复文字。",
-    "missing_button": "缺少按钮文字。",
-    "answers_list": "answers 下的每一项（yes、no、skip 等）必须是词语列表。",
-    # FAQ
-    "faq_entry": "FAQ 条目写法不对：id、question、answer 必填，alternates 和 brands 必须是列表。",
-    "faq_id": "条目 id 只能用小写字母、数字和下划线。",
-    "few_alternates": "其他问法太少：用户换个说法可能就找不到这个答案。",
-    "long_answer": "答案太长，建议拆成几个条目。",
-    "duplicate_id": "同一个 id 用了两次。",
-    "competing_wording": "两个 FAQ 条目的问法几乎一样，会互相抢答：改写其中一个，或合并条目。",
-    "unknown_intent": "意图名不在意图列表里。",
-    # flows
-    "flow_name": "flow 必须是意图的英文名（小写字母、数字和下划线）。",
-    "flow_intent": "流程名不是已知的意图：流程由同名的意图启动。",
-    "flow_no_steps": "流程缺少 steps（步骤）。",
-    "flow_no_start": "流程缺少 start（第一步）。",
-    "flow_twice": "同一个流程定义了两次。",
-    "detail_invalid": "details 写法不对：每项需要 prompt（提问），entity 可选。",
-    "detail_entity": "entity 不是支持的类型。",
-    "step_shape": "步骤写法不对：每个步骤只能有 options、next、resolved、escalate 中的一个。",
-    "step_no_say": "提问的步骤缺少 say（要说的话）。",
-    "option_invalid": "选项写法不对：每个选项需要 title（按钮文字）和 next（下一步）。",
-    "means": "means 只能是 yes 或 no。",
-    "escalate_invalid": "escalate（转人工）写法不对：需要 category、priority 和 summary。",
-    "priority": "priority 只能是 low、normal、high、urgent 之一。",
-    "collect_invalid": "collect 必须是 details 里的名字列表，而且只能写在 escalate（转人工）步骤上。",
-    "collect_undeclared": "要收集的信息没有在 details 里声明。",
-    "missing_step": "指向的步骤不存在，可能是步骤名拼错了。",
-    "payload_twice": "同一个 payload 在流程里用了两次。",
-    "unreachable": "从第一步走不到这个步骤。",
-    "unreachable_after_missing": "这些步骤走不到，是因为通往它们的 next 指向了不存在或写错的步骤：先改正那一处。",
-    "no_exit": "这个步骤永远走不到 resolved（解决）或 escalate（转人工），用户会被困在循环里。",
-    "unknown_action": "调用了不存在的 action。",
-    # NLU training data
-    "nlu_item": "训练数据的条目写法不对：需要 examples，并且是 intent、synonym、lookup、regex 之一。",
-    "nlu_examples": "examples 必须是由“- ”开头的行组成的“|”文本块。",
-    "nlu_version": "不支持的版本号，请写 \"3.1\"。",
-    "example_conflict": "同一个例句出现在两个不同的意图下。",
-    "few_examples": "训练例句太少，机器人可能认不出这个意图。",
-}
+# The Chinese gloss of each kind of problem, by code: texts for people live in a YAML file.
+PROBLEM_ZH: dict[str, str] = yaml.safe_load((Path(__file__).with_name("problem_texts.yml")).read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True, slots=True)
