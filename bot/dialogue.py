@@ -5,14 +5,14 @@ dict, returns the messages to send, and asks for a ticket through the `open_tick
 engine gives it (so the ticket is written in the same transaction as the state).
 
 State keys (all JSON): intent, flow, step, faq_id, ticket, escalated, trail, details, entities,
-collecting, paused, misses, awaiting_feedback, fraud_risk.
+time_period, collecting, paused, misses, awaiting_feedback, fraud_risk.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable, TypedDict
 
 from actions.base import ActionContext
@@ -21,7 +21,7 @@ from bot.content import Content
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, FaqHit
 from bot.flows.model import Flow, Option, Step
-from bot.nlu.entities import EntityExtractor
+from bot.nlu.entities import EntityExtractor, SaidDay, has_clock, said_day
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
 from bot.guard import mask
@@ -85,7 +85,7 @@ OpenTicket = Callable[[TicketRequest], TicketInfo]
 def fresh_state() -> dict[str, Any]:
     return {
         "intent": None, "flow": None, "step": None, "faq_id": None, "ticket": None, "escalated": False,
-        "trail": [], "details": {}, "entities": {}, "collecting": None, "paused": None, "misses": 0,
+        "trail": [], "details": {}, "entities": {}, "time_period": None, "collecting": None, "paused": None, "misses": 0,
         "awaiting_feedback": None, "fraud_risk": False, "expecting_code": False,
     }
 
@@ -162,6 +162,10 @@ class Policy:
         if nlu:
             for entity in nlu["entities"]:
                 state["entities"][entity["entity"]] = entity["value"]
+                if entity["entity"] == "time":
+                    # 昨天下午 keeps its 下午 for a clock time said later (see _begin_collect)
+                    said = said_day(entity["value"], normalize(nlu["text"][entity["start"]:entity["end"]]))
+                    state["time_period"] = said.period if said else None
             state["intent"] = nlu["intent"]
         if scam:
             state["fraud_risk"] = True
@@ -479,17 +483,27 @@ class Policy:
     # ------------------------------------------------------------------ collecting details, tickets
 
     def _begin_collect(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step) -> None:
+        """Start the checklist of a leaf that escalates: pre-fill what the user already said.
+
+        Only a value that answers the detail pre-fills it: a time detail wants the moment, so a
+        day alone (今天就付了一笔) leaves it to be asked, and that day is kept so that an answer
+        with only a clock time (中午12点) falls on it.
+        """
         pending = []
+        said: dict[str, list[Any]] = {}
         for name in step.collect:
             detail = flow.details[name]
             known = self._known_value(state, detail.entity)
             if known is not None and name not in state["details"]:
-                state["details"][name] = known
+                if detail.entity == "time" and not has_clock(known):
+                    said[name] = [known, state.get("time_period")]
+                else:
+                    state["details"][name] = known
             if name not in state["details"]:
                 pending.append(name)
         # Contact details last: their unmasked value must reach the ticket in the same turn.
         pending.sort(key=lambda n: flow.details[n].entity in CONTACT_ENTITIES)
-        state["collecting"] = {"flow": flow.name, "step": step.id, "pending": pending, "tries": 0}
+        state["collecting"] = {"flow": flow.name, "step": step.id, "pending": pending, "tries": 0, "said": said}
         if pending:
             turn.say("collect_intro")
             self._ask_detail(state, turn)
@@ -509,6 +523,14 @@ class Policy:
         turn.add(turn.render(detail.prompt), [turn.button("skip", PAYLOAD_SKIP), turn.button("human", PAYLOAD_HUMAN)])
 
     def _collect_answer(self, state: dict[str, Any], turn: _Turn, text: str | None, *, skip: bool) -> None:
+        """Read an answer to the detail just asked, for THAT detail first.
+
+        "100块" asked for the amount is the amount and "今天中午12点" asked for the time is the
+        time. An answer that is another detail of this checklist (a time or an order number typed
+        when the amount was asked) fills that detail and the question is asked again; it never
+        becomes the asked detail, not even on the second try, when a plain answer the extractor
+        cannot read is kept in the user's words for the agent.
+        """
         collecting = state["collecting"]
         flow = self.content.flows.get(collecting["flow"])
         if flow is None or not collecting["pending"]:
@@ -516,6 +538,7 @@ class Policy:
             return turn.say("restart_done")
         name = collecting["pending"][0]
         detail = flow.details[name]
+        norm = normalize(text or "")
         value: str | None = None
         if not skip and text is not None:
             if detail.entity in CONTACT_ENTITIES:
@@ -526,31 +549,77 @@ class Policy:
                 else:
                     value = None
             elif detail.entity:
-                found = self.extractor.extract_one(detail.entity, normalize(text), now=self._now.astimezone().replace(tzinfo=None))
-                value = found["value"] if found else None
-                if value is None and collecting["tries"] >= 1 and detail.entity not in CONTACT_ENTITIES:
-                    value = text.strip()  # second attempt: keep the user's words for the agent
+                value = self._read_detail(collecting, name, detail.entity, norm)
+                if value is None:
+                    if self._take_volunteered(state, flow, collecting, norm, asked=name):
+                        return self._ask_detail(state, turn)
+                    if collecting["tries"] >= 1 and self._plain_words(text, norm):
+                        value = text.strip()  # second attempt: keep the user's words for the agent
             else:
                 value = text.strip()
-        if value is None and not skip and collecting["tries"] >= 1 and self._yes_no(_PUNCT.sub("", normalize(text or "")), "", 0.0) == "no":
+        if value is None and not skip and collecting["tries"] >= 1 and self._yes_no(_PUNCT.sub("", norm), "", 0.0) == "no":
             skip = True  # "没有" / "不知道" after a retry: the user does not have it
         if value is None and not skip:
             collecting["tries"] += 1
             turn.say("detail_retry", [turn.button("skip", PAYLOAD_SKIP)])
             return
-        state["details"][name] = value if value is not None else None
-        state["trail"].append({"flow": flow.name, "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": value if value is not None else "(跳过)", "at": self._now.isoformat(timespec="seconds")})
+        answer = value if value is not None else "(跳过)"
+        if value is None and name in collecting.get("said", {}):
+            value = collecting["said"][name][0]  # no time of day, but the day the user named
+        state["details"][name] = value
+        state["trail"].append({"flow": flow.name, "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": answer, "at": self._now.isoformat(timespec="seconds")})
         collecting["pending"].pop(0)
         collecting["tries"] = 0
         # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
-        for other in list(collecting["pending"]):
-            known = self._known_value(state, flow.details[other].entity)
-            if known is not None and flow.details[other].entity not in CONTACT_ENTITIES:
-                state["details"][other] = known
-                collecting["pending"].remove(other)
+        if text is not None:
+            self._take_volunteered(state, flow, collecting, norm, asked=name)
         if collecting["pending"]:
             return self._ask_detail(state, turn)
         self._finish_escalation(state, turn)
+
+    def _local_now(self) -> datetime:
+        return self._now.astimezone().replace(tzinfo=None)
+
+    def _said(self, collecting: dict[str, Any], name: str) -> SaidDay | None:
+        """The day (and day period) the user named for this time detail without a clock time."""
+        said = collecting.get("said", {}).get(name)
+        return SaidDay(date.fromisoformat(said[0]), said[1]) if said else None
+
+    def _read_detail(self, collecting: dict[str, Any], name: str, entity: str, norm: str) -> str | None:
+        """The asked detail in the answer, or None."""
+        found = self.extractor.extract_one(entity, norm, now=self._local_now(), said=self._said(collecting, name))
+        if found:
+            return found["value"]
+        return None
+
+    def _take_volunteered(self, state: dict[str, Any], flow: Flow, collecting: dict[str, Any], norm: str, *, asked: str) -> bool:
+        """Fill the details still to ask that the answer gives in passing; True if it gave any.
+
+        Only entities the extractor finds on their own count (a bare "100" is an amount only
+        when the amount is asked). A day without a clock time does not fill a time detail; it
+        is kept as the day a later clock time falls on.
+        """
+        taken = False
+        for other in list(collecting["pending"]):
+            entity = flow.details[other].entity
+            if other == asked or entity is None or entity in CONTACT_ENTITIES:
+                continue
+            found = self.extractor.extract_one(entity, norm, now=self._local_now(), said=self._said(collecting, other), bare=False)
+            if found is None:
+                continue
+            taken = True
+            if entity == "time" and not has_clock(found["value"]):
+                said = said_day(found["value"], norm[found["start"]:found["end"]])
+                collecting.setdefault("said", {})[other] = [found["value"], said.period if said else None]
+                continue
+            state["details"][other] = found["value"]
+            collecting["pending"].remove(other)
+        return taken
+
+    def _plain_words(self, text: str, norm: str) -> bool:
+        """An answer that may be kept in the user's words: no entity the extractor can read and
+        nothing masked (a phone or card number hidden by the guard is no amount)."""
+        return not self.extractor.extract(norm, now=self._local_now()) and text == (self._raw_text if self._raw_text is not None else text)
 
     def _finish_escalation(self, state: dict[str, Any], turn: _Turn) -> None:
         collecting = state["collecting"]

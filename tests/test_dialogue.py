@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -470,3 +472,150 @@ def test_job_questions_are_out_of_scope(chat, question):
     reply = c.say(question)
     assert reply["state"]["flow"] is None and reply["state"]["faq_id"] is None
     assert "帮不上忙" in c.text()
+
+
+# ---------------------------------------------------------------------- collecting details
+# Before a ticket the bot collects details, pre-filled from what the user already said. These
+# run the real engine, whose clock is the real one: dates are computed from today.
+
+CHARGED = "钱被扣了但订单显示未支付"  # takes payment_problem straight to charged_unpaid
+ORDER = "2024061812345678"
+
+
+def today() -> date:
+    return datetime.now().date()
+
+
+def ticket_of(assistant: Assistant, reply: dict) -> Ticket:
+    assert reply["state"]["escalated"] is True, reply
+    return load_ticket(assistant, reply["state"]["ticket"])
+
+
+def test_a_day_alone_does_not_answer_the_time_so_it_is_still_asked(chat, assistant):
+    c = chat()
+    c.say(f"今天付款失败了，{CHARGED}")
+    assert c.state["step"] == "charged_unpaid"
+    assert "这笔支付大概是什么时候" in c.text()  # 今天 names no time of day
+    c.say("今天中午12点")
+    assert "支付金额是多少" in c.text()  # read as the time, not as an amount
+    c.say("88元")
+    ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
+    assert ticket.details == {"time": f"{today()} 12:00", "amount": "88", "order_id": ORDER}
+
+
+def test_a_clock_time_answered_later_falls_on_the_day_and_period_named_earlier(chat, assistant):
+    c = chat()
+    c.say(f"昨天晚上付款失败了，{CHARGED}")
+    assert "这笔支付大概是什么时候" in c.text()
+    c.say("8点")  # 昨天晚上 + 8点: 20:00 yesterday, not 08:00 and not today
+    c.say("88元")
+    ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
+    assert ticket.details["time"] == f"{today() - timedelta(days=1)} 20:00"
+
+
+def test_skipping_the_time_keeps_the_day_named_earlier(chat, assistant):
+    c = chat()
+    c.say(f"昨天付款失败了，{CHARGED}")
+    assert "这笔支付大概是什么时候" in c.text()
+    c.press("/skip")
+    c.say("88元")
+    ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
+    assert ticket.details["time"] == str(today() - timedelta(days=1))
+    assert {e["step"]: e["answer"] for e in ticket.trail}["collect:time"] == "(跳过)"
+
+
+def test_a_precise_time_and_amount_said_earlier_are_not_asked_again(chat, assistant):
+    c = chat()
+    c.say("昨天下午三点充值100元失败了")
+    asked = []
+    for _ in range(8):
+        if c.state["step"] == "to_support":
+            break
+        c.say("还是不行")
+        asked.append(c.text())
+    assert c.state["step"] == "to_support"
+    assert "用什么方式充值的" in c.text()  # the one detail not said yet
+    assert not any("这笔充值大概是什么时候" in t or "充值金额是多少" in t for t in asked)
+    ticket = ticket_of(assistant, c.say("用的银行卡"))
+    assert ticket.details == {"time": f"{today() - timedelta(days=1)} 15:00", "amount": "100", "method": "银行卡"}
+
+
+def test_a_time_typed_when_the_amount_is_asked_never_becomes_the_amount(chat, assistant):
+    c = chat()
+    c.say(f"昨天下午三点付款失败了，{CHARGED}")
+    assert "支付金额是多少" in c.text()  # the time was given precisely
+    for answer in ("3点", "今天中午12点"):  # also on the second try
+        c.say(answer)
+        assert c.state["escalated"] is False
+        assert "好像没有识别出来" in c.text() and "商户订单号" not in c.text()
+    c.say("300元")
+    assert "商户订单号" in c.text()
+    ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
+    assert ticket.details == {"time": f"{today() - timedelta(days=1)} 15:00", "amount": "300", "order_id": ORDER}
+
+
+def test_an_amount_typed_when_the_time_is_asked_is_the_amount_and_the_time_is_asked_again(chat, assistant):
+    c = chat()
+    c.say(f"付款失败了，{CHARGED}")
+    assert "这笔支付大概是什么时候" in c.text()
+    c.say("3元")
+    assert "这笔支付大概是什么时候" in c.text() and "好像没有识别出来" not in c.text()
+    c.say("下午3点")
+    assert "商户订单号" in c.text()  # the amount is not asked: 3元 answered it
+    ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
+    assert ticket.details["amount"] == "3"
+    assert ticket.details["time"].endswith(" 15:00")
+
+
+def test_a_time_and_an_amount_in_one_answer_are_read_apart(chat, assistant):
+    c = chat()
+    c.say(f"付款失败了，{CHARGED}")
+    c.say("下午3点100元")  # not 3.1元
+    assert "商户订单号" in c.text()
+    ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
+    assert ticket.details["amount"] == "100"
+    assert ticket.details["time"].endswith(" 15:00")
+
+
+def test_an_order_number_typed_when_the_amount_is_asked_fills_the_order_number(chat, assistant):
+    c = chat()
+    c.say(f"昨天下午三点付款失败了，{CHARGED}")
+    c.say(ORDER)
+    assert "支付金额是多少" in c.text() and "好像没有识别出来" not in c.text()
+    ticket = ticket_of(assistant, c.say("88元"))  # the order number is not asked again
+    assert ticket.details["order_id"] == ORDER
+    assert ticket.details["amount"] == "88"
+
+
+def test_an_amount_typed_when_the_order_number_is_asked_never_becomes_the_order_number(chat, assistant):
+    c = chat()
+    c.say(f"昨天下午三点付了88元，{CHARGED}")
+    assert "商户订单号" in c.text()
+    for _ in range(2):
+        c.say("88元")
+        assert c.state["escalated"] is False
+        assert "好像没有识别出来" in c.text()
+    ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
+    assert ticket.details["order_id"] == ORDER
+    assert ticket.details["amount"] == "88"
+
+
+def test_a_bare_phone_number_is_never_kept_as_the_order_number(chat, assistant):
+    # 13812345678 is masked as a phone before the policy reads it: kept as an order number it
+    # would sit unmasked in a detail the console shows in full. 订单号13812345678 still works.
+    c = chat()
+    c.say(f"昨天下午三点付了88元，{CHARGED}")
+    c.say("13812345678")
+    assert c.state["escalated"] is False and "好像没有识别出来" in c.text()
+    ticket = ticket_of(assistant, c.say("订单号13812345678"))
+    assert ticket.details["order_id"] == "13812345678"
+
+
+def test_a_phone_number_typed_when_the_amount_is_asked_is_not_an_amount(chat, assistant):
+    c = chat()
+    c.say(f"昨天下午三点付款失败了，{CHARGED}")
+    c.say("13812345678")  # masked to 138****5678 before the policy reads it: 138 is no amount
+    assert "好像没有识别出来" in c.text() and "商户订单号" not in c.text()
+    c.say("88元")
+    ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
+    assert ticket.details["amount"] == "88"

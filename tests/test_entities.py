@@ -243,6 +243,7 @@ NOT_AMOUNTS = [
     "提了一下",
     "一块儿去",
     "3-5个工作日",
+    "转账138****5678",  # a phone number the guard masked
 ]
 
 
@@ -316,6 +317,8 @@ EXTRACT_ONE = [
     ("amount", "100", {"entity": "amount", "value": "100", "start": 0, "end": 3}),  # bare reply
     ("amount", "大概五十吧", {"entity": "amount", "value": "50", "start": 2, "end": 4}),
     ("amount", "13812345678", None),
+    ("amount", "138****5678", None),  # masked by the guard before the policy reads it
+    ("amount", "6222 **** **** 0128", None),  # a masked card number
     ("amount", "不记得了", None),
     ("time", "昨天下午三点", {"entity": "time", "value": "2026-11-21 15:00", "start": 0, "end": 6}),
     ("time", "不记得了", None),
@@ -375,3 +378,60 @@ def test_cn_to_int(numeral: str, value: int | None) -> None:
     assert cn_to_int(numeral) == value
 
 
+
+
+# A number inside a clock time never becomes an amount, and an amount right after a clock time
+# is not swallowed by it (nor read as its minutes).
+CLOCK_THEN_AMOUNT = [
+    ("下午3点100元", [("time", "2026-11-21 15:00", "下午3点"), ("amount", "100", "100元")]),
+    ("下午3点20元", [("time", "2026-11-21 15:00", "下午3点"), ("amount", "20", "20元")]),
+    ("下午三点五十块", [("time", "2026-11-21 15:00", "下午三点"), ("amount", "50", "五十块")]),
+    ("昨天3点100元", [("time", "2026-11-21 03:00", "昨天3点"), ("amount", "100", "100元")]),
+    ("3点100元", [("time", "2026-11-22 03:00", "3点"), ("amount", "100", "100元")]),
+    ("12点100元", [("time", "2026-11-21 12:00", "12点"), ("amount", "100", "100元")]),
+    # without a date or a day period, one or two digits after 点 are an amount's decimals
+    ("3点5元", [("amount", "3.5", "3点5元")]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CLOCK_THEN_AMOUNT)
+def test_an_amount_right_after_a_clock_time(extractor: EntityExtractor, text: str, expected: list) -> None:
+    assert found(extractor, text) == expected
+
+
+SAID = [
+    # (said day, said period, answer, value): a clock time without a date falls on the day said
+    ("2026-11-20", None, "中午12点", "2026-11-20 12:00"),
+    ("2026-11-20", "下午", "3点", "2026-11-20 15:00"),  # 前天下午 … 3点
+    ("2026-11-21", "昨晚", "8点", "2026-11-21 20:00"),
+    ("2026-11-20", "下午", "上午9点", "2026-11-20 09:00"),  # the answer's own period wins
+    ("2026-11-20", None, "昨天下午三点", "2026-11-21 15:00"),  # so does its own date
+    ("2026-11-20", None, "半小时前", "2026-11-22 09:30"),  # and a relative time
+    ("2026-11-22", None, "下午3点", "2026-11-21 15:00"),  # today 15:00 is still to come
+]
+
+
+@pytest.mark.parametrize(("day", "period", "answer", "value"), SAID)
+def test_a_clock_time_falls_on_the_day_said_earlier(extractor: EntityExtractor, day: str, period: str | None, answer: str, value: str) -> None:
+    from bot.nlu.entities import SaidDay
+
+    said = SaidDay(datetime.fromisoformat(day).date(), period)
+    entity = extractor.extract_one("time", answer, now=NOW, said=said)
+    assert entity is not None and entity["value"] == value
+
+
+def test_has_clock_and_said_day() -> None:
+    from bot.nlu.entities import SaidDay, has_clock, said_day
+
+    assert has_clock("2026-11-21 15:00") and not has_clock("2026-11-21")
+    assert said_day("2026-11-21", "昨天下午") == SaidDay(datetime(2026, 11, 21).date(), "下午")
+    assert said_day("2026-11-21", "昨晚") == SaidDay(datetime(2026, 11, 21).date(), "昨晚")
+    assert said_day("2026-11-21", "昨天") == SaidDay(datetime(2026, 11, 21).date(), None)
+    assert said_day("2026-11-21 15:00", "昨天下午三点") is None
+
+
+def test_extract_one_without_bare_answers(extractor: EntityExtractor) -> None:
+    """bare=False: a detail the bot did not ask for needs its usual surface form."""
+    assert extractor.extract_one("amount", "100", now=NOW, bare=False) is None
+    assert extractor.extract_one("order_id", "abc12345678", now=NOW, bare=False) is None
+    assert extractor.extract_one("amount", "100元", now=NOW, bare=False) == {"entity": "amount", "value": "100", "start": 0, "end": 4}

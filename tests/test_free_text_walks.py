@@ -6,6 +6,7 @@ resolved leaf, or a ticket with the leaf's category and priority and the details
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from bot.engine import Assistant
@@ -42,7 +43,7 @@ def test_payment_charged_but_unpaid_typed(chat, assistant):
         ("核对过了还是付不了", "restart_app"),
         ("关掉重新打开也不行", "network"),
         ("换了网络还是失败", "daily_limit"),
-        ("就付了这一笔，还是不行", "charged_check"),
+        ("今天就付了一笔，还是不行", "charged_check"),  # 今天 alone is no time of day: still asked
         ("钱已经扣了，订单还是显示未支付", "charged_unpaid"),
         ("今天中午12点", "charged_unpaid"),
         ("88元", "charged_unpaid"),
@@ -52,7 +53,8 @@ def test_payment_charged_but_unpaid_typed(chat, assistant):
     assert (ticket.category, str(ticket.priority)) == ("payment_problem", "normal")
     assert ticket.details["amount"] == "88"
     assert ticket.details["order_id"] == "2024061812345678"
-    assert ticket.details["time"].endswith("12:00")
+    assert ticket.details["time"] == f"{date.today()} 12:00"
+    assert [e["step"] for e in ticket.trail if e["step"].startswith("collect:")] == ["collect:time", "collect:amount", "collect:order_id"]
     assert answers(ticket)["charged_check"] == "钱已经扣了，订单还是显示未支付"
 
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Final, TypedDict
+from typing import Final, NamedTuple, TypedDict
 
 
 class Entity(TypedDict):
@@ -118,8 +118,9 @@ _UNITS_CN = "十拾百佰千仟万亿"
 _CN_AMOUNT = f"[{_DIGITS_CN}十拾][{_DIGITS_CN}{_UNITS_CN}]*"
 _CN_AMOUNT_2 = f"[{_DIGITS_CN}十拾][{_DIGITS_CN}{_UNITS_CN}]+"
 _CN_SMALL = "[零〇一二两三四五六七八九十][零〇一二两三四五六七八九十]?[零〇一二两三四五六七八九十]?"
-# Arabic number; never the middle of a longer digit run, so phone and order digits stay whole.
-_NUM = r"(?<!\d)(?<!\d[.,])(?:\d{1,3}(?:,\d{3})+|\d{1,9})(?:\.\d+)?(?!\d)"
+# Arabic number; never the middle of a longer digit run, so phone and order digits stay whole,
+# and never the visible part of a masked number (138****5678, 6222 **** **** 0128).
+_NUM = r"(?<!\d)(?<!\d[.,])(?<!\*)(?<!\*\s)(?:\d{1,3}(?:,\d{3})+|\d{1,9})(?:\.\d+)?(?!\d)(?!\s?\*)"
 _MULT = "百万|千万|万|千|百|k|w"
 _UNIT = "块钱|块(?!儿)|元(?![旦宵素件器])|圆|rmb|cny|人民币"
 # What may not follow a bare number for it to be an amount: more digits, dates, clock times,
@@ -141,7 +142,7 @@ _AMOUNT = (
     # ¥100, 人民币300, rmb 500
     rf"(?:¥|￥|人民币|rmb|cny)\s*(?P<a_n1>{_NUM}|{_CN_AMOUNT})(?P<a_m1>{_MULT})?(?:{_UNIT})?"
     # 100元, 一百块钱, 1.5万元, 5k元, 三点五元, 三块五
-    rf"|(?P<a_n2>{_NUM}|{_CN_AMOUNT})(?:点(?P<a_d2>[零一二三四五六七八九]+|\d+))?(?P<a_m2>{_MULT})?\s*"
+    rf"|(?P<a_n2>{_NUM}|{_CN_AMOUNT})(?:点(?P<a_d2>[零一二三四五六七八九]+|\d\d?(?!\d)))?(?P<a_m2>{_MULT})?\s*"
     rf"(?:块(?P<a_j2>[一二三四五六七八九]|\d)[毛角]?(?![\d{_DIGITS_CN}{_UNITS_CN}次个笔])|{_UNIT})"
     # 5千, 三万: a round number with 千/万 is an amount even without a unit
     rf"|(?P<a_n3>{_NUM})(?P<a_m3>千万|百万|万|千)(?!{_NOT_AMOUNT_AFTER})"
@@ -157,13 +158,22 @@ _PERIOD = (
     "|[早晚](?=[\\d零〇一二两三四五六七八九十])"
 )
 _CN_MINUTE = "[二三四五]?十[一二三四五六七八九]?|零[一二三四五六七八九]|[一二三四五六七八九](?=分)"
+# An amount with its unit starts here: 100元, 五十块 (下午3点100元 is a time and an amount).
+_AMOUNT_AHEAD = f"(?:\\d+(?:\\.\\d+)?|{_CN_AMOUNT})\\s*(?:{_MULT})?\\s*(?:{_UNIT})"
+_CLOCK_END = "[\\d零〇一二两三四五六七八九十击开进]"
 _CLOCK = (
     "(?P<t_clock>"
     r"(?<![\d.:])(?P<t_hh>\d\d?):(?P<t_mm>\d\d)(?::\d\d)?(?![\d:])"
     rf"|(?:(?<![\d.])(?P<t_h>\d\d?)(?:点钟|点|时)|(?P<t_hc>{_CN_SMALL})(?:点钟|点))"
-    rf"(?:(?P<t_half>半)|(?P<t_quarter>一刻|三刻)|(?P<t_min>\d\d?|{_CN_MINUTE})分?|整)?"
-    # "三点五元" is an amount and "点击" a click, not a clock time
-    "(?![\\d零〇一二两三四五六七八九十击开进])"
+    # minutes are never the start of an amount: 下午3点20元 is 15:00 and 20元
+    rf"(?:(?P<t_half>半)|(?P<t_quarter>一刻|三刻)"
+    rf"|(?P<t_min>\d\d?(?!\d)|{_CN_MINUTE})(?!\s*(?:{_MULT})?\s*(?:{_UNIT}))分?|整)?"
+    # "三点五元" is an amount and "点击" a click, not a clock time. After a date or a day period
+    # (下午3点100元) an amount may follow directly; after a bare clock only one that cannot be the
+    # decimals of an amount (3点100元, but 3点5元 is 3.5元).
+    f"(?(t_per)(?!(?!{_AMOUNT_AHEAD}){_CLOCK_END})"
+    f"|(?(t_date)(?!(?!{_AMOUNT_AHEAD}){_CLOCK_END})"
+    f"|(?!(?!\\d{{3,}}(?:\\.\\d+)?\\s*(?:{_MULT})?\\s*(?:{_UNIT})){_CLOCK_END})))"
     ")"
 )
 _DATE = (
@@ -255,6 +265,35 @@ _RELATIVE_UNIT: Final = MappingProxyType(
 )
 
 # --------------------------------------------------------------------------- values
+
+
+class SaidDay(NamedTuple):
+    """A day the user named without a clock time (今天, 昨天下午), for a clock time said later."""
+
+    day: date
+    period: str | None = None  # 下午, 昨晚…: the part of that day, when it was said
+
+
+_PERIOD_WORD: Final = re.compile(f"{_PERIOD}|今早|今晨|昨早|昨晚|昨夜|今晚|今夜")
+_DATE_AND_CLOCK: Final = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
+
+
+def has_clock(value: str) -> bool:
+    """Whether a time value names the minute ("2026-11-21 15:00"), not only the day ("2026-11-21")."""
+    return _DATE_AND_CLOCK.fullmatch(value) is not None
+
+
+def said_day(value: str, surface: str) -> SaidDay | None:
+    """The day of a date-only time value and the day period of its surface (昨天下午 -> 下午).
+
+    None when the value has a clock time or is no date.
+    """
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    period = _PERIOD_WORD.search(surface)
+    return SaidDay(day, period.group() if period else None)
 
 
 def _amount_value(m: re.Match[str]) -> str | None:
@@ -400,8 +439,12 @@ def _relative_value(m: re.Match[str], now: datetime) -> str | None:
     return moment.date().isoformat()
 
 
-def _time_value(m: re.Match[str], now: datetime) -> str | None:
-    """Normalised time of a time match, relative to now (already cut to the minute)."""
+def _time_value(m: re.Match[str], now: datetime, said: SaidDay | None = None) -> str | None:
+    """Normalised time of a time match, relative to now (already cut to the minute).
+
+    `said` is the day (and day period) the user gave earlier without a clock time: a clock time
+    written without a date falls on that day, unless that would be in the future.
+    """
     if m["t_rel"] is not None:
         return _relative_value(m, now)
     day = _date_of(m, now.date()) if m["t_date"] is not None else None
@@ -412,6 +455,11 @@ def _time_value(m: re.Match[str], now: datetime) -> str | None:
     clock = _clock_of(m)
     if clock is None:
         return None
+    if day is None and said is not None:
+        hour = _apply_period(m["t_per"] or said.period, clock[0])
+        moment = datetime.combine(said.day, time()) + timedelta(hours=hour, minutes=clock[1])
+        if moment <= now:
+            return moment.strftime("%Y-%m-%d %H:%M")
     hour = _apply_period(m["t_per"] or m["t_dp"], clock[0])
     moment = datetime.combine(day or now.date(), time()) + timedelta(hours=hour, minutes=clock[1])
     # Without a date the user means the last time the clock showed this: "晚上八点" said at
@@ -485,12 +533,15 @@ class EntityExtractor:
             self._methods_only = re.compile(method_alternative)
         self._pattern = re.compile(f"(?=[{starts}])(?:{alternatives})")
 
-    def extract(self, text: str, *, now: datetime | None = None) -> list[Entity]:
+    def extract(self, text: str, *, now: datetime | None = None, said: SaidDay | None = None) -> list[Entity]:
         """All entities, sorted by start, non-overlapping.
 
         Args:
             text: normalised text (see ``bot.nlu.normalize``).
             now: the moment relative times refer to; defaults to the current local time.
+            said: a day the user named earlier without a clock time; a clock time in `text`
+                without a date of its own (中午12点) falls on that day, in its day period
+                (昨天下午 then 3点 is 15:00 yesterday), unless that moment is still to come.
         """
         pattern = self._pattern if _HINT.search(text) else self._methods_only
         if pattern is None:
@@ -499,36 +550,43 @@ class EntityExtractor:
         found: list[Entity] = []
         position = 0
         while (match := pattern.search(text, position)) is not None:
-            entity = self._convert(match, moment)
+            entity = self._convert(match, moment, said)
             if entity is not None:
                 found.append(entity)
             # A rejected match (2月30日, 25点) is skipped whole rather than re-read in pieces.
             position = max(match.end(), match.start() + 1)
         return found
 
-    def extract_one(self, kind: str, text: str, *, now: datetime | None = None) -> Entity | None:
+    def extract_one(
+        self, kind: str, text: str, *, now: datetime | None = None, said: SaidDay | None = None, bare: bool = True
+    ) -> Entity | None:
         """The first entity of that kind, for validating a detail the bot asked for.
 
         Because the bot asked, a bare answer counts: "100" is an amount and "12345678" an
         order number even without 元 or 订单号. Kind "contact" accepts a phone or an email.
+        With bare=False only what `extract` finds counts (a detail the bot did not ask for).
+        A number that is part of another entity (the 12 of 中午12点) is never a bare amount.
+        `said`: see `extract`.
 
         Raises:
             ValueError: kind is not one of LOOKUP_KINDS.
         """
         if kind not in LOOKUP_KINDS:
             raise ValueError(f"Unknown entity kind {kind!r}; use one of: {', '.join(LOOKUP_KINDS)}.")
-        entities = self.extract(text, now=now)
+        entities = self.extract(text, now=now, said=said)
         wanted = ("phone", "email") if kind == "contact" else (kind,)
         for entity in entities:
             if entity["entity"] in wanted:
                 return entity
+        if not bare:
+            return None
         if kind == "amount":
             return _bare_amount(text, entities)
         if kind == "order_id":
             return _bare_order(text, entities)
         return None
 
-    def _convert(self, m: re.Match[str], now: datetime) -> Entity | None:
+    def _convert(self, m: re.Match[str], now: datetime, said: SaidDay | None = None) -> Entity | None:
         """The entity a match of the combined pattern stands for, or None if its value is invalid."""
         kind = m.lastgroup
         if kind == "email" or kind == "order_num":
@@ -539,7 +597,7 @@ class EntityExtractor:
             return _entity("phone", re.sub(r"\D", "", m.group())[-11:], m.span())
         if kind == "method":
             return _entity("method", self._methods[m.group()], m.span())
-        value = _time_value(m, now) if kind == "time" else _amount_value(m)
+        value = _time_value(m, now, said) if kind == "time" else _amount_value(m)
         if value is None:
             return None
         return _entity(kind or "", value, m.span("a_amt") if kind == "amount" else m.span())
