@@ -30,12 +30,12 @@ from bot.training import ensure_model
 from bot.store import (
     Database,
     add_feedback,
-    append_turn,
     create_conversation,
     create_ticket_once,
     get_conversation,
     hash_token,
     list_turns,
+    record_turns,
     save_state,
 )
 
@@ -175,18 +175,17 @@ class Assistant:
                 if state.get("expecting_code"):  # the bot just asked about a code: bare digits are secrets
                     understood = self._understand(runtime, text, expecting_code=True, now=local_now)
                 stored_text, contact_text, secret, scam, nlu = understood
-                user_turn = append_turn(s, conv, role="user", text=stored_text)
+                user_turn: dict[str, Any] = {"role": "user", "text": stored_text}
             else:
                 stored_text = contact_text = None
                 # Store the pressed button's title so transcripts read like what the user saw.
                 title = next((b["title"] for b in state.get("offered") or [] if b["payload"] == payload), "")
-                user_turn = append_turn(s, conv, role="user", text=title, payload=payload)
+                user_turn = {"role": "user", "text": title, "payload": payload}
+            user_seq = (conv.turn_count or 0) + 1
 
             if conv.human_owner:
-                user_turn.meta = {"outcome": "human"}
-                save_state(conv, state)
+                record_turns(s, conv, [{**user_turn, "meta": {"outcome": "human"}}], state)
                 return {"conversation": conv.id, "messages": [], "state": public_state(state)}
-
 
             def open_ticket(request: TicketRequest) -> TicketInfo:
                 ticket, created = create_ticket_once(
@@ -201,17 +200,18 @@ class Assistant:
                 state, conv.brand, text=stored_text, payload=payload, nlu=nlu, open_ticket=open_ticket,
                 raw_text=contact_text, secret=secret, scam=scam, now=now,
             )
-            user_turn.intent = nlu["intent"] if nlu else None
-            user_turn.confidence = nlu["confidence"] if nlu else None
-            user_turn.meta = {"outcome": result.outcome, "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id")}
-            for message in result.messages:
-                append_turn(s, conv, role="bot", text=message["text"], meta={"buttons": message["buttons"]})
+            user_turn |= {
+                "intent": nlu["intent"] if nlu else None,
+                "confidence": nlu["confidence"] if nlu else None,
+                "meta": {"outcome": result.outcome, "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id")},
+            }
             if result.feedback:
                 kind, target, helpful = result.feedback
-                add_feedback(s, conv, turn_seq=user_turn.seq, target_kind=kind, target_id=target, helpful=helpful)
+                add_feedback(s, conv, turn_seq=user_seq, target_kind=kind, target_id=target, helpful=helpful)
             state["expecting_code"] = any(w in m["text"] for m in result.messages for w in _CODE_WORDS)
-            save_state(conv, state)
-            log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_turn.seq, user_turn.intent, result.outcome)
+            bot_turns = [{"role": "bot", "text": m["text"], "meta": {"buttons": m["buttons"]}} for m in result.messages]
+            record_turns(s, conv, [user_turn, *bot_turns], state)
+            log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_seq, user_turn["intent"], result.outcome)
             return {"conversation": conv.id, "messages": result.messages, "state": public_state(state)}
 
     @staticmethod

@@ -21,6 +21,7 @@ from bot.store import (
     create_conversation,
     get_conversation,
     list_turns,
+    record_turns,
     save_state,
     token_matches,
 )
@@ -215,3 +216,30 @@ def test_two_processes_appending_to_one_conversation_take_turns(
     assert sorted(t.text for t in turns) == sorted(
         [f"p-{i}" for i in range(20)] + [f"q-{i}" for i in range(20)]
     )
+
+
+def test_record_turns_numbers_after_the_last_turn_and_saves_the_state(database: Database) -> None:
+    with database.session() as s:
+        conv, _ = create_conversation(s, brand="kdou", channel="http")
+        append_turn(s, conv, role="user", text="你好")
+    with database.session() as s:
+        locked = get_conversation(s, conv.id, lock=True)
+        assert locked is not None
+        record_turns(
+            s, locked,
+            [{"role": "user", "text": "充值失败", "intent": "topup_problem", "confidence": 0.9, "meta": {"outcome": "flow"}},
+             {"role": "bot", "text": "请先检查网络", "meta": {"buttons": [{"title": "好了", "payload": "/ok"}]}}],
+            {"flow": "topup_problem", "step": "network"},
+        )
+    with database.session() as s:
+        turns = list_turns(s, conv.id)
+        loaded = get_conversation(s, conv.id)
+    assert [(t.seq, t.role, t.text) for t in turns] == [(1, "user", "你好"), (2, "user", "充值失败"), (3, "bot", "请先检查网络")]
+    assert turns[1].intent == "topup_problem" and turns[1].meta == {"outcome": "flow"}
+    assert turns[2].meta["buttons"][0]["payload"] == "/ok" and turns[2].payload is None
+    assert loaded is not None and loaded.turn_count == 3 and loaded.state == {"flow": "topup_problem", "step": "network"}
+    assert loaded.updated_at >= turns[0].created_at
+    with pytest.raises(StoreError, match="Unknown turn role 'robot'"):
+        with database.session() as s:
+            locked = get_conversation(s, conv.id, lock=True)
+            record_turns(s, locked, [{"role": "robot", "text": "x"}], {})  # type: ignore[arg-type]

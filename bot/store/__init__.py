@@ -17,6 +17,7 @@ from bot.store.conversations import (
     get_conversation,
     hash_token,
     list_turns,
+    record_turns,
     save_state,
     token_matches,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "list_users",
     "parse_ticket_number",
     "record_event",
+    "record_turns",
     "save_state",
     "ticket_number",
     "token_matches",

@@ -23,7 +23,7 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -119,6 +119,41 @@ def append_turn(
     # with the conversation's UPDATE (the seq is already known from turn_count).
     s.add(turn)
     return turn
+
+
+def record_turns(s: Session, conv: Conversation, turns: list[dict[str, Any]], state: dict[str, Any]) -> None:
+    """Store one message's turns and the new dialogue state: one INSERT and one UPDATE.
+
+    The per-message path, where the ORM's unit of work (``append_turn`` + ``save_state``) costs
+    about 0.5 ms more per message. ``conv`` must be loaded with ``lock=True``; each turn is a
+    dict of Turn columns (role, text; optionally payload, intent, confidence, meta) and is
+    numbered after the conversation's last turn, in order. The ``conv`` object itself is not
+    updated: read it no further in this session.
+    """
+    now = utcnow()
+    first = (conv.turn_count or 0) + 1
+    rows = [
+        {
+            "conversation_id": conv.id,
+            "seq": first + i,
+            "role": coerce_enum(TurnRole, turn["role"], "turn role").value,
+            "text": turn["text"],
+            "payload": turn.get("payload"),
+            "intent": turn.get("intent"),
+            "confidence": turn.get("confidence"),
+            "meta": dict(turn.get("meta") or {}),
+            "created_at": now,
+        }
+        for i, turn in enumerate(turns)
+    ]
+    if rows:
+        s.execute(insert(Turn.__table__), rows)
+    table = Conversation.__table__
+    s.execute(
+        update(table)
+        .where(table.c.id == conv.id)
+        .values(turn_count=first - 1 + len(rows), updated_at=now, state=state)
+    )
 
 
 def list_turns(s: Session, conv_id: str, *, after_seq: int = 0) -> list[Turn]:
