@@ -16,14 +16,16 @@ from typing import Any, Iterable
 
 from actions.registry import load_actions
 from bot.config import Settings
-from bot.faq.knowledge import FaqEntry, faq_files, read_faq
-from bot.flows.model import Flow, flow_files, read_flows
+from bot.faq.knowledge import FaqEntry, faq_files, is_text, read_faq
+from bot.flows.model import Flow, flow_files, read_flows, read_words
+from bot.guard import ScamPatterns, ScamPatternsError, load_scam_patterns
 from bot.nlu.normalize import normalize
 from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
 from bot.text import DEFAULT_KEY, PLACEHOLDERS, Text, placeholders_in, variants
 from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
 
 RESPONSES_FILE = "responses.yml"
+SCAM_PATTERNS_FILE = "safety/scam_patterns.yml"
 REQUIRED_RESPONSES = (
     "greet", "goodbye", "thanks", "bot_challenge", "restart_done", "out_of_scope", "fallback", "clarify",
     "offer_human", "faq_helpful_prompt", "resolved_helpful_prompt", "feedback_thanks", "feedback_sorry",
@@ -65,6 +67,7 @@ class Content:
     version: str = ""
     loaded_at: str = ""
     problems: list[Problem] = field(default_factory=list)
+    scam_patterns: ScamPatterns | None = None  # None only when its file has errors
 
     def faq_for_intent(self, intent: str) -> FaqEntry | None:
         return next((e for e in self.faq if e.intent == intent), None)
@@ -89,32 +92,63 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
     if not isinstance(doc, LineDict):
         problems.append(Problem(display, 1, "must be a mapping with 'responses', 'buttons' and 'answers'", code="file_shape"))
         return empty
-    texts = doc.get("responses") or {}
-    buttons = doc.get("buttons") or {}
-    answers = doc.get("answers") or {}
+    texts, buttons, answers = (_section(doc, key, display, problems) for key in ("responses", "buttons", "answers"))
     for key in REQUIRED_RESPONSES:
-        if key not in texts:
-            problems.append(Problem(display, getattr(texts, "line", 1), f"response '{key}' is missing; the dialogue policy needs it", code="missing_response"))
+        if texts is not None and key not in texts:
+            problems.append(Problem(display, texts.line, f"response '{key}' is missing; the dialogue policy needs it", code="missing_response"))
     for key in REQUIRED_BUTTONS:
-        if key not in buttons:
-            problems.append(Problem(display, getattr(buttons, "line", 1), f"button label '{key}' is missing", code="missing_button"))
+        if buttons is not None and key not in buttons:
+            problems.append(Problem(display, buttons.line, f"button label '{key}' is missing", code="missing_button"))
     for key in REQUIRED_ANSWERS:
-        if not isinstance(answers.get(key), list):
-            problems.append(Problem(display, getattr(answers, "line", 1), f"'answers.{key}' must be a list of words", code="answers_list"))
-    for key, words in answers.items():
-        if key not in REQUIRED_ANSWERS and not isinstance(words, list):
-            problems.append(Problem(display, getattr(answers, "lines", {}).get(key, 1), f"'answers.{key}' must be a list of words", code="answers_list"))
+        if answers is not None and key not in answers:
+            problems.append(Problem(display, answers.line, f"'answers.{key}' is missing; it must be a list of words", code="answers_list"))
     resolved: dict[str, Text] = {}
-    for key, value in texts.items():
-        if isinstance(value, list):  # several variants: the first is used (stable for tests and logs)
-            value = value[0] if value else ""
-        resolved[str(key)] = value
+    for key, value in (texts or {}).items():
+        # A text or a non-empty list of texts: the first is used (stable for tests and logs).
+        if not (is_text(value) or isinstance(value, list) and value and all(map(is_text, value))):
+            problems.append(Problem(display, texts.line_of(key), f"response '{key}' must be a text, a mapping of brand to text with a 'default', or a list of texts", code="bad_text"))
+            continue
+        resolved[str(key)] = value = value[0] if isinstance(value, list) else value
         _check_text(value, display, texts.line_of(key), f"response '{key}'", problems, extra=RESPONSE_VALUES)
-    return Responses(
-        resolved,
-        {str(k): str(v) for k, v in buttons.items()},
-        {str(k): [str(w) for w in v if w is not None] for k, v in answers.items() if isinstance(v, list)},
-    )
+    labels: dict[str, str] = {}
+    for key, label in (buttons or {}).items():
+        if isinstance(label, str) and label.strip():
+            labels[str(key)] = label
+        else:
+            problems.append(Problem(display, buttons.line_of(key), f"button label '{key}' must be a non-empty text, got {label!r}", code="missing_button"))
+    word_lists: dict[str, list[str]] = {}
+    for key, value in (answers or {}).items():
+        word_lists[str(key)], wrong = read_words(value)
+        if wrong:
+            problems.append(Problem(display, answers.line_of(key), f"'answers.{key}' {wrong}", code="answers_list"))
+    return Responses(resolved, labels, word_lists)
+
+
+def _section(doc: LineDict, key: str, display: str, problems: list[Problem]) -> LineDict | None:
+    """One of responses/buttons/answers: a mapping, or None once its error is reported."""
+    section = doc.get(key)
+    if isinstance(section, LineDict):
+        return section
+    found = "it is missing" if key not in doc else "not a list" if isinstance(section, list) else f"not {section!r}"
+    problems.append(Problem(display, doc.line_of(key), f"'{key}' must be a mapping of names to values, {found}", code="file_shape"))
+    return None
+
+
+def load_scam_rules(data_dir: Path, root: Path, problems: list[Problem]) -> ScamPatterns | None:
+    """data/safety/scam_patterns.yml, read by the guard's own loader; None when it is broken."""
+    path = data_dir / SCAM_PATTERNS_FILE
+    display = _display(path, root)
+    if not path.is_file():
+        problems.append(Problem(display, 1, "file missing: the scam phrases the bot warns about live here", code="file_missing"))
+        return None
+    try:
+        load_yaml(path, display)  # syntax, encoding and duplicate keys, as for every file
+        return load_scam_patterns(path)
+    except YamlFileError as exc:
+        problems.append(exc.problem)
+    except ScamPatternsError as exc:
+        problems.append(Problem(display, exc.line, exc.reason, code="scam_pattern"))
+    return None
 
 
 def _check_text(text: Any, file: str, line: int, what: str, problems: list[Problem], extra: set[str] = frozenset(), brands: set[str] | None = None) -> None:
@@ -189,7 +223,7 @@ def check_competing_wordings(faq: list[FaqEntry], problems: list[Problem], thres
 def content_version(data_dir: Path) -> str:
     """A short hash of every content file: shown in the console, changes with any edit."""
     digest = hashlib.sha256()
-    paths = nlu_files(data_dir) + faq_files(data_dir) + flow_files(data_dir) + [data_dir / RESPONSES_FILE]
+    paths = nlu_files(data_dir) + faq_files(data_dir) + flow_files(data_dir) + [data_dir / RESPONSES_FILE, data_dir / SCAM_PATTERNS_FILE]
     for path in paths:
         if path.is_file():
             digest.update(path.name.encode())
@@ -211,9 +245,13 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
     all_flows, flow_problems = read_flows(data_dir, root)
     problems += flow_problems
     responses = load_responses(data_dir, root, problems)
+    scam_patterns = load_scam_rules(data_dir, root, problems)
     faq = [entry for entry in all_faq if entry.valid]
     flows = {flow.name: flow for flow in all_flows if flow.valid}
-    content = Content(flows, faq, responses, training, content_version(data_dir), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    content = Content(
+        flows, faq, responses, training, content_version(data_dir),
+        datetime.now(timezone.utc).isoformat(timespec="seconds"), scam_patterns=scam_patterns,
+    )
     # Checked with their errors: one mistake in a file must not hide the others.
     check_cross_references(all_flows, all_faq, settings, problems)
     if lint:

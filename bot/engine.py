@@ -40,7 +40,6 @@ from bot.store import (
 )
 
 log = logging.getLogger("walletbot.engine")
-SCAM_PATTERNS = "safety/scam_patterns.yml"
 # Words in a bot message that mean the next bare number is probably a verification code.
 _CODE_WORDS = ("验证码", "校验码", "动态码")
 # Conversation token hashes kept in memory (~150 bytes each), oldest forgotten first.
@@ -65,8 +64,8 @@ def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
     embedder = SentenceTransformerEmbedder(settings.faq.embeddings_model) if settings.faq.embeddings_model else None
     faq = FaqIndex(content.faq, nlu.classifier.tokenizer, embedder, settings.faq.embeddings_weight)
     policy = Policy(content, settings, faq, nlu.extractor, load_actions())
-    patterns = guard.load_scam_patterns(settings.data_dir / SCAM_PATTERNS)
-    return Runtime(content, nlu, faq, policy, patterns)
+    assert content.scam_patterns is not None  # a broken file is a content error, raised above
+    return Runtime(content, nlu, faq, policy, content.scam_patterns)
 
 
 @dataclass(slots=True)

@@ -96,7 +96,16 @@ class ScamPatterns:
 
 
 class ScamPatternsError(ValueError):
-    """A scam pattern file cannot be used; the message names the file, line and key."""
+    """A scam pattern file cannot be used; the message names the file, line and key.
+
+    ``line`` and ``reason`` (the message without ``file:line:``) let ``walletbot validate``
+    report it like any content problem.
+    """
+
+    def __init__(self, path: pathlib.Path, line: int | None, reason: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
+        self.line = line or 1
+        self.reason = reason
 
 
 # --- normalisation -------------------------------------------------------------------------
@@ -639,11 +648,9 @@ def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        raise ScamPatternsError(f"{path}: not valid YAML: {exc}") from exc
+        raise ScamPatternsError(path, None, f"not valid YAML: {exc}") from exc
     if not isinstance(root, yaml.MappingNode):
-        raise ScamPatternsError(
-            f"{path}:1: expected a mapping with the key '{_KEY_PATTERNS}'."
-        )
+        raise ScamPatternsError(path, 1, f"expected a mapping with the key '{_KEY_PATTERNS}'.")
     patterns_node = _top_level_patterns(path, root)
     rules: list[tuple[str, re.Pattern[str]]] = []
     seen: set[str] = set()
@@ -653,8 +660,8 @@ def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
     return ScamPatterns(source=path, rules=tuple(rules))
 
 
-def _line(path: pathlib.Path, node: yaml.Node) -> str:
-    return f"{path}:{node.start_mark.line + 1}"
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
 
 
 def _top_level_patterns(path: pathlib.Path, root: yaml.MappingNode) -> yaml.MappingNode:
@@ -664,14 +671,14 @@ def _top_level_patterns(path: pathlib.Path, root: yaml.MappingNode) -> yaml.Mapp
             found = value_node
         elif key_node.value != _KEY_VERSION:
             raise ScamPatternsError(
-                f"{_line(path, key_node)}: unknown key {key_node.value!r}; "
+                path, _line(key_node), f"unknown key {key_node.value!r}; "
                 f"expected '{_KEY_PATTERNS}' (and optionally '{_KEY_VERSION}')."
             )
     if found is None:
-        raise ScamPatternsError(f"{path}:1: missing key '{_KEY_PATTERNS}'.")
+        raise ScamPatternsError(path, 1, f"missing key '{_KEY_PATTERNS}'.")
     if not isinstance(found, yaml.MappingNode) or not found.value:
         raise ScamPatternsError(
-            f"{_line(path, found)}: '{_KEY_PATTERNS}' must map each scam kind to a list "
+            path, _line(found), f"'{_KEY_PATTERNS}' must map each scam kind to a list "
             f"of regular expressions."
         )
     return found
@@ -681,12 +688,12 @@ def _scam_kind(path: pathlib.Path, key_node: yaml.Node, seen: set[str]) -> str:
     kind = key_node.value
     if not isinstance(kind, str) or _KIND_NAME.fullmatch(kind) is None:
         raise ScamPatternsError(
-            f"{_line(path, key_node)}: {_KEY_PATTERNS}: kind {kind!r} must be snake_case, "
+            path, _line(key_node), f"{_KEY_PATTERNS}: kind {kind!r} must be snake_case, "
             f"e.g. safe_account."
         )
     if kind in seen:
         raise ScamPatternsError(
-            f"{_line(path, key_node)}: {_KEY_PATTERNS}.{kind}: kind listed twice; "
+            path, _line(key_node), f"{_KEY_PATTERNS}.{kind}: kind listed twice; "
             f"merge the two lists."
         )
     seen.add(kind)
@@ -699,22 +706,22 @@ def _compile_kind(
     key = f"{_KEY_PATTERNS}.{kind}"
     if not isinstance(value_node, yaml.SequenceNode) or not value_node.value:
         raise ScamPatternsError(
-            f"{_line(path, value_node)}: {key}: expected a non-empty list of regular expressions."
+            path, _line(value_node), f"{key}: expected a non-empty list of regular expressions."
         )
     for index, item in enumerate(value_node.value):
-        where = f"{_line(path, item)}: {key}[{index}]"
+        where = f"{key}[{index}]"
         if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
-            raise ScamPatternsError(f"{where}: expected a regular expression as a string.")
+            raise ScamPatternsError(path, _line(item), f"{where}: expected a regular expression as a string.")
         try:
             regex = re.compile(item.value, _SCAM_FLAGS)
         except re.error as exc:
             raise ScamPatternsError(
-                f"{where}: bad regex {item.value!r}: {exc}. Fix the pattern (quote it with "
+                path, _line(item), f"{where}: bad regex {item.value!r}: {exc}. Fix the pattern (quote it with "
                 f"single quotes so YAML keeps backslashes)."
             ) from exc
         if regex.match("") is not None:
             raise ScamPatternsError(
-                f"{where}: regex {item.value!r} matches an empty message, so it would flag "
+                path, _line(item), f"{where}: regex {item.value!r} matches an empty message, so it would flag "
                 f"every message."
             )
         yield regex

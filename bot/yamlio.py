@@ -85,6 +85,12 @@ _constructor = yaml.SafeLoader("")
 _Composer = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int, first: int) -> None:
+        super().__init__(key)
+        self.key, self.line, self.first = key, line, first
+
+
 def _build(node: yaml.Node) -> Any:
     if isinstance(node, yaml.MappingNode):
         result = LineDict()
@@ -94,8 +100,11 @@ def _build(node: yaml.Node) -> Any:
             key = _build(key_node)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 key = str(key)
+            line = key_node.start_mark.line + 1
+            if key in result.lines:  # PyYAML would keep the last silently
+                raise _DuplicateKey(key, line, result.lines[key])
             result[key] = _build(value_node)
-            result.lines[key] = key_node.start_mark.line + 1
+            result.lines[key] = line
         return result
     if isinstance(node, yaml.SequenceNode):
         items = LineList(_build(child) for child in node.value)
@@ -136,6 +145,9 @@ def load_yaml_text(text: str, name: str) -> Any:
         return None
     try:
         return _build(node)
+    except _DuplicateKey as exc:
+        message = f"key '{exc.key}' appears twice in the same mapping (first at line {exc.first}); the second would silently replace the first"
+        raise YamlFileError(Problem(name, exc.line, message, code="duplicate_key")) from exc
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         raise YamlFileError(Problem(name, mark.line + 1 if mark else 1, f"invalid YAML value: {exc.problem}", code="invalid_yaml")) from exc

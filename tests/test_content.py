@@ -157,8 +157,75 @@ def test_files_with_errors_still_get_every_cross_file_check(project):
         "data/flows/refund.yml:5: step 'ask' has a text for unknown brand 'acme'; " + brands,
         "data/flows/refund.yml:11: step 'check' must have exactly one of options, next, resolved, escalate (found: next, resolved)",
         "data/flows/refund.yml:16: priority 'urgnt' of step 'human' must be one of low, normal, high, urgent",
+        "data/flows/refund.yml:16: the escalation of step 'human' needs a 'summary' text for the agent, got None",
         "data/flows/refund.yml:17: flow 'refund' cannot reach 'done' from start 'ask' while the way through 'check' is broken; fix that first",
     }
+
+
+def test_a_duplicate_key_is_an_error_at_its_second_line(project):
+    """PyYAML keeps the last of two equal keys silently: a second step `network` would replace the first."""
+    write_checklist(project, ("  solved:\n", "  network:\n    resolved: 好了\n  solved:\n"))
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    assert problems_of(result, FLOW_FILE) == {
+        "data/flows/transaction_failed.yml:23: key 'network' appears twice in the same mapping (first at line 10); the second would silently replace the first",
+    }
+    assert {p["code"] for p in json.loads(result.output)["problems"] if p["file"] == FLOW_FILE} == {"duplicate_key"}
+
+
+def test_mistakes_that_used_to_pass_are_errors_at_their_line(project):
+    write_checklist(
+        project,
+        ("start: kind", 'start: ""'),
+        ("resolved: 太好了，交易成功了！", "resolved:"),
+        ("{title: 提现, next: network}", "{title: 提现, match: [提现, no], next: network}"),
+        ("{category: transaction_failed, priority: normal, summary: 交易失败}", "{category: " + "c" * 65 + ", summary: [a, b]}"),
+    )
+    result = validate(project, "--format", "json")
+    assert problems_of(result, FLOW_FILE) == {
+        "data/flows/transaction_failed.yml:3: flow 'transaction_failed' needs 'start:' naming its first step",
+        "data/flows/transaction_failed.yml:9: 'match' of option 2 of step 'kind' has False where words are expected; quote yes, no, on, off and numbers",
+        "data/flows/transaction_failed.yml:24: 'resolved' of step 'solved' must be a text or a mapping of brand to text with a 'default'",
+        "data/flows/transaction_failed.yml:26: category of step 'to_support' has 65 characters; the ticket column holds at most 64",
+        "data/flows/transaction_failed.yml:26: the escalation of step 'to_support' needs a 'summary' text for the agent, got ['a', 'b']",
+    }
+
+
+def test_responses_of_the_wrong_shape_are_errors_not_crashes(project):
+    path = project / "data" / "responses.yml"
+    path.write_text('responses: [您好]\nbuttons: [转人工]\nanswers:\n  "yes": [yes, 好了]\n  "no": 不行\n  skip: [跳过]\n', encoding="utf-8")
+    assert problems_of(validate(project, "--format", "json"), "data/responses.yml") == {
+        "data/responses.yml:1: 'responses' must be a mapping of names to values, not a list",
+        "data/responses.yml:2: 'buttons' must be a mapping of names to values, not a list",
+        "data/responses.yml:4: 'answers.yes' has True where words are expected; quote yes, no, on, off and numbers",
+        "data/responses.yml:5: 'answers.no' must be a list of words, not '不行'",
+    }
+    text = "responses:\n  greet:\n  thanks: {upay: 谢谢}\n  goodbye: []\nbuttons: {human: }\nanswers: {}\n"
+    path.write_text(text, encoding="utf-8")
+    problems = problems_of(validate(project, "--format", "json"), "data/responses.yml")
+    must_be_text = "must be a text, a mapping of brand to text with a 'default', or a list of texts"
+    assert {
+        f"data/responses.yml:2: response 'greet' {must_be_text}",
+        f"data/responses.yml:3: response 'thanks' {must_be_text}",
+        f"data/responses.yml:4: response 'goodbye' {must_be_text}",
+        "data/responses.yml:5: button label 'human' must be a non-empty text, got None",
+        "data/responses.yml:6: 'answers.yes' is missing; it must be a list of words",
+    } <= problems
+
+
+def test_the_scam_file_is_validated_with_the_bots_loader(project):
+    path = project / "data" / "safety" / "scam_patterns.yml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("- '"))
+    lines.insert(at + 1, "    - '(安全'")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    [problem] = [p for p in json.loads(result.output)["problems"] if p["file"] == "data/safety/scam_patterns.yml"]
+    assert (problem["line"], problem["code"], problem["zh"]) == (at + 2, "scam_pattern", PROBLEM_ZH["scam_pattern"])
+    assert problem["message"].startswith("patterns.safe_account[1]: bad regex '(安全'")
+    path.unlink()
+    assert "data/safety/scam_patterns.yml:1: file missing" in validate(project).output
 
 
 def test_problems_carry_a_chinese_gloss_in_text_and_json(project):

@@ -45,12 +45,13 @@ class FaqEntry:
 
 
 def _str_list(value: object) -> list[str] | None:
-    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+    # Not a boolean: an unquoted yes/no would become the text "True"/"False".
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
         return [str(v) for v in value]
     return None
 
 
-def _is_text(value: object) -> bool:
+def is_text(value: object) -> bool:
     if isinstance(value, str):
         return bool(value.strip())
     return isinstance(value, dict) and isinstance(value.get("default"), str) and all(isinstance(v, str) for v in value.values())
@@ -90,12 +91,14 @@ def _read_entry(item: LineDict, topic: str, display: str, line: int, problems: l
         problems.append(Problem(display, item.line_of(KEY_QUESTION), f"FAQ entry {entry_id!r} needs a non-empty 'question'", code="faq_entry"))
     alternates = _str_list(item.get(KEY_ALTERNATES, []))
     if alternates is None:
-        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"'alternates' of {entry_id!r} must be a list of texts", code="faq_entry"))
+        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"'alternates' of {entry_id!r} must be a list of texts (quote yes, no, on, off)", code="faq_entry"))
     elif len(alternates) < MIN_ALTERNATES:
         problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"FAQ entry {entry_id!r} has {len(alternates)} alternates; write at least {MIN_ALTERNATES} so users' wordings are found", "warning", code="few_alternates"))
-    if not _is_text(item.get(KEY_ANSWER)):
+    if not is_text(item.get(KEY_ANSWER)):
         problems.append(Problem(display, item.line_of(KEY_ANSWER), f"'answer' of {entry_id!r} must be a text or a mapping of brand to text with a 'default'", code="bad_text"))
-    tags = _str_list(item.get(KEY_TAGS, [])) or []
+    tags = _str_list(item.get(KEY_TAGS, []))
+    if tags is None:
+        problems.append(Problem(display, item.line_of(KEY_TAGS), f"'tags' of {entry_id!r} must be a list of tags", code="faq_entry"))
     brands = _str_list(item[KEY_BRANDS]) if KEY_BRANDS in item else None
     if KEY_BRANDS in item and brands is None:  # not silently "every brand"
         problems.append(Problem(display, item.line_of(KEY_BRANDS), f"'brands' of {entry_id!r} must be a list of brand keys", code="faq_entry"))
@@ -104,8 +107,8 @@ def _read_entry(item: LineDict, topic: str, display: str, line: int, problems: l
         id=entry_id if isinstance(entry_id, str) else "",
         question=question if isinstance(question, str) else "",
         alternates=alternates or [],
-        answer=answer if _is_text(answer) else "",
-        tags=tags, brands=brands, intent=item.get(KEY_INTENT), topic=topic, file=display, line=line,
+        answer=answer if is_text(answer) else "",
+        tags=tags or [], brands=brands, intent=item.get(KEY_INTENT), topic=topic, file=display, line=line,
         valid=not any(p.severity == "error" for p in problems[before:]),
     )
 

@@ -28,6 +28,7 @@ OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_NEXT}
 KINDS = (KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE)
 PRIORITIES = ("low", "normal", "high", "urgent")
 DETAIL_ENTITIES = ("amount", "time", "method", "order_id", "phone", "email", "contact")
+MAX_CATEGORY = 64  # tickets.category is String(64) (bot/store/models.py)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -96,6 +97,19 @@ class Flow:
         return None
 
 
+def read_words(value: object) -> tuple[list[str], str | None]:
+    """The words of a word list, and what is wrong with it (None: nothing).
+
+    Only non-blank strings are words: unquoted yes/no/on/off are YAML 1.1 booleans and a number
+    may be read as another (1:30 is 90), so the bot would get other words than the ones written.
+    """
+    if not isinstance(value, list):
+        return [], f"must be a list of words, not {value!r}"
+    good = [w for w in value if isinstance(w, str) and w.strip()]
+    bad = [w for w in value if not isinstance(w, str) or not w.strip()]
+    return good, f"has {', '.join(map(repr, bad))} where words are expected; quote yes, no, on, off and numbers" if bad else None
+
+
 def _means(value: object) -> str | None:
     # `means: yes` is read by YAML as a boolean; accept both spellings.
     if value is True or value == "yes":
@@ -121,9 +135,9 @@ class _Reader:
             if key not in known:
                 self.error("unknown_key", node.line_of(key), f"unknown key '{key}' in {what}; known keys are {', '.join(sorted(known))}")
 
-    def text(self, node: LineDict, key: str, what: str) -> Text | None:
+    def text(self, node: LineDict, key: str, what: str, required: bool = False) -> Text | None:
         value = node.get(key)
-        if value is None:
+        if value is None and not required:
             return None
         if isinstance(value, str) and value.strip():
             return value
@@ -149,7 +163,7 @@ class _Reader:
             if step:
                 steps[step.id] = step
         start = doc.get(KEY_START)
-        if not isinstance(start, str):
+        if not isinstance(start, str) or not start:
             self.error("flow_no_start", doc.line_of(KEY_START), f"flow '{name}' needs 'start:' naming its first step")
             start = ""
         title = doc.get(KEY_TITLE) if isinstance(doc.get(KEY_TITLE), str) else name
@@ -199,7 +213,7 @@ class _Reader:
         if kind == KEY_NEXT:
             step.next = str(node[KEY_NEXT])
         elif kind == KEY_RESOLVED:
-            step.resolved = self.text(node, KEY_RESOLVED, f"step '{step_id}'") or ""
+            step.resolved = self.text(node, KEY_RESOLVED, f"step '{step_id}'", required=True) or ""
         elif kind == KEY_ESCALATE:
             step.escalate = self.escalation(step_id, node[KEY_ESCALATE], node.line_of(KEY_ESCALATE))
             if step.escalate is None:
@@ -226,11 +240,16 @@ class _Reader:
         if priority not in PRIORITIES:
             self.error("priority", node.line_of(KEY_PRIORITY), f"priority {priority!r} of step '{step_id}' must be one of {', '.join(PRIORITIES)}")
             priority = "normal"
-        category = node.get(KEY_CATEGORY)
+        category, summary = node.get(KEY_CATEGORY), node.get(KEY_SUMMARY)
         if not isinstance(category, str) or not category:
             self.error("escalate_invalid", node.line, f"the escalation of step '{step_id}' needs a 'category'")
             category = "other"
-        return Escalation(category, priority, str(node.get(KEY_SUMMARY) or ""))
+        elif len(category) > MAX_CATEGORY:
+            self.error("escalate_invalid", node.line_of(KEY_CATEGORY), f"category of step '{step_id}' has {len(category)} characters; the ticket column holds at most {MAX_CATEGORY}")
+        if not isinstance(summary, str) or not summary.strip():
+            self.error("escalate_invalid", node.line_of(KEY_SUMMARY), f"the escalation of step '{step_id}' needs a 'summary' text for the agent, got {summary!r}")
+            summary = ""
+        return Escalation(category, priority, summary)
 
     def options(self, step_id: str, node: object, line: int) -> list[Option]:
         if not isinstance(node, LineList) or not node:
@@ -254,9 +273,12 @@ class _Reader:
             if KEY_MEANS in item and means is None:
                 self.error("means", item.line_of(KEY_MEANS), f"'means' of option {n} of step '{step_id}' must be yes or no")
             match = item.get(KEY_MATCH, [])
+            match, wrong = read_words([match] if isinstance(match, str) else match)
+            if wrong:
+                self.error("option_invalid", item.line_of(KEY_MATCH), f"'match' of option {n} of step '{step_id}' {wrong}")
             options.append(Option(
                 title=title.strip(), payload=str(item.get(KEY_PAYLOAD) or f"{step_id}.{n}"), next=target,
-                means=means, match=[str(m) for m in match] if isinstance(match, list) else [str(match)], line=where,
+                means=means, match=match, line=where,
             ))
         return options
 

@@ -21,6 +21,8 @@ KEY_SYNONYM = "synonym"
 KEY_LOOKUP = "lookup"
 KEY_REGEX = "regex"
 KEY_EXAMPLES = "examples"
+KINDS = (KEY_INTENT, KEY_SYNONYM, KEY_LOOKUP, KEY_REGEX)
+VERSIONS = ("3.1", "3.0", "2.0")
 
 INTENTS: tuple[str, ...] = (
     "forgot_password", "topup_problem", "withdrawal_problem", "payment_problem",
@@ -58,10 +60,10 @@ def strip_annotations(text: str) -> str:
 
 
 def _example_lines(block: object, file: str, line: int, problems: list[Problem]) -> list[str]:
-    if isinstance(block, list):  # also accept a YAML list of strings
-        return [str(item) for item in block]
+    if isinstance(block, list) and all(isinstance(item, str) for item in block):  # also accept a YAML list of strings
+        return list(block)
     if not isinstance(block, str):
-        problems.append(Problem(file, line, f"'{KEY_EXAMPLES}' must be a '|' block of '- ' lines; this item is skipped", code="nlu_examples"))
+        problems.append(Problem(file, line, f"'{KEY_EXAMPLES}' must be a '|' block of '- ' lines (or a list of texts); this item is skipped", code="nlu_examples"))
         return []
     items = []
     for raw in block.splitlines():
@@ -69,7 +71,7 @@ def _example_lines(block: object, file: str, line: int, problems: list[Problem])
         if not stripped:
             continue
         if not stripped.startswith("- "):
-            problems.append(Problem(file, line, f"example line {stripped!r} must start with '- '; the line is skipped", "warning", code="nlu_examples"))
+            problems.append(Problem(file, line, f"example line {stripped!r} must start with '- '", code="nlu_examples"))
             continue
         items.append(stripped[2:].strip())
     return items
@@ -91,8 +93,8 @@ def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[P
     if not isinstance(doc, LineDict) or KEY_NLU not in doc:
         problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"missing top-level key '{KEY_NLU}:'; the file is skipped", code="file_shape"))
         return
-    if str(doc.get(KEY_VERSION, "3.1")) not in {"3.0", "3.1", "2.0"}:
-        problems.append(Problem(display, doc.line_of(KEY_VERSION), f"unsupported version {doc.get(KEY_VERSION)!r}; use \"3.1\"", "warning", code="nlu_version"))
+    if doc.get(KEY_VERSION, "3.1") not in VERSIONS:
+        problems.append(Problem(display, doc.line_of(KEY_VERSION), f"unsupported version {doc.get(KEY_VERSION)!r}; write \"3.1\" in quotes", code="nlu_version"))
     items = doc[KEY_NLU]
     if not isinstance(items, list):
         problems.append(Problem(display, doc.line_of(KEY_NLU), f"'{KEY_NLU}' must be a list of items; the file is skipped", code="file_shape"))
@@ -101,6 +103,10 @@ def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[P
         line = items.line_of(index)
         if not isinstance(item, dict) or KEY_EXAMPLES not in item:
             problems.append(Problem(display, line, f"item needs '{KEY_EXAMPLES}'; this item is skipped", code="nlu_item"))
+            continue
+        kinds = [key for key in KINDS if key in item]
+        if len(kinds) > 1:
+            problems.append(Problem(display, line, f"item has both {' and '.join(map(repr, kinds))}: give each its own item; this item is skipped", code="nlu_item"))
             continue
         examples = [strip_annotations(e) for e in _example_lines(item[KEY_EXAMPLES], display, line, problems)]
         if KEY_INTENT in item:
