@@ -42,6 +42,7 @@ def test_public_api_is_pinned() -> None:
         "list_feedback",
         "list_tickets",
         "list_turns",
+        "record_turns",
         "list_users",
         "parse_ticket_number",
         "record_event",
