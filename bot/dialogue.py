@@ -11,6 +11,7 @@ time_period, collecting, paused, misses, awaiting_feedback, fraud_risk.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, TypedDict
@@ -123,6 +124,9 @@ class Policy:
         self.content = content
         self.settings = settings
         self.faq = faq_index
+        # One Policy answers every conversation, from many threads at once: what belongs to the
+        # message being answered lives per thread (see the properties below).
+        self._this_turn = threading.local()
         self.extractor = extractor
         self.actions = actions
         answers = content.responses.answers
@@ -132,6 +136,19 @@ class Policy:
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
+
+    @property
+    def _raw_text(self) -> str | None:
+        """The message with only its secrets hidden: read for a contact detail the bot asked for."""
+        return self._this_turn.raw_text
+
+    @property
+    def _now(self) -> datetime:
+        return self._this_turn.now
+
+    @property
+    def _open_ticket(self) -> OpenTicket:
+        return self._this_turn.open_ticket
 
     # ------------------------------------------------------------------ entry point
 
@@ -154,9 +171,9 @@ class Policy:
         `raw_text` (unredacted) is read only to capture a contact detail the bot asked for.
         """
         turn = _Turn(self, brand_key)
-        self._raw_text = raw_text if raw_text is not None else text
-        self._now = now or datetime.now(timezone.utc)
-        self._open_ticket = open_ticket
+        self._this_turn.raw_text = raw_text if raw_text is not None else text
+        self._this_turn.now = now or datetime.now(timezone.utc)
+        self._this_turn.open_ticket = open_ticket
         if secret:
             turn.say("secret_warning")
         if nlu:

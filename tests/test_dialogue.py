@@ -619,3 +619,40 @@ def test_a_phone_number_typed_when_the_amount_is_asked_is_not_an_amount(chat, as
     c.say("88元")
     ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
     assert ticket.details["amount"] == "88"
+
+
+def test_one_policy_answers_two_threads_without_mixing_their_turns(runtime):
+    """The Policy is shared by FastAPI's threads (and answers concurrently on PostgreSQL): one
+    message's ticket callback, clock and raw text must never leak into another's."""
+    import sys
+    import threading
+
+    from bot.dialogue import TicketInfo, fresh_state
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        mixed: list[str] = []
+
+        def worker(name: str) -> None:
+            for i in range(40):
+                def open_ticket(request, mine=name):
+                    if threading.current_thread().name != mine:
+                        mixed.append(f"{threading.current_thread().name} used {mine}'s ticket callback")
+                    return TicketInfo(f"WB-{mine}-{i}", True, 24)
+
+                result = runtime.policy.respond(
+                    fresh_state(), "kdou", text="转人工", payload=None,
+                    nlu=runtime.nlu.parse("转人工"), open_ticket=open_ticket,
+                )
+                if not any(f"WB-{name}-{i}" in m["text"] for m in result.messages):
+                    mixed.append(f"{name} turn {i} did not show its own ticket")
+
+        threads = [threading.Thread(target=worker, args=(n,), name=n) for n in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert mixed == []
