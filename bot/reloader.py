@@ -17,13 +17,14 @@ from pathlib import Path
 from bot.content import errors_of
 from bot.engine import Assistant, ReloadStatus, build_runtime
 from bot.errors import ContentError
-from bot.nlu.pipeline import NLU, ModelState, model_state
-from bot.training import train
+from bot.nlu.pipeline import NLU
+from bot.nlu.training_data import fingerprint_files, nlu_files
+from bot.training import ensure_model
 
 log = logging.getLogger("walletbot.reload")
 POLL_SECONDS = 0.5
-# The watcher, the console's button and /api/admin/reload may ask at once: one reload at a time,
-# so two retrainings never write models/ together.
+# The watcher, the console's button and /api/admin/reload may ask at once: one reload at a time
+# in this process (training itself is also locked across processes, see bot.training).
 _one_at_a_time = threading.Lock()
 
 
@@ -43,9 +44,9 @@ def _reload(assistant: Assistant) -> ReloadStatus:
     status = assistant.reload_status
     try:
         nlu = assistant.runtime.nlu
-        if model_state(settings.data_dir, settings.models_dir) is not ModelState.READY:
-            log.info("data/nlu changed: retraining in the background")
-            train(settings)
+        if nlu.classifier.meta.get("fingerprint") != fingerprint_files(nlu_files(settings.data_dir)):
+            log.info("data/nlu changed: retraining in the background (or loading what another worker trained)")
+            ensure_model(settings, auto_train=True)
             nlu = NLU.load(settings.models_dir)
         runtime = build_runtime(settings, nlu)
     except ContentError as exc:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable
 
 from bot.config import Settings
@@ -11,6 +15,8 @@ from bot.nlu.classifier import IntentClassifier, TrainReport
 from bot.nlu.pipeline import MODEL_SUBDIR, ModelState, model_state
 from bot.nlu.training_data import load_training_data
 
+TRAINING_LOCK = ".training.lock"
+
 
 def train(settings: Settings, progress: Callable[[str], None] = lambda _msg: None) -> TrainReport:
     """Train the intent classifier and save it atomically.
@@ -18,6 +24,11 @@ def train(settings: Settings, progress: Callable[[str], None] = lambda _msg: Non
     Raises:
         ContentError: the NLU files have errors (each with file and line).
     """
+    with _one_trainer(settings.models_dir):
+        return _train(settings, progress)
+
+
+def _train(settings: Settings, progress: Callable[[str], None]) -> TrainReport:
     progress("reading data/nlu")
     data, problems = load_training_data(settings.data_dir, settings.root)
     if errors_of(problems):
@@ -28,6 +39,19 @@ def train(settings: Settings, progress: Callable[[str], None] = lambda _msg: Non
     return report
 
 
+@contextmanager
+def _one_trainer(models_dir: Path) -> Iterator[None]:
+    """One training at a time per models/ folder, across processes: every `serve --workers`
+    process watches data/ and would otherwise retrain into the same files at once."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / TRAINING_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_model(settings: Settings, *, auto_train: bool, progress: Callable[[str], None] = lambda _m: None) -> None:
     """Train when the model is missing or stale and auto_train is set; else say what to run."""
     state = model_state(settings.data_dir, settings.models_dir)
@@ -36,4 +60,7 @@ def ensure_model(settings: Settings, *, auto_train: bool, progress: Callable[[st
     if not auto_train:
         reason = "No trained model found" if state is ModelState.UNTRAINED else "The model is stale (data/nlu changed since training)"
         raise ModelNotTrained(f"{reason} in '{settings.models_dir}': run `walletbot train`.")
-    train(settings, progress)
+    with _one_trainer(settings.models_dir):
+        # Another process may have trained while this one waited for the lock.
+        if model_state(settings.data_dir, settings.models_dir) is not ModelState.READY:
+            _train(settings, progress)

@@ -88,3 +88,25 @@ def test_reload_now_reports_status(live):
     bot, _ = live
     status = reload_assistant(bot)
     assert status.errors == [] and status.version == bot.runtime.content.version
+
+
+def test_a_model_another_worker_trained_is_loaded_not_trained_again(tmp_path: Path, trained_models_dir: Path):
+    """`serve --workers 2`: both workers see the NLU edit; the second loads what the first trained."""
+    shutil.copy(PROJECT / "config.yml", tmp_path / "config.yml")
+    shutil.copytree(PROJECT / "data", tmp_path / "data")
+    shutil.copytree(trained_models_dir, tmp_path / "models")
+    settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path / "models").model_copy(update={"root": tmp_path})
+    first, second = Assistant.from_settings(settings), Assistant.from_settings(settings)
+    try:
+        (tmp_path / "data" / "nlu" / "zz_new.yml").write_text(
+            'version: "3.1"\nnlu:\n- intent: contact_support\n  examples: |\n    - 找小蓝鲸热线\n    - 小蓝鲸热线号码\n', encoding="utf-8"
+        )
+        reload_assistant(first)  # trains
+        trained = first.runtime.nlu.classifier.meta
+        reload_assistant(second)  # finds the new model on disk: loads it
+        assert second.runtime.nlu.classifier.meta["fingerprint"] == trained["fingerprint"]
+        assert second.runtime.nlu.classifier.meta["trained_at"] == trained["trained_at"]
+        assert not list((tmp_path / "models" / "nlu").glob("*.tmp*"))
+    finally:
+        first.close()
+        second.close()

@@ -7,6 +7,8 @@ loaded with allow_pickle=False), so loading a model can never execute code.
 from __future__ import annotations
 
 import json
+import os
+import threading
 import platform
 import warnings
 from dataclasses import dataclass
@@ -152,8 +154,9 @@ class IntentClassifier:
         """Write meta.json and weights.npz atomically (a reader never sees half a model)."""
         folder.mkdir(parents=True, exist_ok=True)
         meta = dict(self.meta, vocabulary=self.vectorizer.vocabulary)
-        tmp_meta = folder / (META_FILE + ".tmp")
-        tmp_weights = folder / "weights.tmp.npz"
+        suffix = f"{os.getpid()}.{threading.get_ident()}"  # two writers never share a temp file
+        tmp_meta = folder / f"{META_FILE}.{suffix}.tmp"
+        tmp_weights = folder / f"weights.{suffix}.tmp.npz"
         tmp_meta.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         np.savez(tmp_weights, coef_t=self.coef_t, intercept=self.intercept, idf=self.vectorizer.idf)
         tmp_weights.replace(folder / WEIGHTS_FILE)
