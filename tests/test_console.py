@@ -777,6 +777,7 @@ def test_queue_order_filters_search_and_sla(assistant: Assistant, login: Callabl
     assert rows(f"q={PHONE}") == [urgent]  # the details (contact) are searchable…
     # …in full only: a masked number cannot be rebuilt digit by digit through the search
     assert rows(f"q={PHONE[:4]}") == rows(f"q={PHONE[:-1]}") == rows(f"q={PHONE[-4:]}") == []
+    assert rows(f"q={PHONE[:3]} {PHONE[3:7]} {PHONE[7:]}") == [urgent]  # typed with spaces: same number
     table = re.search(r'<table class="grid queue">.*?</table>', agent.get(f"/console?q={PHONE}").text, re.S)
     assert table is not None and PHONE not in table.group(0)  # …but the rows show no contact
     assert rows(f"q={urgent.lower()}") == [urgent]  # ticket number

@@ -141,3 +141,11 @@ def test_search_text_follows_summary_and_details() -> None:
     assert "example" not in ticket.search_text
     ticket.summary = "退款"
     assert ticket.search_text == f"退款\n1\n2\n{email}"
+
+
+def test_a_contact_written_with_spaces_is_indexed_whole_never_in_pieces() -> None:
+    ticket = Ticket(status="open", priority="low", summary="x", details={"contact": "138 0013 8000，a@b.cn"})
+    assert contact_search_token("13800138000") in ticket.search_text
+    assert contact_search_token("138-0013-8000") in ticket.search_text
+    assert contact_search_token("a@b.cn") in ticket.search_text
+    assert contact_search_token("0013") not in ticket.search_text and "0013" not in ticket.search_text

@@ -164,7 +164,10 @@ def queue_rank(status: TicketStatus | str, priority: Priority | str) -> int:
 
 # Detail keys that hold how to reach the user: shown masked until someone allowed reveals them.
 CONTACT_DETAILS = frozenset({"contact", "phone", "email"})
-_CONTACT_PIECES = re.compile(r"[\s,，;；/、]+")
+# Separators between several contacts in one detail ("138…，a@b.com"); spaces and dashes are
+# not: they sit inside a number ("138 0013 8000") and a piece of a number must not be indexed.
+_CONTACT_PIECES = re.compile(r"[,，;；/、]+")
+_INSIDE_NUMBER = re.compile(r"(?<=\d)[\s-]+(?=\d)")
 
 
 def contact_search_token(value: str) -> str:
@@ -173,7 +176,8 @@ def contact_search_token(value: str) -> str:
     A substring search over the plain number would let anyone rebuild a masked phone number
     digit by digit (search 1380, 1381, …); a digest matches only the complete value.
     """
-    digest = hashlib.sha256(value.strip().lower().encode("utf-8")).hexdigest()[:24]
+    canonical = _INSIDE_NUMBER.sub("", value.strip().lower())  # 138 0013 8000 = 13800138000
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
     return f"contact:{digest}"
 
 
