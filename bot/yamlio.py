@@ -41,7 +41,7 @@ class Problem:
         """
         zh = PROBLEM_ZH.get(self.code, "")
         if zh and self.severity != "error":
-            zh = "警告：" + zh
+            zh = PROBLEM_ZH["warning_prefix"] + zh
         return replace(self, zh=zh)
 
     def as_dict(self) -> dict[str, Any]:
