@@ -51,15 +51,27 @@ class UnansweredGroup:
         }
 
 
-def collect_unanswered(db: Database, since: datetime) -> list[tuple[str, str]]:
-    """(redacted text, reason) for every unanswered user message since `since`."""
+def collect_unanswered(db: Database, since: datetime, limit: int | None = None) -> list[tuple[str, str]]:
+    """(redacted text, reason) for unanswered user messages since `since`, newest first.
+
+    `limit` bounds what is kept (the console asks for a bounded page); rows are streamed, so a
+    long period costs time, not memory.
+    """
     rows: list[tuple[str, str]] = []
     with db.session(readonly=True) as s:
-        for turn in s.scalars(select(Turn).where(Turn.role == "user", Turn.created_at >= since).order_by(Turn.id)):
-            outcome = (turn.meta or {}).get("outcome")
-            if outcome in UNANSWERED_OUTCOMES and turn.text:
-                rows.append((turn.text, outcome))
-        for vote in s.scalars(select(Feedback).where(Feedback.helpful.is_(False), Feedback.created_at >= since)):
+        turns = s.execute(
+            select(Turn.text, Turn.meta)
+            .where(Turn.role == "user", Turn.created_at >= since)
+            .order_by(Turn.id.desc())
+            .execution_options(yield_per=1000)
+        )
+        for text, meta in turns:
+            if (meta or {}).get("outcome") in UNANSWERED_OUTCOMES and text:
+                rows.append((text, meta["outcome"]))
+                if limit is not None and len(rows) >= limit:
+                    return rows
+        votes = select(Feedback).where(Feedback.helpful.is_(False), Feedback.created_at >= since).order_by(Feedback.id.desc())
+        for vote in s.scalars(votes.limit(None if limit is None else limit - len(rows))):
             question = s.scalars(
                 select(Turn)
                 .where(Turn.conversation_id == vote.conversation_id, Turn.role == "user", Turn.seq < vote.turn_seq, Turn.text != "")

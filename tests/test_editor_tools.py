@@ -73,6 +73,8 @@ def test_unanswered_report_groups_repeats(assistant, chat, runtime):
     tickets = [g for g in groups if any("机票" in e for e in g.texts)]
     assert len(tickets) == 1 and tickets[0].count == 2
     assert any(g.reasons.get("not_helpful") for g in groups)
+    newest = collect_unanswered(assistant.db, since_datetime("1d"), limit=2)
+    assert [t for t, _ in newest] == ["订机票", "能帮我订机票吗"]  # newest first, bounded
 
 
 def test_unanswered_report_cli_yaml_stubs(assistant, chat, settings):

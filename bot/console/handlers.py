@@ -676,9 +676,9 @@ class Console:
         """Unanswered messages since ``start``, grouped; True when only some were grouped."""
         from bot.reports import collect_unanswered, group_unanswered
 
-        rows = collect_unanswered(ctx.db, start)
+        rows = collect_unanswered(ctx.db, start, limit=UNANSWERED_LIMIT + 1)  # newest first
         runtime = ctx.assistant.runtime
-        groups = group_unanswered(rows[-UNANSWERED_LIMIT:], runtime.nlu.classifier.tokenizer, runtime.faq)
+        groups = group_unanswered(rows[:UNANSWERED_LIMIT], runtime.nlu.classifier.tokenizer, runtime.faq)
         return groups, len(rows) > UNANSWERED_LIMIT
 
     def reload(self, ctx: Ctx) -> ReloadStatus:
