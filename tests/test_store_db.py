@@ -38,7 +38,7 @@ def test_migrate_creates_every_table_and_is_idempotent(database_url: str) -> Non
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(Conversation)) == 1
             assert s.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-                "0001"
+                "0002"
             ]
         assert set(inspect(db.engine).get_table_names()) == TABLES
 
@@ -196,3 +196,24 @@ def test_sqlite_lock_held_past_busy_timeout_raises_store_error(
 def _run_in_session(db: Database) -> None:
     with db.session() as s:
         s.execute(select(1)).all()
+
+
+def test_migration_0002_turns_plain_contacts_in_search_text_into_digests(database: Database) -> None:
+    from bot.store import Ticket, create_ticket_once
+    from bot.store.models import contact_search_token, ticket_search_text
+
+    details = {"contact": "138 1234 5678", "amount": "100元"}
+    with database.session() as s:
+        conv, _ = create_conversation(s, brand="kdou", channel="http")
+        ticket, _ = create_ticket_once(
+            s, conv, brand="kdou", category="refund", priority="high", summary="退款没到账",
+            details=details, trail=[], sla_hours={"high": 4},
+        )
+    with database.engine.begin() as connection:  # what a database written before 0002 holds
+        connection.execute(text("UPDATE tickets SET search_text = :plain"), {"plain": "退款没到账\n138 1234 5678\n100元"})
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    database.migrate()
+    with database.session() as s:
+        stored = s.scalars(select(Ticket.search_text)).one()
+    assert stored == ticket_search_text("退款没到账", details)  # the migration's frozen copy agrees
+    assert contact_search_token("13812345678") in stored and "1234" not in stored
