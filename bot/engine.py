@@ -10,7 +10,6 @@ in flight always sees one consistent version of the content.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -33,10 +32,10 @@ from bot.store import (
     create_conversation,
     create_ticket_once,
     get_conversation,
-    hash_token,
     list_turns,
     record_turns,
     save_state,
+    token_hash_matches,
 )
 
 log = logging.getLogger("walletbot.engine")
@@ -135,7 +134,7 @@ class Assistant:
                     raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
                 expected = conv.token_hash
             self._remember_token(conversation_id, expected)
-        if not token or not hmac.compare_digest(hash_token(token), expected):
+        if not token_hash_matches(expected, token):
             raise ConversationError("The conversation token is missing or wrong.", status=403, code="forbidden")
 
     def _remember_token(self, conversation_id: str, token_hash: str) -> None:

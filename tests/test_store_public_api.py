@@ -48,6 +48,7 @@ def test_public_api_is_pinned() -> None:
         "record_turns",
         "save_state",
         "ticket_number",
+        "token_hash_matches",
         "token_matches",
     ]
     for name in bot.store.__all__:

@@ -19,6 +19,7 @@ from bot.store.conversations import (
     list_turns,
     record_turns,
     save_state,
+    token_hash_matches,
     token_matches,
 )
 from bot.store.db import Database
@@ -96,5 +97,6 @@ __all__ = [
     "record_turns",
     "save_state",
     "ticket_number",
+    "token_hash_matches",
     "token_matches",
 ]

@@ -63,9 +63,12 @@ def create_conversation(
 
 def token_matches(conv: Conversation, token: str | None) -> bool:
     """Whether ``token`` is this conversation's token, compared in constant time."""
-    if not token:
-        return False
-    return hmac.compare_digest(hash_token(token), conv.token_hash)
+    return token_hash_matches(conv.token_hash, token)
+
+
+def token_hash_matches(token_hash: str, token: str | None) -> bool:
+    """Whether ``token`` hashes to ``token_hash`` (a remembered one), in constant time."""
+    return bool(token) and hmac.compare_digest(hash_token(token), token_hash)
 
 
 def get_conversation(s: Session, conv_id: str, *, lock: bool = False) -> Conversation | None:
