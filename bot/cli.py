@@ -410,11 +410,12 @@ def _tcp_listener(host: str, port: int):
 def _register_command_groups() -> None:
     """Commands that live with the part of the product they measure or administer."""
     from bot.console.commands import users
-    from bot.measure.commands import bench_command, eval_command
+    from bot.measure.commands import bench_command, eval_command, test_command
 
     main.add_command(users)
     main.add_command(eval_command)
     main.add_command(bench_command)
+    main.add_command(test_command)
 
 
 _register_command_groups()

@@ -4,7 +4,9 @@
     bot.measure.evaluate   intent accuracy on a labelled TSV, cross-validation on data/nlu,
                            FAQ retrieval with alternates held out
     bot.measure.bench      cold start, in-process latency, HTTP latency and throughput, training time
-    bot.measure.commands   the click commands `eval` and `bench` for the `walletbot` group
+    bot.measure.scenarios  whole conversations (../shared/eval/CONVERSATIONS.md) run through the
+                           engine on a throwaway database and checked turn by turn (`walletbot test`)
+    bot.measure.commands   the click commands `eval`, `bench` and `test` for the `walletbot` group
 
 This module stays cheap to import (no numpy, no scikit-learn): the CLI imports it to register
 the commands, and the heavy modules are imported only when a command runs.

@@ -1,9 +1,11 @@
-"""`walletbot eval` and `walletbot bench`: thin click wrappers over bot.measure.evaluate and
-bot.measure.bench. The CLI registers them on its group:
+"""`walletbot eval`, `walletbot bench` and `walletbot test`: thin click wrappers over
+bot.measure.evaluate, bot.measure.bench and bot.measure.scenarios. The CLI registers them on its
+group:
 
-    from bot.measure.commands import bench_command, eval_command
+    from bot.measure.commands import bench_command, eval_command, test_command
     main.add_command(eval_command)
     main.add_command(bench_command)
+    main.add_command(test_command)
 
 Each command also accepts `--config` itself, so it works the same on its own (tests call it
 through click's runner). An error becomes one red line on stderr and exit code 1.
@@ -25,12 +27,13 @@ from bot.errors import ContentError, WalletbotError
 from bot.measure import MeasureError
 
 EXIT_ERROR = 1
+EXIT_UNUSABLE = 2  # `walletbot test`: a bad scenario file or usage, as click exits on bad usage
 _CONFIG_HELP = "config file (default: the walletbot group's --config, $WALLETBOT_CONFIG or ./config.yml)"
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
     click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(EXIT_ERROR)
+    sys.exit(status)
 
 
 def _progress(message: str) -> None:
@@ -165,4 +168,40 @@ def bench_command(ctx: click.Context, fmt: str, quick: bool, output: Path | None
     _run(body)
 
 
-__all__ = ["bench_command", "eval_command"]
+@click.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--only", "only", multiple=True, metavar="NAME-GLOB", help="run only scenarios whose name matches (glob; repeatable)")
+@click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
+@click.pass_context
+def test_command(ctx: click.Context, files: tuple[Path, ...], fmt: str, only: tuple[str, ...], config_option: str | None) -> None:
+    """Run conversation scenarios (format: ../shared/eval/CONVERSATIONS.md) through the real
+    engine on a throwaway database: one line per scenario, then `N passed, M failed`.
+
+    Exit status: 0 all passed, 1 some failed, 2 a bad file or usage, or the bot could not run.
+    The model is trained first if it is missing or stale.
+    """
+    from bot.measure import scenarios as sc
+
+    try:
+        chosen = sc.select([s for path in files for s in sc.load_scenarios(path)], only)
+        if not chosen:
+            raise MeasureError(f"--only {' '.join(only)}: no scenario of {', '.join(map(str, files))} matches")
+        with sc.ScenarioRunner(_settings(ctx, config_option), progress=_progress) as runner:
+            results = runner.run_all(chosen, on_result=lambda r: click.echo(r.line()) if fmt == "text" else None)
+    except ContentError as exc:
+        for problem in exc.problems:
+            if getattr(problem, "severity", "error") == "error":
+                click.echo(str(problem), err=True)
+        _fail(str(exc), EXIT_UNUSABLE)
+    except WalletbotError as exc:
+        _fail(str(exc), EXIT_UNUSABLE)
+    if fmt == "json":
+        passed = sum(1 for r in results if r.passed)
+        _emit_json({"passed": passed, "failed": len(results) - passed, "results": [r.as_dict() for r in results]})
+    else:
+        click.echo(sc.summary_line(results))
+    sys.exit(0 if all(r.passed for r in results) else EXIT_ERROR)
+
+
+__all__ = ["bench_command", "eval_command", "test_command"]

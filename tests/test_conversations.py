@@ -1,0 +1,68 @@
+"""Whole conversations through the real engine, checked as `walletbot test` checks them.
+
+- every scenario of tests/conversations/*.yml is one test case and must pass (an unreadable file
+  is one failing case naming its problems);
+- the development set (tests/data/conversations_dev.yml, a verbatim copy of
+  ../shared/eval/conversations_dev.yml) must pass at DEV_PASS_SHARE or better: it is the target
+  of the dialogue work, measured as a whole rather than sentence by sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.measure.scenarios import ScenarioFileError, ScenarioResult, ScenarioRunner, load_scenarios
+from engine_fixtures import make_settings
+
+HERE = Path(__file__).resolve().parent
+CONVERSATIONS = HERE / "conversations"
+DEV_SET = HERE / "data" / "conversations_dev.yml"
+DEV_PASS_SHARE = 0.90
+
+
+def _cases() -> list:
+    """One case per scenario, read at collection so that each has its own test id."""
+    cases = []
+    for path in sorted(CONVERSATIONS.glob("*.yml")) + sorted(CONVERSATIONS.glob("*.yaml")):
+        try:
+            cases += [pytest.param(sc, id=f"{path.stem}:{sc.name}") for sc in load_scenarios(path)]
+        except ScenarioFileError as exc:
+            cases.append(pytest.param(exc, id=f"{path.stem}:unreadable"))
+    return cases
+
+
+@pytest.fixture(scope="session")
+def scenario_runner(runtime, trained_models_dir: Path) -> Iterator[ScenarioRunner]:
+    """The session's runtime and one throwaway database for every scenario."""
+    with ScenarioRunner(make_settings("sqlite://", trained_models_dir), runtime) as runner:
+        yield runner
+
+
+def _explain(result: ScenarioResult) -> str:
+    """The failure line, every failed expectation, and the conversation as it went."""
+    lines = [result.line()]
+    lines += [f"  turn {f.turn}: {f.message}" for f in result.failures[1:]]
+    for t in result.transcript:
+        lines.append(f"  {t['turn']}. {t['input']}")
+        lines.append(f"     bot: {t.get('text', t.get('error'))}  {t.get('buttons') or ''}  {t.get('state') or ''}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("scenario", _cases())
+def test_conversation(scenario_runner: ScenarioRunner, scenario) -> None:
+    if isinstance(scenario, ScenarioFileError):
+        pytest.fail(str(scenario), pytrace=False)
+    result = scenario_runner.run(scenario)
+    assert result.passed, _explain(result)
+
+
+def test_development_set_mostly_passes(scenario_runner: ScenarioRunner) -> None:
+    results = scenario_runner.run_all(load_scenarios(DEV_SET))
+    passed, total = sum(r.passed for r in results), len(results)
+    failures = "\n".join(r.line() for r in results if not r.passed)
+    assert passed >= DEV_PASS_SHARE * total, (
+        f"{passed} of {total} development scenarios pass, {DEV_PASS_SHARE:.0%} needed; failing:\n{failures}"
+    )
