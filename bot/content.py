@@ -20,6 +20,7 @@ from bot.faq.knowledge import FaqEntry, faq_files, is_text, read_faq
 from bot.flows.model import Flow, flow_files, read_flows, read_words
 from bot.guard import ScamPatterns, ScamPatternsError, load_scam_patterns
 from bot.nlu.normalize import normalize
+from bot.nlu.replies import load_reply_data, reply_files
 from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
 from bot.text import DEFAULT_KEY, PLACEHOLDERS, Text, placeholders_in, variants
 from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
@@ -223,7 +224,7 @@ def check_competing_wordings(faq: list[FaqEntry], problems: list[Problem], thres
 def content_version(data_dir: Path) -> str:
     """A short hash of every content file: shown in the console, changes with any edit."""
     digest = hashlib.sha256()
-    paths = nlu_files(data_dir) + faq_files(data_dir) + flow_files(data_dir) + [data_dir / RESPONSES_FILE, data_dir / SCAM_PATTERNS_FILE]
+    paths = nlu_files(data_dir) + reply_files(data_dir) + faq_files(data_dir) + flow_files(data_dir) + [data_dir / RESPONSES_FILE, data_dir / SCAM_PATTERNS_FILE]
     for path in paths:
         if path.is_file():
             digest.update(path.name.encode())
@@ -240,6 +241,7 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
     problems: list[Problem] = []
     training, nlu_problems = load_training_data(data_dir, root)
     problems += nlu_problems
+    problems += load_reply_data(data_dir, root, training)[1]
     all_faq, faq_problems = read_faq(data_dir, root)
     problems += faq_problems
     all_flows, flow_problems = read_flows(data_dir, root)

@@ -18,6 +18,7 @@ from bot.content import errors_of
 from bot.engine import Assistant, ReloadStatus, build_runtime
 from bot.errors import ContentError
 from bot.nlu.pipeline import NLU
+from bot.nlu.replies import reply_fingerprint
 from bot.nlu.training_data import fingerprint_files, nlu_files
 from bot.training import ensure_model
 
@@ -44,8 +45,11 @@ def _reload(assistant: Assistant) -> ReloadStatus:
     status = assistant.reload_status
     try:
         nlu = assistant.runtime.nlu
-        if nlu.classifier.meta.get("fingerprint") != fingerprint_files(nlu_files(settings.data_dir)):
-            log.info("data/nlu changed: retraining in the background (or loading what another worker trained)")
+        if (
+            nlu.classifier.meta.get("fingerprint") != fingerprint_files(nlu_files(settings.data_dir))
+            or nlu.replies.meta.get("fingerprint") != reply_fingerprint(settings.data_dir)
+        ):
+            log.info("data/nlu or data/replies changed: retraining in the background (or loading what another worker trained)")
             ensure_model(settings, auto_train=True)
             nlu = NLU.load(settings.models_dir)
         runtime = build_runtime(settings, nlu)

@@ -13,13 +13,14 @@ from bot.content import errors_of
 from bot.errors import ContentError, ModelNotTrained
 from bot.nlu.classifier import IntentClassifier, TrainReport
 from bot.nlu.pipeline import MODEL_SUBDIR, ModelState, model_state
+from bot.nlu.replies import REPLIES_SUBDIR, load_reply_data
 from bot.nlu.training_data import load_training_data
 
 TRAINING_LOCK = ".training.lock"
 
 
 def train(settings: Settings, progress: Callable[[str], None] = lambda _msg: None) -> TrainReport:
-    """Train the intent classifier and save it atomically.
+    """Train the intent classifier and the reply-kind classifier and save them atomically.
 
     Raises:
         ContentError: the NLU files have errors (each with file and line).
@@ -29,12 +30,16 @@ def train(settings: Settings, progress: Callable[[str], None] = lambda _msg: Non
 
 
 def _train(settings: Settings, progress: Callable[[str], None]) -> TrainReport:
-    progress("reading data/nlu")
+    progress("reading data/nlu and data/replies")
     data, problems = load_training_data(settings.data_dir, settings.root)
-    if errors_of(problems):
-        raise ContentError(problems)
+    replies, reply_problems = load_reply_data(settings.data_dir, settings.root, data)
+    if errors_of(problems + reply_problems):
+        raise ContentError(problems + reply_problems)
     classifier, report = IntentClassifier.train(data, progress=progress)
+    progress("reply kinds")
+    reply_classifier, _ = IntentClassifier.train(replies, progress=progress)
     progress("saving")
+    reply_classifier.save(settings.models_dir / REPLIES_SUBDIR)
     classifier.save(settings.models_dir / MODEL_SUBDIR)
     return report
 
@@ -58,7 +63,7 @@ def ensure_model(settings: Settings, *, auto_train: bool, progress: Callable[[st
     if state is ModelState.READY:
         return
     if not auto_train:
-        reason = "No trained model found" if state is ModelState.UNTRAINED else "The model is stale (data/nlu changed since training)"
+        reason = "No trained model found" if state is ModelState.UNTRAINED else "The model is stale (data/nlu or data/replies changed since training)"
         raise ModelNotTrained(f"{reason} in '{settings.models_dir}': run `walletbot train`.")
     with _one_trainer(settings.models_dir):
         # Another process may have trained while this one waited for the lock.

@@ -40,7 +40,7 @@ from bot.cli import main
 from bot.faq import knowledge
 from bot.flows import model as flows_model
 from bot.guard import ScamPatternsError, load_scam_patterns
-from bot.nlu import training_data
+from bot.nlu import replies, training_data
 from bot.store.models import Ticket
 from engine_fixtures import PROJECT
 
@@ -50,6 +50,7 @@ DATA = PROJECT / "data"
 # Which schema each content file follows (globs relative to data/); the loaders read *.yaml too.
 FORMATS: dict[str, tuple[str, ...]] = {
     "nlu": ("nlu/*.yml", "nlu/*.yaml"),
+    "replies": ("replies/*.yml", "replies/*.yaml"),
     "faq": ("faq/*.yml", "faq/*.yaml"),
     "flow": ("flows/*.yml", "flows/*.yaml"),
     "responses": ("responses.yml",),
@@ -142,6 +143,7 @@ def test_schemas_know_the_loaders_keys_and_closed_sets():
     nlu = schema("nlu")
     assert nlu["properties"]["version"]["enum"] == list(training_data.VERSIONS)
     assert [branch["required"] for branch in nlu["$defs"]["item"]["oneOf"]] == [[kind] for kind in training_data.KINDS]
+    assert schema("replies")["$defs"]["item"]["properties"]["intent"]["enum"] == list(replies.REPLY_KINDS)
 
 
 # --------------------------------------------------------------------------- (a) shipped content

@@ -9,7 +9,8 @@ from typing import TypedDict
 
 from bot.nlu.classifier import IntentClassifier, read_meta
 from bot.nlu.entities import Entity, EntityExtractor
-from bot.nlu.normalize import normalize_aligned
+from bot.nlu.normalize import normalize, normalize_aligned
+from bot.nlu.replies import REPLIES_SUBDIR, reply_fingerprint
 from bot.nlu.training_data import fingerprint_files, nlu_files
 
 MODEL_SUBDIR = "nlu"
@@ -41,7 +42,10 @@ def model_state(data_dir: Path, models_dir: Path) -> ModelState:
     meta = read_meta(models_dir / MODEL_SUBDIR)
     if meta is None:
         return ModelState.UNTRAINED
-    if meta.get("fingerprint") != fingerprint_files(nlu_files(data_dir)):
+    replies = read_meta(models_dir / REPLIES_SUBDIR)
+    if replies is None:
+        return ModelState.UNTRAINED
+    if meta.get("fingerprint") != fingerprint_files(nlu_files(data_dir)) or replies.get("fingerprint") != reply_fingerprint(data_dir):
         return ModelState.STALE
     return ModelState.READY
 
@@ -49,14 +53,20 @@ def model_state(data_dir: Path, models_dir: Path) -> ModelState:
 class NLU:
     """Normalise, classify and extract entities; spans refer to the text the user typed."""
 
-    def __init__(self, classifier: IntentClassifier, methods: dict[str, str]) -> None:
+    def __init__(self, classifier: IntentClassifier, methods: dict[str, str], replies: IntentClassifier) -> None:
         self.classifier = classifier
+        self.replies = replies
         self.extractor = EntityExtractor(methods)
 
     @classmethod
     def load(cls, models_dir: Path) -> "NLU":
         classifier = IntentClassifier.load(models_dir / MODEL_SUBDIR)
-        return cls(classifier, classifier.meta.get("methods", {}))
+        return cls(classifier, classifier.meta.get("methods", {}), IntentClassifier.load(models_dir / REPLIES_SUBDIR))
+
+    def read_reply(self, text: str) -> list[tuple[str, float]]:
+        """(reply kind, probability) pairs, best first, for a typed answer to a checklist step."""
+        norm = normalize(text)
+        return self.replies.rank(norm) if norm else [("other", 1.0)]
 
     def parse(self, text: str, *, now: datetime | None = None) -> ParseResult:
         norm = normalize_aligned(text)

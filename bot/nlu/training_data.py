@@ -80,10 +80,13 @@ def _example_lines(block: object, file: str, line: int, problems: list[Problem])
 Origins = dict[tuple[str, str], tuple[str, int]]  # (example, intent) -> (file, line) of its item
 
 
-def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[Problem], origins: Origins) -> None:
+def read_nlu_file(
+    path: Path, display: str, data: TrainingData, problems: list[Problem], origins: Origins, labels: tuple[str, ...] = INTENTS
+) -> None:
     """Add the content of one file to `data`, reporting problems instead of raising.
 
     `origins` collects where each example is, so that the checks across files can say it.
+    `labels` are the intents an item may name (the reply kinds, for data/replies).
     """
     try:
         doc = load_yaml(path, display)
@@ -111,8 +114,8 @@ def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[P
         examples = [strip_annotations(e) for e in _example_lines(item[KEY_EXAMPLES], display, line, problems)]
         if KEY_INTENT in item:
             intent = str(item[KEY_INTENT])
-            if intent not in INTENTS:
-                problems.append(Problem(display, line, f"unknown intent '{intent}': use one of {', '.join(INTENTS)}", code="unknown_intent"))
+            if intent not in labels:
+                problems.append(Problem(display, line, f"unknown intent '{intent}': use one of {', '.join(labels)}", code="unknown_intent"))
                 continue
             data.examples.extend((e, intent) for e in examples if e)
             for example in filter(None, examples):
@@ -129,8 +132,8 @@ def read_nlu_file(path: Path, display: str, data: TrainingData, problems: list[P
             problems.append(Problem(display, line, f"item must be one of '{KEY_INTENT}', '{KEY_SYNONYM}', '{KEY_LOOKUP}', '{KEY_REGEX}'; this item is skipped", code="nlu_item"))
 
 
-def nlu_files(data_dir: Path) -> list[Path]:
-    return sorted((data_dir / "nlu").glob("*.yml")) + sorted((data_dir / "nlu").glob("*.yaml"))
+def nlu_files(data_dir: Path, folder: str = "nlu") -> list[Path]:
+    return sorted((data_dir / folder).glob("*.yml")) + sorted((data_dir / folder).glob("*.yaml"))
 
 
 def fingerprint_files(paths: list[Path]) -> str:
