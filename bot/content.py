@@ -33,6 +33,10 @@ REQUIRED_RESPONSES = (
     "flow_start", "flow_switch", "flow_resume_offer", "flow_resumed", "step_not_understood", "detail_retry",
     "collect_intro", "ticket_created", "ticket_exists", "human_handoff", "human_owned", "secret_warning",
     "scam_warning", "affirm_idle", "deny_idle", "maintenance_now",
+    "give_up", "retract", "step_continue", "frustration", "complaint", "cause_found", "cannot_check",
+    "how_long_unknown", "how_long_start_offer", "ticket_created_urgent", "ticket_updated", "ticket_noted",
+    "details_added", "details_stopped", "handoff_collect_intro", "collect_continue", "contact_prompt",
+    "handoff_summary", "handoff_summary_no_flow", "summary_user_words",
 )
 REQUIRED_BUTTONS = ("human", "restart", "helpful", "not_helpful", "resume", "skip")
 # Word lists the policy needs; others (resume, helpful, not_helpful…) are optional.
@@ -40,7 +44,7 @@ REQUIRED_ANSWERS = ("yes", "no", "skip")
 MAX_ANSWER_CHARS = 600
 NEAR_DUPLICATE = 0.8  # bigram Jaccard similarity above which two FAQ wordings compete
 # Extra placeholders a response may use, filled by the policy itself.
-RESPONSE_VALUES = {"title", "ticket", "hours", "window", "channel", "prompt"}
+RESPONSE_VALUES = {"title", "ticket", "window", "channel", "prompt", "words"}
 
 # A request for a secret: an asking verb near a secret word, without a negation before it.
 _SECRET_WORDS = r"(密码|验证码|校验码|动态码|cvv|cvn|安全码|完整卡号|卡号)"

@@ -20,18 +20,21 @@ from actions.registry import load_actions
 from bot import guard
 from bot.config import Settings
 from bot.content import Content, errors_of, load_content
-from bot.dialogue import Policy, TicketInfo, TicketRequest, fresh_state, public_state
+from bot.dialogue import Policy, TicketInfo, TicketRequest, TicketUpdate, fresh_state, public_state
 from bot.errors import ContentError, ConversationError
 from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import NLU, ParseResult
+from bot.text import render
 from bot.training import ensure_model
 from bot.store import (
     Database,
     add_feedback,
+    add_to_ticket,
     create_conversation,
     create_ticket_once,
     get_conversation,
+    last_reply_role,
     list_turns,
     record_turns,
     save_state,
@@ -62,7 +65,7 @@ def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
     nlu = nlu or NLU.load(settings.models_dir)
     embedder = SentenceTransformerEmbedder(settings.faq.embeddings_model) if settings.faq.embeddings_model else None
     faq = FaqIndex(content.faq, nlu.classifier.tokenizer, embedder, settings.faq.embeddings_weight)
-    policy = Policy(content, settings, faq, nlu.extractor, load_actions())
+    policy = Policy(content, settings, faq, nlu.extractor, load_actions(), nlu.read_reply)
     assert content.scam_patterns is not None  # a broken file is a content error, raised above
     return Runtime(content, nlu, faq, policy, content.scam_patterns)
 
@@ -182,8 +185,16 @@ class Assistant:
             user_seq = (conv.turn_count or 0) + 1
 
             if conv.human_owner:
-                record_turns(s, conv, [{**user_turn, "meta": {"outcome": "human"}}], state)
-                return {"conversation": conv.id, "messages": [], "state": public_state(state)}
+                # An agent owns the conversation: the bot only says, once per burst of messages
+                # since the agent's last reply, that the agent will read them.
+                turns: list[dict[str, Any]] = [{**user_turn, "meta": {"outcome": "human"}}]
+                messages = []
+                if last_reply_role(s, conv.id) != "bot":
+                    text_owned = render(runtime.content.responses.texts.get("human_owned", ""), conv.brand, brand.placeholders())
+                    messages = [{"text": text_owned, "buttons": []}]
+                    turns.append({"role": "bot", "text": text_owned, "meta": {"buttons": []}})
+                record_turns(s, conv, turns, state)
+                return {"conversation": conv.id, "messages": messages, "state": public_state(state)}
 
             def open_ticket(request: TicketRequest) -> TicketInfo:
                 ticket, created = create_ticket_once(
@@ -192,10 +203,17 @@ class Assistant:
                 )
                 if created:
                     log.info("ticket %s opened: category=%s priority=%s", ticket.number, request.category, request.priority)
-                return TicketInfo(ticket.number, created, brand.sla_hours.get(str(ticket.priority), 24))
+                return TicketInfo(ticket.number, created, str(ticket.priority))
+
+            def update_ticket(update: TicketUpdate) -> TicketInfo | None:
+                ticket = add_to_ticket(
+                    s, conv, priority=update.priority, problem=update.problem, details=update.details,
+                    trail=update.trail, sla_hours=brand.sla_hours,
+                )
+                return None if ticket is None else TicketInfo(ticket.number, False, str(ticket.priority))
 
             result = runtime.policy.respond(
-                state, conv.brand, text=stored_text, payload=payload, nlu=nlu, open_ticket=open_ticket,
+                state, conv.brand, text=stored_text, payload=payload, nlu=nlu, open_ticket=open_ticket, update_ticket=update_ticket,
                 raw_text=contact_text, secret=secret, scam=scam, now=now,
             )
             user_turn |= {

@@ -18,13 +18,19 @@ from bot.yamlio import LineDict, LineList, Problem, YamlFileError, load_yaml
 KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS = "flow", "title", "start", "details", "steps"
 KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT = "say", "action", "options", "next"
 KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT = "resolved", "escalate", "collect"
-KEY_PAYLOAD, KEY_MEANS, KEY_MATCH = "payload", "means", "match"
+KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS = "payload", "means", "match", "kinds"
+KEY_HOW_LONG = "how_long"
 KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY = "category", "priority", "summary"
 KEY_PROMPT, KEY_ENTITY = "prompt", "entity"
 
-FLOW_KEYS = {KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS}
+FLOW_KEYS = {KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS, KEY_PRIORITY, KEY_HOW_LONG}
 STEP_KEYS = {KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT}
-OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_NEXT}
+OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS, KEY_NEXT}
+# What a typed reply says about the step (bot/nlu/replies.py); an option stands for some of them.
+ANSWER_KINDS = ("solved", "fine", "failing", "cause", "cannot")
+# The kinds an option stands for when it names none: yes is "it works now", no is everything
+# that leaves the problem in place.
+DEFAULT_KINDS = {"yes": ["solved"], "no": ["fine", "failing", "cannot"]}
 KINDS = (KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE)
 PRIORITIES = ("low", "normal", "high", "urgent")
 DETAIL_ENTITIES = ("amount", "time", "method", "order_id", "phone", "email", "contact")
@@ -40,6 +46,7 @@ class Option:
     means: str | None = None  # "yes" | "no": picked by a free-text yes/no
     match: list[str] = field(default_factory=list)
     line: int = 0
+    kinds: list[str] = field(default_factory=list)  # reply kinds that pick this option (ANSWER_KINDS)
 
 
 @dataclass(slots=True)
@@ -83,6 +90,11 @@ class Flow:
     start: str
     steps: dict[str, Step]
     details: dict[str, Detail] = field(default_factory=dict)
+    # The urgency of the problem itself (account stolen: urgent): a ticket of this conversation
+    # is never less urgent, whatever button led to it. None: the escalation step's priority.
+    priority: str | None = None
+    # What the guides say about how long this takes; None: they say nothing.
+    how_long: Text | None = None
     file: str = ""
     line: int = 0
     # Steps read only in part (their error is reported): where they lead is not known.
@@ -167,7 +179,12 @@ class _Reader:
             self.error("flow_no_start", doc.line_of(KEY_START), f"flow '{name}' needs 'start:' naming its first step")
             start = ""
         title = doc.get(KEY_TITLE) if isinstance(doc.get(KEY_TITLE), str) else name
-        return Flow(name, title, start, steps, details, self.display, doc.line, self.incomplete)
+        priority = doc.get(KEY_PRIORITY)
+        if priority is not None and priority not in PRIORITIES:
+            self.error("priority", doc.line_of(KEY_PRIORITY), f"priority {priority!r} of flow '{name}' must be one of {', '.join(PRIORITIES)}")
+            priority = None
+        how_long = self.text(doc, KEY_HOW_LONG, f"flow '{name}'")
+        return Flow(name, title, start, steps, details, priority, how_long, self.display, doc.line, self.incomplete)
 
     def details(self, node: object, line: int) -> dict[str, Detail]:
         if node is None:
@@ -276,9 +293,14 @@ class _Reader:
             match, wrong = read_words([match] if isinstance(match, str) else match)
             if wrong:
                 self.error("option_invalid", item.line_of(KEY_MATCH), f"'match' of option {n} of step '{step_id}' {wrong}")
+            kinds, wrong = read_words(item.get(KEY_KINDS, []))
+            unknown = [k for k in kinds if k not in ANSWER_KINDS]
+            if wrong or unknown:
+                self.error("option_invalid", item.line_of(KEY_KINDS), f"'kinds' of option {n} of step '{step_id}' must list reply kinds out of {', '.join(ANSWER_KINDS)}")
+                kinds = [k for k in kinds if k in ANSWER_KINDS]
             options.append(Option(
                 title=title.strip(), payload=str(item.get(KEY_PAYLOAD) or f"{step_id}.{n}"), next=target,
-                means=means, match=match, line=where,
+                means=means, match=match, line=where, kinds=kinds or list(DEFAULT_KINDS.get(means or "", [])),
             ))
         return options
 

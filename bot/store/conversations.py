@@ -87,6 +87,16 @@ def get_conversation(s: Session, conv_id: str, *, lock: bool = False) -> Convers
     return s.scalars(stmt).one_or_none()
 
 
+def last_reply_role(s: Session, conv_id: str) -> str | None:
+    """The role of the conversation's last turn that is not the user's (bot or agent), or None."""
+    stmt = (
+        select(Turn.role).where(Turn.conversation_id == conv_id, Turn.role != TurnRole.USER)
+        .order_by(Turn.seq.desc()).limit(1)
+    )
+    role = s.scalars(stmt).first()
+    return None if role is None else str(role)
+
+
 def append_turn(
     s: Session,
     conv: Conversation,

@@ -131,6 +131,7 @@ class EventKind(enum.StrEnum):
     """Kinds of ticket audit events the product writes; ``record_event`` accepts others too."""
 
     CREATED = "created"
+    UPDATED = "updated"  # the user added to the ticket from the chat (details, a new problem)
     STATUS = "status"
     ASSIGN = "assign"
     NOTE = "note"

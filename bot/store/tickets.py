@@ -115,6 +115,55 @@ def create_ticket_once(
     return ticket, True
 
 
+def add_to_ticket(
+    s: Session,
+    conv: Conversation,
+    *,
+    priority: Priority | str | None = None,
+    problem: str | None = None,
+    details: dict[str, Any] | None = None,
+    trail: list[dict[str, Any]] | None = None,
+    sla_hours: dict[str, float] | None = None,
+) -> Ticket | None:
+    """What the user said after the conversation's ticket was opened, added to it.
+
+    Details are merged (a later answer replaces an earlier one), a new problem is appended to
+    the summary, the trail grows, and the priority is only ever raised (moving ``due_at``
+    earlier when `sla_hours` gives the new priority's hours). One ``updated`` event records what
+    changed. Returns None when the conversation has no ticket.
+    """
+    ticket = get_ticket_for_conversation(s, conv.id)
+    if ticket is None:
+        return None
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    if priority is not None:
+        prio = coerce_enum(Priority, priority, "priority")
+        if prio.rank > Priority(ticket.priority).rank:
+            before["priority"], after["priority"] = ticket.priority.value, prio.value
+            ticket.priority = prio
+            hours = (sla_hours or {}).get(prio.value)
+            if hours is not None:
+                due = ticket.created_at + timedelta(hours=float(hours))
+                if due < ticket.due_at:
+                    before["due_at"], after["due_at"] = ticket.due_at.isoformat(), due.isoformat()
+                    ticket.due_at = due
+    if problem and problem not in ticket.summary:
+        before["summary"], after["summary"] = ticket.summary, f"{ticket.summary}\n另：{problem}"
+        ticket.summary = after["summary"]
+    changed = {k: v for k, v in (details or {}).items() if v is not None and (ticket.details or {}).get(k) != v}
+    if changed:
+        after["details"] = sorted(changed)
+        ticket.details = {**(ticket.details or {}), **changed}  # a new dict: search_text follows
+    if trail:
+        ticket.trail = [*(ticket.trail or []), *copy.deepcopy(trail)]
+    if not after and not trail:
+        return ticket
+    ticket.updated_at = utcnow()
+    record_event(s, ticket, actor="user", kind=EventKind.UPDATED, before=before or None, after=after or {"trail": len(trail or [])})
+    return ticket
+
+
 def get_ticket(s: Session, number: str) -> Ticket | None:
     """The ticket with this number ("WB-000123"; "wb123" also works), or None."""
     ticket_id = parse_ticket_number(number)

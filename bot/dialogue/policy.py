@@ -1,11 +1,9 @@
 """The dialogue policy: what happens on each turn, given the conversation state and the NLU.
 
 The policy is pure with respect to storage: it reads and mutates the conversation's `state`
-dict, returns the messages to send, and asks for a ticket through the `open_ticket` callback the
-engine gives it (so the ticket is written in the same transaction as the state).
-
-State keys (all JSON): intent, flow, step, faq_id, ticket, escalated, trail, details, entities,
-time_period, collecting, paused, misses, awaiting_feedback, fraud_risk.
+dict (keys: bot/dialogue/state.py), returns the messages to send, and opens or adds to the
+ticket through the callbacks the engine gives it (so the ticket is written in the same
+transaction as the state).
 """
 
 from __future__ import annotations
@@ -19,9 +17,11 @@ from typing import Any, Callable, TypedDict
 from actions.base import ActionContext
 from bot.config import Settings
 from bot.content import Content
+from bot.dialogue.answers import MOVE_CONFIDENCE, SWITCH_CONFIDENCE, Reading, keyword_option, keyword_scores, read_answer
+from bot.dialogue.state import fresh_state, higher
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, FaqHit
-from bot.flows.model import Flow, Option, Step
+from bot.flows.model import Detail, Flow, Option, Step
 from bot.nlu.entities import EntityExtractor, SaidDay, has_clock, said_day
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
@@ -39,6 +39,8 @@ PREFIX_FAQ = "/faq:"
 CONTACT_ENTITIES = ("phone", "email", "contact")
 
 # Intents handled by a fixed response rather than a flow or the FAQ.
+# The ticket detail an entity fills when the user adds it after the ticket was opened.
+_DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
 SMALL_TALK = {"greet": "greet", "goodbye": "goodbye", "thanks": "thanks", "bot_challenge": "bot_challenge"}
 _PUNCT = re.compile(r"[\s,.!?;:，。！？；：、~～…'\"“”‘’()（）]+")
 
@@ -66,7 +68,17 @@ class TicketRequest:
 class TicketInfo:
     number: str
     created: bool
-    hours: float
+    priority: str
+
+
+@dataclass(slots=True)
+class TicketUpdate:
+    """What the user added after the ticket was opened: only ever raises the priority."""
+
+    priority: str | None = None
+    problem: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    trail: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -81,19 +93,8 @@ class TurnResult:
 
 
 OpenTicket = Callable[[TicketRequest], TicketInfo]
-
-
-def fresh_state() -> dict[str, Any]:
-    return {
-        "intent": None, "flow": None, "step": None, "faq_id": None, "ticket": None, "escalated": False,
-        "trail": [], "details": {}, "entities": {}, "time_period": None, "collecting": None, "paused": None, "misses": 0,
-        "awaiting_feedback": None, "fraud_risk": False, "expecting_code": False,
-    }
-
-
-def public_state(state: dict[str, Any]) -> dict[str, Any]:
-    """The `state` object of the chat contract."""
-    return {k: state.get(k) for k in ("intent", "flow", "step", "faq_id", "ticket")} | {"escalated": bool(state.get("escalated"))}
+UpdateTicket = Callable[[TicketUpdate], TicketInfo | None]
+ReadReply = Callable[[str], list[tuple[str, float]]]
 
 
 class _Turn:
@@ -120,8 +121,11 @@ class _Turn:
 
 
 class Policy:
-    def __init__(self, content: Content, settings: Settings, faq_index: FaqIndex, extractor: EntityExtractor, actions: dict) -> None:
+    def __init__(
+        self, content: Content, settings: Settings, faq_index: FaqIndex, extractor: EntityExtractor, actions: dict, read_reply: ReadReply
+    ) -> None:
         self.content = content
+        self.read_reply = read_reply
         self.settings = settings
         self.faq = faq_index
         # One Policy answers every conversation, from many threads at once: what belongs to the
@@ -150,6 +154,10 @@ class Policy:
     def _open_ticket(self) -> OpenTicket:
         return self._this_turn.open_ticket
 
+    @property
+    def _update_ticket(self) -> UpdateTicket:
+        return self._this_turn.update_ticket
+
     # ------------------------------------------------------------------ entry point
 
     def respond(
@@ -161,6 +169,7 @@ class Policy:
         payload: str | None,
         nlu: ParseResult | None,
         open_ticket: OpenTicket,
+        update_ticket: UpdateTicket = lambda _update: None,
         raw_text: str | None = None,
         secret: bool = False,
         scam: bool = False,
@@ -174,6 +183,10 @@ class Policy:
         self._this_turn.raw_text = raw_text if raw_text is not None else text
         self._this_turn.now = now or datetime.now(timezone.utc)
         self._this_turn.open_ticket = open_ticket
+        self._this_turn.update_ticket = update_ticket
+        for key, value in fresh_state().items():  # a state stored by an older version
+            state.setdefault(key, value)
+        state["resolved"] = False
         if secret:
             turn.say("secret_warning")
         if nlu:
@@ -186,6 +199,10 @@ class Policy:
             state["intent"] = nlu["intent"]
         if scam:
             state["fraud_risk"] = True
+            state["urgency"] = higher(state.get("urgency"), "high")
+            self._note_problem(state, text)
+            if state.get("ticket"):
+                self._add_to_ticket(state, TicketUpdate(priority="high", problem=text))
             turn.say("scam_warning", [turn.button("human", PAYLOAD_HUMAN)])
             turn.result.outcome = "answered"
             return turn.result
@@ -246,21 +263,148 @@ class Policy:
         if confident and intent == "restart":
             return self._restart(state, turn)
         if state.get("collecting"):
-            return self._collect_answer(state, turn, text, skip=bare in self._skip)
+            return self._collect_answer(state, turn, text, skip=bare in self._skip, nlu=nlu)
 
         flow = self.content.flows.get(state.get("flow") or "")
         step = flow.steps.get(state.get("step") or "") if flow else None
         if flow and step:
-            option = self._interpret(step, bare, intent, confidence)
-            if option:
-                return self._choose(state, turn, flow, step, option, text)
-            return self._digress(state, turn, flow, step, norm, intent, confident, text)
+            return self._step_reply(state, turn, flow, step, text, norm, bare, intent, confident)
 
+        if self._accepts_human_offer(state, bare):
+            return self._handoff(state, turn)
+        if state.get("ticket") and not (confident and intent in self.content.flows):
+            if self._add_message_to_ticket(state, turn, text, norm, intent, confident, nlu):
+                return
         if not (confident and intent in self.content.flows):  # a new problem is never a short answer
             if state.get("paused") or state.get("awaiting_feedback"):
                 if self._short_answer(state, turn, bare, intent, confidence):
                     return
         self._route(state, turn, norm, intent, confidence, nlu, text)
+
+    def _accepts_human_offer(self, state: dict[str, Any], bare: str) -> bool:
+        """A plain yes right after the bot offered a human (and nothing else to say yes to)."""
+        offered = [b["payload"] for b in state.get("offered") or []]
+        return offered == [PAYLOAD_HUMAN] and (bare in self._yes or bare in self._resume_words)
+
+    def _add_message_to_ticket(
+        self, state: dict[str, Any], turn: _Turn, text: str, norm: str, intent: str, confident: bool, nlu: ParseResult | None
+    ) -> bool:
+        """After the ticket: a message with details (a time, 500, a phone number) or that the bot
+        cannot otherwise place goes to the ticket, and the user is told so. Small talk, FAQ
+        questions and yes/no answers are answered as usual (False)."""
+        entities = {e["entity"]: e["value"] for e in (nlu or {}).get("entities", [])}
+        contact = self._contact_in(text)
+        if contact:
+            entities.update(contact)
+        if not entities:
+            if confident and (intent in SMALL_TALK or intent in ("affirm", "deny")):
+                return False
+            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+            if (confident and intent != "out_of_scope") or (hits and hits[0].score >= self.settings.faq.answer_threshold):
+                return False
+        details = {_DETAIL_OF_ENTITY.get(k, k): v for k, v in entities.items()}
+        trail = [{"flow": None, "step": "after_ticket", "say": "", "answer": text.strip(), "at": self._now.isoformat(timespec="seconds")}]
+        self._add_to_ticket(state, TicketUpdate(details=details, trail=trail))
+        turn.result.outcome = "escalated"
+        turn.say("ticket_noted", ticket=state["ticket"])
+        return True
+
+    def _contact_in(self, text: str) -> dict[str, str]:
+        """A phone number or email in the message, unmasked for the ticket only."""
+        raw = normalize(self._raw_text or text)
+        for entity in ("phone", "email"):
+            found = self.extractor.extract_one(entity, raw)
+            if found:
+                return {"contact": found["value"]}
+        return {}
+
+    # ------------------------------------------------------------------ answers to a checklist step
+
+    def _step_reply(
+        self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, text: str, norm: str, bare: str, intent: str, confident: bool
+    ) -> None:
+        """A typed reply while a step waits for its answer: read against the step first
+        (bot/dialogue/answers.py); only a reply that is clearly something else leaves it."""
+        if not bare:
+            return self._not_understood(state, turn, flow, step)
+        for option in step.options:
+            if _PUNCT.sub("", normalize(option.title)) == bare:
+                return self._choose(state, turn, flow, step, option, text)
+        keyword = keyword_option(step, bare) or next(
+            (o for o in step.options if len(t := _PUNCT.sub("", normalize(o.title))) >= 2 and t in bare), None
+        )
+        reading = read_answer(step, bare, self.read_reply(text), self._whole_yes_no(bare), keyword)
+        new_problem = confident and intent in self.content.flows and intent != flow.name
+        surely_not_an_answer = reading.move != "other" or reading.confidence >= SWITCH_CONFIDENCE or reading.leaning is None
+        if new_problem and reading.option is None and reading.move in ("other", "give_up", "how_long", "correct") and surely_not_an_answer:
+            return self._start_flow(state, turn, intent, switching=True, opening=text)
+        option = reading.option or reading.leaning
+        if option is not None:
+            return self._choose(state, turn, flow, step, option, text)
+        if reading.move == "other" and confident and intent == flow.name:
+            # More about the same problem (先说充值吧 while the top-up checklist waits): go on.
+            return self._step_buttons(turn, step, "step_continue")
+        self._trail(state, flow, step, "", answer=text.strip())
+        state["trail"][-1].update(move=reading.move)
+        self._step_move(state, turn, flow, step, reading, norm, intent, confident)
+
+    def _step_move(
+        self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, reading: Reading, norm: str, intent: str, confident: bool
+    ) -> None:
+        """A reply that picks no option: act on what it is, then stay at the step."""
+        move = reading.move
+        turn.result.outcome = "flow"
+        if move == "solved":
+            leaf = next((s for s in flow.steps.values() if s.resolved is not None), None)
+            if leaf is not None:
+                return self._enter(state, turn, flow, leaf.id)
+        if move == "give_up":
+            state.update(flow=None, step=None, paused=None, awaiting_feedback=None)
+            turn.result.outcome = "small_talk"
+            return turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
+        if move == "repeat":
+            return self._enter(state, turn, flow, step.id)
+        if move in ("retract", "correct"):
+            previous = self._previous_step(state, flow, step)
+            turn.say("retract")
+            return self._enter(state, turn, flow, previous or step.id)
+        if move == "how_long":
+            self._say_how_long(turn, flow)
+            return self._step_buttons(turn, step, "step_continue")
+        if move in ("frustration", "complaint"):
+            state["complaint"] = state.get("complaint") or move == "complaint"
+            return self._step_buttons(turn, step, move)
+        if move == "cause":
+            return self._step_buttons(turn, step, "cause_found")
+        if move == "cannot":
+            return self._step_buttons(turn, step, "cannot_check")
+        self._digress(state, turn, flow, step, norm, intent, confident)
+
+    def _step_buttons(self, turn: _Turn, step: Step, key: str) -> None:
+        buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
+        turn.say(key, [*buttons, turn.button("human", PAYLOAD_HUMAN)])
+
+    def _previous_step(self, state: dict[str, Any], flow: Flow, step: Step) -> str | None:
+        """The question step of this flow asked before `step`, from the trail."""
+        asked = [t["step"] for t in state["trail"] if t.get("flow") == flow.name and t.get("step") in flow.steps and flow.steps[t["step"]].options]
+        while asked and asked[-1] == step.id:
+            asked.pop()
+        return asked[-1] if asked else None
+
+    def _say_how_long(self, turn: _Turn, flow: Flow | None) -> None:
+        """What the guides say about how long it takes, or that they give no time."""
+        if flow is not None and flow.how_long is not None:
+            turn.add(turn.render(flow.how_long))
+        else:
+            turn.say("how_long_unknown")
+
+    def _whole_yes_no(self, bare: str) -> str | None:
+        """The reply is nothing but a yes or no word (是 / 不行 / 有): the option that means it."""
+        if bare in self._no:
+            return "no"
+        if bare in self._yes:
+            return "yes"
+        return None
 
     def _short_answer(self, state: dict[str, Any], turn: _Turn, bare: str, intent: str, confidence: float) -> bool:
         """A reply to "did this help?" or, after an FAQ question asked mid-flow, to "要继续吗？".
@@ -293,9 +437,21 @@ class Policy:
         """No flow is active: start a flow, answer from the FAQ, chat, or clarify."""
         confident = confidence >= self.settings.nlu.intent_threshold
         state["awaiting_feedback"] = None
+        reply, reply_confidence = self.read_reply(text)[0] if text else ("other", 0.0)
         if confident and intent in self.content.flows:
             state["misses"] = 0
+            flow = self.content.flows[intent]
+            if reply == "how_long" and reply_confidence >= MOVE_CONFIDENCE and flow.how_long is not None:
+                # 退款多久到账: the guides' answer, and the checklist if the user wants it
+                turn.result.outcome = "answered"
+                self._say_how_long(turn, flow)
+                return turn.say("how_long_start_offer", [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}])
             return self._start_flow(state, turn, intent, switching=False, opening=text)
+        if reply == "complaint" and reply_confidence >= MOVE_CONFIDENCE and not (confident and intent in SMALL_TALK):
+            state["misses"] = 0
+            state["complaint"] = True
+            turn.result.outcome = "answered"
+            return turn.say("complaint", [turn.button("human", PAYLOAD_HUMAN)])
         if confident and intent in SMALL_TALK:
             state["misses"] = 0
             turn.result.outcome = "small_talk"
@@ -350,27 +506,6 @@ class Policy:
             return True
         return None
 
-    def _interpret(self, step: Step, bare: str, intent: str, confidence: float) -> Option | None:
-        """Which option a free-text answer picks: its title, one of its words, or a yes/no."""
-        if not bare:
-            return None
-        for option in step.options:
-            if _PUNCT.sub("", normalize(option.title)) == bare:
-                return option
-        # An option's own words come before generic yes/no: 不是我操作的 answers "有没有不是您本人
-        # 操作的交易？" with yes although 不是 is a generic no.
-        scores = _keyword_scores(step, bare)
-        if scores:
-            return max(scores, key=lambda pair: pair[0])[1]
-        answer = self._yes_no(bare, intent, confidence)
-        if answer:
-            return next((o for o in step.options if o.means == answer), None)
-        for option in step.options:
-            title = _PUNCT.sub("", normalize(option.title))
-            if len(title) >= 2 and title in bare:
-                return option
-        return None
-
     # ------------------------------------------------------------------ flows
 
     def _start_flow(self, state: dict[str, Any], turn: _Turn, name: str, *, switching: bool, opening: str = "") -> None:
@@ -382,6 +517,13 @@ class Policy:
         """
         flow = self.content.flows[name]
         state.update(flow=name, intent=name, faq_id=None, paused=None, awaiting_feedback=None, collecting=None)
+        state["urgency"] = higher(state.get("urgency"), flow.priority)
+        self._note_problem(state, opening)
+        if state.get("ticket"):
+            # A new problem after the ticket: the agent must see it, at its urgency.
+            problem = f"{turn.render(flow.title)}：{opening.strip()}" if opening.strip() else turn.render(flow.title)
+            self._add_to_ticket(state, TicketUpdate(priority=state["urgency"], problem=problem))
+            turn.say("ticket_updated", ticket=state["ticket"])
         turn.say("flow_switch" if switching else "flow_start", title=turn.render(flow.title))
         turn.result.outcome = "flow"
         first = flow.steps[flow.start]
@@ -410,7 +552,7 @@ class Policy:
             if _PUNCT.sub("", normalize(option.title)) == bare:
                 return option
         unsure = [w for w in self._skip if len(w) > 1]
-        scores = _keyword_scores(step, bare, ignore=lambda word: any(u in word for u in unsure))
+        scores = keyword_scores(step, bare, ignore=lambda word: any(u in word for u in unsure))
         return scores[0][1] if len(scores) == 1 else None
 
     def _enter(self, state: dict[str, Any], turn: _Turn, flow: Flow, step_id: str) -> None:
@@ -437,7 +579,7 @@ class Policy:
                 self._trail(state, flow, step, text, answer="")
                 turn.add(text)
                 turn.say("resolved_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])
-                state.update(flow=None, step=None, awaiting_feedback={"kind": "flow", "id": flow.name})
+                state.update(flow=None, step=None, resolved=True, awaiting_feedback={"kind": "flow", "id": flow.name})
                 return
             turn.add(said)
             self._trail(state, flow, step, said, answer="")
@@ -453,24 +595,28 @@ class Policy:
         turn.result.outcome = "flow"
         self._enter(state, turn, flow, option.next)
 
-    def _digress(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool, text: str = "") -> None:
-        """The answer does not pick an option: a new problem, an FAQ question, or not understood."""
-        if confident and intent in self.content.flows and intent != flow.name:
-            return self._start_flow(state, turn, intent, switching=True, opening=text)
+    def _digress(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool) -> None:
+        """The reply is not an answer: an FAQ question (answered, the step stays resumable), or
+        not understood (the step is asked again)."""
         hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+        entry = None
         if hits and hits[0].score >= self.settings.faq.answer_threshold:
+            entry = hits[0].entry
+        elif confident and intent not in self.content.flows and (mapped := self.content.faq_for_intent(intent)) and mapped.serves(turn.brand_key):
+            entry = mapped  # 客服电话多少: the contact intent's own entry
+        if entry is not None:
             state["paused"] = {"flow": flow.name, "step": step.id}
             state.update(flow=None, step=None)
-            self._answer_faq(state, turn, hits[0].entry.id, resume=flow)
-            return
+            return self._answer_faq(state, turn, entry.id)
+        self._not_understood(state, turn, flow, step)
+
+    def _not_understood(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step) -> None:
         state["misses"] += 1
-        buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
-        buttons.append(turn.button("human", PAYLOAD_HUMAN))
         turn.result.outcome = "fallback"
         if state["misses"] >= self.settings.dialogue.misses_before_human:
-            turn.say("offer_human", buttons)
+            self._step_buttons(turn, step, "offer_human")
         else:
-            turn.say("step_not_understood", buttons)
+            self._step_buttons(turn, step, "step_not_understood")
 
     def _resume(self, state: dict[str, Any], turn: _Turn) -> None:
         paused = state.get("paused") or {}
@@ -499,8 +645,11 @@ class Policy:
 
     # ------------------------------------------------------------------ collecting details, tickets
 
-    def _begin_collect(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step) -> None:
-        """Start the checklist of a leaf that escalates: pre-fill what the user already said.
+    def _begin_collect(
+        self, state: dict[str, Any], turn: _Turn, flow: Flow | None, step: Step | None, names: list[str] | None = None, *, after_ticket: bool = False
+    ) -> None:
+        """Ask the details of a leaf that escalates (or, `after_ticket`, the details a handoff's
+        ticket still lacks): pre-fill what the user already said.
 
         Only a value that answers the detail pre-fills it: a time detail wants the moment, so a
         day alone (今天就付了一笔) leaves it to be asked, and that day is kept so that an answer
@@ -508,8 +657,8 @@ class Policy:
         """
         pending = []
         said: dict[str, list[Any]] = {}
-        for name in step.collect:
-            detail = flow.details[name]
+        for name in (step.collect if step is not None else names or []):
+            detail = self._detail_of(flow, name)
             known = self._known_value(state, detail.entity)
             if known is not None and name not in state["details"]:
                 if detail.entity == "time" and not has_clock(known):
@@ -519,13 +668,29 @@ class Policy:
             if name not in state["details"]:
                 pending.append(name)
         # Contact details last: their unmasked value must reach the ticket in the same turn.
-        pending.sort(key=lambda n: flow.details[n].entity in CONTACT_ENTITIES)
-        state["collecting"] = {"flow": flow.name, "step": step.id, "pending": pending, "tries": 0, "said": said}
+        pending.sort(key=lambda n: self._detail_of(flow, n).entity in CONTACT_ENTITIES)
+        if step is not None and step.escalate is not None:
+            # The ticket opens at once, with what is known: nothing is lost if the user leaves
+            # while the details are asked, and each answer is added to it.
+            self._open_or_raise(state, turn, step.escalate.category, step.escalate.priority, turn.render(step.escalate.summary))
+            after_ticket = True
+        state["collecting"] = {
+            "flow": flow.name if flow else None, "step": step.id if step else None, "pending": pending, "tries": 0, "said": said,
+            "after_ticket": after_ticket, "trail_from": len(state["trail"]),
+        }
         if pending:
-            turn.say("collect_intro")
+            turn.say("handoff_collect_intro" if after_ticket else "collect_intro")
             self._ask_detail(state, turn)
-        else:
+        elif not after_ticket:
             self._finish_escalation(state, turn)
+        else:
+            state.update(collecting=None, flow=None, step=None)
+
+    def _detail_of(self, flow: Flow | None, name: str) -> Detail:
+        """A flow's declared detail; without a flow, the one detail a handoff asks: contact."""
+        if flow is not None and name in flow.details:
+            return flow.details[name]
+        return Detail(name, self.content.responses.texts.get("contact_prompt", "contact_prompt"), "contact")
 
     def _known_value(self, state: dict[str, Any], entity: str | None) -> str | None:
         entities = state.get("entities", {})
@@ -535,26 +700,29 @@ class Policy:
 
     def _ask_detail(self, state: dict[str, Any], turn: _Turn) -> None:
         collecting = state["collecting"]
-        flow = self.content.flows[collecting["flow"]]
-        detail = flow.details[collecting["pending"][0]]
+        detail = self._detail_of(self.content.flows.get(collecting["flow"] or ""), collecting["pending"][0])
         turn.add(turn.render(detail.prompt), [turn.button("skip", PAYLOAD_SKIP), turn.button("human", PAYLOAD_HUMAN)])
 
-    def _collect_answer(self, state: dict[str, Any], turn: _Turn, text: str | None, *, skip: bool) -> None:
+    def _collect_answer(self, state: dict[str, Any], turn: _Turn, text: str | None, *, skip: bool, nlu: ParseResult | None = None) -> None:
         """Read an answer to the detail just asked, for THAT detail first.
 
         "100块" asked for the amount is the amount and "今天中午12点" asked for the time is the
         time. An answer that is another detail of this checklist (a time or an order number typed
         when the amount was asked) fills that detail and the question is asked again; it never
         becomes the asked detail, not even on the second try, when a plain answer the extractor
-        cannot read is kept in the user's words for the agent.
+        cannot read is kept in the user's words for the agent. A message that holds no detail
+        may be something else: a question (answered, then the detail is asked again), giving
+        up, or frustration.
         """
         collecting = state["collecting"]
-        flow = self.content.flows.get(collecting["flow"])
-        if flow is None or not collecting["pending"]:
+        flow = self.content.flows.get(collecting["flow"] or "")
+        if not collecting["pending"] or (flow is None and not collecting.get("after_ticket")):
             state["collecting"] = None
             return turn.say("restart_done")
+        if text is not None and not skip and self._collect_aside(state, turn, text, nlu):
+            return
         name = collecting["pending"][0]
-        detail = flow.details[name]
+        detail = self._detail_of(flow, name)
         norm = normalize(text or "")
         value: str | None = None
         if not skip and text is not None:
@@ -584,7 +752,7 @@ class Policy:
         if value is None and name in collecting.get("said", {}):
             value = collecting["said"][name][0]  # no time of day, but the day the user named
         state["details"][name] = value
-        state["trail"].append({"flow": flow.name, "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": answer, "at": self._now.isoformat(timespec="seconds")})
+        state["trail"].append({"flow": collecting["flow"], "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": answer, "at": self._now.isoformat(timespec="seconds")})
         collecting["pending"].pop(0)
         collecting["tries"] = 0
         # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
@@ -609,7 +777,7 @@ class Policy:
             return found["value"]
         return None
 
-    def _take_volunteered(self, state: dict[str, Any], flow: Flow, collecting: dict[str, Any], norm: str, *, asked: str) -> bool:
+    def _take_volunteered(self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str) -> bool:
         """Fill the details still to ask that the answer gives in passing; True if it gave any.
 
         Only entities the extractor finds on their own count (a bare "100" is an amount only
@@ -618,7 +786,7 @@ class Policy:
         """
         taken = False
         for other in list(collecting["pending"]):
-            entity = flow.details[other].entity
+            entity = self._detail_of(flow, other).entity
             if other == asked or entity is None or entity in CONTACT_ENTITIES:
                 continue
             found = self.extractor.extract_one(entity, norm, now=self._local_now(), said=self._said(collecting, other), bare=False)
@@ -638,47 +806,130 @@ class Policy:
         nothing masked (a phone or card number hidden by the guard is no amount)."""
         return not self.extractor.extract(norm, now=self._local_now()) and text == (self._raw_text if self._raw_text is not None else text)
 
+    def _collect_aside(self, state: dict[str, Any], turn: _Turn, text: str, nlu: ParseResult | None) -> bool:
+        """While a detail is asked: a message holding no detail at all may be a question, giving
+        up or frustration. Handled here (True), the detail is asked again or the asking stops."""
+        norm = normalize(text)
+        if self.extractor.extract(norm, now=self._local_now()) or self._contact_in(text):
+            return False
+        kind, confidence = self.read_reply(text)[0]
+        intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
+        if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
+            collecting, state["collecting"] = state["collecting"], None
+            turn.result.outcome = "small_talk"
+            if collecting.get("after_ticket"):
+                turn.say("details_stopped", ticket=state.get("ticket") or "")
+            else:
+                state.update(flow=None, step=None)
+                turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
+            return True
+        if kind == "how_long" and confidence >= MOVE_CONFIDENCE:
+            turn.say("how_long_unknown")
+        elif kind in ("frustration", "complaint") and confidence >= MOVE_CONFIDENCE:
+            state["complaint"] = state.get("complaint") or kind == "complaint"
+            turn.say(kind)
+        else:
+            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+            entry = hits[0].entry if hits and hits[0].score >= self.settings.faq.answer_threshold else None
+            if entry is None and intent_confidence >= self.settings.nlu.intent_threshold and intent not in self.content.flows:
+                mapped = self.content.faq_for_intent(intent)
+                entry = mapped if mapped and mapped.serves(turn.brand_key) else None
+            if entry is None:
+                return False
+            turn.add(turn.render(entry.answer))
+        turn.say("collect_continue")
+        self._ask_detail(state, turn)
+        return True
+
     def _finish_escalation(self, state: dict[str, Any], turn: _Turn) -> None:
         collecting = state["collecting"]
+        state.update(collecting=None, flow=None, step=None)
+        if collecting.get("after_ticket") or state.get("ticket"):
+            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+            self._add_to_ticket(state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0):]))
+            turn.result.outcome = "escalated"
+            return turn.say("details_added", ticket=state.get("ticket") or "")
         flow = self.content.flows[collecting["flow"]]
-        step = flow.steps[collecting["step"]]
-        state["collecting"] = None
-        escalation = step.escalate
+        escalation = flow.steps[collecting["step"]].escalate
         self._create_ticket(state, turn, escalation.category, escalation.priority, turn.render(escalation.summary))
 
+    def _open_or_raise(self, state: dict[str, Any], turn: _Turn, category: str, priority: str, summary: str) -> None:
+        """Open the ticket; when there is one already, add this escalation to it."""
+        if not state.get("ticket"):
+            return self._create_ticket(state, turn, category, priority, summary)
+        self._add_to_ticket(state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=summary))
+        state["paused"] = None
+        turn.result.outcome = "escalated"
+        turn.say("ticket_updated", ticket=state["ticket"])
+
     def _create_ticket(self, state: dict[str, Any], turn: _Turn, category: str, priority: str, summary: str) -> None:
+        """Open the conversation's ticket at the highest urgency the conversation called for."""
+        priority = higher(priority, state.get("urgency")) or "normal"
         if state.get("fraud_risk"):
             category = "fraud_risk"
-            priority = "urgent" if priority == "urgent" else "high"
+            priority = higher(priority, "high") or "high"
         details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+        words = "；".join(state.get("problems") or [])
+        if words:
+            summary = f"{summary}\n{turn.render(self.content.responses.texts.get('summary_user_words', '{words}'), words=words)}"
         info = self._open_ticket(TicketRequest(category, priority, summary, details, list(state["trail"])))
-        state.update(ticket=info.number, escalated=True, flow=None, step=None, paused=None)
+        # The flow stays the conversation's topic while the ticket's details are asked.
+        state.update(ticket=info.number, escalated=True, paused=None, priority=info.priority)
         turn.result.outcome = "escalated"
-        hours = f"{info.hours:g}"
-        turn.say("ticket_created" if info.created else "ticket_exists", ticket=info.number, hours=hours)
+        if not info.created:
+            return turn.say("ticket_exists", ticket=info.number)
+        turn.say("ticket_created_urgent" if info.priority in ("high", "urgent") else "ticket_created", ticket=info.number)
 
     def _handoff(self, state: dict[str, Any], turn: _Turn) -> None:
+        """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks."""
         if state.get("ticket"):
             turn.result.outcome = "escalated"
             return turn.say("ticket_exists", ticket=state["ticket"])
+        collecting = state.get("collecting") or {}
+        name = state.get("flow") or collecting.get("flow") or (state.get("paused") or {}).get("flow") or state.get("intent") or ""
+        flow = self.content.flows.get(name)
         turn.say("human_handoff")
-        flow = self.content.flows.get(state.get("flow") or state.get("intent") or "")
-        category = flow.name if flow else "human_request"
         state["collecting"] = None
-        self._create_ticket(state, turn, category, "normal", "用户要求转人工")
+        texts = self.content.responses.texts
+        if flow is not None:
+            state["urgency"] = higher(state.get("urgency"), flow.priority)
+            summary = turn.render(texts.get("handoff_summary", "{title}"), title=turn.render(flow.title))
+            category = flow.name
+        else:
+            summary = turn.render(texts.get("handoff_summary_no_flow", ""))
+            category = "complaint" if state.get("complaint") else "human_request"
+        self._create_ticket(state, turn, category, "normal", summary)
+        names = [n for n in (flow.details if flow else {})]
+        if not any(self._detail_of(flow, n).entity in CONTACT_ENTITIES for n in names):
+            names.append("contact")
+        self._begin_collect(state, turn, flow, None, names, after_ticket=True)
+
+    def _add_to_ticket(self, state: dict[str, Any], update: TicketUpdate) -> None:
+        info = self._update_ticket(update)
+        if info is not None:
+            state["priority"] = info.priority
+
+    @staticmethod
+    def _note_problem(state: dict[str, Any], text: str | None) -> None:
+        """Keep the user's own words about their problems (redacted) for the ticket summary."""
+        words = (text or "").strip()[:120]
+        problems = state.setdefault("problems", [])
+        if words and words not in problems and len(problems) < 5:
+            problems.append(words)
 
     # ------------------------------------------------------------------ FAQ, feedback, clarification
 
-    def _answer_faq(self, state: dict[str, Any], turn: _Turn, entry_id: str, resume: Flow | None = None) -> None:
+    def _answer_faq(self, state: dict[str, Any], turn: _Turn, entry_id: str) -> None:
+        """Answer from the FAQ; a checklist the question interrupted stays resumable, offered
+        in a message of its own (its button is not feedback on the answer)."""
         entry = self.faq.by_id[entry_id]
         state.update(faq_id=entry.id, awaiting_feedback={"kind": "faq", "id": entry.id})
         turn.result.outcome = "answered"
         turn.add(turn.render(entry.answer))
-        buttons = [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)]
-        if resume is not None:
-            turn.say("flow_resume_offer", [turn.button("resume", PAYLOAD_RESUME), *buttons], title=turn.render(resume.title))
-        else:
-            turn.say("faq_helpful_prompt", buttons)
+        turn.say("faq_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])
+        paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
+        if paused is not None:
+            turn.say("flow_resume_offer", [turn.button("resume", PAYLOAD_RESUME)], title=turn.render(paused.title))
 
     def _feedback(self, state: dict[str, Any], turn: _Turn, helpful: bool) -> None:
         target = state.get("awaiting_feedback") or {}
@@ -723,20 +974,3 @@ class Policy:
         state.update(fresh_state() | keep)
         turn.result.outcome = "small_talk"
         turn.say("restart_done")
-
-
-def _keyword_scores(step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False) -> list[tuple[int, Option]]:
-    """Options whose `match` words occur in `bare`, each with the total length of its words found,
-    in option order (so `max` prefers the earlier option on a tie).
-
-    A word inside a longer matched word (异常 in 没有异常, 能登录 in 不能登录) does not count on its
-    own, and the option with most matched text wins: 已提交十天了还没到 is about the delay.
-    """
-    found = [(normalize(w), o) for o in step.options for w in dict.fromkeys(o.match) if w and normalize(w) in bare and not ignore(normalize(w))]
-    words = {w for w, _ in found}
-    scores: dict[str, list] = {}
-    for word, option in found:
-        if any(len(other) > len(word) and word in other for other in words):
-            continue
-        scores.setdefault(option.payload, [0, option])[0] += len(word)
-    return [(score, option) for score, option in scores.values()]

@@ -1,0 +1,103 @@
+"""Reading a typed answer to a checklist step: the option it picks, or the move it makes.
+
+Three signals, each catching what the others miss:
+- the whole reply is a yes/no word (是, 不行, 有): the option that `means` it;
+- the reply kind (bot/nlu/replies.py): 网络没问题啊 is `fine`, 好了 is `solved`, 算了 is `give_up`;
+  each option lists the kinds it stands for (`kinds:` in data/flows, by default from `means`);
+- the option's own `match` words (不是我操作的 picks "有异常"), which count only as far as the
+  reply kind does not contradict them (没有任何冻结提示 holds 冻结 but says `fine`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from bot.flows.model import Option, Step
+from bot.nlu.normalize import normalize
+
+# Reply kinds that are a move in the conversation rather than an answer to the step.
+MOVES = frozenset({"how_long", "frustration", "complaint", "give_up", "repeat", "retract", "correct"})
+# Below these probabilities a reply kind does not decide on its own.
+MOVE_CONFIDENCE = 0.5
+ANSWER_CONFIDENCE = 0.45
+SOLVED_CONFIDENCE = 0.6
+# A reply that is not clearly something else still answers the step if it leans this much.
+WEAK_ANSWER = 0.25
+# A reply leaves the step for another problem only when it is this surely no answer.
+SWITCH_CONFIDENCE = 0.6
+# What an option's own match word adds to its share of the reply kinds.
+KEYWORD_WEIGHT = 0.35
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a reply does at a step: pick `option`, or make `move` (a MOVES kind, `solved` with no
+    option for it, `cause` or `cannot` with no option for them, or `other`: not an answer)."""
+
+    kind: str
+    confidence: float
+    option: Option | None = None
+    move: str | None = None
+    # With move "other": the option the reply leans to, if it leans at all (a weak answer).
+    leaning: Option | None = None
+
+
+def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no: str | None, keyword: Option | None) -> Reading:
+    """Decide what the reply `bare` (normalised, no punctuation) does at `step`.
+
+    `ranking` is the reply-kind ranking, `yes_no` the reply read as a whole yes/no word (or
+    None), `keyword` the option whose match words the reply holds (or None).
+    """
+    kind, confidence = ranking[0] if ranking else ("other", 0.0)
+    share = dict(ranking)
+    if yes_no:
+        meant = next((o for o in step.options if o.means == yes_no), None)
+        if meant:
+            return Reading(kind, confidence, option=meant)
+
+    def score(option: Option) -> float:
+        if option is keyword and not option.kinds:
+            return 1.0  # the only signal the option has: its author's words
+        value = sum(share.get(k, 0.0) for k in option.kinds)
+        return value + KEYWORD_WEIGHT if option is keyword else value
+
+    keyword_share = sum(share.get(k, 0.0) for k in keyword.kinds) if keyword and keyword.kinds else (1.0 if keyword else 0.0)
+    if kind in MOVES and confidence >= MOVE_CONFIDENCE and keyword_share < 0.25:
+        return Reading(kind, confidence, move=kind)
+    best = max(step.options, key=score) if step.options else None
+    if best is not None and score(best) >= ANSWER_CONFIDENCE:
+        return Reading(kind, confidence, option=best)
+    if kind == "solved" and confidence >= SOLVED_CONFIDENCE:
+        return Reading(kind, confidence, move="solved")
+    if kind in ("cause", "cannot") and confidence >= ANSWER_CONFIDENCE:
+        return Reading(kind, confidence, move=kind)
+    if kind in MOVES and confidence >= MOVE_CONFIDENCE:
+        return Reading(kind, confidence, move=kind)
+    leaning = best if best is not None and score(best) >= WEAK_ANSWER else None
+    return Reading(kind, confidence, move="other", leaning=leaning)
+
+
+def keyword_option(step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False) -> Option | None:
+    """The option whose `match` words (or whole title) the reply holds most of, if any."""
+    scores = keyword_scores(step, bare, ignore)
+    if scores:
+        return max(scores, key=lambda pair: pair[0])[1]
+    return None
+
+
+def keyword_scores(step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False) -> list[tuple[int, Option]]:
+    """Options whose `match` words occur in `bare`, each with the total length of its words found,
+    in option order (so `max` prefers the earlier option on a tie).
+
+    A word inside a longer matched word (异常 in 没有异常, 能登录 in 不能登录) does not count on its
+    own, and the option with most matched text wins: 已提交十天了还没到 is about the delay.
+    """
+    found = [(normalize(w), o) for o in step.options for w in dict.fromkeys(o.match) if w and normalize(w) in bare and not ignore(normalize(w))]
+    words = {w for w, _ in found}
+    scores: dict[str, list] = {}
+    for word, option in found:
+        if any(len(other) > len(word) and word in other for other in words):
+            continue
+        scores.setdefault(option.payload, [0, option])[0] += len(word)
+    return [(score, option) for score, option in scores.values()]

@@ -1,0 +1,45 @@
+"""The conversation state: a JSON object stored with the conversation, and its public part.
+
+Keys: intent, flow, step, faq_id, ticket, escalated, priority (the ticket's, the highest urgency
+the conversation called for), urgency (the highest urgency seen, before any ticket), resolved (this
+turn reached a resolved leaf), trail, details, entities, time_period, collecting, paused (the
+checklist an FAQ question interrupted), misses, awaiting_feedback, fraud_risk, expecting_code,
+offered (the buttons of the last reply), problems (the problems the user reported, in order).
+
+A state stored by an older version lacks the newer keys: `with_defaults` fills them, so old
+conversations go on where they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def fresh_state() -> dict[str, Any]:
+    return {
+        "intent": None, "flow": None, "step": None, "faq_id": None, "ticket": None, "escalated": False,
+        "priority": None, "urgency": None, "resolved": False,
+        "trail": [], "details": {}, "entities": {}, "time_period": None, "collecting": None, "paused": None, "misses": 0,
+        "awaiting_feedback": None, "fraud_risk": False, "expecting_code": False, "problems": [],
+    }
+
+
+def with_defaults(state: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of a stored state with every key of the current version."""
+    return fresh_state() | dict(state or {})
+
+
+def public_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The `state` object of the chat contract."""
+    return {k: state.get(k) for k in ("intent", "flow", "step", "faq_id", "ticket", "priority")} | {
+        "escalated": bool(state.get("escalated")),
+        "resolved": bool(state.get("resolved")),
+    }
+
+
+def higher(a: str | None, b: str | None) -> str | None:
+    """The more urgent of two priorities (None counts as none)."""
+    ranked = [p for p in (a, b) if p in PRIORITIES]
+    return max(ranked, key=PRIORITIES.index) if ranked else None
