@@ -53,7 +53,7 @@ def test_chat_jsonl_contract_escalation_and_resume_in_a_new_process(settings):
     for reply in replies:
         assert set(reply) == {"conversation", "messages", "state"}
         assert reply["conversation"] == "c1"
-        assert set(reply["state"]) == {"intent", "flow", "step", "faq_id", "ticket", "escalated"}
+        assert set(reply["state"]) == {"intent", "flow", "step", "faq_id", "ticket", "escalated", "resolved", "priority"}
         for message in reply["messages"]:
             assert set(message) == {"text", "buttons"}
     assert replies[-1]["state"]["step"] == "balance"

@@ -53,7 +53,8 @@ def test_every_check_failing_escalates_once_with_details_from_free_text(chat, as
     c.press_title("充值")
     for _ in range(3):
         reply = c.say("还是不行")
-    assert reply["state"]["escalated"] is False
+    # The ticket opens at once; the details asked next are added to it as they come.
+    assert reply["state"]["escalated"] is True
     assert "什么时候" in c.text()
     reply = c.say("昨天下午三点充的100元，用的银行卡")
     assert reply["state"]["escalated"] is True
@@ -324,8 +325,8 @@ def test_not_me_answers_yes_to_the_frozen_account_activity_question(chat, answer
     ("充值失败", ["还是不行"] * 5, "没看到什么提示", "to_support"),
     ("余额不对", ["对不上"], "有一笔提现还没到账", "wait_pending"),
     ("余额不对", ["对不上"], "没有处理中的", "refresh"),
-    ("限额是多少", ["每日支付限额", "还是不行", "还是不行"], "没超过", "to_support"),
-    ("限额是多少", ["每日支付限额", "还是不行", "还是不行"], "超过了", "over_limit"),
+    ("限额是多少", ["每日支付限额"], "没超过", "bank"),
+    ("限额是多少", ["每日支付限额"], "超过了", "over_limit"),
 ])
 def test_option_words_beat_generic_yes_no(chat, assistant, opening, presses, answer, step):
     c = chat()
@@ -348,7 +349,8 @@ def paused_on_a_faq_question(chat):
     assert c.state["step"] == "network"
     c.say("你们客服电话是多少")
     assert c.state["flow"] is None and c.state["faq_id"]
-    assert [b["payload"] for b in c.buttons()] == ["/resume", "/helpful", "/not_helpful"]
+    # Feedback on the answer and the offer to go back are separate questions, in separate messages.
+    assert [[b["payload"] for b in m["buttons"]] for m in c.last["messages"] if m["buttons"]] == [["/helpful", "/not_helpful"], ["/resume"]]
     return c
 
 
@@ -546,7 +548,6 @@ def test_a_time_typed_when_the_amount_is_asked_never_becomes_the_amount(chat, as
     assert "支付金额是多少" in c.text()  # the time was given precisely
     for answer in ("3点", "今天中午12点"):  # also on the second try
         c.say(answer)
-        assert c.state["escalated"] is False
         assert "好像没有识别出来" in c.text() and "商户订单号" not in c.text()
     c.say("300元")
     assert "商户订单号" in c.text()
@@ -593,7 +594,6 @@ def test_an_amount_typed_when_the_order_number_is_asked_never_becomes_the_order_
     assert "商户订单号" in c.text()
     for _ in range(2):
         c.say("88元")
-        assert c.state["escalated"] is False
         assert "好像没有识别出来" in c.text()
     ticket = ticket_of(assistant, c.say(f"订单号是{ORDER}"))
     assert ticket.details["order_id"] == ORDER
@@ -606,7 +606,7 @@ def test_a_bare_phone_number_is_never_kept_as_the_order_number(chat, assistant):
     c = chat()
     c.say(f"昨天下午三点付了88元，{CHARGED}")
     c.say("13812345678")
-    assert c.state["escalated"] is False and "好像没有识别出来" in c.text()
+    assert "好像没有识别出来" in c.text()
     ticket = ticket_of(assistant, c.say("订单号13812345678"))
     assert ticket.details["order_id"] == "13812345678"
 

@@ -111,9 +111,8 @@ def test_limits_not_exceeded_but_refused_typed(chat, assistant):
     c = walk(chat, [
         ("付款提示超过限额了", "explain"),
         ("每天的那个", "daily"),
-        ("还是不行", "bank"),
-        ("问了银行，不是银行的问题", "numbers"),
-        ("没超，就这一笔", "to_support"),
+        ("没超，就这一笔", "bank"),
+        ("问了银行，不是银行的问题", "to_support"),
         ("下午两点", "to_support"),
         ("5000元", "to_support"),
         ("用的银行卡", None),

@@ -24,8 +24,8 @@ ANSWER_CONFIDENCE = 0.45
 SOLVED_CONFIDENCE = 0.6
 # A reply that is not clearly something else still answers the step if it leans this much.
 WEAK_ANSWER = 0.25
-# A reply leaves the step for another problem only when it is this surely no answer.
-SWITCH_CONFIDENCE = 0.6
+# Reply kinds that say the reply is no answer to the step (with another problem in it, it leaves).
+NOT_ANSWERS = ("other", "give_up", "how_long", "correct")
 # What an option's own match word adds to its share of the reply kinds.
 KEYWORD_WEIGHT = 0.35
 

@@ -17,11 +17,11 @@ from typing import Any, Callable, TypedDict
 from actions.base import ActionContext
 from bot.config import Settings
 from bot.content import Content
-from bot.dialogue.answers import MOVE_CONFIDENCE, SWITCH_CONFIDENCE, Reading, keyword_option, keyword_scores, read_answer
+from bot.dialogue.answers import MOVE_CONFIDENCE, NOT_ANSWERS, Reading, keyword_option, keyword_scores, read_answer
 from bot.dialogue.state import fresh_state, higher
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, FaqHit
-from bot.flows.model import Detail, Flow, Option, Step
+from bot.flows.model import ANSWER_KINDS, Detail, Flow, Option, Step
 from bot.nlu.entities import EntityExtractor, SaidDay, has_clock, said_day
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
@@ -39,6 +39,10 @@ PREFIX_FAQ = "/faq:"
 CONTACT_ENTITIES = ("phone", "email", "contact")
 
 # Intents handled by a fixed response rather than a flow or the FAQ.
+# At a step, small talk with this much frustration or complaint in it is taken as a mood.
+MOOD_SHARE = 0.2
+# A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
+CORRECTION_CONFIDENCE = 0.2
 # The ticket detail an entity fills when the user adds it after the ticket was opened.
 _DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
 SMALL_TALK = {"greet": "greet", "goodbye": "goodbye", "thanks": "thanks", "bot_challenge": "bot_challenge"}
@@ -268,7 +272,7 @@ class Policy:
         flow = self.content.flows.get(state.get("flow") or "")
         step = flow.steps.get(state.get("step") or "") if flow else None
         if flow and step:
-            return self._step_reply(state, turn, flow, step, text, norm, bare, intent, confident)
+            return self._step_reply(state, turn, flow, step, text, norm, bare, intent, confident, nlu)
 
         if self._accepts_human_offer(state, bare):
             return self._handoff(state, turn)
@@ -284,7 +288,7 @@ class Policy:
     def _accepts_human_offer(self, state: dict[str, Any], bare: str) -> bool:
         """A plain yes right after the bot offered a human (and nothing else to say yes to)."""
         offered = [b["payload"] for b in state.get("offered") or []]
-        return offered == [PAYLOAD_HUMAN] and (bare in self._yes or bare in self._resume_words)
+        return offered == [PAYLOAD_HUMAN] and not state.get("paused") and bare in self._yes
 
     def _add_message_to_ticket(
         self, state: dict[str, Any], turn: _Turn, text: str, norm: str, intent: str, confident: bool, nlu: ParseResult | None
@@ -304,7 +308,10 @@ class Policy:
                 return False
         details = {_DETAIL_OF_ENTITY.get(k, k): v for k, v in entities.items()}
         trail = [{"flow": None, "step": "after_ticket", "say": "", "answer": text.strip(), "at": self._now.isoformat(timespec="seconds")}]
-        self._add_to_ticket(state, TicketUpdate(details=details, trail=trail))
+        # The first words about the problem of a ticket opened before any were said (转人工 first).
+        problem = text.strip() if not entities and not state.get("problems") else None
+        self._note_problem(state, problem)
+        self._add_to_ticket(state, TicketUpdate(details=details, trail=trail, problem=problem))
         turn.result.outcome = "escalated"
         turn.say("ticket_noted", ticket=state["ticket"])
         return True
@@ -321,7 +328,8 @@ class Policy:
     # ------------------------------------------------------------------ answers to a checklist step
 
     def _step_reply(
-        self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, text: str, norm: str, bare: str, intent: str, confident: bool
+        self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, text: str, norm: str, bare: str, intent: str, confident: bool,
+        nlu: ParseResult | None = None,
     ) -> None:
         """A typed reply while a step waits for its answer: read against the step first
         (bot/dialogue/answers.py); only a reply that is clearly something else leaves it."""
@@ -333,17 +341,34 @@ class Policy:
         keyword = keyword_option(step, bare) or next(
             (o for o in step.options if len(t := _PUNCT.sub("", normalize(o.title))) >= 2 and t in bare), None
         )
-        reading = read_answer(step, bare, self.read_reply(text), self._whole_yes_no(bare), keyword)
-        new_problem = confident and intent in self.content.flows and intent != flow.name
-        surely_not_an_answer = reading.move != "other" or reading.confidence >= SWITCH_CONFIDENCE or reading.leaning is None
-        if new_problem and reading.option is None and reading.move in ("other", "give_up", "how_long", "correct") and surely_not_an_answer:
-            return self._start_flow(state, turn, intent, switching=True, opening=text)
+        ranking = self.read_reply(text)
+        yes_no = self._whole_yes_no(bare)
+        reading = read_answer(step, bare, ranking, yes_no, keyword)
+        if confident and intent in self.content.flows and intent != flow.name and yes_no is None and keyword is None:
+            # Another problem leaves the step only when the reply is more likely no answer to it
+            # (算了，我提现三天没到账) than an answer (余额是够的 in the top-up checklist).
+            share = dict(ranking)
+            if sum(share.get(k, 0.0) for k in NOT_ANSWERS) > sum(share.get(k, 0.0) for k in ANSWER_KINDS):
+                return self._start_flow(state, turn, intent, switching=True, opening=text)
         option = reading.option or reading.leaning
         if option is not None:
             return self._choose(state, turn, flow, step, option, text)
+        if reading.move == "give_up" and confident and intent == flow.name:
+            reading = Reading(reading.kind, reading.confidence, move="other")  # 先说充值吧: not giving up on it
         if reading.move == "other" and confident and intent == flow.name:
             # More about the same problem (先说充值吧 while the top-up checklist waits): go on.
             return self._step_buttons(turn, step, "step_continue")
+        if reading.move == "other" and confident and intent in SMALL_TALK and dict(ranking).get("frustration", 0.0) + dict(ranking).get("complaint", 0.0) >= MOOD_SHARE:
+            return self._step_buttons(turn, step, "frustration")  # 你是不是傻: an insult, not a question about the bot
+        if reading.move == "other" and confident and intent in SMALL_TALK:
+            # 你是真人吗 / 你好 at a step: answered, and the step still waits.
+            turn.say(SMALL_TALK[intent])
+            return self._step_buttons(turn, step, "step_continue")
+        if reading.move == "correct":
+            # 说错了，是提现不是充值: the problem the user meant, if the NLU sees another one.
+            meant = next((r["intent"] for r in (nlu or {}).get("ranking", []) if r["intent"] in self.content.flows and r["intent"] != flow.name and r["confidence"] >= CORRECTION_CONFIDENCE), None)
+            if meant:
+                return self._start_flow(state, turn, meant, switching=True, opening=text)
         self._trail(state, flow, step, "", answer=text.strip())
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
@@ -441,7 +466,7 @@ class Policy:
         if confident and intent in self.content.flows:
             state["misses"] = 0
             flow = self.content.flows[intent]
-            if reply == "how_long" and reply_confidence >= MOVE_CONFIDENCE and flow.how_long is not None:
+            if reply == "how_long" and reply_confidence >= MOVE_CONFIDENCE:
                 # 退款多久到账: the guides' answer, and the checklist if the user wants it
                 turn.result.outcome = "answered"
                 self._say_how_long(turn, flow)
@@ -759,6 +784,9 @@ class Policy:
         if text is not None:
             self._take_volunteered(state, flow, collecting, norm, asked=name)
         if collecting["pending"]:
+            if collecting.get("after_ticket"):  # each answer reaches the ticket at once
+                details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+                self._add_to_ticket(state, TicketUpdate(details=details))
             return self._ask_detail(state, turn)
         self._finish_escalation(state, turn)
 

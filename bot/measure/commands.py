@@ -77,14 +77,17 @@ def _emit_json(report: dict[str, Any]) -> None:
 @click.option("--cv", is_flag=True, help="5-fold stratified cross-validation on data/nlu (trains 5 models)")
 @click.option("--faq", is_flag=True, help="FAQ retrieval: every alternate searched with itself held out of the index")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="folds for --cv")
+@click.option("--replies", is_flag=True, help="reply kinds: typed answers to checklist steps, scored on data/eval/step_answers.tsv")
 @click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
 @click.pass_context
-def eval_command(ctx: click.Context, file: Path | None, fmt: str, plot: Path | None, cv: bool, faq: bool, folds: int, config_option: str | None) -> None:
+def eval_command(
+    ctx: click.Context, file: Path | None, fmt: str, plot: Path | None, cv: bool, faq: bool, folds: int, replies: bool, config_option: str | None
+) -> None:
     """Measure understanding: intent accuracy, macro-F1, out-of-scope rejection, confusions and
     calibration on a labelled TSV (columns intent, question, optional alt_intent).
 
-    FILE defaults to ../shared/eval/real_questions_dev.tsv next to the project when neither --cv
-    nor --faq is given; with them, FILE is evaluated only when named. The model is trained first
+    FILE defaults to ../shared/eval/real_questions_dev.tsv next to the project when none of --cv,
+    --faq, --replies is given; with them, FILE is evaluated only when named. The model is trained first
     if it is missing or stale.
     """
 
@@ -93,7 +96,7 @@ def eval_command(ctx: click.Context, file: Path | None, fmt: str, plot: Path | N
 
         settings = _settings(ctx, config_option)
         path = file
-        if path is None and not (cv or faq):
+        if path is None and not (cv or faq or replies):
             path = evaluate.default_eval_file(settings)
             if path is None:
                 raise MeasureError(
@@ -107,13 +110,18 @@ def eval_command(ctx: click.Context, file: Path | None, fmt: str, plot: Path | N
         rows = evaluate.read_eval_file(path) if path is not None else None  # a bad file fails before training
 
         nlu = evaluate.load_nlu(settings, _progress)
-        report: dict[str, Any] = {"schema": evaluate.EVAL_SCHEMA, "intent": None, "cross_validation": None, "faq": None}
+        report: dict[str, Any] = {"schema": evaluate.EVAL_SCHEMA, "intent": None, "cross_validation": None, "faq": None, "replies": None}
         if rows is not None and path is not None:
             report["intent"] = evaluate.evaluate_intents(settings, rows, source=str(path), nlu=nlu, progress=_progress)
         if cv:
             report["cross_validation"] = evaluate.cross_validate_project(settings, folds=folds, progress=_progress)
         if faq:
             report["faq"] = evaluate.evaluate_faq(settings, nlu=nlu, progress=_progress)
+        if replies:
+            from bot.measure import replies_eval
+
+            answers = settings.root / replies_eval.STEP_ANSWERS_FILE
+            report["replies"] = replies_eval.evaluate_replies(nlu, replies_eval.read_step_answers(answers), source=str(replies_eval.STEP_ANSWERS_FILE))
 
         if plot is not None:
             source = report["intent"] or report["cross_validation"]["pooled"]
@@ -131,6 +139,10 @@ def eval_command(ctx: click.Context, file: Path | None, fmt: str, plot: Path | N
             sections.append(evaluate.format_cv_report(report["cross_validation"], settings.nlu.intent_threshold))
         if report["faq"]:
             sections.append(evaluate.format_faq_report(report["faq"]))
+        if report["replies"]:
+            from bot.measure.replies_eval import format_replies_report
+
+            sections.append(format_replies_report(report["replies"]))
         click.echo("\n\n".join(sections))
 
     _run(body)
