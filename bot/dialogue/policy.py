@@ -136,6 +136,9 @@ class Policy:
         # message being answered lives per thread (see the properties below).
         self._this_turn = threading.local()
         self.extractor = extractor
+        # Intents answered from the FAQ (contact_support, account_security): a message with one of
+        # them at a checklist step is a question of its own.
+        self._faq_intents = frozenset(e.intent for e in content.faq if e.intent and e.intent not in content.flows)
         self.actions = actions
         answers = content.responses.answers
         self._yes = {normalize(w) for w in answers.get("yes", [])}
@@ -264,6 +267,8 @@ class Policy:
 
         if confident and intent == "human_handoff":
             return self._handoff(state, turn)
+        if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
+            return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
         if confident and intent == "restart":
             return self._restart(state, turn)
         if state.get("collecting"):
@@ -284,6 +289,10 @@ class Policy:
                 if self._short_answer(state, turn, bare, intent, confidence):
                     return
         self._route(state, turn, norm, intent, confidence, nlu, text)
+
+    def _means_resume(self, bare: str) -> bool:
+        """继续 / 接着来 / 继续吧, and not 不继续 / 不用继续 (any no word in it)."""
+        return self._has_word(bare, self._resume_words) and not any(len(w) > 1 and w in bare for w in self._no) and bare not in self._no
 
     def _accepts_human_offer(self, state: dict[str, Any], bare: str) -> bool:
         """A plain yes right after the bot offered a human (and nothing else to say yes to)."""
@@ -338,9 +347,8 @@ class Policy:
         for option in step.options:
             if _PUNCT.sub("", normalize(option.title)) == bare:
                 return self._choose(state, turn, flow, step, option, text)
-        keyword = keyword_option(step, bare) or next(
-            (o for o in step.options if len(t := _PUNCT.sub("", normalize(o.title))) >= 2 and t in bare), None
-        )
+        titled = [o for o in step.options if len(t := _PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
+        keyword = keyword_option(step, bare) or max(titled, key=lambda o: len(o.title), default=None)
         ranking = self.read_reply(text)
         yes_no = self._whole_yes_no(bare)
         reading = read_answer(step, bare, ranking, yes_no, keyword)
@@ -350,11 +358,13 @@ class Policy:
             share = dict(ranking)
             if sum(share.get(k, 0.0) for k in NOT_ANSWERS) > sum(share.get(k, 0.0) for k in ANSWER_KINDS):
                 return self._start_flow(state, turn, intent, switching=True, opening=text)
+        if reading.kind in ("cannot", "other") and confident and intent in self._faq_intents:
+            # 双重验证在哪开 / 公共wifi付钱安全吗: a question of its own, answered from the FAQ;
+            # the step stays resumable.
+            return self._digress(state, turn, flow, step, norm, intent, confident)
         option = reading.option or reading.leaning
         if option is not None:
             return self._choose(state, turn, flow, step, option, text)
-        if reading.move == "give_up" and confident and intent == flow.name:
-            reading = Reading(reading.kind, reading.confidence, move="other")  # 先说充值吧: not giving up on it
         if reading.move == "other" and confident and intent == flow.name:
             # More about the same problem (先说充值吧 while the top-up checklist waits): go on.
             return self._step_buttons(turn, step, "step_continue")
