@@ -327,12 +327,17 @@ class Policy:
 
     def _contact_in(self, text: str) -> dict[str, str]:
         """A phone number or email in the message, unmasked for the ticket only."""
+        found = self._contact_found(text)
+        return {"contact": found[1]} if found else {}
+
+    def _contact_found(self, text: str) -> tuple[str, str] | None:
+        """(phone | email, the unmasked value) of a contact detail in the message, or None."""
         raw = normalize(self._raw_text or text)
         for entity in ("phone", "email"):
             found = self.extractor.extract_one(entity, raw)
             if found:
-                return {"contact": found["value"]}
-        return {}
+                return entity, found["value"]
+        return None
 
     # ------------------------------------------------------------------ answers to a checklist step
 
@@ -771,7 +776,7 @@ class Policy:
             elif detail.entity:
                 value = self._read_detail(collecting, name, detail.entity, norm)
                 if value is None:
-                    if self._take_volunteered(state, flow, collecting, norm, asked=name):
+                    if self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn):
                         return self._ask_detail(state, turn)
                     if collecting["tries"] >= 1 and self._plain_words(text, norm):
                         value = text.strip()  # second attempt: keep the user's words for the agent
@@ -792,7 +797,7 @@ class Policy:
         collecting["tries"] = 0
         # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
         if text is not None:
-            self._take_volunteered(state, flow, collecting, norm, asked=name)
+            self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn)
         if collecting["pending"]:
             if collecting.get("after_ticket"):  # each answer reaches the ticket at once
                 details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
@@ -815,16 +820,25 @@ class Policy:
             return found["value"]
         return None
 
-    def _take_volunteered(self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str) -> bool:
+    def _take_volunteered(
+        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str, turn: _Turn | None = None
+    ) -> bool:
         """Fill the details still to ask that the answer gives in passing; True if it gave any.
 
         Only entities the extractor finds on their own count (a bare "100" is an amount only
         when the amount is asked). A day without a clock time does not fill a time detail; it
-        is kept as the day a later clock time falls on.
+        is kept as the day a later clock time falls on. A phone number or email fills a contact
+        detail: masked in the state, unmasked only for the ticket.
         """
         taken = False
         for other in list(collecting["pending"]):
             entity = self._detail_of(flow, other).entity
+            if other != asked and entity in CONTACT_ENTITIES and turn is not None and (contact := self._contact_found(norm)):
+                turn.result.protected[other] = contact[1]
+                state["details"][other] = mask(contact[0], contact[1])
+                collecting["pending"].remove(other)
+                taken = True
+                continue
             if other == asked or entity is None or entity in CONTACT_ENTITIES:
                 continue
             found = self.extractor.extract_one(entity, norm, now=self._local_now(), said=self._said(collecting, other), bare=False)
@@ -861,7 +875,14 @@ class Policy:
                 state.update(flow=None, step=None)
                 turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
             return True
-        if kind == "how_long" and confidence >= MOVE_CONFIDENCE:
+        new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
+        if new_flow is not None and new_flow.name != state["collecting"].get("flow") and state.get("ticket"):
+            # Another problem while the ticket's details are asked: into the ticket, at its urgency.
+            state["urgency"] = higher(state.get("urgency"), new_flow.priority)
+            self._note_problem(state, text)
+            self._add_to_ticket(state, TicketUpdate(priority=state["urgency"], problem=f"{turn.render(new_flow.title)}：{text.strip()}"))
+            turn.say("ticket_updated", ticket=state["ticket"])
+        elif kind == "how_long" and confidence >= MOVE_CONFIDENCE:
             turn.say("how_long_unknown")
         elif kind in ("frustration", "complaint") and confidence >= MOVE_CONFIDENCE:
             state["complaint"] = state.get("complaint") or kind == "complaint"
