@@ -28,6 +28,11 @@ TEST_SET = PROJECT / "data" / "eval" / "questions.tsv"
 # The gates: below either, the build fails.
 MIN_IN_SCOPE_ACCURACY = 0.85
 MIN_OUT_OF_SCOPE_REJECTION = 0.70
+# Typed answers to checklist steps (data/eval/step_answers.tsv): the reply kind, and at most this
+# share of the replies that are not "solved" read as solved (the bot would close a live problem).
+MIN_REPLY_ACCURACY = 0.90
+MAX_FALSE_SOLVED = 0.01
+STEP_ANSWERS = PROJECT / "data" / "eval" / "step_answers.tsv"
 
 # Punctuation and spaces that do not make a different question (掰掰 and 掰掰～ are one example).
 _NOISE = re.compile(r"[\s\W_]+")
@@ -98,3 +103,28 @@ def test_the_test_set_is_well_formed(rows: list[evaluate.LabelledQuestion]):
                 "contact_support"}
     assert {intent: n for intent, n in counts.items() if intent in problems and n < 8} == {}
     assert counts["out_of_scope"] >= 40
+
+
+def test_typed_step_answers_pass_the_gates(settings: Settings):
+    result = CliRunner().invoke(eval_command, ["--replies", "--format", "json", "--config", str(CONFIG)], env=_env(settings))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["replies"]
+    assert report["rows"] >= 400
+    not_solved = sum(v["support"] for k, v in report["per_kind"].items() if k != "solved")
+    assert report["accuracy"] >= MIN_REPLY_ACCURACY, f"reply-kind accuracy {report['accuracy']} is below {MIN_REPLY_ACCURACY}: {report['per_kind']}"
+    assert len(report["false_solved"]) <= MAX_FALSE_SOLVED * not_solved, f"read as solved, wrongly: {report['false_solved']}"
+
+
+def test_step_answers_are_held_out_of_the_reply_training_data():
+    """No row of the eval set is a labelled reply of data/replies (the `other` sample drawn from
+    data/nlu may share a greeting or 转人工 with it: those are intent examples, not replies)."""
+    from bot.nlu.replies import REPLY_KINDS, reply_files
+    from bot.nlu.training_data import TrainingData, read_nlu_file
+
+    replies = TrainingData()
+    for path in reply_files(PROJECT / "data"):
+        read_nlu_file(path, path.name, replies, [], {}, labels=REPLY_KINDS)
+    trained = {_key(text) for text, _ in replies.examples}
+    with STEP_ANSWERS.open(encoding="utf-8") as handle:
+        held_out = [line.split("\t")[2] for line in handle.read().splitlines()[1:] if line.strip()]
+    assert held_out and [t for t in held_out if _key(t) in trained] == []

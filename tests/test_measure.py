@@ -120,9 +120,9 @@ def test_eval_command_json_shape_is_stable(settings: Settings, fixture_file: Pat
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert set(report) == {"schema", "intent", "cross_validation", "faq"}
+    assert set(report) == {"schema", "intent", "cross_validation", "faq", "replies"}
     assert report["schema"] == "walletbot.eval/1"
-    assert report["cross_validation"] is None and report["faq"] is None
+    assert report["cross_validation"] is None and report["faq"] is None and report["replies"] is None
     intent = report["intent"]
     assert set(intent) == INTENT_KEYS
     assert set(intent["in_scope"]) == {"rows", "correct", "accuracy", "confident_correct", "rejected"}

@@ -272,7 +272,7 @@ class Policy:
         if confident and intent == "restart":
             return self._restart(state, turn)
         if state.get("collecting"):
-            return self._collect_answer(state, turn, text, skip=bare in self._skip, nlu=nlu)
+            return self._collect_answer(state, turn, text, skip=self._has_word(bare, self._skip), nlu=nlu)
 
         flow = self.content.flows.get(state.get("flow") or "")
         step = flow.steps.get(state.get("step") or "") if flow else None
@@ -777,6 +777,7 @@ class Policy:
                 value = self._read_detail(collecting, name, detail.entity, norm)
                 if value is None:
                     if self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn):
+                        self._push_details(state, turn)
                         return self._ask_detail(state, turn)
                     if collecting["tries"] >= 1 and self._plain_words(text, norm):
                         value = text.strip()  # second attempt: keep the user's words for the agent
@@ -799,11 +800,15 @@ class Policy:
         if text is not None:
             self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn)
         if collecting["pending"]:
-            if collecting.get("after_ticket"):  # each answer reaches the ticket at once
-                details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-                self._add_to_ticket(state, TicketUpdate(details=details))
+            self._push_details(state, turn)
             return self._ask_detail(state, turn)
         self._finish_escalation(state, turn)
+
+    def _push_details(self, state: dict[str, Any], turn: _Turn) -> None:
+        """Each detail reaches the ticket as soon as it is given: nothing waits for the last one."""
+        if state.get("ticket"):
+            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+            self._add_to_ticket(state, TicketUpdate(details=details))
 
     def _local_now(self) -> datetime:
         return self._now.astimezone().replace(tzinfo=None)
