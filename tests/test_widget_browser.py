@@ -143,19 +143,18 @@ def test_quick_replies_lead_to_a_ticket_that_survives_a_reload(page: Page, serve
     expect(page.locator(".wb-reply.wb-chosen")).to_have_count(2)
     click_reply(page, "转人工")
     banner = page.locator(".wb-ticket")
-    skip = reply(page, "跳过")
-    for _ in range(6):  # the flow may ask for details (time, amount…) before opening the ticket
-        expect(banner.or_(skip)).to_be_visible()
-        if banner.is_visible():
+    expect(banner).to_be_visible()  # the ticket opens at once; the details it lacks are asked next
+    for _ in range(4):
+        skip = reply(page, "跳过")
+        if not skip.count():
             break
         click_reply(page, "跳过")
 
-    expect(banner).to_be_visible()
     number = page.locator(".wb-ticket-number").inner_text()
     assert re.fullmatch(r"WB-\d+", number)
     expect(page.locator(".wb-msg-bot").last).to_contain_text(number)
     # Used quick replies stay on screen, disabled.
-    assert page.locator(".wb-reply[disabled]").count() >= 6
+    assert page.locator(".wb-reply[disabled]").count() >= 4
     assert stored(page, "kdou")["ticket"] == number
 
     page.reload()

@@ -27,7 +27,7 @@ WEAK_ANSWER = 0.25
 # Reply kinds that say the reply is no answer to the step (with another problem in it, it leaves).
 NOT_ANSWERS = ("other", "give_up", "how_long", "correct")
 # What an option's own match word adds to its share of the reply kinds.
-KEYWORD_WEIGHT = 0.35
+KEYWORD_WEIGHT = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,10 @@ PREFIX_FAQ = "/faq:"
 CONTACT_ENTITIES = ("phone", "email", "contact")
 
 # Intents handled by a fixed response rather than a flow or the FAQ.
+# A failure or cause at a step belongs to another problem when the NLU gives that problem this
+# much and the current one less than CURRENT_PROBLEM_SHARE.
+OTHER_PROBLEM_CONFIDENCE = 0.9
+CURRENT_PROBLEM_SHARE = 0.05
 # At a step, small talk with this much frustration or complaint in it is taken as a mood.
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
@@ -363,6 +367,12 @@ class Policy:
             share = dict(ranking)
             if sum(share.get(k, 0.0) for k in NOT_ANSWERS) > sum(share.get(k, 0.0) for k in ANSWER_KINDS):
                 return self._start_flow(state, turn, intent, switching=True, opening=text)
+            # "Still fails" or "found the cause" about another problem altogether (我提现三天还没到账
+            # in the top-up checklist; 付款扣了钱订单待支付 when asked whether the login works).
+            if reading.kind in ("failing", "cause") and nlu is not None and nlu["confidence"] >= OTHER_PROBLEM_CONFIDENCE:
+                current = next((r["confidence"] for r in nlu["ranking"] if r["intent"] == flow.name), 0.0)
+                if current < CURRENT_PROBLEM_SHARE:
+                    return self._start_flow(state, turn, intent, switching=True, opening=text)
         if reading.kind in ("cannot", "other") and confident and intent in self._faq_intents:
             # 双重验证在哪开 / 公共wifi付钱安全吗: a question of its own, answered from the FAQ;
             # the step stays resumable.
