@@ -224,7 +224,10 @@ class Assistant:
             if result.feedback:
                 kind, target, helpful = result.feedback
                 add_feedback(s, conv, turn_seq=user_seq, target_kind=kind, target_id=target, helpful=helpful)
-            state["expecting_code"] = any(w in m["text"] for m in result.messages for w in _CODE_WORDS)
+            # Only the question the user answers next counts: a warning "不要发送验证码" before a
+            # detail question must not turn the amount typed next into a hidden code.
+            asking = next((m["text"] for m in reversed(result.messages) if m["text"]), "")
+            state["expecting_code"] = any(w in asking for w in _CODE_WORDS)
             bot_turns = [{"role": "bot", "text": m["text"], "meta": {"buttons": m["buttons"]}} for m in result.messages]
             record_turns(s, conv, [user_turn, *bot_turns], state)
             log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_seq, user_turn["intent"], result.outcome)

@@ -17,7 +17,7 @@ from typing import Any, Callable, TypedDict
 from actions.base import ActionContext
 from bot.config import Settings
 from bot.content import Content
-from bot.dialogue.answers import MOVE_CONFIDENCE, NOT_ANSWERS, Reading, keyword_option, keyword_scores, read_answer
+from bot.dialogue.answers import MOVE_CONFIDENCE, MOVES, NOT_ANSWERS, Reading, keyword_option, keyword_scores, read_answer
 from bot.dialogue.state import fresh_state, higher
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, FaqHit
@@ -43,6 +43,8 @@ CONTACT_ENTITIES = ("phone", "email", "contact")
 # much and the current one less than CURRENT_PROBLEM_SHARE.
 OTHER_PROBLEM_CONFIDENCE = 0.9
 CURRENT_PROBLEM_SHARE = 0.05
+# A reply kind this probable is an answer even when the NLU also hears an FAQ question in it.
+SURE_ANSWER = 0.6
 # At a step, small talk with this much frustration or complaint in it is taken as a mood.
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
@@ -273,6 +275,12 @@ class Policy:
             return self._handoff(state, turn)
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
+        paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
+        if paused is not None and confident and intent == paused.name and state["paused"].get("step") in paused.steps:
+            # More about the interrupted problem (找到了 T2026… 128元): back to its step, read there.
+            step_id = state["paused"]["step"]
+            state.update(paused=None, awaiting_feedback=None, flow=paused.name, step=step_id)
+            return self._step_reply(state, turn, paused, paused.steps[step_id], text, norm, bare, intent, confident, nlu)
         if confident and intent == "restart":
             return self._restart(state, turn)
         if state.get("collecting"):
@@ -367,13 +375,15 @@ class Policy:
             share = dict(ranking)
             if sum(share.get(k, 0.0) for k in NOT_ANSWERS) > sum(share.get(k, 0.0) for k in ANSWER_KINDS):
                 return self._start_flow(state, turn, intent, switching=True, opening=text)
-            # "Still fails" or "found the cause" about another problem altogether (我提现三天还没到账
-            # in the top-up checklist; 付款扣了钱订单待支付 when asked whether the login works).
-            if reading.kind in ("failing", "cause") and nlu is not None and nlu["confidence"] >= OTHER_PROBLEM_CONFIDENCE:
+            # "Still fails" about another problem altogether (我提现三天还没到账 in the top-up
+            # checklist). Not a "cause": 限额不可能超 in the payment checklist reads as one.
+            if reading.kind == "failing" and nlu is not None and nlu["confidence"] >= OTHER_PROBLEM_CONFIDENCE:
                 current = next((r["confidence"] for r in nlu["ranking"] if r["intent"] == flow.name), 0.0)
                 if current < CURRENT_PROBLEM_SHARE:
                     return self._start_flow(state, turn, intent, switching=True, opening=text)
-        if reading.kind in ("cannot", "other") and confident and intent in self._faq_intents:
+        sure_answer = reading.kind in ("solved", "fine", "failing", "cause") and reading.confidence >= SURE_ANSWER
+        mood_or_move = reading.kind in MOVES and reading.confidence >= MOVE_CONFIDENCE  # 垃圾客服 能不能快点
+        if confident and intent in self._faq_intents and not sure_answer and not mood_or_move:
             # 双重验证在哪开 / 公共wifi付钱安全吗: a question of its own, answered from the FAQ;
             # the step stays resumable.
             return self._digress(state, turn, flow, step, norm, intent, confident)
