@@ -17,6 +17,9 @@ from bot.nlu.replies import REPLIES_SUBDIR, load_reply_data
 from bot.nlu.training_data import load_training_data
 
 TRAINING_LOCK = ".training.lock"
+# Regularisation of the reply-kind model: replies are short and their kinds hinge on a word or
+# two (没 / 还是), so it is fitted closer to its examples than the intent model.
+REPLY_C = 60.0
 
 
 def train(settings: Settings, progress: Callable[[str], None] = lambda _msg: None) -> TrainReport:
@@ -37,7 +40,7 @@ def _train(settings: Settings, progress: Callable[[str], None]) -> TrainReport:
         raise ContentError(problems + reply_problems)
     classifier, report = IntentClassifier.train(data, progress=progress)
     progress("reply kinds")
-    reply_classifier, _ = IntentClassifier.train(replies, progress=progress)
+    reply_classifier, _ = IntentClassifier.train(replies, c=REPLY_C, progress=progress)
     progress("saving")
     reply_classifier.save(settings.models_dir / REPLIES_SUBDIR)
     classifier.save(settings.models_dir / MODEL_SUBDIR)

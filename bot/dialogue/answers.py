@@ -41,6 +41,9 @@ class Reading:
     move: str | None = None
     # With move "other": the option the reply leans to, if it leans at all (a weak answer).
     leaning: Option | None = None
+    # The reply named an option itself: its whole title, a yes/no word, or the option's words.
+    named: bool = False
+    ranking: tuple[tuple[str, float], ...] = ()
 
 
 def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no: str | None, keyword: Option | None) -> Reading:
@@ -51,10 +54,12 @@ def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no:
     """
     kind, confidence = ranking[0] if ranking else ("other", 0.0)
     share = dict(ranking)
+    named = yes_no is not None or keyword is not None
+    context = {"named": named, "ranking": tuple(ranking)}
     if yes_no:
         meant = next((o for o in step.options if o.means == yes_no), None)
         if meant:
-            return Reading(kind, confidence, option=meant)
+            return Reading(kind, confidence, option=meant, **context)
 
     def score(option: Option) -> float:
         if option is keyword and not option.kinds:
@@ -64,18 +69,19 @@ def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no:
 
     keyword_share = sum(share.get(k, 0.0) for k in keyword.kinds) if keyword and keyword.kinds else (1.0 if keyword else 0.0)
     if kind in MOVES and confidence >= MOVE_CONFIDENCE and keyword_share < 0.25:
-        return Reading(kind, confidence, move=kind)
+        return Reading(kind, confidence, move=kind, **context)
     best = max(step.options, key=score) if step.options else None
     if best is not None and score(best) >= ANSWER_CONFIDENCE:
-        return Reading(kind, confidence, option=best)
+        return Reading(kind, confidence, option=best, **context)
     if kind == "solved" and confidence >= SOLVED_CONFIDENCE:
-        return Reading(kind, confidence, move="solved")
+        return Reading(kind, confidence, move="solved", **context)
     if kind in ("cause", "cannot") and confidence >= ANSWER_CONFIDENCE:
-        return Reading(kind, confidence, move=kind)
+        return Reading(kind, confidence, move=kind, **context)
     if kind in MOVES and confidence >= MOVE_CONFIDENCE:
-        return Reading(kind, confidence, move=kind)
-    leaning = best if best is not None and score(best) >= WEAK_ANSWER else None
-    return Reading(kind, confidence, move="other", leaning=leaning)
+        return Reading(kind, confidence, move=kind, **context)
+    # Lean to an option only when the reply's likeliest kind is an answer at all.
+    leaning = best if best is not None and kind != "other" and score(best) >= WEAK_ANSWER else None
+    return Reading(kind, confidence, move="other", leaning=leaning, **context)
 
 
 def keyword_option(step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False) -> Option | None:

@@ -361,15 +361,11 @@ class Policy:
         (bot/dialogue/answers.py); only a reply that is clearly something else leaves it."""
         if not bare:
             return self._not_understood(state, turn, flow, step)
-        for option in step.options:
-            if _PUNCT.sub("", normalize(option.title)) == bare:
-                return self._choose(state, turn, flow, step, option, text)
-        titled = [o for o in step.options if len(t := _PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
-        keyword = keyword_option(step, bare) or max(titled, key=lambda o: len(o.title), default=None)
-        ranking = self.read_reply(text)
-        yes_no = self._whole_yes_no(bare)
-        reading = read_answer(step, bare, ranking, yes_no, keyword)
-        if confident and intent in self.content.flows and intent != flow.name and yes_no is None and keyword is None:
+        reading = self.read_step_reply(step, text)
+        if reading.kind == "title" and reading.option is not None:
+            return self._choose(state, turn, flow, step, reading.option, text)
+        ranking = list(reading.ranking)
+        if confident and intent in self.content.flows and intent != flow.name and not reading.named:
             # Another problem leaves the step only when the reply is more likely no answer to it
             # (算了，我提现三天没到账) than an answer (余额是够的 in the top-up checklist).
             share = dict(ranking)
@@ -407,6 +403,16 @@ class Policy:
         self._trail(state, flow, step, "", answer=text.strip())
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
+
+    def read_step_reply(self, step: Step, text: str) -> Reading:
+        """How a typed reply reads at `step` (kind "title": it is an option's whole title)."""
+        bare = _PUNCT.sub("", normalize(text))
+        for option in step.options:
+            if _PUNCT.sub("", normalize(option.title)) == bare:
+                return Reading("title", 1.0, option=option, named=True)
+        titled = [o for o in step.options if len(t := _PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
+        keyword = keyword_option(step, bare) or max(titled, key=lambda o: len(o.title), default=None)
+        return read_answer(step, bare, self.read_reply(text), self._whole_yes_no(bare), keyword)
 
     def _step_move(
         self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, reading: Reading, norm: str, intent: str, confident: bool

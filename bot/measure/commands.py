@@ -121,7 +121,12 @@ def eval_command(
             from bot.measure import replies_eval
 
             answers = settings.root / replies_eval.STEP_ANSWERS_FILE
-            report["replies"] = replies_eval.evaluate_replies(nlu, replies_eval.read_step_answers(answers), source=str(replies_eval.STEP_ANSWERS_FILE))
+            from bot.engine import build_runtime
+
+            rows_replies = replies_eval.read_step_answers(answers)
+            report["replies"] = replies_eval.evaluate_replies(nlu, rows_replies, source=str(replies_eval.STEP_ANSWERS_FILE))
+            runtime = build_runtime(settings, nlu)
+            report["replies"]["in_steps"] = replies_eval.evaluate_in_steps(runtime.policy, runtime.content.flows, rows_replies)
 
         if plot is not None:
             source = report["intent"] or report["cross_validation"]["pooled"]

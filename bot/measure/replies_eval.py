@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.measure import MeasureError, text_table
-from bot.nlu.replies import REPLY_KINDS
+from bot.nlu.replies import ANSWER_KINDS as _ANSWER_KINDS, REPLY_KINDS
 
 if TYPE_CHECKING:
+    from bot.dialogue import Policy
     from bot.nlu.pipeline import NLU
 
 STEP_ANSWERS_FILE = Path("data") / "eval" / "step_answers.tsv"
@@ -65,19 +66,65 @@ def evaluate_replies(nlu: "NLU", rows: list[dict[str, str]], *, source: str = ""
     }
 
 
+def evaluate_in_steps(policy: "Policy", flows: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, Any]:
+    """What the bot does with each reply at its own step (the reply kind plus the step's yes/no
+    words, titles and option words): right when the option it picks stands for the labelled kind,
+    or the move it makes is that kind. `false_solved`: replies not labelled solved that end the
+    checklist as solved."""
+    right = Counter()
+    support = Counter()
+    false_solved: list[str] = []
+    skipped = 0
+    for row in rows:
+        flow = flows.get(row["flow"])
+        step = flow.steps.get(row["step"]) if flow else None
+        if step is None or not step.options:
+            skipped += 1
+            continue
+        gold = row["kind"]
+        support[gold] += 1
+        reading = policy.read_step_reply(step, row["text"])
+        option = reading.option or reading.leaning
+        if option is not None:
+            correct = gold in option.kinds or (not option.kinds and gold in _ANSWER_KINDS)
+            ends_solved = flow.steps[option.next].resolved is not None
+        else:
+            correct = reading.move == gold
+            ends_solved = reading.move == "solved"
+        right[gold] += correct
+        if ends_solved and gold != "solved" and not (option is not None and gold in option.kinds):
+            false_solved.append(row["text"])
+    total = sum(support.values())
+    return {
+        "rows": total,
+        "skipped": skipped,
+        "accuracy": round(sum(right.values()) / total, 4) if total else None,
+        "per_kind": {k: {"support": support[k], "recall": round(right[k] / support[k], 4)} for k in REPLY_KINDS if support[k]},
+        "false_solved": false_solved,
+    }
+
+
 def format_replies_report(report: dict[str, Any]) -> str:
     from bot.measure.evaluate import format_confusion
 
+    steps = report["in_steps"]
     lines = [
         f"Reply kinds at checklist steps: {report['file']} ({report['rows']} rows)",
-        f"  accuracy                 {report['accuracy'] * 100:.1f}%",
-        f"  read as solved, wrongly  {len(report['false_solved'])}",
+        f"  reply kind alone          {report['accuracy'] * 100:.1f}%  (the classifier, without the step)",
+        f"  read at its step          {steps['accuracy'] * 100:.1f}%  (what the bot does: the option or move matches the label;"
+        f" {steps['skipped']} rows skipped, their step is gone)",
+        f"  ends as solved, wrongly   {len(steps['false_solved'])}",
+        *(f"        {text}" for text in steps["false_solved"]),
+        f"  kind alone says solved, wrongly  {len(report['false_solved'])}",
         *(f"        {text}" for text in report["false_solved"]),
         "",
-        "Per kind",
+        "At its step, per kind",
+        text_table(["kind", "support", "recall"], [[k, v["support"], f"{v['recall']:.2f}"] for k, v in steps["per_kind"].items()]),
+        "",
+        "Reply kind alone, per kind",
         text_table(["kind", "support", "recall"], [[k, v["support"], f"{v['recall']:.2f}"] for k, v in report["per_kind"].items()]),
         "",
-        "Confusion matrix (rows: expected, columns: predicted, numbered as the rows)",
+        "Reply kind alone: confusion matrix (rows: expected, columns: predicted, numbered as the rows)",
         format_confusion(report["confusion"]),
     ]
     return "\n".join(lines)
