@@ -219,7 +219,7 @@ class Assistant:
             user_turn |= {
                 "intent": nlu["intent"] if nlu else None,
                 "confidence": nlu["confidence"] if nlu else None,
-                "meta": {"outcome": result.outcome, "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id")},
+                "meta": {"outcome": str(result.outcome), "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id")},
             }
             if result.feedback:
                 kind, target, helpful = result.feedback

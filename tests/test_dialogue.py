@@ -656,3 +656,39 @@ def test_one_policy_answers_two_threads_without_mixing_their_turns(runtime):
     finally:
         sys.setswitchinterval(interval)
     assert mixed == []
+
+
+def test_resolved_and_priority_are_in_the_public_state_on_the_turn_they_happen(chat):
+    c = chat()
+    assert c.say("充值失败")["state"]["resolved"] is False
+    reply = c.say("改了卡号 充进去了")
+    assert reply["state"]["resolved"] is True and reply["state"]["flow"] is None
+    assert c.say("谢谢")["state"]["resolved"] is False  # only the turn that solved it
+    stolen = chat()
+    stolen.say("我的账号被盗了")
+    assert stolen.say("转人工")["state"]["priority"] == "urgent"  # the flow's own urgency, whatever button
+
+
+def test_a_state_stored_before_version_2_goes_on_where_it_was(chat, assistant):
+    c = chat()
+    c.say("充值失败")
+    with assistant.db.session() as s:
+        from bot.store import get_conversation, save_state
+
+        conv = get_conversation(s, c.id, lock=True)
+        old = {k: v for k, v in conv.state.items() if k not in ("version", "priority", "urgency", "resolved", "problems")}
+        save_state(conv, old)
+    reply = c.say("还是不行")
+    assert (reply["state"]["flow"], reply["state"]["step"], reply["state"]["priority"]) == ("topup_problem", "network", None)
+    with assistant.db.session(readonly=True) as s:
+        from bot.store import get_conversation
+
+        assert get_conversation(s, c.id).state["version"] == 2
+
+
+def test_typed_answers_that_say_the_checked_thing_is_fine_never_solve_the_problem(chat):
+    c = chat()
+    c.say("充值失败了")
+    for answer in ("卡的信息都对", "网络挺稳定的", "公告里没说维护", "卡里钱够"):
+        reply = c.say(answer)
+        assert reply["state"]["resolved"] is False and reply["state"]["flow"] == "topup_problem", (answer, c.text())

@@ -465,3 +465,41 @@ def test_queue_query_refuses_bad_pages_and_values() -> None:
     with pytest.raises(StoreError, match="Unknown priority 'asap'"):
         TicketQuery(priority="asap")  # type: ignore[arg-type]
     assert TicketQuery(status="open").status is TicketStatus.OPEN  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- added from the chat
+
+
+def test_add_to_ticket_raises_priority_merges_details_and_records_one_event(database: Database) -> None:
+    with database.session() as s:
+        ticket = _open(s, priority="normal", details={"amount": "100元"})
+        conv = s.get(Conversation, ticket.conversation_id)
+        due_before = ticket.due_at
+        updated = tickets_module.add_to_ticket(
+            s, conv, priority="urgent", problem="账户被盗处理：有两笔不是我付的", details={"time": "2026-12-01 09:00", "amount": None},
+            trail=[{"flow": None, "step": "after_ticket", "say": "", "answer": "有两笔不是我付的"}], sla_hours=SLA,
+        )
+        assert updated is ticket
+        assert ticket.priority == Priority.URGENT
+        assert ticket.due_at < due_before  # an urgent ticket is due sooner
+        assert ticket.summary == "充值100元未到账\n另：账户被盗处理：有两笔不是我付的"
+        assert ticket.details == {"amount": "100元", "time": "2026-12-01 09:00"}  # None never erases
+        assert ticket.trail[-1]["answer"] == "有两笔不是我付的"
+        events = list_events(s, ticket)
+        assert [(e.kind, e.actor) for e in events] == [("created", "bot"), ("updated", "user")]
+        assert events[-1].before["priority"] == "normal" and events[-1].after["priority"] == "urgent"
+
+
+def test_add_to_ticket_never_lowers_priority_nor_repeats_a_problem(database: Database) -> None:
+    with database.session() as s:
+        ticket = _open(s, priority="high")
+        conv = s.get(Conversation, ticket.conversation_id)
+        tickets_module.add_to_ticket(s, conv, priority="low", problem="充值100元未到账", sla_hours=SLA)
+        assert ticket.priority == Priority.HIGH and ticket.summary == "充值100元未到账"
+        assert [e.kind for e in list_events(s, ticket)] == ["created"]  # nothing changed, nothing recorded
+
+
+def test_add_to_ticket_without_a_ticket_is_none(database: Database) -> None:
+    with database.session() as s:
+        conv, _ = create_conversation(s, brand="kdou", channel="http")
+        assert tickets_module.add_to_ticket(s, conv, priority="urgent", problem="x") is None

@@ -5,7 +5,7 @@
 - `state`: the conversation state, its defaults and the public part of it.
 """
 
-from bot.dialogue.policy import Policy, TicketInfo, TicketRequest, TicketUpdate, TurnResult
+from bot.dialogue.policy import Outcome, Policy, TicketInfo, TicketRequest, TicketUpdate, TurnResult
 from bot.dialogue.state import fresh_state, public_state
 
-__all__ = ["Policy", "TicketInfo", "TicketRequest", "TicketUpdate", "TurnResult", "fresh_state", "public_state"]
+__all__ = ["Outcome", "Policy", "TicketInfo", "TicketRequest", "TicketUpdate", "TurnResult", "fresh_state", "public_state"]

@@ -8,8 +8,8 @@ transaction as the state).
 
 from __future__ import annotations
 
+import enum
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, TypedDict
@@ -18,7 +18,7 @@ from actions.base import ActionContext
 from bot.config import Settings
 from bot.content import Content
 from bot.dialogue.answers import MOVE_CONFIDENCE, MOVES, NOT_ANSWERS, Reading, keyword_option, keyword_scores, read_answer
-from bot.dialogue.state import fresh_state, higher
+from bot.dialogue.state import fresh_state, higher, migrate
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, FaqHit
 from bot.flows.model import ANSWER_KINDS, Detail, Flow, Option, Step
@@ -91,11 +91,23 @@ class TicketUpdate:
     trail: list[dict[str, Any]] = field(default_factory=list)
 
 
+class Outcome(enum.StrEnum):
+    """What a turn did, stored with the user's turn (reports count fallbacks, escalations…)."""
+
+    ANSWERED = "answered"  # an FAQ answer, or another direct answer
+    FLOW = "flow"  # a checklist started, moved on, or asked again
+    CLARIFY = "clarify"  # "did you mean…?" buttons
+    FALLBACK = "fallback"  # not understood
+    OUT_OF_SCOPE = "out_of_scope"
+    ESCALATED = "escalated"  # a ticket opened or added to
+    FEEDBACK = "feedback"  # a vote on an answer
+    SMALL_TALK = "small_talk"
+
+
 @dataclass(slots=True)
 class TurnResult:
     messages: list[Message] = field(default_factory=list)
-    # "answered" | "flow" | "clarify" | "fallback" | "out_of_scope" | "escalated" | "feedback" | "small_talk"
-    outcome: str = "answered"
+    outcome: Outcome = Outcome.ANSWERED
     # (target_kind, target_id, helpful) when the user voted on an answer
     feedback: tuple[str, str, bool] | None = None
     # Unmasked contact details given this turn: they go only into the ticket, never into state.
@@ -108,13 +120,26 @@ ReadReply = Callable[[str], list[tuple[str, float]]]
 
 
 class _Turn:
-    """Collects the messages of one turn; texts are rendered for the conversation's brand."""
+    """One turn: what belongs to the message being answered (its unredacted text, the clock, the
+    ticket callbacks) and the messages it collects, rendered for the conversation's brand. One
+    Policy answers many conversations at once; nothing of a turn lives on the Policy."""
 
-    def __init__(self, policy: "Policy", brand_key: str) -> None:
+    def __init__(
+        self, policy: "Policy", brand_key: str, *, raw_text: str | None, now: datetime, open_ticket: OpenTicket, update_ticket: UpdateTicket
+    ) -> None:
         self.policy = policy
         self.brand_key = brand_key
         self.values = policy.settings.brand(brand_key).placeholders()
         self.result = TurnResult()
+        # The message with only its secrets hidden: read for a contact detail the bot asked for.
+        self.raw_text = raw_text
+        self.now = now
+        self.open_ticket = open_ticket
+        self.update_ticket = update_ticket
+
+    @property
+    def local_now(self) -> datetime:
+        return self.now.astimezone().replace(tzinfo=None)
 
     def render(self, text: Any, **extra: str) -> str:
         return render(text, self.brand_key, self.values | extra)
@@ -138,9 +163,6 @@ class Policy:
         self.read_reply = read_reply
         self.settings = settings
         self.faq = faq_index
-        # One Policy answers every conversation, from many threads at once: what belongs to the
-        # message being answered lives per thread (see the properties below).
-        self._this_turn = threading.local()
         self.extractor = extractor
         # Intents answered from the FAQ (contact_support, account_security): a message with one of
         # them at a checklist step is a question of its own.
@@ -153,23 +175,6 @@ class Policy:
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
-
-    @property
-    def _raw_text(self) -> str | None:
-        """The message with only its secrets hidden: read for a contact detail the bot asked for."""
-        return self._this_turn.raw_text
-
-    @property
-    def _now(self) -> datetime:
-        return self._this_turn.now
-
-    @property
-    def _open_ticket(self) -> OpenTicket:
-        return self._this_turn.open_ticket
-
-    @property
-    def _update_ticket(self) -> UpdateTicket:
-        return self._this_turn.update_ticket
 
     # ------------------------------------------------------------------ entry point
 
@@ -192,13 +197,11 @@ class Policy:
 
         `raw_text` (unredacted) is read only to capture a contact detail the bot asked for.
         """
-        turn = _Turn(self, brand_key)
-        self._this_turn.raw_text = raw_text if raw_text is not None else text
-        self._this_turn.now = now or datetime.now(timezone.utc)
-        self._this_turn.open_ticket = open_ticket
-        self._this_turn.update_ticket = update_ticket
-        for key, value in fresh_state().items():  # a state stored by an older version
-            state.setdefault(key, value)
+        turn = _Turn(
+            self, brand_key, raw_text=raw_text if raw_text is not None else text, now=now or datetime.now(timezone.utc),
+            open_ticket=open_ticket, update_ticket=update_ticket,
+        )
+        migrate(state)  # a state stored by an older version
         state["resolved"] = False
         if secret:
             turn.say("secret_warning")
@@ -215,9 +218,9 @@ class Policy:
             state["urgency"] = higher(state.get("urgency"), "high")
             self._note_problem(state, text)
             if state.get("ticket"):
-                self._add_to_ticket(state, TicketUpdate(priority="high", problem=text))
+                self._add_to_ticket(turn, state, TicketUpdate(priority="high", problem=text))
             turn.say("scam_warning", [turn.button("human", PAYLOAD_HUMAN)])
-            turn.result.outcome = "answered"
+            turn.result.outcome = Outcome.ANSWERED
             return turn.result
         offered = {_PUNCT.sub("", normalize(b["title"])): b["payload"] for b in state.get("offered") or []}
         typed = _PUNCT.sub("", normalize(text or ""))
@@ -318,7 +321,7 @@ class Policy:
         cannot otherwise place goes to the ticket, and the user is told so. Small talk, FAQ
         questions and yes/no answers are answered as usual (False)."""
         entities = {e["entity"]: e["value"] for e in (nlu or {}).get("entities", [])}
-        contact = self._contact_in(text)
+        contact = self._contact_in(turn, text)
         if contact:
             entities.update(contact)
         if not entities:
@@ -328,23 +331,23 @@ class Policy:
             if (confident and intent != "out_of_scope") or (hits and hits[0].score >= self.settings.faq.answer_threshold):
                 return False
         details = {_DETAIL_OF_ENTITY.get(k, k): v for k, v in entities.items()}
-        trail = [{"flow": None, "step": "after_ticket", "say": "", "answer": text.strip(), "at": self._now.isoformat(timespec="seconds")}]
+        trail = [{"flow": None, "step": "after_ticket", "say": "", "answer": text.strip(), "at": turn.now.isoformat(timespec="seconds")}]
         # The first words about the problem of a ticket opened before any were said (转人工 first).
         problem = text.strip() if not entities and not state.get("problems") else None
         self._note_problem(state, problem)
-        self._add_to_ticket(state, TicketUpdate(details=details, trail=trail, problem=problem))
-        turn.result.outcome = "escalated"
+        self._add_to_ticket(turn, state, TicketUpdate(details=details, trail=trail, problem=problem))
+        turn.result.outcome = Outcome.ESCALATED
         turn.say("ticket_noted", ticket=state["ticket"])
         return True
 
-    def _contact_in(self, text: str) -> dict[str, str]:
+    def _contact_in(self, turn: _Turn, text: str) -> dict[str, str]:
         """A phone number or email in the message, unmasked for the ticket only."""
-        found = self._contact_found(text)
+        found = self._contact_found(turn, text)
         return {"contact": found[1]} if found else {}
 
-    def _contact_found(self, text: str) -> tuple[str, str] | None:
+    def _contact_found(self, turn: _Turn, text: str) -> tuple[str, str] | None:
         """(phone | email, the unmasked value) of a contact detail in the message, or None."""
-        raw = normalize(self._raw_text or text)
+        raw = normalize(turn.raw_text or text)
         for entity in ("phone", "email"):
             found = self.extractor.extract_one(entity, raw)
             if found:
@@ -400,7 +403,7 @@ class Policy:
             meant = next((r["intent"] for r in (nlu or {}).get("ranking", []) if r["intent"] in self.content.flows and r["intent"] != flow.name and r["confidence"] >= CORRECTION_CONFIDENCE), None)
             if meant:
                 return self._start_flow(state, turn, meant, switching=True, opening=text)
-        self._trail(state, flow, step, "", answer=text.strip())
+        self._trail(turn, state, flow, step, "", answer=text.strip())
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
 
@@ -419,14 +422,14 @@ class Policy:
     ) -> None:
         """A reply that picks no option: act on what it is, then stay at the step."""
         move = reading.move
-        turn.result.outcome = "flow"
+        turn.result.outcome = Outcome.FLOW
         if move == "solved":
             leaf = next((s for s in flow.steps.values() if s.resolved is not None), None)
             if leaf is not None:
                 return self._enter(state, turn, flow, leaf.id)
         if move == "give_up":
             state.update(flow=None, step=None, paused=None, awaiting_feedback=None)
-            turn.result.outcome = "small_talk"
+            turn.result.outcome = Outcome.SMALL_TALK
             return turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
         if move == "repeat":
             return self._enter(state, turn, flow, step.id)
@@ -487,7 +490,7 @@ class Policy:
         if state.get("paused"):
             if answer == "no":
                 state.update(paused=None, awaiting_feedback=None)
-                turn.result.outcome = "small_talk"
+                turn.result.outcome = Outcome.SMALL_TALK
                 turn.say("deny_idle")
                 return True
             if answer == "yes" or self._has_word(bare, self._resume_words):
@@ -509,21 +512,21 @@ class Policy:
             flow = self.content.flows[intent]
             if reply == "how_long" and reply_confidence >= MOVE_CONFIDENCE:
                 # 退款多久到账: the guides' answer, and the checklist if the user wants it
-                turn.result.outcome = "answered"
+                turn.result.outcome = Outcome.ANSWERED
                 self._say_how_long(turn, flow)
                 return turn.say("how_long_start_offer", [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}])
             return self._start_flow(state, turn, intent, switching=False, opening=text)
         if reply == "complaint" and reply_confidence >= MOVE_CONFIDENCE and not (confident and intent in SMALL_TALK):
             state["misses"] = 0
             state["complaint"] = True
-            turn.result.outcome = "answered"
+            turn.result.outcome = Outcome.ANSWERED
             return turn.say("complaint", [turn.button("human", PAYLOAD_HUMAN)])
         if confident and intent in SMALL_TALK:
             state["misses"] = 0
-            turn.result.outcome = "small_talk"
+            turn.result.outcome = Outcome.SMALL_TALK
             return turn.say(SMALL_TALK[intent])
         if confident and intent in ("affirm", "deny") and self._yes_no(_PUNCT.sub("", norm), "", 0.0):
-            turn.result.outcome = "small_talk"
+            turn.result.outcome = Outcome.SMALL_TALK
             return turn.say("affirm_idle" if intent == "affirm" else "deny_idle")
         hits = self.faq.search(norm, brand=turn.brand_key, k=self.settings.dialogue.max_clarify_options)
         if confident and intent != "out_of_scope":
@@ -537,7 +540,7 @@ class Policy:
             state["misses"] = 0
             return self._answer_faq(state, turn, hits[0].entry.id)
         if intent == "out_of_scope" and confidence >= self.settings.nlu.reject_threshold:
-            turn.result.outcome = "out_of_scope"
+            turn.result.outcome = Outcome.OUT_OF_SCOPE
             return self._miss(state, turn, "out_of_scope")
         self._clarify(state, turn, nlu, hits)
 
@@ -588,10 +591,10 @@ class Policy:
         if state.get("ticket"):
             # A new problem after the ticket: the agent must see it, at its urgency.
             problem = f"{turn.render(flow.title)}：{opening.strip()}" if opening.strip() else turn.render(flow.title)
-            self._add_to_ticket(state, TicketUpdate(priority=state["urgency"], problem=problem))
+            self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=problem))
             turn.say("ticket_updated", ticket=state["ticket"])
         turn.say("flow_switch" if switching else "flow_start", title=turn.render(flow.title))
-        turn.result.outcome = "flow"
+        turn.result.outcome = Outcome.FLOW
         first = flow.steps[flow.start]
         option = self._answered_by_opening(first, _PUNCT.sub("", normalize(opening))) if opening else None
         if option is None:
@@ -599,7 +602,7 @@ class Policy:
         state["step"] = first.id
         if first.action:
             self._run_action(state, turn, first)
-        self._trail(state, flow, first, turn.render(first.say) if first.say is not None else "", answer=opening.strip())
+        self._trail(turn, state, flow, first, turn.render(first.say) if first.say is not None else "", answer=opening.strip())
         state["trail"][-1].update(choice=option.title, from_opening=True)
         self._enter(state, turn, flow, option.next)
 
@@ -633,22 +636,22 @@ class Policy:
                 buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
                 buttons.append(turn.button("human", PAYLOAD_HUMAN))
                 turn.add(said, buttons)
-                self._trail(state, flow, step, said)
+                self._trail(turn, state, flow, step, said)
                 return
             if step.next:
                 turn.add(said)
-                self._trail(state, flow, step, said, answer="")
+                self._trail(turn, state, flow, step, said, answer="")
                 step_id = step.next
                 continue
             if step.resolved is not None:
                 text = "\n".join(t for t in (said, turn.render(step.resolved)) if t)
-                self._trail(state, flow, step, text, answer="")
+                self._trail(turn, state, flow, step, text, answer="")
                 turn.add(text)
                 turn.say("resolved_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])
                 state.update(flow=None, step=None, resolved=True, awaiting_feedback={"kind": "flow", "id": flow.name})
                 return
             turn.add(said)
-            self._trail(state, flow, step, said, answer="")
+            self._trail(turn, state, flow, step, said, answer="")
             return self._begin_collect(state, turn, flow, step)
         raise RuntimeError(f"flow '{flow.name}' loops through steps without a question")  # pragma: no cover
 
@@ -658,7 +661,7 @@ class Policy:
             trail[-1]["answer"] = answer
             trail[-1]["choice"] = option.title
         state["misses"] = 0
-        turn.result.outcome = "flow"
+        turn.result.outcome = Outcome.FLOW
         self._enter(state, turn, flow, option.next)
 
     def _digress(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool) -> None:
@@ -678,7 +681,7 @@ class Policy:
 
     def _not_understood(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step) -> None:
         state["misses"] += 1
-        turn.result.outcome = "fallback"
+        turn.result.outcome = Outcome.FALLBACK
         if state["misses"] >= self.settings.dialogue.misses_before_human:
             self._step_buttons(turn, step, "offer_human")
         else:
@@ -693,21 +696,21 @@ class Policy:
             return turn.say("restart_done")
         state.update(flow=flow.name, intent=flow.name)
         turn.say("flow_resumed")
-        turn.result.outcome = "flow"
+        turn.result.outcome = Outcome.FLOW
         self._enter(state, turn, flow, paused["step"])
 
     def _run_action(self, state: dict[str, Any], turn: _Turn, step: Step) -> None:
         action = self.actions.get(step.action)
         if action is None:
             return
-        ctx = ActionContext(turn.brand_key, self.settings.brand(turn.brand_key), self._now.astimezone(), state)
+        ctx = ActionContext(turn.brand_key, self.settings.brand(turn.brand_key), turn.now.astimezone(), state)
         result = action.run(ctx)
         if result.response:
             turn.say(result.response, **result.values)
-        state["trail"].append({"flow": state.get("flow"), "step": step.id, "action": step.action, "facts": result.facts, "at": self._now.isoformat(timespec="seconds")})
+        state["trail"].append({"flow": state.get("flow"), "step": step.id, "action": step.action, "facts": result.facts, "at": turn.now.isoformat(timespec="seconds")})
 
-    def _trail(self, state: dict[str, Any], flow: Flow, step: Step, said: str, answer: str | None = None) -> None:
-        state["trail"].append({"flow": flow.name, "step": step.id, "say": said, "answer": answer, "at": self._now.isoformat(timespec="seconds")})
+    def _trail(self, turn: _Turn, state: dict[str, Any], flow: Flow, step: Step, said: str, answer: str | None = None) -> None:
+        state["trail"].append({"flow": flow.name, "step": step.id, "say": said, "answer": answer, "at": turn.now.isoformat(timespec="seconds")})
 
     # ------------------------------------------------------------------ collecting details, tickets
 
@@ -793,19 +796,19 @@ class Policy:
         value: str | None = None
         if not skip and text is not None:
             if detail.entity in CONTACT_ENTITIES:
-                found = self.extractor.extract_one(detail.entity, normalize(self._raw_text or ""))
+                found = self.extractor.extract_one(detail.entity, normalize(turn.raw_text or ""))
                 if found:
                     turn.result.protected[name] = found["value"]
                     value = mask(found["entity"], found["value"])
                 else:
                     value = None
             elif detail.entity:
-                value = self._read_detail(collecting, name, detail.entity, norm)
+                value = self._read_detail(turn, collecting, name, detail.entity, norm)
                 if value is None:
                     if self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn):
                         self._push_details(state, turn)
                         return self._ask_detail(state, turn)
-                    if collecting["tries"] >= 1 and self._plain_words(text, norm):
+                    if collecting["tries"] >= 1 and self._plain_words(turn, text, norm):
                         value = text.strip()  # second attempt: keep the user's words for the agent
             else:
                 value = text.strip()
@@ -819,7 +822,7 @@ class Policy:
         if value is None and name in collecting.get("said", {}):
             value = collecting["said"][name][0]  # no time of day, but the day the user named
         state["details"][name] = value
-        state["trail"].append({"flow": collecting["flow"], "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": answer, "at": self._now.isoformat(timespec="seconds")})
+        state["trail"].append({"flow": collecting["flow"], "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": answer, "at": turn.now.isoformat(timespec="seconds")})
         collecting["pending"].pop(0)
         collecting["tries"] = 0
         # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
@@ -834,25 +837,22 @@ class Policy:
         """Each detail reaches the ticket as soon as it is given: nothing waits for the last one."""
         if state.get("ticket"):
             details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-            self._add_to_ticket(state, TicketUpdate(details=details))
-
-    def _local_now(self) -> datetime:
-        return self._now.astimezone().replace(tzinfo=None)
+            self._add_to_ticket(turn, state, TicketUpdate(details=details))
 
     def _said(self, collecting: dict[str, Any], name: str) -> SaidDay | None:
         """The day (and day period) the user named for this time detail without a clock time."""
         said = collecting.get("said", {}).get(name)
         return SaidDay(date.fromisoformat(said[0]), said[1]) if said else None
 
-    def _read_detail(self, collecting: dict[str, Any], name: str, entity: str, norm: str) -> str | None:
+    def _read_detail(self, turn: _Turn, collecting: dict[str, Any], name: str, entity: str, norm: str) -> str | None:
         """The asked detail in the answer, or None."""
-        found = self.extractor.extract_one(entity, norm, now=self._local_now(), said=self._said(collecting, name))
+        found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, name))
         if found:
             return found["value"]
         return None
 
     def _take_volunteered(
-        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str, turn: _Turn | None = None
+        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str, turn: _Turn
     ) -> bool:
         """Fill the details still to ask that the answer gives in passing; True if it gave any.
 
@@ -864,7 +864,7 @@ class Policy:
         taken = False
         for other in list(collecting["pending"]):
             entity = self._detail_of(flow, other).entity
-            if other != asked and entity in CONTACT_ENTITIES and turn is not None and (contact := self._contact_found(norm)):
+            if other != asked and entity in CONTACT_ENTITIES and (contact := self._contact_found(turn, norm)):
                 turn.result.protected[other] = contact[1]
                 state["details"][other] = mask(contact[0], contact[1])
                 collecting["pending"].remove(other)
@@ -872,7 +872,7 @@ class Policy:
                 continue
             if other == asked or entity is None or entity in CONTACT_ENTITIES:
                 continue
-            found = self.extractor.extract_one(entity, norm, now=self._local_now(), said=self._said(collecting, other), bare=False)
+            found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=False)
             if found is None:
                 continue
             taken = True
@@ -884,22 +884,22 @@ class Policy:
             collecting["pending"].remove(other)
         return taken
 
-    def _plain_words(self, text: str, norm: str) -> bool:
+    def _plain_words(self, turn: _Turn, text: str, norm: str) -> bool:
         """An answer that may be kept in the user's words: no entity the extractor can read and
         nothing masked (a phone or card number hidden by the guard is no amount)."""
-        return not self.extractor.extract(norm, now=self._local_now()) and text == (self._raw_text if self._raw_text is not None else text)
+        return not self.extractor.extract(norm, now=turn.local_now) and text == (turn.raw_text if turn.raw_text is not None else text)
 
     def _collect_aside(self, state: dict[str, Any], turn: _Turn, text: str, nlu: ParseResult | None) -> bool:
         """While a detail is asked: a message holding no detail at all may be a question, giving
         up or frustration. Handled here (True), the detail is asked again or the asking stops."""
         norm = normalize(text)
-        if self.extractor.extract(norm, now=self._local_now()) or self._contact_in(text):
+        if self.extractor.extract(norm, now=turn.local_now) or self._contact_in(turn, text):
             return False
         kind, confidence = self.read_reply(text)[0]
         intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None
-            turn.result.outcome = "small_talk"
+            turn.result.outcome = Outcome.SMALL_TALK
             if collecting.get("after_ticket"):
                 turn.say("details_stopped", ticket=state.get("ticket") or "")
             else:
@@ -911,7 +911,7 @@ class Policy:
             # Another problem while the ticket's details are asked: into the ticket, at its urgency.
             state["urgency"] = higher(state.get("urgency"), new_flow.priority)
             self._note_problem(state, text)
-            self._add_to_ticket(state, TicketUpdate(priority=state["urgency"], problem=f"{turn.render(new_flow.title)}：{text.strip()}"))
+            self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=f"{turn.render(new_flow.title)}：{text.strip()}"))
             turn.say("ticket_updated", ticket=state["ticket"])
         elif kind == "how_long" and confidence >= MOVE_CONFIDENCE:
             turn.say("how_long_unknown")
@@ -936,8 +936,8 @@ class Policy:
         state.update(collecting=None, flow=None, step=None)
         if collecting.get("after_ticket") or state.get("ticket"):
             details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-            self._add_to_ticket(state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0):]))
-            turn.result.outcome = "escalated"
+            self._add_to_ticket(turn, state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0):]))
+            turn.result.outcome = Outcome.ESCALATED
             return turn.say("details_added", ticket=state.get("ticket") or "")
         flow = self.content.flows[collecting["flow"]]
         escalation = flow.steps[collecting["step"]].escalate
@@ -947,9 +947,9 @@ class Policy:
         """Open the ticket; when there is one already, add this escalation to it."""
         if not state.get("ticket"):
             return self._create_ticket(state, turn, category, priority, summary)
-        self._add_to_ticket(state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=summary))
+        self._add_to_ticket(turn, state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=summary))
         state["paused"] = None
-        turn.result.outcome = "escalated"
+        turn.result.outcome = Outcome.ESCALATED
         turn.say("ticket_updated", ticket=state["ticket"])
 
     def _create_ticket(self, state: dict[str, Any], turn: _Turn, category: str, priority: str, summary: str) -> None:
@@ -962,10 +962,10 @@ class Policy:
         words = "；".join(state.get("problems") or [])
         if words:
             summary = f"{summary}\n{turn.render(self.content.responses.texts.get('summary_user_words', '{words}'), words=words)}"
-        info = self._open_ticket(TicketRequest(category, priority, summary, details, list(state["trail"])))
+        info = turn.open_ticket(TicketRequest(category, priority, summary, details, list(state["trail"])))
         # The flow stays the conversation's topic while the ticket's details are asked.
         state.update(ticket=info.number, escalated=True, paused=None, priority=info.priority)
-        turn.result.outcome = "escalated"
+        turn.result.outcome = Outcome.ESCALATED
         if not info.created:
             return turn.say("ticket_exists", ticket=info.number)
         turn.say("ticket_created_urgent" if info.priority in ("high", "urgent") else "ticket_created", ticket=info.number)
@@ -973,7 +973,7 @@ class Policy:
     def _handoff(self, state: dict[str, Any], turn: _Turn) -> None:
         """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks."""
         if state.get("ticket"):
-            turn.result.outcome = "escalated"
+            turn.result.outcome = Outcome.ESCALATED
             return turn.say("ticket_exists", ticket=state["ticket"])
         collecting = state.get("collecting") or {}
         name = state.get("flow") or collecting.get("flow") or (state.get("paused") or {}).get("flow") or state.get("intent") or ""
@@ -994,8 +994,8 @@ class Policy:
             names.append("contact")
         self._begin_collect(state, turn, flow, None, names, after_ticket=True)
 
-    def _add_to_ticket(self, state: dict[str, Any], update: TicketUpdate) -> None:
-        info = self._update_ticket(update)
+    def _add_to_ticket(self, turn: _Turn, state: dict[str, Any], update: TicketUpdate) -> None:
+        info = turn.update_ticket(update)
         if info is not None:
             state["priority"] = info.priority
 
@@ -1014,7 +1014,7 @@ class Policy:
         in a message of its own (its button is not feedback on the answer)."""
         entry = self.faq.by_id[entry_id]
         state.update(faq_id=entry.id, awaiting_feedback={"kind": "faq", "id": entry.id})
-        turn.result.outcome = "answered"
+        turn.result.outcome = Outcome.ANSWERED
         turn.add(turn.render(entry.answer))
         turn.say("faq_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
@@ -1024,7 +1024,7 @@ class Policy:
     def _feedback(self, state: dict[str, Any], turn: _Turn, helpful: bool) -> None:
         target = state.get("awaiting_feedback") or {}
         state["awaiting_feedback"] = None
-        turn.result.outcome = "feedback"
+        turn.result.outcome = Outcome.FEEDBACK
         turn.result.feedback = (target.get("kind", "faq"), target.get("id", ""), helpful)
         if helpful:
             turn.say("feedback_thanks")
@@ -1044,14 +1044,14 @@ class Policy:
         if not buttons:
             return self._miss(state, turn, "fallback")
         state["misses"] += 1
-        turn.result.outcome = "clarify"
+        turn.result.outcome = Outcome.CLARIFY
         if state["misses"] >= self.settings.dialogue.misses_before_human:
             turn.say("offer_human")
         turn.say("clarify", [*buttons, turn.button("human", PAYLOAD_HUMAN)])
 
     def _miss(self, state: dict[str, Any], turn: _Turn, key: str) -> None:
         state["misses"] += 1
-        turn.result.outcome = key
+        turn.result.outcome = Outcome(key)
         if state["misses"] >= self.settings.dialogue.misses_before_human:
             turn.say(key)
             turn.say("offer_human", [turn.button("human", PAYLOAD_HUMAN)])
@@ -1062,5 +1062,5 @@ class Policy:
         keep = {"ticket": state.get("ticket"), "escalated": state.get("escalated"), "fraud_risk": state.get("fraud_risk")}
         state.clear()
         state.update(fresh_state() | keep)
-        turn.result.outcome = "small_talk"
+        turn.result.outcome = Outcome.SMALL_TALK
         turn.say("restart_done")

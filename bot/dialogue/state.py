@@ -6,8 +6,8 @@ turn reached a resolved leaf), trail, details, entities, time_period, collecting
 checklist an FAQ question interrupted), misses, awaiting_feedback, fraud_risk, expecting_code,
 offered (the buttons of the last reply), problems (the problems the user reported, in order).
 
-A state stored by an older version lacks the newer keys: `with_defaults` fills them, so old
-conversations go on where they were.
+A state stored by an older version lacks the newer keys (version 1 had no `version` key):
+`migrate` fills them, so old conversations go on where they were.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 PRIORITIES = ("low", "normal", "high", "urgent")
+# 2: priority, urgency, resolved, problems; tickets open before their details are asked.
+STATE_VERSION = 2
 
 
 def fresh_state() -> dict[str, Any]:
     return {
+        "version": STATE_VERSION,
         "intent": None, "flow": None, "step": None, "faq_id": None, "ticket": None, "escalated": False,
         "priority": None, "urgency": None, "resolved": False,
         "trail": [], "details": {}, "entities": {}, "time_period": None, "collecting": None, "paused": None, "misses": 0,
@@ -26,9 +29,11 @@ def fresh_state() -> dict[str, Any]:
     }
 
 
-def with_defaults(state: dict[str, Any] | None) -> dict[str, Any]:
-    """A copy of a stored state with every key of the current version."""
-    return fresh_state() | dict(state or {})
+def migrate(state: dict[str, Any]) -> None:
+    """Bring a stored state to the current version in place: missing keys get their defaults."""
+    for key, value in fresh_state().items():
+        state.setdefault(key, value)
+    state["version"] = STATE_VERSION
 
 
 def public_state(state: dict[str, Any]) -> dict[str, Any]:
