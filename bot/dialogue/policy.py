@@ -279,7 +279,8 @@ class Policy:
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
-        if paused is not None and confident and intent == paused.name and state["paused"].get("step") in paused.steps:
+        declines = bare in self._no or any(len(w) > 1 and w in bare for w in self._no)  # 不用继续了
+        if paused is not None and confident and intent == paused.name and not declines and state["paused"].get("step") in paused.steps:
             # More about the interrupted problem (找到了 T2026… 128元): back to its step, read there.
             step_id = state["paused"]["step"]
             state.update(paused=None, awaiting_feedback=None, flow=paused.name, step=step_id)
