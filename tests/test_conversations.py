@@ -4,7 +4,10 @@
   is one failing case naming its problems);
 - the development set (tests/data/conversations_dev.yml, a verbatim copy of
   ../shared/eval/conversations_dev.yml) must pass at DEV_PASS_SHARE or better: it is the target
-  of the dialogue work, measured as a whole rather than sentence by sentence.
+  of the dialogue work, measured as a whole rather than sentence by sentence;
+- the known gaps (tests/data/conversations_gaps.yml: desired behaviour the bot does not meet yet)
+  are expected failures, strictly: one that starts to pass fails here until it is moved back to
+  tests/conversations/.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from engine_fixtures import make_settings
 HERE = Path(__file__).resolve().parent
 CONVERSATIONS = HERE / "conversations"
 DEV_SET = HERE / "data" / "conversations_dev.yml"
+GAPS = HERE / "data" / "conversations_gaps.yml"
 DEV_PASS_SHARE = 0.90
 
 
@@ -66,3 +70,9 @@ def test_development_set_mostly_passes(scenario_runner: ScenarioRunner) -> None:
     assert passed >= DEV_PASS_SHARE * total, (
         f"{passed} of {total} development scenarios pass, {DEV_PASS_SHARE:.0%} needed; failing:\n{failures}"
     )
+
+
+@pytest.mark.parametrize("scenario", [pytest.param(sc, id=sc.name) for sc in load_scenarios(GAPS)])
+def test_known_gap_still_fails(scenario_runner: ScenarioRunner, scenario) -> None:
+    result = scenario_runner.run(scenario)
+    assert not result.passed, f"{scenario.name} passes now: move it from {GAPS.name} back to tests/conversations/"
