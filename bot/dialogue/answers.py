@@ -27,7 +27,7 @@ WEAK_ANSWER = 0.25
 # Reply kinds that say the reply is no answer to the step (with another problem in it, it leaves).
 NOT_ANSWERS = ("other", "give_up", "how_long", "correct")
 # What an option's own match word adds to its share of the reply kinds.
-KEYWORD_WEIGHT = 0.5
+KEYWORD_WEIGHT = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no:
     keyword_share = sum(share.get(k, 0.0) for k in keyword.kinds) if keyword and keyword.kinds else (1.0 if keyword else 0.0)
     if kind in MOVES and confidence >= MOVE_CONFIDENCE and keyword_share < 0.25:
         return Reading(kind, confidence, move=kind, **context)
-    best = max(step.options, key=score) if step.options else None
+    best = max(step.options, key=lambda o: (score(o), o is keyword)) if step.options else None  # a tie goes to the option's own words
     if best is not None and score(best) >= ANSWER_CONFIDENCE:
         return Reading(kind, confidence, option=best, **context)
     if kind == "solved" and confidence >= SOLVED_CONFIDENCE:
