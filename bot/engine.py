@@ -35,6 +35,7 @@ from bot.store import (
     create_ticket_once,
     get_conversation,
     last_reply_role,
+    stored_reply,
     list_turns,
     record_turns,
     save_state,
@@ -149,8 +150,15 @@ class Assistant:
     def parse(self, text: str) -> ParseResult:
         return self.runtime.nlu.parse(text)
 
-    def handle(self, conversation_id: str, *, text: str | None = None, payload: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    def handle(
+        self, conversation_id: str, *, text: str | None = None, payload: str | None = None, now: datetime | None = None,
+        message_id: str | None = None,
+    ) -> dict[str, Any]:
         """Process one user message or button press; returns the `chat --jsonl` reply object.
+
+        `message_id`: the client's id for the message. A repeat of an id this conversation has
+        already applied returns the reply stored with it and changes nothing (a retry after a
+        lost reply must not apply the message twice).
 
         Raises:
             ConversationError: unknown conversation (404), a payload not valid now (400).
@@ -167,6 +175,10 @@ class Assistant:
             conv = get_conversation(s, conversation_id, lock=True)
             if conv is None:
                 raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
+            if message_id is not None:
+                stored = stored_reply(s, conv.id, message_id)
+                if stored is not None:
+                    return stored
             state = dict(conv.state or fresh_state())
             brand = self.settings.brand(conv.brand)
 
@@ -187,14 +199,18 @@ class Assistant:
             if conv.human_owner:
                 # An agent owns the conversation: the bot only says, once per burst of messages
                 # since the agent's last reply, that the agent will read them.
-                turns: list[dict[str, Any]] = [{**user_turn, "meta": {"outcome": "human"}}]
+                meta: dict[str, Any] = {"outcome": "human"}
+                turns: list[dict[str, Any]] = [{**user_turn, "meta": meta}]
                 messages = []
                 if last_reply_role(s, conv.id) != "bot":
                     text_owned = render(runtime.content.responses.texts.get("human_owned", ""), conv.brand, brand.placeholders())
                     messages = [{"text": text_owned, "buttons": []}]
                     turns.append({"role": "bot", "text": text_owned, "meta": {"buttons": []}})
+                reply = {"conversation": conv.id, "messages": messages, "state": public_state(state)}
+                if message_id is not None:
+                    meta |= {"message_id": message_id, "reply": reply}
                 record_turns(s, conv, turns, state)
-                return {"conversation": conv.id, "messages": messages, "state": public_state(state)}
+                return reply
 
             def open_ticket(request: TicketRequest) -> TicketInfo:
                 ticket, created = create_ticket_once(
@@ -229,9 +245,12 @@ class Assistant:
             asking = next((m["text"] for m in reversed(result.messages) if m["text"]), "")
             state["expecting_code"] = any(w in asking for w in _CODE_WORDS)
             bot_turns = [{"role": "bot", "text": m["text"], "meta": {"buttons": m["buttons"]}} for m in result.messages]
+            reply = {"conversation": conv.id, "messages": result.messages, "state": public_state(state)}
+            if message_id is not None:
+                user_turn["meta"] |= {"message_id": message_id, "reply": reply}
             record_turns(s, conv, [user_turn, *bot_turns], state)
             log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_seq, user_turn["intent"], result.outcome)
-            return {"conversation": conv.id, "messages": result.messages, "state": public_state(state)}
+            return reply
 
     @staticmethod
     def _understand(runtime: Runtime, text: str, *, expecting_code: bool, now: datetime) -> tuple[str, str, bool, bool, ParseResult]:

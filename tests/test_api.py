@@ -20,7 +20,7 @@ from bot.api import create_app
 from bot.api.ratelimit import SlidingWindowLimiter
 from bot.store import StoreError, list_feedback
 
-STATE_KEYS = {"intent", "flow", "step", "faq_id", "ticket", "escalated"}
+STATE_KEYS = {"intent", "flow", "step", "faq_id", "ticket", "escalated", "resolved", "priority"}
 # High limits for the shared client: the rate limiter has its own tests below.
 NO_LIMITS = {
     "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP": "100000",
@@ -375,7 +375,7 @@ def test_openapi_describes_the_routes_and_the_error_shape(client: TestClient) ->
         }, status
     schemas = spec["components"]["schemas"]
     assert schemas["ChatRequest"]["additionalProperties"] is False
-    assert set(schemas["ChatRequest"]["properties"]) == {"conversation", "token", "text", "payload", "brand"}
+    assert set(schemas["ChatRequest"]["properties"]) == {"conversation", "token", "text", "payload", "brand", "message_id"}
     assert set(schemas["ChatResponse"]["properties"]) == {"conversation", "token", "messages", "state"}
     assert set(schemas["State"]["properties"]) == STATE_KEYS
     history_params = {p["name"] for p in paths["/api/conversations/{conversation_id}"]["get"]["parameters"]}
@@ -538,3 +538,22 @@ def test_the_limiter_forgets_the_quietest_keys_beyond_its_capacity() -> None:
 def test_a_limiter_needs_a_positive_limit() -> None:
     with pytest.raises(ValueError, match="at least one hit per window, got 0"):
         SlidingWindowLimiter(0)
+
+
+def test_a_repeated_message_id_returns_the_stored_reply_and_changes_nothing(client: TestClient) -> None:
+    conv = start(client)
+    first = send(client, conv, payload="/human", message_id="m-1")
+    assert first.status_code == 200, first.text
+    history = client.get(f"/api/conversations/{conv['conversation']}?token={conv['token']}").json()["messages"]
+    again = send(client, conv, payload="/human", message_id="m-1")  # the retry of a lost reply
+    assert again.status_code == 200 and again.json() == first.json()
+    assert client.get(f"/api/conversations/{conv['conversation']}?token={conv['token']}").json()["messages"] == history
+    other = send(client, conv, text="今天下午三点", message_id="m-2")  # a new id is a new message
+    assert other.status_code == 200 and other.json() != first.json()
+    assert len(client.get(f"/api/conversations/{conv['conversation']}?token={conv['token']}").json()["messages"]) > len(history)
+
+
+@pytest.mark.parametrize("message_id", ["", "a b", "x" * 65, "<script>"])
+def test_a_malformed_message_id_is_422(client: TestClient, message_id: str) -> None:
+    conv = start(client)
+    assert send(client, conv, text="还是不行", message_id=message_id).status_code == 422

@@ -49,6 +49,7 @@ def test_public_api_is_pinned() -> None:
         "record_event",
         "record_turns",
         "save_state",
+        "stored_reply",
         "ticket_number",
         "token_hash_matches",
         "token_matches",

@@ -305,3 +305,34 @@ def test_a_failed_send_keeps_the_text_and_says_why(page: Page, server: LiveServe
     box.press("Enter")
     expect(page.locator(".wb-msg-user")).to_have_count(1)
     expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def test_a_message_resent_after_a_lost_reply_is_applied_once(page: Page, server: LiveServer) -> None:
+    """The server applies a message, the connection breaks before the reply: the user sends it
+    again and the bot answers once, from the stored reply (the same message_id)."""
+    box = open_bubble(page, server.url)
+    say(page, "我充值失败了")
+    sent: list[dict] = []
+
+    def lose_the_first_reply(route) -> None:
+        sent.append(route.request.post_data_json)
+        if len(sent) == 1:
+            route.fetch()  # the server applies it …
+            route.abort()  # … and the reply never arrives
+        else:
+            route.continue_()
+
+    page.route("**/api/chat", lose_the_first_reply)
+    box.fill("还是不行")
+    box.press("Enter")
+    expect(page.locator(".wb-error")).to_be_visible()
+    expect(box).to_have_value("还是不行")  # the text is back in the input
+    before = page.locator(".wb-msg-bot").count()
+    box.press("Enter")
+    wait_for_reply(page, before)
+    assert len(sent) == 2 and sent[0]["message_id"] == sent[1]["message_id"]
+    saved = stored(page, "kdou")
+    response = page.request.get(f"{server.url.rstrip('/')}/api/conversations/{saved['conversation']}", headers={"X-Conversation-Token": saved["token"]})
+    assert response.ok, response.text()
+    history = response.json()["messages"]
+    assert [m["text"] for m in history if m["role"] == "user"].count("还是不行") == 1

@@ -111,7 +111,7 @@ def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
         assistant.check_token(body.conversation, body.token)
         conversation, token = body.conversation, body.token or ""
     limits.check_conversation(conversation)
-    reply = assistant.handle(conversation, text=body.text, payload=body.payload)
+    reply = assistant.handle(conversation, text=body.text, payload=body.payload, message_id=body.message_id)
     return {**reply, "token": token}
 
 

@@ -71,6 +71,17 @@ class ChatRequest(_Request):
         description="Brand key from config.yml for a new conversation; defaults to `default_brand`.",
         examples=["kdou"],
     )
+    message_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description=(
+            "A client id for this message (letters, digits, . _ : -). Sending the same id again in the same "
+            "conversation (a retry after a lost reply) returns the reply stored for it and changes nothing."
+        ),
+        examples=["m-1733131200-1"],
+    )
 
     @field_validator("text")
     @classmethod
@@ -131,6 +142,8 @@ class State(_Response):
     faq_id: str | None = None
     ticket: str | None = Field(None, description="Number of the ticket opened for this conversation.")
     escalated: bool = False
+    resolved: bool = Field(False, description="The bot declared the user's problem solved on this turn.")
+    priority: str | None = Field(None, description="Priority of the conversation's ticket (urgent, high, normal, low), or null.")
 
 
 class ChatResponse(_Response):

@@ -20,6 +20,7 @@ from bot.store.conversations import (
     list_turns,
     record_turns,
     save_state,
+    stored_reply,
     token_hash_matches,
     token_matches,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "record_event",
     "record_turns",
     "save_state",
+    "stored_reply",
     "ticket_number",
     "token_hash_matches",
     "token_matches",

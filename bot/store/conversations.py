@@ -87,6 +87,23 @@ def get_conversation(s: Session, conv_id: str, *, lock: bool = False) -> Convers
     return s.scalars(stmt).one_or_none()
 
 
+# How far back a repeated message id is looked for: retries come right after the original.
+MESSAGE_IDS_REMEMBERED = 200
+
+
+def stored_reply(s: Session, conv_id: str, message_id: str) -> dict[str, Any] | None:
+    """The reply stored with the user's message of this client id, among the conversation's
+    last MESSAGE_IDS_REMEMBERED user messages, or None."""
+    stmt = (
+        select(Turn.meta).where(Turn.conversation_id == conv_id, Turn.role == TurnRole.USER)
+        .order_by(Turn.seq.desc()).limit(MESSAGE_IDS_REMEMBERED)
+    )
+    for meta in s.scalars(stmt):
+        if (meta or {}).get("message_id") == message_id:
+            return meta.get("reply")
+    return None
+
+
 def last_reply_role(s: Session, conv_id: str) -> str | None:
     """The role of the conversation's last turn that is not the user's (bot or agent), or None."""
     stmt = (

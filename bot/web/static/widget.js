@@ -101,6 +101,10 @@
     } catch (e) { /* see storageGet */ }
   }
 
+  function newMessageId() {
+    return "m-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+  }
+
   function request(method, path, body, token) {
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
@@ -550,7 +554,12 @@
   // back into the input and `undo` re-enables the quick replies that were clicked.
   Widget.prototype.post = function (message, row, undo, typed) {
     var self = this;
-    var body = { text: message.text, payload: message.payload };
+    // One id per message. Sending again what failed on the network keeps its id: the server may
+    // have applied it before the connection broke, and then answers with the stored reply
+    // instead of applying it twice.
+    var key = message.text !== undefined && message.text !== null ? "t:" + message.text : "p:" + message.payload;
+    var id = this.retry && this.retry.key === key ? this.retry.id : newMessageId();
+    var body = { text: message.text, payload: message.payload, message_id: id };
     if (this.conversation) {
       body.conversation = this.conversation;
       body.token = this.token;
@@ -562,6 +571,7 @@
     this.generation += 1;
     return request("POST", "/api/chat", body).then(function (res) {
       self.setBusy(false);
+      self.retry = null;
       if (res.status === 200) {
         self.receive(res.data);
         return;
@@ -579,6 +589,7 @@
       self.fail(row, stale ? null : undo, typed, self.errorText(res));
     }, function () {
       self.setBusy(false);
+      self.retry = { key: key, id: id };
       self.fail(row, undo, typed, self.strings.error_network);
     });
   };
