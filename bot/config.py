@@ -84,8 +84,13 @@ class Brand(_Section):
         default_factory=lambda: {"urgent": 1, "high": 4, "normal": 24, "low": 72}
     )
 
+    def unset_facts(self) -> list[str]:
+        """Facts of this brand a deployment has not supplied: empty, or still a `<…>` placeholder."""
+        values = {"website": self.website, "phone": self.phone, "email": self.email, "service_hours": self.service_hours}
+        return [key for key, value in values.items() if not value or not value.strip() or (value.startswith("<") and value.endswith(">"))]
+
     def placeholders(self) -> dict[str, str]:
-        """Values for `{brand}`, `{website}`… in content texts."""
+        """Values for `{brand}`, `{website}`… in content texts (unset facts as configured)."""
         return {
             "brand": self.name,
             "website": self.website,

@@ -129,7 +129,7 @@ class _Turn:
     ) -> None:
         self.policy = policy
         self.brand_key = brand_key
-        self.values = policy.settings.brand(brand_key).placeholders()
+        self.values = policy.fact_values(brand_key)
         self.result = TurnResult()
         # The message with only its secrets hidden: read for a contact detail the bot asked for.
         self.raw_text = raw_text
@@ -175,6 +175,17 @@ class Policy:
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
+
+    def fact_values(self, brand_key: str) -> dict[str, str]:
+        """The brand's placeholder values. A fact the deployment has not supplied (a phone number
+        the guides never give) is never shown as a raw `<…>`: its `unset_<fact>` response, which
+        points to where the user finds it, stands in."""
+        brand = self.settings.brand(brand_key)
+        values = brand.placeholders()
+        texts = self.content.responses.texts
+        for fact in brand.unset_facts():
+            values[fact] = render(texts.get(f"unset_{fact}", ""), brand_key, values)
+        return values
 
     # ------------------------------------------------------------------ entry point
 
