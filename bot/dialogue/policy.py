@@ -8,35 +8,27 @@ transaction as the state).
 
 from __future__ import annotations
 
-import enum
-import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Callable, TypedDict
+from datetime import datetime, timezone
+from typing import Any
 
 from actions.base import ActionContext
 from bot.config import Settings
 from bot.content import Content
 from bot.dialogue.answers import MOVE_CONFIDENCE, MOVES, NOT_ANSWERS, Reading, keyword_option, keyword_scores, read_answer
+from bot.dialogue.escalation import Escalation
 from bot.dialogue.state import fresh_state, higher, migrate
+from bot.dialogue.turn import (
+    PAYLOAD_HELPFUL, PAYLOAD_HUMAN, PAYLOAD_NOT_HELPFUL, PAYLOAD_RESTART, PAYLOAD_RESUME, PAYLOAD_SKIP, PREFIX_FAQ, PREFIX_INTENT,
+    PUNCT, Button, OpenTicket, Outcome, ReadReply, TicketUpdate, Turn, TurnResult, UpdateTicket,
+)
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, FaqHit
-from bot.flows.model import ANSWER_KINDS, Detail, Flow, Option, Step
-from bot.nlu.entities import EntityExtractor, SaidDay, has_clock, said_day
+from bot.flows.model import ANSWER_KINDS, Flow, Option, Step
+from bot.nlu.entities import EntityExtractor, said_day
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
-from bot.guard import mask
 from bot.text import render
 
-PAYLOAD_HUMAN = "/human"
-PAYLOAD_RESTART = "/restart"
-PAYLOAD_HELPFUL = "/helpful"
-PAYLOAD_NOT_HELPFUL = "/not_helpful"
-PAYLOAD_RESUME = "/resume"
-PAYLOAD_SKIP = "/skip"
-PREFIX_INTENT = "/intent:"
-PREFIX_FAQ = "/faq:"
-CONTACT_ENTITIES = ("phone", "email", "contact")
 
 # Intents handled by a fixed response rather than a flow or the FAQ.
 # A failure or cause at a step belongs to another problem when the NLU gives that problem this
@@ -52,110 +44,9 @@ CORRECTION_CONFIDENCE = 0.2
 # The ticket detail an entity fills when the user adds it after the ticket was opened.
 _DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
 SMALL_TALK = {"greet": "greet", "goodbye": "goodbye", "thanks": "thanks", "bot_challenge": "bot_challenge"}
-_PUNCT = re.compile(r"[\s,.!?;:，。！？；：、~～…'\"“”‘’()（）]+")
 
 
-class Button(TypedDict):
-    title: str
-    payload: str
-
-
-class Message(TypedDict):
-    text: str
-    buttons: list[Button]
-
-
-@dataclass(slots=True)
-class TicketRequest:
-    category: str
-    priority: str
-    summary: str
-    details: dict[str, Any]
-    trail: list[dict[str, Any]]
-
-
-@dataclass(slots=True)
-class TicketInfo:
-    number: str
-    created: bool
-    priority: str
-
-
-@dataclass(slots=True)
-class TicketUpdate:
-    """What the user added after the ticket was opened: only ever raises the priority."""
-
-    priority: str | None = None
-    problem: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    trail: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Outcome(enum.StrEnum):
-    """What a turn did, stored with the user's turn (reports count fallbacks, escalations…)."""
-
-    ANSWERED = "answered"  # an FAQ answer, or another direct answer
-    FLOW = "flow"  # a checklist started, moved on, or asked again
-    CLARIFY = "clarify"  # "did you mean…?" buttons
-    FALLBACK = "fallback"  # not understood
-    OUT_OF_SCOPE = "out_of_scope"
-    ESCALATED = "escalated"  # a ticket opened or added to
-    FEEDBACK = "feedback"  # a vote on an answer
-    SMALL_TALK = "small_talk"
-
-
-@dataclass(slots=True)
-class TurnResult:
-    messages: list[Message] = field(default_factory=list)
-    outcome: Outcome = Outcome.ANSWERED
-    # (target_kind, target_id, helpful) when the user voted on an answer
-    feedback: tuple[str, str, bool] | None = None
-    # Unmasked contact details given this turn: they go only into the ticket, never into state.
-    protected: dict[str, str] = field(default_factory=dict)
-
-
-OpenTicket = Callable[[TicketRequest], TicketInfo]
-UpdateTicket = Callable[[TicketUpdate], TicketInfo | None]
-ReadReply = Callable[[str], list[tuple[str, float]]]
-
-
-class _Turn:
-    """One turn: what belongs to the message being answered (its unredacted text, the clock, the
-    ticket callbacks) and the messages it collects, rendered for the conversation's brand. One
-    Policy answers many conversations at once; nothing of a turn lives on the Policy."""
-
-    def __init__(
-        self, policy: "Policy", brand_key: str, *, raw_text: str | None, now: datetime, open_ticket: OpenTicket, update_ticket: UpdateTicket
-    ) -> None:
-        self.policy = policy
-        self.brand_key = brand_key
-        self.values = policy.fact_values(brand_key)
-        self.result = TurnResult()
-        # The message with only its secrets hidden: read for a contact detail the bot asked for.
-        self.raw_text = raw_text
-        self.now = now
-        self.open_ticket = open_ticket
-        self.update_ticket = update_ticket
-
-    @property
-    def local_now(self) -> datetime:
-        return self.now.astimezone().replace(tzinfo=None)
-
-    def render(self, text: Any, **extra: str) -> str:
-        return render(text, self.brand_key, self.values | extra)
-
-    def say(self, key: str, buttons: list[Button] | None = None, **extra: str) -> None:
-        self.add(self.render(self.policy.content.responses.texts.get(key, key), **extra), buttons)
-
-    def add(self, text: str, buttons: list[Button] | None = None) -> None:
-        if text or buttons:
-            self.result.messages.append({"text": text, "buttons": buttons or []})
-
-    def button(self, key: str, payload: str) -> Button:
-        return {"title": self.policy.content.responses.buttons.get(key, key), "payload": payload}
-
-
-class Policy:
+class Policy(Escalation):
     def __init__(
         self, content: Content, settings: Settings, faq_index: FaqIndex, extractor: EntityExtractor, actions: dict, read_reply: ReadReply
     ) -> None:
@@ -208,7 +99,7 @@ class Policy:
 
         `raw_text` (unredacted) is read only to capture a contact detail the bot asked for.
         """
-        turn = _Turn(
+        turn = Turn(
             self, brand_key, raw_text=raw_text if raw_text is not None else text, now=now or datetime.now(timezone.utc),
             open_ticket=open_ticket, update_ticket=update_ticket,
         )
@@ -233,8 +124,8 @@ class Policy:
             turn.say("scam_warning", [turn.button("human", PAYLOAD_HUMAN)])
             turn.result.outcome = Outcome.ANSWERED
             return turn.result
-        offered = {_PUNCT.sub("", normalize(b["title"])): b["payload"] for b in state.get("offered") or []}
-        typed = _PUNCT.sub("", normalize(text or ""))
+        offered = {PUNCT.sub("", normalize(b["title"])): b["payload"] for b in state.get("offered") or []}
+        typed = PUNCT.sub("", normalize(text or ""))
         if payload is None and typed in offered:
             payload = offered[typed]  # typing a button's title is the same as pressing it
         if payload is not None:
@@ -246,7 +137,7 @@ class Policy:
 
     # ------------------------------------------------------------------ payloads
 
-    def _payload(self, state: dict[str, Any], turn: _Turn, payload: str) -> None:
+    def _payload(self, state: dict[str, Any], turn: Turn, payload: str) -> None:
         if payload == PAYLOAD_HUMAN:
             return self._handoff(state, turn)
         if payload == PAYLOAD_RESTART:
@@ -279,9 +170,9 @@ class Policy:
 
     # ------------------------------------------------------------------ free text
 
-    def _text(self, state: dict[str, Any], turn: _Turn, text: str, nlu: ParseResult | None) -> None:
+    def _text(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> None:
         norm = normalize(text)
-        bare = _PUNCT.sub("", norm)
+        bare = PUNCT.sub("", norm)
         intent, confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
         confident = confidence >= self.settings.nlu.intent_threshold
 
@@ -327,7 +218,7 @@ class Policy:
         return offered == [PAYLOAD_HUMAN] and not state.get("paused") and bare in self._yes
 
     def _add_message_to_ticket(
-        self, state: dict[str, Any], turn: _Turn, text: str, norm: str, intent: str, confident: bool, nlu: ParseResult | None
+        self, state: dict[str, Any], turn: Turn, text: str, norm: str, intent: str, confident: bool, nlu: ParseResult | None
     ) -> bool:
         """After the ticket: a message with details (a time, 500, a phone number) or that the bot
         cannot otherwise place goes to the ticket, and the user is told so. Small talk, FAQ
@@ -352,12 +243,12 @@ class Policy:
         turn.say("ticket_noted", ticket=state["ticket"])
         return True
 
-    def _contact_in(self, turn: _Turn, text: str) -> dict[str, str]:
+    def _contact_in(self, turn: Turn, text: str) -> dict[str, str]:
         """A phone number or email in the message, unmasked for the ticket only."""
         found = self._contact_found(turn, text)
         return {"contact": found[1]} if found else {}
 
-    def _contact_found(self, turn: _Turn, text: str) -> tuple[str, str] | None:
+    def _contact_found(self, turn: Turn, text: str) -> tuple[str, str] | None:
         """(phone | email, the unmasked value) of a contact detail in the message, or None."""
         raw = normalize(turn.raw_text or text)
         for entity in ("phone", "email"):
@@ -369,7 +260,7 @@ class Policy:
     # ------------------------------------------------------------------ answers to a checklist step
 
     def _step_reply(
-        self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, text: str, norm: str, bare: str, intent: str, confident: bool,
+        self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, text: str, norm: str, bare: str, intent: str, confident: bool,
         nlu: ParseResult | None = None,
     ) -> None:
         """A typed reply while a step waits for its answer: read against the step first
@@ -421,16 +312,16 @@ class Policy:
 
     def read_step_reply(self, step: Step, text: str) -> Reading:
         """How a typed reply reads at `step` (kind "title": it is an option's whole title)."""
-        bare = _PUNCT.sub("", normalize(text))
+        bare = PUNCT.sub("", normalize(text))
         for option in step.options:
-            if _PUNCT.sub("", normalize(option.title)) == bare:
+            if PUNCT.sub("", normalize(option.title)) == bare:
                 return Reading("title", 1.0, option=option, named=True)
-        titled = [o for o in step.options if len(t := _PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
+        titled = [o for o in step.options if len(t := PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
         keyword = keyword_option(step, bare) or max(titled, key=lambda o: len(o.title), default=None)
         return read_answer(step, bare, self.read_reply(text), self._whole_yes_no(bare), keyword)
 
     def _step_move(
-        self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, reading: Reading, norm: str, intent: str, confident: bool
+        self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, reading: Reading, norm: str, intent: str, confident: bool
     ) -> None:
         """A reply that picks no option: act on what it is, then stay at the step."""
         move = reading.move
@@ -461,7 +352,7 @@ class Policy:
             return self._step_buttons(turn, step, "cannot_check")
         self._digress(state, turn, flow, step, norm, intent, confident)
 
-    def _step_buttons(self, turn: _Turn, step: Step, key: str) -> None:
+    def _step_buttons(self, turn: Turn, step: Step, key: str) -> None:
         buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
         turn.say(key, [*buttons, turn.button("human", PAYLOAD_HUMAN)])
 
@@ -472,7 +363,7 @@ class Policy:
             asked.pop()
         return asked[-1] if asked else None
 
-    def _say_how_long(self, turn: _Turn, flow: Flow | None) -> None:
+    def _say_how_long(self, turn: Turn, flow: Flow | None) -> None:
         """What the guides say about how long it takes, or that they give no time."""
         if flow is not None and flow.how_long is not None:
             turn.add(turn.render(flow.how_long))
@@ -487,7 +378,7 @@ class Policy:
             return "yes"
         return None
 
-    def _short_answer(self, state: dict[str, Any], turn: _Turn, bare: str, intent: str, confidence: float) -> bool:
+    def _short_answer(self, state: dict[str, Any], turn: Turn, bare: str, intent: str, confidence: float) -> bool:
         """A reply to "did this help?" or, after an FAQ question asked mid-flow, to "要继续吗？".
 
         While a flow is paused the question last asked is whether to continue, so a yes (好的,
@@ -514,7 +405,7 @@ class Policy:
             return True
         return False
 
-    def _route(self, state: dict[str, Any], turn: _Turn, norm: str, intent: str, confidence: float, nlu: ParseResult | None, text: str = "") -> None:
+    def _route(self, state: dict[str, Any], turn: Turn, norm: str, intent: str, confidence: float, nlu: ParseResult | None, text: str = "") -> None:
         """No flow is active: start a flow, answer from the FAQ, chat, or clarify."""
         confident = confidence >= self.settings.nlu.intent_threshold
         state["awaiting_feedback"] = None
@@ -537,7 +428,7 @@ class Policy:
             state["misses"] = 0
             turn.result.outcome = Outcome.SMALL_TALK
             return turn.say(SMALL_TALK[intent])
-        if confident and intent in ("affirm", "deny") and self._yes_no(_PUNCT.sub("", norm), "", 0.0):
+        if confident and intent in ("affirm", "deny") and self._yes_no(PUNCT.sub("", norm), "", 0.0):
             turn.result.outcome = Outcome.SMALL_TALK
             return turn.say("affirm_idle" if intent == "affirm" else "deny_idle")
         hits = self.faq.search(norm, brand=turn.brand_key, k=self.settings.dialogue.max_clarify_options)
@@ -589,7 +480,7 @@ class Policy:
 
     # ------------------------------------------------------------------ flows
 
-    def _start_flow(self, state: dict[str, Any], turn: _Turn, name: str, *, switching: bool, opening: str = "") -> None:
+    def _start_flow(self, state: dict[str, Any], turn: Turn, name: str, *, switching: bool, opening: str = "") -> None:
         """Start a flow. `opening` is the message that started it (empty for a button).
 
         When the opening message already answers the first step (提现了三天还没到账 answers
@@ -608,7 +499,7 @@ class Policy:
         turn.say("flow_switch" if switching else "flow_start", title=turn.render(flow.title))
         turn.result.outcome = Outcome.FLOW
         first = flow.steps[flow.start]
-        option = self._answered_by_opening(first, _PUNCT.sub("", normalize(opening))) if opening else None
+        option = self._answered_by_opening(first, PUNCT.sub("", normalize(opening))) if opening else None
         if option is None:
             return self._enter(state, turn, flow, flow.start)
         state["step"] = first.id
@@ -630,13 +521,13 @@ class Policy:
         if not bare:
             return None
         for option in step.options:
-            if _PUNCT.sub("", normalize(option.title)) == bare:
+            if PUNCT.sub("", normalize(option.title)) == bare:
                 return option
         unsure = [w for w in self._skip if len(w) > 1]
         scores = keyword_scores(step, bare, ignore=lambda word: any(u in word for u in unsure))
         return scores[0][1] if len(scores) == 1 else None
 
-    def _enter(self, state: dict[str, Any], turn: _Turn, flow: Flow, step_id: str) -> None:
+    def _enter(self, state: dict[str, Any], turn: Turn, flow: Flow, step_id: str) -> None:
         """Show a step; steps with only `next` are passed through until a question or a leaf."""
         for _ in range(len(flow.steps) + 1):  # bounded: validated flows have no cycles of auto-steps
             step = flow.steps[step_id]
@@ -667,7 +558,7 @@ class Policy:
             return self._begin_collect(state, turn, flow, step)
         raise RuntimeError(f"flow '{flow.name}' loops through steps without a question")  # pragma: no cover
 
-    def _choose(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, option: Option, answer: str) -> None:
+    def _choose(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, option: Option, answer: str) -> None:
         trail = state["trail"]
         if trail and trail[-1].get("step") == step.id and trail[-1].get("answer") is None:
             trail[-1]["answer"] = answer
@@ -676,7 +567,7 @@ class Policy:
         turn.result.outcome = Outcome.FLOW
         self._enter(state, turn, flow, option.next)
 
-    def _digress(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool) -> None:
+    def _digress(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool) -> None:
         """The reply is not an answer: an FAQ question (answered, the step stays resumable), or
         not understood (the step is asked again)."""
         hits = self.faq.search(norm, brand=turn.brand_key, k=1)
@@ -691,7 +582,7 @@ class Policy:
             return self._answer_faq(state, turn, entry.id)
         self._not_understood(state, turn, flow, step)
 
-    def _not_understood(self, state: dict[str, Any], turn: _Turn, flow: Flow, step: Step) -> None:
+    def _not_understood(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step) -> None:
         state["misses"] += 1
         turn.result.outcome = Outcome.FALLBACK
         if state["misses"] >= self.settings.dialogue.misses_before_human:
@@ -699,7 +590,7 @@ class Policy:
         else:
             self._step_buttons(turn, step, "step_not_understood")
 
-    def _resume(self, state: dict[str, Any], turn: _Turn) -> None:
+    def _resume(self, state: dict[str, Any], turn: Turn) -> None:
         paused = state.get("paused") or {}
         flow = self.content.flows.get(paused.get("flow", ""))
         state["paused"] = None
@@ -711,7 +602,7 @@ class Policy:
         turn.result.outcome = Outcome.FLOW
         self._enter(state, turn, flow, paused["step"])
 
-    def _run_action(self, state: dict[str, Any], turn: _Turn, step: Step) -> None:
+    def _run_action(self, state: dict[str, Any], turn: Turn, step: Step) -> None:
         action = self.actions.get(step.action)
         if action is None:
             return
@@ -721,307 +612,12 @@ class Policy:
             turn.say(result.response, **result.values)
         state["trail"].append({"flow": state.get("flow"), "step": step.id, "action": step.action, "facts": result.facts, "at": turn.now.isoformat(timespec="seconds")})
 
-    def _trail(self, turn: _Turn, state: dict[str, Any], flow: Flow, step: Step, said: str, answer: str | None = None) -> None:
+    def _trail(self, turn: Turn, state: dict[str, Any], flow: Flow, step: Step, said: str, answer: str | None = None) -> None:
         state["trail"].append({"flow": flow.name, "step": step.id, "say": said, "answer": answer, "at": turn.now.isoformat(timespec="seconds")})
-
-    # ------------------------------------------------------------------ collecting details, tickets
-
-    def _begin_collect(
-        self, state: dict[str, Any], turn: _Turn, flow: Flow | None, step: Step | None, names: list[str] | None = None, *, after_ticket: bool = False
-    ) -> None:
-        """Ask the details of a leaf that escalates (or, `after_ticket`, the details a handoff's
-        ticket still lacks): pre-fill what the user already said.
-
-        Only a value that answers the detail pre-fills it: a time detail wants the moment, so a
-        day alone (今天就付了一笔) leaves it to be asked, and that day is kept so that an answer
-        with only a clock time (中午12点) falls on it.
-        """
-        pending = []
-        said: dict[str, list[Any]] = {}
-        for name in (step.collect if step is not None else names or []):
-            detail = self._detail_of(flow, name)
-            known = self._known_value(state, detail.entity)
-            if known is not None and name not in state["details"]:
-                if detail.entity == "time" and not has_clock(known):
-                    said[name] = [known, state.get("time_period")]
-                else:
-                    state["details"][name] = known
-            if name not in state["details"]:
-                pending.append(name)
-        # Contact details last: their unmasked value must reach the ticket in the same turn.
-        pending.sort(key=lambda n: self._detail_of(flow, n).entity in CONTACT_ENTITIES)
-        if step is not None and step.escalate is not None:
-            # The ticket opens at once, with what is known: nothing is lost if the user leaves
-            # while the details are asked, and each answer is added to it.
-            self._open_or_raise(state, turn, step.escalate.category, step.escalate.priority, turn.render(step.escalate.summary))
-            after_ticket = True
-        state["collecting"] = {
-            "flow": flow.name if flow else None, "step": step.id if step else None, "pending": pending, "tries": 0, "said": said,
-            "after_ticket": after_ticket, "trail_from": len(state["trail"]),
-        }
-        if pending:
-            turn.say("handoff_collect_intro" if after_ticket else "collect_intro")
-            self._ask_detail(state, turn)
-        elif not after_ticket:
-            self._finish_escalation(state, turn)
-        else:
-            state.update(collecting=None, flow=None, step=None)
-
-    def _detail_of(self, flow: Flow | None, name: str) -> Detail:
-        """A flow's declared detail; without a flow, the one detail a handoff asks: contact."""
-        if flow is not None and name in flow.details:
-            return flow.details[name]
-        return Detail(name, self.content.responses.texts.get("contact_prompt", "contact_prompt"), "contact")
-
-    def _known_value(self, state: dict[str, Any], entity: str | None) -> str | None:
-        entities = state.get("entities", {})
-        if entity == "contact":
-            return entities.get("phone") or entities.get("email")
-        return entities.get(entity) if entity else None
-
-    def _ask_detail(self, state: dict[str, Any], turn: _Turn) -> None:
-        collecting = state["collecting"]
-        detail = self._detail_of(self.content.flows.get(collecting["flow"] or ""), collecting["pending"][0])
-        turn.add(turn.render(detail.prompt), [turn.button("skip", PAYLOAD_SKIP), turn.button("human", PAYLOAD_HUMAN)])
-
-    def _collect_answer(self, state: dict[str, Any], turn: _Turn, text: str | None, *, skip: bool, nlu: ParseResult | None = None) -> None:
-        """Read an answer to the detail just asked, for THAT detail first.
-
-        "100块" asked for the amount is the amount and "今天中午12点" asked for the time is the
-        time. An answer that is another detail of this checklist (a time or an order number typed
-        when the amount was asked) fills that detail and the question is asked again; it never
-        becomes the asked detail, not even on the second try, when a plain answer the extractor
-        cannot read is kept in the user's words for the agent. A message that holds no detail
-        may be something else: a question (answered, then the detail is asked again), giving
-        up, or frustration.
-        """
-        collecting = state["collecting"]
-        flow = self.content.flows.get(collecting["flow"] or "")
-        if not collecting["pending"] or (flow is None and not collecting.get("after_ticket")):
-            state["collecting"] = None
-            return turn.say("restart_done")
-        if text is not None and not skip and self._collect_aside(state, turn, text, nlu):
-            return
-        name = collecting["pending"][0]
-        detail = self._detail_of(flow, name)
-        norm = normalize(text or "")
-        value: str | None = None
-        if not skip and text is not None:
-            if detail.entity in CONTACT_ENTITIES:
-                found = self.extractor.extract_one(detail.entity, normalize(turn.raw_text or ""))
-                if found:
-                    turn.result.protected[name] = found["value"]
-                    value = mask(found["entity"], found["value"])
-                else:
-                    value = None
-            elif detail.entity:
-                value = self._read_detail(turn, collecting, name, detail.entity, norm)
-                if value is None:
-                    if self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn):
-                        self._push_details(state, turn)
-                        return self._ask_detail(state, turn)
-                    if collecting["tries"] >= 1 and self._plain_words(turn, text, norm):
-                        value = text.strip()  # second attempt: keep the user's words for the agent
-            else:
-                value = text.strip()
-        if value is None and not skip and collecting["tries"] >= 1 and self._yes_no(_PUNCT.sub("", norm), "", 0.0) == "no":
-            skip = True  # "没有" / "不知道" after a retry: the user does not have it
-        if value is None and not skip:
-            collecting["tries"] += 1
-            turn.say("detail_retry", [turn.button("skip", PAYLOAD_SKIP)])
-            return
-        answer = value if value is not None else "(跳过)"
-        if value is None and name in collecting.get("said", {}):
-            value = collecting["said"][name][0]  # no time of day, but the day the user named
-        state["details"][name] = value
-        state["trail"].append({"flow": collecting["flow"], "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": answer, "at": turn.now.isoformat(timespec="seconds")})
-        collecting["pending"].pop(0)
-        collecting["tries"] = 0
-        # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
-        if text is not None:
-            self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn)
-        if collecting["pending"]:
-            self._push_details(state, turn)
-            return self._ask_detail(state, turn)
-        self._finish_escalation(state, turn)
-
-    def _push_details(self, state: dict[str, Any], turn: _Turn) -> None:
-        """Each detail reaches the ticket as soon as it is given: nothing waits for the last one."""
-        if state.get("ticket"):
-            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-            self._add_to_ticket(turn, state, TicketUpdate(details=details))
-
-    def _said(self, collecting: dict[str, Any], name: str) -> SaidDay | None:
-        """The day (and day period) the user named for this time detail without a clock time."""
-        said = collecting.get("said", {}).get(name)
-        return SaidDay(date.fromisoformat(said[0]), said[1]) if said else None
-
-    def _read_detail(self, turn: _Turn, collecting: dict[str, Any], name: str, entity: str, norm: str) -> str | None:
-        """The asked detail in the answer, or None."""
-        found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, name))
-        if found:
-            return found["value"]
-        return None
-
-    def _take_volunteered(
-        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str, turn: _Turn
-    ) -> bool:
-        """Fill the details still to ask that the answer gives in passing; True if it gave any.
-
-        Only entities the extractor finds on their own count (a bare "100" is an amount only
-        when the amount is asked). A day without a clock time does not fill a time detail; it
-        is kept as the day a later clock time falls on. A phone number or email fills a contact
-        detail: masked in the state, unmasked only for the ticket.
-        """
-        taken = False
-        for other in list(collecting["pending"]):
-            entity = self._detail_of(flow, other).entity
-            if other != asked and entity in CONTACT_ENTITIES and (contact := self._contact_found(turn, norm)):
-                turn.result.protected[other] = contact[1]
-                state["details"][other] = mask(contact[0], contact[1])
-                collecting["pending"].remove(other)
-                taken = True
-                continue
-            if other == asked or entity is None or entity in CONTACT_ENTITIES:
-                continue
-            found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=False)
-            if found is None:
-                continue
-            taken = True
-            if entity == "time" and not has_clock(found["value"]):
-                said = said_day(found["value"], norm[found["start"]:found["end"]])
-                collecting.setdefault("said", {})[other] = [found["value"], said.period if said else None]
-                continue
-            state["details"][other] = found["value"]
-            collecting["pending"].remove(other)
-        return taken
-
-    def _plain_words(self, turn: _Turn, text: str, norm: str) -> bool:
-        """An answer that may be kept in the user's words: no entity the extractor can read and
-        nothing masked (a phone or card number hidden by the guard is no amount)."""
-        return not self.extractor.extract(norm, now=turn.local_now) and text == (turn.raw_text if turn.raw_text is not None else text)
-
-    def _collect_aside(self, state: dict[str, Any], turn: _Turn, text: str, nlu: ParseResult | None) -> bool:
-        """While a detail is asked: a message holding no detail at all may be a question, giving
-        up or frustration. Handled here (True), the detail is asked again or the asking stops."""
-        norm = normalize(text)
-        if self.extractor.extract(norm, now=turn.local_now) or self._contact_in(turn, text):
-            return False
-        kind, confidence = self.read_reply(text)[0]
-        intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
-        if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
-            collecting, state["collecting"] = state["collecting"], None
-            turn.result.outcome = Outcome.SMALL_TALK
-            if collecting.get("after_ticket"):
-                turn.say("details_stopped", ticket=state.get("ticket") or "")
-            else:
-                state.update(flow=None, step=None)
-                turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
-            return True
-        new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
-        if new_flow is not None and new_flow.name != state["collecting"].get("flow") and state.get("ticket"):
-            # Another problem while the ticket's details are asked: into the ticket, at its urgency.
-            state["urgency"] = higher(state.get("urgency"), new_flow.priority)
-            self._note_problem(state, text)
-            self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=f"{turn.render(new_flow.title)}：{text.strip()}"))
-            turn.say("ticket_updated", ticket=state["ticket"])
-        elif kind == "how_long" and confidence >= MOVE_CONFIDENCE:
-            turn.say("how_long_unknown")
-        elif kind in ("frustration", "complaint") and confidence >= MOVE_CONFIDENCE:
-            state["complaint"] = state.get("complaint") or kind == "complaint"
-            turn.say(kind)
-        else:
-            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
-            entry = hits[0].entry if hits and hits[0].score >= self.settings.faq.answer_threshold else None
-            if entry is None and intent_confidence >= self.settings.nlu.intent_threshold and intent not in self.content.flows:
-                mapped = self.content.faq_for_intent(intent)
-                entry = mapped if mapped and mapped.serves(turn.brand_key) else None
-            if entry is None:
-                return False
-            turn.add(turn.render(entry.answer))
-        turn.say("collect_continue")
-        self._ask_detail(state, turn)
-        return True
-
-    def _finish_escalation(self, state: dict[str, Any], turn: _Turn) -> None:
-        collecting = state["collecting"]
-        state.update(collecting=None, flow=None, step=None)
-        if collecting.get("after_ticket") or state.get("ticket"):
-            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-            self._add_to_ticket(turn, state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0):]))
-            turn.result.outcome = Outcome.ESCALATED
-            return turn.say("details_added", ticket=state.get("ticket") or "")
-        flow = self.content.flows[collecting["flow"]]
-        escalation = flow.steps[collecting["step"]].escalate
-        self._create_ticket(state, turn, escalation.category, escalation.priority, turn.render(escalation.summary))
-
-    def _open_or_raise(self, state: dict[str, Any], turn: _Turn, category: str, priority: str, summary: str) -> None:
-        """Open the ticket; when there is one already, add this escalation to it."""
-        if not state.get("ticket"):
-            return self._create_ticket(state, turn, category, priority, summary)
-        self._add_to_ticket(turn, state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=summary))
-        state["paused"] = None
-        turn.result.outcome = Outcome.ESCALATED
-        turn.say("ticket_updated", ticket=state["ticket"])
-
-    def _create_ticket(self, state: dict[str, Any], turn: _Turn, category: str, priority: str, summary: str) -> None:
-        """Open the conversation's ticket at the highest urgency the conversation called for."""
-        priority = higher(priority, state.get("urgency")) or "normal"
-        if state.get("fraud_risk"):
-            category = "fraud_risk"
-            priority = higher(priority, "high") or "high"
-        details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-        words = "；".join(state.get("problems") or [])
-        if words:
-            summary = f"{summary}\n{turn.render(self.content.responses.texts.get('summary_user_words', '{words}'), words=words)}"
-        info = turn.open_ticket(TicketRequest(category, priority, summary, details, list(state["trail"])))
-        # The flow stays the conversation's topic while the ticket's details are asked.
-        state.update(ticket=info.number, escalated=True, paused=None, priority=info.priority)
-        turn.result.outcome = Outcome.ESCALATED
-        if not info.created:
-            return turn.say("ticket_exists", ticket=info.number)
-        turn.say("ticket_created_urgent" if info.priority in ("high", "urgent") else "ticket_created", ticket=info.number)
-
-    def _handoff(self, state: dict[str, Any], turn: _Turn) -> None:
-        """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks."""
-        if state.get("ticket"):
-            turn.result.outcome = Outcome.ESCALATED
-            return turn.say("ticket_exists", ticket=state["ticket"])
-        collecting = state.get("collecting") or {}
-        name = state.get("flow") or collecting.get("flow") or (state.get("paused") or {}).get("flow") or state.get("intent") or ""
-        flow = self.content.flows.get(name)
-        turn.say("human_handoff")
-        state["collecting"] = None
-        texts = self.content.responses.texts
-        if flow is not None:
-            state["urgency"] = higher(state.get("urgency"), flow.priority)
-            summary = turn.render(texts.get("handoff_summary", "{title}"), title=turn.render(flow.title))
-            category = flow.name
-        else:
-            summary = turn.render(texts.get("handoff_summary_no_flow", ""))
-            category = "complaint" if state.get("complaint") else "human_request"
-        self._create_ticket(state, turn, category, "normal", summary)
-        names = [n for n in (flow.details if flow else {})]
-        if not any(self._detail_of(flow, n).entity in CONTACT_ENTITIES for n in names):
-            names.append("contact")
-        self._begin_collect(state, turn, flow, None, names, after_ticket=True)
-
-    def _add_to_ticket(self, turn: _Turn, state: dict[str, Any], update: TicketUpdate) -> None:
-        info = turn.update_ticket(update)
-        if info is not None:
-            state["priority"] = info.priority
-
-    @staticmethod
-    def _note_problem(state: dict[str, Any], text: str | None) -> None:
-        """Keep the user's own words about their problems (redacted) for the ticket summary."""
-        words = (text or "").strip()[:120]
-        problems = state.setdefault("problems", [])
-        if words and words not in problems and len(problems) < 5:
-            problems.append(words)
 
     # ------------------------------------------------------------------ FAQ, feedback, clarification
 
-    def _answer_faq(self, state: dict[str, Any], turn: _Turn, entry_id: str) -> None:
+    def _answer_faq(self, state: dict[str, Any], turn: Turn, entry_id: str) -> None:
         """Answer from the FAQ; a checklist the question interrupted stays resumable, offered
         in a message of its own (its button is not feedback on the answer)."""
         entry = self.faq.by_id[entry_id]
@@ -1033,7 +629,7 @@ class Policy:
         if paused is not None:
             turn.say("flow_resume_offer", [turn.button("resume", PAYLOAD_RESUME)], title=turn.render(paused.title))
 
-    def _feedback(self, state: dict[str, Any], turn: _Turn, helpful: bool) -> None:
+    def _feedback(self, state: dict[str, Any], turn: Turn, helpful: bool) -> None:
         target = state.get("awaiting_feedback") or {}
         state["awaiting_feedback"] = None
         turn.result.outcome = Outcome.FEEDBACK
@@ -1043,7 +639,7 @@ class Policy:
         else:
             turn.say("feedback_sorry", [turn.button("human", PAYLOAD_HUMAN)])
 
-    def _clarify(self, state: dict[str, Any], turn: _Turn, nlu: ParseResult | None, hits: list[FaqHit]) -> None:
+    def _clarify(self, state: dict[str, Any], turn: Turn, nlu: ParseResult | None, hits: list[FaqHit]) -> None:
         limit = self.settings.dialogue.max_clarify_options
         buttons: list[Button] = []
         for ranked in (nlu or {}).get("ranking", []):
@@ -1061,7 +657,7 @@ class Policy:
             turn.say("offer_human")
         turn.say("clarify", [*buttons, turn.button("human", PAYLOAD_HUMAN)])
 
-    def _miss(self, state: dict[str, Any], turn: _Turn, key: str) -> None:
+    def _miss(self, state: dict[str, Any], turn: Turn, key: str) -> None:
         state["misses"] += 1
         turn.result.outcome = Outcome(key)
         if state["misses"] >= self.settings.dialogue.misses_before_human:
@@ -1070,7 +666,7 @@ class Policy:
         else:
             turn.say(key)
 
-    def _restart(self, state: dict[str, Any], turn: _Turn) -> None:
+    def _restart(self, state: dict[str, Any], turn: Turn) -> None:
         keep = {"ticket": state.get("ticket"), "escalated": state.get("escalated"), "fraud_risk": state.get("fraud_risk")}
         state.clear()
         state.update(fresh_state() | keep)

@@ -1,0 +1,322 @@
+"""Escalation: opening the conversation's ticket at the urgency it called for, asking the details
+it still lacks, and adding to it whatever the user says later. The ticket opens first, so nothing
+is lost when the user leaves while details are asked.
+
+A mixin of the Policy (it uses the policy's content, settings, extractor and reply reader).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from bot.dialogue.answers import MOVE_CONFIDENCE
+from bot.dialogue.state import higher
+from bot.dialogue.turn import PAYLOAD_HUMAN, PAYLOAD_SKIP, PUNCT, Outcome, TicketRequest, TicketUpdate, Turn
+from bot.flows.model import Detail, Flow, Step
+from bot.guard import mask
+from bot.nlu.entities import SaidDay, has_clock, said_day
+from bot.nlu.normalize import normalize
+from bot.nlu.pipeline import ParseResult
+
+if TYPE_CHECKING:
+    from bot.dialogue.policy import Policy as _Base
+else:
+    _Base = object
+
+CONTACT_ENTITIES = ("phone", "email", "contact")
+
+
+class Escalation(_Base):
+    def _begin_collect(
+        self, state: dict[str, Any], turn: Turn, flow: Flow | None, step: Step | None, names: list[str] | None = None, *, after_ticket: bool = False
+    ) -> None:
+        """Ask the details of a leaf that escalates (or, `after_ticket`, the details a handoff's
+        ticket still lacks): pre-fill what the user already said.
+
+        Only a value that answers the detail pre-fills it: a time detail wants the moment, so a
+        day alone (今天就付了一笔) leaves it to be asked, and that day is kept so that an answer
+        with only a clock time (中午12点) falls on it.
+        """
+        pending = []
+        said: dict[str, list[Any]] = {}
+        for name in (step.collect if step is not None else names or []):
+            detail = self._detail_of(flow, name)
+            known = self._known_value(state, detail.entity)
+            if known is not None and name not in state["details"]:
+                if detail.entity == "time" and not has_clock(known):
+                    said[name] = [known, state.get("time_period")]
+                else:
+                    state["details"][name] = known
+            if name not in state["details"]:
+                pending.append(name)
+        # Contact details last: their unmasked value must reach the ticket in the same turn.
+        pending.sort(key=lambda n: self._detail_of(flow, n).entity in CONTACT_ENTITIES)
+        if step is not None and step.escalate is not None:
+            # The ticket opens at once, with what is known: nothing is lost if the user leaves
+            # while the details are asked, and each answer is added to it.
+            self._open_or_raise(state, turn, step.escalate.category, step.escalate.priority, turn.render(step.escalate.summary))
+            after_ticket = True
+        state["collecting"] = {
+            "flow": flow.name if flow else None, "step": step.id if step else None, "pending": pending, "tries": 0, "said": said,
+            "after_ticket": after_ticket, "trail_from": len(state["trail"]),
+        }
+        if pending:
+            turn.say("handoff_collect_intro" if after_ticket else "collect_intro")
+            self._ask_detail(state, turn)
+        elif not after_ticket:
+            self._finish_escalation(state, turn)
+        else:
+            state.update(collecting=None, flow=None, step=None)
+
+    def _detail_of(self, flow: Flow | None, name: str) -> Detail:
+        """A flow's declared detail; without a flow, the one detail a handoff asks: contact."""
+        if flow is not None and name in flow.details:
+            return flow.details[name]
+        return Detail(name, self.content.responses.texts.get("contact_prompt", "contact_prompt"), "contact")
+
+    def _known_value(self, state: dict[str, Any], entity: str | None) -> str | None:
+        entities = state.get("entities", {})
+        if entity == "contact":
+            return entities.get("phone") or entities.get("email")
+        return entities.get(entity) if entity else None
+
+    def _ask_detail(self, state: dict[str, Any], turn: Turn) -> None:
+        collecting = state["collecting"]
+        detail = self._detail_of(self.content.flows.get(collecting["flow"] or ""), collecting["pending"][0])
+        turn.add(turn.render(detail.prompt), [turn.button("skip", PAYLOAD_SKIP), turn.button("human", PAYLOAD_HUMAN)])
+
+    def _collect_answer(self, state: dict[str, Any], turn: Turn, text: str | None, *, skip: bool, nlu: ParseResult | None = None) -> None:
+        """Read an answer to the detail just asked, for THAT detail first.
+
+        "100块" asked for the amount is the amount and "今天中午12点" asked for the time is the
+        time. An answer that is another detail of this checklist (a time or an order number typed
+        when the amount was asked) fills that detail and the question is asked again; it never
+        becomes the asked detail, not even on the second try, when a plain answer the extractor
+        cannot read is kept in the user's words for the agent. A message that holds no detail
+        may be something else: a question (answered, then the detail is asked again), giving
+        up, or frustration.
+        """
+        collecting = state["collecting"]
+        flow = self.content.flows.get(collecting["flow"] or "")
+        if not collecting["pending"] or (flow is None and not collecting.get("after_ticket")):
+            state["collecting"] = None
+            return turn.say("restart_done")
+        if text is not None and not skip and self._collect_aside(state, turn, text, nlu):
+            return
+        name = collecting["pending"][0]
+        detail = self._detail_of(flow, name)
+        norm = normalize(text or "")
+        value: str | None = None
+        if not skip and text is not None:
+            if detail.entity in CONTACT_ENTITIES:
+                found = self.extractor.extract_one(detail.entity, normalize(turn.raw_text or ""))
+                if found:
+                    turn.result.protected[name] = found["value"]
+                    value = mask(found["entity"], found["value"])
+                else:
+                    value = None
+            elif detail.entity:
+                value = self._read_detail(turn, collecting, name, detail.entity, norm)
+                if value is None:
+                    if self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn):
+                        self._push_details(state, turn)
+                        return self._ask_detail(state, turn)
+                    if collecting["tries"] >= 1 and self._plain_words(turn, text, norm):
+                        value = text.strip()  # second attempt: keep the user's words for the agent
+            else:
+                value = text.strip()
+        if value is None and not skip and collecting["tries"] >= 1 and self._yes_no(PUNCT.sub("", norm), "", 0.0) == "no":
+            skip = True  # "没有" / "不知道" after a retry: the user does not have it
+        if value is None and not skip:
+            collecting["tries"] += 1
+            turn.say("detail_retry", [turn.button("skip", PAYLOAD_SKIP)])
+            return
+        answer = value if value is not None else "(跳过)"
+        if value is None and name in collecting.get("said", {}):
+            value = collecting["said"][name][0]  # no time of day, but the day the user named
+        state["details"][name] = value
+        state["trail"].append({"flow": collecting["flow"], "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": answer, "at": turn.now.isoformat(timespec="seconds")})
+        collecting["pending"].pop(0)
+        collecting["tries"] = 0
+        # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
+        if text is not None:
+            self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn)
+        if collecting["pending"]:
+            self._push_details(state, turn)
+            return self._ask_detail(state, turn)
+        self._finish_escalation(state, turn)
+
+    def _push_details(self, state: dict[str, Any], turn: Turn) -> None:
+        """Each detail reaches the ticket as soon as it is given: nothing waits for the last one."""
+        if state.get("ticket"):
+            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+            self._add_to_ticket(turn, state, TicketUpdate(details=details))
+
+    def _said(self, collecting: dict[str, Any], name: str) -> SaidDay | None:
+        """The day (and day period) the user named for this time detail without a clock time."""
+        said = collecting.get("said", {}).get(name)
+        return SaidDay(date.fromisoformat(said[0]), said[1]) if said else None
+
+    def _read_detail(self, turn: Turn, collecting: dict[str, Any], name: str, entity: str, norm: str) -> str | None:
+        """The asked detail in the answer, or None."""
+        found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, name))
+        if found:
+            return found["value"]
+        return None
+
+    def _take_volunteered(
+        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str, turn: Turn
+    ) -> bool:
+        """Fill the details still to ask that the answer gives in passing; True if it gave any.
+
+        Only entities the extractor finds on their own count (a bare "100" is an amount only
+        when the amount is asked). A day without a clock time does not fill a time detail; it
+        is kept as the day a later clock time falls on. A phone number or email fills a contact
+        detail: masked in the state, unmasked only for the ticket.
+        """
+        taken = False
+        for other in list(collecting["pending"]):
+            entity = self._detail_of(flow, other).entity
+            if other != asked and entity in CONTACT_ENTITIES and (contact := self._contact_found(turn, norm)):
+                turn.result.protected[other] = contact[1]
+                state["details"][other] = mask(contact[0], contact[1])
+                collecting["pending"].remove(other)
+                taken = True
+                continue
+            if other == asked or entity is None or entity in CONTACT_ENTITIES:
+                continue
+            found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=False)
+            if found is None:
+                continue
+            taken = True
+            if entity == "time" and not has_clock(found["value"]):
+                said = said_day(found["value"], norm[found["start"]:found["end"]])
+                collecting.setdefault("said", {})[other] = [found["value"], said.period if said else None]
+                continue
+            state["details"][other] = found["value"]
+            collecting["pending"].remove(other)
+        return taken
+
+    def _plain_words(self, turn: Turn, text: str, norm: str) -> bool:
+        """An answer that may be kept in the user's words: no entity the extractor can read and
+        nothing masked (a phone or card number hidden by the guard is no amount)."""
+        return not self.extractor.extract(norm, now=turn.local_now) and text == (turn.raw_text if turn.raw_text is not None else text)
+
+    def _collect_aside(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> bool:
+        """While a detail is asked: a message holding no detail at all may be a question, giving
+        up or frustration. Handled here (True), the detail is asked again or the asking stops."""
+        norm = normalize(text)
+        if self.extractor.extract(norm, now=turn.local_now) or self._contact_in(turn, text):
+            return False
+        kind, confidence = self.read_reply(text)[0]
+        intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
+        if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
+            collecting, state["collecting"] = state["collecting"], None
+            turn.result.outcome = Outcome.SMALL_TALK
+            if collecting.get("after_ticket"):
+                turn.say("details_stopped", ticket=state.get("ticket") or "")
+            else:
+                state.update(flow=None, step=None)
+                turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
+            return True
+        new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
+        if new_flow is not None and new_flow.name != state["collecting"].get("flow") and state.get("ticket"):
+            # Another problem while the ticket's details are asked: into the ticket, at its urgency.
+            state["urgency"] = higher(state.get("urgency"), new_flow.priority)
+            self._note_problem(state, text)
+            self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=f"{turn.render(new_flow.title)}：{text.strip()}"))
+            turn.say("ticket_updated", ticket=state["ticket"])
+        elif kind == "how_long" and confidence >= MOVE_CONFIDENCE:
+            turn.say("how_long_unknown")
+        elif kind in ("frustration", "complaint") and confidence >= MOVE_CONFIDENCE:
+            state["complaint"] = state.get("complaint") or kind == "complaint"
+            turn.say(kind)
+        else:
+            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+            entry = hits[0].entry if hits and hits[0].score >= self.settings.faq.answer_threshold else None
+            if entry is None and intent_confidence >= self.settings.nlu.intent_threshold and intent not in self.content.flows:
+                mapped = self.content.faq_for_intent(intent)
+                entry = mapped if mapped and mapped.serves(turn.brand_key) else None
+            if entry is None:
+                return False
+            turn.add(turn.render(entry.answer))
+        turn.say("collect_continue")
+        self._ask_detail(state, turn)
+        return True
+
+    def _finish_escalation(self, state: dict[str, Any], turn: Turn) -> None:
+        collecting = state["collecting"]
+        state.update(collecting=None, flow=None, step=None)
+        if collecting.get("after_ticket") or state.get("ticket"):
+            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+            self._add_to_ticket(turn, state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0):]))
+            turn.result.outcome = Outcome.ESCALATED
+            return turn.say("details_added", ticket=state.get("ticket") or "")
+        flow = self.content.flows[collecting["flow"]]
+        escalation = flow.steps[collecting["step"]].escalate
+        self._create_ticket(state, turn, escalation.category, escalation.priority, turn.render(escalation.summary))
+
+    def _open_or_raise(self, state: dict[str, Any], turn: Turn, category: str, priority: str, summary: str) -> None:
+        """Open the ticket; when there is one already, add this escalation to it."""
+        if not state.get("ticket"):
+            return self._create_ticket(state, turn, category, priority, summary)
+        self._add_to_ticket(turn, state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=summary))
+        state["paused"] = None
+        turn.result.outcome = Outcome.ESCALATED
+        turn.say("ticket_updated", ticket=state["ticket"])
+
+    def _create_ticket(self, state: dict[str, Any], turn: Turn, category: str, priority: str, summary: str) -> None:
+        """Open the conversation's ticket at the highest urgency the conversation called for."""
+        priority = higher(priority, state.get("urgency")) or "normal"
+        if state.get("fraud_risk"):
+            category = "fraud_risk"
+            priority = higher(priority, "high") or "high"
+        details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+        words = "；".join(state.get("problems") or [])
+        if words:
+            summary = f"{summary}\n{turn.render(self.content.responses.texts.get('summary_user_words', '{words}'), words=words)}"
+        info = turn.open_ticket(TicketRequest(category, priority, summary, details, list(state["trail"])))
+        # The flow stays the conversation's topic while the ticket's details are asked.
+        state.update(ticket=info.number, escalated=True, paused=None, priority=info.priority)
+        turn.result.outcome = Outcome.ESCALATED
+        if not info.created:
+            return turn.say("ticket_exists", ticket=info.number)
+        turn.say("ticket_created_urgent" if info.priority in ("high", "urgent") else "ticket_created", ticket=info.number)
+
+    def _handoff(self, state: dict[str, Any], turn: Turn) -> None:
+        """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks."""
+        if state.get("ticket"):
+            turn.result.outcome = Outcome.ESCALATED
+            return turn.say("ticket_exists", ticket=state["ticket"])
+        collecting = state.get("collecting") or {}
+        name = state.get("flow") or collecting.get("flow") or (state.get("paused") or {}).get("flow") or state.get("intent") or ""
+        flow = self.content.flows.get(name)
+        turn.say("human_handoff")
+        state["collecting"] = None
+        texts = self.content.responses.texts
+        if flow is not None:
+            state["urgency"] = higher(state.get("urgency"), flow.priority)
+            summary = turn.render(texts.get("handoff_summary", "{title}"), title=turn.render(flow.title))
+            category = flow.name
+        else:
+            summary = turn.render(texts.get("handoff_summary_no_flow", ""))
+            category = "complaint" if state.get("complaint") else "human_request"
+        self._create_ticket(state, turn, category, "normal", summary)
+        names = [n for n in (flow.details if flow else {})]
+        if not any(self._detail_of(flow, n).entity in CONTACT_ENTITIES for n in names):
+            names.append("contact")
+        self._begin_collect(state, turn, flow, None, names, after_ticket=True)
+
+    def _add_to_ticket(self, turn: Turn, state: dict[str, Any], update: TicketUpdate) -> None:
+        info = turn.update_ticket(update)
+        if info is not None:
+            state["priority"] = info.priority
+
+    @staticmethod
+    def _note_problem(state: dict[str, Any], text: str | None) -> None:
+        """Keep the user's own words about their problems (redacted) for the ticket summary."""
+        words = (text or "").strip()[:120]
+        problems = state.setdefault("problems", [])
+        if words and words not in problems and len(problems) < 5:
+            problems.append(words)
