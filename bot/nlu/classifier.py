@@ -142,6 +142,11 @@ class IntentClassifier:
         report = TrainReport(len(y), len(labels), len(vectorizer.vocabulary), temperature, seconds)
         return classifier, report
 
+    def knows(self, text: str) -> bool:
+        """Whether the normalised text has any feature the model was trained on."""
+        indices, _ = self.vectorizer.vector(self.tokenizer.tokens(text))
+        return len(indices) > 0
+
     def rank(self, text: str) -> list[tuple[str, float]]:
         """(intent, probability) pairs, best first, for one normalised text."""
         indices, weights = self.vectorizer.vector(self.tokenizer.tokens(text))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
@@ -14,6 +15,7 @@ from bot.nlu.replies import REPLIES_SUBDIR, reply_fingerprint
 from bot.nlu.training_data import fingerprint_files, nlu_files
 
 MODEL_SUBDIR = "nlu"
+_ONLY_MARKS = re.compile(r"[?？!！¿¡\s]+")
 RANKING_SIZE = 5
 
 
@@ -64,9 +66,20 @@ class NLU:
         return cls(classifier, classifier.meta.get("methods", {}), IntentClassifier.load(models_dir / REPLIES_SUBDIR))
 
     def read_reply(self, text: str) -> list[tuple[str, float]]:
-        """(reply kind, probability) pairs, best first, for a typed answer to a checklist step."""
+        """(reply kind, probability) pairs, best first, for a typed answer to a checklist step.
+
+        Nothing but question or exclamation marks (？？？, !!!) has no feature the classifier sees:
+        at a step it is exasperation, read as `frustration`; any other text without a known
+        feature is `other` (the classifier would only return its prior).
+        """
         norm = normalize(text)
-        return self.replies.rank(norm) if norm else [("other", 1.0)]
+        if not norm:
+            return [("other", 1.0)]
+        if _ONLY_MARKS.fullmatch(norm):
+            return [("frustration", 1.0)]
+        if not self.replies.knows(norm):
+            return [("other", 1.0)]  # 😂😂, asdf: nothing the model knows, so no answer to the step
+        return self.replies.rank(norm)
 
     def parse(self, text: str, *, now: datetime | None = None) -> ParseResult:
         norm = normalize_aligned(text)
