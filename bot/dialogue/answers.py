@@ -26,6 +26,12 @@ SOLVED_CONFIDENCE = 0.6
 WEAK_ANSWER = 0.25
 # Reply kinds that say the reply is no answer to the step (with another problem in it, it leaves).
 NOT_ANSWERS = ("other", "give_up", "how_long", "correct")
+# Frustration and complaints get an apology and the step again, which costs little when wrong:
+# as the likeliest kind they need less certainty than other moves.
+MOODS = frozenset({"frustration", "complaint"})
+MOOD_CONFIDENCE = 0.35
+# A reply kind this sure outweighs an option's words that stand for another kind.
+SURE_KIND = 0.9
 # What an option's own match word adds to its share of the reply kinds.
 KEYWORD_WEIGHT = 0.6
 
@@ -54,6 +60,9 @@ def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no:
     """
     kind, confidence = ranking[0] if ranking else ("other", 0.0)
     share = dict(ranking)
+    if keyword is not None and keyword.kinds and kind not in keyword.kinds and confidence >= SURE_KIND:
+        # 我看不懂是扣了还是没扣 holds 扣了, but surely says "I cannot tell": the words do not apply.
+        keyword = None
     named = yes_no is not None or keyword is not None
     context = {"named": named, "ranking": tuple(ranking)}
     if yes_no:
@@ -77,7 +86,7 @@ def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no:
         return Reading(kind, confidence, move="solved", **context)
     if kind in ("cause", "cannot") and confidence >= ANSWER_CONFIDENCE:
         return Reading(kind, confidence, move=kind, **context)
-    if kind in MOVES and confidence >= MOVE_CONFIDENCE:
+    if kind in MOVES and confidence >= (MOOD_CONFIDENCE if kind in MOODS else MOVE_CONFIDENCE):
         return Reading(kind, confidence, move=kind, **context)
     # Lean to an option only when the reply's likeliest kind is an answer at all.
     leaning = best if best is not None and kind != "other" and score(best) >= WEAK_ANSWER else None
