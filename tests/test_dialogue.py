@@ -692,3 +692,14 @@ def test_typed_answers_that_say_the_checked_thing_is_fine_never_solve_the_proble
     for answer in ("卡的信息都对", "网络挺稳定的", "公告里没说维护", "卡里钱够"):
         reply = c.say(answer)
         assert reply["state"]["resolved"] is False and reply["state"]["flow"] == "topup_problem", (answer, c.text())
+
+
+def test_a_scam_with_money_in_it_makes_the_ticket_urgent_and_without_money_high(chat, assistant):
+    paid = chat()
+    paid.say("有人冒充客服说我中奖了 要先交手续费 我已经给他转了3000")
+    assert "诈骗" in paid.text()
+    assert paid.say("转人工")["state"]["priority"] == "urgent"
+    asked = chat()
+    asked.say("有人让我下载会议软件共享屏幕")
+    assert asked.say("转人工")["state"]["priority"] == "high"
+    assert load_ticket(assistant, asked.state["ticket"]).category == "fraud_risk"

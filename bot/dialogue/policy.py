@@ -116,11 +116,14 @@ class Policy(Escalation):
                     state["time_period"] = said.period if said else None
             state["intent"] = nlu["intent"]
         if scam:
+            # A scam is at least high; with money in it (我已经给他转了3000) the money may still be
+            # stopped: urgent.
+            at_stake = any(e["entity"] == "amount" for e in (nlu or {}).get("entities", []))
             state["fraud_risk"] = True
-            state["urgency"] = higher(state.get("urgency"), "high")
+            state["urgency"] = higher(state.get("urgency"), "urgent" if at_stake else "high")
             self._note_problem(state, text)
             if state.get("ticket"):
-                self._add_to_ticket(turn, state, TicketUpdate(priority="high", problem=text))
+                self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=text))
             turn.say("scam_warning", [turn.button("human", PAYLOAD_HUMAN)])
             turn.result.outcome = Outcome.ANSWERED
             return turn.result
