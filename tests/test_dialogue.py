@@ -703,3 +703,17 @@ def test_a_scam_with_money_in_it_makes_the_ticket_urgent_and_without_money_high(
     asked.say("有人让我下载会议软件共享屏幕")
     assert asked.say("转人工")["state"]["priority"] == "high"
     assert load_ticket(assistant, asked.state["ticket"]).category == "fraud_risk"
+
+
+def test_a_correction_while_details_are_asked_replaces_the_detail(chat, assistant):
+    c = chat()
+    c.say("交易失败了")
+    c.press_title("充值")
+    for _ in range(3):
+        c.say("还是不行")
+    c.say("昨天下午三点充的100元")  # time and amount; the method is asked next
+    assert "用什么方式" in c.text() or "方式" in c.text()
+    c.say("金额写错了 应该是250")
+    assert "已按您的更正修改" in c.text()
+    ticket = ticket_of(assistant, c.say("用的银行卡"))
+    assert ticket.details["amount"] == "250" and ticket.details["method"] == "银行卡"

@@ -119,7 +119,9 @@ class Escalation(_Base):
             elif detail.entity:
                 value = self._read_detail(turn, collecting, name, detail.entity, norm)
                 if value is None:
-                    if self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn):
+                    if self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn) or self._take_correction(
+                        state, turn, flow, collecting, text, norm
+                    ):
                         self._push_details(state, turn)
                         return self._ask_detail(state, turn)
                     if collecting["tries"] >= 1 and self._plain_words(turn, text, norm):
@@ -198,6 +200,26 @@ class Escalation(_Base):
             collecting["pending"].remove(other)
         return taken
 
+    def _take_correction(self, state: dict[str, Any], turn: Turn, flow: Flow | None, collecting: dict[str, Any], text: str, norm: str) -> bool:
+        """金额写错了，应该是250: a correction of a detail already given replaces it; True if one did."""
+        kind, confidence = self.read_reply(text)[0]
+        if kind != "correct" or confidence < MOVE_CONFIDENCE:
+            return False
+        corrected = False
+        for name, value in list(state["details"].items()):
+            entity = self._detail_of(flow, name).entity
+            if name in collecting["pending"] or entity is None or entity in CONTACT_ENTITIES or value is None:
+                continue
+            found = self.extractor.extract_one(entity, norm, now=turn.local_now, bare=False)
+            if found is None and entity == "amount":  # 应该是250: in a correction a bare number is the amount
+                found = self.extractor.extract_one(entity, norm, now=turn.local_now)
+            if found is not None and found["value"] != value:
+                state["details"][name] = found["value"]
+                corrected = True
+        if corrected:
+            turn.say("detail_corrected")
+        return corrected
+
     def _plain_words(self, turn: Turn, text: str, norm: str) -> bool:
         """An answer that may be kept in the user's words: no entity the extractor can read and
         nothing masked (a phone or card number hidden by the guard is no amount)."""
@@ -210,6 +232,8 @@ class Escalation(_Base):
         if self.extractor.extract(norm, now=turn.local_now) or self._contact_in(turn, text):
             return False
         kind, confidence = self.read_reply(text)[0]
+        if kind == "correct" and confidence >= MOVE_CONFIDENCE:
+            return False  # 金额写错了，应该是250: a correction, read by _collect_answer
         intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None
