@@ -557,3 +557,19 @@ def test_a_repeated_message_id_returns_the_stored_reply_and_changes_nothing(clie
 def test_a_malformed_message_id_is_422(client: TestClient, message_id: str) -> None:
     conv = start(client)
     assert send(client, conv, text="还是不行", message_id=message_id).status_code == 422
+
+
+@pytest.mark.parametrize(("path", "field", "value"), [
+    ("/api/chat", "text", "a\ud800b"),  # a lone surrogate: OpenCC could not encode it (was a 500)
+    ("/api/parse", "text", "a\ud800b"),
+    ("/api/chat", "text", "充值\x00失败"),  # NUL: PostgreSQL text cannot hold it (was a 500 there)
+    ("/api/chat", "brand", "kdou\x00"),
+])
+def test_invalid_unicode_and_control_characters_are_a_clear_422(client: TestClient, path: str, field: str, value: str) -> None:
+    body = json.dumps({"text": "充值失败"} | {field: value})  # ASCII JSON: \ud800 travels as an escape
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 422, "invalid_text")
+
+
+def test_windows_line_ends_and_tabs_are_plain_text(client: TestClient) -> None:
+    assert client.post("/api/chat", json={"text": "充值失败\r\n卡是\t好的"}).status_code == 200

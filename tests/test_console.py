@@ -792,7 +792,7 @@ def test_queue_order_filters_search_and_sla(assistant: Assistant, login: Callabl
     assert rows("assignee=alice&status=active") == [normal]
     assert rows("assignee=bob") == []
 
-    for bad in ("status=lost", "priority=asap", "brand=acme", "assignee=ghost", "page=0", "page=x"):
+    for bad in ("status=lost", "priority=asap", "brand=acme", "assignee=ghost", "page=0", "page=x", "page=²"):
         response = agent.get(f"/console?{bad}")
         assert response.status_code == 400, bad
         assert "请求有误" in response.text

@@ -85,6 +85,7 @@ def _validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
         return 422, "unknown_field", f"Unknown field '{field}': remove it (see /docs for the fields)."
     if kind in (
         schemas.EMPTY_MESSAGE,
+        schemas.INVALID_TEXT,
         schemas.TEXT_AND_PAYLOAD,
         schemas.MISSING_MESSAGE,
         schemas.MISSING_CONVERSATION,

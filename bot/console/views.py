@@ -126,7 +126,7 @@ class QueueFilters:
         if brand and brand not in settings.brands:
             raise FilterError(f"Unknown brand {brand!r}: use one of {', '.join(settings.brands)}.")
         raw_page = get("page") or "1"
-        if not raw_page.isdigit() or int(raw_page) < 1 or len(raw_page) > 9:
+        if not (raw_page.isascii() and raw_page.isdigit()) or int(raw_page) < 1 or len(raw_page) > 9:  # ² is a digit too
             raise FilterError(f"Page {raw_page!r} does not exist: pages are numbered from 1.")
         return cls(
             q=get("q")[:200],
