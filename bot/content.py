@@ -38,6 +38,7 @@ REQUIRED_RESPONSES = (
     "details_added", "details_stopped", "handoff_collect_intro", "collect_continue", "contact_prompt",
     "handoff_summary", "handoff_summary_no_flow", "summary_user_words",
     "unset_website", "unset_phone", "unset_email", "unset_service_hours", "detail_corrected",
+    "summary_problem", "summary_added",
 )
 REQUIRED_BUTTONS = ("human", "restart", "helpful", "not_helpful", "resume", "skip")
 # Word lists the policy needs; others (resume, helpful, not_helpful…) are optional.

@@ -476,7 +476,7 @@ def test_add_to_ticket_raises_priority_merges_details_and_records_one_event(data
         conv = s.get(Conversation, ticket.conversation_id)
         due_before = ticket.due_at
         updated = tickets_module.add_to_ticket(
-            s, conv, priority="urgent", problem="账户被盗处理：有两笔不是我付的", details={"time": "2026-12-01 09:00", "amount": None},
+            s, conv, priority="urgent", problem="另：账户被盗处理：有两笔不是我付的", details={"time": "2026-12-01 09:00", "amount": None},
             trail=[{"flow": None, "step": "after_ticket", "say": "", "answer": "有两笔不是我付的"}], sla_hours=SLA,
         )
         assert updated is ticket

@@ -249,7 +249,7 @@ class Escalation(_Base):
             # Another problem while the ticket's details are asked: into the ticket, at its urgency.
             state["urgency"] = higher(state.get("urgency"), new_flow.priority)
             self._note_problem(state, text)
-            self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=f"{turn.render(new_flow.title)}：{text.strip()}"))
+            self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, new_flow, text)))
             turn.say("ticket_updated", ticket=state["ticket"])
         elif kind == "how_long" and confidence >= MOVE_CONFIDENCE:
             turn.say("how_long_unknown")
@@ -285,7 +285,8 @@ class Escalation(_Base):
         """Open the ticket; when there is one already, add this escalation to it."""
         if not state.get("ticket"):
             return self._create_ticket(state, turn, category, priority, summary)
-        self._add_to_ticket(turn, state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=summary))
+        problem = turn.render(self.content.responses.texts.get("summary_added", "{words}"), words=summary)
+        self._add_to_ticket(turn, state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=problem))
         state["paused"] = None
         turn.result.outcome = Outcome.ESCALATED
         turn.say("ticket_updated", ticket=state["ticket"])
@@ -331,6 +332,12 @@ class Escalation(_Base):
         if not any(self._detail_of(flow, n).entity in CONTACT_ENTITIES for n in names):
             names.append("contact")
         self._begin_collect(state, turn, flow, None, names, after_ticket=True)
+
+    def _problem_line(self, turn: Turn, flow: Flow | None, words: str) -> str:
+        """The line a problem raised after the ticket adds to its summary: 另：充值失败排查：<the user's words>."""
+        texts = self.content.responses.texts
+        said = turn.render(texts.get("summary_problem", "{words}"), title=turn.render(flow.title), words=words.strip()) if flow else words.strip()
+        return turn.render(texts.get("summary_added", "{words}"), words=said)
 
     def _add_to_ticket(self, turn: Turn, state: dict[str, Any], update: TicketUpdate) -> None:
         info = turn.update_ticket(update)

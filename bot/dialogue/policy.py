@@ -123,7 +123,7 @@ class Policy(Escalation):
             state["urgency"] = higher(state.get("urgency"), "urgent" if at_stake else "high")
             self._note_problem(state, text)
             if state.get("ticket"):
-                self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=text))
+                self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, None, text or "")))
             turn.say("scam_warning", [turn.button("human", PAYLOAD_HUMAN)])
             turn.result.outcome = Outcome.ANSWERED
             return turn.result
@@ -241,7 +241,7 @@ class Policy(Escalation):
         # The first words about the problem of a ticket opened before any were said (转人工 first).
         problem = text.strip() if not entities and not state.get("problems") else None
         self._note_problem(state, problem)
-        self._add_to_ticket(turn, state, TicketUpdate(details=details, trail=trail, problem=problem))
+        self._add_to_ticket(turn, state, TicketUpdate(details=details, trail=trail, problem=self._problem_line(turn, None, problem) if problem else None))
         turn.result.outcome = Outcome.ESCALATED
         turn.say("ticket_noted", ticket=state["ticket"])
         return True
@@ -496,7 +496,7 @@ class Policy(Escalation):
         self._note_problem(state, opening)
         if state.get("ticket"):
             # A new problem after the ticket: the agent must see it, at its urgency.
-            problem = f"{turn.render(flow.title)}：{opening.strip()}" if opening.strip() else turn.render(flow.title)
+            problem = self._problem_line(turn, flow, opening) if opening.strip() else self._problem_line(turn, None, turn.render(flow.title))
             self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=problem))
             turn.say("ticket_updated", ticket=state["ticket"])
         turn.say("flow_switch" if switching else "flow_start", title=turn.render(flow.title))

@@ -13,7 +13,6 @@ typed at a step is recognised as not being an answer.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from bot.yamlio import Problem
@@ -28,8 +27,9 @@ REPLY_KINDS: tuple[str, ...] = (
 ANSWER_KINDS = ("solved", "fine", "failing", "cause", "cannot")
 # NLU intents whose examples are answers (好的, 不是) rather than `other`.
 _ANSWER_INTENTS = frozenset({"affirm", "deny"})
-# NLU examples asking how long something takes are `how_long` replies, not `other`.
-_DURATION_QUESTION = re.compile("多久|多长时间|多長時間|几天|幾天|什么时候|什麼時候|何时|几个小时|多少天|几号")
+# NLU examples holding one of these words (`lookup: duration_words` in data/replies) ask how
+# long something takes: they are `how_long` replies, never sampled as `other`.
+DURATION_LOOKUP = "duration_words"
 OTHER_PER_INTENT = 4
 
 
@@ -44,16 +44,17 @@ def reply_fingerprint(data_dir: Path) -> str:
 
 def load_reply_data(data_dir: Path, root: Path | None, nlu: TrainingData) -> tuple[TrainingData, list[Problem]]:
     """The labelled replies, plus `other` examples sampled evenly from `nlu`; never raises."""
-    data = TrainingData(synonyms=dict(nlu.synonyms), lookups=dict(nlu.lookups))
+    data = TrainingData(synonyms=dict(nlu.synonyms), lookups={k: list(v) for k, v in nlu.lookups.items()})
     problems: list[Problem] = []
     origins: Origins = {}
     for path in reply_files(data_dir):
         display = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
         read_nlu_file(path, display, data, problems, origins, labels=REPLY_KINDS)
     labelled = {text for text, _ in data.examples}
+    duration = [w for w in data.lookups.get(DURATION_LOOKUP, []) if w]
     by_intent: dict[str, list[str]] = {}
     for text, intent in nlu.examples:
-        if intent not in _ANSWER_INTENTS and text not in labelled and not _DURATION_QUESTION.search(text):
+        if intent not in _ANSWER_INTENTS and text not in labelled and not any(w in text for w in duration):
             by_intent.setdefault(intent, []).append(text)
     for _intent, texts in sorted(by_intent.items()):
         stride = max(1, len(texts) // OTHER_PER_INTENT)

@@ -127,8 +127,8 @@ def add_to_ticket(
 ) -> Ticket | None:
     """What the user said after the conversation's ticket was opened, added to it.
 
-    Details are merged (a later answer replaces an earlier one), a new problem is appended to
-    the summary, the trail grows, and the priority is only ever raised (moving ``due_at``
+    Details are merged (a later answer replaces an earlier one), a new problem (a line worded by
+    the caller) is appended to the summary unless the summary holds it already, the trail grows, and the priority is only ever raised (moving ``due_at``
     earlier when `sla_hours` gives the new priority's hours). One ``updated`` event records what
     changed. Returns None when the conversation has no ticket.
     """
@@ -149,7 +149,7 @@ def add_to_ticket(
                     before["due_at"], after["due_at"] = ticket.due_at.isoformat(), due.isoformat()
                     ticket.due_at = due
     if problem and problem not in ticket.summary:
-        before["summary"], after["summary"] = ticket.summary, f"{ticket.summary}\n另：{problem}"
+        before["summary"], after["summary"] = ticket.summary, f"{ticket.summary}\n{problem}"
         ticket.summary = after["summary"]
     changed = {k: v for k, v in (details or {}).items() if v is not None and (ticket.details or {}).get(k) != v}
     if changed:
