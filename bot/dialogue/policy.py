@@ -184,8 +184,7 @@ class Policy(Escalation):
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
-        declines = bare in self._no or any(len(w) > 1 and w in bare for w in self._no)  # 不用继续了
-        if paused is not None and confident and intent == paused.name and not declines and state["paused"].get("step") in paused.steps:
+        if paused is not None and confident and intent == paused.name and not self._says_no(bare) and state["paused"].get("step") in paused.steps:
             # More about the interrupted problem (找到了 T2026… 128元): back to its step, read there.
             step_id = state["paused"]["step"]
             state.update(paused=None, awaiting_feedback=None, flow=paused.name, step=step_id)
@@ -213,7 +212,11 @@ class Policy(Escalation):
 
     def _means_resume(self, bare: str) -> bool:
         """继续 / 接着来 / 继续吧, and not 不继续 / 不用继续 (any no word in it)."""
-        return self._has_word(bare, self._resume_words) and not any(len(w) > 1 and w in bare for w in self._no) and bare not in self._no
+        return self._has_word(bare, self._resume_words) and not self._says_no(bare)
+
+    def _says_no(self, bare: str) -> bool:
+        """The reply is a no word, or holds one of two characters or more (不用继续了)."""
+        return bare in self._no or any(len(w) > 1 and w in bare for w in self._no)
 
     def _accepts_human_offer(self, state: dict[str, Any], bare: str) -> bool:
         """A plain yes right after the bot offered a human (and nothing else to say yes to)."""
@@ -453,11 +456,10 @@ class Policy(Escalation):
     # ------------------------------------------------------------------ understanding answers
 
     def _yes_no(self, bare: str, intent: str, confidence: float) -> str | None:
-        if bare in self._no:
-            return "no"
-        if bare in self._yes:
-            return "yes"
-        if any(len(w) > 1 and w in bare for w in self._no):
+        whole = self._whole_yes_no(bare)
+        if whole:
+            return whole
+        if self._says_no(bare):
             return "no"
         if any(len(w) > 1 and w in bare for w in self._yes) and len(bare) <= 12:
             return "yes"
