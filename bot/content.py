@@ -183,6 +183,8 @@ def check_cross_references(flows: Iterable[Flow], faq: Iterable[FaqEntry], setti
     for flow in flows:
         if flow.name not in INTENTS:
             problems.append(Problem(flow.file, flow.line, f"flow '{flow.name}' is not a known intent; a flow is started by the intent of the same name ({', '.join(INTENTS)})", code="flow_intent"))
+        for brand in sorted(flow.route_brands() - brands):
+            problems.append(Problem(flow.file, flow.line, f"flow '{flow.name}' routes brand '{brand}', which is not a brand; brands are {', '.join(sorted(brands))}", code="unknown_brand"))
         for detail in flow.details.values():
             _check_text(detail.prompt, flow.file, flow.line, f"prompt of detail '{detail.name}'", problems, brands=brands)
         for step in flow.steps.values():

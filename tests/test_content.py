@@ -265,6 +265,30 @@ def test_cycle_without_exit(project):
     assert "data/flows/refund.yml:5: step 'a' of flow 'refund' can never reach a resolved or escalate leaf" in result.output
 
 
+def test_brand_routes_are_checked_for_every_brand(project):
+    """A brand's own order may not trap it in a cycle, name a missing step or an unknown brand."""
+    write_checklist(
+        project,
+        ("start: kind", "start: {default: kind, acme: network}"),
+        ("{title: 还是不行, means: no, next: balance}", "{title: 还是不行, means: no, next: {default: balance, upay: recrod}}"),
+        ("next: to_support", "next: {default: to_support, kdou: record}"),
+    )
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    assert problems_of(result, FLOW_FILE) == {
+        "data/flows/transaction_failed.yml:1: flow 'transaction_failed' routes brand 'acme', which is not a brand; brands are generic, kdou, upay",
+        "data/flows/transaction_failed.yml:14: option '还是不行' of step 'network' goes to 'recrod', which is not a step of flow 'transaction_failed'; did you mean 'record'?",
+        "data/flows/transaction_failed.yml:20: step 'record' of flow 'transaction_failed' can never reach a resolved or escalate leaf for brand(s) kdou (a cycle without an exit)",
+    }
+
+
+def test_a_brand_route_without_default_is_an_error(project):
+    write_checklist(project, ("{title: 还是不行, means: no, next: balance}", "{title: 还是不行, means: no, next: {kdou: balance}}"))
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    assert any("must be a step id or a mapping of brand to step id with a 'default'" in p for p in problems_of(result, FLOW_FILE))
+
+
 def test_flow_asking_for_a_secret_is_rejected(project):
     path = project / "data" / "flows" / "limits.yml"
     text = path.read_text(encoding="utf-8")

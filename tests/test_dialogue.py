@@ -150,7 +150,7 @@ def test_clarification_button_starts_the_chosen_flow(unsure_chat):
     c.say("充值好像出了点问题")
     reply = c.press("/intent:topup_problem")
     assert reply["state"]["flow"] == "topup_problem"
-    assert reply["state"]["step"] == "account_info"
+    assert reply["state"]["step"] == "source_balance"  # the generic brand's guide (001) starts with the funds
 
 
 def test_clear_out_of_scope_is_declined_then_a_human_offered(chat):
@@ -307,7 +307,7 @@ def test_stolen_account_records_question_still_understands_plain_answers(chat, a
 @pytest.mark.parametrize(("answer", "step"), [
     ("有一笔不是我本人操作的", "suspicious_support"),
     ("有几笔陌生的消费", "suspicious_support"),
-    ("都是我自己买的", "password_attempts"),
+    ("都是我自己买的", "unlock_support"),
 ])
 def test_not_me_answers_yes_to_the_frozen_account_activity_question(chat, answer, step):
     c = chat()
@@ -329,7 +329,7 @@ def test_not_me_answers_yes_to_the_frozen_account_activity_question(chat, answer
     ("限额是多少", ["每日支付限额"], "超过了", "over_limit"),
 ])
 def test_option_words_beat_generic_yes_no(chat, assistant, opening, presses, answer, step):
-    c = chat()
+    c = chat("upay")  # the Upay checklists: payment and top-up orders of guide 002
     c.say(opening)
     for title in presses:
         c.press_title(title)
@@ -343,7 +343,7 @@ def test_option_words_beat_generic_yes_no(chat, assistant, opening, presses, ans
 
 
 def paused_on_a_faq_question(chat):
-    c = chat()
+    c = chat("upay")  # Upay's top-up checklist: card details, then the network
     c.say("充值失败")
     c.say("还是不行")
     assert c.state["step"] == "network"
@@ -679,7 +679,7 @@ def test_a_state_stored_before_version_2_goes_on_where_it_was(chat, assistant):
         old = {k: v for k, v in conv.state.items() if k not in ("version", "priority", "urgency", "resolved", "problems")}
         save_state(conv, old)
     reply = c.say("还是不行")
-    assert (reply["state"]["flow"], reply["state"]["step"], reply["state"]["priority"]) == ("topup_problem", "network", None)
+    assert (reply["state"]["flow"], reply["state"]["step"], reply["state"]["priority"]) == ("topup_problem", "account_info", None)
     with assistant.db.session(readonly=True) as s:
         from bot.store import get_conversation
 

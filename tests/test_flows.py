@@ -14,8 +14,8 @@ SETTINGS = load_settings(CONFIG)
 FLOWS, _ = load_flows(SETTINGS.data_dir, SETTINGS.root)
 
 
-def branches(flow: Flow) -> list[list[str]]:
-    """Every path of option payloads from the start step to a leaf (validated flows are acyclic)."""
+def branches(flow: Flow, brand: str) -> list[list[str]]:
+    """Every path of option payloads from the brand's start step to a leaf (validated flows are acyclic)."""
     paths: list[list[str]] = []
 
     def walk(step_id: str, taken: list[str], seen: frozenset[str]) -> None:
@@ -24,16 +24,21 @@ def branches(flow: Flow) -> list[list[str]]:
             paths.append(taken)
             return
         if step.next:
-            return walk(step.next, taken, seen | {step_id})
+            return walk(step.next_for(brand), taken, seen | {step_id})
         for option in step.options:
-            if option.next not in seen:
-                walk(option.next, [*taken, option.payload], seen | {step_id})
+            if option.next_for(brand) not in seen:
+                walk(option.next_for(brand), [*taken, option.payload], seen | {step_id})
 
-    walk(flow.start, [], frozenset())
+    walk(flow.start_for(brand), [], frozenset())
     return paths
 
 
-CASES = [(name, path) for name, flow in sorted(FLOWS.items()) for path in branches(flow)]
+def walks(flow: Flow) -> list[str]:
+    """The brands to walk: the default brand, and every brand whose checklist differs."""
+    return [SETTINGS.default_brand, *sorted(flow.route_brands() - {SETTINGS.default_brand})]
+
+
+CASES = [(name, brand, path) for name, flow in sorted(FLOWS.items()) for brand in walks(flow) for path in branches(flow, brand)]
 
 
 def test_every_problem_intent_has_a_flow():
@@ -43,15 +48,15 @@ def test_every_problem_intent_has_a_flow():
     }
 
 
-@pytest.mark.parametrize(("flow_name", "path"), CASES, ids=[f"{n}:{'>'.join(p) or 'start'}" for n, p in CASES])
-def test_branch_reaches_its_leaf(assistant, flow_name: str, path: list[str]):
+@pytest.mark.parametrize(("flow_name", "brand", "path"), CASES, ids=[f"{n}:{b}:{'>'.join(p) or 'start'}" for n, b, p in CASES])
+def test_branch_reaches_its_leaf(assistant, flow_name: str, brand: str, path: list[str]):
     flow = FLOWS[flow_name]
-    chat = Chat(assistant)
+    chat = Chat(assistant, brand=brand)
     reply = chat.press(f"/intent:{flow_name}")
     for payload in path:
         assert payload in [b["payload"] for b in chat.buttons()], f"button {payload} not offered"
         reply = chat.press(payload)
-    leaf = flow.steps[_leaf_of(flow, path)]
+    leaf = flow.steps[_leaf_of(flow, brand, path)]
     if leaf.resolved is not None:
         assert reply["state"]["flow"] is None
         assert [b["payload"] for b in chat.buttons()] == ["/helpful", "/not_helpful"]
@@ -71,18 +76,18 @@ def test_branch_reaches_its_leaf(assistant, flow_name: str, path: list[str]):
         assert str(ticket.priority) == higher(leaf.escalate.priority, flow.priority)
 
 
-def _leaf_of(flow: Flow, path: list[str]) -> str:
-    step_id = flow.start
+def _leaf_of(flow: Flow, brand: str, path: list[str]) -> str:
+    step_id = flow.start_for(brand)
     payloads = iter(path)
     while True:
         step = flow.steps[step_id]
         if step.is_leaf:
             return step_id
         if step.next:
-            step_id = step.next
+            step_id = step.next_for(brand)
             continue
         wanted = next(payloads)
-        step_id = next(o.next for o in step.options if o.payload == wanted)
+        step_id = next(o.next_for(brand) for o in step.options if o.payload == wanted)
 
 
 def test_account_stolen_escalations_are_urgent_or_high():

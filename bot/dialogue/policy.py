@@ -503,16 +503,16 @@ class Policy(Escalation):
             turn.say("ticket_updated", ticket=state["ticket"])
         turn.say("flow_switch" if switching else "flow_start", title=turn.render(flow.title))
         turn.result.outcome = Outcome.FLOW
-        first = flow.steps[flow.start]
+        first = flow.steps[flow.start_for(turn.brand_key)]
         option = self._answered_by_opening(first, PUNCT.sub("", normalize(opening))) if opening else None
         if option is None:
-            return self._enter(state, turn, flow, flow.start)
+            return self._enter(state, turn, flow, first.id)
         state["step"] = first.id
         if first.action:
             self._run_action(state, turn, first)
         self._trail(turn, state, flow, first, turn.render(first.say) if first.say is not None else "", answer=opening.strip())
         state["trail"][-1].update(choice=option.title, from_opening=True)
-        self._enter(state, turn, flow, option.next)
+        self._enter(state, turn, flow, option.next_for(turn.brand_key))
 
     def _answered_by_opening(self, step: Step, bare: str) -> Option | None:
         """The option of a flow's first step that the opening message picks, if exactly one does.
@@ -549,7 +549,7 @@ class Policy(Escalation):
             if step.next:
                 turn.add(said)
                 self._trail(turn, state, flow, step, said, answer="")
-                step_id = step.next
+                step_id = step.next_for(turn.brand_key)
                 continue
             if step.resolved is not None:
                 text = "\n".join(t for t in (said, turn.render(step.resolved)) if t)
@@ -570,7 +570,7 @@ class Policy(Escalation):
             trail[-1]["choice"] = option.title
         state["misses"] = 0
         turn.result.outcome = Outcome.FLOW
-        self._enter(state, turn, flow, option.next)
+        self._enter(state, turn, flow, option.next_for(turn.brand_key))
 
     def _digress(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool) -> None:
         """The reply is not an answer: an FAQ question (answered, the step stays resumable), or

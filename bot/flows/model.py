@@ -3,6 +3,10 @@
 A flow is a graph of steps. Structural rules (every step reachable, every path able to end in a
 `resolved` or `escalate` leaf, no dangling `next`) are checked here so that a conversation can
 never get stuck in a step with no way out.
+
+Where the guides give brands different checklists, `start` and every `next` may be a mapping of
+brand to step with a `default` (like texts): each brand walks its own guide's order through one
+flow, and the structural rules hold for every brand's walk.
 """
 
 from __future__ import annotations
@@ -38,15 +42,24 @@ MAX_CATEGORY = 64  # tickets.category is String(64) (bot/store/models.py)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+def route_for(default: str, by_brand: dict[str, str], brand: str | None) -> str:
+    """Where a `start` or `next` leads for one brand."""
+    return by_brand.get(brand or "", default)
+
+
 @dataclass(slots=True)
 class Option:
     title: str
     payload: str
-    next: str
+    next: str  # the default target; `next_by_brand` overrides it for some brands
     means: str | None = None  # "yes" | "no": picked by a free-text yes/no
     match: list[str] = field(default_factory=list)
     line: int = 0
     kinds: list[str] = field(default_factory=list)  # reply kinds that pick this option (ANSWER_KINDS)
+    next_by_brand: dict[str, str] = field(default_factory=dict)
+
+    def next_for(self, brand: str | None) -> str:
+        return route_for(self.next, self.next_by_brand, brand)
 
 
 @dataclass(slots=True)
@@ -74,13 +87,24 @@ class Step:
     escalate: Escalation | None = None
     collect: list[str] = field(default_factory=list)
     line: int = 0
+    next_by_brand: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_leaf(self) -> bool:
         return self.resolved is not None or self.escalate is not None
 
-    def successors(self) -> list[str]:
-        return [o.next for o in self.options] + ([self.next] if self.next else [])
+    def next_for(self, brand: str | None) -> str | None:
+        return route_for(self.next, self.next_by_brand, brand) if self.next else None
+
+    def successors(self, brand: str | None = None) -> list[str]:
+        """The steps this one can lead to: for one brand, or (None) for any brand."""
+        if brand is not None:
+            targets = [o.next_for(brand) for o in self.options] + ([self.next_for(brand)] if self.next else [])
+            return [t for t in targets if t]
+        everywhere = [o.next for o in self.options] + [t for o in self.options for t in o.next_by_brand.values()]
+        if self.next:
+            everywhere += [self.next, *self.next_by_brand.values()]
+        return everywhere
 
 
 @dataclass(slots=True)
@@ -100,6 +124,19 @@ class Flow:
     # Steps read only in part (their error is reported): where they lead is not known.
     incomplete: set[str] = field(default_factory=set)
     valid: bool = True  # False: the flow has errors; `walletbot validate` still checks it, the bot never serves it
+    start_by_brand: dict[str, str] = field(default_factory=dict)
+
+    def start_for(self, brand: str | None) -> str:
+        return route_for(self.start, self.start_by_brand, brand)
+
+    def route_brands(self) -> set[str]:
+        """The brands whose walk differs somewhere from the default one."""
+        brands = set(self.start_by_brand)
+        for step in self.steps.values():
+            brands |= set(step.next_by_brand)
+            for option in step.options:
+                brands |= set(option.next_by_brand)
+        return brands
 
     def option_by_payload(self, payload: str) -> tuple[Step, Option] | None:
         for step in self.steps.values():
@@ -158,6 +195,16 @@ class _Reader:
         self.error("bad_text", node.line_of(key), f"'{key}' of {what} must be a text or a mapping of brand to text with a 'default'")
         return None
 
+    def route(self, node: LineDict, key: str, what: str) -> tuple[str, dict[str, str]] | None:
+        """A `start`/`next` value: a step id, or a mapping of brand to step id with a 'default'."""
+        value = node.get(key)
+        if isinstance(value, str) and value:
+            return value, {}
+        if isinstance(value, dict) and isinstance(value.get("default"), str) and all(isinstance(v, str) and v for v in value.values()):
+            return value["default"], {str(b): v for b, v in value.items() if b != "default"}
+        self.error("bad_route", node.line_of(key), f"'{key}' of {what} must be a step id or a mapping of brand to step id with a 'default', got {value!r}")
+        return None
+
     def flow(self, doc: LineDict) -> Flow | None:
         self.unknown_keys(doc, FLOW_KEYS, "a flow")
         name = doc.get(KEY_FLOW)
@@ -174,17 +221,18 @@ class _Reader:
             step = self.step(str(step_id), node, steps_node.line_of(step_id))
             if step:
                 steps[step.id] = step
-        start = doc.get(KEY_START)
-        if not isinstance(start, str) or not start:
-            self.error("flow_no_start", doc.line_of(KEY_START), f"flow '{name}' needs 'start:' naming its first step")
-            start = ""
+        start, start_by_brand = "", {}
+        if doc.get(KEY_START) in (None, ""):
+            self.error("flow_no_start", doc.line_of(KEY_START) if KEY_START in doc else doc.line, f"flow '{name}' needs 'start:' naming its first step")
+        elif (route := self.route(doc, KEY_START, f"flow '{name}'")) is not None:
+            start, start_by_brand = route
         title = doc.get(KEY_TITLE) if isinstance(doc.get(KEY_TITLE), str) else name
         priority = doc.get(KEY_PRIORITY)
         if priority is not None and priority not in PRIORITIES:
             self.error("priority", doc.line_of(KEY_PRIORITY), f"priority {priority!r} of flow '{name}' must be one of {', '.join(PRIORITIES)}")
             priority = None
         how_long = self.text(doc, KEY_HOW_LONG, f"flow '{name}'")
-        return Flow(name, title, start, steps, details, priority, how_long, self.display, doc.line, self.incomplete)
+        return Flow(name, title, start, steps, details, priority, how_long, self.display, doc.line, self.incomplete, start_by_brand=start_by_brand)
 
     def details(self, node: object, line: int) -> dict[str, Detail]:
         if node is None:
@@ -228,7 +276,11 @@ class _Reader:
             step.action = str(action)
         kind = kinds[0]
         if kind == KEY_NEXT:
-            step.next = str(node[KEY_NEXT])
+            route = self.route(node, KEY_NEXT, f"step '{step_id}'")
+            if route is None:
+                self.incomplete.add(step_id)
+            else:
+                step.next, step.next_by_brand = route
         elif kind == KEY_RESOLVED:
             step.resolved = self.text(node, KEY_RESOLVED, f"step '{step_id}'", required=True) or ""
         elif kind == KEY_ESCALATE:
@@ -281,11 +333,16 @@ class _Reader:
                 self.incomplete.add(step_id)
                 continue
             self.unknown_keys(item, OPTION_KEYS, f"option {n} of step '{step_id}'")
-            title, target = item.get(KEY_TITLE), item.get(KEY_NEXT)
-            if not isinstance(title, str) or not title.strip() or not isinstance(target, str):
+            title = item.get(KEY_TITLE)
+            if not isinstance(title, str) or not title.strip() or KEY_NEXT not in item:
                 self.error("option_invalid", where, f"option {n} of step '{step_id}' needs a 'title' and a 'next' step")
                 self.incomplete.add(step_id)
                 continue
+            route = self.route(item, KEY_NEXT, f"option {n} of step '{step_id}'")
+            if route is None:
+                self.incomplete.add(step_id)
+                continue
+            target, target_by_brand = route
             means = _means(item.get(KEY_MEANS))
             if KEY_MEANS in item and means is None:
                 self.error("means", item.line_of(KEY_MEANS), f"'means' of option {n} of step '{step_id}' must be yes or no")
@@ -301,6 +358,7 @@ class _Reader:
             options.append(Option(
                 title=title.strip(), payload=str(item.get(KEY_PAYLOAD) or f"{step_id}.{n}"), next=target,
                 means=means, match=match, line=where, kinds=kinds or list(DEFAULT_KINDS.get(means or "", [])),
+                next_by_brand=target_by_brand,
             ))
         return options
 
@@ -321,24 +379,27 @@ def check_structure(flow: Flow, problems: list[Problem]) -> None:
         near = get_close_matches(target, sorted(declared), n=1)
         return f"'{target}', which is not a step of flow '{flow.name}'" + (f"; did you mean '{near[0]}'?" if near else "")
 
-    if flow.start and flow.start not in declared:  # a missing `start:` is reported already
-        error("missing_step", flow.line, f"flow '{flow.name}' starts at {missing(flow.start)}")
+    for start in [flow.start, *flow.start_by_brand.values()]:
+        if start and start not in declared:  # a missing `start:` is reported already
+            error("missing_step", flow.line, f"flow '{flow.name}' starts at {missing(start)}")
     payloads: dict[str, str] = {}
     for step in flow.steps.values():
         for option in step.options:
-            if option.next not in declared:
-                error("missing_step", option.line, f"option '{option.title}' of step '{step.id}' goes to {missing(option.next)}")
+            for target in [option.next, *option.next_by_brand.values()]:
+                if target not in declared:
+                    error("missing_step", option.line, f"option '{option.title}' of step '{step.id}' goes to {missing(target)}")
             if option.payload in payloads:
                 error("payload_twice", option.line, f"payload '{option.payload}' is used twice in flow '{flow.name}' (also in step '{payloads[option.payload]}')")
             payloads[option.payload] = step.id
-        if step.next and step.next not in declared:
-            error("missing_step", step.line, f"step '{step.id}' goes to {missing(step.next)}")
+        for target in [step.next, *step.next_by_brand.values()] if step.next else []:
+            if target not in declared:
+                error("missing_step", step.line, f"step '{step.id}' goes to {missing(target)}")
         for name in step.collect:
             if name not in flow.details:
                 error("collect_undeclared", step.line, f"step '{step.id}' collects '{name}', which is not declared under 'details' of flow '{flow.name}'")
     # Reachability from start.
     reachable: set[str] = set()
-    frontier = [flow.start] if flow.start in flow.steps else []
+    frontier = [s for s in {flow.start, *flow.start_by_brand.values()} if s in flow.steps]
     while frontier:
         current = frontier.pop()
         if current in reachable:
@@ -355,20 +416,27 @@ def check_structure(flow: Flow, problems: list[Problem]) -> None:
     else:
         for step in unreachable:
             error("unreachable", step.line, f"step '{step.id}' of flow '{flow.name}' is unreachable from start '{flow.start}'")
-    # Every step must be able to reach a leaf: otherwise a cycle traps the user. A step whose way
-    # on is unknown (read in part, or going to a missing or unreadable step) may well reach one.
-    open_ended = flow.incomplete | {s.id for s in flow.steps.values() if any(n not in flow.steps for n in s.successors())}
-    can_finish = {s.id for s in flow.steps.values() if s.is_leaf} | open_ended
-    changed = True
-    while changed:
-        changed = False
+    # Every step must be able to reach a leaf, on every brand's walk: otherwise a cycle traps the
+    # user. A step whose way on is unknown (read in part, or going to a missing or unreadable
+    # step) may well reach one.
+    trapped: dict[str, list[str]] = {}
+    for brand in [None, *sorted(flow.route_brands())]:
+        walk = brand or "default"
+        open_ended = flow.incomplete | {s.id for s in flow.steps.values() if any(n not in flow.steps for n in s.successors(walk))}
+        can_finish = {s.id for s in flow.steps.values() if s.is_leaf} | open_ended
+        changed = True
+        while changed:
+            changed = False
+            for step in flow.steps.values():
+                if step.id not in can_finish and any(n in can_finish for n in step.successors(walk)):
+                    can_finish.add(step.id)
+                    changed = True
         for step in flow.steps.values():
-            if step.id not in can_finish and any(n in can_finish for n in step.successors()):
-                can_finish.add(step.id)
-                changed = True
-    for step in flow.steps.values():
-        if step.id not in can_finish:
-            error("no_exit", step.line, f"step '{step.id}' of flow '{flow.name}' can never reach a resolved or escalate leaf (a cycle without an exit)")
+            if step.id not in can_finish:
+                trapped.setdefault(step.id, []).append(brand or "default")
+    for step_id, brands in trapped.items():
+        whose = "" if brands == ["default"] else f" for brand(s) {', '.join(brands)}"
+        error("no_exit", flow.steps[step_id].line, f"step '{step_id}' of flow '{flow.name}' can never reach a resolved or escalate leaf{whose} (a cycle without an exit)")
 
 
 def flow_files(data_dir: Path) -> list[Path]:
