@@ -22,6 +22,7 @@ from bot.guard import ScamPatterns, ScamPatternsError, load_scam_patterns
 from bot.nlu.normalize import normalize
 from bot.nlu.replies import load_reply_data, reply_files
 from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
+from bot.provenance import check_provenance
 from bot.text import DEFAULT_KEY, PLACEHOLDERS, Text, placeholders_in, variants
 from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
 
@@ -266,9 +267,26 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
     check_cross_references(all_flows, all_faq, settings, problems)
     if lint:
         check_competing_wordings(faq, problems)
+        check_provenance(all_flows, all_faq, responses.texts, _own_words(all_flows, responses, scam_patterns), settings, problems)
     # By file and line, as an editor fixes them; the sort is stable, so a file's follow-ups stay in order.
     content.problems = sorted((problem.glossed() for problem in problems), key=lambda p: (p.file, p.line))
     return content
+
+
+def _own_words(flows: Iterable[Flow], responses: Responses, scam_patterns: ScamPatterns | None) -> set[str]:
+    """What the bot may quote without a source: its button titles, the words it asks users to
+    type, and the terms of its scam warnings."""
+    words = set(responses.buttons.values()) | {w for ws in responses.answers.values() for w in ws}
+    words |= {option.title for flow in flows for step in flow.steps.values() for option in step.options}
+    quoted = {q for texts in responses.texts.values() for t in variants(texts) for q in re.findall(r"“([^“”]{1,20})”", t)}
+    return words | _scam_terms(scam_patterns, quoted)
+
+
+def _scam_terms(patterns: ScamPatterns | None, candidates: Iterable[str]) -> set[str]:
+    """The candidates a scam pattern names in full (安全账户): words of the bot's warnings."""
+    if patterns is None:
+        return set()
+    return {c for c in candidates if any(pattern.search(c) for _, pattern in patterns.rules)}
 
 
 def errors_of(problems: list[Problem]) -> list[Problem]:

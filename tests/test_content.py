@@ -341,3 +341,33 @@ def test_competing_faq_wordings_are_warned_with_both_locations(project):
     result = validate(project, "--strict")
     assert result.exit_code == 2, result.output
     assert "data/faq/zz_copy.yml:3: warning: FAQ 'copy_of_hours' wording '客服几点下班' is identical to '客服几点下班' of FAQ 'service_hours'" in result.output
+
+
+@pytest.mark.parametrize(("file", "old", "new", "fact"), [
+    # a response-time promise no guide makes
+    ("data/responses.yml", "人工客服会尽快跟进处理", "人工客服会在 24 小时内跟进处理", "24 小时"),
+    # a menu path the guides never give
+    ("data/flows/withdrawal_problem.yml", "提现的具体操作说明，可以先看看K豆钱包", "请在“我的钱包”页面操作。提现的具体操作说明，可以先看看K豆钱包", "我的钱包"),
+    # an amount and a time frame of its own
+    ("data/faq/refund_policy.yml", "一般可能需要几天；", "一般需要3个工作日，手续费2元；", "3个工作日"),
+])
+def test_facts_no_guide_gives_are_errors(project, file, old, new, fact):
+    path = project / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    found = [p for p in json.loads(result.output)["problems"] if p["code"] == "unsourced_fact"]
+    assert found and all(p["file"] == file for p in found)
+    assert any(f"“{fact}”" in p["message"] for p in found)
+
+
+def test_examples_and_the_bots_own_words_are_not_facts(project):
+    from bot.provenance import unsourced
+
+    known = "可能会花费几天时间，依平台而异。“忘记密码”"
+    assert unsourced("金额是多少？（例如：5000元）", known, set()) == []
+    assert unsourced("不清楚的可以点“跳过”。", known, {"跳过"}) == []
+    assert unsourced("点击“忘记密码”，查看每一笔交易，可能需要几天时间", known, set()) == []
+    assert unsourced("退款 7 天内到账，点“退款”", known, set()) == ["退款", "7 天"]
