@@ -23,7 +23,8 @@ from bot.nlu.normalize import normalize
 from bot.nlu.replies import load_reply_data, reply_files
 from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
 from bot.provenance import check_provenance
-from bot.text import DEFAULT_KEY, PLACEHOLDERS, Text, placeholders_in, variants
+from bot.secret_requests import asks_for_secret
+from bot.text import DEFAULT_KEY, PLACEHOLDERS, STUB_MARKER, Text, placeholders_in, variants
 from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
 
 RESPONSES_FILE = "responses.yml"
@@ -48,16 +49,6 @@ MAX_ANSWER_CHARS = 600
 NEAR_DUPLICATE = 0.8  # bigram Jaccard similarity above which two FAQ wordings compete
 # Extra placeholders a response may use, filled by the policy itself.
 RESPONSE_VALUES = {"title", "ticket", "window", "channel", "prompt", "words"}
-
-# A request for a secret: an asking verb near a secret word, without a negation before it.
-_SECRET_WORDS = r"(密码|验证码|校验码|动态码|cvv|cvn|安全码|完整卡号|卡号)"
-_ASK_VERBS = r"(发给我|告诉我|提供给我|输入给我|发送给我|报给我|报一下|发一下|发过来|回复我)"
-_ASK = re.compile(
-    r"(" + _ASK_VERBS + r"|提供)[^。！？\n]{0,8}" + _SECRET_WORDS + r"|" + _SECRET_WORDS + r"[^。！？\n]{0,6}" + _ASK_VERBS,
-    re.I,
-)
-_NEGATION = re.compile(r"(不要|别|请勿|切勿|不会|绝不|不必|无需|不用|千万不|从不|never)")
-
 
 @dataclass(slots=True)
 class Responses:
@@ -159,6 +150,16 @@ def load_scam_rules(data_dir: Path, root: Path, problems: list[Problem]) -> Scam
     return None
 
 
+def _check_wording(text: str, file: str, line: int, what: str, problems: list[Problem]) -> None:
+    """A user's wording (an FAQ question or alternate): no placeholder typos, no stub left."""
+    unknown = placeholders_in(text) - PLACEHOLDERS
+    if unknown:
+        names = ", ".join("{" + u + "}" for u in sorted(unknown))
+        problems.append(Problem(file, line, f"{what} uses unknown placeholder {names}; known: {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}", code="unknown_placeholder"))
+    if STUB_MARKER in text:
+        problems.append(Problem(file, line, f"{what} is still a stub ({STUB_MARKER}…): write it before it goes live", code="stub_text"))
+
+
 def _check_text(text: Any, file: str, line: int, what: str, problems: list[Problem], extra: set[str] = frozenset(), brands: set[str] | None = None) -> None:
     unknown = placeholders_in(text) - PLACEHOLDERS - extra
     if unknown:
@@ -170,11 +171,10 @@ def _check_text(text: Any, file: str, line: int, what: str, problems: list[Probl
             if key != DEFAULT_KEY and key not in brands:
                 problems.append(Problem(file, line, f"{what} has a text for unknown brand '{key}'; brands are {', '.join(sorted(brands))}", code="unknown_brand"))
     for variant in variants(text):
-        for sentence in re.split(r"[。！？!?\n]", variant):
-            match = _ASK.search(sentence)
-            if match and not _NEGATION.search(sentence[: match.end()]):
-                problems.append(Problem(file, line, f"{what} asks the user for a secret ({match.group(0)!r}); support never asks for passwords, codes, CVV or card numbers", code="asks_secret"))
-                break
+        if STUB_MARKER in variant:
+            problems.append(Problem(file, line, f"{what} is still a stub ({STUB_MARKER}…): write the answer from the guides before it goes live", code="stub_text"))
+        if (clause := asks_for_secret(variant)) is not None:
+            problems.append(Problem(file, line, f"{what} asks the user for a secret ({clause!r}); support never asks for passwords, codes, CVV or card numbers", code="asks_secret"))
 
 
 def check_cross_references(flows: Iterable[Flow], faq: Iterable[FaqEntry], settings: Settings, problems: list[Problem]) -> None:
@@ -198,6 +198,9 @@ def check_cross_references(flows: Iterable[Flow], faq: Iterable[FaqEntry], setti
                 _check_text(option.title, flow.file, option.line, f"option '{option.title}'", problems)
     for entry in faq:
         _check_text(entry.answer, entry.file, entry.line, f"answer of FAQ '{entry.id}'", problems, brands=brands)
+        # The question is shown on clarification buttons; alternates go live as wordings.
+        for wording in [entry.question, *entry.alternates]:
+            _check_wording(wording, entry.file, entry.line, f"question of FAQ '{entry.id}'", problems)
         for text in variants(entry.answer):
             if len(text) > MAX_ANSWER_CHARS:
                 problems.append(Problem(entry.file, entry.line, f"answer of FAQ '{entry.id}' has {len(text)} characters; keep it under {MAX_ANSWER_CHARS} (split the entry)", "warning", code="long_answer"))

@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import select
 
 from bot.faq.index import FaqIndex
+from bot.text import STUB_MARKER
 from bot.nlu.features import TfidfVectorizer, Tokenizer
 from bot.nlu.normalize import normalize
 from bot.store import Database, Feedback, Turn
@@ -125,8 +126,8 @@ def yaml_stubs(groups: list[UnansweredGroup]) -> str:
         entries.append({
             "id": f"todo_{n}",
             "question": group.examples[0],
-            "alternates": group.texts[1:6] or ["（再写五种用户的问法）"],
-            "answer": "（待填写：答案必须来自资料）",
+            "alternates": group.texts[1:6] or [f"{STUB_MARKER}：再写五种用户的问法）"],
+            "answer": f"{STUB_MARKER}：答案必须来自资料）",
             "tags": ["todo"],
         })
     header = "# FAQ stubs from unanswered questions; fill in, rename ids, move into data/faq/.\n"

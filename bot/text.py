@@ -8,6 +8,9 @@ from typing import Any, Mapping
 DEFAULT_KEY = "default"
 PLACEHOLDERS = frozenset({"brand", "website", "phone", "email", "service_hours", "in_app_support", "social"})
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# Marks a text an editor still has to write (the FAQ stubs of `walletbot report unanswered`):
+# such a text never goes live, `walletbot validate` rejects it wherever it appears.
+STUB_MARKER = "（待填写"
 
 Text = str | Mapping[str, str]
 

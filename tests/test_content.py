@@ -150,7 +150,7 @@ def test_files_with_errors_still_get_every_cross_file_check(project):
     assert problems_of(result, "data/flows/refund.yml", "data/faq/zz_broken.yml") == {
         "data/faq/zz_broken.yml:3: FAQ 'broken_entry' is for unknown brand 'acme'; " + brands,
         "data/faq/zz_broken.yml:3: FAQ 'broken_entry' names unknown intent 'weather'",
-        "data/faq/zz_broken.yml:3: answer of FAQ 'broken_entry' asks the user for a secret ('验证码发给我'); support never asks for passwords, codes, CVV or card numbers",
+        "data/faq/zz_broken.yml:3: answer of FAQ 'broken_entry' asks the user for a secret ('请把验证码发给我'); support never asks for passwords, codes, CVV or card numbers",
         "data/faq/zz_broken.yml:5: unknown key 'alternatives' in FAQ entry; known keys are alternates, answer, brands, id, intent, question, tags",
         "data/faq/zz_broken.yml:3: FAQ entry 'broken_entry' has 0 alternates; write at least 5 so users' wordings are found",
         "data/flows/refund.yml:5: step 'ask' calls unknown action 'lookup_refnd'; known actions: check_maintenance_window",
@@ -371,3 +371,25 @@ def test_examples_and_the_bots_own_words_are_not_facts(project):
     assert unsourced("不清楚的可以点“跳过”。", known, {"跳过"}) == []
     assert unsourced("点击“忘记密码”，查看每一笔交易，可能需要几天时间", known, set()) == []
     assert unsourced("退款 7 天内到账，点“退款”", known, set()) == ["退款", "7 天"]
+
+
+def test_unanswered_stubs_never_go_live(project):
+    """The YAML the unanswered report writes is rejected as it stands, without --strict."""
+    from bot.reports import UnansweredGroup, yaml_stubs
+
+    groups = [UnansweredGroup(count=2, examples=["怎么开发票"], reasons={"fallback": 2}, nearest_faq=None, nearest_score=0.0, texts=["怎么开发票", "开发票怎么弄"])]
+    (project / "data" / "faq" / "zz_todo.yml").write_text(yaml_stubs(groups), encoding="utf-8")
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    stubs = [p for p in json.loads(result.output)["problems"] if p["code"] == "stub_text"]
+    assert stubs and all(p["file"] == "data/faq/zz_todo.yml" and p["severity"] == "error" for p in stubs)
+
+
+def test_a_placeholder_typo_in_a_question_is_an_error(project):
+    path = project / "data" / "faq" / "contact.yml"
+    text = path.read_text(encoding="utf-8")
+    assert "question: 怎么联系{brand}客服？" in text
+    path.write_text(text.replace("question: 怎么联系{brand}客服？", "question: 怎么联系{brnad}客服？"), encoding="utf-8")
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    assert any(p["code"] == "unknown_placeholder" and "{brnad}" in p["message"] for p in json.loads(result.output)["problems"])
