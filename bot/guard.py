@@ -88,6 +88,8 @@ class ScamPatterns:
 
     source: pathlib.Path
     rules: tuple[tuple[str, re.Pattern[str]], ...]
+    # General questions about scams (正规客服会让我提供验证码吗): no alarm, the FAQ answers them.
+    questions: tuple[re.Pattern[str], ...] = ()
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -617,6 +619,8 @@ _MASKERS: MappingProxyType[str, Callable[[str], str]] = MappingProxyType(
 def detect_scam(text: str, patterns: ScamPatterns) -> ScamSignal | None:
     """The first scam rule (in file order) that matches the message, or None."""
     folded = _fold_width(text)
+    if any(question.search(folded) for question in patterns.questions):
+        return None
     for kind, regex in patterns.rules:
         match = regex.search(folded)
         if match is not None:
@@ -626,6 +630,7 @@ def detect_scam(text: str, patterns: ScamPatterns) -> ScamSignal | None:
 
 _KEY_VERSION = "version"
 _KEY_PATTERNS = "patterns"
+_KEY_QUESTIONS = "questions"
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Phrases are written in Chinese and Latin brand names (Zoom, TeamViewer) in any case; a
 # message may be split over lines.
@@ -657,7 +662,9 @@ def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
     for key_node, value_node in patterns_node.value:
         kind = _scam_kind(path, key_node, seen)
         rules.extend((kind, regex) for regex in _compile_kind(path, kind, value_node))
-    return ScamPatterns(source=path, rules=tuple(rules))
+    questions_node = next((v for k, v in root.value if k.value == _KEY_QUESTIONS), None)
+    questions = tuple(_compile_kind(path, "", questions_node, key=_KEY_QUESTIONS)) if questions_node is not None else ()
+    return ScamPatterns(source=path, rules=tuple(rules), questions=questions)
 
 
 def _line(node: yaml.Node) -> int:
@@ -669,10 +676,10 @@ def _top_level_patterns(path: pathlib.Path, root: yaml.MappingNode) -> yaml.Mapp
     for key_node, value_node in root.value:
         if key_node.value == _KEY_PATTERNS:
             found = value_node
-        elif key_node.value != _KEY_VERSION:
+        elif key_node.value not in (_KEY_VERSION, _KEY_QUESTIONS):
             raise ScamPatternsError(
                 path, _line(key_node), f"unknown key {key_node.value!r}; "
-                f"expected '{_KEY_PATTERNS}' (and optionally '{_KEY_VERSION}')."
+                f"expected '{_KEY_PATTERNS}' (and optionally '{_KEY_QUESTIONS}', '{_KEY_VERSION}')."
             )
     if found is None:
         raise ScamPatternsError(path, 1, f"missing key '{_KEY_PATTERNS}'.")
@@ -701,9 +708,9 @@ def _scam_kind(path: pathlib.Path, key_node: yaml.Node, seen: set[str]) -> str:
 
 
 def _compile_kind(
-    path: pathlib.Path, kind: str, value_node: yaml.Node
+    path: pathlib.Path, kind: str, value_node: yaml.Node, key: str | None = None
 ) -> Iterator[re.Pattern[str]]:
-    key = f"{_KEY_PATTERNS}.{kind}"
+    key = key or f"{_KEY_PATTERNS}.{kind}"
     if not isinstance(value_node, yaml.SequenceNode) or not value_node.value:
         raise ScamPatternsError(
             path, _line(value_node), f"{key}: expected a non-empty list of regular expressions."
