@@ -270,10 +270,35 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
     check_cross_references(all_flows, all_faq, settings, problems)
     if lint:
         check_competing_wordings(faq, problems)
+        check_unset_facts(settings, problems)
         check_provenance(all_flows, all_faq, responses.texts, _own_words(all_flows, responses, scam_patterns), settings, problems)
     # By file and line, as an editor fixes them; the sort is stable, so a file's follow-ups stay in order.
     content.problems = sorted((problem.glossed() for problem in problems), key=lambda p: (p.file, p.line))
     return content
+
+
+def check_unset_facts(settings: Settings, problems: list[Problem], config_name: str = "config.yml") -> None:
+    """One warning per brand fact a deployment has not set: the bot says where to find it instead."""
+    path = settings.root / config_name
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+
+    def line_of(brand: str, fact: str) -> int:
+        inside = False
+        for number, line in enumerate(lines, start=1):
+            if re.match(rf"^\s+{re.escape(brand)}:\s*$", line):
+                inside = True
+            elif inside and re.match(rf"^\s+{fact}:", line):
+                return number
+        return 1
+
+    for key, brand in settings.brands.items():
+        for fact in brand.unset_facts():
+            problems.append(Problem(
+                config_name, line_of(key, fact),
+                f"brands.{key}.{fact} is not set (the guides give none): the bot shows the response "
+                f"'unset_{fact}' instead; set the deployment's real value here",
+                "warning", code="unset_fact",
+            ))
 
 
 def _own_words(flows: Iterable[Flow], responses: Responses, scam_patterns: ScamPatterns | None) -> set[str]:

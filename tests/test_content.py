@@ -216,7 +216,7 @@ def test_responses_of_the_wrong_shape_are_errors_not_crashes(project):
 def test_the_scam_file_is_validated_with_the_bots_loader(project):
     path = project / "data" / "safety" / "scam_patterns.yml"
     lines = path.read_text(encoding="utf-8").splitlines()
-    at = next(i for i, line in enumerate(lines) if line.strip().startswith("- '"))
+    at = next(i for i, line in enumerate(lines) if line.startswith("    - '"))  # the first pattern of the first kind
     lines.insert(at + 1, "    - '(安全'")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = validate(project, "--format", "json")
@@ -393,3 +393,15 @@ def test_a_placeholder_typo_in_a_question_is_an_error(project):
     result = validate(project, "--format", "json")
     assert result.exit_code == 1
     assert any(p["code"] == "unknown_placeholder" and "{brnad}" in p["message"] for p in json.loads(result.output)["problems"])
+
+
+def test_each_unset_brand_fact_is_warned_once_at_its_config_line(project):
+    config = project / "config.yml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('phone: "<K豆钱包客服电话>"', 'phone: "400-000-0000"'), encoding="utf-8")
+    problems = [p for p in json.loads(validate(project, "--format", "json").output)["problems"] if p["code"] == "unset_fact"]
+    named = [p["message"].split(" ")[0] for p in problems]
+    assert len(named) == len(set(named))  # once each
+    assert "brands.kdou.service_hours" in named and "brands.kdou.phone" not in named
+    line = next(p["line"] for p in problems if p["message"].startswith("brands.upay.phone"))
+    assert config.read_text(encoding="utf-8").splitlines()[line - 1].strip().startswith("phone:")
