@@ -35,10 +35,11 @@ from bot.store import (
     create_ticket_once,
     get_conversation,
     last_reply_role,
-    stored_reply,
     list_turns,
+    lock_conversation,
     record_turns,
     save_state,
+    stored_reply,
     token_hash_matches,
 )
 
@@ -172,7 +173,7 @@ class Assistant:
         # other messages (and other workers) wait only for the short write below.
         understood = self._understand(runtime, text, expecting_code=False, now=local_now) if text is not None else None
         with self.db.session() as s:
-            conv = get_conversation(s, conversation_id, lock=True)
+            conv = lock_conversation(s, conversation_id)
             if conv is None:
                 raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
             if message_id is not None:

@@ -21,8 +21,10 @@ from bot.store import (
     create_conversation,
     get_conversation,
     list_turns,
+    lock_conversation,
     record_turns,
     save_state,
+    stored_reply,
     token_matches,
 )
 
@@ -243,3 +245,31 @@ def test_record_turns_numbers_after_the_last_turn_and_saves_the_state(database: 
         with database.session() as s:
             locked = get_conversation(s, conv.id, lock=True)
             record_turns(s, locked, [{"role": "robot", "text": "x"}], {})  # type: ignore[arg-type]
+
+
+def test_lock_conversation_reads_what_a_message_needs(database: Database) -> None:
+    with database.session() as s:
+        conv, _ = create_conversation(s, brand="upay", channel="http")
+        save_state(conv, {"flow": "refund"})
+        append_turn(s, conv, role="user", text="退款")
+    with database.session() as s:
+        locked = lock_conversation(s, conv.id)
+        assert lock_conversation(s, "nope") is None
+        assert locked is not None
+        assert (locked.id, locked.brand, locked.state, locked.human_owner, locked.turn_count) == (conv.id, "upay", {"flow": "refund"}, False, 1)
+        record_turns(s, locked, [{"role": "user", "text": "还没到"}], {"flow": "refund", "step": "wait"})
+    with database.session() as s:
+        assert [t.seq for t in list_turns(s, conv.id)] == [1, 2]
+        assert get_conversation(s, conv.id).state == {"flow": "refund", "step": "wait"}  # type: ignore[union-attr]
+
+
+def test_stored_reply_finds_the_message_by_its_client_id(database: Database) -> None:
+    with database.session() as s:
+        conv, _ = create_conversation(s, brand="kdou", channel="http")
+        for n in range(3):
+            append_turn(s, conv, role="user", text=f"m{n}", meta={"message_id": f"id-{n}", "reply": {"n": n}})
+            append_turn(s, conv, role="bot", text="ok", meta={"message_id": "id-9"})  # a bot turn never counts
+    with database.session() as s:
+        assert stored_reply(s, conv.id, "id-1") == {"n": 1}
+        assert stored_reply(s, conv.id, "id-9") is None
+        assert stored_reply(s, "other", "id-1") is None

@@ -12,12 +12,14 @@ from ``Database.session()`` is one transaction::
 """
 
 from bot.store.conversations import (
+    LockedConversation,
     append_turn,
     create_conversation,
     get_conversation,
     hash_token,
     last_reply_role,
     list_turns,
+    lock_conversation,
     record_turns,
     save_state,
     stored_reply,
@@ -66,6 +68,7 @@ __all__ = [
     "Feedback",
     "FeedbackTarget",
     "InvalidTransition",
+    "LockedConversation",
     "Priority",
     "Role",
     "StoreError",
@@ -97,6 +100,7 @@ __all__ = [
     "list_tickets",
     "list_turns",
     "list_users",
+    "lock_conversation",
     "parse_ticket_number",
     "record_event",
     "record_turns",

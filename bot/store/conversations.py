@@ -12,6 +12,10 @@ Callers process one conversation's messages one at a time::
         append_turn(s, conv, role="user", text=redacted)
         ...
         save_state(conv, new_state)
+
+The per-message path of the assistant (``lock_conversation`` → ``record_turns``) uses Core
+statements built once at import and executed on the session's connection: building a statement
+and the ORM's bookkeeping around it cost more CPU than SQLite's own work on these rows.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -87,21 +91,63 @@ def get_conversation(s: Session, conv_id: str, *, lock: bool = False) -> Convers
     return s.scalars(stmt).one_or_none()
 
 
+class LockedConversation(NamedTuple):
+    """What one message needs of its conversation, read under the conversation's lock."""
+
+    id: str
+    brand: str
+    state: dict[str, Any] | None
+    human_owner: bool
+    turn_count: int
+
+
+_conversations = Conversation.__table__
+_turns = Turn.__table__
+# Built once: the per-message statements, with their values bound at execution.
+_LOCK_CONVERSATION = (
+    select(_conversations.c.id, _conversations.c.brand, _conversations.c.state, _conversations.c.human_owner, _conversations.c.turn_count)
+    .where(_conversations.c.id == bindparam("conv_id"))
+    .with_for_update()
+)
+_INSERT_TURNS = insert(_turns)
+_SAVE_CONVERSATION = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conv_id"))
+    .values(
+        turn_count=bindparam("new_turn_count", type_=_conversations.c.turn_count.type),
+        updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
+        state=bindparam("new_state", type_=_conversations.c.state.type),
+    )
+)
 # How far back a repeated message id is looked for: retries come right after the original.
 MESSAGE_IDS_REMEMBERED = 200
+_RECENT_USER_TURNS = (
+    select(_turns.c.meta)
+    .where(_turns.c.conversation_id == bindparam("conv_id"), _turns.c.role == TurnRole.USER.value)
+    .order_by(_turns.c.seq.desc())
+    .limit(MESSAGE_IDS_REMEMBERED)
+    .subquery()
+)
+_STORED_REPLY = (
+    select(_RECENT_USER_TURNS.c.meta)
+    .where(_RECENT_USER_TURNS.c.meta["message_id"].as_string() == bindparam("message_id"))
+    .limit(1)
+)
+
+
+def lock_conversation(s: Session, conv_id: str) -> LockedConversation | None:
+    """The conversation's id, brand, state, owner flag and turn count, locked until the
+    transaction ends (as ``get_conversation(..., lock=True)``, without an ORM object), or None."""
+    row = s.connection().execute(_LOCK_CONVERSATION, {"conv_id": conv_id}).first()
+    return None if row is None else LockedConversation(*row)
 
 
 def stored_reply(s: Session, conv_id: str, message_id: str) -> dict[str, Any] | None:
     """The reply stored with the user's message of this client id, among the conversation's
-    last MESSAGE_IDS_REMEMBERED user messages, or None."""
-    stmt = (
-        select(Turn.meta).where(Turn.conversation_id == conv_id, Turn.role == TurnRole.USER)
-        .order_by(Turn.seq.desc()).limit(MESSAGE_IDS_REMEMBERED)
-    )
-    for meta in s.scalars(stmt):
-        if (meta or {}).get("message_id") == message_id:
-            return meta.get("reply")
-    return None
+    last MESSAGE_IDS_REMEMBERED user messages, or None. The database picks the message by its
+    id, so the other messages' stored replies are never decoded."""
+    meta = s.connection().execute(_STORED_REPLY, {"conv_id": conv_id, "message_id": message_id}).scalar()
+    return None if meta is None else meta.get("reply")
 
 
 def last_reply_role(s: Session, conv_id: str) -> str | None:
@@ -151,14 +197,16 @@ def append_turn(
     return turn
 
 
-def record_turns(s: Session, conv: Conversation, turns: list[dict[str, Any]], state: dict[str, Any]) -> None:
+def record_turns(
+    s: Session, conv: Conversation | LockedConversation, turns: list[dict[str, Any]], state: dict[str, Any]
+) -> None:
     """Store one message's turns and the new dialogue state: one INSERT and one UPDATE.
 
     The per-message path, where the ORM's unit of work (``append_turn`` + ``save_state``) costs
-    about 0.5 ms more per message. ``conv`` must be loaded with ``lock=True``; each turn is a
-    dict of Turn columns (role, text; optionally payload, intent, confidence, meta) and is
-    numbered after the conversation's last turn, in order. The ``conv`` object itself is not
-    updated: read it no further in this session.
+    about 0.5 ms more per message. ``conv`` must be locked (``lock_conversation``, or
+    ``get_conversation`` with ``lock=True``); each turn is a dict of Turn columns (role, text;
+    optionally payload, intent, confidence, meta) and is numbered after the conversation's last
+    turn, in order. The ``conv`` object itself is not updated: read it no further in this session.
     """
     now = utcnow()
     first = (conv.turn_count or 0) + 1
@@ -176,13 +224,11 @@ def record_turns(s: Session, conv: Conversation, turns: list[dict[str, Any]], st
         }
         for i, turn in enumerate(turns)
     ]
+    connection = s.connection()
     if rows:
-        s.execute(insert(Turn.__table__), rows)
-    table = Conversation.__table__
-    s.execute(
-        update(table)
-        .where(table.c.id == conv.id)
-        .values(turn_count=first - 1 + len(rows), updated_at=now, state=state)
+        connection.execute(_INSERT_TURNS, rows)
+    connection.execute(
+        _SAVE_CONVERSATION, {"conv_id": conv.id, "new_turn_count": first - 1 + len(rows), "now": now, "new_state": state}
     )
 
 

@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.store.conversations import LockedConversation
 from bot.store.models import Conversation, Feedback, FeedbackTarget, coerce_enum, utcnow
 
 
 def add_feedback(
     s: Session,
-    conv: Conversation,
+    conv: Conversation | LockedConversation,
     *,
     turn_seq: int,
     target_kind: FeedbackTarget | str,

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.errors import InvalidTransition, StoreError
+from bot.store.conversations import LockedConversation
 from bot.store.models import (
     contact_search_token,
     ConsoleUser,
@@ -36,7 +37,7 @@ MAX_PER_PAGE = 200
 
 def create_ticket_once(
     s: Session,
-    conv: Conversation,
+    conv: Conversation | LockedConversation,
     *,
     brand: str,
     category: str,
@@ -117,7 +118,7 @@ def create_ticket_once(
 
 def add_to_ticket(
     s: Session,
-    conv: Conversation,
+    conv: Conversation | LockedConversation,
     *,
     priority: Priority | str | None = None,
     problem: str | None = None,
