@@ -33,9 +33,10 @@ if ! up_to_date "$stamp" && ! { [ -z "$extras" ] && up_to_date ".venv/.installed
 fi
 
 # Browser tests drive Debian's Chromium; a CJK font makes Chinese render (and screenshots readable).
-if [ "${1:-}" = "dev" ] && { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null; }; then
-  echo "· installing Chromium and a Chinese font for the browser tests (Debian packages)"
+# `walletbot bench` loads the server with wrk (a C load generator) when it is installed.
+if [ "${1:-}" = "dev" ] && { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null || ! command -v wrk >/dev/null; }; then
+  echo "· installing Chromium, a Chinese font and wrk for the browser tests and the benchmark (Debian packages)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk wrk >/dev/null
 fi

@@ -157,12 +157,17 @@ def eval_command(
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--quick", is_flag=True, help="a ~30 s smoke run: 300 messages, 1 s per HTTP level, one worker only")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="also write the JSON report to this file")
+@click.option(
+    "--load-generator", "load_generator", type=click.Choice(["auto", "wrk", "python"]), default="auto", show_default=True,
+    help="HTTP load from wrk (a C program, much less CPU per message) or from Python; auto: wrk when it is installed",
+)
 @click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
 @click.pass_context
-def bench_command(ctx: click.Context, fmt: str, quick: bool, output: Path | None, config_option: str | None) -> None:
+def bench_command(ctx: click.Context, fmt: str, quick: bool, output: Path | None, load_generator: str, config_option: str | None) -> None:
     """Measure speed: training time, cold start to ready (time, peak RSS), in-process latency of
-    one message (p50/p95/p99), and HTTP latency and throughput at concurrency 1, 8 and 64
-    against `walletbot serve --workers 1` and `--workers 2` started as subprocesses on loopback.
+    one message (p50/p95/p99), and HTTP latency, throughput and server CPU per message at
+    concurrency 1, 8 and 64 against `walletbot serve --workers 1` and `--workers 2` started as
+    subprocesses on loopback, sent multi-turn conversations.
 
     Uses a temporary model folder and databases; the project's models/ and database are not
     touched. The full run takes about two minutes.
@@ -172,7 +177,7 @@ def bench_command(ctx: click.Context, fmt: str, quick: bool, output: Path | None
         from bot.measure import bench
 
         settings = _settings(ctx, config_option)
-        report = bench.run_bench(settings, _config_path(ctx, config_option), bench.BenchOptions.for_mode(quick), _progress)
+        report = bench.run_bench(settings, _config_path(ctx, config_option), bench.BenchOptions.for_mode(quick, load_generator), _progress)
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
