@@ -23,7 +23,7 @@ from bot.content import Content, errors_of, load_content
 from bot.dialogue import Policy, TicketInfo, TicketRequest, TicketUpdate, fresh_state, public_state
 from bot.errors import ContentError, ConversationError
 from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
-from bot.nlu.normalize import normalize
+from bot.nlu.normalize import normalize_unremembered
 from bot.nlu.pipeline import NLU, ParseResult
 from bot.text import render
 from bot.training import ensure_model
@@ -262,7 +262,7 @@ class Assistant:
         redacted = guard.redact(text, findings)
         secrets = [f for f in findings if f.kind in guard.SECRET_KINDS]
         contact_text = guard.redact(text, secrets)
-        scam = guard.detect_scam(normalize(text), runtime.scam_patterns) is not None
+        scam = guard.detect_scam(normalize_unremembered(text), runtime.scam_patterns) is not None
         return redacted, contact_text, bool(secrets), scam, runtime.nlu.parse(redacted, now=now)
 
     def history(self, conversation_id: str) -> list[dict[str, Any]]:

@@ -79,8 +79,24 @@ def normalize_aligned(text: str) -> Normalized:
     return Normalized("".join(out), tuple(out_origin))
 
 
+# Distinct strings whose normalised form is remembered (a few MB at most).
+NORMALIZED_REMEMBERED = 8192
+
+
+@lru_cache(maxsize=NORMALIZED_REMEMBERED)
 def normalize(text: str) -> str:
-    """The normalised form of `text` (see normalize_aligned)."""
+    """The normalised form of `text` (see normalize_aligned), folded once per distinct string.
+
+    One message's (redacted) text is read by the policy, the reply reader and the escalation,
+    and the content's words and button titles are compared with it on every message: the
+    memo makes each of those a look-up. Text that may still hold a secret (a password the
+    guard has not hidden yet) goes through `normalize_unremembered` instead.
+    """
+    return normalize_unremembered(text)
+
+
+def normalize_unremembered(text: str) -> str:
+    """`normalize` without the memo, for text that must not stay in memory (raw user input)."""
     folded = unicodedata.normalize("NFKC", text).lower()
     folded = "".join(ch for ch in folded if ch not in _INVISIBLE)
     simplified = _converter().convert(folded)
