@@ -38,7 +38,6 @@ from bot.store import (
     list_turns,
     lock_conversation,
     record_turns,
-    save_state,
     stored_reply,
     token_hash_matches,
 )
@@ -120,8 +119,7 @@ class Assistant:
         brand_key = brand or self.settings.default_brand
         self.settings.brand(brand_key)  # raises ConfigError for an unknown brand
         with self.db.session() as s:
-            conv, token = create_conversation(s, brand=brand_key, channel=channel, conv_id=conversation_id)
-            save_state(conv, fresh_state())
+            conv, token = create_conversation(s, brand=brand_key, channel=channel, conv_id=conversation_id, state=fresh_state())
         self._remember_token(conv.id, conv.token_hash)
         return conv.id, token
 

@@ -66,16 +66,21 @@ class Policy(Escalation):
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
+        self._facts: dict[str, dict[str, str]] = {}  # per brand: settings and content never change under a Policy
 
     def fact_values(self, brand_key: str) -> dict[str, str]:
         """The brand's placeholder values. A fact the deployment has not supplied (a phone number
         the guides never give) is never shown as a raw `<…>`: its `unset_<fact>` response, which
         points to where the user finds it, stands in."""
+        cached = self._facts.get(brand_key)
+        if cached is not None:
+            return cached
         brand = self.settings.brand(brand_key)
         values = brand.placeholders()
         texts = self.content.responses.texts
         for fact in brand.unset_facts():
             values[fact] = render(texts.get(f"unset_{fact}", ""), brand_key, values)
+        self._facts[brand_key] = values
         return values
 
     # ------------------------------------------------------------------ entry point

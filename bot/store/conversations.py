@@ -40,12 +40,13 @@ def hash_token(token: str) -> str:
 
 
 def create_conversation(
-    s: Session, *, brand: str, channel: str, conv_id: str | None = None
+    s: Session, *, brand: str, channel: str, conv_id: str | None = None, state: dict[str, Any] | None = None
 ) -> tuple[Conversation, str]:
     """Start a conversation; returns the row and the plaintext token to give to the client.
 
     The token is not stored and cannot be recovered: hand it out now. ``conv_id`` lets a
     channel with its own stable ids (the JSON-lines CLI) choose the id; default: a random uuid4.
+    ``state``: the initial dialogue state (a copy is stored), written by the same INSERT.
     """
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -54,7 +55,7 @@ def create_conversation(
         token_hash=hash_token(token),
         brand=brand,
         channel=channel,
-        state={},
+        state=copy.deepcopy(state) if state else {},
         human_owner=False,
         turn_count=0,
         created_at=now,
