@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from bot.measure.commands import bench_command, eval_command
 from bot.nlu.pipeline import NLU
 from bot.nlu.training_data import TrainingData
 from engine_fixtures import CONFIG
+
+POSTGRES_URL_ENV = "WALLETBOT_TEST_POSTGRES_URL"  # as in conftest.py
 
 # Ten rows whose predictions are certain (training-like wordings, confidence ≈ 1), labelled so the
 # scores are known: 8 in-scope rows of which 6 are right (one through alt_intent), two greetings
@@ -271,7 +274,8 @@ def test_bench_quick_runs_a_real_server_and_reports_every_key(tmp_path: Path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report == json.loads(output.read_text(encoding="utf-8"))
-    assert set(report) == {"schema", "date", "quick", "code", "machine", "options", "training", "in_process", "servers", "targets", "seconds"}
+    assert set(report) == {"schema", "date", "quick", "code", "machine", "options", "training", "in_process", "servers", "scale_out", "targets", "seconds"}
+    assert report["scale_out"] is None  # no --postgres
     assert set(report["code"]) == {"commit", "modified"}
     assert report["schema"] == "walletbot.bench/2" and report["quick"] is True
     assert report["options"]["load_generator"] == "wrk" and report["options"]["messages_per_conversation"] == 6
@@ -341,3 +345,21 @@ def test_both_load_generators_send_whole_conversations_in_order(tmp_path: Path, 
     order = bench.check_order(f"sqlite:///{tmp_path / 'serve-w1.db'}")
     assert order["out_of_order"] == 0, order
     assert order["messages"] >= 2 * order["conversations"] > 0, order  # conversations were continued
+
+
+@pytest.mark.parametrize("postgres_url", [u for u in [os.environ.get(POSTGRES_URL_ENV)] if u])
+def test_two_servers_sharing_postgresql_keep_each_conversation_in_order(postgres_url: str, tmp_path: Path, settings: Settings, trained_models_dir: Path):
+    """Two `walletbot serve` processes on one PostgreSQL schema, wrk's connections shared between
+    them: every message answered, and each conversation stored in the order it was sent."""
+    from bot.content import load_content
+    from bot.measure import bench
+
+    (tmp_path / bench.DATA_COPY).symlink_to(settings.data_dir)
+    (tmp_path / bench.MODELS).symlink_to(trained_models_dir)
+    conversations = bench.bench_conversations(load_content(settings), settings.data_dir, 40)
+    conversations_file = bench.write_conversations(conversations, tmp_path / "conversations.txt")
+    options = bench.BenchOptions(level_seconds=3.0, warmup_seconds=0.0)
+    layout = bench.bench_layout(CONFIG, postgres_url, (1, 1), tmp_path, conversations_file, options)
+    assert layout["processes"] == 2 and layout["requests"] > 0 and layout["errors"] == {}, layout
+    assert layout["order"]["out_of_order"] == 0, layout["order"]
+    assert layout["order"]["messages"] >= 2 * layout["order"]["conversations"] > 0, layout["order"]

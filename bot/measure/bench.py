@@ -31,7 +31,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -430,15 +431,15 @@ def _cli(config_path: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "bot", "--config", str(config_path), *args]
 
 
-def _bench_env(workdir: Path, database: Path, models_dir: Path | None = None) -> dict[str, str]:
+def _bench_env(workdir: Path, database: Path | str, models_dir: Path | None = None) -> dict[str, str]:
     """The environment of a server or `walletbot train` subprocess: the run's copy of data/, its
-    model folder, its own database, and rate limits that never trigger."""
+    model folder, its own database (a SQLite file, or a URL), and rate limits that never trigger."""
     env = dict(os.environ)
     env.pop("WALLETBOT_DATABASE_URL", None)
     env.update({
         "WALLETBOT_PATHS_DATA": str(workdir / DATA_COPY),
         "WALLETBOT_PATHS_MODELS": str(models_dir or workdir / MODELS),
-        "WALLETBOT_STORAGE_DATABASE_URL": f"sqlite:///{database}",
+        "WALLETBOT_STORAGE_DATABASE_URL": database if isinstance(database, str) else f"sqlite:///{database}",
         "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP": UNLIMITED,
         "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_CONVERSATION": UNLIMITED,
         "PYTHONUNBUFFERED": "1",
@@ -446,12 +447,14 @@ def _bench_env(workdir: Path, database: Path, models_dir: Path | None = None) ->
     return env
 
 
-def start_server(config_path: Path, workers: int, workdir: Path) -> ServerProcess:
+def start_server(config_path: Path, workers: int, workdir: Path, database_url: str | None = None, name: str | None = None) -> ServerProcess:
     """`walletbot serve --workers N` on a free loopback port, on the run's data, model and a
-    fresh database."""
+    fresh SQLite file `serve-w<N>.db` in `workdir` (or `database_url`); its output goes to
+    `<name>.log` (default `serve-w<N>`)."""
     port = _free_port()
-    log_path = workdir / f"serve-w{workers}.log"
-    env = _bench_env(workdir, workdir / f"serve-w{workers}.db")
+    name = name or f"serve-w{workers}"
+    log_path = workdir / f"{name}.log"
+    env = _bench_env(workdir, database_url or workdir / f"{name}.db")
     command = _cli(config_path, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers))
     with log_path.open("wb") as log:
         started = time.perf_counter()
@@ -693,6 +696,125 @@ def bench_server(
         server.stop()
 
 
+# --------------------------------------------------------------------------- scale-out on PostgreSQL
+
+# (name, workers of each `walletbot serve` process): what a second worker and a second host add.
+SCALE_OUT_LAYOUTS = (
+    ("1 process, 1 worker", (1,)),
+    ("1 process, 2 workers", (2,)),
+    ("2 processes, 1 worker each", (1, 1)),
+)
+SCALE_OUT_CONCURRENCY = 8
+
+
+@contextmanager
+def postgres_schema(database_url: str) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL database, dropped afterwards; yields a URL whose
+    connections use it (so a benchmark never touches the tables already there)."""
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(database_url)
+    if base.get_backend_name() != "postgresql":
+        raise MeasureError(f"The scale-out runs need a PostgreSQL URL (postgresql+psycopg://user@host/db), not {base.render_as_string()!r}.")
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _wrk_together(urls: Sequence[str], concurrency: int, seconds: float, conversations_file: Path) -> list[dict[str, Any]]:
+    """wrk against each url at once, the connections shared out between them (a load balancer's
+    view of several hosts)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    shares = [concurrency // len(urls) + (1 if i < concurrency % len(urls) else 0) for i in range(len(urls))]
+    with ThreadPoolExecutor(len(urls)) as pool:
+        return list(pool.map(lambda pair: run_wrk(pair[0], pair[1], seconds, conversations_file), zip(urls, shares)))
+
+
+def bench_layout(
+    config_path: Path, database_url: str, processes: Sequence[int], workdir: Path, conversations_file: Path, options: BenchOptions,
+) -> dict[str, Any]:
+    """`walletbot serve` processes (each with its number of workers) on one PostgreSQL schema,
+    under wrk at SCALE_OUT_CONCURRENCY connections shared between them; then the order check."""
+    with postgres_schema(database_url) as url:
+        servers = [
+            start_server(config_path, workers, workdir, database_url=url, name=f"pg-{len(processes)}p-{i}-w{workers}")
+            for i, workers in enumerate(processes)
+        ]
+        try:
+            for server in servers:
+                server.wait_ready(options.ready_timeout)
+            urls = [server.url for server in servers]
+            pids = [pid for server in servers for pid in server.pids()]
+            if options.warmup_seconds > 0:
+                _wrk_together(urls, SCALE_OUT_CONCURRENCY, options.warmup_seconds, conversations_file)
+            server_cpu, client_cpu = tree_cpu_seconds(pids), _child_cpu_seconds()
+            runs = _wrk_together(urls, SCALE_OUT_CONCURRENCY, options.level_seconds, conversations_file)
+            server_cpu, client_cpu = tree_cpu_seconds(pids) - server_cpu, _child_cpu_seconds() - client_cpu
+            for server in servers:
+                if server.process.poll() is not None:
+                    raise MeasureError(f"A server exited during the load test; its output ends with:\n{server.log_tail()}")
+        finally:
+            for server in servers:
+                server.stop()
+        order = check_order(url)
+    answered = sum(r["requests"] - r["status"] for r in runs)
+    elapsed = max(r["duration_us"] for r in runs) / 1e6
+    errors: Counter[str] = Counter()
+    for r in runs:
+        errors.update({kind: r[kind] for kind in ("connect", "read", "write", "status", "timeout") if r[kind]})
+    return {
+        "processes": len(processes),
+        "workers": sum(processes),
+        "requests": answered,
+        "errors": dict(errors),
+        "throughput": round(answered / elapsed, 1) if elapsed else 0.0,
+        # The slowest process's percentiles: what the worst-served users saw.
+        "p50_ms": round(max(r["p50_us"] for r in runs) / 1000, 3),
+        "p99_ms": round(max(r["p99_us"] for r in runs) / 1000, 3),
+        "server_cpu_ms_per_message": round(server_cpu * 1000 / answered, 3) if answered else None,
+        "client_cpu_ms_per_message": round(client_cpu * 1000 / answered, 3) if answered else None,
+        "order": order,
+    }
+
+
+def bench_scale_out(
+    config_path: Path, database_url: str, workdir: Path, conversations: Sequence[Sequence[str]], options: BenchOptions, progress: Progress,
+) -> dict[str, Any]:
+    """Each of SCALE_OUT_LAYOUTS on PostgreSQL under the same wrk load.
+
+    Raises:
+        MeasureError: wrk is not installed, the URL is not PostgreSQL, or a server failed.
+    """
+    from sqlalchemy import make_url
+
+    if shutil.which("wrk") is None:
+        raise MeasureError("The scale-out runs need `wrk` (Debian package `wrk`): it loads several servers at once.")
+    conversations_file = write_conversations(conversations, workdir / "conversations.txt")
+    layouts = []
+    for name, processes in SCALE_OUT_LAYOUTS:
+        progress(f"PostgreSQL: {name}, wrk concurrency {SCALE_OUT_CONCURRENCY}, {options.level_seconds:g} s")
+        layouts.append({"layout": name, **bench_layout(config_path, database_url, processes, workdir, conversations_file, options)})
+    one = layouts[0]["throughput"]
+    for layout in layouts:
+        layout["speedup"] = round(layout["throughput"] / one, 2) if one else None
+    return {
+        "database": make_url(database_url).render_as_string(hide_password=True),
+        "concurrency": SCALE_OUT_CONCURRENCY,
+        "seconds": options.level_seconds,
+        "layouts": layouts,
+    }
+
+
 # --------------------------------------------------------------------------- in-process
 
 
@@ -891,9 +1013,14 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def run_bench(settings: Settings, config_path: Path, options: BenchOptions | None = None, progress: Progress = _quiet) -> dict[str, Any]:
+def run_bench(
+    settings: Settings, config_path: Path, options: BenchOptions | None = None, progress: Progress = _quiet, postgres_url: str | None = None,
+) -> dict[str, Any]:
     """Run every measurement and return the report (keys: schema, date, quick, code, machine, options,
-    training, in_process, servers, targets, seconds).
+    training, in_process, servers, scale_out, targets, seconds).
+
+    `postgres_url`: also run the scale-out layouts on this PostgreSQL database (`scale_out`,
+    else null).
 
     `config_path` is the config file the servers are started with (with the model folder, the
     database and the rate limits overridden by environment variables).
@@ -943,6 +1070,9 @@ def run_bench(settings: Settings, config_path: Path, options: BenchOptions | Non
         report["servers"] = [
             bench_server(config_path, workers, workdir, conversations, options, progress) for workers in options.workers
         ]
+        report["scale_out"] = (
+            bench_scale_out(config_path, postgres_url, workdir, conversations, options, progress) if postgres_url else None
+        )
     report["targets"] = _targets(report)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -1017,6 +1147,22 @@ def format_bench_report(report: dict[str, Any]) -> str:
             ],
         ),
     ]
+    scale = report.get("scale_out")
+    if scale:
+        lines += [
+            "",
+            f"Scale-out on PostgreSQL ({scale['database']}), wrk, {scale['concurrency']} connections shared between the processes, "
+            f"{scale['seconds']:g} s each; order: conversations whose stored turns break the order they were sent in",
+            text_table(
+                ["layout", "requests", "errors", "msg/s", "× 1 worker", "p50 ms", "p99 ms", "server CPU ms/msg", "conversations", "out of order"],
+                [
+                    [lay["layout"], lay["requests"], sum(lay["errors"].values()), _fmt(lay["throughput"]), _fmt(lay["speedup"], 2),
+                     _fmt(lay["p50_ms"], 2), _fmt(lay["p99_ms"], 2), _fmt(lay["server_cpu_ms_per_message"], 2),
+                     lay["order"]["conversations"], lay["order"]["out_of_order"]]
+                    for lay in scale["layouts"]
+                ],
+            ),
+        ]
     errors = Counter()
     for s in report["servers"]:
         for lv in s["levels"]:

@@ -161,9 +161,15 @@ def eval_command(
     "--load-generator", "load_generator", type=click.Choice(["auto", "wrk", "python"]), default="auto", show_default=True,
     help="HTTP load from wrk (a C program, much less CPU per message) or from Python; auto: wrk when it is installed",
 )
+@click.option(
+    "--postgres", "postgres_url", default=None, metavar="URL",
+    help="also measure scale-out on this PostgreSQL database (1 and 2 workers, 2 processes; a fresh schema each, dropped afterwards)",
+)
 @click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
 @click.pass_context
-def bench_command(ctx: click.Context, fmt: str, quick: bool, output: Path | None, load_generator: str, config_option: str | None) -> None:
+def bench_command(
+    ctx: click.Context, fmt: str, quick: bool, output: Path | None, load_generator: str, postgres_url: str | None, config_option: str | None,
+) -> None:
     """Measure speed: training time, cold start to ready (time, peak RSS), in-process latency of
     one message (p50/p95/p99), and HTTP latency, throughput and server CPU per message at
     concurrency 1, 8 and 64 against `walletbot serve --workers 1` and `--workers 2` started as
@@ -177,7 +183,7 @@ def bench_command(ctx: click.Context, fmt: str, quick: bool, output: Path | None
         from bot.measure import bench
 
         settings = _settings(ctx, config_option)
-        report = bench.run_bench(settings, _config_path(ctx, config_option), bench.BenchOptions.for_mode(quick, load_generator), _progress)
+        report = bench.run_bench(settings, _config_path(ctx, config_option), bench.BenchOptions.for_mode(quick, load_generator), _progress, postgres_url)
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
