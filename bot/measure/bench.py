@@ -494,7 +494,7 @@ def run_wrk(url: str, concurrency: int, seconds: float, conversations_file: Path
     import json
 
     command = [
-        "wrk", "-t", str(concurrency), "-c", str(concurrency), "-d", f"{max(seconds, 1.0):g}s", "--timeout", "30s",
+        "wrk", "-t", str(concurrency), "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
         "-s", str(WRK_SCRIPT), url, "--", str(conversations_file), str(concurrency),
     ]
     before = _child_cpu_seconds()
