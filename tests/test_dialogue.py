@@ -429,7 +429,7 @@ def test_refund_and_withdrawal_steps_understand_typed_answers(chat, assistant, o
     # not answered by the opening: the first step is asked
     ("提现遇到问题", "withdrawal_problem", "kind"),
     ("提现失败好几天了", "withdrawal_problem", "kind"),  # two options named: ask
-    ("不知道能不能退款", "refund", "eligibility"),  # not knowing answers nothing in advance
+    ("想退款 不知道行不行", "refund", "eligibility"),  # not knowing answers nothing in advance
     ("我的账号被盗了", "account_stolen", "can_login"),
     ("付款失败", "payment_problem", "payment_info"),
 ])

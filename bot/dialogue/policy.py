@@ -23,6 +23,7 @@ from bot.dialogue.turn import (
 )
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, FaqHit
+from bot.faq.knowledge import FaqEntry
 from bot.flows.model import ANSWER_KINDS, Flow, Option, Step
 from bot.nlu.entities import EntityExtractor, said_day
 from bot.nlu.normalize import normalize
@@ -35,6 +36,9 @@ from bot.text import render
 # much and the current one less than CURRENT_PROBLEM_SHARE.
 OTHER_PROBLEM_CONFIDENCE = 0.9
 CURRENT_PROBLEM_SHARE = 0.05
+# When a message names what its checklist does not cover (`not_for`), another checklist the NLU
+# heard at least this much is the part to walk through.
+OTHER_FLOW_FLOOR = 0.02
 # A reply kind this probable is an answer even when the NLU also hears an FAQ question in it.
 SURE_ANSWER = 0.6
 # At a step, small talk with this much frustration or complaint in it is taken as a mood.
@@ -63,6 +67,7 @@ class Policy(Escalation):
         self._yes = {normalize(w) for w in answers.get("yes", [])}
         self._no = {normalize(w) for w in answers.get("no", [])}
         self._skip = {normalize(w) for w in answers.get("skip", [])}
+        self._question_words = tuple(answers.get("question", []))
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
@@ -421,14 +426,26 @@ class Policy(Escalation):
         confident = confidence >= self.settings.nlu.intent_threshold
         state["awaiting_feedback"] = None
         reply, reply_confidence = self.read_reply(text)[0] if text else ("other", 0.0)
-        if confident and intent in self.content.flows:
+        if confident and intent in self.content.flows and self._outside_flow(self.content.flows[intent], norm):
+            # 提现失败 而且支付密码也忘了: the part the checklist covers, if the NLU heard one at all
+            intent = next((
+                r["intent"] for r in (nlu or {}).get("ranking", [])[1:3]
+                if r["intent"] in self.content.flows and r["confidence"] >= OTHER_FLOW_FLOOR
+                and not self._outside_flow(self.content.flows[r["intent"]], norm)
+            ), intent)
+        if confident and intent in self.content.flows and not self._outside_flow(self.content.flows[intent], norm):
             state["misses"] = 0
             flow = self.content.flows[intent]
+            offer = [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}]
             if reply == "how_long" and reply_confidence >= MOVE_CONFIDENCE:
                 # 退款多久到账: the guides' answer, and the checklist if the user wants it
                 turn.result.outcome = Outcome.ANSWERED
                 self._say_how_long(turn, flow)
-                return turn.say("how_long_start_offer", [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}])
+                return turn.say("how_long_start_offer", offer)
+            if (entry := self._question_answered_by_faq(turn, norm, text)) is not None:
+                # 在哪里申请退款 / 限额是多少: a question the FAQ answers, not a problem to walk through
+                self._answer_faq(state, turn, entry.id)
+                return turn.say("how_long_start_offer", offer)
             return self._start_flow(state, turn, intent, switching=False, opening=text)
         if reply == "complaint" and reply_confidence >= MOVE_CONFIDENCE and not (confident and intent in SMALL_TALK):
             state["misses"] = 0
@@ -457,6 +474,25 @@ class Policy(Escalation):
             turn.result.outcome = Outcome.OUT_OF_SCOPE
             return self._miss(state, turn, "out_of_scope")
         self._clarify(state, turn, nlu, hits)
+
+    @staticmethod
+    def _outside_flow(flow: Flow, norm: str) -> bool:
+        """忘记支付密码: the message names what the flow's `not_for` words say it does not cover."""
+        return any(normalize(word) in norm for word in flow.not_for)
+
+    def _question_answered_by_faq(self, turn: Turn, norm: str, text: str) -> FaqEntry | None:
+        """The FAQ entry that answers a question about a checklist's subject, if one does.
+
+        A problem report (退款一直没到账, 充值失败怎么办) starts the checklist. A question
+        (`answers.question` words: 在哪, 多少, 吗…) whose best FAQ match is confident and is not
+        a checklist's own summary (tagged what_if) is answered from the FAQ instead.
+        """
+        if not any(word in text or word in norm for word in self._question_words):
+            return None
+        hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+        if hits and hits[0].score >= self.settings.faq.answer_threshold and not hits[0].entry.summarises_a_checklist:
+            return hits[0].entry
+        return None
 
     # ------------------------------------------------------------------ understanding answers
 

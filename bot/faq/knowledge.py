@@ -17,6 +17,7 @@ KEY_ALTERNATES = "alternates"
 KEY_ANSWER = "answer"
 KEY_TAGS = "tags"
 KEY_BRANDS = "brands"
+SUMMARY_TAG = "what_if"
 KEY_INTENT = "intent"
 ENTRY_KEYS = {KEY_ID, KEY_QUESTION, KEY_ALTERNATES, KEY_ANSWER, KEY_TAGS, KEY_BRANDS, KEY_INTENT}
 MIN_ALTERNATES = 5
@@ -39,6 +40,11 @@ class FaqEntry:
 
     def serves(self, brand: str) -> bool:
         return self.brands is None or brand in self.brands
+
+    @property
+    def summarises_a_checklist(self) -> bool:
+        """Tagged what_if: the short version of a flow, which a problem report should start instead."""
+        return SUMMARY_TAG in self.tags
 
     def texts(self) -> list[str]:
         return [self.question, *self.alternates]

@@ -24,10 +24,11 @@ KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT = "say", "action", "options", "next"
 KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT = "resolved", "escalate", "collect"
 KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS = "payload", "means", "match", "kinds"
 KEY_HOW_LONG = "how_long"
+KEY_NOT_FOR = "not_for"
 KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY = "category", "priority", "summary"
 KEY_PROMPT, KEY_ENTITY = "prompt", "entity"
 
-FLOW_KEYS = {KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS, KEY_PRIORITY, KEY_HOW_LONG}
+FLOW_KEYS = {KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS, KEY_PRIORITY, KEY_HOW_LONG, KEY_NOT_FOR}
 STEP_KEYS = {KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT}
 OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS, KEY_NEXT}
 # What a typed reply says about the step (bot/nlu/replies.py); an option stands for some of them.
@@ -125,6 +126,9 @@ class Flow:
     incomplete: set[str] = field(default_factory=set)
     valid: bool = True  # False: the flow has errors; `walletbot validate` still checks it, the bot never serves it
     start_by_brand: dict[str, str] = field(default_factory=dict)
+    # Words saying a message is about something this checklist does not cover (支付密码 for the
+    # login-password steps): such a message is answered from the FAQ instead.
+    not_for: list[str] = field(default_factory=list)
 
     def start_for(self, brand: str | None) -> str:
         return route_for(self.start, self.start_by_brand, brand)
@@ -232,7 +236,13 @@ class _Reader:
             self.error("priority", doc.line_of(KEY_PRIORITY), f"priority {priority!r} of flow '{name}' must be one of {', '.join(PRIORITIES)}")
             priority = None
         how_long = self.text(doc, KEY_HOW_LONG, f"flow '{name}'")
-        return Flow(name, title, start, steps, details, priority, how_long, self.display, doc.line, self.incomplete, start_by_brand=start_by_brand)
+        not_for, wrong = read_words(doc.get(KEY_NOT_FOR, []))
+        if wrong:
+            self.error("bad_words", doc.line_of(KEY_NOT_FOR), f"'not_for' of flow '{name}' {wrong}")
+        return Flow(
+            name, title, start, steps, details, priority, how_long, self.display, doc.line, self.incomplete,
+            start_by_brand=start_by_brand, not_for=not_for,
+        )
 
     def details(self, node: object, line: int) -> dict[str, Detail]:
         if node is None:
