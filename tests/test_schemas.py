@@ -137,7 +137,7 @@ def test_schemas_know_the_loaders_keys_and_closed_sets():
     assert props["responses"]["required"] == list(content_module.REQUIRED_RESPONSES)
     assert props["buttons"]["required"] == list(content_module.REQUIRED_BUTTONS)
     assert props["answers"]["required"] == list(content_module.REQUIRED_ANSWERS)
-    assert set(scam["properties"]) == {"patterns", "version"}
+    assert set(scam["properties"]) == {"patterns", "questions", "version"}
     # The ticket column the category goes into.
     assert defs["escalation"]["properties"]["category"]["maxLength"] == flows_model.MAX_CATEGORY == Ticket.__table__.c.category.type.length
     nlu = schema("nlu")
@@ -322,4 +322,4 @@ def test_validate_reports_a_broken_scam_file_with_its_line(project):
     result = CliRunner().invoke(main, ["--config", str(project / "config.yml"), "validate"])
     assert result.exit_code == 1
     line = text[: text.index("\npatterns:")].count("\n") + 2
-    assert f"data/{SCAM}:{line}: unknown key 'pattern'; expected 'patterns' (and optionally 'version'). — " in result.output
+    assert f"data/{SCAM}:{line}: unknown key 'pattern'; expected 'patterns' (and optionally 'questions', 'version'). — " in result.output
