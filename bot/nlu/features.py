@@ -63,12 +63,16 @@ class Tokenizer:
             if w.strip() and w not in _PUNCT
         ]
 
+    def chars(self, text: str) -> list[str]:
+        """Characters of the rewritten text, without punctuation or spaces; digits become '0'."""
+        rewritten = _DIGITS.sub("0", self.rewrite(text))
+        return [c for c in rewritten if c not in _PUNCT and not c.isspace()]
+
     def tokens(self, text: str) -> list[str]:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
-        rewritten = _DIGITS.sub("0", self.rewrite(text))
-        chars = [c for c in rewritten if c not in _PUNCT and not c.isspace()]
+        chars = self.chars(text)
         out = [f"c:{c}" for c in chars]
         out += [f"b:{a}{b}" for a, b in zip(chars, chars[1:])]
         words = self.words(text)
