@@ -286,11 +286,11 @@ def faq_search(ctx: click.Context, question: str, brand: str | None, limit: int)
     if not hits:
         click.echo("no FAQ entry shares a word with this question")
     for rank, hit in enumerate(hits, start=1):
-        verdict = "answers" if hit.score >= answer else "suggested" if hit.score >= suggest else "too weak"
+        verdict = "answers" if rank == 1 and settings.faq.answers(hit) else "suggested" if hit.score >= suggest else "too weak"
         click.echo(f"{rank}. {hit.entry.id:<28} {hit.score:.3f}  {verdict}")
         click.echo(f"     best wording: {hit.best_text}")
         click.echo(f"     matched: {'、'.join(hit.matched) or '(pinyin or character pairs only)'}")
-    click.echo(f"thresholds: answer ≥ {answer}, suggest ≥ {suggest} (config.yml faq.*)")
+    click.echo(f"thresholds: answer ≥ {answer} with a lead ≥ {settings.faq.answer_margin}, suggest ≥ {suggest} (config.yml faq.*)")
 
 
 @faq.command("test")

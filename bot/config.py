@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.faq.index import FaqHit
 
 ENV_PREFIX = "WALLETBOT_"
 DEFAULT_CONFIG = "config.yml"
@@ -44,10 +47,19 @@ class NluSettings(_Section):
 
 
 class FaqSettings(_Section):
-    answer_threshold: float = Field(0.45, ge=0, le=1)
-    suggest_threshold: float = Field(0.25, ge=0, le=1)
+    answer_threshold: float = Field(0.50, ge=0, le=1)
+    answer_margin: float = Field(0.25, ge=0, le=1)
+    answer_intent_agreement: float = Field(0.10, ge=0, le=1)
+    suggest_threshold: float = Field(0.35, ge=0, le=1)
     embeddings_model: str | None = None
     embeddings_weight: float = Field(0.35, ge=0, le=1)
+
+    def answers(self, hit: "FaqHit") -> bool:
+        """Whether the bot answers with this hit directly: a high score, a clear lead, and an
+        intent reading that does not contradict the entry's (余额是够的 shares characters with
+        额度够吗 but reads as a balance statement)."""
+        agrees = hit.intent_agreement is None or hit.intent_agreement >= self.answer_intent_agreement
+        return hit.score >= self.answer_threshold and hit.margin >= self.answer_margin and agrees
 
 
 class DialogueSettings(_Section):

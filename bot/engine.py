@@ -65,7 +65,7 @@ def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
         raise ContentError(content.problems)
     nlu = nlu or NLU.load(settings.models_dir)
     embedder = SentenceTransformerEmbedder(settings.faq.embeddings_model) if settings.faq.embeddings_model else None
-    faq = FaqIndex(content.faq, nlu.classifier.tokenizer, embedder, settings.faq.embeddings_weight)
+    faq = FaqIndex(content.faq, nlu.classifier.tokenizer, embedder, settings.faq.embeddings_weight, intent_ranker=nlu.classifier.rank)
     policy = Policy(content, settings, faq, nlu.extractor, load_actions(), nlu.read_reply)
     assert content.scam_patterns is not None  # a broken file is a content error, raised above
     return Runtime(content, nlu, faq, policy, content.scam_patterns)

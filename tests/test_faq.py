@@ -87,3 +87,62 @@ def test_embedder_vectors_are_normalised(embedder):
     vectors = embedder.encode(["refund", "password reset"])
     assert vectors.shape[0] == 2
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-3
+
+
+def test_bm25_holding_a_text_out_equals_an_index_built_without_it():
+    from bot.faq.bm25 import EntryBm25
+
+    texts = [["怎么", "退款"], ["退款", "多久", "到账"], ["客服", "电话"], ["怎么", "联系", "客服"]]
+    owners = [0, 0, 1, 1]
+    query = ["退款", "怎么", "到账", "没有的词"]
+    full = EntryBm25(texts, owners, 2)
+    scores = full.scores(query)
+    assert all(0.0 <= s <= 1.0 for s in scores) and scores[0] > scores[1]
+    rebuilt = EntryBm25(texts[:1] + texts[2:], [0, 1, 1], 2)
+    assert full.scores(query, exclude=[1]) == pytest.approx(rebuilt.scores(query))
+    assert list(full.scores(["没有的词"])) == [0.0, 0.0]
+
+
+def test_cilin_groups_join_synonyms_the_domain_list_does_not_have():
+    from bot.nlu.cilin import group_tokens
+
+    assert set(group_tokens(["联系"])) & set(group_tokens(["沟通"]))
+    assert set(group_tokens(["电话"])) & set(group_tokens(["话机"]))
+    assert not set(group_tokens(["电话"])) & set(group_tokens(["退款"]))
+
+
+def test_the_intent_prior_separates_entries_that_share_their_words(tokenizer):
+    entries = [
+        FaqEntry("refund_time", "退款多久能到", ["退款什么时候到", "钱多久到账"], "一到三天"),
+        FaqEntry("topup_time", "充值多久能到", ["充值什么时候到", "钱多久到账"], "几分钟"),
+    ]
+
+    def ranker(text: str) -> list[tuple[str, float]]:
+        refund = 0.9 if ("退" in text or "原路" in text) else 0.1
+        return sorted([("refund", refund), ("topup_problem", 1 - refund)], key=lambda p: -p[1])
+
+    query = normalize("原路返回的钱多久到账")
+    plain = FaqIndex(entries, tokenizer)
+    with_prior = FaqIndex(entries, tokenizer, intent_ranker=ranker)
+    first, second = plain.search(query, k=2)
+    assert first.score == pytest.approx(second.score, abs=0.02)  # the words alone cannot tell them apart
+    hits = with_prior.search(query, k=2)
+    assert hits[0].entry.id == "refund_time"
+    assert hits[0].intent_agreement is not None and hits[0].intent_agreement > hits[1].intent_agreement
+
+
+def test_the_bot_answers_directly_only_with_a_clear_agreeing_winner():
+    from bot.config import FaqSettings
+    from bot.faq.index import FaqHit
+
+    faq = FaqSettings(answer_threshold=0.5, answer_margin=0.25, answer_intent_agreement=0.1)
+    entry = ENGLISH[0]
+
+    def hit(score: float, margin: float, agreement: float | None) -> FaqHit:
+        return FaqHit(entry, score, score, None, (), entry.question, margin=margin, intent_agreement=agreement)
+
+    assert faq.answers(hit(0.6, 0.3, 0.9))
+    assert faq.answers(hit(0.6, 0.3, None))  # no intent model: score and lead decide
+    assert not faq.answers(hit(0.45, 0.3, 0.9))
+    assert not faq.answers(hit(0.6, 0.2, 0.9))
+    assert not faq.answers(hit(0.6, 0.3, 0.05))

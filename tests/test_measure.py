@@ -40,8 +40,8 @@ out_of_scope\t你是机器人吗\t\tfixture
 SCORE_KEYS = {"in_scope", "out_of_scope", "macro_f1", "per_intent", "confusion", "worst_confusions", "calibration"}
 INTENT_KEYS = SCORE_KEYS | {"file", "rows", "intent_threshold", "model", "seconds"}
 FAQ_KEYS = {
-    "entries", "queries", "depth", "top1", "top3", "mrr", "answer_threshold", "answered_correctly",
-    "answered_wrongly", "per_topic", "misses", "seconds",
+    "entries", "queries", "depth", "top1", "top3", "mrr", "answer_threshold", "answer_margin", "answered_correctly",
+    "answered_wrongly", "per_topic", "misses", "fusion", "seconds",
 }
 
 

@@ -258,7 +258,7 @@ class Escalation(_Base):
             turn.say(kind)
         else:
             hits = self.faq.search(norm, brand=turn.brand_key, k=1)
-            entry = hits[0].entry if hits and hits[0].score >= self.settings.faq.answer_threshold else None
+            entry = hits[0].entry if hits and self.settings.faq.answers(hits[0]) else None
             if entry is None and intent_confidence >= self.settings.nlu.intent_threshold and intent not in self.content.flows:
                 mapped = self.content.faq_for_intent(intent)
                 entry = mapped if mapped and mapped.serves(turn.brand_key) else None

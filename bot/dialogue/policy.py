@@ -247,7 +247,7 @@ class Policy(Escalation):
             if confident and (intent in SMALL_TALK or intent in ("affirm", "deny")):
                 return False
             hits = self.faq.search(norm, brand=turn.brand_key, k=1)
-            if (confident and intent != "out_of_scope") or (hits and hits[0].score >= self.settings.faq.answer_threshold):
+            if (confident and intent != "out_of_scope") or (hits and self.settings.faq.answers(hits[0])):
                 return False
         details = {_DETAIL_OF_ENTITY.get(k, k): v for k, v in entities.items()}
         trail = [{"flow": None, "step": "after_ticket", "say": "", "answer": text.strip(), "at": turn.now.isoformat(timespec="seconds")}]
@@ -467,7 +467,7 @@ class Policy(Escalation):
                 return self._answer_faq(state, turn, hits[0].entry.id)
             if mapped and mapped.serves(turn.brand_key):
                 return self._answer_faq(state, turn, mapped.id)
-        if hits and hits[0].score >= self.settings.faq.answer_threshold:
+        if hits and self.settings.faq.answers(hits[0]):
             state["misses"] = 0
             return self._answer_faq(state, turn, hits[0].entry.id)
         if intent == "out_of_scope" and confidence >= self.settings.nlu.reject_threshold:
@@ -618,10 +618,12 @@ class Policy(Escalation):
         not understood (the step is asked again)."""
         hits = self.faq.search(norm, brand=turn.brand_key, k=1)
         entry = None
-        if hits and hits[0].score >= self.settings.faq.answer_threshold:
+        if hits and self.settings.faq.answers(hits[0]):
             entry = hits[0].entry
         elif confident and intent not in self.content.flows and (mapped := self.content.faq_for_intent(intent)) and mapped.serves(turn.brand_key):
-            entry = mapped  # 客服电话多少: the contact intent's own entry
+            # An FAQ intent, as outside a checklist: the best entry if it is a fair match
+            # (常见问题在哪看 -> the help centre), else the intent's own entry (客服电话多少).
+            entry = hits[0].entry if hits and hits[0].score >= self.settings.faq.suggest_threshold else mapped
         if entry is not None:
             state["paused"] = {"flow": flow.name, "step": step.id}
             state.update(flow=None, step=None)

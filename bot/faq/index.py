@@ -1,24 +1,41 @@
-"""FAQ retrieval: TF-IDF cosine over each entry's question and alternates, plus an optional
-sentence-embedding signal.
+"""FAQ retrieval: several views of each entry's wordings, each scored in [0, 1], fused by
+weights tuned with cross-validation over entries (`walletbot eval --faq --tune`).
 
-The lexical score is a cosine in [0, 1], so one threshold means the same thing for every query;
-an entry scores the best of its texts. Building the index takes milliseconds, which is why FAQ
-edits never need the intent classifier to be retrained.
+The signals, and why each is there (their contributions are measured in docs/accuracy.md):
+- `tfidf`: cosine over character pairs, words and pinyin, half the best single wording and half
+  all wordings together (a close paraphrase, or words shared with several wordings);
+- `words`: BM25 over jieba words (domain dictionary, domain synonyms), an entry as one document;
+- `chars`: BM25 over single characters, for wordings jieba segments differently (怎么联系 /
+  联系方式) and words no wording has;
+- `synonyms`: BM25 over the synonym groups of 同义词词林 (联系 ~ 沟通, 电话 ~ 话机);
+- `intent`: how close the intent classifier's reading of the question is to its reading of the
+  entry's wordings (a prior that keeps a refund question among refund entries);
+- `embedding` (only when `faq.embeddings_model` names a model): the best cosine between the
+  question's sentence embedding and one of the entry's wordings; it takes `embeddings_weight` of
+  the fused score, the signals above share the rest.
+Every signal is a score in [0, 1], so the fused score is too and one threshold means the same
+thing for every query. Building the index takes well under a second, which is why FAQ edits
+never need the intent classifier to be retrained.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from bot.faq.bm25 import EntryBm25
 from bot.faq.knowledge import FaqEntry
+from bot.nlu.cilin import group_tokens
 from bot.nlu.features import TfidfVectorizer, Tokenizer
 from bot.nlu.normalize import normalize
 from bot.text import fill
 
+# (intent, probability) pairs, best first: what IntentClassifier.rank returns.
+IntentRanker = Callable[[str], list[tuple[str, float]]]
 
 class Embedder(Protocol):
     """Anything that turns texts into L2-normalised vectors (one row per text)."""
@@ -61,9 +78,26 @@ class FaqHit:
     semantic: float | None
     matched: tuple[str, ...]  # the words shared with the best-matching text (why it matched)
     best_text: str
+    margin: float = 1.0  # score minus the next entry's score (of the same brand): how clear a winner
+    # The `intent` signal of this entry: how well the classifier's reading of the question agrees
+    # with its reading of the entry's wordings (None without an intent model).
+    intent_agreement: float | None = None
 
 
 BEST_TEXT_WEIGHT = 0.5
+
+# Fusion weights, chosen by `walletbot eval --faq --tune` (grid search, 5-fold cross-validation
+# over entries: weights picked on the held-out alternates of four fifths of the entries, scored
+# on the rest). A signal that is unavailable (no intent model) gives its weight to the others.
+FUSION_WEIGHTS: Mapping[str, float] = {
+    "tfidf": 0.0,  # still computed: it picks the best wording shown with a hit
+    "words": 0.1,
+    "chars": 0.7,
+    "synonyms": 0.1,
+    "intent": 0.1,
+}
+SIGNALS = tuple(FUSION_WEIGHTS)
+EXACT_TIE_BREAK = 1e-3
 
 # Placeholders are brand facts, not words users type: they are removed before indexing.
 _BLANKS = {name: "" for name in ("brand", "website", "phone", "email", "service_hours", "in_app_support", "social")}
@@ -76,11 +110,15 @@ class FaqIndex:
         tokenizer: Tokenizer,
         embedder: Embedder | None = None,
         embeddings_weight: float = 0.35,
+        intent_ranker: IntentRanker | None = None,
+        weights: Mapping[str, float] = FUSION_WEIGHTS,
     ) -> None:
         self.entries = entries
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.weight = embeddings_weight if embedder else 0.0
+        self.intent_ranker = intent_ranker
+        self.weights = dict(weights)
         self._owner: list[int] = []
         texts: list[str] = []
         for i, entry in enumerate(entries):
@@ -88,6 +126,7 @@ class FaqIndex:
                 texts.append(normalize(fill(text, _BLANKS)))
                 self._owner.append(i)
         self._texts = texts
+        self._texts_arr = np.array(texts, dtype=object)
         self._owner_arr = np.array(self._owner, dtype=np.int32)
         token_lists = [self._tokens(t) for t in texts]
         self.vectorizer = TfidfVectorizer.fit(token_lists) if texts else TfidfVectorizer({}, np.zeros(0))
@@ -105,37 +144,85 @@ class FaqIndex:
             self._sum_norms = np.linalg.norm(sums, axis=1).astype(np.float64)
             self._dot_with_sum = np.asarray(text_vectors @ sums.T)[np.arange(len(texts)), self._owner_arr]
             self._norm2 = np.asarray(text_vectors.multiply(text_vectors).sum(axis=1)).ravel()
+        words = [self.tokenizer.words(t) for t in texts]
+        self._bm25 = {
+            "words": EntryBm25(words, self._owner, len(entries)),
+            "chars": EntryBm25([self.tokenizer.chars(t) for t in texts], self._owner, len(entries)),
+        }
+        if self.weights.get("synonyms"):
+            self._bm25["synonyms"] = EntryBm25([group_tokens(w) for w in words], self._owner, len(entries))
+        self._intent_labels: list[str] = []
+        if intent_ranker is not None and texts and self.weights.get("intent"):
+            readings = [dict(intent_ranker(t)) for t in texts]
+            self._intent_labels = sorted(readings[0])
+            self._text_intents = np.array([[r.get(label, 0.0) for label in self._intent_labels] for r in readings])
+            self._entry_intents = np.zeros((len(entries), len(self._intent_labels)))
+            np.add.at(self._entry_intents, self._owner_arr, self._text_intents)
+        # A question that is one of the wordings (punctuation and spaces aside) is that entry:
+        # pooled BM25 does not guarantee it, and editors expect `walletbot faq test` to hold.
+        self._exact: dict[str, list[int]] = {}
+        for number, text in enumerate(texts):
+            self._exact.setdefault("".join(self.tokenizer.chars(text)), []).append(number)
         self.by_id = {entry.id: entry for entry in entries}
 
     def _tokens(self, text: str) -> list[str]:
-        # Single characters match too much between short questions (的, 吗, 钱); the FAQ ranks on
-        # character pairs, words and pinyin only.
+        # Single characters match too much between short questions (的, 吗, 钱) for a cosine;
+        # the TF-IDF view ranks on character pairs, words and pinyin only (BM25 has `chars`).
         return [t for t in self.tokenizer.tokens(text) if not t.startswith("c:")]
 
-    def search(self, query: str, *, brand: str | None = None, k: int = 3, exclude_text: str | None = None) -> list[FaqHit]:
-        """The k best entries for a normalised query, best first, for one brand (None: all).
+    def signals(self, query: str, *, exclude_text: str | None = None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray | None]:
+        """Each signal's score of every entry for a normalised query, in [0, 1].
 
-        An entry scores half its best single text and half the query's cosine with the sum of
-        all its texts: the best text rewards a close paraphrase, the sum rewards a query that
-        shares words with several of the entry's wordings.
-        `exclude_text` hides one indexed text (used to hold an alternate out when testing it).
+        Returns (signals, best wording per entry (index into the texts, -1 if none), TF-IDF score
+        per wording, embedding cosine per wording or None). `exclude_text` hides every indexed
+        text equal to it, in every signal (used to hold an alternate out when testing it).
         """
-        if self._matrix is None or not query:
-            return []
-        indices, weights = self.vectorizer.vector(self._tokens(query))
-        lexical = self._dense[indices].T @ weights if len(indices) else np.zeros(len(self._texts), dtype=np.float32)
+        excluded = np.flatnonzero(self._texts_arr == exclude_text) if exclude_text is not None else np.zeros(0, dtype=np.int64)
+        tfidf, best_text, lexical = self._tfidf(query, excluded)
+        words = self.tokenizer.words(query)
+        found = {"tfidf": tfidf}
         semantic = None
         if self._doc_vectors is not None and self.embedder is not None:
             semantic = self._doc_vectors @ self.embedder.encode([query])[0]
-        per_text = lexical if semantic is None else (1 - self.weight) * lexical + self.weight * np.clip(semantic, 0, 1)
+            per_text = np.clip(semantic, 0, 1)
+            per_text[excluded] = 0.0
+            found["embedding"] = np.zeros(len(self.entries))
+            np.maximum.at(found["embedding"], self._owner_arr, per_text)
+        found["words"] = self._bm25["words"].scores(words, excluded)
+        found["chars"] = self._bm25["chars"].scores(self.tokenizer.chars(query), excluded)
+        if "synonyms" in self._bm25:
+            found["synonyms"] = self._bm25["synonyms"].scores(group_tokens(words), excluded)
+        if self._intent_labels and self.intent_ranker is not None:
+            found["intent"] = self._intent_prior(query, excluded)
+        return found, best_text, lexical, semantic
+
+    def _intent_prior(self, query: str, excluded: np.ndarray) -> np.ndarray:
+        """Cosine between the query's intent distribution and each entry's mean distribution."""
+        reading = dict(self.intent_ranker(query))  # type: ignore[misc]
+        q = np.array([reading.get(label, 0.0) for label in self._intent_labels])
+        profiles = self._entry_intents
+        if len(excluded):
+            profiles = profiles.copy()
+            for x in excluded:
+                profiles[self._owner_arr[x]] -= self._text_intents[x]
+        norms = np.linalg.norm(profiles, axis=1) * (np.linalg.norm(q) or 1.0)
+        return np.clip(np.divide(profiles @ q, norms, out=np.zeros(len(profiles)), where=norms > 0), 0, 1)
+
+    def _tfidf(self, query: str, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """An entry scores half its best single text and half the query's cosine with the sum of
+        all its texts: the best text rewards a close paraphrase, the sum rewards a query that
+        shares words with several of the entry's wordings."""
+        indices, weights = self.vectorizer.vector(self._tokens(query))
+        lexical = self._dense[indices].T @ weights if len(indices) else np.zeros(len(self._texts), dtype=np.float32)
+        per_text = lexical
         sums = np.bincount(self._owner_arr, weights=per_text, minlength=len(self.entries))
         norms = self._sum_norms.copy()
-        if exclude_text is not None:
-            for x in np.flatnonzero(np.array(self._texts) == exclude_text):
+        if len(excluded):
+            per_text = per_text.copy()
+            for x in excluded:
                 owner = self._owner_arr[x]
                 sums[owner] -= per_text[x]
                 norms[owner] = np.sqrt(max(norms[owner] ** 2 - 2 * self._dot_with_sum[x] + self._norm2[x], 1e-12))
-                per_text = per_text.copy()
                 per_text[x] = -1.0
         # Best wording per entry: sort by (entry, score) and take each entry's last row.
         order = np.lexsort((per_text, self._owner_arr))
@@ -144,14 +231,48 @@ class FaqIndex:
         best_text[self._owner_arr[order][last]] = order[last]
         best_score = np.where(best_text >= 0, per_text[np.maximum(best_text, 0)], -1.0)
         centroid = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
-        scores = BEST_TEXT_WEIGHT * best_score + (1 - BEST_TEXT_WEIGHT) * np.clip(centroid, 0, 1)
-        best: dict[int, int] = {}
-        for owner in np.argsort(-scores):
-            if scores[owner] <= 0 or len(best) >= k:
+        scores = BEST_TEXT_WEIGHT * np.clip(best_score, 0, 1) + (1 - BEST_TEXT_WEIGHT) * np.clip(centroid, 0, 1)
+        return scores, best_text, lexical
+
+    def fuse(self, signals: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The weighted mean of the available signals (weights renormalised over them); a sentence
+        embedding, when configured, takes `embeddings_weight` of it."""
+        lexical = {name: values for name, values in signals.items() if name != "embedding"}
+        total = sum(self.weights.get(name, 0.0) for name in lexical)
+        fused = np.zeros(len(self.entries))
+        for name, values in lexical.items():
+            weight = self.weights.get(name, 0.0)
+            if weight:
+                fused += (weight / total) * values
+        if "embedding" in signals:
+            fused = (1 - self.weight) * fused + self.weight * signals["embedding"]
+        return fused
+
+    def search(self, query: str, *, brand: str | None = None, k: int = 3, exclude_text: str | None = None) -> list[FaqHit]:
+        """The k best entries for a normalised query, best first, for one brand (None: all).
+
+        `exclude_text` hides one indexed text (used to hold an alternate out when testing it).
+        """
+        if self._matrix is None or not query:
+            return []
+        signals, best_text, lexical, semantic = self.signals(query, exclude_text=exclude_text)
+        scores = self.fuse(signals)
+        exact = self._exact.get("".join(self.tokenizer.chars(query)), [])
+        for text in exact:
+            if self._texts[text] != exclude_text:
+                owner = self._owner_arr[text]
+                # Above every other entry; two entries sharing the wording keep their fused order.
+                scores[owner] = 1.0 + EXACT_TIE_BREAK * scores[owner]
+                best_text[owner] = text
+        ranked: list[int] = []
+        for owner in np.argsort(-scores, kind="stable"):
+            if scores[owner] <= 0 or len(ranked) > k:
                 break
             if brand and not self.entries[owner].serves(brand):
                 continue
-            best[int(owner)] = int(best_text[owner])
+            ranked.append(int(owner))
+        best = {owner: int(best_text[owner]) for owner in ranked[:k]}
+        following = {owner: float(scores[after]) for owner, after in zip(ranked, ranked[1:])}
         q_words = set(self.tokenizer.words(query))
         hits = []
         for owner, text_index in best.items():
@@ -163,5 +284,7 @@ class FaqIndex:
                 semantic=None if semantic is None else float(semantic[text_index]),
                 matched=tuple(dict.fromkeys(matched)),
                 best_text=self._texts[text_index],
+                margin=float(scores[owner]) - following.get(owner, 0.0),
+                intent_agreement=float(signals["intent"][owner]) if "intent" in signals else None,
             ))
         return hits

@@ -35,6 +35,7 @@ from bot.measure import MeasureError, text_table
 from bot.nlu.training_data import INTENTS, TrainingData
 
 if TYPE_CHECKING:
+    from bot.config import FaqSettings
     from bot.faq.index import FaqIndex
     from bot.nlu.pipeline import NLU
 
@@ -400,13 +401,13 @@ def cross_validate_project(settings: Settings, *, folds: int = CV_FOLDS, progres
 # --------------------------------------------------------------------------- FAQ retrieval
 
 
-def score_faq(index: "FaqIndex", *, answer_threshold: float, depth: int = FAQ_DEPTH) -> dict[str, Any]:
+def score_faq(index: "FaqIndex", faq: "FaqSettings", *, depth: int = FAQ_DEPTH) -> dict[str, Any]:
     """Search every alternate of every entry with that alternate held out of the index.
 
-    Keys: entries, queries, depth, top1, top3, mrr (MRR@depth), answer_threshold,
-    answered_correctly (top hit right and scored at or above the answer threshold: the bot answers
-    it directly), answered_wrongly (top hit wrong at or above that threshold: a wrong answer is
-    given), per_topic [{topic, queries, top1, top3, mrr}], misses [{id, alternate, got, score}]
+    Keys: entries, queries, depth, top1, top3, mrr (MRR@depth), answer_threshold, answer_margin,
+    answered_correctly (top hit right, at or above the answer threshold and ahead of the next entry
+    by the answer margin: the bot answers it directly), answered_wrongly (top hit wrong and as
+    confident: a wrong answer is given), per_topic [{topic, queries, top1, top3, mrr}], misses [{id, alternate, got, score}]
     (top-1 misses, the most confident first).
     """
     from bot.nlu.normalize import normalize
@@ -437,7 +438,7 @@ def score_faq(index: "FaqIndex", *, answer_threshold: float, depth: int = FAQ_DE
             if rank is not None:
                 reciprocal += 1 / rank
                 topic[3] += 1 / rank
-            if hits and hits[0].score >= answer_threshold:
+            if hits and faq.answers(hits[0]):
                 if rank == 1:
                     answered_right += 1
                 else:
@@ -458,7 +459,8 @@ def score_faq(index: "FaqIndex", *, answer_threshold: float, depth: int = FAQ_DE
         "top1": _ratio(top1, queries),
         "top3": _ratio(top3, queries),
         "mrr": round(reciprocal / queries, 4) if queries else None,
-        "answer_threshold": answer_threshold,
+        "answer_threshold": faq.answer_threshold,
+        "answer_margin": faq.answer_margin,
         "answered_correctly": _ratio(answered_right, queries),
         "answered_wrongly": _ratio(answered_wrong, queries),
         "per_topic": [
@@ -471,13 +473,16 @@ def score_faq(index: "FaqIndex", *, answer_threshold: float, depth: int = FAQ_DE
 
 def evaluate_faq(settings: Settings, *, nlu: "NLU | None" = None, progress: Progress = _quiet) -> dict[str, Any]:
     """FAQ retrieval on the shipped data/faq, with the index the product builds (same tokenizer,
-    same optional embeddings)."""
+    same optional embeddings), and the cross-validated fusion of its signals (`fusion`: each
+    signal alone, all fused, all but one; see bot.measure.faq_fusion)."""
     from bot.engine import build_runtime
+    from bot.measure import faq_fusion
 
     nlu = nlu or load_nlu(settings, progress)
     started = time.perf_counter()
     runtime = build_runtime(settings, nlu)
-    report = score_faq(runtime.faq, answer_threshold=settings.faq.answer_threshold)
+    report = score_faq(runtime.faq, settings.faq)
+    report["fusion"] = faq_fusion.ablation(faq_fusion.collect_signals(runtime.faq), list(runtime.faq.weights))
     report["seconds"] = round(time.perf_counter() - started, 3)
     return report
 
@@ -613,11 +618,17 @@ def format_faq_report(report: dict[str, Any]) -> str:
         f"  top-1                    {_pct(report['top1'])}",
         f"  top-3                    {_pct(report['top3'])}",
         f"  {'MRR@' + str(report['depth']):<24} {_num(report['mrr'])}",
-        f"  answered directly, right {_pct(report['answered_correctly'])}  (top hit right, score ≥ {report['answer_threshold']})",
-        f"  answered directly, wrong {_pct(report['answered_wrongly'])}  (top hit wrong, score ≥ {report['answer_threshold']})",
+        f"  answered directly, right {_pct(report['answered_correctly'])}  (top hit right, score ≥ {report['answer_threshold']}, lead ≥ {report['answer_margin']})",
+        f"  answered directly, wrong {_pct(report['answered_wrongly'])}  (top hit wrong, score ≥ {report['answer_threshold']}, lead ≥ {report['answer_margin']})",
         "",
         text_table(["topic", "queries", "top-1", "top-3", "MRR"],
                    [[t["topic"], t["queries"], _pct(t["top1"]), _pct(t["top3"]), _num(t["mrr"])] for t in report["per_topic"]]),
+        "",
+        "Signals and their fusion, cross-validated over entries (weights chosen on 4/5 of the entries, scored on the rest)",
+        text_table(["signals", "CV top-1", "CV top-3", "CV MRR", "weights chosen on all entries"],
+                   [[("all but " + row["without"]) if "without" in row else " + ".join(row["signals"]),
+                     _pct(row["cross_validated"]["top1"]), _pct(row["cross_validated"]["top3"]), _num(row["cross_validated"]["mrr"]),
+                     " ".join(f"{k} {v:.1f}" for k, v in row["weights"].items())] for row in report.get("fusion") or []]),
         "",
         "Top-1 misses, most confident first",
     ]

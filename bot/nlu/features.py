@@ -53,22 +53,37 @@ class Tokenizer:
             if len(word) > 1:
                 self._jieba.add_word(word, freq=20000)
         self._cache: dict[str, list[str]] = {}
+        self._word_cache: dict[str, list[str]] = {}
 
     def words(self, text: str) -> list[str]:
-        """jieba words of the rewritten text, without punctuation; numbers become '<num>'."""
+        """jieba words of the rewritten text, without punctuation; numbers become '<num>'.
+
+        Cached: one message is segmented by the classifier features, several FAQ signals and the
+        FAQ hit explanation; jieba is the costly part of each."""
+        cached = self._word_cache.get(text)
+        if cached is not None:
+            return cached
         rewritten = self.rewrite(text)
-        return [
+        found = [
             "<num>" if _DIGITS.fullmatch(w) else w
             for w in self._jieba.lcut(rewritten, HMM=True)
             if w.strip() and w not in _PUNCT
         ]
+        if len(self._word_cache) > 50_000:  # bounded, as the token cache
+            self._word_cache.clear()
+        self._word_cache[text] = found
+        return found
+
+    def chars(self, text: str) -> list[str]:
+        """Characters of the rewritten text, without punctuation or spaces; digits become '0'."""
+        rewritten = _DIGITS.sub("0", self.rewrite(text))
+        return [c for c in rewritten if c not in _PUNCT and not c.isspace()]
 
     def tokens(self, text: str) -> list[str]:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
-        rewritten = _DIGITS.sub("0", self.rewrite(text))
-        chars = [c for c in rewritten if c not in _PUNCT and not c.isspace()]
+        chars = self.chars(text)
         out = [f"c:{c}" for c in chars]
         out += [f"b:{a}{b}" for a, b in zip(chars, chars[1:])]
         words = self.words(text)
