@@ -229,7 +229,7 @@ def test_agent_works_an_escalation_and_the_user_sees_the_reply(
     # The workflow continues: resolved hands the conversation back to the bot.
     console.get_by_role("button", name="标记为已解决").click()
     expect(console.get_by_test_id("ticket-status")).to_have_text("已解决")
-    expect(console.get_by_test_id("owner")).to_contain_text("机器人正在回复")
+    expect(console.get_by_test_id("owner")).to_have_text("工单已解决或关闭，重新打开后才能回复用户。")
 
     assert problems == []
     assert bubble_problems == []

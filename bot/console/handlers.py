@@ -81,10 +81,13 @@ from bot.store import (
 from bot.store.console_queries import (
     get_ticket_locked,
     get_user_by_id,
+    last_agent_actions,
+    last_user_messages,
     list_categories,
     list_queue,
     post_agent_reply,
     record_events,
+    set_ticket_priority,
     set_ticket_status,
     tickets_after,
 )
@@ -105,7 +108,10 @@ DEFAULT_SINCE = "7d"
 UNANSWERED_LIMIT = 2000
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-_DONE_KEYS = frozenset({"status", "assign", "note", "reply"})
+_DONE_KEYS = frozenset({"status", "assign", "note", "reply", "priority"})
+# After a reveal (POST), the ticket page (GET) shows the detail in full while this agent's
+# audited reveal of it is this recent: refreshing the page a little later masks it again.
+REVEAL_SHOWN_SECONDS = 120
 
 
 # --------------------------------------------------------------------------- per-request context
@@ -316,6 +322,7 @@ class Console:
             user=ctx.user if ctx else None,
             is_admin=ctx.is_admin if ctx else False,
             csrf=ctx.csrf if ctx else "",
+            zone=config.zone_name,
             flash=values.pop("flash", None),
             error=values.pop("error", None),
             **values,
@@ -354,7 +361,12 @@ class Console:
         with ctx.db.session(readonly=True) as s:
             query = self.query(ctx, s, filters, per_page=per_page)
             tickets, total = list_queue(s, query)
-            rows = [ticket_row(t, fmt) for t in tickets]
+            wrote = last_user_messages(s, [t.conversation_id for t in tickets])
+            acted = last_agent_actions(s, [t.id for t in tickets])
+            rows = [
+                ticket_row(t, fmt, user_wrote_at=wrote.get(t.conversation_id), agent_acted_at=acted.get(t.id))
+                for t in tickets
+            ]
             users = list_users(s)
             categories = list_categories(s)
         return {
@@ -399,6 +411,7 @@ class Console:
             brands=[(key, b.name) for key, b in ctx.settings.brands.items()],
             page_url=lambda page: f"{ROOT}?" + urllib.parse.urlencode(filters.params(page=page)),
             export_fields=filters.params(page=1),
+            poll_seconds=ctx.config.poll_seconds,
         )
 
     def queue_json(self, ctx: Ctx) -> dict[str, Any]:
@@ -421,7 +434,12 @@ class Console:
             if ticket is None:
                 raise ctx.refuse(404, "not_found", "not_found", number=number)
             conv = get_conversation(s, ticket.conversation_id)
-            row = ticket_row(ticket, fmt)
+            wrote = last_user_messages(s, [ticket.conversation_id])
+            acted = last_agent_actions(s, [ticket.id])
+            row = ticket_row(ticket, fmt, user_wrote_at=wrote.get(ticket.conversation_id), agent_acted_at=acted.get(ticket.id))
+            if not revealed:
+                revealed = self._recently_revealed(ctx, s, ticket)
+            flows = ctx.assistant.runtime.content.flows
             details = dict(ticket.details or {})
             data = {
                 "ticket": row,
@@ -436,13 +454,16 @@ class Console:
                     for key, value in shown_details(details, revealed).items()
                 ],
                 "can_reveal": _can_reveal(ctx.me, ticket),
-                "trail": trail_items(ticket.trail or [], fmt),
+                "trail": trail_items(ticket.trail or [], fmt, {name: f.title for name, f in flows.items()}),
                 "transcript": transcript_items(list_turns(s, ticket.conversation_id), fmt),
                 "events": event_items(list_events(s, ticket), fmt),
                 "transitions": [
                     (status.value, ctx.config.name("transitions", status.value))
                     for status in ticket.status.allowed_next()
+                    # "Reopen" is for a finished ticket; one in progress is not reopened.
+                    if not (status == TicketStatus.OPEN and ticket.status.is_active)
                 ],
+                "priorities": [(p.value, ctx.config.priority(p)) for p in reversed(list(Priority))],
                 "human_owner": bool(conv.human_owner) if conv else False,
                 "assignee_id": ticket.assignee_id,
                 "users": list_users(s) if ctx.is_admin else [],
@@ -464,7 +485,12 @@ class Console:
         done = ctx.request.query_params.get("done")
         if flash is None and done in _DONE_KEYS:
             flash = ctx.config.text(f"done_{done}")
-        return self.render(ctx, "ticket.html", status=status, flash=flash, error=error, **data)
+        shown = [d for d in data["details"] if d["revealed"]]
+        if flash is None and done == "reveal" and shown:
+            flash = ctx.config.text("done_reveal", field=shown[0]["name"])
+        return self.render(
+            ctx, "ticket.html", status=status, flash=flash, error=error, poll_seconds=ctx.config.poll_seconds, **data
+        )
 
     def after_change(self, ctx: Ctx, number: str, done: str) -> RedirectResponse:
         # Post/Redirect/Get: reloading the page does not repeat the change.
@@ -495,6 +521,18 @@ class Console:
             )
             return self.ticket_page(ctx, number, status=409, error=message)
         return self.after_change(ctx, number, "status")
+
+    def change_priority(self, ctx: Ctx, number: str, new: str) -> Response:
+        try:
+            target = Priority(new)
+        except ValueError:
+            reason = f"Unknown priority {new!r}: use one of {', '.join(p.value for p in Priority)}."
+            raise ctx.refuse(400, "bad_priority", "bad_request", reason=reason) from None
+        with ctx.db.session() as s:
+            ticket = self._locked(ctx, s, number)
+            sla = ctx.settings.brands[ticket.brand].sla_hours if ticket.brand in ctx.settings.brands else {}
+            set_ticket_priority(s, ticket, target, actor=ctx.me.name, sla_hours=sla)
+        return self.after_change(ctx, number, "priority")
 
     def change_assignee(self, ctx: Ctx, number: str, assignee: str) -> Response:
         me = ctx.me
@@ -546,8 +584,25 @@ class Console:
             if not _can_reveal(me, ticket):
                 raise ctx.refuse(403, "forbidden", "forbidden_reveal")
             record_event(s, ticket, actor=me.name, kind=EventKind.REVEAL, after={"field": field})
-        flash = ctx.config.text("done_reveal", field=ctx.config.name("details", field))
-        return self.ticket_page(ctx, number, revealed=frozenset({field}), flash=flash)
+        # Post/Redirect/Get: the page the browser lands on shows what this reveal opened.
+        query = urllib.parse.urlencode({"done": "reveal", "field": field})
+        return RedirectResponse(f"{ROOT}/tickets/{urllib.parse.quote(number)}?{query}", status_code=303)
+
+    @staticmethod
+    def _recently_revealed(ctx: Ctx, s: Any, ticket: Ticket) -> frozenset[str]:
+        """The detail named by ``?field=`` after a reveal, if this agent's audited reveal of it
+        is recent (see REVEAL_SHOWN_SECONDS) and they may still see it."""
+        params = ctx.request.query_params
+        field = params.get("field", "")
+        if params.get("done") != "reveal" or not is_contact(field) or not _can_reveal(ctx.me, ticket):
+            return frozenset()
+        since = utcnow().timestamp() - REVEAL_SHOWN_SECONDS
+        for event in reversed(list_events(s, ticket)):
+            if event.created_at.timestamp() < since:
+                break
+            if event.kind == EventKind.REVEAL.value and event.actor == ctx.me.name and (event.after or {}).get("field") == field:
+                return frozenset({field})
+        return frozenset()
 
     @staticmethod
     def _locked(ctx: Ctx, s: Any, number: str) -> Ticket:
@@ -643,6 +698,7 @@ class Console:
             since=since,
             start=fmt.time(start),
             groups=groups,
+            faq_questions={e.id: e.question for e in ctx.assistant.runtime.content.faq},
             total=sum(g.count for g in groups),
             sampled=sampled,
             limit=UNANSWERED_LIMIT,
