@@ -25,9 +25,6 @@ from bot.store import append_turn, get_conversation
 from bot.store.console_queries import get_ticket_locked, set_ticket_status
 
 PROJECT = Path(__file__).resolve().parent.parent
-# The README's screenshot; refreshed only on request so a test run leaves the tree clean.
-SCREENSHOT = PROJECT / "docs" / "bubble.png"
-UPDATE_SCREENSHOT = os.environ.get("WALLETBOT_UPDATE_SCREENSHOTS") == "1"
 PHONE = {"width": 390, "height": 844}
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -203,7 +200,7 @@ def test_phone_viewport_has_no_horizontal_overflow(page: Page, server: LiveServe
     say(page, "我充值失败了")
     click_reply(page, "还是不行")
     no_horizontal_overflow(page)
-    shot = page.screenshot(path=str(SCREENSHOT) if UPDATE_SCREENSHOT else None)
+    shot = page.screenshot()  # the README's screenshots come from scripts/screenshots.py
     assert shot[:8] == b"\x89PNG\r\n\x1a\n"
 
     say(page, "https://example.com/" + "a" * 300)  # one long unbreakable word
