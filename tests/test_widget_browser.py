@@ -7,8 +7,6 @@ Playwright's CSS and role locators see through the widget's open shadow root.
 
 from __future__ import annotations
 
-import os
-
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +22,6 @@ from bot.api.server import ServerThread
 from bot.store import append_turn, get_conversation
 from bot.store.console_queries import get_ticket_locked, set_ticket_status
 
-PROJECT = Path(__file__).resolve().parent.parent
 PHONE = {"width": 390, "height": 844}
 XSS = "<img src=x onerror=alert(1)>"
 
