@@ -843,10 +843,10 @@ def test_export_masks_contacts(assistant: Assistant, login: Callable[[str], Agen
     agent = login("alice")
 
     rows = _csv(agent.get("/console/api/export.csv"))
-    assert [r["number"] for r in rows] == [urgent, other]
-    assert rows[0]["detail_contact"] == MASKED_PHONE and rows[0]["priority"] == "urgent"
-    assert rows[0]["detail_time"] and rows[0]["overdue"] == "False"
-    assert _csv(agent.post("/console/api/export.csv"))[0]["detail_contact"] == MASKED_PHONE
+    assert [r["工单号"] for r in rows] == [urgent, other]
+    assert rows[0]["联系方式"] == MASKED_PHONE and rows[0]["优先级"] == "紧急"
+    assert rows[0]["发生时间"] and rows[0]["已超时"] == "否"
+    assert _csv(agent.post("/console/api/export.csv"))[0]["联系方式"] == MASKED_PHONE
 
     data = agent.get("/console/api/export.json?priority=urgent").json()
     assert data["exported_by"] == "alice" and data["revealed"] is False
@@ -865,7 +865,7 @@ def test_an_admin_export_with_contacts_is_audited(assistant: Assistant, login: C
 
     assert_json_error(admin.get("/console/api/export.csv?reveal=1"), 405, "post_required")
     rows = _csv(admin.post("/console/api/export.csv", reveal="1"))
-    assert rows[0]["number"] == urgent and rows[0]["detail_contact"] == PHONE
+    assert rows[0]["工单号"] == urgent and rows[0]["联系方式"] == PHONE
     export = events(assistant, urgent)[-1]
     assert (export.kind, export.actor) == ("export", "root")
     assert export.after == {"format": "csv", "fields": ["contact", "email", "phone"]}
@@ -883,8 +883,8 @@ def test_export_neutralises_spreadsheet_formulas(assistant: Assistant, login: Ca
         assert ticket is not None
         ticket.details = {"order_id": '=HYPERLINK("http://evil.example","点我")', "amount": "+100"}
     rows = _csv(login("alice").get("/console/api/export.csv"))
-    assert rows[0]["detail_order_id"] == '\'=HYPERLINK("http://evil.example","点我")'
-    assert rows[0]["detail_amount"] == "'+100"
+    assert rows[0]["订单号"] == '\'=HYPERLINK("http://evil.example","点我")'
+    assert rows[0]["金额"] == "'+100"
 
 
 def test_export_streams_the_whole_filtered_queue(assistant: Assistant, login: Callable[[str], Agent]) -> None:
@@ -893,11 +893,11 @@ def test_export_streams_the_whole_filtered_queue(assistant: Assistant, login: Ca
     insert_fake_tickets(assistant.db, 2500)  # more than one export batch
     agent = login("alice")
     rows = _csv(agent.get("/console/api/export.csv"))
-    assert len(rows) == 2500 and len({r["number"] for r in rows}) == 2500
+    assert len(rows) == 2500 and len({r["工单号"] for r in rows}) == 2500
     api_order = [t["number"] for t in agent.get("/console/api/tickets").json()["tickets"]]
-    assert [r["number"] for r in rows[:50]] == api_order
+    assert [r["工单号"] for r in rows[:50]] == api_order
     active = _csv(agent.get("/console/api/export.csv?status=active"))
-    assert 0 < len(active) < 2500 and {r["status"] for r in active} <= {"open", "in_progress", "waiting_on_user"}
+    assert 0 < len(active) < 2500 and {r["状态"] for r in active} <= {"待处理", "处理中", "等待用户"}
 
 
 # ---------------------------------------------------------------------------- robustness

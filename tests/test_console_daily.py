@@ -7,10 +7,12 @@ Fixtures and helpers come from test_console (the same bare app with the console 
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 from test_console import (  # noqa: F401  (fixtures)
@@ -152,3 +154,26 @@ def test_reply_wording_and_a_finished_ticket_offer_no_odd_actions(
     page = alice.ticket(number).text
     assert "重新打开后才能回复" in page and "机器人正在回复" not in page and "人工客服已接管" not in page
     assert 'data-status="open"' in page  # a finished ticket can be reopened
+
+
+def test_the_csv_export_reads_in_chinese_with_local_times(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
+    number = frozen_account(chat).state["ticket"]
+    response = login("alice").get("/console/api/export.csv")
+    assert response.status_code == 200
+    lines = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert lines[0] == [
+        "工单号", "状态", "优先级", "类别", "品牌", "摘要", "处理人",
+        "创建时间（北京时间）", "处理时限（北京时间）", "更新时间（北京时间）", "已超时",
+        "发生时间", "金额", "支付方式", "订单号", "联系方式", "手机号", "邮箱", "其他信息",
+    ]
+    row = dict(zip(lines[0], lines[1]))
+    ticket = ticket_of(assistant, number)
+    assert row["工单号"] == number and row["状态"] == "待处理" and row["优先级"] == "紧急"
+    assert row["类别"] == "账户冻结" and row["品牌"] == "数字钱包" and row["已超时"] == "否"
+    local = ticket.created_at.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    assert row["创建时间（北京时间）"] == local
+    assert row["联系方式"] == MASKED_PHONE
+    json_export = login("bob").get("/console/api/export.json").json()
+    assert json_export["tickets"][0]["status"] == "open"  # the JSON keeps the stored values

@@ -629,7 +629,7 @@ class Console:
         stamp = utcnow()
         rows = self._export_rows(ctx, query, reveal=reveal)
         if fmt_name == "csv":
-            chunks: Iterator[str] = csv_lines(rows)
+            chunks: Iterator[str] = csv_lines(rows, ctx.fmt())
         else:
             meta = {
                 "exported_at": stamp.isoformat(timespec="seconds"),
@@ -637,7 +637,7 @@ class Console:
                 "revealed": reveal,
                 "filters": filters.params(page=1),
             }
-            chunks = json_lines(rows, meta)
+            chunks = json_lines((export_row(row) for row in rows), meta)
         filename = f"tickets-{stamp.strftime('%Y%m%d-%H%M%S')}.{fmt_name}"
         return StreamingResponse(
             (chunk.encode("utf-8") for chunk in chunks),
@@ -652,7 +652,7 @@ class Console:
         while True:
             with ctx.db.session(readonly=True) as s:
                 batch = tickets_after(s, query, after)
-                rows = [export_row(ticket_row(t, fmt, revealed=reveal)) for t in batch]
+                rows = [ticket_row(t, fmt, revealed=reveal) for t in batch]
             yield from rows
             if not batch:
                 return

@@ -30,23 +30,20 @@ from bot.store import (
     Turn,
 )
 
-# Detail columns of the CSV export, in this order; other keys go to "other_details" as JSON.
+# Detail columns of the CSV export, in this order; other details go to one last column.
 EXPORT_DETAIL_KEYS = ("time", "amount", "method", "order_id", "contact", "phone", "email")
-EXPORT_COLUMNS = (
-    "number",
-    "status",
-    "priority",
-    "category",
-    "brand",
-    "summary",
-    "assignee",
-    "created_at",
-    "due_at",
-    "overdue",
-    "updated_at",
-    *(f"detail_{key}" for key in EXPORT_DETAIL_KEYS),
-    "other_details",
+# The CSV is for people (a spreadsheet): each column is a field of the queue row, shown by its
+# readable value, under the console's label for it. (The JSON export keeps the stored values.)
+_CSV_FIELDS = (
+    ("number", "number"),
+    ("status_name", "status"),
+    ("priority_name", "priority"),
+    ("category_name", "category"),
+    ("brand_name", "brand"),
+    ("summary", "summary"),
+    ("assignee", "assignee"),
 )
+_CSV_TIMES = (("created_at", "created_at"), ("due_at", "due_at"), ("updated_at", "updated_at"))
 ACTIVE = "active"
 MINE = "mine"
 NOBODY = "none"
@@ -432,23 +429,39 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """CSV text in chunks: a UTF-8 BOM (so spreadsheet programs read Chinese), a header, rows.
+def csv_header(fmt: Formatter) -> list[str]:
+    """The CSV's column names, in Chinese like the pages; times name their zone."""
+    config = fmt.config
+    zone = config.text("zone_suffix", zone=config.zone_name)
+    return [
+        *(config.text(label) for _, label in _CSV_FIELDS),
+        *(config.text(label) + zone for _, label in _CSV_TIMES),
+        config.text("overdue"),
+        *(config.name("details", key) for key in EXPORT_DETAIL_KEYS),
+        config.text("other_details"),
+    ]
+
+
+def csv_lines(rows: Iterable[dict[str, Any]], fmt: Formatter) -> Iterator[str]:
+    """CSV text in chunks: a UTF-8 BOM (so spreadsheet programs read Chinese), a header, rows
+    of queue rows (``ticket_row``) with names instead of ids and local times.
 
     Cells that a spreadsheet would run as formulas are prefixed with ``'``.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(csv_header(fmt))
     yield "\ufeff" + buffer.getvalue()
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
         details = dict(row["details"])
-        other = {k: v for k, v in details.items() if k not in EXPORT_DETAIL_KEYS}
-        values = [row[c] for c in EXPORT_COLUMNS[:11]]
+        other = [f"{fmt.config.name('details', k)}: {v}" for k, v in details.items() if k not in EXPORT_DETAIL_KEYS]
+        values = [row[key] for key, _ in _CSV_FIELDS]
+        values += [fmt.stamp(row[key]) for key, _ in _CSV_TIMES]
+        values.append(fmt.yes_no(row["overdue"]))
         values += [details.get(key, "") for key in EXPORT_DETAIL_KEYS]
-        values.append(json.dumps(other, ensure_ascii=False) if other else "")
+        values.append("; ".join(other))
         writer.writerow([_cell(v) for v in values])
         yield buffer.getvalue()
 
