@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import urllib.parse
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -268,7 +269,7 @@ def test_the_console_runs_under_its_content_security_policy(
 
 
 def sign_in(page: Page, url: str, target: str = "/console") -> None:
-    page.goto(f"{url}/console/login?next={target}")
+    page.goto(f"{url}/console/login?next={urllib.parse.quote(target)}")
     page.get_by_label("用户名").fill(AGENT)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
@@ -362,3 +363,42 @@ def test_the_queue_sorts_by_time_left_and_is_a_card_list_on_a_phone(
     assert summary is not None and summary["width"] > 300  # the summary reads as lines, not a column
     assert page.locator("table.queue thead").is_hidden()
     phone.close()
+
+
+def test_keyboard_shortcuts_and_their_overlay(
+    server: LiveServer, contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    _, agent_context = contexts
+    page = agent_context.new_page()
+    problems = watch(page)
+    for text in ("我充值失败了", "付款失败了"):
+        new_ticket(server.assistant, text)
+    sign_in(page, server.url, "/console?assignee=none&status=open")
+
+    page.keyboard.press("?")
+    overlay = page.get_by_role("dialog", name="键盘快捷键")
+    expect(overlay).to_be_visible()
+    expect(overlay).to_contain_text("把选中的（或当前）工单指派给我")
+    page.keyboard.press("Escape")
+    expect(overlay).to_be_hidden()
+
+    rows = page.locator("table.queue tbody tr[data-ticket]")
+    assert rows.count() >= 2
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(rows.nth(1)).to_have_class(re.compile(r"\bselected\b"))
+    page.keyboard.press("k")
+    expect(rows.nth(0)).to_have_class(re.compile(r"\bselected\b"))
+    number = rows.nth(0).get_attribute("data-ticket")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("ticket-number")).to_have_text(str(number))
+
+    page.keyboard.press("r")
+    expect(page.get_by_role("textbox", name="回复用户")).to_be_focused()
+    page.keyboard.type("a")  # typed into the box, not a shortcut
+    expect(page.get_by_role("textbox", name="回复用户")).to_have_value("a")
+    page.locator("h1").click()
+    page.keyboard.press("a")
+    expect(page.get_by_test_id("assignee")).to_have_text(AGENT)
+    expect(page.get_by_role("status")).to_have_text("处理人已更新。")
+    assert problems == []

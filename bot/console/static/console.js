@@ -117,10 +117,105 @@
     }
   }
 
+  // ---------------------------------------------------------------- keyboard shortcuts
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  function queueRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("table.queue tbody tr[data-ticket]"));
+  }
+
+  function selectedRow() {
+    return document.querySelector("table.queue tbody tr.selected");
+  }
+
+  function select(row) {
+    var rows = queueRows();
+    rows.forEach(function (r) { r.classList.remove("selected"); r.removeAttribute("aria-selected"); });
+    if (!row) return;
+    row.classList.add("selected");
+    row.setAttribute("aria-selected", "true");
+    var link = row.querySelector("a");
+    if (link) link.focus();
+  }
+
+  function ticketUrl(number) {
+    return document.body.getAttribute("data-root") + "/tickets/" + encodeURIComponent(number);
+  }
+
+  // Assign to me: the same POST as the ticket page's button, with this session's CSRF token.
+  function assignToMe(number) {
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = ticketUrl(number) + "/assign";
+    [["csrf_token", document.body.getAttribute("data-csrf")], ["assignee", document.body.getAttribute("data-me")]]
+      .forEach(function (pair) {
+        var input = document.createElement("input");
+        input.type = "hidden";
+        input.name = pair[0];
+        input.value = pair[1];
+        form.appendChild(input);
+      });
+    document.body.appendChild(form);
+    form.submit();
+  }
+
+  function shortcuts() {
+    var overlay = document.getElementById("shortcuts");
+    if (!overlay) return;
+    var before = null;
+    function show(open) {
+      overlay.hidden = !open;
+      if (open) {
+        before = document.activeElement;
+        overlay.querySelector("[data-close]").focus();
+      } else if (before && before.focus) {
+        before.focus();
+      }
+    }
+    overlay.querySelector("[data-close]").addEventListener("click", function () { show(false); });
+    var ticketHead = document.querySelector("[data-ticket-page]");
+    if (ticketHead && window.location.hash === "#reply") {
+      var box = document.getElementById("reply-text");
+      if (box) box.focus();
+    }
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !overlay.hidden) { event.preventDefault(); show(false); return; }
+      if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+      if (event.key === "?") { event.preventDefault(); show(overlay.hidden); return; }
+      if (!overlay.hidden) return;
+      var number = ticketHead ? ticketHead.getAttribute("data-ticket-page") : null;
+      var rows = queueRows();
+      var row = selectedRow();
+      if (!number && row) number = row.getAttribute("data-ticket");
+      if ((event.key === "j" || event.key === "k") && rows.length) {
+        event.preventDefault();
+        var at = row ? rows.indexOf(row) : -1;
+        var next = event.key === "j" ? Math.min(rows.length - 1, at + 1) : Math.max(0, at - 1);
+        select(rows[next]);
+      } else if (event.key === "Enter" && row && !ticketHead && event.target === document.body) {
+        event.preventDefault();
+        window.location.href = ticketUrl(row.getAttribute("data-ticket"));
+      } else if (event.key === "a" && number) {
+        event.preventDefault();
+        assignToMe(number);
+      } else if (event.key === "r" && number) {
+        event.preventDefault();
+        var reply = ticketHead ? document.getElementById("reply-text") : null;
+        if (reply) reply.focus();
+        else if (!ticketHead) window.location.href = ticketUrl(number) + "#reply";
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     autosubmit();
     remember();
     sortable(document);
     live();
+    shortcuts();
   });
 })();
