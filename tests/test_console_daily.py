@@ -177,3 +177,67 @@ def test_the_csv_export_reads_in_chinese_with_local_times(
     assert row["联系方式"] == MASKED_PHONE
     json_export = login("bob").get("/console/api/export.json").json()
     assert json_export["tickets"][0]["status"] == "open"  # the JSON keeps the stored values
+
+
+def test_bulk_assign_and_close_write_one_audit_event_per_ticket(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
+    first, second, bobs = (escalate(chat).state["ticket"] for _ in range(3))
+    assign_to(assistant, bobs, "bob")
+    alice = login("alice")
+    assert 'name="numbers" value="' + first in alice.get("/console").text  # a checkbox per row
+
+    done = alice.post("/console/bulk", action="assign_me", numbers=[first, second, bobs], back="/console?status=active")  # type: ignore[arg-type]
+    assert done.status_code == 303
+    assert done.headers["location"] == "/console?status=active&done=bulk&changed=2&skipped=1"
+    assert "已处理 2 张工单；1 张不适用" in alice.get(done.headers["location"]).text
+    for number in (first, second):
+        last = events(assistant, number)[-1]
+        assert (last.kind, last.actor, last.after["assignee"]) == ("assign", "alice", "alice")
+    assert ticket_of(assistant, bobs).assignee.name == "bob"  # someone else's: left alone
+
+    alice.post(f"/console/tickets/{second}/status", status="in_progress")  # cannot go to closed
+    done = alice.post("/console/bulk", action="close", numbers=[first, second], back="/console")  # type: ignore[arg-type]
+    assert done.headers["location"] == "/console?done=bulk&changed=1&skipped=1"
+    assert ticket_of(assistant, first).status.value == "closed"
+    assert ticket_of(assistant, second).status.value == "in_progress"
+    closing = events(assistant, first)[-1]
+    assert (closing.kind, closing.before, closing.after) == ("status", {"status": "open"}, {"status": "closed"})
+
+    assert alice.post("/console/bulk", action="delete", numbers=[first]).status_code == 400  # type: ignore[arg-type]
+    assert alice.post("/console/bulk", action="close").status_code == 400
+    assert alice.post("/console/bulk", action="close", numbers=[first], back="https://evil.example/").headers["location"].startswith("/console?")  # type: ignore[arg-type]
+    assert alice.post("/console/bulk", csrf=False, action="close", numbers=[first]).status_code == 403  # type: ignore[arg-type]
+
+
+def test_canned_replies_are_offered_with_brand_and_ticket_filled_in(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
+    number = escalate(chat, "我充值失败了").state["ticket"]
+    page = html.unescape(login("alice").ticket(number).text)
+    options = re.findall(r'<option value="\d+" data-text="([^"]*)">([^<]*)</option>', page)
+    titles = [title for _, title in options]
+    assert titles[:2] == ["接手问候", "请提供截图"]
+    greeting = options[0][0]
+    assert greeting.startswith("您好，我是数字钱包人工客服，您的工单 " + number + " 由我来跟进。")
+    assert all("{" not in text for text, _ in options)
+
+
+def test_canned_replies_are_validated_like_other_content(tmp_path) -> None:
+    from bot.content import load_canned_replies
+
+    (tmp_path / "console").mkdir()
+    (tmp_path / "console" / "canned_replies.yml").write_text(
+        "replies:\n"
+        "  - id: ok_one\n    title: 好的\n    text: 您好，{brand}客服在此，工单 {ticket}。\n"
+        "  - id: Bad-Id\n    title: 坏\n    text: x\n"
+        "  - id: asks\n    title: 索要\n    text: 请把验证码发给我。\n"
+        "  - id: ok_one\n    title: 重复\n    text: 重复的\n"
+        "  - id: typo\n    title: 占位\n    text: 工单 {tickt}\n",
+        encoding="utf-8",
+    )
+    problems: list = []
+    replies = load_canned_replies(tmp_path, tmp_path, problems)
+    assert [r.id for r in replies] == ["ok_one"]
+    found = sorted((p.line, p.code) for p in problems)
+    assert found == [(5, "canned_reply"), (10, "asks_secret"), (11, "duplicate_id"), (16, "unknown_placeholder")]

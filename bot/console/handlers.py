@@ -55,6 +55,7 @@ from bot.console.views import (
     transcript_items,
 )
 from bot.errors import WalletbotError
+from bot.text import render
 from bot.store import (
     ConsoleUser,
     EventKind,
@@ -112,6 +113,9 @@ _DONE_KEYS = frozenset({"status", "assign", "note", "reply", "priority"})
 # After a reveal (POST), the ticket page (GET) shows the detail in full while this agent's
 # audited reveal of it is this recent: refreshing the page a little later masks it again.
 REVEAL_SHOWN_SECONDS = 120
+# Queue bulk actions (the queue's checkboxes), and how many tickets one request may change.
+BULK_ACTIONS = ("assign_me", "close")
+MAX_BULK = 200
 
 
 # --------------------------------------------------------------------------- per-request context
@@ -192,6 +196,10 @@ def _checked_text(ctx: Ctx, text: str) -> str:
     if len(text) > limit:
         raise ctx.refuse(413, "text_too_long", "text_too_long", length=len(text), max=limit)
     return text
+
+
+def _count(value: str | None) -> int:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 6 else 0
 
 
 def _can_reveal(user: ConsoleUser, ticket: Ticket) -> bool:
@@ -401,9 +409,14 @@ class Console:
     def queue_page(self, ctx: Ctx) -> HTMLResponse:
         data = self.queue(ctx, ctx.request.query_params)
         filters: QueueFilters = data["filters"]
+        params = ctx.request.query_params
+        flash = None
+        if params.get("done") == "bulk":
+            flash = ctx.config.text("done_bulk", done=_count(params.get("changed")), skipped=_count(params.get("skipped")))
         return self.render(
             ctx,
             "queue.html",
+            flash=flash,
             **data,
             statuses=[(ACTIVE, ctx.config.text("active"))]
             + [(s.value, ctx.config.status(s)) for s in TicketStatus],
@@ -464,6 +477,7 @@ class Console:
                     if not (status == TicketStatus.OPEN and ticket.status.is_active)
                 ],
                 "priorities": [(p.value, ctx.config.priority(p)) for p in reversed(list(Priority))],
+                "canned": self._canned(ctx, ticket),
                 "human_owner": bool(conv.human_owner) if conv else False,
                 "assignee_id": ticket.assignee_id,
                 "users": list_users(s) if ctx.is_admin else [],
@@ -534,6 +548,42 @@ class Console:
             set_ticket_priority(s, ticket, target, actor=ctx.me.name, sla_hours=sla)
         return self.after_change(ctx, number, "priority")
 
+    def bulk(self, ctx: Ctx, action: str, numbers: list[str], back: str) -> Response:
+        """Assign to me, or close, many tickets: each one locked and changed on its own, with
+        its own audit event, exactly as its page's button would. A ticket the action does not
+        apply to (already mine, not closable from its status, someone else's) is skipped."""
+        if action not in BULK_ACTIONS:
+            reason = f"Unknown bulk action {action!r}: use one of {', '.join(BULK_ACTIONS)}."
+            raise ctx.refuse(400, "bad_action", "bad_request", reason=reason)
+        chosen = list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
+        if not chosen or len(chosen) > MAX_BULK:
+            reason = f"Choose between 1 and {MAX_BULK} tickets (got {len(chosen)})."
+            raise ctx.refuse(400, "bad_selection", "bad_request", reason=reason)
+        me = ctx.me
+        changed = skipped = 0
+        for number in chosen:
+            with ctx.db.session() as s:
+                ticket = get_ticket_locked(s, number)
+                if ticket is None:
+                    skipped += 1
+                    continue
+                if action == "assign_me":
+                    mine = ticket.assignee_id == me.id
+                    allowed = ctx.is_admin or ticket.assignee_id is None
+                    if mine or not allowed:
+                        skipped += 1
+                        continue
+                    assign(s, ticket, get_user_by_id(s, me.id), actor=me.name)
+                else:
+                    if not ticket.status.can_move_to(TicketStatus.CLOSED):
+                        skipped += 1
+                        continue
+                    set_ticket_status(s, ticket, TicketStatus.CLOSED, actor=me.name)
+                changed += 1
+        query = urllib.parse.urlencode({"done": "bulk", "changed": changed, "skipped": skipped})
+        target = _safe_next(back)
+        return RedirectResponse(f"{target}{'&' if '?' in target else '?'}{query}", status_code=303)
+
     def change_assignee(self, ctx: Ctx, number: str, assignee: str) -> Response:
         me = ctx.me
         with ctx.db.session() as s:
@@ -587,6 +637,13 @@ class Console:
         # Post/Redirect/Get: the page the browser lands on shows what this reveal opened.
         query = urllib.parse.urlencode({"done": "reveal", "field": field})
         return RedirectResponse(f"{ROOT}/tickets/{urllib.parse.quote(number)}?{query}", status_code=303)
+
+    @staticmethod
+    def _canned(ctx: Ctx, ticket: Ticket) -> list[tuple[str, str]]:
+        """(title, text) of each canned reply, for this ticket's brand and number."""
+        brand = ctx.settings.brands.get(ticket.brand)
+        values = {**(brand.placeholders() if brand else {}), "ticket": ticket.number}
+        return [(c.title, render(c.text, ticket.brand, values)) for c in ctx.assistant.runtime.content.canned]
 
     @staticmethod
     def _recently_revealed(ctx: Ctx, s: Any, ticket: Ticket) -> frozenset[str]:

@@ -16,6 +16,8 @@ Pages (HTML; without a session they redirect to the sign-in page):
     GET  /console                            the queue: filters, search, pages, export forms
     GET  /console/tickets/{number}           one ticket: details, trail, transcript, log…
     POST /console/tickets/{number}/status    move along the workflow
+    POST /console/bulk                       assign to me / close the checked tickets of the
+                                             queue, one audit event per ticket
     POST /console/tickets/{number}/priority  change the priority, and the due time with it
     POST /console/tickets/{number}/assign    take, release, or (admins) give to someone
     POST /console/tickets/{number}/note      internal note
@@ -172,6 +174,16 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         request: Request, number: str, status: FormText = "", csrf_token: FormText = ""
     ) -> Response:
         return console.change_status(console.posted(request, csrf_token), number, status)
+
+    @router.post(f"{ROOT}/bulk")
+    def bulk(
+        request: Request,
+        action: FormText = "",
+        numbers: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+        back: FormText = "",
+        csrf_token: FormText = "",
+    ) -> Response:
+        return console.bulk(console.posted(request, csrf_token), action, numbers, back)
 
     @router.post(f"{ROOT}/tickets/{{number}}/priority")
     def ticket_priority(

@@ -98,6 +98,7 @@
             var next = fresh.querySelector('[data-live="' + name + '"]');
             if (!next || next.innerHTML === region.getAttribute("data-html")) continue;
             if (region.contains(document.activeElement) && document.activeElement !== document.body) continue;
+            if (region.querySelector("input[type=checkbox]:checked")) continue; // a selection in progress
             var copy = document.importNode(next, true);
             copy.setAttribute("data-html", next.innerHTML);
             region.parentNode.replaceChild(copy, region);
@@ -211,7 +212,25 @@
     });
   }
 
+  // A canned reply (data/console/canned_replies.yml, filled in by the server) goes into the
+  // reply box as text, for the agent to edit before sending.
+  function canned() {
+    var pick = document.querySelector("select[data-canned]");
+    var box = document.getElementById("reply-text");
+    if (!pick || !box) return;
+    pick.addEventListener("change", function () {
+      var option = pick.options[pick.selectedIndex];
+      var text = option ? option.getAttribute("data-text") : null;
+      if (text) {
+        box.value = box.value ? box.value.replace(/\s*$/, "\n") + text : text;
+        box.focus();
+      }
+      pick.selectedIndex = 0;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    canned();
     autosubmit();
     remember();
     sortable(document);
