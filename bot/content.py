@@ -29,6 +29,12 @@ from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
 
 RESPONSES_FILE = "responses.yml"
 SCAM_PATTERNS_FILE = "safety/scam_patterns.yml"
+CANNED_FILE = "console/canned_replies.yml"
+KEY_REPLIES = "replies"
+CANNED_KEYS = frozenset({"id", "title", "text"})
+# Canned replies may also name the ticket, filled in by the console.
+CANNED_VALUES = {"ticket"}
+_CANNED_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED_RESPONSES = (
     "greet", "goodbye", "thanks", "bot_challenge", "restart_done", "out_of_scope", "fallback", "clarify",
     "offer_human", "faq_helpful_prompt", "resolved_helpful_prompt", "feedback_thanks", "feedback_sorry",
@@ -50,6 +56,15 @@ NEAR_DUPLICATE = 0.8  # bigram Jaccard similarity above which two FAQ wordings c
 # Extra placeholders a response may use, filled by the policy itself.
 RESPONSE_VALUES = {"title", "ticket", "window", "channel", "prompt", "words"}
 
+@dataclass(frozen=True, slots=True)
+class CannedReply:
+    """A reply an agent can start from in the console (data/console/canned_replies.yml)."""
+
+    id: str
+    title: str
+    text: Text
+
+
 @dataclass(slots=True)
 class Responses:
     texts: dict[str, Text]
@@ -67,6 +82,7 @@ class Content:
     loaded_at: str = ""
     problems: list[Problem] = field(default_factory=list)
     scam_patterns: ScamPatterns | None = None  # None only when its file has errors
+    canned: list[CannedReply] = field(default_factory=list)  # the console's canned replies
 
     def faq_for_intent(self, intent: str) -> FaqEntry | None:
         return next((e for e in self.faq if e.intent == intent), None)
@@ -131,6 +147,50 @@ def _section(doc: LineDict, key: str, display: str, problems: list[Problem]) -> 
     found = "it is missing" if key not in doc else "not a list" if isinstance(section, list) else f"not {section!r}"
     problems.append(Problem(display, doc.line_of(key), f"'{key}' must be a mapping of names to values, {found}", code="file_shape"))
     return None
+
+
+def load_canned_replies(data_dir: Path, root: Path, problems: list[Problem]) -> list[CannedReply]:
+    """data/console/canned_replies.yml (optional): agents' canned replies, checked like the
+    bot's own texts (known placeholders, never asking for a secret). A bad item is skipped."""
+    path = data_dir / CANNED_FILE
+    display = _display(path, root)
+    if not path.is_file():
+        return []
+    try:
+        doc = load_yaml(path, display)
+    except YamlFileError as exc:
+        problems.append(exc.problem)
+        return []
+    items = doc.get(KEY_REPLIES) if isinstance(doc, LineDict) else None
+    if not isinstance(items, list):
+        problems.append(Problem(display, getattr(doc, "line", 1) or 1, "must be a mapping with 'replies': a list of {id, title, text}", code="file_shape"))
+        return []
+    replies: list[CannedReply] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        line = items.line_of(index) if hasattr(items, "line_of") else 1
+        if not isinstance(item, LineDict):
+            problems.append(Problem(display, line, "a canned reply must be a mapping with id, title and text; it is skipped", code="canned_reply"))
+            continue
+        reply_id, title, text = item.get("id"), item.get("title"), item.get("text")
+        unknown = sorted(set(map(str, item)) - CANNED_KEYS)
+        if unknown:
+            problems.append(Problem(display, item.line_of(unknown[0]), f"canned reply has unknown key '{unknown[0]}'; keys are id, title, text", code="canned_reply"))
+        if not isinstance(reply_id, str) or not _CANNED_ID.match(reply_id):
+            problems.append(Problem(display, item.line_of("id"), f"canned reply id {reply_id!r} must be snake_case letters and digits, e.g. ask_screenshot; it is skipped", code="canned_reply"))
+            continue
+        if reply_id in seen:
+            problems.append(Problem(display, item.line_of("id"), f"duplicate canned reply id '{reply_id}'; it is skipped", code="duplicate_id"))
+            continue
+        if not (isinstance(title, str) and title.strip()) or not is_text(text):
+            problems.append(Problem(display, item.line, f"canned reply '{reply_id}' needs a 'title' and a 'text'; it is skipped", code="canned_reply"))
+            continue
+        seen.add(reply_id)
+        before = len(problems)
+        _check_text(text, display, item.line_of("text"), f"canned reply '{reply_id}'", problems, extra=CANNED_VALUES)
+        if len(problems) == before:
+            replies.append(CannedReply(reply_id, title.strip(), text))
+    return replies
 
 
 def load_scam_rules(data_dir: Path, root: Path, problems: list[Problem]) -> ScamPatterns | None:
@@ -260,11 +320,12 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
     problems += flow_problems
     responses = load_responses(data_dir, root, problems)
     scam_patterns = load_scam_rules(data_dir, root, problems)
+    canned = load_canned_replies(data_dir, root, problems)
     faq = [entry for entry in all_faq if entry.valid]
     flows = {flow.name: flow for flow in all_flows if flow.valid}
     content = Content(
         flows, faq, responses, training, content_version(data_dir),
-        datetime.now(timezone.utc).isoformat(timespec="seconds"), scam_patterns=scam_patterns,
+        datetime.now(timezone.utc).isoformat(timespec="seconds"), scam_patterns=scam_patterns, canned=canned,
     )
     # Checked with their errors: one mistake in a file must not hide the others.
     check_cross_references(all_flows, all_faq, settings, problems)

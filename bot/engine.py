@@ -34,6 +34,7 @@ from bot.store import (
     create_conversation,
     create_ticket_once,
     get_conversation,
+    get_ticket_for_conversation,
     last_reply_role,
     list_turns,
     lock_conversation,
@@ -287,3 +288,12 @@ class Assistant:
             if conv is None:
                 raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
             return public_state(conv.state or fresh_state())
+
+    def ticket_status(self, conversation_id: str) -> str | None:
+        """The status of the conversation's ticket (open, …, closed), or None without one.
+
+        The bubble polls it to tell the user when an agent resolves or closes their ticket.
+        """
+        with self.db.session(readonly=True) as s:
+            ticket = get_ticket_for_conversation(s, conversation_id)
+            return None if ticket is None else ticket.status.value

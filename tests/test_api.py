@@ -359,6 +359,30 @@ def test_without_a_trained_model_the_app_is_live_but_not_ready(tmp_path: Path) -
         assert untrained.get("/").status_code == 200  # the page still loads and explains nothing broke
 
 
+def test_the_api_docs_come_from_this_server_only(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["content-security-policy"]  # no inline script
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith(("/", "data:")) for s in sources), sources
+    for source in sources:
+        if source.startswith("/"):
+            asset = client.get(source)
+            assert asset.status_code == 200 and len(asset.content) > 100, source
+    assert client.get("/docs/assets/../../config.yml").status_code == 404
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN
+
+
+def test_history_tells_the_ticket_status(client: TestClient) -> None:
+    conv = start(client)
+    headers = {"X-Conversation-Token": conv["token"]}
+    history = client.get(f"/api/conversations/{conv['conversation']}", headers=headers).json()
+    assert history["ticket_status"] is None
+    send(client, conv, payload="/human")
+    history = client.get(f"/api/conversations/{conv['conversation']}", headers=headers).json()
+    assert history["state"]["ticket"] and history["ticket_status"] == "open"
+
+
 def test_openapi_describes_the_routes_and_the_error_shape(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import urllib.parse
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, trained_models_dir: Path, r
         f"sqlite:///{db_path}",
         trained_models_dir,
         WALLETBOT_UI_POLL_SECONDS="1",  # agent replies show up quickly
+        WALLETBOT_CONSOLE_POLL_SECONDS="1",  # and so do new tickets and messages in the console
         WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP="100000",
     )
     db = Database(settings.database_url)
@@ -229,7 +231,7 @@ def test_agent_works_an_escalation_and_the_user_sees_the_reply(
     # The workflow continues: resolved hands the conversation back to the bot.
     console.get_by_role("button", name="标记为已解决").click()
     expect(console.get_by_test_id("ticket-status")).to_have_text("已解决")
-    expect(console.get_by_test_id("owner")).to_contain_text("机器人正在回复")
+    expect(console.get_by_test_id("owner")).to_have_text("工单已解决或关闭，重新打开后才能回复用户。")
 
     assert problems == []
     assert bubble_problems == []
@@ -261,3 +263,142 @@ def test_the_console_runs_under_its_content_security_policy(
     # The wrong password's page answers 401, which Chromium logs; nothing else may appear.
     assert [p for p in problems if "status of 401 (Unauthorized)" not in p] == []
     assert len(problems) <= 1
+
+
+# ---------------------------------------------------------------------------- daily use
+
+
+def sign_in(page: Page, url: str, target: str = "/console") -> None:
+    page.goto(f"{url}/console/login?next={urllib.parse.quote(target)}")
+    page.get_by_label("用户名").fill(AGENT)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_test_id("me")).to_have_text(AGENT)
+
+
+def new_ticket(assistant: Assistant, text: str) -> tuple[str, str]:
+    """A conversation that asks for a human straight away: (conversation id, ticket number)."""
+    conversation, _ = assistant.start_conversation(brand="generic", channel="test")
+    assistant.handle(conversation, text=text)
+    reply = assistant.handle(conversation, payload="/human")
+    return conversation, reply["state"]["ticket"]
+
+
+def test_the_queue_and_the_ticket_page_update_without_a_reload(
+    server: LiveServer, contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    _, agent_context = contexts
+    page = agent_context.new_page()
+    problems = watch(page)
+    sign_in(page, server.url)
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+    conversation, number = new_ticket(server.assistant, "提现一直没到账")
+    row = page.locator(f"tr[data-ticket='{number}']")
+    expect(row).to_be_visible()  # appeared by the queue's own polling
+    expect(row).to_contain_text("待处理")
+
+    # The agent answers; the user writes again; the queue marks the ticket.
+    page.get_by_role("link", name=number).click()
+    page.get_by_role("textbox", name="回复用户").fill("您好，请问是哪天发起的提现？")
+    page.get_by_role("button", name="发送给用户").click()
+    expect(page.get_by_role("status")).to_have_text("回复已发送，用户的聊天窗口几秒内就会显示这条消息。")
+    navigations.clear()
+    server.assistant.handle(conversation, text="前天下午发起的，金额500元")
+    transcript = page.get_by_test_id("transcript")
+    expect(transcript.locator(".turn-user .text").last).to_have_text("前天下午发起的，金额500元")
+    expect(page.get_by_test_id("wrote-again")).to_be_visible()
+
+    page.get_by_role("link", name="返回队列").click()
+    expect(page.locator(f"tr[data-ticket='{number}'] [data-testid='wrote-again']")).to_be_visible()
+    navigations.clear()
+    page.wait_for_timeout(2500)  # two more polls change nothing and reload nothing
+    assert navigations == []
+    assert problems == []
+
+
+def test_priority_is_changed_on_the_ticket_page(
+    server: LiveServer, contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    _, agent_context = contexts
+    page = agent_context.new_page()
+    _, number = new_ticket(server.assistant, "余额显示不对")
+    sign_in(page, server.url, f"/console/tickets/{number}")
+    expect(page.get_by_test_id("ticket-priority")).not_to_have_text("优先级：紧急")
+    page.get_by_label("优先级", exact=True).select_option("urgent")
+    page.get_by_role("button", name="修改优先级").click()
+    expect(page.get_by_role("status")).to_contain_text("优先级已更新")
+    expect(page.get_by_test_id("ticket-priority")).to_have_text("优先级：紧急")
+    expect(page.get_by_test_id("audit").locator("tr[data-kind='priority']")).to_contain_text("优先级: 紧急")
+
+
+def test_the_queue_sorts_by_time_left_and_is_a_card_list_on_a_phone(
+    server: LiveServer, browser: Browser
+) -> None:
+    for text in ("我充值失败了", "付款失败了"):
+        new_ticket(server.assistant, text)
+    desk = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    page = desk.new_page()
+    sign_in(page, server.url)
+    header = page.get_by_role("columnheader", name="剩余时间")
+    header.click()
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    values = [int(v) for v in page.locator("td[data-label='剩余时间']").evaluate_all("cells => cells.map(c => c.dataset.value)")]
+    assert len(values) >= 2 and values == sorted(values)
+    header.click()
+    expect(header).to_have_attribute("aria-sort", "descending")
+    values = [int(v) for v in page.locator("td[data-label='剩余时间']").evaluate_all("cells => cells.map(c => c.dataset.value)")]
+    assert values == sorted(values, reverse=True)
+    desk.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = phone.new_page()
+    sign_in(page, server.url)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing overflows
+    card = page.locator("tr[data-ticket]").first
+    box = card.bounding_box()
+    assert box is not None and box["width"] > 330  # one card across the screen
+    summary = card.locator("td.summary").bounding_box()
+    assert summary is not None and summary["width"] > 300  # the summary reads as lines, not a column
+    assert page.locator("table.queue thead").is_hidden()
+    phone.close()
+
+
+def test_keyboard_shortcuts_and_their_overlay(
+    server: LiveServer, contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    _, agent_context = contexts
+    page = agent_context.new_page()
+    problems = watch(page)
+    for text in ("我充值失败了", "付款失败了"):
+        new_ticket(server.assistant, text)
+    sign_in(page, server.url, "/console?assignee=none&status=open")
+
+    page.keyboard.press("?")
+    overlay = page.get_by_role("dialog", name="键盘快捷键")
+    expect(overlay).to_be_visible()
+    expect(overlay).to_contain_text("把选中的（或当前）工单指派给我")
+    page.keyboard.press("Escape")
+    expect(overlay).to_be_hidden()
+
+    rows = page.locator("table.queue tbody tr[data-ticket]")
+    assert rows.count() >= 2
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(rows.nth(1)).to_have_class(re.compile(r"\bselected\b"))
+    page.keyboard.press("k")
+    expect(rows.nth(0)).to_have_class(re.compile(r"\bselected\b"))
+    number = rows.nth(0).get_attribute("data-ticket")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("ticket-number")).to_have_text(str(number))
+
+    page.keyboard.press("r")
+    expect(page.get_by_role("textbox", name="回复用户")).to_be_focused()
+    page.keyboard.type("a")  # typed into the box, not a shortcut
+    expect(page.get_by_role("textbox", name="回复用户")).to_have_value("a")
+    page.locator("h1").click()
+    page.keyboard.press("a")
+    expect(page.get_by_test_id("assignee")).to_have_text(AGENT)
+    expect(page.get_by_role("status")).to_have_text("处理人已更新。")
+    assert problems == []

@@ -193,7 +193,8 @@ def test_unanswered_questions_are_listed_escaped_and_downloadable(live: Live, lo
     for row, group in zip(rows, groups):
         assert f"<td>{group.count}</td>" in row
         assert all(example in row for example in group.examples)
-        nearest = f"<td><code>{group.nearest_faq}</code></td><td>{group.nearest_score:.2f}</td>"
+        question = next((e.question for e in bot.runtime.content.faq if e.id == group.nearest_faq), None)
+        nearest = f'<td title="{group.nearest_faq}">{question}</td><td>{group.nearest_score:.2f}</td>'  # the question, not the id
         assert (nearest if group.nearest_faq else "没有相近的条目") in row, row
 
     link = re.search(r'href="([^"]*unanswered\.yml[^"]*)"', response.text)

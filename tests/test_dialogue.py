@@ -717,3 +717,19 @@ def test_a_correction_while_details_are_asked_replaces_the_detail(chat, assistan
     assert "已按您的更正修改" in c.text()
     ticket = ticket_of(assistant, c.say("用的银行卡"))
     assert ticket.details["amount"] == "250" and ticket.details["method"] == "银行卡"
+
+
+@pytest.mark.parametrize("opening", ["我充值失败了", "提现一直没到账", "付款失败了"])
+def test_one_no_secrets_reminder_before_the_detail_questions(chat, opening):
+    """The escalating step and the details' introduction used to both say "no passwords, codes
+    or card numbers", two messages in a row: the introduction says it once."""
+    c = chat()
+    reply = c.say(opening)
+    for _ in range(12):
+        if reply["state"]["escalated"]:
+            break
+        titles = [b["title"] for b in c.buttons()]
+        reply = c.press_title("还是不行") if "还是不行" in titles else c.say("还是不行")
+    assert reply["state"]["escalated"] is True, c.text()
+    reminders = [m["text"] for m in reply["messages"] if "验证码" in m["text"]]
+    assert len(reminders) == 1, reminders

@@ -55,6 +55,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "flow": ("flows/*.yml", "flows/*.yaml"),
     "responses": ("responses.yml",),
     "scam_patterns": ("safety/scam_patterns.yml",),
+    "canned_replies": ("console/canned_replies.yml",),
 }
 
 
@@ -138,6 +139,10 @@ def test_schemas_know_the_loaders_keys_and_closed_sets():
     assert props["buttons"]["required"] == list(content_module.REQUIRED_BUTTONS)
     assert props["answers"]["required"] == list(content_module.REQUIRED_ANSWERS)
     assert set(scam["properties"]) == {"patterns", "questions", "version"}
+    canned = schema("canned_replies")
+    assert set(canned["properties"]) == {content_module.KEY_REPLIES}
+    assert set(canned["$defs"]["reply"]["properties"]) == content_module.CANNED_KEYS
+    assert canned["$defs"]["reply"]["properties"]["id"]["pattern"] == content_module._CANNED_ID.pattern
     # The ticket column the category goes into.
     assert defs["escalation"]["properties"]["category"]["maxLength"] == flows_model.MAX_CATEGORY == Ticket.__table__.c.category.type.length
     nlu = schema("nlu")

@@ -7,8 +7,6 @@ Playwright's CSS and role locators see through the widget's open shadow root.
 
 from __future__ import annotations
 
-import os
-
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,11 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, 
 
 from bot.api.server import ServerThread
 from bot.store import append_turn, get_conversation
+from bot.store.console_queries import get_ticket_locked, set_ticket_status
 
-PROJECT = Path(__file__).resolve().parent.parent
-# The README's screenshot; refreshed only on request so a test run leaves the tree clean.
-SCREENSHOT = PROJECT / "docs" / "bubble.png"
-UPDATE_SCREENSHOT = os.environ.get("WALLETBOT_UPDATE_SCREENSHOTS") == "1"
 PHONE = {"width": 390, "height": 844}
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -202,7 +197,7 @@ def test_phone_viewport_has_no_horizontal_overflow(page: Page, server: LiveServe
     say(page, "我充值失败了")
     click_reply(page, "还是不行")
     no_horizontal_overflow(page)
-    shot = page.screenshot(path=str(SCREENSHOT) if UPDATE_SCREENSHOT else None)
+    shot = page.screenshot()  # the README's screenshots come from scripts/screenshots.py
     assert shot[:8] == b"\x89PNG\r\n\x1a\n"
 
     say(page, "https://example.com/" + "a" * 300)  # one long unbreakable word
@@ -297,7 +292,7 @@ def test_a_failed_send_keeps_the_text_and_says_why(page: Page, server: LiveServe
     box.fill("我充值失败了")
     box.press("Enter")
 
-    expect(page.get_by_role("alert")).to_have_text("网络连接失败，请检查网络后重试。")
+    expect(page.get_by_role("alert")).to_have_text("暂时连接不上客服系统，这条消息还没有发出。请稍后点“重试”。")
     expect(box).to_have_value("我充值失败了")
     expect(page.locator(".wb-msg-user")).to_have_count(0)
 
@@ -336,3 +331,246 @@ def test_a_message_resent_after_a_lost_reply_is_applied_once(page: Page, server:
     assert response.ok, response.text()
     history = response.json()["messages"]
     assert [m["text"] for m in history if m["role"] == "user"].count("还是不行") == 1
+
+
+# ---------------------------------------------------------------------------- daily use
+
+
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+def desk(browser: Browser) -> Iterator[Page]:
+    """A desktop page that fails the test on any JavaScript error."""
+    ctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = ctx.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    yield page
+    ctx.close()
+    assert problems == []
+
+
+def gap_below_last_message(page: Page) -> float:
+    """How far (px) the log's last message is below the visible area; 0 when it is in view."""
+    return page.locator(".wb-log").evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight")
+
+
+def escalate(page: Page) -> str:
+    """A withdrawal problem handed to a human with the header's button; returns the ticket."""
+    say(page, "提现一直没到账")
+    before = page.locator(".wb-msg-bot").count()
+    page.get_by_role("button", name="转人工", exact=True).first.click()
+    wait_for_reply(page, before)
+    number = page.locator(".wb-ticket-number")
+    expect(number).to_have_text(re.compile(r"WB-\d+"))
+    return number.inner_text()
+
+
+def agent_says(server: LiveServer, conversation: str, text: str) -> None:
+    with server.app.state.assistant.db.session() as s:
+        append_turn(s, get_conversation(s, conversation, lock=True), role="agent", text=text)
+
+
+def test_the_last_message_stays_in_view_when_banner_typing_or_error_appear(desk: Page, server: LiveServer) -> None:
+    page = desk
+    open_bubble(page, server.url)
+    say(page, "我充值失败了")
+    for _ in range(3):
+        click_reply(page, "还是不行")
+    assert page.locator(".wb-log").evaluate("el => el.scrollHeight > el.clientHeight")  # it scrolls
+
+    # The ticket banner appears above the log in the same turn as the detail questions.
+    click_reply(page, "转人工")
+    expect(page.locator(".wb-ticket")).to_be_visible()
+    assert gap_below_last_message(page) <= 1
+    expect(page.locator(".wb-msg-bot").last).to_be_in_viewport()
+
+    # The typing line, while the server holds the answer.
+    held: list = []
+    page.route("**/api/chat", lambda route: held.append(route))
+    box = page.get_by_role("textbox", name="输入消息，按回车发送")
+    box.fill("昨天下午三点")
+    box.press("Enter")
+    expect(page.locator(".wb-typing")).to_be_visible()
+    assert gap_below_last_message(page) <= 1
+    page.wait_for_timeout(200)
+    held[0].abort()  # and then an error
+    expect(page.locator(".wb-error")).to_be_visible()
+    assert gap_below_last_message(page) <= 1
+    page.unroute("**/api/chat")
+
+
+def test_an_agent_reply_while_the_panel_is_closed_shows_an_unread_count(desk: Page, server: LiveServer) -> None:
+    page = desk
+    open_bubble(page, server.url)
+    escalate(page)
+    conversation = stored(page, "kdou")["conversation"]
+    title = page.title()
+    page.get_by_role("button", name="关闭客服窗口").click()
+    launcher = page.locator(".wb-launcher")
+    expect(page.locator(".wb-badge")).to_be_hidden()
+
+    agent_says(server, conversation, "您好，我是人工客服小王。")
+    agent_says(server, conversation, "请问提现是哪天发起的？")
+
+    expect(page.locator(".wb-badge")).to_have_text("2")
+    expect(page).to_have_title(f"(2) {title}")
+    expect(launcher).to_have_attribute("aria-label", "打开K豆钱包在线客服 · 2 条新消息")
+
+    launcher.click()
+    expect(page.locator(".wb-badge")).to_be_hidden()
+    expect(page).to_have_title(title)
+    expect(page.locator(".wb-msg-agent")).to_have_count(2)
+    assert gap_below_last_message(page) <= 1
+
+
+def test_a_closed_panel_after_a_reload_still_counts_agent_replies(desk: Page, server: LiveServer) -> None:
+    page = desk
+    open_bubble(page, server.url)
+    escalate(page)
+    conversation = stored(page, "kdou")["conversation"]
+    page.get_by_role("button", name="关闭客服窗口").click()
+    page.reload()
+    page.wait_for_timeout(1500)  # the closed bubble has fetched the history once
+    agent_says(server, conversation, "您好，我是人工客服小王。")
+    expect(page.locator(".wb-badge")).to_have_text("1")
+    page.locator(".wb-launcher").click()
+    expect(page.locator(".wb-msg-agent")).to_have_count(1)
+    expect(page.locator(".wb-msg-user").first).to_have_text(re.compile("提现一直没到账"))
+
+
+def test_unreachable_server_offers_a_retry_that_sends_the_same_message(page: Page, server: LiveServer) -> None:
+    box = open_bubble(page, server.url)
+    say(page, "我充值失败了")
+    sent: list[dict] = []
+    page.route("**/api/chat", lambda route: (sent.append(route.request.post_data_json), route.abort()))
+
+    box.fill("还是不行")
+    box.press("Enter")
+    alert = page.get_by_role("alert")
+    expect(alert).to_have_text("暂时连接不上客服系统，这条消息还没有发出。请稍后点“重试”。")
+    assert "检查网络" not in alert.inner_text()  # the user's network is not blamed
+    expect(reply(page, "还是不行")).to_be_enabled()  # the choices work again
+    retry = page.get_by_role("button", name="重试")
+    retry.click()  # still down
+    expect(page.locator(".wb-msg-user")).to_have_count(1)
+    expect(alert).to_be_visible()
+
+    page.unroute("**/api/chat")
+    page.route("**/api/chat", lambda route: (sent.append(route.request.post_data_json), route.continue_()))
+    before = page.locator(".wb-msg-bot").count()
+    retry.click()
+    wait_for_reply(page, before)
+    expect(page.locator(".wb-error")).to_be_hidden()
+    expect(page.locator(".wb-msg-user .wb-bubble")).to_have_text(["我充值失败了", "还是不行"])
+    expect(box).to_have_value("")
+    assert len(sent) == 3 and len({m["message_id"] for m in sent}) == 1 and sent[0]["text"] == "还是不行"
+
+
+def test_a_failed_button_press_can_be_retried(page: Page, server: LiveServer) -> None:
+    open_bubble(page, server.url)
+    say(page, "我充值失败了")
+    page.route("**/api/chat", lambda route: route.fulfill(status=503, json={"error": {"code": "not_ready", "message": "x"}}))
+    reply(page, "还是不行").click()
+    expect(page.get_by_role("alert")).to_contain_text("请稍后点“重试”")
+    expect(reply(page, "还是不行")).to_be_enabled()
+    page.unroute("**/api/chat")
+    before = page.locator(".wb-msg-bot").count()
+    page.get_by_role("button", name="重试").click()
+    wait_for_reply(page, before)
+    expect(page.locator(".wb-reply.wb-chosen")).to_have_text("还是不行")
+
+
+def test_the_bubble_says_when_an_agent_resolves_the_ticket(page: Page, server: LiveServer) -> None:
+    open_bubble(page, server.url)
+    number = escalate(page)
+    expect(page.locator(".wb-ticket-text")).to_have_text("已为您创建工单，人工客服会尽快处理。请记下工单号：")
+
+    db = server.app.state.assistant.db
+    with db.session() as s:
+        ticket = get_ticket_locked(s, number)
+        set_ticket_status(s, ticket, "in_progress", actor="xiaowang")
+    page.wait_for_timeout(1500)
+    expect(page.locator(".wb-status-line")).to_have_count(0)  # work starting is no news
+    with db.session() as s:
+        set_ticket_status(s, get_ticket_locked(s, number), "resolved", actor="xiaowang")
+
+    line = page.locator(".wb-status-line")
+    expect(line).to_have_text(f"工单 {number} 已标记为已解决。如果问题还在，可以直接在这里告诉我。")
+    expect(page.locator(".wb-ticket-text")).to_have_text("工单已处理完毕：")
+    assert gap_below_last_message(page) <= 1
+    page.reload()
+    expect(page.locator(".wb-ticket-text")).to_have_text("工单已处理完毕：")
+    page.wait_for_timeout(1500)
+    expect(line).to_have_count(0)  # said once, not again on every load
+
+    with db.session() as s:
+        set_ticket_status(s, get_ticket_locked(s, number), "closed", actor="xiaowang")
+    expect(line).to_have_text(f"工单 {number} 已关闭。如果还有问题，可以直接在这里告诉我。")
+
+
+def test_messages_have_local_times_and_the_input_grows(page: Page, server: LiveServer) -> None:
+    box = open_bubble(page, server.url)
+    say(page, "我充值失败了")
+    times = page.locator(".wb-msg .wb-time")
+    expect(times.first).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    shown = times.all_inner_texts()
+    assert 1 <= len(shown) <= 2  # one per author and minute, not one per message
+    now = page.evaluate("() => { const d = new Date(); return [d.getHours(), d.getMinutes()]; }")
+    hours, minutes = (int(x) for x in shown[-1].split(":"))
+    assert abs((now[0] * 60 + now[1]) - (hours * 60 + minutes)) <= 1  # the browser's local time
+
+    one_line = box.evaluate("el => el.offsetHeight")
+    box.fill("第一行\n第二行\n第三行")
+    three_lines = box.evaluate("el => el.offsetHeight")
+    assert three_lines > one_line + 30
+    assert box.evaluate("el => el.scrollHeight <= el.clientHeight")  # all three lines in view
+    box.press("Enter")
+    expect(box).to_have_value("")
+    assert box.evaluate("el => el.offsetHeight") == one_line
+
+    page.reload()  # times of stored messages come from the server, shown in local time
+    expect(page.locator(".wb-msg .wb-time").first).to_have_text(re.compile(r"^\d\d:\d\d$"))
+
+
+def test_the_user_sees_what_they_typed_in_this_tab_while_the_server_keeps_it_masked(
+    page: Page, context: BrowserContext, server: LiveServer
+) -> None:
+    open_bubble(page, server.url)
+    say(page, "我的手机是13912345678，充值失败了")
+    page.reload()
+    own = page.locator(".wb-msg-user .wb-bubble").first
+    expect(own).to_have_text("我的手机是13912345678，充值失败了")
+
+    saved = stored(page, "kdou")
+    response = page.request.get(
+        f"{server.url.rstrip('/')}/api/conversations/{saved['conversation']}",
+        headers={"X-Conversation-Token": saved["token"]},
+    )
+    user_texts = [m["text"] for m in response.json()["messages"] if m["role"] == "user"]
+    assert user_texts == ["我的手机是139****5678，充值失败了"]
+
+    other_tab = context.new_page()  # a new tab has its own session storage
+    other_tab.goto(f"{server.url}?brand=kdou")
+    expect(other_tab.locator(".wb-msg-user .wb-bubble").first).to_have_text("我的手机是139****5678，充值失败了")
+    other_tab.close()
+
+
+def test_api_docs_load_without_any_outside_host(desk: Page, server: LiveServer) -> None:
+    page = desk
+    outside: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith(server.url.rstrip("/")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{server.url}?brand=kdou")
+    page.get_by_role("link", name="/docs").click()
+    expect(page.locator(".swagger-ui .title").first).to_contain_text("Walletbot")
+    expect(page.get_by_text("/api/chat").first).to_be_visible()
+    assert outside == []

@@ -94,6 +94,8 @@ def create_app(
         summary="Customer-support chatbot for digital wallets: chat API and embeddable bubble.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by bot.api.pages from vendored files, never from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.assistant = assistant

@@ -19,8 +19,6 @@ PAGE_CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
-# FastAPI's interactive docs are not ours: they load Swagger UI from a CDN with inline script.
-_DOCS_PATHS = ("/docs", "/redoc")
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:
@@ -122,7 +120,7 @@ class SecurityHeadersMiddleware:
 
                 put(b"x-content-type-options", "nosniff")
                 put(b"referrer-policy", "strict-origin-when-cross-origin")
-                if content_type.startswith(b"text/html") and not path.startswith(_DOCS_PATHS):
+                if content_type.startswith(b"text/html"):
                     put(b"content-security-policy", PAGE_CSP)
                     put(b"x-frame-options", "SAMEORIGIN")
                 if path.startswith("/api/"):

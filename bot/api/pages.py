@@ -1,4 +1,10 @@
-"""The demo page at `/` and the static files of the bubble (`/widget.js`, `/widget.css`)."""
+"""The demo page at `/`, the static files of the bubble (`/widget.js`, `/widget.css`) and the
+interactive API docs at `/docs`.
+
+The docs are Swagger UI (5.x, which reads FastAPI's OpenAPI 3.1) served from the files of the
+`swagger-ui-py` package, not from a CDN: they work offline and behind a firewall, under the same
+CSP as every other page.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import jinja2
-from fastapi import APIRouter, Query, Request
+import importlib.util
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from bot.config import Settings
@@ -16,6 +23,14 @@ STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 # Browsers revalidate (ETag) on each load, so a deployment's new widget is picked up at once.
 STATIC_CACHE = "no-cache"
+# Found without importing the package (its __init__ loads adapters for other web frameworks).
+_SWAGGER_SPEC = importlib.util.find_spec("swagger_ui")
+SWAGGER_DIR = Path(list(_SWAGGER_SPEC.submodule_search_locations or [])[0] if _SWAGGER_SPEC else ".") / "static"
+# The Swagger UI files /docs loads, with their media types.
+SWAGGER_FILES = {
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+}
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,3 +75,19 @@ def widget_css() -> FileResponse:
 @router.get("/demo.css")
 def demo_css() -> FileResponse:
     return _static("demo.css", "text/css; charset=utf-8")
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> HTMLResponse:
+    template = request.app.state.templates.get_template("docs.html")
+    return HTMLResponse(template.render(title=request.app.title, openapi_url=request.app.openapi_url))
+
+
+@router.get("/docs/assets/{name}")
+def api_docs_asset(name: str) -> FileResponse:
+    if name == "docs.js":
+        return _static("docs.js", "text/javascript; charset=utf-8")
+    media_type = SWAGGER_FILES.get(name)
+    if media_type is None:
+        raise HTTPException(404, f"No docs file {name!r}.")
+    return FileResponse(SWAGGER_DIR / name, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"})

@@ -139,6 +139,7 @@ def conversation_history(
         "conversation": conversation_id,
         "messages": assistant.history(conversation_id),
         "state": assistant.state(conversation_id),
+        "ticket_status": assistant.ticket_status(conversation_id),
     }
 
 

@@ -195,6 +195,10 @@ class HistoryResponse(_Response):
     state: State | None = Field(
         None, description="The conversation's current state, when the engine reports it."
     )
+    ticket_status: str | None = Field(
+        None,
+        description="Status of the conversation's ticket (open, in_progress, waiting_on_user, resolved, closed), or null.",
+    )
 
 
 class Entity(_Response):

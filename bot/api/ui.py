@@ -11,7 +11,8 @@ from typing import Any
 from bot.config import Settings
 from bot.errors import ConfigError
 
-# Every text widget.js shows. `{brand}` is replaced here; `{ticket}` and `{max}` by the bubble.
+# Every text widget.js shows. `{brand}` is replaced here; `{ticket}`, `{max}`, `{count}` and
+# `{title}` by the bubble.
 STRING_KEYS: tuple[str, ...] = (
     "title",
     "subtitle",
@@ -37,6 +38,14 @@ STRING_KEYS: tuple[str, ...] = (
     "error_expired",
     "error_server",
     "error_stale",
+    "retry",
+    "error_unreachable",
+    "unread",
+    "unread_title",
+    "ticket_status_resolved",
+    "ticket_status_closed",
+    "ticket_status_reopened",
+    "ticket_banner_done",
 )
 DEFAULT_POLL_SECONDS = 4.0
 

@@ -55,6 +55,7 @@ from bot.console.views import (
     transcript_items,
 )
 from bot.errors import WalletbotError
+from bot.text import render
 from bot.store import (
     ConsoleUser,
     EventKind,
@@ -81,10 +82,13 @@ from bot.store import (
 from bot.store.console_queries import (
     get_ticket_locked,
     get_user_by_id,
+    last_agent_actions,
+    last_user_messages,
     list_categories,
     list_queue,
     post_agent_reply,
     record_events,
+    set_ticket_priority,
     set_ticket_status,
     tickets_after,
 )
@@ -105,7 +109,13 @@ DEFAULT_SINCE = "7d"
 UNANSWERED_LIMIT = 2000
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-_DONE_KEYS = frozenset({"status", "assign", "note", "reply"})
+_DONE_KEYS = frozenset({"status", "assign", "note", "reply", "priority"})
+# After a reveal (POST), the ticket page (GET) shows the detail in full while this agent's
+# audited reveal of it is this recent: refreshing the page a little later masks it again.
+REVEAL_SHOWN_SECONDS = 120
+# Queue bulk actions (the queue's checkboxes), and how many tickets one request may change.
+BULK_ACTIONS = ("assign_me", "close")
+MAX_BULK = 200
 
 
 # --------------------------------------------------------------------------- per-request context
@@ -186,6 +196,10 @@ def _checked_text(ctx: Ctx, text: str) -> str:
     if len(text) > limit:
         raise ctx.refuse(413, "text_too_long", "text_too_long", length=len(text), max=limit)
     return text
+
+
+def _count(value: str | None) -> int:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 6 else 0
 
 
 def _can_reveal(user: ConsoleUser, ticket: Ticket) -> bool:
@@ -316,6 +330,7 @@ class Console:
             user=ctx.user if ctx else None,
             is_admin=ctx.is_admin if ctx else False,
             csrf=ctx.csrf if ctx else "",
+            zone=config.zone_name,
             flash=values.pop("flash", None),
             error=values.pop("error", None),
             **values,
@@ -354,7 +369,12 @@ class Console:
         with ctx.db.session(readonly=True) as s:
             query = self.query(ctx, s, filters, per_page=per_page)
             tickets, total = list_queue(s, query)
-            rows = [ticket_row(t, fmt) for t in tickets]
+            wrote = last_user_messages(s, [t.conversation_id for t in tickets])
+            acted = last_agent_actions(s, [t.id for t in tickets])
+            rows = [
+                ticket_row(t, fmt, user_wrote_at=wrote.get(t.conversation_id), agent_acted_at=acted.get(t.id))
+                for t in tickets
+            ]
             users = list_users(s)
             categories = list_categories(s)
         return {
@@ -389,9 +409,14 @@ class Console:
     def queue_page(self, ctx: Ctx) -> HTMLResponse:
         data = self.queue(ctx, ctx.request.query_params)
         filters: QueueFilters = data["filters"]
+        params = ctx.request.query_params
+        flash = None
+        if params.get("done") == "bulk":
+            flash = ctx.config.text("done_bulk", done=_count(params.get("changed")), skipped=_count(params.get("skipped")))
         return self.render(
             ctx,
             "queue.html",
+            flash=flash,
             **data,
             statuses=[(ACTIVE, ctx.config.text("active"))]
             + [(s.value, ctx.config.status(s)) for s in TicketStatus],
@@ -399,6 +424,7 @@ class Console:
             brands=[(key, b.name) for key, b in ctx.settings.brands.items()],
             page_url=lambda page: f"{ROOT}?" + urllib.parse.urlencode(filters.params(page=page)),
             export_fields=filters.params(page=1),
+            poll_seconds=ctx.config.poll_seconds,
         )
 
     def queue_json(self, ctx: Ctx) -> dict[str, Any]:
@@ -421,7 +447,12 @@ class Console:
             if ticket is None:
                 raise ctx.refuse(404, "not_found", "not_found", number=number)
             conv = get_conversation(s, ticket.conversation_id)
-            row = ticket_row(ticket, fmt)
+            wrote = last_user_messages(s, [ticket.conversation_id])
+            acted = last_agent_actions(s, [ticket.id])
+            row = ticket_row(ticket, fmt, user_wrote_at=wrote.get(ticket.conversation_id), agent_acted_at=acted.get(ticket.id))
+            if not revealed:
+                revealed = self._recently_revealed(ctx, s, ticket)
+            flows = ctx.assistant.runtime.content.flows
             details = dict(ticket.details or {})
             data = {
                 "ticket": row,
@@ -436,13 +467,17 @@ class Console:
                     for key, value in shown_details(details, revealed).items()
                 ],
                 "can_reveal": _can_reveal(ctx.me, ticket),
-                "trail": trail_items(ticket.trail or [], fmt),
+                "trail": trail_items(ticket.trail or [], fmt, {name: f.title for name, f in flows.items()}),
                 "transcript": transcript_items(list_turns(s, ticket.conversation_id), fmt),
                 "events": event_items(list_events(s, ticket), fmt),
                 "transitions": [
                     (status.value, ctx.config.name("transitions", status.value))
                     for status in ticket.status.allowed_next()
+                    # "Reopen" is for a finished ticket; one in progress is not reopened.
+                    if not (status == TicketStatus.OPEN and ticket.status.is_active)
                 ],
+                "priorities": [(p.value, ctx.config.priority(p)) for p in reversed(list(Priority))],
+                "canned": self._canned(ctx, ticket),
                 "human_owner": bool(conv.human_owner) if conv else False,
                 "assignee_id": ticket.assignee_id,
                 "users": list_users(s) if ctx.is_admin else [],
@@ -464,7 +499,12 @@ class Console:
         done = ctx.request.query_params.get("done")
         if flash is None and done in _DONE_KEYS:
             flash = ctx.config.text(f"done_{done}")
-        return self.render(ctx, "ticket.html", status=status, flash=flash, error=error, **data)
+        shown = [d for d in data["details"] if d["revealed"]]
+        if flash is None and done == "reveal" and shown:
+            flash = ctx.config.text("done_reveal", field=shown[0]["name"])
+        return self.render(
+            ctx, "ticket.html", status=status, flash=flash, error=error, poll_seconds=ctx.config.poll_seconds, **data
+        )
 
     def after_change(self, ctx: Ctx, number: str, done: str) -> RedirectResponse:
         # Post/Redirect/Get: reloading the page does not repeat the change.
@@ -495,6 +535,54 @@ class Console:
             )
             return self.ticket_page(ctx, number, status=409, error=message)
         return self.after_change(ctx, number, "status")
+
+    def change_priority(self, ctx: Ctx, number: str, new: str) -> Response:
+        try:
+            target = Priority(new)
+        except ValueError:
+            reason = f"Unknown priority {new!r}: use one of {', '.join(p.value for p in Priority)}."
+            raise ctx.refuse(400, "bad_priority", "bad_request", reason=reason) from None
+        with ctx.db.session() as s:
+            ticket = self._locked(ctx, s, number)
+            sla = ctx.settings.brands[ticket.brand].sla_hours if ticket.brand in ctx.settings.brands else {}
+            set_ticket_priority(s, ticket, target, actor=ctx.me.name, sla_hours=sla)
+        return self.after_change(ctx, number, "priority")
+
+    def bulk(self, ctx: Ctx, action: str, numbers: list[str], back: str) -> Response:
+        """Assign to me, or close, many tickets: each one locked and changed on its own, with
+        its own audit event, exactly as its page's button would. A ticket the action does not
+        apply to (already mine, not closable from its status, someone else's) is skipped."""
+        if action not in BULK_ACTIONS:
+            reason = f"Unknown bulk action {action!r}: use one of {', '.join(BULK_ACTIONS)}."
+            raise ctx.refuse(400, "bad_action", "bad_request", reason=reason)
+        chosen = list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
+        if not chosen or len(chosen) > MAX_BULK:
+            reason = f"Choose between 1 and {MAX_BULK} tickets (got {len(chosen)})."
+            raise ctx.refuse(400, "bad_selection", "bad_request", reason=reason)
+        me = ctx.me
+        changed = skipped = 0
+        for number in chosen:
+            with ctx.db.session() as s:
+                ticket = get_ticket_locked(s, number)
+                if ticket is None:
+                    skipped += 1
+                    continue
+                if action == "assign_me":
+                    mine = ticket.assignee_id == me.id
+                    allowed = ctx.is_admin or ticket.assignee_id is None
+                    if mine or not allowed:
+                        skipped += 1
+                        continue
+                    assign(s, ticket, get_user_by_id(s, me.id), actor=me.name)
+                else:
+                    if not ticket.status.can_move_to(TicketStatus.CLOSED):
+                        skipped += 1
+                        continue
+                    set_ticket_status(s, ticket, TicketStatus.CLOSED, actor=me.name)
+                changed += 1
+        query = urllib.parse.urlencode({"done": "bulk", "changed": changed, "skipped": skipped})
+        target = _safe_next(back)
+        return RedirectResponse(f"{target}{'&' if '?' in target else '?'}{query}", status_code=303)
 
     def change_assignee(self, ctx: Ctx, number: str, assignee: str) -> Response:
         me = ctx.me
@@ -546,8 +634,32 @@ class Console:
             if not _can_reveal(me, ticket):
                 raise ctx.refuse(403, "forbidden", "forbidden_reveal")
             record_event(s, ticket, actor=me.name, kind=EventKind.REVEAL, after={"field": field})
-        flash = ctx.config.text("done_reveal", field=ctx.config.name("details", field))
-        return self.ticket_page(ctx, number, revealed=frozenset({field}), flash=flash)
+        # Post/Redirect/Get: the page the browser lands on shows what this reveal opened.
+        query = urllib.parse.urlencode({"done": "reveal", "field": field})
+        return RedirectResponse(f"{ROOT}/tickets/{urllib.parse.quote(number)}?{query}", status_code=303)
+
+    @staticmethod
+    def _canned(ctx: Ctx, ticket: Ticket) -> list[tuple[str, str]]:
+        """(title, text) of each canned reply, for this ticket's brand and number."""
+        brand = ctx.settings.brands.get(ticket.brand)
+        values = {**(brand.placeholders() if brand else {}), "ticket": ticket.number}
+        return [(c.title, render(c.text, ticket.brand, values)) for c in ctx.assistant.runtime.content.canned]
+
+    @staticmethod
+    def _recently_revealed(ctx: Ctx, s: Any, ticket: Ticket) -> frozenset[str]:
+        """The detail named by ``?field=`` after a reveal, if this agent's audited reveal of it
+        is recent (see REVEAL_SHOWN_SECONDS) and they may still see it."""
+        params = ctx.request.query_params
+        field = params.get("field", "")
+        if params.get("done") != "reveal" or not is_contact(field) or not _can_reveal(ctx.me, ticket):
+            return frozenset()
+        since = utcnow().timestamp() - REVEAL_SHOWN_SECONDS
+        for event in reversed(list_events(s, ticket)):
+            if event.created_at.timestamp() < since:
+                break
+            if event.kind == EventKind.REVEAL.value and event.actor == ctx.me.name and (event.after or {}).get("field") == field:
+                return frozenset({field})
+        return frozenset()
 
     @staticmethod
     def _locked(ctx: Ctx, s: Any, number: str) -> Ticket:
@@ -574,7 +686,7 @@ class Console:
         stamp = utcnow()
         rows = self._export_rows(ctx, query, reveal=reveal)
         if fmt_name == "csv":
-            chunks: Iterator[str] = csv_lines(rows)
+            chunks: Iterator[str] = csv_lines(rows, ctx.fmt())
         else:
             meta = {
                 "exported_at": stamp.isoformat(timespec="seconds"),
@@ -582,7 +694,7 @@ class Console:
                 "revealed": reveal,
                 "filters": filters.params(page=1),
             }
-            chunks = json_lines(rows, meta)
+            chunks = json_lines((export_row(row) for row in rows), meta)
         filename = f"tickets-{stamp.strftime('%Y%m%d-%H%M%S')}.{fmt_name}"
         return StreamingResponse(
             (chunk.encode("utf-8") for chunk in chunks),
@@ -597,7 +709,7 @@ class Console:
         while True:
             with ctx.db.session(readonly=True) as s:
                 batch = tickets_after(s, query, after)
-                rows = [export_row(ticket_row(t, fmt, revealed=reveal)) for t in batch]
+                rows = [ticket_row(t, fmt, revealed=reveal) for t in batch]
             yield from rows
             if not batch:
                 return
@@ -643,6 +755,7 @@ class Console:
             since=since,
             start=fmt.time(start),
             groups=groups,
+            faq_questions={e.id: e.question for e in ctx.assistant.runtime.content.faq},
             total=sum(g.count for g in groups),
             sampled=sampled,
             limit=UNANSWERED_LIMIT,

@@ -16,10 +16,14 @@ Pages (HTML; without a session they redirect to the sign-in page):
     GET  /console                            the queue: filters, search, pages, export forms
     GET  /console/tickets/{number}           one ticket: details, trail, transcript, log…
     POST /console/tickets/{number}/status    move along the workflow
+    POST /console/bulk                       assign to me / close the checked tickets of the
+                                             queue, one audit event per ticket
+    POST /console/tickets/{number}/priority  change the priority, and the due time with it
     POST /console/tickets/{number}/assign    take, release, or (admins) give to someone
     POST /console/tickets/{number}/note      internal note
     POST /console/tickets/{number}/reply     message to the user's chat bubble
-    POST /console/tickets/{number}/reveal    show one contact detail in full (audited)
+    POST /console/tickets/{number}/reveal    show one contact detail in full (audited), then
+                                             back to the ticket page (GET) showing it
     GET  /console/users                      console accounts (admins)
     POST /console/users                      create an account (admins)
     GET  /console/content?since=7d           content version, last rejected reload, unanswered
@@ -170,6 +174,22 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         request: Request, number: str, status: FormText = "", csrf_token: FormText = ""
     ) -> Response:
         return console.change_status(console.posted(request, csrf_token), number, status)
+
+    @router.post(f"{ROOT}/bulk")
+    def bulk(
+        request: Request,
+        action: FormText = "",
+        numbers: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+        back: FormText = "",
+        csrf_token: FormText = "",
+    ) -> Response:
+        return console.bulk(console.posted(request, csrf_token), action, numbers, back)
+
+    @router.post(f"{ROOT}/tickets/{{number}}/priority")
+    def ticket_priority(
+        request: Request, number: str, priority: FormText = "", csrf_token: FormText = ""
+    ) -> Response:
+        return console.change_priority(console.posted(request, csrf_token), number, priority.strip())
 
     @router.post(f"{ROOT}/tickets/{{number}}/assign")
     def ticket_assign(

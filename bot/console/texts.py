@@ -52,8 +52,38 @@ LABEL_KEYS: tuple[str, ...] = (
     "number",
     "summary",
     "created_at",
+    "updated_at",
+    "other_details",
+    "zone_suffix",
     "due_at",
     "overdue",
+    "age",
+    "time_left",
+    "due_in",
+    "overdue_by",
+    "duration_minutes",
+    "duration_hours",
+    "duration_days",
+    "yes",
+    "no",
+    "wrote_again",
+    "times_in_zone",
+    "live_updated",
+    "sort_by",
+    "bulk_select",
+    "bulk_assign_me",
+    "bulk_close",
+    "done_bulk",
+    "shortcuts",
+    "shortcut_move",
+    "shortcut_open",
+    "shortcut_assign",
+    "shortcut_reply",
+    "shortcut_help",
+    "shortcut_close",
+    "change_priority",
+    "done_priority",
+    "trail_collect",
     "no_tickets",
     "page_info",
     "prev",
@@ -88,6 +118,7 @@ LABEL_KEYS: tuple[str, ...] = (
     "reply",
     "reply_placeholder",
     "send_reply",
+    "canned",
     "reply_closed",
     "human_owner",
     "bot_owner",
@@ -161,6 +192,7 @@ _ENUM_SECTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 _OPEN_SECTIONS = ("categories", "details", "events", "fields")
 
 DEFAULT_SESSION_HOURS = 12.0
+DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_LOGIN_WINDOW_MINUTES = 15.0
 DEFAULT_LOGIN_PER_NAME = 5
@@ -182,6 +214,8 @@ class ConsoleConfig:
     labels: Mapping[str, str]
     names: Mapping[str, Mapping[str, str]]
     timezone: tzinfo
+    zone_name: str
+    poll_seconds: float
     session_hours: float
     page_size: int
     login_window_minutes: float
@@ -229,6 +263,8 @@ class ConsoleConfig:
             labels=MappingProxyType(labels),
             names=MappingProxyType(names),
             timezone=_zone(raw.get("timezone", "Asia/Shanghai")),
+            zone_name=str(raw.get("timezone_name") or raw.get("timezone", "Asia/Shanghai")),
+            poll_seconds=_number(raw, "poll_seconds", DEFAULT_POLL_SECONDS, 1, 600),
             session_hours=_number(raw, "session_hours", DEFAULT_SESSION_HOURS, 0.1, 24 * 30),
             page_size=int(_number(raw, "page_size", DEFAULT_PAGE_SIZE, 1, 200)),
             login_window_minutes=_number(

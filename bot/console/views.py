@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import guard
@@ -30,27 +30,28 @@ from bot.store import (
     Turn,
 )
 
-# Detail columns of the CSV export, in this order; other keys go to "other_details" as JSON.
+# Detail columns of the CSV export, in this order; other details go to one last column.
 EXPORT_DETAIL_KEYS = ("time", "amount", "method", "order_id", "contact", "phone", "email")
-EXPORT_COLUMNS = (
-    "number",
-    "status",
-    "priority",
-    "category",
-    "brand",
-    "summary",
-    "assignee",
-    "created_at",
-    "due_at",
-    "overdue",
-    "updated_at",
-    *(f"detail_{key}" for key in EXPORT_DETAIL_KEYS),
-    "other_details",
+# The CSV is for people (a spreadsheet): each column is a field of the queue row, shown by its
+# readable value, under the console's label for it. (The JSON export keeps the stored values.)
+_CSV_FIELDS = (
+    ("number", "number"),
+    ("status_name", "status"),
+    ("priority_name", "priority"),
+    ("category_name", "category"),
+    ("brand_name", "brand"),
+    ("summary", "summary"),
+    ("assignee", "assignee"),
 )
+_CSV_TIMES = (("created_at", "created_at"), ("due_at", "due_at"), ("updated_at", "updated_at"))
 ACTIVE = "active"
 MINE = "mine"
 NOBODY = "none"
 _DIGITS = re.compile(r"\d")
+# Audit values that are internal bookkeeping: the readable ones next to them say the same.
+_INTERNAL_FIELDS = frozenset({"assignee_id", "turn_seq"})
+# A trail step that asked for a detail is recorded as "collect:<detail>".
+_COLLECT_PREFIX = "collect:"
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -194,6 +195,18 @@ class Formatter:
             return value
         return self.time(parsed) if parsed.tzinfo is not None else value
 
+    def duration(self, delta: timedelta) -> str:
+        """A length of time the way people say it: 45 分钟, 5 小时, 3 天."""
+        minutes = max(0, int(abs(delta.total_seconds()) // 60))
+        if minutes < 60:
+            return self.config.text("duration_minutes", n=minutes)
+        if minutes < 48 * 60:
+            return self.config.text("duration_hours", n=minutes // 60)
+        return self.config.text("duration_days", n=minutes // (24 * 60))
+
+    def yes_no(self, value: bool) -> str:
+        return self.config.text("yes" if value else "no")
+
     def brand(self, key: str) -> str:
         brand = self.settings.brands.get(key)
         return brand.name if brand else key
@@ -202,15 +215,38 @@ class Formatter:
         return ticket.status.is_active and ticket.due_at < self.now
 
 
-def ticket_row(ticket: Ticket, fmt: Formatter, *, revealed: bool = False) -> dict[str, Any]:
-    """One ticket of the queue, with readable names (``*_name``) next to the stored values."""
+def ticket_row(
+    ticket: Ticket, fmt: Formatter, *, revealed: bool = False, user_wrote_at: datetime | None = None,
+    agent_acted_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One ticket of the queue, with readable names (``*_name``) next to the stored values.
+
+    ``user_wrote_at`` / ``agent_acted_at``: when the user last wrote and an agent last acted;
+    the ticket is marked "wrote again" when the user wrote after an agent's last action.
+    """
     details = dict(ticket.details or {})
+    age = fmt.now - ticket.created_at
+    due_in = ticket.due_at - fmt.now
+    if not ticket.status.is_active:
+        due_text = ""
+    elif due_in.total_seconds() < 0:
+        due_text = fmt.config.text("overdue_by", duration=fmt.duration(due_in))
+    else:
+        due_text = fmt.config.text("due_in", duration=fmt.duration(due_in))
     return {
+        "age_seconds": int(age.total_seconds()),
+        "age_text": fmt.duration(age),
+        "due_seconds": int(due_in.total_seconds()),
+        "due_text": due_text,
+        "user_wrote_again": bool(
+            ticket.status.is_active and user_wrote_at and agent_acted_at and user_wrote_at > agent_acted_at
+        ),
         "number": ticket.number,
         "status": ticket.status.value,
         "status_name": fmt.config.status(ticket.status),
         "priority": ticket.priority.value,
         "priority_name": fmt.config.priority(ticket.priority),
+        "priority_rank": ticket.priority.rank,
         "category": ticket.category,
         "category_name": fmt.config.category(ticket.category),
         "brand": ticket.brand,
@@ -249,12 +285,29 @@ class Pager:
 # --------------------------------------------------------------------------- ticket page
 
 
-def trail_items(trail: Iterable[Mapping[str, Any]], fmt: Formatter) -> list[dict[str, str]]:
-    """The checklist trail as readable lines: the question asked and what the user answered."""
+def _trail_place(entry: Mapping[str, Any], fmt: Formatter, flow_titles: Mapping[str, str]) -> str:
+    """Where in the checklist a trail entry was: the checklist's title, and the detail asked."""
+    flow = str(entry.get("flow") or "")
+    step = str(entry.get("step") or "")
+    parts = [flow_titles.get(flow, flow)] if flow else []
+    if step.startswith(_COLLECT_PREFIX):
+        parts.append(fmt.config.text("trail_collect", detail=fmt.config.name("details", step[len(_COLLECT_PREFIX):])))
+    return " · ".join(parts)
+
+
+def trail_items(
+    trail: Iterable[Mapping[str, Any]], fmt: Formatter, flow_titles: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
+    """The checklist trail as readable lines: the question asked and what the user answered.
+
+    ``flow_titles``: checklist titles by flow name, so agents read 找回登录密码, not forgot_password.
+    """
     config = fmt.config
+    titles = flow_titles or {}
     items = []
     for entry in trail:
         at = fmt.stamp(entry.get("at"))
+        place = _trail_place(entry, fmt, titles)
         if entry.get("action"):
             facts = entry.get("facts") or {}
             answer = "; ".join(f"{k}: {v}" for k, v in facts.items()) if isinstance(facts, dict) else str(facts)
@@ -266,6 +319,7 @@ def trail_items(trail: Iterable[Mapping[str, Any]], fmt: Formatter) -> list[dict
                     "say": f"{config.text('trail_action')}: {entry['action']}",
                     "answer": answer,
                     "at": at,
+                    "place": place,
                 }
             )
             continue
@@ -279,6 +333,7 @@ def trail_items(trail: Iterable[Mapping[str, Any]], fmt: Formatter) -> list[dict
                 "say": str(entry.get("say") or ""),
                 "answer": config.text("trail_skipped") if answer is None else str(answer),
                 "at": at,
+                "place": place,
             }
         )
     return items
@@ -322,8 +377,18 @@ def _change_text(value: Any, fmt: Formatter) -> str:
     if isinstance(value, dict):
         parts = []
         for key, item in value.items():
+            if key in _INTERNAL_FIELDS:
+                continue
             shown = item
-            if key == "status":
+            if isinstance(item, bool):
+                shown = fmt.yes_no(item)
+            elif key == "assignee" and item is None:
+                shown = config.text("nobody")
+            elif key == "details" and isinstance(item, list):
+                shown = "、".join(config.name("details", i) for i in item)
+            elif key == "fields" and isinstance(item, list):
+                shown = "、".join(config.name("details", i) for i in item)
+            elif key == "status":
                 shown = config.status(item)
             elif key == "priority":
                 shown = config.priority(item)
@@ -364,23 +429,39 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """CSV text in chunks: a UTF-8 BOM (so spreadsheet programs read Chinese), a header, rows.
+def csv_header(fmt: Formatter) -> list[str]:
+    """The CSV's column names, in Chinese like the pages; times name their zone."""
+    config = fmt.config
+    zone = config.text("zone_suffix", zone=config.zone_name)
+    return [
+        *(config.text(label) for _, label in _CSV_FIELDS),
+        *(config.text(label) + zone for _, label in _CSV_TIMES),
+        config.text("overdue"),
+        *(config.name("details", key) for key in EXPORT_DETAIL_KEYS),
+        config.text("other_details"),
+    ]
+
+
+def csv_lines(rows: Iterable[dict[str, Any]], fmt: Formatter) -> Iterator[str]:
+    """CSV text in chunks: a UTF-8 BOM (so spreadsheet programs read Chinese), a header, rows
+    of queue rows (``ticket_row``) with names instead of ids and local times.
 
     Cells that a spreadsheet would run as formulas are prefixed with ``'``.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(csv_header(fmt))
     yield "\ufeff" + buffer.getvalue()
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
         details = dict(row["details"])
-        other = {k: v for k, v in details.items() if k not in EXPORT_DETAIL_KEYS}
-        values = [row[c] for c in EXPORT_COLUMNS[:11]]
+        other = [f"{fmt.config.name('details', k)}: {v}" for k, v in details.items() if k not in EXPORT_DETAIL_KEYS]
+        values = [row[key] for key, _ in _CSV_FIELDS]
+        values += [fmt.stamp(row[key]) for key, _ in _CSV_TIMES]
+        values.append(fmt.yes_no(row["overdue"]))
         values += [details.get(key, "") for key in EXPORT_DETAIL_KEYS]
-        values.append(json.dumps(other, ensure_ascii=False) if other else "")
+        values.append("; ".join(other))
         writer.writerow([_cell(v) for v in values])
         yield buffer.getvalue()
 

@@ -14,7 +14,8 @@ conversation and then creates or reads the ticket), so the two never deadlock on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select
@@ -26,6 +27,7 @@ from bot.store.models import (
     ConsoleUser,
     Conversation,
     EventKind,
+    Priority,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -251,6 +253,61 @@ def post_agent_reply(s: Session, ticket: Ticket, text: str, *, actor: str) -> Tu
         note=text,
     )
     return turn
+
+
+def set_ticket_priority(
+    s: Session, ticket: Ticket, new: Priority | str, *, actor: str, sla_hours: Mapping[str, float]
+) -> TicketEvent | None:
+    """Change the priority (up or down) and the due time with it: created_at plus the brand's
+    hours for the new priority. One ``priority`` event records both; None when unchanged.
+
+    Raises:
+        StoreError: ``new`` is not a priority.
+    """
+    target = coerce_enum(Priority, new, "priority")
+    if target == ticket.priority:
+        return None
+    before: dict[str, Any] = {"priority": ticket.priority.value}
+    after: dict[str, Any] = {"priority": target.value}
+    hours = sla_hours.get(target.value)
+    if hours is not None:
+        due = ticket.created_at + timedelta(hours=float(hours))
+        if due != ticket.due_at:
+            before["due_at"], after["due_at"] = ticket.due_at.isoformat(), due.isoformat()
+            ticket.due_at = due
+    ticket.priority = target
+    ticket.updated_at = utcnow()
+    return record_event(s, ticket, actor=actor, kind=EventKind.PRIORITY, before=before, after=after)
+
+
+def last_user_messages(s: Session, conversation_ids: Iterable[str]) -> dict[str, datetime]:
+    """When the user last wrote, per conversation (for the queue's "wrote again" mark)."""
+    ids = list(conversation_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(Turn.conversation_id, func.max(Turn.created_at))
+        .where(Turn.conversation_id.in_(ids), Turn.role == TurnRole.USER)
+        .group_by(Turn.conversation_id)
+    )
+    return {conv: at for conv, at in s.execute(stmt) if at is not None}
+
+
+# Audit events written by the user or the bot, not by an agent.
+_NOT_AGENTS = ("user", "bot")
+
+
+def last_agent_actions(s: Session, ticket_ids: Iterable[int]) -> dict[int, datetime]:
+    """When an agent last did something on each ticket (replied, noted, changed, viewed a detail)."""
+    ids = list(ticket_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(TicketEvent.ticket_id, func.max(TicketEvent.created_at))
+        .where(TicketEvent.ticket_id.in_(ids), TicketEvent.actor.not_in(_NOT_AGENTS))
+        .group_by(TicketEvent.ticket_id)
+    )
+    return {ticket_id: at for ticket_id, at in s.execute(stmt) if at is not None}
 
 
 def set_ticket_status(

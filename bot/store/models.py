@@ -138,6 +138,7 @@ class EventKind(enum.StrEnum):
     REVEAL = "reveal"
     REPLY = "reply"
     EXPORT = "export"
+    PRIORITY = "priority"  # an agent changed the priority (and with it the due time)
 
 
 E = TypeVar("E", bound=enum.StrEnum)

@@ -11,6 +11,10 @@
  * (never innerHTML), so HTML or Markdown in a message is shown, never executed. Only bot and
  * agent messages get links, only http(s), built as <a> elements. The widget lives in a shadow
  * root, so the host page's CSS and the widget's CSS do not touch each other.
+ *
+ * Privacy: the server stores what the user typed with phone numbers, codes etc. masked. What the
+ * user typed in this tab is kept in sessionStorage (gone when the tab closes), so that after a
+ * reload they see their own words, not the masked copy.
  */
 (function () {
   "use strict";
@@ -24,6 +28,10 @@
   var api = (apiAttr === null ? scriptUrl.origin : apiAttr).replace(/\/+$/, "");
   var brandAttr = (script.getAttribute("data-brand") || "").trim();
   var STORAGE_PREFIX = "walletbot.v1.";
+  var TYPED_PREFIX = "walletbot.v1.typed.";
+  var ACTIVE_STATUSES = ["open", "in_progress", "waiting_on_user"];
+  // How close to the bottom (px) still counts as "reading the latest message".
+  var PINNED_SLACK = 24;
   var REQUEST_TIMEOUT_MS = 20000;
   var HUMAN_PAYLOAD = "/human";
   var FEEDBACK_LABELS = { "/helpful": "helpful", "/not_helpful": "not_helpful" };
@@ -101,6 +109,39 @@
     } catch (e) { /* see storageGet */ }
   }
 
+  // What the user typed in this tab, by conversation and turn number (see the header).
+  function typedGet(conversation) {
+    try {
+      var raw = window.sessionStorage.getItem(TYPED_PREFIX + conversation);
+      return raw ? JSON.parse(raw) : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function typedSet(conversation, map) {
+    try {
+      window.sessionStorage.setItem(TYPED_PREFIX + conversation, JSON.stringify(map));
+    } catch (e) { /* storage disabled: the masked copy is shown after a reload */ }
+  }
+
+  function pad2(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  // "14:05" in the user's local time; the full date and time go in the title (on hover).
+  function clock(date) {
+    return pad2(date.getHours()) + ":" + pad2(date.getMinutes());
+  }
+
+  // Stored times are UTC; a value without a zone is read as UTC too.
+  function parseStamp(value) {
+    if (!value) return null;
+    var text = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : value + "Z";
+    var date = new Date(text);
+    return isNaN(date.getTime()) ? null : date;
+  }
+
   function newMessageId() {
     return "m-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
   }
@@ -138,7 +179,14 @@
     this.token = typeof saved.token === "string" ? saved.token : null;
     this.ticket = typeof saved.ticket === "string" ? saved.ticket : null;
     this.wasOpen = saved.open === true;
+    this.ticketStatus = typeof saved.ticket_status === "string" ? saved.ticket_status : null;
     this.lastSeq = 0;
+    this.unread = 0;
+    this.pageTitle = null; // the host page's title while ours shows the unread count
+    this.lastStamp = null; // the clock time last shown in the log (one per minute and author)
+    this.pendingTyped = []; // texts sent whose turn numbers the next history fetch tells
+    this.failed = null; // the message whose send failed, for the retry button
+    this.pinned = true; // the log shows its last message
     this.quietSync = false; // after a POST: history holds what we already showed
     this.generation = 0; // counts POSTs, so that a stale history answer is recognised
     this.busy = false;
@@ -156,6 +204,7 @@
       conversation: this.conversation,
       token: this.token,
       ticket: this.ticket,
+      ticket_status: this.ticketStatus,
       open: this.isOpen()
     });
   };
@@ -186,6 +235,10 @@
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-controls", "wb-panel");
     launcher.appendChild(el("span", "wb-launcher-icon"));
+    var badge = (this.badge = el("span", "wb-badge"));
+    badge.hidden = true;
+    badge.setAttribute("aria-hidden", "true"); // the launcher's name says the count
+    launcher.appendChild(badge);
     launcher.addEventListener("click", function () { self.open(); });
     root.appendChild(launcher);
 
@@ -236,6 +289,14 @@
     log.setAttribute("aria-live", "polite");
     log.setAttribute("aria-label", s.messages_label);
     log.tabIndex = 0; // scrollable by keyboard
+    log.addEventListener("scroll", function () {
+      self.pinned = log.scrollTop + log.clientHeight >= log.scrollHeight - PINNED_SLACK;
+    });
+    // The log shrinks when the ticket banner, the typing line, an error or a taller input
+    // appears: keep its last message in view if the user was reading it.
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver(function () { if (self.pinned) self.scrollDown(); }).observe(log);
+    }
     panel.appendChild(log);
 
     var typing = (this.typing = el("div", "wb-typing"));
@@ -246,8 +307,15 @@
     panel.appendChild(typing);
 
     var error = (this.error = el("div", "wb-error"));
-    error.setAttribute("role", "alert");
     error.hidden = true;
+    this.errorText = el("span", "wb-error-text");
+    this.errorText.setAttribute("role", "alert");
+    error.appendChild(this.errorText);
+    var retry = (this.retryButton = el("button", "wb-retry", s.retry));
+    retry.type = "button";
+    retry.hidden = true;
+    retry.addEventListener("click", function () { self.retryFailed(); });
+    error.appendChild(retry);
     panel.appendChild(error);
 
     var form = el("form", "wb-form");
@@ -262,6 +330,7 @@
         self.sendText();
       }
     });
+    input.addEventListener("input", function () { self.fitInput(); });
     form.appendChild(input);
     var send = (this.sendButton = el("button", "wb-send", s.send));
     send.type = "submit";
@@ -277,6 +346,14 @@
     if (this.ticket) this.showTicket(this.ticket);
     document.body.appendChild(this.host);
     if (this.wasOpen) this.open({ focus: false });
+    else this.updatePolling();
+  };
+
+  // The input grows with its text up to its CSS max-height, then scrolls.
+  Widget.prototype.fitInput = function () {
+    var input = this.input;
+    input.style.height = "auto";
+    input.style.height = input.scrollHeight + 2 + "px"; // + the borders (box-sizing: border-box)
   };
 
   // ------------------------------------------------------------------ open / close
@@ -295,7 +372,8 @@
       this.restored = true;
       if (this.conversation) this.restore();
     }
-    this.startPolling();
+    this.setUnread(0);
+    this.updatePolling();
     this.scrollDown();
   };
 
@@ -303,15 +381,33 @@
     this.panel.hidden = true;
     this.launcher.hidden = false;
     this.launcher.setAttribute("aria-expanded", "false");
-    this.stopPolling();
+    this.updatePolling();
     this.save();
     this.launcher.focus();
+  };
+
+  // Replies an agent sent while the panel was closed: a badge on the launcher and a count in
+  // the page's title, until the panel opens.
+  Widget.prototype.setUnread = function (count) {
+    var s = this.strings;
+    this.unread = count;
+    this.badge.hidden = count === 0;
+    this.badge.textContent = count ? String(count) : "";
+    this.launcher.setAttribute("aria-label", count ? s.open + " · " + fill(s.unread, { count: count }) : s.open);
+    if (count) {
+      if (this.pageTitle === null) this.pageTitle = document.title;
+      document.title = fill(s.unread_title, { count: count, title: this.pageTitle });
+    } else if (this.pageTitle !== null) {
+      document.title = this.pageTitle;
+      this.pageTitle = null;
+    }
   };
 
   // ------------------------------------------------------------------ rendering
 
   Widget.prototype.scrollDown = function () {
     this.log.scrollTop = this.log.scrollHeight;
+    this.pinned = true;
   };
 
   Widget.prototype.addNotice = function (text, extraClass) {
@@ -324,6 +420,7 @@
   Widget.prototype.addMessage = function (role, text, buttons, options) {
     var s = this.strings;
     var row = el("div", "wb-msg wb-msg-" + role);
+    var at = (options && options.at) || new Date();
     var who = role === "user" ? s.you : role === "agent" ? s.agent : s.bot;
     // Said to screen readers before each message; agents are also named on screen.
     row.appendChild(el("span", role === "agent" ? "wb-author" : "wb-sr", who + "："));
@@ -333,6 +430,15 @@
     row.appendChild(bubble);
     if (buttons && buttons.length) {
       row.appendChild(this.replyGroup(buttons, options && options.disabled));
+    }
+    // One time per author and minute: a group of messages shows it once, under its first.
+    var stamp = role + " " + clock(at) + " " + at.toDateString();
+    if (stamp !== this.lastStamp) {
+      this.lastStamp = stamp;
+      var time = el("time", "wb-time", clock(at));
+      time.dateTime = at.toISOString();
+      time.title = at.toLocaleString();
+      row.appendChild(time);
     }
     this.log.appendChild(row);
     this.scrollDown();
@@ -363,20 +469,36 @@
   };
 
   // Quick replies are answers to one question: once anything else is said they are spent.
+  // Returns a function that enables again the ones that were enabled (when the send fails).
   Widget.prototype.disableReplies = function () {
     var buttons = this.log.querySelectorAll(".wb-reply");
-    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+    var enabled = [];
+    for (var i = 0; i < buttons.length; i++) {
+      if (!buttons[i].disabled) enabled.push(buttons[i]);
+      buttons[i].disabled = true;
+    }
+    return function () {
+      for (var j = 0; j < enabled.length; j++) enabled[j].disabled = false;
+    };
   };
 
   Widget.prototype.showTicket = function (number) {
+    var done = this.ticketStatus !== null && ACTIVE_STATUSES.indexOf(this.ticketStatus) < 0;
     this.ticket = number;
     this.bannerNumber.textContent = number;
+    this.bannerText.textContent = done ? this.strings.ticket_banner_done : this.strings.ticket_banner;
+    this.banner.classList.toggle("wb-ticket-done", done);
     this.banner.hidden = false;
+    this.scrollDown();
+    this.updatePolling();
   };
 
-  Widget.prototype.showError = function (text) {
-    this.error.textContent = text;
+  // `retryable`: the message was not delivered and the retry button sends it again.
+  Widget.prototype.showError = function (text, retryable) {
+    this.errorText.textContent = text;
     this.error.hidden = !text;
+    this.retryButton.hidden = !(text && retryable);
+    if (text) this.scrollDown();
   };
 
   Widget.prototype.setBusy = function (busy) {
@@ -384,6 +506,7 @@
     this.typing.hidden = !busy;
     this.sendButton.disabled = busy;
     this.humanButton.disabled = busy;
+    this.retryButton.disabled = busy;
     if (busy) this.scrollDown();
   };
 
@@ -394,12 +517,31 @@
     }
   };
 
+  // An agent moved the ticket: say so once in the log (not for the status it had when this
+  // browser last looked), and the banner stops promising a reply on a finished ticket.
+  Widget.prototype.applyTicketStatus = function (status) {
+    if (typeof status !== "string" || !this.ticket || status === this.ticketStatus) return;
+    var before = this.ticketStatus;
+    this.ticketStatus = status;
+    var wasActive = before === null || ACTIVE_STATUSES.indexOf(before) >= 0;
+    var isActive = ACTIVE_STATUSES.indexOf(status) >= 0;
+    var key = null;
+    if (!isActive) key = "ticket_status_" + status;
+    else if (!wasActive) key = "ticket_status_reopened";
+    if (key && before !== null && this.strings[key]) {
+      this.addNotice(fill(this.strings[key], { ticket: this.ticket }), "wb-status-line");
+    }
+    this.showTicket(this.ticket);
+    this.save();
+  };
+
   // ------------------------------------------------------------------ history
 
   // Render stored turns; user button presses are shown with the title of the button pressed.
   // `roles` limits which turns are drawn (all of them are read, to know the button titles).
   Widget.prototype.renderHistory = function (entries, roles) {
     var self = this;
+    var typed = this.conversation ? typedGet(this.conversation) : {};
     var titles = {};
     var lastGroup = null;
     var lastUser = -1;
@@ -412,8 +554,9 @@
         buttons.forEach(function (b) { titles[b.payload] = b.title; });
       }
       if (roles && roles.indexOf(role) < 0) return;
+      var at = parseStamp(entry.created_at) || undefined;
       if (role === "user") {
-        var text = entry.text;
+        var text = Object.prototype.hasOwnProperty.call(typed, entry.seq) ? typed[entry.seq] : entry.text;
         if (entry.payload) {
           // A button press: the server stores its title; fall back to our own labels.
           text = text || titles[entry.payload] ||
@@ -421,11 +564,11 @@
           self.markChosen(lastGroup, entry.payload);
         }
         self.disableReplies();
-        self.addMessage("user", text, []);
+        self.addMessage("user", text, [], { at: at });
         lastGroup = null;
       } else if (role === "bot" || role === "agent") {
         // Only the replies after the user's last turn can still be answered.
-        var row = self.addMessage(role, entry.text, buttons, { disabled: i < lastUser });
+        var row = self.addMessage(role, entry.text, buttons, { disabled: i < lastUser, at: at });
         lastGroup = row.querySelector(".wb-replies") || lastGroup;
       } else {
         self.addNotice(entry.text);
@@ -456,15 +599,17 @@
         self.renderHistory(entries, null);
         self.lastSeq = entries.length ? entries[entries.length - 1].seq : 0;
         self.applyState(res.data.state);
+        self.applyTicketStatus(res.data.ticket_status);
       } else if (res.status === 403 || res.status === 404) {
         self.forget();
         self.addNotice(self.strings.error_expired);
       } else {
-        self.showError(self.errorText(res));
+        self.restored = false;
+        self.showError(self.strings.error_unreachable);
       }
     }, function () {
       self.restored = false; // try again on the next open
-      self.showError(self.strings.error_network);
+      self.showError(self.strings.error_unreachable);
     }).finally(function () {
       self.setBusy(false);
     });
@@ -475,24 +620,33 @@
     this.token = null;
     this.ticket = null;
     this.lastSeq = 0;
+    this.ticketStatus = null;
     this.banner.hidden = true;
     this.save();
+    this.updatePolling();
   };
 
-  // Agents answer asynchronously: while the panel is open, ask for new turns now and then.
-  Widget.prototype.startPolling = function () {
+  // Agents answer asynchronously: ask for new turns now and then while the panel is open, and
+  // also while it is closed once a ticket is open (to count the agent's unread replies).
+  Widget.prototype.updatePolling = function () {
     var self = this;
-    if (this.pollTimer) return;
-    this.pollTimer = setInterval(function () { self.poll(); }, Math.max(1, this.config.poll_seconds) * 1000);
-  };
-
-  Widget.prototype.stopPolling = function () {
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    this.pollTimer = null;
+    var wanted = this.isOpen() || (!!this.conversation && !!this.ticket);
+    if (wanted && !this.pollTimer) {
+      this.pollTimer = setInterval(function () { self.poll(); }, Math.max(1, this.config.poll_seconds) * 1000);
+    } else if (!wanted && this.pollTimer) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = null;
+    }
   };
 
   Widget.prototype.poll = function () {
-    if (!this.conversation || this.busy || !this.isOpen() || document.hidden) return;
+    if (!this.conversation || this.busy || document.hidden) return;
+    if (!this.restored) {
+      // Closed since the page loaded: draw the history once, then only what is new is unread.
+      this.restored = true;
+      this.restore();
+      return;
+    }
     this.sync();
   };
 
@@ -507,13 +661,30 @@
       if (res.status !== 200 || conversation !== self.conversation) return;
       if (self.busy || generation !== self.generation) return;
       var fresh = (res.data.messages || []).filter(function (e) { return e.seq > self.lastSeq; });
+      self.rememberTyped(fresh);
       if (fresh.length) {
         self.renderHistory(fresh, self.quietSync ? ["agent", "system"] : null);
         self.lastSeq = fresh[fresh.length - 1].seq;
+        if (!self.isOpen()) {
+          var replies = fresh.filter(function (e) { return e.role === "agent"; }).length;
+          if (replies) self.setUnread(self.unread + replies);
+        }
       }
       self.quietSync = false;
       self.applyState(res.data.state);
+      self.applyTicketStatus(res.data.ticket_status);
     }, function () { /* offline for a moment: the next poll tries again */ });
+  };
+
+  // The typed texts sent since the last fetch belong to its new typed user turns, in order.
+  Widget.prototype.rememberTyped = function (fresh) {
+    if (!this.pendingTyped.length || !this.conversation) return;
+    var map = typedGet(this.conversation);
+    var pending = this.pendingTyped;
+    fresh.forEach(function (entry) {
+      if (entry.role === "user" && !entry.payload && pending.length) map[entry.seq] = pending.shift();
+    });
+    typedSet(this.conversation, map);
   };
 
   // ------------------------------------------------------------------ sending
@@ -527,32 +698,48 @@
       return;
     }
     this.input.value = "";
-    this.disableReplies();
+    this.fitInput();
+    var undo = this.disableReplies();
     var row = this.addMessage("user", text, []);
-    this.post({ text: text }, row, null, text);
+    this.post({ text: text }, row, undo, text);
+  };
+
+  // Send again the message whose send failed, with the same message_id (see post).
+  Widget.prototype.retryFailed = function () {
+    var failed = this.failed;
+    if (!failed || this.busy) return;
+    this.failed = null;
+    if (failed.message.text !== undefined) {
+      if (this.input.value === failed.typed) {
+        this.input.value = "";
+        this.fitInput();
+      }
+      var undo = this.disableReplies();
+      var row = this.addMessage("user", failed.typed, []);
+      this.post(failed.message, row, undo, failed.typed);
+    } else {
+      this.sendPayload(failed.message.payload, failed.title, failed.button);
+    }
   };
 
   Widget.prototype.sendPayload = function (payload, title, button) {
     if (this.busy) return;
-    var group = button ? button.parentNode : null;
     if (button) button.classList.add("wb-chosen");
-    this.disableReplies();
+    var enable = this.disableReplies();
     var row = this.addMessage("user", title, []);
     var self = this;
     this.post({ payload: payload }, row, function () {
       if (button) button.classList.remove("wb-chosen");
-      if (group) {
-        var buttons = group.querySelectorAll(".wb-reply");
-        for (var i = 0; i < buttons.length; i++) buttons[i].disabled = false;
-      }
-    }, null);
+      enable();
+    }, null, { title: title, button: button });
     // The clicked button is disabled now: keep keyboard focus in the panel.
     self.input.focus();
   };
 
   // POST one message. On failure the optimistic user bubble is removed, the typed text goes
-  // back into the input and `undo` re-enables the quick replies that were clicked.
-  Widget.prototype.post = function (message, row, undo, typed) {
+  // back into the input, `undo` re-enables the quick replies, and when the server could not
+  // be reached or failed, the retry button sends the same message again.
+  Widget.prototype.post = function (message, row, undo, typed, pressed) {
     var self = this;
     // One id per message. Sending again what failed on the network keeps its id: the server may
     // have applied it before the connection broke, and then answers with the stored reply
@@ -573,6 +760,7 @@
       self.setBusy(false);
       self.retry = null;
       if (res.status === 200) {
+        if (typed !== null) self.pendingTyped.push(typed);
         self.receive(res.data);
         return;
       }
@@ -586,19 +774,30 @@
         return;
       }
       var stale = res.data && res.data.error && res.data.error.code === "unknown_payload";
+      if (res.status >= 500) {
+        // Not applied (or applied and its reply lost): the retry keeps the message_id.
+        self.retry = { key: key, id: id };
+        self.failed = { message: message, typed: typed, title: pressed && pressed.title, button: pressed && pressed.button };
+        self.fail(row, undo, typed, self.strings.error_network, true);
+        return;
+      }
       self.fail(row, stale ? null : undo, typed, self.errorText(res));
     }, function () {
       self.setBusy(false);
       self.retry = { key: key, id: id };
-      self.fail(row, undo, typed, self.strings.error_network);
+      self.failed = { message: message, typed: typed, title: pressed && pressed.title, button: pressed && pressed.button };
+      self.fail(row, undo, typed, self.strings.error_network, true);
     });
   };
 
-  Widget.prototype.fail = function (row, undo, typed, text) {
+  Widget.prototype.fail = function (row, undo, typed, text, retryable) {
     if (row && row.parentNode) row.parentNode.removeChild(row);
-    if (typed !== null && !this.input.value) this.input.value = typed;
+    if (typed !== null && !this.input.value) {
+      this.input.value = typed;
+      this.fitInput();
+    }
     if (undo) undo(); // not for a button that can no longer be answered
-    this.showError(text);
+    this.showError(text, retryable);
   };
 
   Widget.prototype.errorText = function (res) {
@@ -607,6 +806,7 @@
     if (res.status === 413) return fill(s.error_too_long, { max: this.config.max_message_chars });
     if (res.status === 429) return s.error_rate_limited;
     if (code === "unknown_payload") return s.error_stale;
+    if (res.status >= 500) return s.error_network;
     return s.error_server;
   };
 
