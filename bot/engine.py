@@ -234,7 +234,10 @@ class Assistant:
             user_turn |= {
                 "intent": nlu["intent"] if nlu else None,
                 "confidence": nlu["confidence"] if nlu else None,
-                "meta": {"outcome": str(result.outcome), "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id")},
+                "meta": {
+                    "outcome": str(result.outcome), "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id"),
+                    **result.report,  # what the insights count: steps shown, answer chosen, solved, escalated
+                },
             }
             if result.feedback:
                 kind, target, helpful = result.feedback
