@@ -319,7 +319,7 @@ def faq_test(ctx: click.Context, held_out: bool, fmt: str) -> None:
 
 @main.group()
 def report() -> None:
-    """Reports for content editors."""
+    """Reports for content editors and support leads."""
 
 
 @report.command("unanswered")
@@ -412,6 +412,10 @@ def _register_command_groups() -> None:
     from bot.console.commands import users
     from bot.measure.commands import bench_command, eval_command, test_command
 
+    from bot.insights.commands import funnel_command, stats_command
+
+    report.add_command(stats_command)
+    report.add_command(funnel_command)
     main.add_command(users)
     main.add_command(eval_command)
     main.add_command(bench_command)

@@ -379,7 +379,9 @@ def flow_funnels(
     return funnels
 
 
-def compute_insights(s: Session, q: InsightQuery, *, now: datetime | None = None) -> dict[str, Any]:
+def compute_insights(
+    s: Session, q: InsightQuery, *, now: datetime | None = None, idle: timedelta = DEFAULT_IDLE
+) -> dict[str, Any]:
     """Every figure of the period, as one JSON-ready object (the CLI's and the console's)."""
     return {
         "period": {"start": q.start.isoformat(timespec="seconds"), "end": q.end.isoformat(timespec="seconds"), "brand": q.brand},
@@ -389,7 +391,7 @@ def compute_insights(s: Session, q: InsightQuery, *, now: datetime | None = None
         "top_intents": top_intents(s, q),
         "faq": faq_figures(s, q),
         "tickets": ticket_figures(s, q, now=now),
-        "funnels": flow_funnels(s, q, now=now),
+        "funnels": flow_funnels(s, q, now=now, idle=idle),
     }
 
 
