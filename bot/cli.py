@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import os
@@ -383,7 +384,30 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         return
     from uvicorn.supervisors import Multiprocess
 
-    Multiprocess(config, sockets=[_tcp_listener(host, port)]).run()
+    with _shared_metrics_folder():
+        Multiprocess(config, sockets=[_tcp_listener(host, port)]).run()
+
+
+@contextlib.contextmanager
+def _shared_metrics_folder():
+    """With several workers, each keeps its Prometheus samples in files of one folder that
+    /metrics sums up (prometheus-client's multiprocess mode; see bot/metrics.py): a fresh
+    folder per run, removed afterwards, unless PROMETHEUS_MULTIPROC_DIR names one already."""
+    import shutil
+    import tempfile
+
+    from bot.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="walletbot-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _tcp_listener(host: str, port: int):

@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from actions.registry import load_actions
 from bot import guard
@@ -41,6 +41,9 @@ from bot.store import (
     stored_reply,
     token_hash_matches,
 )
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger("walletbot.engine")
 # Words in a bot message that mean the next bare number is probably a verification code.
@@ -92,6 +95,8 @@ class Assistant:
         self.reload_status = ReloadStatus(runtime.content.version, runtime.content.loaded_at)
         self._token_hashes: dict[str, str] = {}
         self._token_lock = threading.Lock()
+        # Set by the HTTP app when /metrics is on (bot/metrics.py); None: nothing is counted.
+        self.metrics: Metrics | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, auto_train: bool = False, progress: Callable[[str], None] = lambda _m: None) -> "Assistant":
@@ -209,6 +214,8 @@ class Assistant:
                 if message_id is not None:
                     meta |= {"message_id": message_id, "reply": reply}
                 record_turns(s, conv, turns, state)
+                if self.metrics is not None:
+                    self.metrics.message("human", None)
                 return reply
 
             def open_ticket(request: TicketRequest) -> TicketInfo:
@@ -218,6 +225,8 @@ class Assistant:
                 )
                 if created:
                     log.info("ticket %s opened: category=%s priority=%s", ticket.number, request.category, request.priority)
+                    if self.metrics is not None:
+                        self.metrics.ticket_opened(str(ticket.priority))
                 return TicketInfo(ticket.number, created, str(ticket.priority))
 
             def update_ticket(update: TicketUpdate) -> TicketInfo | None:
@@ -251,6 +260,8 @@ class Assistant:
             if message_id is not None:
                 user_turn["meta"] |= {"message_id": message_id, "reply": reply}
             record_turns(s, conv, [user_turn, *bot_turns], state)
+            if self.metrics is not None:
+                self.metrics.message(str(result.outcome), nlu["confidence"] if nlu else None)
             log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_seq, user_turn["intent"], result.outcome)
             return reply
 
