@@ -17,7 +17,7 @@ LABEL_KEYS = (
     "faq_id", "answered", "helpful", "not_helpful", "tickets", "opened", "by_priority", "by_category",
     "priority", "category", "first_action", "resolution", "mean", "longest", "tickets_measured",
     "overdue", "funnels", "flow", "step", "reached", "choices", "left", "solved", "escalated_here", "went_on",
-    "no_data", "minutes", "plot_title",
+    "no_data", "minutes", "plot_title", "bad_period", "bad_brand", "kpis", "choice",
 )
 
 
