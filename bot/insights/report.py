@@ -10,6 +10,7 @@ from bot.flows.model import Flow
 from bot.insights.funnel import ordered_funnel
 from bot.insights.labels import InsightLabels
 from bot.store import Database
+from bot.store.insight_rollups import refresh as refresh_rollups
 from bot.store.insights import InsightQuery, compute_insights
 
 SCHEMA = "walletbot.insights/1"
@@ -23,6 +24,7 @@ def build_report(
     ``funnels`` becomes a list of ``{"flow", "title", "steps": [...]}`` in the order of
     ``flows``, only for flows some conversation of the period entered.
     """
+    refresh_rollups(db, now=now)  # the days that settled since the last report
     with db.session(readonly=True) as s:
         figures = compute_insights(s, q, now=now, idle=timedelta(minutes=idle_minutes))
     counts = figures.pop("funnels")

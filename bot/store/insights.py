@@ -157,8 +157,8 @@ def _counts(rows: Any) -> dict[str, int]:
 # --------------------------------------------------------------------------- figures
 
 
-def conversation_figures(s: Session, q: InsightQuery) -> dict[str, Any]:
-    """Conversations, contained and escalated: in total, per day and per brand."""
+def conversation_rows(s: Session, q: InsightQuery) -> list[dict[str, Any]]:
+    """Conversations, contained and escalated per start day and brand."""
     escalated = case((_has_ticket(), 1), else_=0)
     contained = case((and_(~_has_ticket(), _solved()), 1), else_=0)
     per = (
@@ -173,10 +173,14 @@ def conversation_figures(s: Session, q: InsightQuery) -> dict[str, Any]:
         .group_by(literal_column("day"), Conversation.brand)
         .order_by(literal_column("day"), Conversation.brand)
     )
-    rows = [
+    return [
         {"day": day, "brand": brand, "conversations": n, "contained": int(c or 0), "escalated": int(e or 0)}
         for day, brand, n, c, e in s.execute(per)
     ]
+
+
+def conversation_totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The totals, the per-day and the per-brand lines of ``conversation_rows``."""
 
     def total(key_rows: list[dict[str, Any]]) -> dict[str, Any]:
         n = sum(r["conversations"] for r in key_rows)
@@ -194,6 +198,11 @@ def conversation_figures(s: Session, q: InsightQuery) -> dict[str, Any]:
         "days": [{"day": d, **total([r for r in rows if r["day"] == d])} for d in days],
         "brands": [{"brand": b, **total([r for r in rows if r["brand"] == b])} for b in brands],
     }
+
+
+def conversation_figures(s: Session, q: InsightQuery) -> dict[str, Any]:
+    """Conversations, contained and escalated: in total, per day and per brand."""
+    return conversation_totals(conversation_rows(s, q))
 
 
 def message_figures(s: Session, q: InsightQuery) -> dict[str, Any]:
@@ -220,7 +229,7 @@ def escalation_reasons(s: Session, q: InsightQuery) -> dict[str, int]:
     return {name: found.pop(name, 0) for name in ESCALATION_REASONS} | found
 
 
-def top_intents(s: Session, q: InsightQuery, limit: int = TOP_INTENTS) -> list[dict[str, Any]]:
+def top_intents(s: Session, q: InsightQuery, limit: int | None = TOP_INTENTS) -> list[dict[str, Any]]:
     """The intents users' typed messages were read as, most frequent first."""
     n = func.count().label("n")
     stmt = (
@@ -379,19 +388,49 @@ def flow_funnels(
     return funnels
 
 
-def compute_insights(
+def live_figures(
     s: Session, q: InsightQuery, *, now: datetime | None = None, idle: timedelta = DEFAULT_IDLE
 ) -> dict[str, Any]:
-    """Every figure of the period, as one JSON-ready object (the CLI's and the console's)."""
+    """The figures of the cohort computed from the turns themselves (all but the tickets'),
+    in the shapes the rollups store: conversation rows per day and brand, every intent."""
     return {
-        "period": {"start": q.start.isoformat(timespec="seconds"), "end": q.end.isoformat(timespec="seconds"), "brand": q.brand},
-        "conversations": conversation_figures(s, q),
+        "conversation_rows": conversation_rows(s, q),
         "messages": message_figures(s, q),
         "escalation_reasons": escalation_reasons(s, q),
-        "top_intents": top_intents(s, q),
+        "intents": top_intents(s, q, limit=None),
         "faq": faq_figures(s, q),
-        "tickets": ticket_figures(s, q, now=now),
         "funnels": flow_funnels(s, q, now=now, idle=idle),
+    }
+
+
+def compute_insights(
+    s: Session, q: InsightQuery, *, now: datetime | None = None, idle: timedelta = DEFAULT_IDLE, rollups: bool = True
+) -> dict[str, Any]:
+    """Every figure of the period, as one JSON-ready object (the CLI's and the console's).
+
+    With ``rollups`` (the default), the days already rolled up (``insight_rollups``) are summed
+    from there and only the rest of the period is computed from the turns; the result is the
+    same (``tests/test_store_insight_rollups.py``), only faster on a large store.
+    """
+    from bot.store import insight_rollups
+
+    if rollups:
+        parts = insight_rollups.split(s, q, now=now)
+        rows = insight_rollups.read(s, parts.rolled_days, q.brand) if parts.rolled_days else []
+        for window in parts.live:
+            rows += insight_rollups.flatten(live_figures(s, window, now=now, idle=idle))
+    else:
+        rows = insight_rollups.flatten(live_figures(s, q, now=now, idle=idle))
+    figures = insight_rollups.assemble(rows)
+    return {
+        "period": {"start": q.start.isoformat(timespec="seconds"), "end": q.end.isoformat(timespec="seconds"), "brand": q.brand},
+        "conversations": conversation_totals(figures["conversation_rows"]),
+        "messages": figures["messages"],
+        "escalation_reasons": figures["escalation_reasons"],
+        "top_intents": figures["intents"][:TOP_INTENTS],
+        "faq": figures["faq"],
+        "tickets": ticket_figures(s, q, now=now),
+        "funnels": figures["funnels"],
     }
 
 
