@@ -35,11 +35,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, trained_models_dir: Path, r
     assistant = Assistant(settings, runtime, db)  # type: ignore[arg-type]
     with db.session() as s:
         create_user(s, AGENT, "agent", PASSWORD)
-    # generic: one solved at the first step, one handed to a human there; kdou: one FAQ voted down.
-    solved = Chat(assistant)
+    # upay: one solved at the first step, one handed to a human there; kdou: one FAQ voted down.
+    solved = Chat(assistant, brand="upay")
     solved.say("充值失败了")
     solved.press_title("成功了")
-    handed = Chat(assistant)
+    handed = Chat(assistant, brand="upay")
     handed.say("充值失败了")
     handed.press("/human")
     faq = Chat(assistant, brand="kdou")
@@ -125,7 +125,7 @@ def test_the_json_twin_and_its_refusals(server: str, page: tuple[Page, list[str]
     p, _ = page
     cookies = {c["name"]: c["value"] for c in p.context.cookies()}
     with httpx.Client(base_url=server, cookies=cookies) as client:
-        report = client.get("/console/api/insights", params={"brand": "generic"}).json()
+        report = client.get("/console/api/insights", params={"brand": "upay"}).json()
         assert report["conversations"]["conversations"] == 2
         assert report["escalation_reasons"]["handoff"] == 1
         bad = client.get("/console/api/insights", params={"start": "2026-13-01"})

@@ -20,10 +20,10 @@ from engine_fixtures import CONFIG
 def seeded(chat, settings):
     """Two topup conversations: one solved at the first step, one that asked for a human there;
     one kdou conversation not understood."""
-    solved = chat()
+    solved = chat(brand="upay")  # upay's top-up checklist begins at account_info
     solved.say("充值失败了")
     solved.press_title("成功了")
-    handed = chat()
+    handed = chat(brand="upay")
     handed.say("充值失败了")
     handed.press("/human")
     other = chat(brand="kdou")

@@ -41,6 +41,10 @@ def walk_until(chat: Chat, title: str, *, stop: str) -> None:
 def seeded(bot: Assistant) -> dict[str, Any]:
     """Seven conversations (brand generic unless said), and what each adds:
 
+    (the top-up ones are upay's: its checklist is account_info, network, maintenance,
+    source_balance, bank_limit, account_status)
+
+
     1 solved: topup -> 成功了 at account_info -> helpful vote      contained
     2 left:   topup -> 还是不行 x5 -> stops at account_status        left there
     3 misunderstood: two messages not understood -> 转人工        escalated (misunderstood)
@@ -49,12 +53,12 @@ def seeded(bot: Assistant) -> dict[str, Any]:
     6 faq down: an FAQ question -> not helpful                     not contained
     7 faq up (kdou): an FAQ question -> helpful                    contained
     """
-    solved = Chat(bot)
+    solved = Chat(bot, brand="upay")  # upay's top-up checklist begins at account_info
     solved.say("充值失败了")
     solved.press_title("成功了")
     solved.press("/helpful")
 
-    left = Chat(bot)
+    left = Chat(bot, brand="upay")
     left.say("充值失败了")
     walk_until(left, "还是不行", stop="有冻结提示")
 
@@ -67,7 +71,7 @@ def seeded(bot: Assistant) -> dict[str, Any]:
     urgent.say("我的账号被盗了")
     urgent.press_title("登不上")
 
-    handoff = Chat(bot)
+    handoff = Chat(bot, brand="upay")
     handoff.say("充值失败了")
     handoff.press("/human")
 
@@ -115,8 +119,9 @@ def test_conversations_containment_and_escalation(bot: Assistant, seeded: dict[s
     assert conv["containment_rate"] == round(2 / 7, 4)
     assert conv["escalation_rate"] == round(3 / 7, 4)
     assert [(b["brand"], b["conversations"], b["contained"], b["escalated"]) for b in conv["brands"]] == [
-        ("generic", 6, 1, 3),
+        ("generic", 3, 0, 2),
         ("kdou", 1, 1, 0),
+        ("upay", 3, 1, 1),
     ]
     assert figures["escalation_reasons"] == {"flow": 0, "urgent": 1, "handoff": 1, "misunderstood": 1, "fraud": 0}
 

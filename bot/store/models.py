@@ -487,6 +487,7 @@ class Feedback(Base):
         CheckConstraint(_in("target_kind", FeedbackTarget), name="target_kind"),
         Index("ix_feedback_created_at", "created_at"),
         Index("ix_feedback_target_kind_target_id", "target_kind", "target_id"),
+        Index("ix_feedback_conversation_id", "conversation_id"),  # the insights: a conversation's votes
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

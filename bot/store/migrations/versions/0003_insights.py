@@ -6,7 +6,8 @@ Create Date: 2026-12-02
 
 insight_rollups holds one figure of one day's conversations of one brand; insight_rollup_days
 lists the days rolled up. Indexes on conversations.created_at and tickets.created_at find a
-period's conversations and tickets without reading the tables.
+period's conversations and tickets without reading the tables; on feedback.conversation_id,
+a conversation's votes (containment asks it of every conversation).
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_conversations_created_at", "conversations", ["created_at"])
     op.create_index("ix_tickets_created_at", "tickets", ["created_at"])
+    op.create_index("ix_feedback_conversation_id", "feedback", ["conversation_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_feedback_conversation_id", table_name="feedback")
     op.drop_index("ix_tickets_created_at", table_name="tickets")
     op.drop_index("ix_conversations_created_at", table_name="conversations")
     op.drop_table("insight_rollup_days")
