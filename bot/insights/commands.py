@@ -10,13 +10,12 @@ from pathlib import Path
 
 import click
 
-from bot.reports import parse_since
-
 
 def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict, object]:
     from bot.content import load_content
     from bot.insights.labels import InsightLabels
     from bot.insights.report import build_report
+    from bot.reports import parse_since  # imports numpy and the NLU: only when a report runs
     from bot.store import Database
     from bot.store.insights import InsightQuery
 
