@@ -71,3 +71,19 @@ def test_without_rollups_everything_is_live(settled: Assistant) -> None:
         assert split(s, week).rolled_days == []
     live, rolled = both(settled, week)
     assert rolled == live and live["conversations"]["contained"] == 2
+
+
+def test_recent_days_are_provisional(bot: Assistant, seeded: dict[str, Any]) -> None:  # noqa: F811
+    """Today's rollup is read like any other, and computed again once older than PROVISIONAL_FOR."""
+    from datetime import UTC, datetime, time
+
+    assert refresh(bot.db) >= 1
+    assert refresh(bot.db) == 0  # just computed
+    today = datetime.combine(utcnow().date(), time(), UTC)
+    whole_today = InsightQuery(today, today + timedelta(days=1))
+    with bot.db.session(readonly=True) as s:
+        parts = split(s, whole_today)
+    assert parts.rolled_days == [today.date().isoformat()] and parts.live == []
+    live, rolled = both(bot, whole_today)
+    assert rolled == live and rolled["conversations"]["conversations"] == 7
+    assert refresh(bot.db, now=utcnow() + timedelta(minutes=6)) >= 1  # stale: computed again

@@ -3,13 +3,14 @@ thousand rows instead of computed again from a million turns.
 
 Every figure computed from the turns (``insights.live_figures``) is additive over cohorts: a
 conversation belongs to the UTC day it started, so the figures of a period are the sums of its
-days' figures. Once a day is over and its conversations are at least ``ROLLUP_AFTER`` old (they
-rarely go on after that), ``refresh`` computes that day's figures per brand with the same SQL
-and stores them as rows ``(day, brand, figure, key, subkey, value)`` in ``insight_rollups``;
-``insight_rollup_days`` lists the days done. A period is then answered from the rollups of its
-whole settled days plus live queries over the rest (its first and last partial days, and the
-last ``ROLLUP_AFTER``), see ``split``. Ticket figures are always computed live: tickets keep
-changing (assigned, resolved) long after they opened.
+days' figures. ``refresh`` computes each day's figures per brand with the same SQL and stores
+them as rows ``(day, brand, figure, key, subkey, value)`` in ``insight_rollups``;
+``insight_rollup_days`` lists the days done and when. A day's rollup is final once computed
+``ROLLUP_AFTER`` after the day ended (its conversations are over); the days before that
+(yesterday, today) are provisional and computed again when older than ``PROVISIONAL_FOR``. A
+period is answered from the rollups of the whole days it contains plus live queries over the
+rest (a partial first or last day), see ``split``. Ticket figures are always computed live:
+tickets keep changing (assigned, resolved) long after they opened.
 
 Rows (figure, key, subkey):
     conv:    conversations|contained|escalated, ""        (per day and brand)
@@ -32,8 +33,10 @@ from sqlalchemy.orm import Session
 from bot.store.db import Database
 from bot.store.models import Conversation, InsightRollup, InsightRollupDay, utcnow
 
-# A day is rolled up once its last conversation started this long ago.
+# A day's rollup is final once computed this long after the day ended (its conversations are over).
 ROLLUP_AFTER = timedelta(days=1)
+# Before that (yesterday, today) it is provisional, and computed again when older than this.
+PROVISIONAL_FOR = timedelta(minutes=5)
 SEP = "\x1f"
 FUNNEL_MEASURES = ("reached", "left", "solved", "escalated")
 FAQ_MEASURES = ("answered", "helpful", "not_helpful")
@@ -159,27 +162,33 @@ def assemble(rows: list[Row]) -> dict[str, Any]:
 
 
 def refresh(db: Database, *, now: datetime | None = None) -> int:
-    """Roll up every day that is settled and not rolled up yet; returns how many days.
+    """Roll up every day not rolled up yet, and re-roll the days not settled yet (yesterday,
+    today) whose rollup is older than ``PROVISIONAL_FOR``; returns how many days were written.
 
+    A settled day is written once: its rollup is final once computed after the day ended plus
+    ``ROLLUP_AFTER``. The recent days' rollups are provisional, so a report reads them too
+    instead of scanning their turns, and is at most ``PROVISIONAL_FOR`` behind for them.
     Each day is one write transaction: figures of every brand, then its day row. A day that
-    another worker rolls up at the same time is written once (its day row is the primary key;
+    another worker writes at the same time is written once (the day row is the primary key;
     the loser's transaction fails and is ignored).
     """
     from bot.store.errors import StoreError
     from bot.store.insights import InsightQuery, live_figures
 
     now = now or utcnow()
-    last = (now - ROLLUP_AFTER).date() - timedelta(days=1)  # the last day whose conversations all settled
     with db.session(readonly=True) as s:
         first_start = s.scalar(select(func.min(Conversation.created_at)))
-        if first_start is None or first_start.date() > last:
+        if first_start is None:
             return 0
-        done = set(s.scalars(select(InsightRollupDay.day).where(InsightRollupDay.day >= first_start.date().isoformat())))
+        stmt = select(InsightRollupDay.day, InsightRollupDay.computed_at).where(InsightRollupDay.day >= first_start.date().isoformat())
+        done = {day: computed_at for day, computed_at in s.execute(stmt)}
         brands = list(s.scalars(select(Conversation.brand).distinct()))
     rolled = 0
     day = first_start.date()
-    while day <= last:
-        if day.isoformat() not in done:
+    while day <= now.date():
+        computed = done.get(day.isoformat())
+        final = computed is not None and computed >= _midnight(day + timedelta(days=1)) + ROLLUP_AFTER
+        if not final and (computed is None or computed < now - PROVISIONAL_FOR):
             try:
                 with db.session() as s:
                     rows: list[Row] = []
@@ -187,6 +196,7 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
                         q = InsightQuery(_midnight(day), _midnight(day + timedelta(days=1)), brand)
                         rows += flatten(live_figures(s, q, now=now), day.isoformat(), brand)
                     s.execute(delete(InsightRollup).where(InsightRollup.day == day.isoformat()))
+                    s.execute(delete(InsightRollupDay).where(InsightRollupDay.day == day.isoformat()))
                     if rows:
                         s.execute(insert(InsightRollup), [
                             {"day": d, "brand": b, "figure": f, "key": k, "subkey": sk, "value": v} for d, b, f, k, sk, v in rows
