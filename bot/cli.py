@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import os
@@ -319,7 +320,7 @@ def faq_test(ctx: click.Context, held_out: bool, fmt: str) -> None:
 
 @main.group()
 def report() -> None:
-    """Reports for content editors."""
+    """Reports for content editors and support leads."""
 
 
 @report.command("unanswered")
@@ -383,7 +384,30 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         return
     from uvicorn.supervisors import Multiprocess
 
-    Multiprocess(config, sockets=[_tcp_listener(host, port)]).run()
+    with _shared_metrics_folder():
+        Multiprocess(config, sockets=[_tcp_listener(host, port)]).run()
+
+
+@contextlib.contextmanager
+def _shared_metrics_folder():
+    """With several workers, each keeps its Prometheus samples in files of one folder that
+    /metrics sums up (prometheus-client's multiprocess mode; see bot/metrics.py): a fresh
+    folder per run, removed afterwards, unless PROMETHEUS_MULTIPROC_DIR names one already."""
+    import shutil
+    import tempfile
+
+    from bot.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="walletbot-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _tcp_listener(host: str, port: int):
@@ -412,6 +436,10 @@ def _register_command_groups() -> None:
     from bot.console.commands import users
     from bot.measure.commands import bench_command, eval_command, test_command
 
+    from bot.insights.commands import funnel_command, stats_command
+
+    report.add_command(stats_command)
+    report.add_command(funnel_command)
     main.add_command(users)
     main.add_command(eval_command)
     main.add_command(bench_command)

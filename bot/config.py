@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.errors import ConfigError
 
@@ -75,6 +75,30 @@ class HttpSettings(_Section):
     rate_limit_per_minute_conversation: int = Field(30, ge=1)
 
 
+class MetricsSettings(_Section):
+    """GET /metrics: off, open, or behind a bearer token."""
+
+    enabled: bool = True
+    # SecretStr: hidden in repr and logs. A digits-only token read from YAML is still text.
+    token: SecretStr | None = None
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token_is_text(cls, value: Any) -> Any:
+        return None if value in (None, "") else str(value)
+
+
+class InsightsSettings(_Section):
+    """The support leads' figures (console page and `walletbot report stats|funnel`)."""
+
+    default_days: int = Field(7, ge=1, le=366)
+    idle_minutes: int = Field(30, ge=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    reasons: dict[str, str] = Field(default_factory=dict)
+    outcomes: dict[str, str] = Field(default_factory=dict)
+    priorities: dict[str, str] = Field(default_factory=dict)
+
+
 class MaintenanceWindow(_Section):
     days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
     start: str
@@ -125,6 +149,8 @@ class Settings(_Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     ui: dict[str, Any] = Field(default_factory=dict)
     console: dict[str, Any] = Field(default_factory=dict)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    insights: InsightsSettings = Field(default_factory=InsightsSettings)
     brands: dict[str, Brand]
     # Folder of the config file: relative paths are resolved against it.
     root: Path = Path(".")
@@ -200,7 +226,7 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
         raise ConfigError(f"Config file '{config_path}' is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"Config file '{config_path}' must hold a mapping at the top level.")
-    for section in ("paths", "storage", "nlu", "faq", "dialogue", "http"):
+    for section in ("paths", "storage", "nlu", "faq", "dialogue", "http", "metrics", "insights"):
         raw.setdefault(section, {})
     _apply_env(raw, environ)
     raw["root"] = config_path.resolve().parent

@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from actions.registry import load_actions
 from bot import guard
@@ -42,6 +42,9 @@ from bot.store import (
     stored_reply,
     token_hash_matches,
 )
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger("walletbot.engine")
 # Words in a bot message that mean the next bare number is probably a verification code.
@@ -93,6 +96,8 @@ class Assistant:
         self.reload_status = ReloadStatus(runtime.content.version, runtime.content.loaded_at)
         self._token_hashes: dict[str, str] = {}
         self._token_lock = threading.Lock()
+        # Set by the HTTP app when /metrics is on (bot/metrics.py); None: nothing is counted.
+        self.metrics: Metrics | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, auto_train: bool = False, progress: Callable[[str], None] = lambda _m: None) -> "Assistant":
@@ -210,6 +215,8 @@ class Assistant:
                 if message_id is not None:
                     meta |= {"message_id": message_id, "reply": reply}
                 record_turns(s, conv, turns, state)
+                if self.metrics is not None:
+                    self.metrics.message("human", None)
                 return reply
 
             def open_ticket(request: TicketRequest) -> TicketInfo:
@@ -219,6 +226,8 @@ class Assistant:
                 )
                 if created:
                     log.info("ticket %s opened: category=%s priority=%s", ticket.number, request.category, request.priority)
+                    if self.metrics is not None:
+                        self.metrics.ticket_opened(str(ticket.priority))
                 return TicketInfo(ticket.number, created, str(ticket.priority))
 
             def update_ticket(update: TicketUpdate) -> TicketInfo | None:
@@ -235,7 +244,10 @@ class Assistant:
             user_turn |= {
                 "intent": nlu["intent"] if nlu else None,
                 "confidence": nlu["confidence"] if nlu else None,
-                "meta": {"outcome": str(result.outcome), "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id")},
+                "meta": {
+                    "outcome": str(result.outcome), "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id"),
+                    **result.report,  # what the insights count: steps shown, answer chosen, solved, escalated
+                },
             }
             if result.feedback:
                 kind, target, helpful = result.feedback
@@ -249,6 +261,8 @@ class Assistant:
             if message_id is not None:
                 user_turn["meta"] |= {"message_id": message_id, "reply": reply}
             record_turns(s, conv, [user_turn, *bot_turns], state)
+            if self.metrics is not None:
+                self.metrics.message(str(result.outcome), nlu["confidence"] if nlu else None)
             log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_seq, user_turn["intent"], result.outcome)
             return reply
 

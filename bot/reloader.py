@@ -36,7 +36,15 @@ def _snapshot(data_dir: Path) -> dict[str, float]:
 def reload_assistant(assistant: Assistant) -> ReloadStatus:
     """Validate and load data/ (retraining when data/nlu changed); swap only if all is valid."""
     with _one_at_a_time:
-        return _reload(assistant)
+        try:
+            status = _reload(assistant)
+        except Exception:
+            if assistant.metrics is not None:
+                assistant.metrics.content_reloaded(ok=False)
+            raise
+    if assistant.metrics is not None:
+        assistant.metrics.content_reloaded(ok=not status.errors)
+    return status
 
 
 def _reload(assistant: Assistant) -> ReloadStatus:

@@ -22,13 +22,16 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 from fastapi import FastAPI
 
+from bot.api import metrics as metrics_routes
 from bot.api import pages, routes
 from bot.api.errors import install_error_handlers
+from bot.api.metrics import MetricsMiddleware
 from bot.api.middleware import ApiCORSMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from bot.api.ui import check_ui
 from bot.config import Settings, load_settings
 from bot.console import build_console_router
 from bot.errors import ModelError
+from bot.metrics import Metrics
 
 if TYPE_CHECKING:
     from bot.engine import Assistant
@@ -75,6 +78,8 @@ def create_app(
                 app.state.not_ready_reason = str(exc)
                 log.warning("serving without a model, /api/chat answers 503: %s", exc)
             app.state.assistant = owned
+            if owned is not None:
+                _count_into(app, owned)
         watcher = None
         if watch_content and app.state.assistant is not None:
             from bot.reloader import ContentWatcher
@@ -103,7 +108,13 @@ def create_app(
     app.state.rate_limits = routes.RateLimits(settings)
     app.state.templates = pages.make_templates()
 
+    app.state.metrics = Metrics() if settings.metrics.enabled else None
+    if assistant is not None:
+        _count_into(app, assistant)
+
     app.include_router(routes.router)
+    if app.state.metrics is not None:
+        app.include_router(metrics_routes.router)
     app.include_router(pages.router)
     app.include_router(build_console_router(console_environ))
     install_error_handlers(app)
@@ -124,7 +135,17 @@ def create_app(
         expose_headers=["Retry-After"],
         max_age=600,
     )
+    if app.state.metrics is not None:
+        app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: times everything
     return app
+
+
+def _count_into(app: FastAPI, assistant: "Assistant") -> None:
+    """Let the engine, the reloader and the database report to this app's /metrics."""
+    metrics: Metrics | None = app.state.metrics
+    if metrics is not None:
+        assistant.metrics = metrics
+        metrics.watch_database(assistant.db.engine)
 
 
 def app_from_env() -> FastAPI:

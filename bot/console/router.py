@@ -30,7 +30,9 @@ Pages (HTML; without a session they redirect to the sign-in page):
                                              questions of the period
     POST /console/content/reload             reload data/ now (admins)
     GET  /console/content/unanswered.yml     the unanswered questions as FAQ stubs (download)
-    GET  /console/static/{name}              console.css, console.js (public)
+    GET  /console/insights                   figures of a period: containment, escalations, funnels
+                                             (bot/console/insights.py)
+    GET  /console/static/{name}              console.css, console.js, insights.js, Chart.js (public)
 
 JSON API (without a session: 401 with ``{"error": {"code", "message"}}``):
 
@@ -40,6 +42,7 @@ JSON API (without a session: 401 with ``{"error": {"code", "message"}}``):
     POST /console/api/export.{csv|json}      the same from the queue's form (CSRF); admins may
                                              add reveal=1 for full contacts, audited per ticket
     GET  /console/api/content                {"version", "loaded_at", "errors", "failed_at"}
+    GET  /console/api/insights               the insights page's figures as JSON
     POST /api/admin/reload                   reload data/ now (admins; header X-CSRF-Token): that
                                              status, 200 when loaded, 422 when rejected
 
@@ -65,6 +68,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.console.errors import ConsoleError
 from bot.console.handlers import ADMIN_API_ROOT, API_ROOT, ROOT, Console
+from bot.console.insights import add_insights_routes
 from bot.errors import WalletbotError
 from bot.store import StoreError
 
@@ -72,6 +76,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "chart.umd.min.js": "text/javascript; charset=utf-8",  # Chart.js 4, vendored (insights)
+    "insights.js": "text/javascript; charset=utf-8",
+    "insights.css": "text/css; charset=utf-8",
 }
 # Pages hold personal data: no cache keeps them, no other site frames them, no inline script.
 CONSOLE_CSP = (
@@ -244,6 +251,8 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
     @router.get(f"{ROOT}/content/unanswered.yml")
     def unanswered_yaml(request: Request) -> Response:
         return console.unanswered_yaml(console.signed_in(request))
+
+    add_insights_routes(router, console)
 
     @router.get(f"{ROOT}/static/{{name}}")
     def static(name: str) -> Response:

@@ -35,6 +35,7 @@ LABEL_KEYS: tuple[str, ...] = (
     "login_limited",
     "signed_in_as",
     "queue",
+    "insights",
     "users",
     "search",
     "search_placeholder",

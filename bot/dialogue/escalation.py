@@ -55,7 +55,9 @@ class Escalation(_Base):
         if step is not None and step.escalate is not None:
             # The ticket opens at once, with what is known: nothing is lost if the user leaves
             # while the details are asked, and each answer is added to it.
-            self._open_or_raise(state, turn, step.escalate.category, step.escalate.priority, turn.render(step.escalate.summary))
+            self._open_or_raise(
+                state, turn, step.escalate.category, step.escalate.priority, turn.render(step.escalate.summary), at=(flow, step.id)
+            )
             after_ticket = True
         state["collecting"] = {
             "flow": flow.name if flow else None, "step": step.id if step else None, "pending": pending, "tries": 0, "said": said,
@@ -279,20 +281,33 @@ class Escalation(_Base):
             return turn.say("details_added", ticket=state.get("ticket") or "")
         flow = self.content.flows[collecting["flow"]]
         escalation = flow.steps[collecting["step"]].escalate
-        self._create_ticket(state, turn, escalation.category, escalation.priority, turn.render(escalation.summary))
+        self._create_ticket(
+            state, turn, escalation.category, escalation.priority, turn.render(escalation.summary), at=(flow, collecting["step"])
+        )
 
-    def _open_or_raise(self, state: dict[str, Any], turn: Turn, category: str, priority: str, summary: str) -> None:
+    def _open_or_raise(
+        self, state: dict[str, Any], turn: Turn, category: str, priority: str, summary: str, *, at: tuple[Flow | None, str | None]
+    ) -> None:
         """Open the ticket; when there is one already, add this escalation to it."""
         if not state.get("ticket"):
-            return self._create_ticket(state, turn, category, priority, summary)
+            return self._create_ticket(state, turn, category, priority, summary, at=at)
         problem = turn.render(self.content.responses.texts.get("summary_added", "{words}"), words=summary)
         self._add_to_ticket(turn, state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=problem))
         state["paused"] = None
         turn.result.outcome = Outcome.ESCALATED
         turn.say("ticket_updated", ticket=state["ticket"])
 
-    def _create_ticket(self, state: dict[str, Any], turn: Turn, category: str, priority: str, summary: str) -> None:
-        """Open the conversation's ticket at the highest urgency the conversation called for."""
+    def _create_ticket(
+        self, state: dict[str, Any], turn: Turn, category: str, priority: str, summary: str,
+        *, at: tuple[Flow | None, str | None], reason: str = "flow",
+    ) -> None:
+        """Open the conversation's ticket at the highest urgency the conversation called for.
+
+        `at` is the checklist and step it escalates from (for the insights' funnel); `reason`
+        is why: "flow" (a checklist's escalate leaf), "handoff" (转人工 asked) or "misunderstood"
+        (转人工 after the bot failed to understand repeatedly). A flow escalation at urgent
+        priority is reported as "urgent", anything with a scam as "fraud".
+        """
         priority = higher(priority, state.get("urgency")) or "normal"
         if state.get("fraud_risk"):
             category = "fraud_risk"
@@ -302,6 +317,13 @@ class Escalation(_Base):
         if words:
             summary = f"{summary}\n{turn.render(self.content.responses.texts.get('summary_user_words', '{words}'), words=words)}"
         info = turn.open_ticket(TicketRequest(category, priority, summary, details, list(state["trail"])))
+        if info.created:
+            if state.get("fraud_risk"):
+                reason = "fraud"
+            elif reason == "flow" and priority == "urgent":
+                reason = "urgent"
+            flow, step_id = at
+            turn.result.report.update(escalation=reason, escalated_flow=flow.name if flow else None, escalated_step=step_id)
         # The flow stays the conversation's topic while the ticket's details are asked.
         state.update(ticket=info.number, escalated=True, paused=None, priority=info.priority)
         turn.result.outcome = Outcome.ESCALATED
@@ -317,6 +339,8 @@ class Escalation(_Base):
         collecting = state.get("collecting") or {}
         name = state.get("flow") or collecting.get("flow") or (state.get("paused") or {}).get("flow") or state.get("intent") or ""
         flow = self.content.flows.get(name)
+        missed = state.get("misses", 0) >= self.settings.dialogue.misses_before_human
+        step_id = state.get("step") or collecting.get("step") or (state.get("paused") or {}).get("step")
         turn.say("human_handoff")
         state["collecting"] = None
         texts = self.content.responses.texts
@@ -327,7 +351,9 @@ class Escalation(_Base):
         else:
             summary = turn.render(texts.get("handoff_summary_no_flow", ""))
             category = "complaint" if state.get("complaint") else "human_request"
-        self._create_ticket(state, turn, category, "normal", summary)
+        self._create_ticket(
+            state, turn, category, "normal", summary, at=(flow, step_id if flow else None), reason="misunderstood" if missed else "handoff"
+        )
         names = [n for n in (flow.details if flow else {})]
         if not any(self._detail_of(flow, n).entity in CONTACT_ENTITIES for n in names):
             names.append("contact")

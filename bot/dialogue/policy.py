@@ -598,6 +598,7 @@ class Policy(Escalation):
                 turn.add(text)
                 turn.say("resolved_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])
                 state.update(flow=None, step=None, resolved=True, awaiting_feedback={"kind": "flow", "id": flow.name})
+                turn.result.report["resolved_step"] = step.id
                 return
             turn.add(said)
             self._trail(turn, state, flow, step, said, answer="")
@@ -609,6 +610,7 @@ class Policy(Escalation):
         if trail and trail[-1].get("step") == step.id and trail[-1].get("answer") is None:
             trail[-1]["answer"] = answer
             trail[-1]["choice"] = option.title
+        turn.result.report.update(steps_flow=flow.name, steps=[], choice_step=step.id, choice=option.title)
         state["misses"] = 0
         turn.result.outcome = Outcome.FLOW
         self._enter(state, turn, flow, option.next_for(turn.brand_key))
@@ -662,6 +664,10 @@ class Policy(Escalation):
 
     def _trail(self, turn: Turn, state: dict[str, Any], flow: Flow, step: Step, said: str, answer: str | None = None) -> None:
         state["trail"].append({"flow": flow.name, "step": step.id, "say": said, "answer": answer, "at": turn.now.isoformat(timespec="seconds")})
+        report = turn.result.report
+        if report.get("steps_flow") != flow.name:  # a switch to another checklist this turn
+            report.update(steps_flow=flow.name, steps=[])
+        report["steps"].append(step.id)
 
     # ------------------------------------------------------------------ FAQ, feedback, clarification
 
@@ -670,6 +676,7 @@ class Policy(Escalation):
         in a message of its own (its button is not feedback on the answer)."""
         entry = self.faq.by_id[entry_id]
         state.update(faq_id=entry.id, awaiting_feedback={"kind": "faq", "id": entry.id})
+        turn.result.report["faq"] = entry.id
         turn.result.outcome = Outcome.ANSWERED
         turn.add(turn.render(entry.answer))
         turn.say("faq_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])

@@ -84,6 +84,10 @@ class TurnResult:
     feedback: tuple[str, str, bool] | None = None
     # Unmasked contact details given this turn: they go only into the ticket, never into state.
     protected: dict[str, str] = field(default_factory=dict)
+    # What this turn did, for the insights (bot/store/insights.py): stored in the user turn's
+    # meta. Keys: steps_flow + steps (the checklist steps shown), choice_step + choice (the
+    # answer chosen), resolved_step, escalation (why a ticket opened) + escalated_step, faq.
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 OpenTicket = Callable[[TicketRequest], TicketInfo]

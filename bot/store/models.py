@@ -319,6 +319,8 @@ class Conversation(Base):
     """One chat between an end user and the bot, with the dialogue state between turns."""
 
     __tablename__ = "conversations"
+    # The insights' cohorts: conversations started in a period.
+    __table_args__ = (Index("ix_conversations_created_at", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     # sha256 hex of the bearer token; the token itself is only ever given to the client.
@@ -379,6 +381,7 @@ class Ticket(Base):
         Index("ix_tickets_brand", "brand"),
         Index("ix_tickets_category", "category"),
         Index("ix_tickets_assignee_id", "assignee_id"),
+        Index("ix_tickets_created_at", "created_at"),  # the insights: tickets opened in a period
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -485,6 +488,7 @@ class Feedback(Base):
         CheckConstraint(_in("target_kind", FeedbackTarget), name="target_kind"),
         Index("ix_feedback_created_at", "created_at"),
         Index("ix_feedback_target_kind_target_id", "target_kind", "target_id"),
+        Index("ix_feedback_conversation_id", "conversation_id"),  # the insights: a conversation's votes
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -502,3 +506,29 @@ class Feedback(Base):
             f"Feedback(conversation_id={self.conversation_id!r}, target={self.target_kind!r}:"
             f"{self.target_id!r}, helpful={self.helpful!r})"
         )
+
+
+class InsightRollup(Base):
+    """One figure of one day's conversations of one brand (see bot/store/insight_rollups.py).
+
+    Figures of days that are over are summed from these rows instead of being computed again
+    from every turn: the insights stay fast on a store of millions of turns.
+    """
+
+    __tablename__ = "insight_rollups"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    figure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subkey: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class InsightRollupDay(Base):
+    """A day whose rollup rows are written (a day without conversations has a row here only)."""
+
+    __tablename__ = "insight_rollup_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

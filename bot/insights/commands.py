@@ -1,0 +1,101 @@
+"""`walletbot report stats` and `walletbot report funnel`: the insights in the terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict, object]:
+    from bot.content import load_content
+    from bot.insights.labels import InsightLabels
+    from bot.insights.report import build_report
+    from bot.reports import parse_since  # imports numpy and the NLU: only when a report runs
+    from bot.store import Database
+    from bot.store.insights import InsightQuery
+
+    settings = ctx.obj["settings_factory"]()
+    try:
+        period = parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    if brand is not None:
+        settings.brand(brand)  # ConfigError names the known brands
+    labels = InsightLabels.from_settings(settings)
+    flows = load_content(settings, lint=False).flows
+    db = Database(settings.database_url)
+    db.migrate()
+    try:
+        report = build_report(db, InsightQuery.last(period, brand=brand), flows, idle_minutes=settings.insights.idle_minutes)
+    finally:
+        db.dispose()
+    return report, labels
+
+
+@click.command("stats")
+@click.option("--since", default="7d", show_default=True, help="the period that ends now: 7d, 12h, 2w")
+@click.option("--brand", default=None, help="one brand (default: all)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_context
+def stats_command(ctx: click.Context, since: str, brand: str | None, fmt: str) -> None:
+    """Containment, escalations and their reasons, rates, intents, FAQ votes, tickets, funnels."""
+    report, labels = _report(ctx, since, brand)
+    if fmt == "json":
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    from bot.insights.report import report_rows
+
+    rows = report_rows(report, labels)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["section", "name", "value"])
+        writer.writerows(rows)
+        click.echo(out.getvalue(), nl=False)
+        return
+    section = None
+    for name_section, name, value in rows:
+        if name_section != section:
+            section = name_section
+            click.secho(section, bold=True)
+        click.echo(f"  {name}：{value}")
+
+
+@click.command("funnel")
+@click.argument("flow")
+@click.option("--since", default="7d", show_default=True, help="the period that ends now: 7d, 12h, 2w")
+@click.option("--brand", default=None, help="one brand (default: all)")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write the funnel as a PNG picture")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def funnel_command(ctx: click.Context, flow: str, since: str, brand: str | None, plot_path: Path | None, fmt: str) -> None:
+    """The step funnel of one flow: reached, chosen answers, left, solved, escalated per step."""
+    from bot.content import load_content
+    from bot.insights.funnel import ordered_funnel
+    from bot.insights.report import step_line
+
+    settings = ctx.obj["settings_factory"]()
+    flows = load_content(settings, lint=False).flows
+    if flow not in flows:
+        click.secho(f"error: Unknown flow '{flow}': known flows are {', '.join(sorted(flows))}.", fg="red", err=True)
+        sys.exit(1)
+    report, labels = _report(ctx, since, brand)
+    funnel = next((f for f in report["funnels"] if f["flow"] == flow), None)
+    if funnel is None:  # nobody entered it in the period: every step at zero
+        funnel = {"flow": flow, "title": flows[flow].title, "steps": ordered_funnel(flows[flow], {})}
+    if plot_path is not None:
+        from bot.insights.plot import plot_funnel
+
+        plot_funnel(funnel, labels, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(funnel, ensure_ascii=False, indent=2))
+        return
+    click.secho(f"{funnel['title']} ({flow})", bold=True)
+    for step in funnel["steps"]:
+        click.echo(f"  {step['step']}：{step_line(step, labels)}")
