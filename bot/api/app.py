@@ -25,6 +25,8 @@ from fastapi import FastAPI
 from bot.api import pages, routes
 from bot.api.errors import install_error_handlers
 from bot.api.middleware import ApiCORSMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
+from bot.request_ids import REQUEST_ID_HEADER, RequestIdMiddleware
+from bot.api.text_rule import TextRuleMiddleware
 from bot.api.ui import check_ui
 from bot.config import Settings, load_settings
 from bot.console import build_console_router
@@ -108,20 +110,22 @@ def create_app(
 
     # Outermost last. The token travels in the body or a header, never in a cookie, so any site
     # may embed the bubble and call the API: CORS without credentials exposes nothing extra.
+    app.add_middleware(TextRuleMiddleware)  # after the body cap: it reads forms and JSON
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.http.max_message_chars * _BYTES_PER_CHAR + _BODY_OVERHEAD,
-        prefix="/api/",
+        prefix=("/api/", "/console/"),
     )
     app.add_middleware(
         ApiCORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type", routes.TOKEN_HEADER],
-        expose_headers=["Retry-After"],
+        expose_headers=["Retry-After", REQUEST_ID_HEADER],
         max_age=600,
     )
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response, even a 413, has an id
     return app
 
 

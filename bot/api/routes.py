@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from bot.api import schemas
 from bot.api.errors import ApiError, error_response, error_responses
+from bot.request_ids import note_failure
 from bot.api.ratelimit import SlidingWindowLimiter, retry_after_header
 from bot.api.ui import widget_config
 from bot.config import Settings
@@ -185,9 +186,11 @@ def readyz(request: Request) -> Any:
     assistant = request.app.state.assistant
     if assistant is None:
         reason = request.app.state.not_ready_reason or "the assistant is still loading"
+        note_failure(f"not ready: {reason}")
         return error_response(503, "not_ready", f"Not ready: {reason}")
     checks = assistant.ready()
     if not all(checks.values()):
         failing = ", ".join(name for name, ok in checks.items() if not ok)
+        note_failure(f"readiness check failed: {failing} unavailable")
         return error_response(503, "not_ready", f"Not ready: {failing} unavailable.")
     return JSONResponse({"status": "ready", "checks": checks})

@@ -22,6 +22,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from bot.request_ids import current_id
 from bot.config import Settings
 from bot.console.auth import (
     COOKIE_PATH,
@@ -329,8 +330,10 @@ class Console:
             query = urllib.parse.urlencode({"next": target}) if request.method == "GET" else ""
             return RedirectResponse(f"{ROOT}/login" + (f"?{query}" if query else ""), status_code=303)
         if is_api:
-            body = {"error": {"code": exc.code, "message": exc.message}}
-            return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+            error = {"code": exc.code, "message": exc.message}
+            if exc.status >= 500:
+                error["request_id"] = current_id() or ""
+            return JSONResponse({"error": error}, status_code=exc.status, headers=exc.headers)
         try:
             config = self.parts(request)[1].config
         except WalletbotError:  # not ready, or the console: section is broken
@@ -343,6 +346,15 @@ class Console:
         )
         response.headers.update(exc.headers)
         return response
+
+    def failure(self, request: Request, status: int, label: str) -> ConsoleError:
+        """A 5xx whose page says only what happened and the request id; the log has the rest."""
+        request_id = current_id() or "-"
+        try:
+            message = self.parts(request)[1].config.text(label, request_id=request_id)
+        except WalletbotError:  # the console: section itself is what is broken
+            message = f"{label} ({request_id})"
+        return ConsoleError(status, label, message)
 
     # ------------------------------------------------------------------ the queue
 
