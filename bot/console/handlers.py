@@ -9,6 +9,7 @@ with the reason when the change is refused.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 import urllib.parse
@@ -585,6 +586,9 @@ class Console:
             self._audit_export(ctx, query, fmt_name, me)
         stamp = utcnow()
         rows = self._export_rows(ctx, query, reveal=reveal)
+        # Read the first batch now: a database failure is then a 503, not a file cut off mid-way.
+        first = next(rows, None)
+        rows = itertools.chain([] if first is None else [first], rows)
         if fmt_name == "csv":
             chunks: Iterator[str] = csv_lines(rows)
         else:
