@@ -31,6 +31,7 @@ from bot.api.ui import check_ui
 from bot.config import Settings, load_settings
 from bot.console import build_console_router
 from bot.errors import ModelError
+from bot.shared_state import open_state_store
 
 if TYPE_CHECKING:
     from bot.engine import Assistant
@@ -77,6 +78,8 @@ def create_app(
                 app.state.not_ready_reason = str(exc)
                 log.warning("serving without a model, /api/chat answers 503: %s", exc)
             app.state.assistant = owned
+            if owned is not None:
+                app.state.shared_state = open_state_store(settings, owned.db)
         watcher = None
         if watch_content and app.state.assistant is not None:
             from bot.reloader import ContentWatcher
@@ -99,6 +102,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.assistant = assistant
+    # Rate limits, failed sign-ins and revoked sessions, shared by every worker (bot.shared_state).
+    app.state.shared_state = open_state_store(settings, assistant.db) if assistant is not None else None
     app.state.not_ready_reason = None
     app.state.rate_limits = routes.RateLimits(settings)
     app.state.templates = pages.make_templates()

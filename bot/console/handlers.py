@@ -57,6 +57,7 @@ from bot.console.views import (
     transcript_items,
 )
 from bot.errors import WalletbotError
+from bot.shared_state import MemoryStore, StateStore
 from bot.store import (
     ConsoleUser,
     EventKind,
@@ -121,6 +122,7 @@ class _Parts:
     config: ConsoleConfig
     signer: SessionSigner
     limiter: LoginLimiter
+    revoked: RevokedSessions
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,8 @@ class Console:
             autoescape=True,  # every value escaped, whatever the file name
             undefined=jinja2.StrictUndefined,
         )
-        self.revoked = RevokedSessions()
+        # Without the app's shared store (a bare router in tests, or the app still starting).
+        self._memory = MemoryStore()
         self._parts: _Parts | None = None
         self._lock = threading.Lock()
 
@@ -219,15 +222,16 @@ class Console:
         if assistant is None:
             raise ConsoleError(503, "not_ready", "The assistant is still loading: retry shortly.")
         settings: Settings = assistant.settings
+        store = getattr(request.app.state, "shared_state", None) or self._memory
         parts = self._parts
-        if parts is None or parts.settings is not settings:
+        if parts is None or parts.settings is not settings or parts.limiter.store is not store:
             with self._lock:
                 parts = self._parts
-                if parts is None or parts.settings is not settings:
-                    parts = self._parts = self._make_parts(settings)
+                if parts is None or parts.settings is not settings or parts.limiter.store is not store:
+                    parts = self._parts = self._make_parts(settings, store)
         return assistant, parts
 
-    def _make_parts(self, settings: Settings) -> _Parts:
+    def _make_parts(self, settings: Settings, store: StateStore) -> _Parts:
         config = ConsoleConfig.from_settings(settings)
         key = resolve_secret(config.secret, settings.models_dir, self.environ)
         return _Parts(
@@ -235,17 +239,19 @@ class Console:
             config=config,
             signer=SessionSigner(key, config.session_hours * 3600),
             limiter=LoginLimiter(
+                store,
                 per_name=config.login_per_name,
                 per_ip=config.login_per_ip,
                 window_seconds=config.login_window_minutes * 60,
             ),
+            revoked=RevokedSessions(store),
         )
 
     def context(self, request: Request) -> Ctx:
         """The request's context; ``user`` is None without a valid session."""
         assistant, parts = self.parts(request)
         claims = parts.signer.read(request.cookies.get(SESSION_COOKIE))
-        if claims is None or claims.session_id in self.revoked:
+        if claims is None or claims.session_id in parts.revoked:
             return Ctx(request, assistant, parts)
         with assistant.db.session(readonly=True) as s:
             user = get_user_by_id(s, claims.user_id)
@@ -770,7 +776,7 @@ class Console:
 
     def logout(self, ctx: Ctx) -> Response:
         if ctx.claims is not None:
-            self.revoked.revoke(ctx.claims)
+            ctx.parts.revoked.revoke(ctx.claims)
         response = RedirectResponse(f"{ROOT}/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
         return response
