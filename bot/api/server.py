@@ -110,7 +110,13 @@ class _AnnouncingSupervisor(Multiprocess):
 
     def keep_subprocess_alive(self) -> None:
         if not self.should_exit.is_set():
-            self.startup_failed |= any(p.exitcode == STARTUP_FAILURE for p in self.processes)
+            # Before every worker is ready, any exit is a failure to start (a broken app factory
+            # exits 1, which uvicorn would restart forever).
+            died = any(p.exitcode is not None for p in self.processes) and not self.announced
+            if died or any(p.exitcode == STARTUP_FAILURE for p in self.processes):
+                self.startup_failed = True
+                self.should_exit.set()
+                return
         super().keep_subprocess_alive()
         if not self.announced and not self.should_exit.is_set() and all(p.is_ready(timeout=1) for p in self.processes):
             self.announced = True
