@@ -361,31 +361,49 @@ def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
 @main.command()
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
-@click.option("--workers", default=1, show_default=True)
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Worker processes [default: http.workers, 1].")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
-    """Serve the chat API, the bubble and the demo page over HTTP."""
-    import uvicorn
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the chat API, the bubble and the demo page over HTTP.
 
+    Prints the address once every worker is ready; exits 3 when the app cannot start.
+    """
+    from bot.api.server import run_workers, tcp_listener
+    from bot.store import Database, StoreError
     from bot.training import ensure_model
 
     settings = _settings(ctx)
     ensure_model(settings, auto_train=True, progress=_progress)
     host = host or settings.http.host
     port = port if port is not None else settings.http.port
-    # Each worker builds its app from the environment: hand it the config file chosen here.
+    workers = workers or settings.http.workers
+    # Checked here, once, so that an unreachable database is one clear line and a non-zero
+    # status rather than a traceback from every worker.
+    try:
+        with Database(settings.database_url) as db:
+            db.migrate()
+    except StoreError as exc:
+        _fail(str(exc))
+    # Each worker builds its app from the environment: hand it the config file and the worker
+    # count chosen here (several workers share rate limits through the database or Redis).
     chosen = ctx.obj["config_path"] or os.environ.get("WALLETBOT_CONFIG") or "config.yml"
     os.environ["WALLETBOT_CONFIG"] = str(Path(chosen).resolve())
-    click.secho(f"walletbot: open http://{host}:{port}/ for the demo page with the chat bubble (Ctrl+C stops)", fg="green")
-    click.echo(f"walletbot: support console at http://{host}:{port}/console (accounts: `walletbot users add NAME --role admin`)")
-    config = uvicorn.Config("bot.api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
-    if workers == 1:
-        uvicorn.Server(config).run()
-        return
-    from uvicorn.supervisors import Multiprocess
+    os.environ["WALLETBOT_HTTP_WORKERS"] = str(workers)
+    if workers > 1:  # fail on a busy port before starting anything
+        try:
+            tcp_listener(host, port).close()
+        except OSError as exc:
+            _fail(f"Cannot listen on {host}:{port}: {exc.strerror}. Is another server running there?")
 
-    with _shared_metrics_folder():
-        Multiprocess(config, sockets=[_tcp_listener(host, port)]).run()
+    def announce(url: str) -> None:
+        click.secho(f"walletbot: open {url} for the demo page with the chat bubble (Ctrl+C stops)", fg="green")
+        click.echo(f"walletbot: support console at {url}console (accounts: `walletbot users add NAME --role admin`)")
+
+    with _shared_metrics_folder() if workers > 1 else contextlib.nullcontext():
+        status = run_workers(settings, app="bot.api.app:app_from_env", host=host, port=port, workers=workers, announce=announce)
+    if status:
+        click.secho(f"error: the server could not start (see the log above); exit status {status}.", fg="red", err=True)
+        sys.exit(status)
 
 
 @contextlib.contextmanager
@@ -408,27 +426,6 @@ def _shared_metrics_folder():
     finally:
         del os.environ[MULTIPROC_ENV]
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _tcp_listener(host: str, port: int):
-    """The shared socket for --workers, created with IPPROTO_TCP.
-
-    uvicorn's own bind_socket() passes protocol 0, and asyncio only enables TCP_NODELAY on
-    connections accepted from a socket whose proto is IPPROTO_TCP: without it Nagle's algorithm
-    adds ~40 ms to every keep-alive response when running several workers.
-    """
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        _fail(f"Cannot listen on {host}:{port}: {exc.strerror}. Is another server running there?")
-    sock.set_inheritable(True)
-    return sock
 
 
 def _register_command_groups() -> None:

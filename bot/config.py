@@ -36,9 +36,12 @@ class Paths(_Section):
 
 class Storage(_Section):
     database_url: str = "sqlite:///walletbot.db"
+    # Where several processes or hosts share rate limits, failed sign-ins and revoked console
+    # sessions; empty: in the database (in memory for a single process on SQLite).
+    redis_url: str | None = None
 
     def __repr__(self) -> str:  # a production URL may carry a password
-        return "Storage(database_url='***')"
+        return "Storage(database_url='***', redis_url='***')"
 
 
 class NluSettings(_Section):
@@ -73,6 +76,11 @@ class HttpSettings(_Section):
     max_message_chars: int = Field(1000, ge=1)
     rate_limit_per_minute_ip: int = Field(120, ge=1)
     rate_limit_per_minute_conversation: int = Field(30, ge=1)
+    # Worker processes of `walletbot serve` (its --workers overrides it).
+    workers: int = Field(1, ge=1)
+    # Addresses or networks (10.0.0.0/8) of reverse proxies whose X-Forwarded-For is believed;
+    # empty: the client's address is the connection's, whatever headers it sends.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
 
 class MetricsSettings(_Section):

@@ -157,7 +157,9 @@ _GAP = _GAP_CHAR + "{0,6}?"
 # 是/为/：, and 成 for "改成了…"; the value after it must start with an ASCII character, so
 # "密码是什么意思" or "密码成功修改" never yield a value.
 _CONNECTOR = r"\s*(?:是|为|為|成|[=＝:：]|[Ii][Ss](?![A-Za-z]))了?\s*[:：]?\s*"
-_PW_VALUE = r"[A-Za-z0-9!#$%^&*@._+=~?\-]{4,32}"
+# Starts with an ASCII character; may hold accented Latin letters (Pässwörd99); up to 64
+# characters, so a long password is hidden whole instead of leaving its tail in clear.
+_PW_VALUE = r"[A-Za-z0-9!#$%^&*@._+=~?\-][A-Za-z0-9!#$%^&*@._+=~?\-\u00c0-\u024f]{3,63}"
 
 # Each value regex starts with a lookahead on its possible first characters: it lets the engine
 # skip to candidate positions instead of trying every alternative at every character.
@@ -182,12 +184,13 @@ _PAY_PREFIX = re.compile(
 )
 _CODE_WORD = (
     r"(?:验证码|驗證碼|校验码|校驗碼|动态码|動態碼|动态密码|動態密碼|短信码|"
-    r"确认码|確認碼|授权码|授權碼|(?<![A-Za-z])" + _ci("otp") + r"(?![A-Za-z]))"
+    r"确认码|確認碼|授权码|授權碼|(?<![A-Za-z])" + _ci("otp", "verification code", "verify code")
+    + r"(?![A-Za-z]))"
 )
 _CODE = re.compile(
-    r"(?=[验驗校动動短确確授Oo])" + _CODE_WORD
+    r"(?=[验驗校动動短确確授OoVv])" + _CODE_WORD
     + r"\s*(?:" + _GAP + r"[,，]?\s*" + _CONNECTOR + r"|[:：=＝#]?\s*)[【\[(（]?"
-    r"(?P<v>[0-9]{3} [0-9]{3}|[0-9]{4,8})(?![0-9A-Za-z])"
+    r"(?P<v>[0-9]{3}[ \-][0-9]{3}|[0-9]{4,8})(?![0-9A-Za-z])"
 )
 # "837261是验证码": the value before the word.
 _CODE_BEFORE = re.compile(
@@ -206,7 +209,7 @@ _CVV = re.compile(
 _TRIGGER_WORDS = MappingProxyType(
     {
         "password": ("密", "口令", "pass", "pwd", "pin"),
-        "verification_code": ("码", "碼", "otp"),
+        "verification_code": ("码", "碼", "otp", "code"),
         "cvv": ("安全", "背", "cv"),
     }
 )

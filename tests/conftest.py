@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -22,11 +23,10 @@ POSTGRES_URL_ENV = "WALLETBOT_TEST_POSTGRES_URL"
 DATABASE_BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(POSTGRES_URL_ENV) else [])
 
 
-@pytest.fixture(params=DATABASE_BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
-    """URL of an empty database (not migrated); the folder of the SQLite file does not exist yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{os.path.join(tmp_path, 'store', 'walletbot.db')}"
+@contextmanager
+def _empty_database_url(backend: str, folder: os.PathLike[str]) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{os.path.join(folder, 'store', 'walletbot.db')}"
         return
 
     base = make_url(os.environ[POSTGRES_URL_ENV])
@@ -43,6 +43,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> 
         admin.dispose()
 
 
+@pytest.fixture(params=DATABASE_BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
+    """URL of an empty database (not migrated); the folder of the SQLite file does not exist yet."""
+    with _empty_database_url(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """A migrated, empty database, disposed after the test."""
@@ -52,6 +59,18 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+@pytest.fixture(scope="module", params=DATABASE_BACKENDS)
+def module_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A migrated database of each backend shared by the tests of one module (for slow set-ups)."""
+    with _empty_database_url(request.param, tmp_path_factory.mktemp("db")) as url:
+        db = Database(url)
+        db.migrate()
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 # Engine fixtures (trained model, assistant, chat driver) live in their own module.

@@ -37,11 +37,17 @@ def client(tmp_path_factory: pytest.TempPathFactory, trained_models_dir: Path) -
 
 
 def assert_error(response: Any, status: int, code: str) -> str:
-    """The response has `status` and exactly the one error shape with `code`; returns the message."""
+    """The response has `status` and exactly the one error shape with `code`; returns the message.
+
+    A 5xx also carries the request id, the same as its X-Request-ID header."""
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message"}, body
+    if status >= 500:
+        assert set(body["error"]) == {"code", "message", "request_id"}, body
+        assert body["error"]["request_id"] == response.headers["x-request-id"], body
+    else:
+        assert set(body["error"]) == {"code", "message"}, body
     assert body["error"]["code"] == code, body
     assert body["error"]["message"], body
     return str(body["error"]["message"])

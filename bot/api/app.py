@@ -27,11 +27,14 @@ from bot.api import pages, routes
 from bot.api.errors import install_error_handlers
 from bot.api.metrics import MetricsMiddleware
 from bot.api.middleware import ApiCORSMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
+from bot.request_ids import REQUEST_ID_HEADER, RequestIdMiddleware
+from bot.api.text_rule import TextRuleMiddleware
 from bot.api.ui import check_ui
 from bot.config import Settings, load_settings
 from bot.console import build_console_router
 from bot.errors import ModelError
 from bot.metrics import Metrics
+from bot.shared_state import open_state_store
 
 if TYPE_CHECKING:
     from bot.engine import Assistant
@@ -80,6 +83,7 @@ def create_app(
             app.state.assistant = owned
             if owned is not None:
                 _count_into(app, owned)
+                app.state.shared_state = open_state_store(settings, owned.db)
         watcher = None
         if watch_content and app.state.assistant is not None:
             from bot.reloader import ContentWatcher
@@ -104,6 +108,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.assistant = assistant
+    # Rate limits, failed sign-ins and revoked sessions, shared by every worker (bot.shared_state).
+    app.state.shared_state = open_state_store(settings, assistant.db) if assistant is not None else None
     app.state.not_ready_reason = None
     app.state.rate_limits = routes.RateLimits(settings)
     app.state.templates = pages.make_templates()
@@ -121,22 +127,24 @@ def create_app(
 
     # Outermost last. The token travels in the body or a header, never in a cookie, so any site
     # may embed the bubble and call the API: CORS without credentials exposes nothing extra.
+    app.add_middleware(TextRuleMiddleware)  # after the body cap: it reads forms and JSON
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.http.max_message_chars * _BYTES_PER_CHAR + _BODY_OVERHEAD,
-        prefix="/api/",
+        prefix=("/api/", "/console/"),
     )
     app.add_middleware(
         ApiCORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type", routes.TOKEN_HEADER],
-        expose_headers=["Retry-After"],
+        expose_headers=["Retry-After", REQUEST_ID_HEADER],
         max_age=600,
     )
     if app.state.metrics is not None:
         app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: times everything
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response, even a 413, has an id
     return app
 
 

@@ -3,12 +3,12 @@
 Every error body is ``{"error": {"code": "...", "message": "..."}}``: request validation
 (FastAPI/pydantic), HTTP errors raised by the router (404, 405), the product's own exceptions
 (`WalletbotError` and its subclasses, mapped to a status below) and, as a last resort, anything
-unexpected (500, without internals). Clients switch on `code`; `message` is for people.
+unexpected (500, without internals, answered by `RequestIdMiddleware`). Clients switch on `code`;
+`message` is for people. A 5xx body also has `request_id`, the id of its one log line.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,11 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.api import schemas
+from bot.request_ids import current_id, note_failure
 from bot.errors import ConfigError, ContentError, ConversationError, ModelError, WalletbotError
 from bot.store.errors import InvalidTransition, StoreError
-
-log = logging.getLogger(__name__)
-
 
 class ApiError(WalletbotError):
     """A request the HTTP layer itself refuses (too long, too many, not ready)."""
@@ -43,8 +41,12 @@ class ApiError(WalletbotError):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    """The error body; a 5xx also carries the request id, which the log line of the failure has."""
+    error = {"code": code, "message": message}
+    request_id = current_id()
+    if status >= 500 and request_id:
+        error["request_id"] = request_id
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 # OpenAPI: the error responses a route can give, all with the same body. Declaring 422 here
@@ -85,7 +87,6 @@ def _validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
         return 422, "unknown_field", f"Unknown field '{field}': remove it (see /docs for the fields)."
     if kind in (
         schemas.EMPTY_MESSAGE,
-        schemas.INVALID_TEXT,
         schemas.TEXT_AND_PAYLOAD,
         schemas.MISSING_MESSAGE,
         schemas.MISSING_CONVERSATION,
@@ -106,6 +107,8 @@ def _validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
 
 def _walletbot_error(exc: WalletbotError) -> tuple[int, str, str]:
     if isinstance(exc, ApiError):
+        if exc.status >= 500:
+            note_failure(str(exc))
         return exc.status, exc.code, str(exc)
     if isinstance(exc, ConversationError):
         return exc.status, exc.code, str(exc)
@@ -114,11 +117,12 @@ def _walletbot_error(exc: WalletbotError) -> tuple[int, str, str]:
     if isinstance(exc, InvalidTransition):
         return 409, "invalid_transition", str(exc)
     if isinstance(exc, StoreError):
+        note_failure(f"database failure: {exc}")
         return 503, "database_unavailable", "The database is not available right now: try again shortly."
     if isinstance(exc, (ConfigError, ContentError)):
-        log.error("configuration or content problem while serving a request: %s", exc)
+        note_failure(f"configuration or content problem: {exc}")
         return 500, "server_misconfigured", "The service is misconfigured: the operator has been told."
-    log.exception("unmapped product error", exc_info=exc)
+    note_failure(f"unmapped product error {type(exc).__name__}: {exc}", exc)
     return 500, "internal_error", "Something went wrong on our side: try again shortly."
 
 
@@ -160,14 +164,9 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error while serving a request", exc_info=exc)
-    return error_response(500, "internal_error", "Something went wrong on our side: try again shortly.")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Route every kind of failure through the one error shape."""
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(WalletbotError, _on_walletbot)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(Exception, _on_unexpected)
+    # Anything else is caught, logged once and answered by bot.request_ids.RequestIdMiddleware.

@@ -1,5 +1,7 @@
 """ASGI middleware of the HTTP app: a request body cap, security headers, CORS for the API.
 
+(The text rule and request ids have their own modules: bot.api.text_rule, bot.request_ids.)
+
 Both are plain ASGI (not `BaseHTTPMiddleware`) so they neither buffer responses nor change how
 exceptions propagate.
 """
@@ -44,7 +46,7 @@ class BodyLimitMiddleware:
     cannot make the server hold megabytes of JSON by sending a body without Content-Length.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/") -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str | tuple[str, ...] = "/api/") -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.prefix = prefix

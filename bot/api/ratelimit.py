@@ -1,14 +1,12 @@
-"""A sliding-window rate limiter kept in memory.
+"""Sliding-window rate limits: `limit` hits per key in any `window` seconds.
 
-Each key (a client IP, a conversation id) may make `limit` hits in any `window` seconds. The
-limiter remembers the time of each hit within the window, so a burst at the end of one minute
-and another at the start of the next are counted together, unlike fixed per-minute buckets.
+The limiter remembers the time of each hit within the window, so a burst at the end of one minute
+and another at the start of the next are counted together, unlike fixed per-minute buckets. The
+hits live in a `bot.shared_state` store: in this process by default, or the deployment's shared
+store (database or Redis), so that the limit holds whatever the number of workers and hosts.
 
-The counts live in the process: with several workers each enforces the limit on its own share of
-the traffic, which is the intended "simple" protection against a runaway client, not a quota.
-
-    limiter = SlidingWindowLimiter(limit=30, window=60)
-    retry_after = limiter.hit("203.0.113.7")
+    limiter = SlidingWindowLimiter(limit=30, window=60, name="conversation")
+    retry_after = limiter.hit("203.0.113.7", store)
     if retry_after is not None:
         ...  # answer 429 with Retry-After: ceil(retry_after)
 """
@@ -16,10 +14,10 @@ the traffic, which is the intended "simple" protection against a runaway client,
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import OrderedDict, deque
 from typing import Callable
+
+from bot.shared_state import MemoryStore, StateStore
 
 
 class SlidingWindowLimiter:
@@ -30,8 +28,9 @@ class SlidingWindowLimiter:
         limit: int,
         window: float = 60.0,
         *,
+        name: str = "rate",
         max_keys: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if limit < 1:
             raise ValueError(f"A rate limit must allow at least one hit per window, got {limit}.")
@@ -39,38 +38,16 @@ class SlidingWindowLimiter:
             raise ValueError(f"A rate-limit window must be positive, got {window} seconds.")
         self.limit = limit
         self.window = window
-        self.max_keys = max_keys
-        self._clock = clock
-        # key -> times of its hits in the window, oldest first; keys in least-recently-hit order,
-        # so that when too many clients are tracked the quietest one is forgotten first.
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.name = name
+        # Used when no shared store is given (a single process, or the app is still starting).
+        self.memory = MemoryStore(max_keys=max_keys, clock=clock)
 
-    def hit(self, key: str) -> float | None:
+    def hit(self, key: str, store: StateStore | None = None) -> float | None:
         """Record a hit for `key`; None if allowed, else the seconds until one is allowed again.
 
         A refused hit is not recorded, so a client that waits `Retry-After` gets through.
         """
-        now = self._clock()
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits is None:
-                hits = self._hits[key] = deque()
-            else:
-                self._hits.move_to_end(key)
-            horizon = now - self.window
-            while hits and hits[0] <= horizon:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(hits[0] + self.window - now, 0.001)
-            hits.append(now)
-            while len(self._hits) > self.max_keys:
-                self._hits.popitem(last=False)
-            return None
-
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
+        return (store or self.memory).hit(f"{self.name}:{key}", self.limit, self.window)
 
 
 def retry_after_header(seconds: float) -> str:

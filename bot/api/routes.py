@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from bot.api import schemas
 from bot.api.errors import ApiError, error_response, error_responses
+from bot.request_ids import note_failure
 from bot.api.ratelimit import SlidingWindowLimiter, retry_after_header
 from bot.api.ui import widget_config
 from bot.config import Settings
@@ -29,23 +30,25 @@ router = APIRouter(responses=error_responses(500))
 
 
 class RateLimits:
-    """The per-IP and per-conversation limiters of one app."""
+    """The per-IP and per-conversation limits of one app, counted in the app's shared store."""
 
     def __init__(self, settings: Settings) -> None:
-        self.ip = SlidingWindowLimiter(settings.http.rate_limit_per_minute_ip, 60.0)
-        self.conversation = SlidingWindowLimiter(settings.http.rate_limit_per_minute_conversation, 60.0)
+        self.ip = SlidingWindowLimiter(settings.http.rate_limit_per_minute_ip, 60.0, name="ip")
+        self.conversation = SlidingWindowLimiter(
+            settings.http.rate_limit_per_minute_conversation, 60.0, name="conversation"
+        )
 
     def check_ip(self, request: Request) -> None:
-        # The peer address; behind a reverse proxy uvicorn's --proxy-headers puts the client's here.
+        # The peer's address; X-Forwarded-For replaces it only from http.trusted_proxies.
         ip = request.client.host if request.client else "unknown"
-        self._check(self.ip, ip, "from your address")
+        self._check(request, self.ip, ip, "from your address")
 
-    def check_conversation(self, conversation_id: str) -> None:
-        self._check(self.conversation, conversation_id, "in this conversation")
+    def check_conversation(self, request: Request, conversation_id: str) -> None:
+        self._check(request, self.conversation, conversation_id, "in this conversation")
 
     @staticmethod
-    def _check(limiter: SlidingWindowLimiter, key: str, where: str) -> None:
-        wait = limiter.hit(key)
+    def _check(request: Request, limiter: SlidingWindowLimiter, key: str, where: str) -> None:
+        wait = limiter.hit(key, getattr(request.app.state, "shared_state", None))
         if wait is not None:
             seconds = retry_after_header(wait)
             raise ApiError(
@@ -110,7 +113,7 @@ def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
     else:
         assistant.check_token(body.conversation, body.token)
         conversation, token = body.conversation, body.token or ""
-    limits.check_conversation(conversation)
+    limits.check_conversation(request, conversation)
     reply = assistant.handle(conversation, text=body.text, payload=body.payload, message_id=body.message_id)
     return {**reply, "token": token}
 
@@ -186,9 +189,11 @@ def readyz(request: Request) -> Any:
     assistant = request.app.state.assistant
     if assistant is None:
         reason = request.app.state.not_ready_reason or "the assistant is still loading"
+        note_failure(f"not ready: {reason}")
         return error_response(503, "not_ready", f"Not ready: {reason}")
     checks = assistant.ready()
     if not all(checks.values()):
         failing = ", ".join(name for name, ok in checks.items() if not ok)
+        note_failure(f"readiness check failed: {failing} unavailable")
         return error_response(503, "not_ready", f"Not ready: {failing} unavailable.")
     return JSONResponse({"status": "ready", "checks": checks})

@@ -10,8 +10,6 @@ built, so they are checked by the routes (413) rather than declared here.
 
 from __future__ import annotations
 
-import re
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -33,31 +31,15 @@ class _Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-# Control characters other than tab and newline (NUL breaks PostgreSQL text columns).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-INVALID_TEXT = "invalid_text"
-
-
 def _not_blank(value: str | None, field: str) -> str | None:
-    _valid_text(value, field)
+    # Invalid Unicode and control characters never get here: bot.api.text_rule refuses them at
+    # the edge, for every field of every route.
     if value is not None and not value.strip():
         raise PydanticCustomError(
             EMPTY_MESSAGE,
             "'{field}' is empty or only whitespace: send the words of the message.",
             {"field": field},
         )
-    return value
-
-
-def _valid_text(value: str | None, field: str) -> str | None:
-    """Text that every store and library can hold: valid Unicode, no control characters."""
-    if value is not None:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # a lone UTF-16 surrogate sent as \ud800 in JSON
-            raise PydanticCustomError(INVALID_TEXT, "'{field}' holds invalid Unicode (a lone surrogate): send valid UTF-8 text.", {"field": field})
-        if _CONTROL.search(value):
-            raise PydanticCustomError(INVALID_TEXT, "'{field}' holds a control character (such as NUL): send plain text.", {"field": field})
     return value
 
 
@@ -107,11 +89,6 @@ class ChatRequest(_Request):
     @classmethod
     def _text_not_blank(cls, value: str | None) -> str | None:
         return _not_blank(value, "text")
-
-    @field_validator("conversation", "token", "brand")
-    @classmethod
-    def _plain(cls, value: str | None, info: Any) -> str | None:
-        return _valid_text(value, info.field_name)
 
     @field_validator("payload")
     @classmethod
@@ -242,6 +219,9 @@ class WidgetConfig(_Response):
 class ErrorDetail(_Response):
     code: str = Field(examples=["invalid_token"])
     message: str
+    request_id: str | None = Field(
+        None, description="On a 5xx: the id of the request (also in X-Request-ID), as written in the server's log."
+    )
 
 
 class ErrorBody(_Response):

@@ -4,7 +4,7 @@ Sessions are HMAC-SHA256-signed cookies (no session table): the cookie carries t
 random session id, its expiry, and a fingerprint of the user's password hash. Each request
 checks the signature and the expiry, loads the user (so a changed role counts at once) and
 compares the fingerprint (so changing the password ends every session of that user). Logging
-out revokes the session id in this process and clears the cookie.
+out revokes the session id in the deployment's shared store and clears the cookie.
 
 The cookie is ``HttpOnly`` (scripts cannot read it), ``SameSite=Lax`` (other sites' forms and
 fetches do not carry it), ``Secure`` when the request came over HTTPS, and limited to
@@ -29,14 +29,13 @@ import hmac
 import json
 import os
 import secrets
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.shared_state import StateStore
 
 SESSION_COOKIE = "walletbot_console"
 LOGIN_COOKIE = "walletbot_console_login"
@@ -206,25 +205,18 @@ class SessionSigner:
 class RevokedSessions:
     """Session ids ended by logging out, remembered until their cookie would expire anyway.
 
-    Kept in the process: with several workers, a copied cookie stays valid on the other
-    workers until it expires (the browser that logged out has dropped it in any case).
+    Kept in the deployment's shared store (`bot.shared_state`): a copied cookie stops working
+    on every worker and host at once.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._until: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._clock = clock
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
 
     def revoke(self, claims: SessionClaims) -> None:
-        now = self._clock()
-        with self._lock:
-            self._until = {sid: until for sid, until in self._until.items() if until > now}
-            self._until[claims.session_id] = claims.expires_at
+        self.store.revoke(claims.session_id, claims.expires_at)
 
     def __contains__(self, session_id: object) -> bool:
-        with self._lock:
-            until = self._until.get(str(session_id))
-        return until is not None and until > self._clock()
+        return self.store.is_revoked(str(session_id))
 
 
 class LoginLimiter:
@@ -232,65 +224,36 @@ class LoginLimiter:
 
     Only failures count, and a refused attempt is not checked against the password at all, so
     guessing stops at the limit while a user who types the password right gets in at once
-    (unless their name or address is being attacked: then they wait like the attacker).
+    (unless their name or address is being attacked: then they wait like the attacker). The
+    failures live in the deployment's shared store, so the limit holds across workers and hosts.
     """
 
-    def __init__(
-        self,
-        *,
-        per_name: int,
-        per_ip: int,
-        window_seconds: float,
-        max_keys: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, store: StateStore, *, per_name: int, per_ip: int, window_seconds: float) -> None:
+        self.store = store
         self.per_name = per_name
         self.per_ip = per_ip
         self.window = window_seconds
-        self.max_keys = max_keys
-        self._clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
 
     @staticmethod
     def _keys(ip: str, name: str) -> tuple[str, str]:
         # casefold: "Alice" and "alice" share one budget even though only one can exist.
-        return f"ip:{ip}", f"name:{name.strip().casefold()}"
+        return f"login-ip:{ip}", f"login-name:{name.strip().casefold()}"
 
     def wait_seconds(self, ip: str, name: str) -> float | None:
         """None if an attempt is allowed now, else the seconds until one is."""
         ip_key, name_key = self._keys(ip, name)
-        now = self._clock()
+        now = time.time()
         waits = []
-        with self._lock:
-            for key, limit in ((ip_key, self.per_ip), (name_key, self.per_name)):
-                hits = self._recent(key, now)
-                if hits is not None and len(hits) >= limit:
-                    waits.append(hits[0] + self.window - now)
+        for key, limit in ((ip_key, self.per_ip), (name_key, self.per_name)):
+            hits = self.store.recent(key, self.window)
+            if len(hits) >= limit:
+                waits.append(hits[-limit] + self.window - now)
         return max(waits) if waits else None
 
     def failed(self, ip: str, name: str) -> None:
-        now = self._clock()
-        with self._lock:
-            for key in self._keys(ip, name):
-                hits = self._failures.setdefault(key, deque())
-                self._failures.move_to_end(key)
-                hits.append(now)
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
+        for key in self._keys(ip, name):
+            self.store.add(key, self.window)
 
     def succeeded(self, name: str) -> None:
         """Forget the name's failures (the address keeps its count)."""
-        with self._lock:
-            self._failures.pop(self._keys("", name)[1], None)
-
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        hits = self._failures.get(key)
-        if hits is None:
-            return None
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if not hits:
-            del self._failures[key]
-            return None
-        return hits
+        self.store.forget(self._keys("", name)[1])

@@ -9,6 +9,7 @@ with the reason when the change is refused.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 import urllib.parse
@@ -22,6 +23,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from bot.request_ids import current_id
 from bot.config import Settings
 from bot.console.auth import (
     COOKIE_PATH,
@@ -56,6 +58,7 @@ from bot.console.views import (
 )
 from bot.errors import WalletbotError
 from bot.text import render
+from bot.shared_state import MemoryStore, StateStore
 from bot.store import (
     ConsoleUser,
     EventKind,
@@ -129,6 +132,7 @@ class _Parts:
     config: ConsoleConfig
     signer: SessionSigner
     limiter: LoginLimiter
+    revoked: RevokedSessions
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,8 @@ class Console:
             autoescape=True,  # every value escaped, whatever the file name
             undefined=jinja2.StrictUndefined,
         )
-        self.revoked = RevokedSessions()
+        # Without the app's shared store (a bare router in tests, or the app still starting).
+        self._memory = MemoryStore()
         self._parts: _Parts | None = None
         self._lock = threading.Lock()
 
@@ -231,15 +236,16 @@ class Console:
         if assistant is None:
             raise ConsoleError(503, "not_ready", "The assistant is still loading: retry shortly.")
         settings: Settings = assistant.settings
+        store = getattr(request.app.state, "shared_state", None) or self._memory
         parts = self._parts
-        if parts is None or parts.settings is not settings:
+        if parts is None or parts.settings is not settings or parts.limiter.store is not store:
             with self._lock:
                 parts = self._parts
-                if parts is None or parts.settings is not settings:
-                    parts = self._parts = self._make_parts(settings)
+                if parts is None or parts.settings is not settings or parts.limiter.store is not store:
+                    parts = self._parts = self._make_parts(settings, store)
         return assistant, parts
 
-    def _make_parts(self, settings: Settings) -> _Parts:
+    def _make_parts(self, settings: Settings, store: StateStore) -> _Parts:
         config = ConsoleConfig.from_settings(settings)
         key = resolve_secret(config.secret, settings.models_dir, self.environ)
         return _Parts(
@@ -247,17 +253,19 @@ class Console:
             config=config,
             signer=SessionSigner(key, config.session_hours * 3600),
             limiter=LoginLimiter(
+                store,
                 per_name=config.login_per_name,
                 per_ip=config.login_per_ip,
                 window_seconds=config.login_window_minutes * 60,
             ),
+            revoked=RevokedSessions(store),
         )
 
     def context(self, request: Request) -> Ctx:
         """The request's context; ``user`` is None without a valid session."""
         assistant, parts = self.parts(request)
         claims = parts.signer.read(request.cookies.get(SESSION_COOKIE))
-        if claims is None or claims.session_id in self.revoked:
+        if claims is None or claims.session_id in parts.revoked:
             return Ctx(request, assistant, parts)
         with assistant.db.session(readonly=True) as s:
             user = get_user_by_id(s, claims.user_id)
@@ -344,8 +352,10 @@ class Console:
             query = urllib.parse.urlencode({"next": target}) if request.method == "GET" else ""
             return RedirectResponse(f"{ROOT}/login" + (f"?{query}" if query else ""), status_code=303)
         if is_api:
-            body = {"error": {"code": exc.code, "message": exc.message}}
-            return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+            error = {"code": exc.code, "message": exc.message}
+            if exc.status >= 500:
+                error["request_id"] = current_id() or ""
+            return JSONResponse({"error": error}, status_code=exc.status, headers=exc.headers)
         try:
             config = self.parts(request)[1].config
         except WalletbotError:  # not ready, or the console: section is broken
@@ -358,6 +368,15 @@ class Console:
         )
         response.headers.update(exc.headers)
         return response
+
+    def failure(self, request: Request, status: int, label: str) -> ConsoleError:
+        """A 5xx whose page says only what happened and the request id; the log has the rest."""
+        request_id = current_id() or "-"
+        try:
+            message = self.parts(request)[1].config.text(label, request_id=request_id)
+        except WalletbotError:  # the console: section itself is what is broken
+            message = f"{label} ({request_id})"
+        return ConsoleError(status, label, message)
 
     # ------------------------------------------------------------------ the queue
 
@@ -685,6 +704,9 @@ class Console:
             self._audit_export(ctx, query, fmt_name, me)
         stamp = utcnow()
         rows = self._export_rows(ctx, query, reveal=reveal)
+        # Read the first batch now: a database failure is then a 503, not a file cut off mid-way.
+        first = next(rows, None)
+        rows = itertools.chain([] if first is None else [first], rows)
         if fmt_name == "csv":
             chunks: Iterator[str] = csv_lines(rows, ctx.fmt())
         else:
@@ -867,7 +889,7 @@ class Console:
 
     def logout(self, ctx: Ctx) -> Response:
         if ctx.claims is not None:
-            self.revoked.revoke(ctx.claims)
+            ctx.parts.revoked.revoke(ctx.claims)
         response = RedirectResponse(f"{ROOT}/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
         return response

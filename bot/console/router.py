@@ -66,6 +66,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from bot.request_ids import note_failure
 from bot.console.errors import ConsoleError
 from bot.console.handlers import ADMIN_API_ROOT, API_ROOT, ROOT, Console
 from bot.console.insights import add_insights_routes
@@ -112,10 +113,13 @@ def _route_class(console: Console) -> type[APIRoute]:
                     error = ConsoleError(400, "bad_request", reason)
                     response = await run_in_threadpool(console.error_response, request, error)
                 except StoreError as exc:  # the database is unreachable or stayed locked
-                    error = ConsoleError(503, "store_unavailable", str(exc))
+                    # The reason names the database: it goes to the log, never to the page.
+                    note_failure(f"database failure: {exc}")
+                    error = console.failure(request, 503, "store_unavailable")
                     response = await run_in_threadpool(console.error_response, request, error)
                 except WalletbotError as exc:  # e.g. a broken console: section of config.yml
-                    error = ConsoleError(500, "console_error", str(exc))
+                    note_failure(f"console failure: {exc}")
+                    error = console.failure(request, 500, "server_error")
                     response = await run_in_threadpool(console.error_response, request, error)
                 _secure(request, response)
                 return response

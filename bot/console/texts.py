@@ -145,6 +145,8 @@ LABEL_KEYS: tuple[str, ...] = (
     "empty_text",
     "text_too_long",
     "not_ready",
+    "store_unavailable",
+    "server_error",
     "error_title",
     "new_user",
     "role",

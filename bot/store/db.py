@@ -18,6 +18,7 @@ conversation row (``get_conversation(lock=True)``).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -125,7 +126,7 @@ class Database:
             # One shared connection, or every checkout would see a new empty database.
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         elif not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(database).expanduser())
         engine = create_engine(self.url, **kwargs)
         _install_sqlite_transactions(engine, wal=not in_memory)
         return engine
@@ -224,6 +225,18 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, or before forking workers)."""
         self.engine.dispose()
+
+
+def _create_private_file(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (0600): it holds conversations.
+
+    SQLite gives its -wal and -shm files the permissions of the database file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing file keeps the permissions its owner gave it
 
 
 def _install_sqlite_transactions(engine: Engine, *, wal: bool) -> None:

@@ -532,3 +532,14 @@ class InsightRollupDay(Base):
 
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+class SharedState(Base):
+    """State that several workers and hosts must agree on (see bot.shared_state): the hit times
+    of a rate-limit or sign-in window (a JSON list of Unix times), or a revoked console session.
+    Rows past ``expires_at`` (Unix time) mean nothing and are deleted now and then."""
+
+    __tablename__ = "shared_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)
