@@ -212,7 +212,7 @@ def test_every_console_route_needs_a_session(app: FastAPI, chat: Callable[..., A
     escalate(chat)
     client = TestClient(app)
     routes = console_routes()
-    assert len(routes) == 20  # every page, form and API route is listed, none forgotten
+    assert len(routes) == 22  # every page, form and API route is listed, none forgotten
     for method, path in routes:
         response = client.request(method, path, follow_redirects=False)
         if path.startswith("/console/api/"):

@@ -118,7 +118,8 @@ def signed_in(client: TestClient, name: str) -> Agent:
 def export_rows(response: httpx.Response) -> dict[str, dict[str, str]]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
-    return {row["number"]: row for row in csv.DictReader(io.StringIO(response.text.lstrip("\ufeff")))}
+    # The CSV's headers are the agent's Chinese labels (工单号, 联系方式…).
+    return {row["工单号"]: row for row in csv.DictReader(io.StringIO(response.text.lstrip("\ufeff")))}
 
 
 def exported_tickets(response: httpx.Response) -> dict[str, dict[str, Any]]:
@@ -201,12 +202,14 @@ def test_secrets_reach_no_page_api_export_or_log_of_the_console(served, caplog, 
     look("agent's reveal", agent.post(f"/console/tickets/{urgent}/reveal", field="contact"), 403)
 
     # The admin's full views: a revealed contact and the audited exports.
-    revealed = look("revealed contact", admin.post(f"/console/tickets/{urgent}/reveal", field="contact"))
+    posted = admin.post(f"/console/tickets/{urgent}/reveal", field="contact")
+    look("reveal (redirect to the ticket page)", posted, 303)
+    revealed = look("revealed contact", admin.get(posted.headers["location"]))
     assert f'data-testid="detail-contact">{PHONE}<' in revealed and "[密码已隐藏]" in revealed
     full_csv = admin.post("/console/api/export.csv", reveal="1")
     look("admin's csv export with contacts", full_csv)
     rows = export_rows(full_csv)
-    assert set(rows) == {plain, urgent} and rows[urgent]["detail_contact"] == PHONE
+    assert set(rows) == {plain, urgent} and rows[urgent]["联系方式"] == PHONE
     full_json = admin.post("/console/api/export.json", reveal="1")
     look("admin's json export with contacts", full_json)
     assert full_json.json()["revealed"] is True
@@ -214,7 +217,7 @@ def test_secrets_reach_no_page_api_export_or_log_of_the_console(served, caplog, 
     look("ticket page after the reveal", admin.ticket(urgent))
     look("ticket JSON after the exports", admin.get(f"/console/api/tickets/{urgent}"))
 
-    assert len(received) == 27
+    assert len(received) == 28  # the reveal is a redirect and its page
     for what, text in received:
         assert_no_secret(what, text)
     client.close()  # the WAL is read as it is
@@ -283,8 +286,8 @@ def test_the_console_masks_a_contact_until_an_audited_reveal_or_admin_export(ser
         queue = who.get("/console/api/tickets")
         assert number in queue.text and MASKED_PHONE in queue.text and PHONE not in queue.text
         rows = export_rows(who.get("/console/api/export.csv"))
-        assert rows[number]["detail_contact"] == MASKED_PHONE
-        assert export_rows(who.post("/console/api/export.csv"))[number]["detail_contact"] == MASKED_PHONE
+        assert rows[number]["联系方式"] == MASKED_PHONE
+        assert export_rows(who.post("/console/api/export.csv"))[number]["联系方式"] == MASKED_PHONE
         data = who.get("/console/api/export.json")
         assert data.json()["revealed"] is False and PHONE not in data.text
         assert exported_tickets(data)[number]["details"]["contact"] == MASKED_PHONE
@@ -300,7 +303,9 @@ def test_the_console_masks_a_contact_until_an_audited_reveal_or_admin_export(ser
     assert [e for e in event_kinds(admin, number) if e != ("updated", "user")] == [("created", "bot")]
 
     # The admin's reveal: the full number once, one audit event naming the field, not the value.
-    shown = admin.post(f"/console/tickets/{number}/reveal", field="contact")
+    posted = admin.post(f"/console/tickets/{number}/reveal", field="contact")
+    assert posted.status_code == 303
+    shown = admin.get(posted.headers["location"])
     assert shown.status_code == 200 and f'data-testid="detail-contact">{PHONE}<' in shown.text
     events = [e for e in admin.get(f"/console/api/tickets/{number}").json()["events"] if e["kind"] != "updated"]
     assert [(e["kind"], e["actor"]) for e in events] == [("created", "bot"), ("reveal", "root")]
@@ -310,7 +315,7 @@ def test_the_console_masks_a_contact_until_an_audited_reveal_or_admin_export(ser
     assert f'data-testid="detail-contact">{MASKED_PHONE}<' in again and PHONE not in again
 
     # The admin's exports in full: each one audited on the ticket.
-    assert export_rows(admin.post("/console/api/export.csv", reveal="1"))[number]["detail_contact"] == PHONE
+    assert export_rows(admin.post("/console/api/export.csv", reveal="1"))[number]["联系方式"] == PHONE
     assert event_kinds(admin, number)[-1] == ("export", "root")
     data = admin.post("/console/api/export.json", reveal="1")
     assert data.json()["revealed"] is True and exported_tickets(data)[number]["details"]["contact"] == PHONE
@@ -341,7 +346,7 @@ def test_a_password_in_the_answer_to_the_contact_question_is_not_kept_as_the_con
         ticket = get_ticket(s, number)
         assert ticket is not None and ticket.details["contact"] == PHONE, ticket.details
     admin = signed_in(client, "root")
-    shown = admin.post(f"/console/tickets/{number}/reveal", field="contact")
+    shown = admin.get(admin.post(f"/console/tickets/{number}/reveal", field="contact").headers["location"])
     assert f'data-testid="detail-contact">{PHONE}<' in shown.text and password not in shown.text
     assert password not in admin.post("/console/api/export.csv", reveal="1").text
     admin.client.close()

@@ -71,7 +71,7 @@ def test_the_csv_export_with_a_nul_filter_is_a_clear_400_not_a_cut_off_file(clie
     message = assert_invalid_text(response, 400)
     assert "query parameter 'q'" in message and "U+0000" in message
     exported = client.get("/console/api/export.csv?q=%E5%85%85")  # the same export with valid text
-    assert exported.status_code == 200 and exported.text.lstrip("\ufeff").startswith("number,"), exported.text[:200]
+    assert exported.status_code == 200 and exported.text.lstrip("\ufeff").startswith("工单号,"), exported.text[:200]
 
 
 @pytest.mark.parametrize("path", ["/api/conversations/abc%00def", "/console/tickets/T%00-1", "/console/tickets/%1b"])

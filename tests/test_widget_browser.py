@@ -374,7 +374,7 @@ def agent_says(server: LiveServer, conversation: str, text: str) -> None:
 
 def test_the_last_message_stays_in_view_when_banner_typing_or_error_appear(desk: Page, server: LiveServer) -> None:
     page = desk
-    open_bubble(page, server.url)
+    open_bubble(page, server.url, brand="upay", name="Upay钱包")  # Upay's top-up checklist is the longest
     say(page, "我充值失败了")
     for _ in range(3):
         click_reply(page, "还是不行")

@@ -490,7 +490,8 @@ class Policy(Escalation):
         if not any(word in text or word in norm for word in self._question_words):
             return None
         hits = self.faq.search(norm, brand=turn.brand_key, k=1)
-        if hits and hits[0].score >= self.settings.faq.answer_threshold and not hits[0].entry.summarises_a_checklist:
+        # From the suggestion level: the checklist stays one button away if the answer is not it.
+        if hits and hits[0].score >= self.settings.faq.suggest_threshold and not hits[0].entry.summarises_a_checklist:
             return hits[0].entry
         return None
 
