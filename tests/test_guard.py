@@ -120,10 +120,13 @@ def test_corpus_scam(row: CorpusRow, scam_patterns: ScamPatterns) -> None:
     assert (signal.kind if signal else None) == row.scam
 
 
-@pytest.mark.parametrize("row", _params("known_scam_miss", known_misses=True))
-def test_documented_scam_miss_is_still_missed(row: CorpusRow, scam_patterns: ScamPatterns) -> None:
-    signal = detect_scam(row.text, scam_patterns)
-    assert (signal.kind if signal else None) != row.scam, row.known_scam_miss
+def test_documented_scam_misses_are_still_missed(scam_patterns: ScamPatterns) -> None:
+    """Rows marked known_scam_miss (none today: the last one, 客服会问我要验证码吗？, is fixed by the
+    scam file's `questions:`) fail here once fixed, so the row and docs/security.md get updated."""
+    for row in _params("known_scam_miss", known_misses=True):
+        row = row.values[0] if hasattr(row, "values") else row
+        signal = detect_scam(row.text, scam_patterns)
+        assert (signal.kind if signal else None) != row.scam, row.known_scam_miss
 
 
 def test_corpus_has_the_promised_coverage() -> None:
