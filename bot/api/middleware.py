@@ -23,20 +23,16 @@ PAGE_CSP = (
 )
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+async def send_json_error(send: Send, status: int, code: str, message: str, *, extra: tuple[tuple[bytes, bytes], ...]) -> None:
+    """An `{"error": {code, message}}` answer sent by a middleware before the app is reached."""
     body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-content-type-options", b"nosniff"),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    await send_json_error(send, status, code, message, extra=((b"x-content-type-options", b"nosniff"),))
 
 
 class BodyLimitMiddleware:
