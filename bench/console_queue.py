@@ -57,9 +57,7 @@ VIEWS = {
 
 
 def _client(db: Database, db_url: str) -> TestClient:
-    settings = load_settings(
-        PROJECT / "config.yml", environ={"WALLETBOT_STORAGE_DATABASE_URL": db_url}
-    )
+    settings = load_settings(PROJECT / "config.yml", environ={"WALLETBOT_STORAGE_DATABASE_URL": db_url})
     app = FastAPI()
     # The console needs only the assistant's database and settings.
     app.state.assistant = SimpleNamespace(db=db, settings=settings)
@@ -89,9 +87,7 @@ def bench_queue(db_url: str, n: int = 100_000, *, repeat: int = 7) -> dict[str, 
         with db.session() as s:
             agent = create_user(s, AGENT, "agent", PASSWORD)
             # Realistic rarities: an agent's own 30 tickets, a category with 20.
-            s.execute(
-                update(Ticket).where(Ticket.id % 3331 == 0).values(assignee_id=agent.id)
-            )
+            s.execute(update(Ticket).where(Ticket.id % 3331 == 0).values(assignee_id=agent.id))
             s.execute(update(Ticket).where(Ticket.id % 4999 == 0).values(category="fraud_risk"))
         print(f"seeded {n:,} tickets in {time.perf_counter() - started:.1f} s")
         client = _client(db, db_url)

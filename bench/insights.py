@@ -66,7 +66,11 @@ def _client(db: Database, db_url: str) -> TestClient:
     client = TestClient(app)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text)
     assert token, "no sign-in form"
-    signed_in = client.post("/console/login", data={"name": AGENT, "password": PASSWORD, "csrf_token": token.group(1)}, follow_redirects=False)
+    signed_in = client.post(
+        "/console/login",
+        data={"name": AGENT, "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
     assert signed_in.status_code == 303, signed_in.text
     return client
 
@@ -81,7 +85,9 @@ def seed(db: Database, tickets: int, turns: int) -> None:
     counts = insert_fake_turns(db, turns)
     with db.session() as s:
         create_user(s, AGENT, "agent", PASSWORD)
-    print(f"seeded {tickets:,} tickets and {counts['turns']:,} turns ({counts['ticket_events']:,} ticket events) in {time.perf_counter() - started:.0f} s")
+    print(
+        f"seeded {tickets:,} tickets and {counts['turns']:,} turns ({counts['ticket_events']:,} ticket events) in {time.perf_counter() - started:.0f} s"
+    )
 
 
 def bench(db_url: str, tickets: int, turns: int, repeat: int) -> dict[str, float]:
@@ -90,7 +96,9 @@ def bench(db_url: str, tickets: int, turns: int, repeat: int) -> dict[str, float
         seed(db, tickets, turns)
         started = time.perf_counter()
         days = refresh(db)
-        print(f"rolled up {days} settled days in {time.perf_counter() - started:.1f} s (once; later pages roll up only new days)")
+        print(
+            f"rolled up {days} settled days in {time.perf_counter() - started:.1f} s (once; later pages roll up only new days)"
+        )
         client = _client(db, db_url)
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         results: dict[str, float] = {}
@@ -104,7 +112,9 @@ def bench(db_url: str, tickets: int, turns: int, repeat: int) -> dict[str, float
                 times.append((time.perf_counter() - t0) * 1000)
                 assert response.status_code == 200
             results[label] = statistics.median(times)
-            print(f"{label:>30}: {results[label]:7.1f} ms median of {repeat} (min {min(times):.1f}, max {max(times):.1f})")
+            print(
+                f"{label:>30}: {results[label]:7.1f} ms median of {repeat} (min {min(times):.1f}, max {max(times):.1f})"
+            )
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         client.close()
     worst = max(results.values())

@@ -26,13 +26,14 @@ from sqlalchemy import select, update
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT), str(PROJECT / "tests")]
 
+from engine_fixtures import Chat  # noqa: E402
+
 from bot.api import create_app  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.console.auth import SECRET_ENV  # noqa: E402
 from bot.engine import Assistant  # noqa: E402
 from bot.store import Conversation, Ticket, TicketEvent, TicketStatus, change_status, create_user  # noqa: E402
 from bot.store.insights import InsightQuery, compute_insights  # noqa: E402
-from engine_fixtures import Chat  # noqa: E402
 
 LEAD, PASSWORD = "lead", "lead-password-1"
 
@@ -81,11 +82,17 @@ def _one(assistant: Assistant, rng: random.Random, brand: str) -> None:
 def _spread_over_the_week(assistant: Assistant, rng: random.Random) -> None:
     """Move each conversation (and its ticket and events) to a random earlier moment of the week."""
     with assistant.db.session() as s:
-        conv, tick, ev = Conversation.__table__, Ticket.__table__, TicketEvent.__table__
+        conv, tick = Conversation.__table__, Ticket.__table__
         for cid, created, updated in s.execute(select(conv.c.id, conv.c.created_at, conv.c.updated_at)).all():
             back = timedelta(days=rng.randrange(0, 7), hours=rng.randrange(0, 12))
-            s.execute(update(conv).where(conv.c.id == cid).values(created_at=created - back, updated_at=updated - back - timedelta(hours=1)))
-            for tid, t_created, due in s.execute(select(tick.c.id, tick.c.created_at, tick.c.due_at).where(tick.c.conversation_id == cid)).all():
+            s.execute(
+                update(conv)
+                .where(conv.c.id == cid)
+                .values(created_at=created - back, updated_at=updated - back - timedelta(hours=1))
+            )
+            for tid, t_created, due in s.execute(
+                select(tick.c.id, tick.c.created_at, tick.c.due_at).where(tick.c.conversation_id == cid)
+            ).all():
                 s.execute(update(tick).where(tick.c.id == tid).values(created_at=t_created - back, due_at=due - back))
 
 
@@ -97,11 +104,16 @@ def _agents_work(assistant: Assistant, rng: random.Random) -> None:
                 taken = change_status(s, ticket, TicketStatus.IN_PROGRESS, actor=LEAD)
                 events = [(taken, rng.randrange(2, 180))]
                 if rng.random() < 0.6:
-                    events.append((change_status(s, ticket, TicketStatus.RESOLVED, actor=LEAD), rng.randrange(200, 1500)))
+                    events.append(
+                        (change_status(s, ticket, TicketStatus.RESOLVED, actor=LEAD), rng.randrange(200, 1500))
+                    )
                 s.flush()
                 for event, minutes in events:
-                    s.execute(update(TicketEvent.__table__).where(TicketEvent.__table__.c.id == event.id)
-                              .values(created_at=ticket.created_at + timedelta(minutes=minutes)))
+                    s.execute(
+                        update(TicketEvent.__table__)
+                        .where(TicketEvent.__table__.c.id == event.id)
+                        .values(created_at=ticket.created_at + timedelta(minutes=minutes))
+                    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(PROJECT / "config.yml", environ=dict(os.environ, WALLETBOT_STORAGE_DATABASE_URL=f"sqlite:///{tmp}/demo.db"))
+        settings = load_settings(
+            PROJECT / "config.yml", environ=dict(os.environ, WALLETBOT_STORAGE_DATABASE_URL=f"sqlite:///{tmp}/demo.db")
+        )
         assistant = Assistant.from_settings(settings)
         with assistant.db.session() as s:
             create_user(s, LEAD, "admin", PASSWORD)

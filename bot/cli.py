@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,13 @@ class _Cli(click.Group):
 
 
 @click.group(cls=_Cli)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="config file (default: $WALLETBOT_CONFIG or ./config.yml)")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="config file (default: $WALLETBOT_CONFIG or ./config.yml)",
+)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Wallet support assistant: train, chat, serve, validate and inspect tickets."""
@@ -86,8 +92,8 @@ def train(ctx: click.Context) -> None:
 @click.pass_context
 def parse(ctx: click.Context) -> None:
     """Read one message per line on stdin; write one JSON object per line."""
-    from bot.training import ensure_model
     from bot.nlu.pipeline import NLU
+    from bot.training import ensure_model
 
     settings = _settings(ctx)
     ensure_model(settings, auto_train=False)
@@ -183,7 +189,13 @@ def validate(ctx: click.Context, fmt: str, strict: bool) -> None:
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     if fmt == "json":
-        click.echo(json.dumps({"errors": len(errors), "warnings": len(warnings), "problems": [p.as_dict() for p in problems]}, ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {"errors": len(errors), "warnings": len(warnings), "problems": [p.as_dict() for p in problems]},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         for problem in problems:
             click.echo(str(problem))
@@ -216,7 +228,9 @@ def tickets_list(ctx: click.Context, status: str | None, limit: int) -> None:
     with db.session(readonly=True) as s:
         rows, total = list_tickets(s, TicketQuery(status=status, per_page=limit))
         for t in rows:
-            click.echo(f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  {t.summary}")
+            click.echo(
+                f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  {t.summary}"
+            )
         click.echo(f"{total} ticket(s)")
     db.dispose()
 
@@ -287,11 +301,19 @@ def faq_search(ctx: click.Context, question: str, brand: str | None, limit: int)
     if not hits:
         click.echo("no FAQ entry shares a word with this question")
     for rank, hit in enumerate(hits, start=1):
-        verdict = "answers" if rank == 1 and settings.faq.answers(hit) else "suggested" if hit.score >= suggest else "too weak"
+        verdict = (
+            "answers"
+            if rank == 1 and settings.faq.answers(hit)
+            else "suggested"
+            if hit.score >= suggest
+            else "too weak"
+        )
         click.echo(f"{rank}. {hit.entry.id:<28} {hit.score:.3f}  {verdict}")
         click.echo(f"     best wording: {hit.best_text}")
         click.echo(f"     matched: {'、'.join(hit.matched) or '(pinyin or character pairs only)'}")
-    click.echo(f"thresholds: answer ≥ {answer} with a lead ≥ {settings.faq.answer_margin}, suggest ≥ {suggest} (config.yml faq.*)")
+    click.echo(
+        f"thresholds: answer ≥ {answer} with a lead ≥ {settings.faq.answer_margin}, suggest ≥ {suggest} (config.yml faq.*)"
+    )
 
 
 @faq.command("test")
@@ -306,11 +328,27 @@ def faq_test(ctx: click.Context, held_out: bool, fmt: str) -> None:
     failed = [c for c in checks if c.status == "fail"]
     thin = [c for c in checks if c.status == "thin"]
     if fmt == "json":
-        click.echo(json.dumps({"checked": len(checks), "failed": len(failed), "thin": len(thin), "problems": [c.__dict__ if hasattr(c, "__dict__") else {f: getattr(c, f) for f in c.__slots__} for c in failed + thin]}, ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "checked": len(checks),
+                    "failed": len(failed),
+                    "thin": len(thin),
+                    "problems": [
+                        c.__dict__ if hasattr(c, "__dict__") else {f: getattr(c, f) for f in c.__slots__}
+                        for c in failed + thin
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         for c in failed + thin:
             if c.status == "fail":
-                click.echo(f"FAIL  {c.entry_id:<26} {c.wording!r} is taken by '{c.winner_id}' (own score {c.score:.3f}, {c.margin:+.3f})")
+                click.echo(
+                    f"FAIL  {c.entry_id:<26} {c.wording!r} is taken by '{c.winner_id}' (own score {c.score:.3f}, {c.margin:+.3f})"
+                )
             else:
                 click.echo(f"thin  {c.entry_id:<26} {c.wording!r} wins by {c.margin:.3f} over '{c.runner_up_id}'")
         click.echo(f"{len(checks)} wordings: {len(failed)} fail, {len(thin)} thin margin")
@@ -325,7 +363,9 @@ def report() -> None:
 
 @report.command("unanswered")
 @click.option("--since", default="7d", show_default=True, help="how far back: 7d, 12h, 2w")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", help="yaml: FAQ stubs to fill in")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", help="yaml: FAQ stubs to fill in"
+)
 @click.pass_context
 def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
     """What users asked that the bot could not answer, grouped, with the nearest FAQ entry."""
@@ -355,13 +395,17 @@ def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
             click.echo(f"{g.count:>4} × {g.examples[0]}   [{reasons}; {near}]")
             for example in g.examples[1:]:
                 click.echo(f"       · {example}")
-        click.echo(f"{sum(g.count for g in groups)} unanswered message(s) in {len(groups)} group(s) since {start:%Y-%m-%d %H:%M} UTC")
+        click.echo(
+            f"{sum(g.count for g in groups)} unanswered message(s) in {len(groups)} group(s) since {start:%Y-%m-%d %H:%M} UTC"
+        )
 
 
 @main.command()
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
-@click.option("--workers", default=None, type=click.IntRange(min=1), help="Worker processes [default: http.workers, 1].")
+@click.option(
+    "--workers", default=None, type=click.IntRange(min=1), help="Worker processes [default: http.workers, 1]."
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the chat API, the bubble and the demo page over HTTP.
@@ -400,7 +444,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         click.echo(f"walletbot: support console at {url}console (accounts: `walletbot users add NAME --role admin`)")
 
     with _shared_metrics_folder() if workers > 1 else contextlib.nullcontext():
-        status = run_workers(settings, app="bot.api.app:app_from_env", host=host, port=port, workers=workers, announce=announce)
+        status = run_workers(
+            settings, app="bot.api.app:app_from_env", host=host, port=port, workers=workers, announce=announce
+        )
     if status:
         click.secho(f"error: the server could not start (see the log above); exit status {status}.", fg="red", err=True)
         sys.exit(status)
@@ -431,9 +477,8 @@ def _shared_metrics_folder():
 def _register_command_groups() -> None:
     """Commands that live with the part of the product they measure or administer."""
     from bot.console.commands import users
-    from bot.measure.commands import bench_command, eval_command, test_command
-
     from bot.insights.commands import funnel_command, stats_command
+    from bot.measure.commands import bench_command, eval_command, test_command
 
     report.add_command(stats_command)
     report.add_command(funnel_command)

@@ -57,7 +57,7 @@ class FaqSettings(_Section):
     embeddings_model: str | None = None
     embeddings_weight: float = Field(0.35, ge=0, le=1)
 
-    def answers(self, hit: "FaqHit") -> bool:
+    def answers(self, hit: FaqHit) -> bool:
         """Whether the bot answers with this hit directly: a high score, a clear lead, and an
         intent reading that does not contradict the entry's (余额是够的 shares characters with
         额度够吗 but reads as a balance statement)."""
@@ -124,14 +124,21 @@ class Brand(_Section):
     in_app_support: str = ""
     social: str = ""
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
-    sla_hours: dict[str, float] = Field(
-        default_factory=lambda: {"urgent": 1, "high": 4, "normal": 24, "low": 72}
-    )
+    sla_hours: dict[str, float] = Field(default_factory=lambda: {"urgent": 1, "high": 4, "normal": 24, "low": 72})
 
     def unset_facts(self) -> list[str]:
         """Facts of this brand a deployment has not supplied: empty, or still a `<…>` placeholder."""
-        values = {"website": self.website, "phone": self.phone, "email": self.email, "service_hours": self.service_hours}
-        return [key for key, value in values.items() if not value or not value.strip() or (value.startswith("<") and value.endswith(">"))]
+        values = {
+            "website": self.website,
+            "phone": self.phone,
+            "email": self.email,
+            "service_hours": self.service_hours,
+        }
+        return [
+            key
+            for key, value in values.items()
+            if not value or not value.strip() or (value.startswith("<") and value.endswith(">"))
+        ]
 
     def placeholders(self) -> dict[str, str]:
         """Values for `{brand}`, `{website}`… in content texts (unset facts as configured)."""
@@ -177,7 +184,7 @@ class Settings(_Section):
         url = self.storage.database_url
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            return prefix + str(_absolute(self.root, Path(url[len(prefix):])))
+            return prefix + str(_absolute(self.root, Path(url[len(prefix) :])))
         return url
 
     def brand(self, key: str | None) -> Brand:

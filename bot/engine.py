@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from actions.registry import load_actions
 from bot import guard
@@ -25,8 +26,6 @@ from bot.errors import ContentError, ConversationError
 from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
 from bot.nlu.normalize import normalize_unremembered
 from bot.nlu.pipeline import NLU, ParseResult
-from bot.text import render
-from bot.training import ensure_model
 from bot.store import (
     Database,
     add_feedback,
@@ -42,6 +41,8 @@ from bot.store import (
     stored_reply,
     token_hash_matches,
 )
+from bot.text import render
+from bot.training import ensure_model
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -69,7 +70,13 @@ def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
         raise ContentError(content.problems)
     nlu = nlu or NLU.load(settings.models_dir)
     embedder = SentenceTransformerEmbedder(settings.faq.embeddings_model) if settings.faq.embeddings_model else None
-    faq = FaqIndex(content.faq, nlu.classifier.tokenizer, embedder, settings.faq.embeddings_weight, intent_ranker=nlu.classifier.rank)
+    faq = FaqIndex(
+        content.faq,
+        nlu.classifier.tokenizer,
+        embedder,
+        settings.faq.embeddings_weight,
+        intent_ranker=nlu.classifier.rank,
+    )
     policy = Policy(content, settings, faq, nlu.extractor, load_actions(), nlu.read_reply)
     assert content.scam_patterns is not None  # a broken file is a content error, raised above
     return Runtime(content, nlu, faq, policy, content.scam_patterns)
@@ -85,7 +92,12 @@ class ReloadStatus:
     failed_at: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"version": self.version, "loaded_at": self.loaded_at, "errors": self.errors, "failed_at": self.failed_at}
+        return {
+            "version": self.version,
+            "loaded_at": self.loaded_at,
+            "errors": self.errors,
+            "failed_at": self.failed_at,
+        }
 
 
 class Assistant:
@@ -100,7 +112,9 @@ class Assistant:
         self.metrics: Metrics | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, auto_train: bool = False, progress: Callable[[str], None] = lambda _m: None) -> "Assistant":
+    def from_settings(
+        cls, settings: Settings, *, auto_train: bool = False, progress: Callable[[str], None] = lambda _m: None
+    ) -> Assistant:
         ensure_model(settings, auto_train=auto_train, progress=progress)
         runtime = build_runtime(settings)
         db = Database(settings.database_url)
@@ -121,11 +135,15 @@ class Assistant:
 
     # ------------------------------------------------------------------ conversations
 
-    def start_conversation(self, *, brand: str | None = None, channel: str = "http", conversation_id: str | None = None) -> tuple[str, str]:
+    def start_conversation(
+        self, *, brand: str | None = None, channel: str = "http", conversation_id: str | None = None
+    ) -> tuple[str, str]:
         brand_key = brand or self.settings.default_brand
         self.settings.brand(brand_key)  # raises ConfigError for an unknown brand
         with self.db.session() as s:
-            conv, token = create_conversation(s, brand=brand_key, channel=channel, conv_id=conversation_id, state=fresh_state())
+            conv, token = create_conversation(
+                s, brand=brand_key, channel=channel, conv_id=conversation_id, state=fresh_state()
+            )
         self._remember_token(conv.id, conv.token_hash)
         return conv.id, token
 
@@ -140,7 +158,9 @@ class Assistant:
             with self.db.session(readonly=True) as s:
                 conv = get_conversation(s, conversation_id)
                 if conv is None:
-                    raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
+                    raise ConversationError(
+                        f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
+                    )
                 expected = conv.token_hash
             self._remember_token(conversation_id, expected)
         if not token_hash_matches(expected, token):
@@ -156,7 +176,12 @@ class Assistant:
         return self.runtime.nlu.parse(text)
 
     def handle(
-        self, conversation_id: str, *, text: str | None = None, payload: str | None = None, now: datetime | None = None,
+        self,
+        conversation_id: str,
+        *,
+        text: str | None = None,
+        payload: str | None = None,
+        now: datetime | None = None,
         message_id: str | None = None,
     ) -> dict[str, Any]:
         """Process one user message or button press; returns the `chat --jsonl` reply object.
@@ -169,9 +194,11 @@ class Assistant:
             ConversationError: unknown conversation (404), a payload not valid now (400).
         """
         if (text is None) == (payload is None):
-            raise ConversationError("Send either 'text' or 'payload', not both and not neither.", status=422, code="invalid_message")
+            raise ConversationError(
+                "Send either 'text' or 'payload', not both and not neither.", status=422, code="invalid_message"
+            )
         runtime = self.runtime
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         local_now = now.astimezone().replace(tzinfo=None)
         # Understanding needs no database: do it before taking the conversation's lock, so that
         # other messages (and other workers) wait only for the short write below.
@@ -179,7 +206,9 @@ class Assistant:
         with self.db.session() as s:
             conv = lock_conversation(s, conversation_id)
             if conv is None:
-                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
+                raise ConversationError(
+                    f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
+                )
             if message_id is not None:
                 stored = stored_reply(s, conv.id, message_id)
                 if stored is not None:
@@ -208,7 +237,9 @@ class Assistant:
                 turns: list[dict[str, Any]] = [{**user_turn, "meta": meta}]
                 messages = []
                 if last_reply_role(s, conv.id) != "bot":
-                    text_owned = render(runtime.content.responses.texts.get("human_owned", ""), conv.brand, brand.placeholders())
+                    text_owned = render(
+                        runtime.content.responses.texts.get("human_owned", ""), conv.brand, brand.placeholders()
+                    )
                     messages = [{"text": text_owned, "buttons": []}]
                     turns.append({"role": "bot", "text": text_owned, "meta": {"buttons": []}})
                 reply = {"conversation": conv.id, "messages": messages, "state": public_state(state)}
@@ -221,31 +252,57 @@ class Assistant:
 
             def open_ticket(request: TicketRequest) -> TicketInfo:
                 ticket, created = create_ticket_once(
-                    s, conv, brand=conv.brand, category=request.category, priority=request.priority,
-                    summary=request.summary, details=request.details, trail=request.trail, sla_hours=brand.sla_hours,
+                    s,
+                    conv,
+                    brand=conv.brand,
+                    category=request.category,
+                    priority=request.priority,
+                    summary=request.summary,
+                    details=request.details,
+                    trail=request.trail,
+                    sla_hours=brand.sla_hours,
                 )
                 if created:
-                    log.info("ticket %s opened: category=%s priority=%s", ticket.number, request.category, request.priority)
+                    log.info(
+                        "ticket %s opened: category=%s priority=%s", ticket.number, request.category, request.priority
+                    )
                     if self.metrics is not None:
                         self.metrics.ticket_opened(str(ticket.priority))
                 return TicketInfo(ticket.number, created, str(ticket.priority))
 
             def update_ticket(update: TicketUpdate) -> TicketInfo | None:
                 ticket = add_to_ticket(
-                    s, conv, priority=update.priority, problem=update.problem, details=update.details,
-                    trail=update.trail, sla_hours=brand.sla_hours,
+                    s,
+                    conv,
+                    priority=update.priority,
+                    problem=update.problem,
+                    details=update.details,
+                    trail=update.trail,
+                    sla_hours=brand.sla_hours,
                 )
                 return None if ticket is None else TicketInfo(ticket.number, False, str(ticket.priority))
 
             result = runtime.policy.respond(
-                state, conv.brand, text=stored_text, payload=payload, nlu=nlu, open_ticket=open_ticket, update_ticket=update_ticket,
-                raw_text=contact_text, secret=secret, scam=scam, now=now,
+                state,
+                conv.brand,
+                text=stored_text,
+                payload=payload,
+                nlu=nlu,
+                open_ticket=open_ticket,
+                update_ticket=update_ticket,
+                raw_text=contact_text,
+                secret=secret,
+                scam=scam,
+                now=now,
             )
             user_turn |= {
                 "intent": nlu["intent"] if nlu else None,
                 "confidence": nlu["confidence"] if nlu else None,
                 "meta": {
-                    "outcome": str(result.outcome), "flow": state.get("flow"), "step": state.get("step"), "faq_id": state.get("faq_id"),
+                    "outcome": str(result.outcome),
+                    "flow": state.get("flow"),
+                    "step": state.get("step"),
+                    "faq_id": state.get("faq_id"),
                     **result.report,  # what the insights count: steps shown, answer chosen, solved, escalated
                 },
             }
@@ -267,7 +324,9 @@ class Assistant:
             return reply
 
     @staticmethod
-    def _understand(runtime: Runtime, text: str, *, expecting_code: bool, now: datetime) -> tuple[str, str, bool, bool, ParseResult]:
+    def _understand(
+        runtime: Runtime, text: str, *, expecting_code: bool, now: datetime
+    ) -> tuple[str, str, bool, bool, ParseResult]:
         """Redacted text, the text with only its secrets hidden (read for a contact detail the
         bot asked for: a password that looks like a phone number must not become the contact),
         whether it held a secret, whether it describes a scam, and its parse."""
@@ -300,7 +359,9 @@ class Assistant:
         with self.db.session(readonly=True) as s:
             conv = get_conversation(s, conversation_id)
             if conv is None:
-                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found")
+                raise ConversationError(
+                    f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
+                )
             return public_state(conv.state or fresh_state())
 
     def ticket_status(self, conversation_id: str) -> str | None:

@@ -30,12 +30,8 @@ from types import MappingProxyType
 
 import yaml
 
-SECRET_KINDS: frozenset[str] = frozenset(
-    {"password", "payment_password", "verification_code", "cvv"}
-)
-PERSONAL_KINDS: frozenset[str] = frozenset(
-    {"card_number", "id_number", "phone", "email", "account_number"}
-)
+SECRET_KINDS: frozenset[str] = frozenset({"password", "payment_password", "verification_code", "cvv"})
+PERSONAL_KINDS: frozenset[str] = frozenset({"card_number", "id_number", "phone", "email", "account_number"})
 
 _SECRET_LABELS = MappingProxyType(
     {
@@ -114,15 +110,11 @@ class ScamPatternsError(ValueError):
 
 # Full-width ASCII (＠, １２３, ＡＢＣ) and the ideographic space map one character to one
 # character, so folding them keeps every span valid for the original text.
-_FULLWIDTH = MappingProxyType(
-    {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-)
+_FULLWIDTH = MappingProxyType({code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20})
 # Folding is only needed when a value could be full-width (digits, letters, @ . + - _, the
 # ideographic space); Chinese punctuation such as ，and ： is matched as is by the regexes, which
 # keeps most messages from paying for a translate().
-_HAS_FULLWIDTH = re.compile(
-    r"[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff3f\uff41-\uff5a\u3000]"
-)
+_HAS_FULLWIDTH = re.compile(r"[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff3f\uff41-\uff5a\u3000]")
 
 
 def _fold_width(text: str) -> str:
@@ -138,10 +130,13 @@ def _ci(*words: str) -> str:
     Why not re.IGNORECASE: with it Python's engine loses its fast literal search and every
     regex below runs several times slower on Chinese text.
     """
-    return "(?:" + "|".join(
-        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
-        for word in words
-    ) + ")"
+    return (
+        "(?:"
+        + "|".join(
+            "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word) for word in words
+        )
+        + ")"
+    )
 
 
 # Nothing can be found in a message without a digit, an @ or a password word: bail out early.
@@ -169,8 +164,11 @@ _PW_VALUE = r"[A-Za-z0-9!#$%^&*@._+=~?\-][A-Za-z0-9!#$%^&*@._+=~?\-\u00c0-\u024f
 #   v4  密码忘了，好像是 147369    after a comma and 是
 #   v2  密码 Abc123                after the word only
 _PASSWORD = re.compile(
-    r"(?=[密口Pp])(?:密码|密碼|口令|(?<![A-Za-z])" + _ci("password", "passwd", "pwd")
-    + r"|(?<![A-Za-z])(?P<pin>" + _ci("pin") + r")(?:码|碼)?)\s*"
+    r"(?=[密口Pp])(?:密码|密碼|口令|(?<![A-Za-z])"
+    + _ci("password", "passwd", "pwd")
+    + r"|(?<![A-Za-z])(?P<pin>"
+    + _ci("pin")
+    + r")(?:码|碼)?)\s*"
     r"(?:" + _GAP + _CONNECTOR + r"(?:(?P<v1>" + _PW_VALUE + r")"
     r"|" + _GAP_CHAR + r"{1,6}?\s*(?P<v3>" + _PW_VALUE + r"))"
     r"|" + _GAP + r"[,，]\s*" + _GAP + _CONNECTOR + r"(?P<v4>" + _PW_VALUE + r")"
@@ -179,24 +177,25 @@ _PASSWORD = re.compile(
 # Read just before the password word: 支付密码, 交易的密码, 银行卡密码 are payment passwords (a card
 # PIN is one too). Looked up separately because a leading optional group would make the engine
 # try it at every position of the message.
-_PAY_PREFIX = re.compile(
-    r"(?:支付|交易|付款|取款|提现|提現|提款|转账|轉賬|轉帳|银行卡|銀行卡|信用卡|卡)的?$"
-)
+_PAY_PREFIX = re.compile(r"(?:支付|交易|付款|取款|提现|提現|提款|转账|轉賬|轉帳|银行卡|銀行卡|信用卡|卡)的?$")
 _CODE_WORD = (
     r"(?:验证码|驗證碼|校验码|校驗碼|动态码|動態碼|动态密码|動態密碼|短信码|"
-    r"确认码|確認碼|授权码|授權碼|(?<![A-Za-z])" + _ci("otp", "verification code", "verify code")
-    + r"(?![A-Za-z]))"
+    r"确认码|確認碼|授权码|授權碼|(?<![A-Za-z])" + _ci("otp", "verification code", "verify code") + r"(?![A-Za-z]))"
 )
 _CODE = re.compile(
-    r"(?=[验驗校动動短确確授OoVv])" + _CODE_WORD
-    + r"\s*(?:" + _GAP + r"[,，]?\s*" + _CONNECTOR + r"|[:：=＝#]?\s*)[【\[(（]?"
+    r"(?=[验驗校动動短确確授OoVv])"
+    + _CODE_WORD
+    + r"\s*(?:"
+    + _GAP
+    + r"[,，]?\s*"
+    + _CONNECTOR
+    + r"|[:：=＝#]?\s*)[【\[(（]?"
     r"(?P<v>[0-9]{3}[ \-][0-9]{3}|[0-9]{4,8})(?![0-9A-Za-z])"
 )
 # "837261是验证码": the value before the word.
 _CODE_BEFORE = re.compile(
     r"(?=[0-9])(?<![0-9A-Za-z.])(?P<v>[0-9]{4,8})(?![0-9A-Za-z])\s*(?:就?是|为|為)?"
-    r"(?:我的|刚才的|剛才的|收到的|刚收到的|剛收到的|新的|这个|這個)?(?:短信|手机|手機)?"
-    + _CODE_WORD
+    r"(?:我的|刚才的|剛才的|收到的|刚收到的|剛收到的|新的|这个|這個)?(?:短信|手机|手機)?" + _CODE_WORD
 )
 _CVV = re.compile(
     r"(?=[Cc安卡背])(?:(?<![A-Za-z])" + _ci("cvv", "cvn", "cvc") + r"2?(?:码|碼|号|號)?"
@@ -264,9 +263,43 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
 # First two digits of a mainland ID: the province-level division (GB/T 2260).
 _ID_PROVINCES = frozenset(
-    {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-     "65", "71", "81", "82", "83"}
+    {
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    }
 )
 
 
@@ -332,11 +365,7 @@ def scan(text: str, *, expecting_code: bool = False) -> list[Finding]:
 def _secret_findings(text: str) -> Iterator[Finding]:
     """Values stated after (or, for codes, before) a secret trigger word."""
     lowered = text.lower()
-    present = {
-        family
-        for family, words in _TRIGGER_WORDS.items()
-        if any(word in lowered for word in words)
-    }
+    present = {family for family, words in _TRIGGER_WORDS.items() if any(word in lowered for word in words)}
     if "password" in present:
         for match in _PASSWORD.finditer(text):
             group = next(name for name in ("v1", "v2", "v3", "v4") if match.group(name))
@@ -430,9 +459,7 @@ def _run_kind(text: str, start: int, end: int, expecting_code: bool) -> str | No
         return None
     if 13 <= len(digits) <= 19 and _card_grouping_ok(separators) and is_luhn_valid(digits):
         return "card_number"
-    if len(digits) >= 10 and _ACCOUNT_CONTEXT.search(
-        text, max(0, start - _CONTEXT_CHARS), start
-    ):
+    if len(digits) >= 10 and _ACCOUNT_CONTEXT.search(text, max(0, start - _CONTEXT_CHARS), start):
         return "account_number"
     if expecting_code and _looks_like_code(text, start, end, digits):
         return "verification_code"
@@ -478,7 +505,7 @@ def _looks_like_code(text: str, start: int, end: int, digits: str) -> bool:
     # "837 261" is a code typed in two halves; "20 14" in "11/20 14:35" is a date and a time.
     if any(len(group) < 3 for group in raw.split(" ")):
         return False
-    if text[start - 1:start] in ("/", ":") or text[end:end + 1] in ("/", ":"):
+    if text[start - 1 : start] in ("/", ":") or text[end : end + 1] in ("/", ":"):
         return False
     if _UNIT_AFTER.match(text, end):
         return False
@@ -488,9 +515,7 @@ def _looks_like_code(text: str, start: int, end: int, digits: str) -> bool:
 def _resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
     """Keep the highest-priority finding wherever candidates overlap."""
     kept: list[Finding] = []
-    ranked = sorted(
-        candidates, key=lambda f: (_PRIORITY[f.kind], f.start, f.start - f.end)
-    )
+    ranked = sorted(candidates, key=lambda f: (_PRIORITY[f.kind], f.start, f.start - f.end))
     for candidate in ranked:
         if not any(_overlaps(candidate, other) for other in kept):
             kept.append(candidate)
@@ -506,15 +531,13 @@ def _secret_repeats(text: str, kept: list[Finding]) -> list[Finding]:
     a repeated secret is hidden everywhere, not only after its trigger word."""
     extra: list[Finding] = []
     for finding in kept:
-        value = text[finding.start:finding.end]
+        value = text[finding.start : finding.end]
         if finding.kind not in SECRET_KINDS or text.count(value) < 2:
             continue
         position = text.find(value)
         while position != -1:
             candidate = Finding(finding.kind, position, position + len(value))
-            if _is_whole_token(text, candidate) and not any(
-                _overlaps(candidate, other) for other in (*kept, *extra)
-            ):
+            if _is_whole_token(text, candidate) and not any(_overlaps(candidate, other) for other in (*kept, *extra)):
                 extra.append(candidate)
             position = text.find(value, position + 1)
     return extra
@@ -523,9 +546,7 @@ def _secret_repeats(text: str, kept: list[Finding]) -> list[Finding]:
 def _is_whole_token(text: str, finding: Finding) -> bool:
     before = text[finding.start - 1] if finding.start else ""
     after = text[finding.end] if finding.end < len(text) else ""
-    return not (before.isascii() and before.isalnum()) and not (
-        after.isascii() and after.isalnum()
-    )
+    return not (before.isascii() and before.isalnum()) and not (after.isascii() and after.isalnum())
 
 
 # --- redaction ----------------------------------------------------------------------------
@@ -552,8 +573,8 @@ def redact(text: str, findings: list[Finding] | None = None) -> str:
                 f"Cannot redact {finding!r}: it overlaps another finding or lies outside "
                 f"the text of {len(text)} characters."
             )
-        parts.append(text[position:finding.start])
-        parts.append(mask(finding.kind, text[finding.start:finding.end]))
+        parts.append(text[position : finding.start])
+        parts.append(mask(finding.kind, text[finding.start : finding.end]))
         position = finding.end
     parts.append(text[position:])
     return "".join(parts)
@@ -681,15 +702,16 @@ def _top_level_patterns(path: pathlib.Path, root: yaml.MappingNode) -> yaml.Mapp
             found = value_node
         elif key_node.value not in (_KEY_VERSION, _KEY_QUESTIONS):
             raise ScamPatternsError(
-                path, _line(key_node), f"unknown key {key_node.value!r}; "
-                f"expected '{_KEY_PATTERNS}' (and optionally '{_KEY_QUESTIONS}', '{_KEY_VERSION}')."
+                path,
+                _line(key_node),
+                f"unknown key {key_node.value!r}; "
+                f"expected '{_KEY_PATTERNS}' (and optionally '{_KEY_QUESTIONS}', '{_KEY_VERSION}').",
             )
     if found is None:
         raise ScamPatternsError(path, 1, f"missing key '{_KEY_PATTERNS}'.")
     if not isinstance(found, yaml.MappingNode) or not found.value:
         raise ScamPatternsError(
-            path, _line(found), f"'{_KEY_PATTERNS}' must map each scam kind to a list "
-            f"of regular expressions."
+            path, _line(found), f"'{_KEY_PATTERNS}' must map each scam kind to a list of regular expressions."
         )
     return found
 
@@ -698,13 +720,11 @@ def _scam_kind(path: pathlib.Path, key_node: yaml.Node, seen: set[str]) -> str:
     kind = key_node.value
     if not isinstance(kind, str) or _KIND_NAME.fullmatch(kind) is None:
         raise ScamPatternsError(
-            path, _line(key_node), f"{_KEY_PATTERNS}: kind {kind!r} must be snake_case, "
-            f"e.g. safe_account."
+            path, _line(key_node), f"{_KEY_PATTERNS}: kind {kind!r} must be snake_case, e.g. safe_account."
         )
     if kind in seen:
         raise ScamPatternsError(
-            path, _line(key_node), f"{_KEY_PATTERNS}.{kind}: kind listed twice; "
-            f"merge the two lists."
+            path, _line(key_node), f"{_KEY_PATTERNS}.{kind}: kind listed twice; merge the two lists."
         )
     seen.add(kind)
     return kind
@@ -715,9 +735,7 @@ def _compile_kind(
 ) -> Iterator[re.Pattern[str]]:
     key = key or f"{_KEY_PATTERNS}.{kind}"
     if not isinstance(value_node, yaml.SequenceNode) or not value_node.value:
-        raise ScamPatternsError(
-            path, _line(value_node), f"{key}: expected a non-empty list of regular expressions."
-        )
+        raise ScamPatternsError(path, _line(value_node), f"{key}: expected a non-empty list of regular expressions.")
     for index, item in enumerate(value_node.value):
         where = f"{key}[{index}]"
         if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
@@ -726,12 +744,15 @@ def _compile_kind(
             regex = re.compile(item.value, _SCAM_FLAGS)
         except re.error as exc:
             raise ScamPatternsError(
-                path, _line(item), f"{where}: bad regex {item.value!r}: {exc}. Fix the pattern (quote it with "
-                f"single quotes so YAML keeps backslashes)."
+                path,
+                _line(item),
+                f"{where}: bad regex {item.value!r}: {exc}. Fix the pattern (quote it with "
+                f"single quotes so YAML keeps backslashes).",
             ) from exc
         if regex.match("") is not None:
             raise ScamPatternsError(
-                path, _line(item), f"{where}: regex {item.value!r} matches an empty message, so it would flag "
-                f"every message."
+                path,
+                _line(item),
+                f"{where}: regex {item.value!r} matches an empty message, so it would flag every message.",
             )
         yield regex

@@ -45,16 +45,30 @@ class Metrics:
             "walletbot_http_requests", "HTTP requests answered.", ["method", "route", "status"], registry=reg
         )
         self.latency = Histogram(
-            "walletbot_http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "route"],
-            buckets=LATENCY_BUCKETS, registry=reg,
+            "walletbot_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
         )
-        self.messages = Counter("walletbot_messages", "User messages the bot answered, by outcome.", ["outcome"], registry=reg)
+        self.messages = Counter(
+            "walletbot_messages", "User messages the bot answered, by outcome.", ["outcome"], registry=reg
+        )
         self.confidence = Histogram(
-            "walletbot_nlu_confidence", "Intent confidence of typed user messages.", buckets=CONFIDENCE_BUCKETS, registry=reg
+            "walletbot_nlu_confidence",
+            "Intent confidence of typed user messages.",
+            buckets=CONFIDENCE_BUCKETS,
+            registry=reg,
         )
-        self.tickets = Counter("walletbot_tickets_opened", "Tickets opened by the bot, by priority.", ["priority"], registry=reg)
-        self.reloads = Counter("walletbot_content_reloads", "Content reloads, by result (ok, failed).", ["result"], registry=reg)
-        self.db_errors = Counter("walletbot_database_errors", "Errors raised by the database driver.", ["error"], registry=reg)
+        self.tickets = Counter(
+            "walletbot_tickets_opened", "Tickets opened by the bot, by priority.", ["priority"], registry=reg
+        )
+        self.reloads = Counter(
+            "walletbot_content_reloads", "Content reloads, by result (ok, failed).", ["result"], registry=reg
+        )
+        self.db_errors = Counter(
+            "walletbot_database_errors", "Errors raised by the database driver.", ["error"], registry=reg
+        )
 
     # ------------------------------------------------------------------ feeding
 

@@ -63,7 +63,12 @@ def _bot_texts(flows: Iterable[Flow], faq: Iterable[FaqEntry], responses: dict) 
 
 
 def check_provenance(
-    flows: Iterable[Flow], faq: Iterable[FaqEntry], responses: dict, words: set[str], settings: Settings, problems: list[Problem],
+    flows: Iterable[Flow],
+    faq: Iterable[FaqEntry],
+    responses: dict,
+    words: set[str],
+    settings: Settings,
+    problems: list[Problem],
 ) -> None:
     """Report each bot text stating a span, amount, count or quoted label no guide or config value gives.
 
@@ -71,15 +76,26 @@ def check_provenance(
     """
     guides = read_guides(settings.data_dir)
     if not guides:
-        problems.append(Problem(f"data/{GUIDES_DIR}", 1, "no source guides (*.txt): the provenance of facts cannot be checked", "warning", code="no_guides"))
+        problems.append(
+            Problem(
+                f"data/{GUIDES_DIR}",
+                1,
+                "no source guides (*.txt): the provenance of facts cannot be checked",
+                "warning",
+                code="no_guides",
+            )
+        )
         return
     config_values = " ".join(str(v) for brand in settings.brands.values() for v in brand.model_dump().values())
     known = guides + "\n" + config_values
     for file, line, what, text in _bot_texts(flows, faq, responses):
         for fact in unsourced(text, known, words):
-            problems.append(Problem(
-                file, line,
-                f"{what} states “{fact}”, which no guide in data/{GUIDES_DIR}/ and no config.yml value gives; "
-                "use the guide's own words, or put a deployment's fact in config.yml",
-                code="unsourced_fact",
-            ))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"{what} states “{fact}”, which no guide in data/{GUIDES_DIR}/ and no config.yml value gives; "
+                    "use the guide's own words, or put a deployment's fact in config.yml",
+                    code="unsourced_fact",
+                )
+            )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.content import errors_of
@@ -49,15 +49,16 @@ def reload_assistant(assistant: Assistant) -> ReloadStatus:
 
 def _reload(assistant: Assistant) -> ReloadStatus:
     settings = assistant.settings
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     status = assistant.reload_status
     try:
         nlu = assistant.runtime.nlu
-        if (
-            nlu.classifier.meta.get("fingerprint") != fingerprint_files(nlu_files(settings.data_dir))
-            or nlu.replies.meta.get("fingerprint") != reply_fingerprint(settings.data_dir)
-        ):
-            log.info("data/nlu or data/replies changed: retraining in the background (or loading what another worker trained)")
+        if nlu.classifier.meta.get("fingerprint") != fingerprint_files(
+            nlu_files(settings.data_dir)
+        ) or nlu.replies.meta.get("fingerprint") != reply_fingerprint(settings.data_dir):
+            log.info(
+                "data/nlu or data/replies changed: retraining in the background (or loading what another worker trained)"
+            )
             ensure_model(settings, auto_train=True)
             nlu = NLU.load(settings.models_dir)
         runtime = build_runtime(settings, nlu)
@@ -83,7 +84,7 @@ class ContentWatcher:
         self._thread = threading.Thread(target=self._run, name="walletbot-content-watcher", daemon=True)
         self._seen = _snapshot(assistant.settings.data_dir)
 
-    def start(self) -> "ContentWatcher":
+    def start(self) -> ContentWatcher:
         self._thread.start()
         return self
 

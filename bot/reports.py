@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
 from bot.faq.index import FaqIndex
-from bot.text import STUB_MARKER
 from bot.nlu.features import TfidfVectorizer, Tokenizer
 from bot.nlu.normalize import normalize
 from bot.store import Database, Feedback, Turn
+from bot.text import STUB_MARKER
 
 UNANSWERED_OUTCOMES = ("clarify", "fallback", "out_of_scope")
 GROUP_SIMILARITY = 0.4
@@ -47,8 +47,11 @@ class UnansweredGroup:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "count": self.count, "examples": self.examples, "reasons": self.reasons,
-            "nearest_faq": self.nearest_faq, "nearest_score": round(self.nearest_score, 3),
+            "count": self.count,
+            "examples": self.examples,
+            "reasons": self.reasons,
+            "nearest_faq": self.nearest_faq,
+            "nearest_score": round(self.nearest_score, 3),
         }
 
 
@@ -71,11 +74,20 @@ def collect_unanswered(db: Database, since: datetime, limit: int | None = None) 
                 rows.append((text, meta["outcome"]))
                 if limit is not None and len(rows) >= limit:
                     return rows
-        votes = select(Feedback).where(Feedback.helpful.is_(False), Feedback.created_at >= since).order_by(Feedback.id.desc())
+        votes = (
+            select(Feedback)
+            .where(Feedback.helpful.is_(False), Feedback.created_at >= since)
+            .order_by(Feedback.id.desc())
+        )
         for vote in s.scalars(votes.limit(None if limit is None else limit - len(rows))):
             question = s.scalars(
                 select(Turn)
-                .where(Turn.conversation_id == vote.conversation_id, Turn.role == "user", Turn.seq < vote.turn_seq, Turn.text != "")
+                .where(
+                    Turn.conversation_id == vote.conversation_id,
+                    Turn.role == "user",
+                    Turn.seq < vote.turn_seq,
+                    Turn.text != "",
+                )
                 .order_by(Turn.seq.desc())
                 .limit(1)
             ).first()
@@ -84,7 +96,9 @@ def collect_unanswered(db: Database, since: datetime, limit: int | None = None) 
     return rows
 
 
-def group_unanswered(rows: list[tuple[str, str]], tokenizer: Tokenizer, faq: FaqIndex | None = None) -> list[UnansweredGroup]:
+def group_unanswered(
+    rows: list[tuple[str, str]], tokenizer: Tokenizer, faq: FaqIndex | None = None
+) -> list[UnansweredGroup]:
     """Greedy grouping by cosine similarity, biggest groups first."""
     if not rows:
         return []
@@ -123,16 +137,18 @@ def yaml_stubs(groups: list[UnansweredGroup]) -> str:
 
     entries = []
     for n, group in enumerate(groups, start=1):
-        entries.append({
-            "id": f"todo_{n}",
-            "question": group.examples[0],
-            "alternates": group.texts[1:6] or [f"{STUB_MARKER}：再写五种用户的问法）"],
-            "answer": f"{STUB_MARKER}：答案必须来自资料）",
-            "tags": ["todo"],
-        })
+        entries.append(
+            {
+                "id": f"todo_{n}",
+                "question": group.examples[0],
+                "alternates": group.texts[1:6] or [f"{STUB_MARKER}：再写五种用户的问法）"],
+                "answer": f"{STUB_MARKER}：答案必须来自资料）",
+                "tags": ["todo"],
+            }
+        )
     header = "# FAQ stubs from unanswered questions; fill in, rename ids, move into data/faq/.\n"
     return header + yaml.safe_dump({"topic": "todo", "entries": entries}, allow_unicode=True, sort_keys=False)
 
 
 def since_datetime(value: str, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)) - parse_since(value)
+    return (now or datetime.now(UTC)) - parse_since(value)

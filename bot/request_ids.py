@@ -96,7 +96,10 @@ class RequestIdMiddleware:
         except Exception:  # noqa: BLE001 - the last resort: log once, answer once
             log.exception(
                 "request %s: %s %s failed with an unexpected error%s",
-                record.id, scope.get("method"), scope.get("path"), "" if status else "; answered 500",
+                record.id,
+                scope.get("method"),
+                scope.get("path"),
+                "" if status else "; answered 500",
             )
             if not status:
                 await _send_internal_error(send, record.id)
@@ -106,7 +109,10 @@ class RequestIdMiddleware:
         if status >= 500:
             log.error(
                 "request %s: %s %s answered %d: %s",
-                record.id, scope.get("method"), scope.get("path"), status,
+                record.id,
+                scope.get("method"),
+                scope.get("path"),
+                status,
                 record.failure or "no reason noted",
                 exc_info=record.error,
             )

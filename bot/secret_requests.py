@@ -28,9 +28,13 @@ REQUEST = re.compile(
     r"|(?<![a-z])(send|share|provide|give|tell me)(?![a-z]))"
 )
 # The clause says not to, or that nobody will ask.
-NEGATION = re.compile(r"(?i)(不要|不用给|别给|别发|别在|请勿|勿|切勿|不会|绝不|不必|无需|不用|不需要|千万不|从不|一律不|谁要都|never|do not|don't|will not|won't)")
+NEGATION = re.compile(
+    r"(?i)(不要|不用给|别给|别发|别在|请勿|勿|切勿|不会|绝不|不必|无需|不用|不需要|千万不|从不|一律不|谁要都|never|do not|don't|will not|won't)"
+)
 # The clause reports someone else's request (a scammer's), or gives a condition for a warning.
-REPORTED = re.compile(r"(如果有人|如有人|若有人|有人要求|有人说|有人让|对方|陌生|别人|他人|自称|来电|骗子|客服若|若问|如果对方|无论对方|以客服名义)")
+REPORTED = re.compile(
+    r"(如果有人|如有人|若有人|有人要求|有人说|有人让|对方|陌生|别人|他人|自称|来电|骗子|客服若|若问|如果对方|无论对方|以客服名义)"
+)
 # Handing a part of a card number that identifies it (后四位, 尾号) is fine.
 HARMLESS = re.compile(r"(后四位|后4位|尾号|末四位)")
 CLAUSES = re.compile(r"[，,。；;！!？?\n（）()]")

@@ -24,7 +24,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import text
 
@@ -139,7 +140,7 @@ class DatabaseStore:
 
     _CLEANUP_CHANCE = 0.01  # about one hit in a hundred also deletes expired rows
 
-    def __init__(self, db: "Database", *, clock: Clock = time.time) -> None:
+    def __init__(self, db: Database, *, clock: Clock = time.time) -> None:
         self.db = db
         self._clock = clock
         self._lock_clause = " FOR UPDATE" if db.dialect == "postgresql" else ""
@@ -147,8 +148,10 @@ class DatabaseStore:
     def _times(self, s: Any, key: str, window: float, now: float, *, lock: bool) -> list[float]:
         if lock:
             s.execute(
-                text("INSERT INTO shared_state (key, value, expires_at) VALUES (:key, '[]', :expires) "
-                     "ON CONFLICT (key) DO NOTHING"),
+                text(
+                    "INSERT INTO shared_state (key, value, expires_at) VALUES (:key, '[]', :expires) "
+                    "ON CONFLICT (key) DO NOTHING"
+                ),
                 {"key": key, "expires": now + window},
             )
         value = s.execute(
@@ -194,8 +197,10 @@ class DatabaseStore:
     def revoke(self, session_id: str, until: float) -> None:
         with self.db.session() as s:
             s.execute(
-                text("INSERT INTO shared_state (key, value, expires_at) VALUES (:key, 'revoked', :until) "
-                     "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at"),
+                text(
+                    "INSERT INTO shared_state (key, value, expires_at) VALUES (:key, 'revoked', :until) "
+                    "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at"
+                ),
                 {"key": "revoked:" + session_id, "until": until},
             )
             self._maybe_clean(s, self._clock())
@@ -280,7 +285,7 @@ class RedisStore:
         return bool(self._run(lambda: self.client.exists(self.PREFIX + "revoked:" + session_id)))
 
 
-def open_state_store(settings: "Settings", db: "Database") -> StateStore:
+def open_state_store(settings: Settings, db: Database) -> StateStore:
     """The store this deployment shares: Redis if configured, else the database when several
     processes or hosts may serve it, else this process's memory."""
     if settings.storage.redis_url:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 DEFAULT_KEY = "default"
 PLACEHOLDERS = frozenset({"brand", "website", "phone", "email", "service_hours", "in_app_support", "social"})

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 from bot.config import Settings
 from bot.content import errors_of
@@ -66,7 +65,11 @@ def ensure_model(settings: Settings, *, auto_train: bool, progress: Callable[[st
     if state is ModelState.READY:
         return
     if not auto_train:
-        reason = "No trained model found" if state is ModelState.UNTRAINED else "The model is stale (data/nlu or data/replies changed since training)"
+        reason = (
+            "No trained model found"
+            if state is ModelState.UNTRAINED
+            else "The model is stale (data/nlu or data/replies changed since training)"
+        )
         raise ModelNotTrained(f"{reason} in '{settings.models_dir}': run `walletbot train`.")
     with _one_trainer(settings.models_dir):
         # Another process may have trained while this one waited for the lock.

@@ -12,7 +12,6 @@ from typing import Any
 
 import yaml
 
-
 # The Chinese gloss of each kind of problem, by code: texts for people live in a YAML file.
 PROBLEM_ZH: dict[str, str] = yaml.safe_load((Path(__file__).with_name("problem_texts.yml")).read_text(encoding="utf-8"))
 
@@ -33,7 +32,7 @@ class Problem:
         gloss = f" — {self.zh}" if self.zh else ""
         return f"{self.file}:{self.line}: {tag}{self.message}{gloss}"
 
-    def glossed(self) -> "Problem":
+    def glossed(self) -> Problem:
         """This problem with its Chinese gloss (English-only when the code has none).
 
         The loaders leave it out so that their one-line English form stays stable for logs
@@ -46,8 +45,12 @@ class Problem:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "file": self.file, "line": self.line, "severity": self.severity,
-            "code": self.code, "message": self.message, "zh": self.zh,
+            "file": self.file,
+            "line": self.line,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "zh": self.zh,
         }
 
 
@@ -124,7 +127,9 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlFileError(Problem(name, 1, f"file is not UTF-8 text ({exc.reason}); save it as UTF-8", code="not_utf8")) from exc
+        raise YamlFileError(
+            Problem(name, 1, f"file is not UTF-8 text ({exc.reason}); save it as UTF-8", code="not_utf8")
+        ) from exc
     except OSError as exc:
         raise YamlFileError(Problem(name, 1, f"cannot read file: {exc.strerror}", code="unreadable")) from exc
     return load_yaml_text(text, name)
@@ -150,4 +155,6 @@ def load_yaml_text(text: str, name: str) -> Any:
         raise YamlFileError(Problem(name, exc.line, message, code="duplicate_key")) from exc
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
-        raise YamlFileError(Problem(name, mark.line + 1 if mark else 1, f"invalid YAML value: {exc.problem}", code="invalid_yaml")) from exc
+        raise YamlFileError(
+            Problem(name, mark.line + 1 if mark else 1, f"invalid YAML value: {exc.problem}", code="invalid_yaml")
+        ) from exc

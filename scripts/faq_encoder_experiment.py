@@ -76,7 +76,12 @@ def main() -> None:
         model = SentenceTransformer(modules=[embedding], device="cpu")
         loss = MultipleNegativesRankingLoss(model)
         optimiser = torch.optim.Adam(model.parameters(), lr=0.05)
-        pairs = [(a, g[(i + 1 + random.randrange(len(g) - 1)) % len(g)], n) for n, g in enumerate(groups) if len(g) > 1 for i, a in enumerate(g)]
+        pairs = [
+            (a, g[(i + 1 + random.randrange(len(g) - 1)) % len(g)], n)
+            for n, g in enumerate(groups)
+            if len(g) > 1
+            for i, a in enumerate(g)
+        ]
 
         def step(batch: list[tuple[str, str, int]]) -> None:
             value = loss([model.preprocess([p[0] for p in batch]), model.preprocess([p[1] for p in batch])], None)
@@ -105,17 +110,31 @@ def main() -> None:
             intent_groups.setdefault(intent, []).append(units(normalize(text)))
     texts, owner = index._texts, index._owner_arr
     signals = collect_signals(index)
-    queries = [(normalize(fill(a, _BLANKS)), n) for n, e in enumerate(index.entries) for a in e.alternates if normalize(fill(a, _BLANKS))]
+    queries = [
+        (normalize(fill(a, _BLANKS)), n)
+        for n, e in enumerate(index.entries)
+        for a in e.alternates
+        if normalize(fill(a, _BLANKS))
+    ]
     fold = np.random.RandomState(args.seed).permutation(len(queries)) % 5
     semantic = np.zeros((len(queries), len(index.entries)))
     for f in range(5):
         held = {q for (q, _), k in zip(queries, fold) if k == f}
         kept = [i for i, t in enumerate(texts) if t not in held]
-        groups = list(intent_groups.values()) + [[units(texts[i]) for i in kept if owner[i] == n] for n in range(len(index.entries))]
+        groups = list(intent_groups.values()) + [
+            [units(texts[i]) for i in kept if owner[i] == n] for n in range(len(index.entries))
+        ]
         model = train(groups)
-        vectors = model.encode([units(t) for t in texts], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        vectors = model.encode(
+            [units(t) for t in texts], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         queries_of_fold = [j for j in range(len(queries)) if fold[j] == f]
-        encoded = model.encode([units(queries[j][0]) for j in queries_of_fold], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        encoded = model.encode(
+            [units(queries[j][0]) for j in queries_of_fold],
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         centroids = np.zeros((len(index.entries), vectors.shape[1]))
         np.add.at(centroids, owner[kept], vectors[kept])
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-9

@@ -42,6 +42,7 @@ WIDE = {"width": 1360, "height": 900}
 
 def seed(assistant: Assistant) -> None:
     """A few tickets as users leave them: one overdue, one whose user wrote again."""
+
     def ticket(text: str, brand: str = "generic") -> tuple[str, str]:
         conversation, _ = assistant.start_conversation(brand=brand, channel="web")
         assistant.handle(conversation, text=text)

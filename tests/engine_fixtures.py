@@ -33,7 +33,11 @@ def make_settings(db_url: str, models_dir: Path, **env: str) -> Settings:
 @pytest.fixture(scope="session")
 def trained_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models/ folder trained on the project's data/, shared by all workers of this run."""
-    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    shared = (
+        tmp_path_factory.getbasetemp().parent
+        if os.environ.get("PYTEST_XDIST_WORKER")
+        else tmp_path_factory.getbasetemp()
+    )
     models = shared / "trained-models"
     with FileLock(str(shared / "trained-models.lock")):
         settings = make_settings("sqlite://", models)

@@ -60,9 +60,7 @@ def start(client: TestClient, text: str = "我充值失败了", **extra: Any) ->
 
 
 def send(client: TestClient, conv: dict[str, Any], **message: Any) -> Any:
-    return client.post(
-        "/api/chat", json={"conversation": conv["conversation"], "token": conv["token"], **message}
-    )
+    return client.post("/api/chat", json={"conversation": conv["conversation"], "token": conv["token"], **message})
 
 
 def buttons(reply: dict[str, Any]) -> list[dict[str, str]]:
@@ -174,9 +172,7 @@ def test_history_returns_the_redacted_turns_and_the_state(client: TestClient) ->
     conv = start(client, text="我的手机号是13812345678，充值失败了")
     send(client, conv, payload="/human")
 
-    response = client.get(
-        f"/api/conversations/{conv['conversation']}", headers={"X-Conversation-Token": conv["token"]}
-    )
+    response = client.get(f"/api/conversations/{conv['conversation']}", headers={"X-Conversation-Token": conv["token"]})
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -215,9 +211,7 @@ def test_a_message_at_the_length_limit_is_accepted_and_one_more_character_is_413
 
     assert client.post("/api/chat", json={"text": "充" * limit}).status_code == 200
     message = assert_error(client.post("/api/chat", json={"text": "充" * (limit + 1)}), 413, "message_too_long")
-    assert message == (
-        f"The message has {limit + 1} characters; the limit is {limit}: send a shorter message."
-    )
+    assert message == (f"The message has {limit + 1} characters; the limit is {limit}: send a shorter message.")
 
 
 def test_a_body_far_over_the_limit_is_413_before_parsing(client: TestClient) -> None:
@@ -330,7 +324,7 @@ def test_parse_returns_the_parse_contract(client: TestClient) -> None:
     assert 0 < body["confidence"] <= 1
     amount = next(e for e in body["entities"] if e["entity"] == "amount")
     assert set(amount) == {"entity", "value", "start", "end"}
-    assert body["text"][amount["start"]:amount["end"]] == "100元"
+    assert body["text"][amount["start"] : amount["end"]] == "100元"
     assert body["ranking"][0] == {"intent": body["intent"], "confidence": body["confidence"]}
 
 
@@ -405,7 +399,14 @@ def test_openapi_describes_the_routes_and_the_error_shape(client: TestClient) ->
         }, status
     schemas = spec["components"]["schemas"]
     assert schemas["ChatRequest"]["additionalProperties"] is False
-    assert set(schemas["ChatRequest"]["properties"]) == {"conversation", "token", "text", "payload", "brand", "message_id"}
+    assert set(schemas["ChatRequest"]["properties"]) == {
+        "conversation",
+        "token",
+        "text",
+        "payload",
+        "brand",
+        "message_id",
+    }
     assert set(schemas["ChatResponse"]["properties"]) == {"conversation", "token", "messages", "state"}
     assert set(schemas["State"]["properties"]) == STATE_KEYS
     history_params = {p["name"] for p in paths["/api/conversations/{conversation_id}"]["get"]["parameters"]}
@@ -423,7 +424,12 @@ def test_every_documented_error_is_the_error_body_and_fastapis_default_422_is_go
         if status[0] in "45"
     }
 
-    assert {path for path, _, _ in documented} >= {"/api/chat", "/api/conversations/{conversation_id}", "/api/parse", "/api/widget-config"}
+    assert {path for path, _, _ in documented} >= {
+        "/api/chat",
+        "/api/conversations/{conversation_id}",
+        "/api/parse",
+        "/api/widget-config",
+    }
     for where, response in documented.items():
         assert response["content"]["application/json"]["schema"] == error_body, where
         assert response["description"], where
@@ -580,7 +586,9 @@ def test_a_repeated_message_id_returns_the_stored_reply_and_changes_nothing(clie
     assert client.get(f"/api/conversations/{conv['conversation']}?token={conv['token']}").json()["messages"] == history
     other = send(client, conv, text="今天下午三点", message_id="m-2")  # a new id is a new message
     assert other.status_code == 200 and other.json() != first.json()
-    assert len(client.get(f"/api/conversations/{conv['conversation']}?token={conv['token']}").json()["messages"]) > len(history)
+    assert len(client.get(f"/api/conversations/{conv['conversation']}?token={conv['token']}").json()["messages"]) > len(
+        history
+    )
 
 
 @pytest.mark.parametrize("message_id", ["", "a b", "x" * 65, "<script>"])
@@ -589,13 +597,18 @@ def test_a_malformed_message_id_is_422(client: TestClient, message_id: str) -> N
     assert send(client, conv, text="还是不行", message_id=message_id).status_code == 422
 
 
-@pytest.mark.parametrize(("path", "field", "value"), [
-    ("/api/chat", "text", "a\ud800b"),  # a lone surrogate: OpenCC could not encode it (was a 500)
-    ("/api/parse", "text", "a\ud800b"),
-    ("/api/chat", "text", "充值\x00失败"),  # NUL: PostgreSQL text cannot hold it (was a 500 there)
-    ("/api/chat", "brand", "kdou\x00"),
-])
-def test_invalid_unicode_and_control_characters_are_a_clear_422(client: TestClient, path: str, field: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "field", "value"),
+    [
+        ("/api/chat", "text", "a\ud800b"),  # a lone surrogate: OpenCC could not encode it (was a 500)
+        ("/api/parse", "text", "a\ud800b"),
+        ("/api/chat", "text", "充值\x00失败"),  # NUL: PostgreSQL text cannot hold it (was a 500 there)
+        ("/api/chat", "brand", "kdou\x00"),
+    ],
+)
+def test_invalid_unicode_and_control_characters_are_a_clear_422(
+    client: TestClient, path: str, field: str, value: str
+) -> None:
     body = json.dumps({"text": "充值失败"} | {field: value})  # ASCII JSON: \ud800 travels as an escape
     response = client.post(path, content=body, headers={"Content-Type": "application/json"})
     assert_error(response, 422, "invalid_text")

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+from engine_fixtures import PROJECT
 
 from bot.cli import main
-from engine_fixtures import PROJECT
 
 
 def env_for(settings, **extra: str) -> dict[str, str]:
@@ -26,8 +26,13 @@ def env_for(settings, **extra: str) -> dict[str, str]:
 
 def run(args: list[str], settings, stdin: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-        env=env_for(settings), cwd=PROJECT, timeout=120,
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env_for(settings),
+        cwd=PROJECT,
+        timeout=120,
     )
 
 
@@ -42,28 +47,53 @@ def test_parse_contract(settings):
 
 
 def test_chat_jsonl_contract_escalation_and_resume_in_a_new_process(settings):
-    first = run(["chat", "--jsonl"], settings, "\n".join(json.dumps(x, ensure_ascii=False) for x in [
-        {"conversation": "c1", "text": "交易失败了"},
-        {"conversation": "c1", "payload": "kind.1"},
-        {"conversation": "c1", "text": "还是不行"},
-    ]) + "\n")
+    first = run(
+        ["chat", "--jsonl"],
+        settings,
+        "\n".join(
+            json.dumps(x, ensure_ascii=False)
+            for x in [
+                {"conversation": "c1", "text": "交易失败了"},
+                {"conversation": "c1", "payload": "kind.1"},
+                {"conversation": "c1", "text": "还是不行"},
+            ]
+        )
+        + "\n",
+    )
     assert first.returncode == 0, first.stderr
     replies = [json.loads(line) for line in first.stdout.splitlines()]
     assert len(replies) == 3
     for reply in replies:
         assert set(reply) == {"conversation", "messages", "state"}
         assert reply["conversation"] == "c1"
-        assert set(reply["state"]) == {"intent", "flow", "step", "faq_id", "ticket", "escalated", "resolved", "priority"}
+        assert set(reply["state"]) == {
+            "intent",
+            "flow",
+            "step",
+            "faq_id",
+            "ticket",
+            "escalated",
+            "resolved",
+            "priority",
+        }
         for message in reply["messages"]:
             assert set(message) == {"text", "buttons"}
     assert replies[-1]["state"]["step"] == "balance"
 
     # A second process continues the same conversation from the database.
-    second = run(["chat", "--jsonl"], settings, "\n".join(json.dumps(x, ensure_ascii=False) for x in [
-        {"conversation": "c1", "text": "还是不行"},
-        {"conversation": "c1", "text": "还是不行"},
-        {"conversation": "c1", "text": "昨天下午三点充的100元，用的银行卡"},
-    ]) + "\n")
+    second = run(
+        ["chat", "--jsonl"],
+        settings,
+        "\n".join(
+            json.dumps(x, ensure_ascii=False)
+            for x in [
+                {"conversation": "c1", "text": "还是不行"},
+                {"conversation": "c1", "text": "还是不行"},
+                {"conversation": "c1", "text": "昨天下午三点充的100元，用的银行卡"},
+            ]
+        )
+        + "\n",
+    )
     replies = [json.loads(line) for line in second.stdout.splitlines()]
     assert replies[0]["state"]["step"] == "record"
     assert replies[-1]["state"]["escalated"] is True
@@ -71,7 +101,11 @@ def test_chat_jsonl_contract_escalation_and_resume_in_a_new_process(settings):
 
 
 def test_chat_jsonl_bad_lines_get_errors_not_crashes(settings):
-    result = run(["chat", "--jsonl"], settings, 'not json\n{"conversation": "x", "text": "你好", "extra": 1}\n[1]\n{"conversation": "x", "payload": "nope"}\n')
+    result = run(
+        ["chat", "--jsonl"],
+        settings,
+        'not json\n{"conversation": "x", "text": "你好", "extra": 1}\n[1]\n{"conversation": "x", "payload": "nope"}\n',
+    )
     assert result.returncode == 0, result.stderr
     replies = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(replies) == 4
@@ -104,7 +138,12 @@ def test_missing_config_is_one_clear_line(tmp_path: Path):
 
 def test_parse_without_a_model_says_what_to_run(tmp_path: Path, settings):
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "parse"], input="你好\n", capture_output=True, text=True, cwd=PROJECT, timeout=60,
+        [sys.executable, "-m", "bot", "parse"],
+        input="你好\n",
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=60,
         env=env_for(settings, WALLETBOT_PATHS_MODELS=str(tmp_path / "empty")),
     )
     assert result.returncode == 1

@@ -341,7 +341,9 @@ def test_forged_and_damaged_cookies_are_refused(app: FastAPI, login: Callable[[s
         assert_json_error(client.get("/console/api/tickets"), 401, "not_signed_in")
 
 
-def test_a_cookie_signed_with_another_secret_is_refused(assistant: Assistant, app: FastAPI, login: Callable[[str], Agent]) -> None:
+def test_a_cookie_signed_with_another_secret_is_refused(
+    assistant: Assistant, app: FastAPI, login: Callable[[str], Agent]
+) -> None:
     cookie = login("alice").client.cookies.get(SESSION_COOKIE) or ""
     other = TestClient(console_app(assistant, **{SECRET_ENV: "another-secret-0123456789abcdef"}))
     other.cookies.set(SESSION_COOKIE, cookie, path="/console")
@@ -412,7 +414,9 @@ def test_every_form_refuses_a_missing_or_foreign_csrf_token(
     assert admin.get("/console").status_code == 200  # still signed in
 
 
-def test_a_post_from_another_site_is_refused(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_a_post_from_another_site_is_refused(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     number = escalate(chat).state["ticket"]
     agent = login("alice")
     path = f"/console/tickets/{number}/note"
@@ -445,20 +449,28 @@ def test_admin_only_actions_answer_403_to_agents(
     with assistant.db.session(readonly=True) as s:
         assert get_user(s, "eve") is None
     assert ticket_of(assistant, number).assignee_id is not None
-    assert [e.kind for e in events(assistant, number) if e.kind != "updated"] == ["created"]  # "updated": the user, from the chat
+    assert [e.kind for e in events(assistant, number) if e.kind != "updated"] == [
+        "created"
+    ]  # "updated": the user, from the chat
 
 
 def test_admin_creates_accounts(assistant: Assistant, login: Callable[[str], Agent]) -> None:
     admin = login("root")
     page = admin.get("/console/users")
     assert page.status_code == 200 and "alice" in page.text and "从未登录" not in page.text.split("alice")[0][-5:]
-    created = admin.post("/console/users", name="dave", role="agent", password="dave-password-1", password_repeat="dave-password-1")
+    created = admin.post(
+        "/console/users", name="dave", role="agent", password="dave-password-1", password_repeat="dave-password-1"
+    )
     assert created.status_code == 200 and "已创建账号 dave。" in created.text
-    duplicate = admin.post("/console/users", name="dave", role="agent", password="dave-password-1", password_repeat="dave-password-1")
+    duplicate = admin.post(
+        "/console/users", name="dave", role="agent", password="dave-password-1", password_repeat="dave-password-1"
+    )
     assert duplicate.status_code == 409 and "账号 dave 已存在" in duplicate.text
     short = admin.post("/console/users", name="erin", role="agent", password="short", password_repeat="short")
     assert short.status_code == 400 and "至少需要 8 个字符" in short.text
-    differ = admin.post("/console/users", name="erin", role="agent", password="erin-password-1", password_repeat="erin-password-2")
+    differ = admin.post(
+        "/console/users", name="erin", role="agent", password="erin-password-1", password_repeat="erin-password-2"
+    )
     assert differ.status_code == 400 and "两次输入的密码不一致。" in differ.text
     assert Agent(admin.client.app, "dave").login("dave-password-1").status_code == 303  # type: ignore[arg-type]
 
@@ -499,13 +511,21 @@ def test_status_transitions(
         assert ticket_of(assistant, number).status == current
         assert len(events(assistant, number)) == before
         allowed = "、".join(
-            {"open": "待处理", "in_progress": "处理中", "waiting_on_user": "等待用户", "resolved": "已解决", "closed": "已关闭"}[s.value]
+            {
+                "open": "待处理",
+                "in_progress": "处理中",
+                "waiting_on_user": "等待用户",
+                "resolved": "已解决",
+                "closed": "已关闭",
+            }[s.value]
             for s in current.allowed_next()
         )
         assert f"当前可以改为：{allowed}。" in response.text
 
 
-def test_the_page_offers_only_allowed_transitions(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_the_page_offers_only_allowed_transitions(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     number = escalate(chat).state["ticket"]
     agent = login("alice")
     for status in TicketStatus:
@@ -524,7 +544,9 @@ def test_an_unknown_status_is_a_bad_request(login: Callable[[str], Agent], chat:
     assert response.status_code == 400 and "Unknown status 'done'" in html.unescape(response.text)
 
 
-def test_starting_work_on_an_unassigned_ticket_takes_it(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_starting_work_on_an_unassigned_ticket_takes_it(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     number = escalate(chat).state["ticket"]
     login("bob").post(f"/console/tickets/{number}/status", status="in_progress")
     ticket = ticket_of(assistant, number)
@@ -559,12 +581,16 @@ def test_assignment_rules(assistant: Assistant, login: Callable[[str], Agent], c
     assert admin.post(f"/console/tickets/{number}/assign", assignee="ghost").status_code == 400
     assert admin.post(f"/console/tickets/{number}/assign", assignee="bob").status_code == 303  # no change
 
-    assigns = [(e.actor, e.before["assignee"], e.after["assignee"]) for e in events(assistant, number) if e.kind == "assign"]
+    assigns = [
+        (e.actor, e.before["assignee"], e.after["assignee"]) for e in events(assistant, number) if e.kind == "assign"
+    ]
     assert assigns == [("alice", None, "alice"), ("alice", "alice", None), ("root", None, "bob")]
     assert "bob" in alice.ticket(number).text
 
 
-def test_notes_are_internal_audited_and_escaped(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_notes_are_internal_audited_and_escaped(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     conversation = escalate(chat)
     number = conversation.state["ticket"]
     agent = login("alice")
@@ -600,7 +626,9 @@ def test_contact_details_are_masked_until_revealed_by_the_assignee(
     refused = alice.post(f"/console/tickets/{number}/reveal", field="contact")
     assert refused.status_code == 403 and "只有这张工单的处理人或管理员" in refused.text
     assert PHONE not in refused.text
-    assert [e.kind for e in events(assistant, number) if e.kind != "updated"] == ["created"]  # "updated": the user, from the chat
+    assert [e.kind for e in events(assistant, number) if e.kind != "updated"] == [
+        "created"
+    ]  # "updated": the user, from the chat
 
     assign_to(assistant, number, "alice")
     assert "/reveal" in alice.ticket(number).text
@@ -623,12 +651,17 @@ def test_contact_details_are_masked_until_revealed_by_the_assignee(
     assert alice.post(f"/console/tickets/{number}/reveal", field="email").status_code == 400
 
 
-def test_an_admin_may_reveal_any_ticket(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_an_admin_may_reveal_any_ticket(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     number = frozen_account(chat).state["ticket"]
     root = login("root")
     response = root.post(f"/console/tickets/{number}/reveal", field="contact")
     assert response.status_code == 303 and PHONE in root.get(response.headers["location"]).text
-    assert [(e.kind, e.actor) for e in events(assistant, number) if e.kind != "updated"] == [("created", "bot"), ("reveal", "root")]
+    assert [(e.kind, e.actor) for e in events(assistant, number) if e.kind != "updated"] == [
+        ("created", "bot"),
+        ("reveal", "root"),
+    ]
 
 
 # ---------------------------------------------------------------------------- replies and the bot
@@ -649,14 +682,19 @@ def test_a_reply_reaches_the_user_and_silences_the_bot_until_resolved(
     assert history[-1]["text"] == "您好，我是客服小王，正在核查您的充值。"
     reply = events(assistant, number)[-2]
     assert (reply.kind, reply.actor, reply.note) == ("reply", "alice", "您好，我是客服小王，正在核查您的充值。")
-    assert reply.before == {"human_owner": False} and reply.after == {"human_owner": True, "turn_seq": history[-1]["seq"]}
+    assert reply.before == {"human_owner": False} and reply.after == {
+        "human_owner": True,
+        "turn_seq": history[-1]["seq"],
+    }
     assert events(assistant, number)[-1].kind == "assign"  # the first to answer takes the ticket
     with assistant.db.session(readonly=True) as s:
         assert get_conversation(s, conversation.id).human_owner is True  # type: ignore[union-attr]
     assert "人工客服已接管这个对话" in agent.ticket(number).text
 
     # The bot only says, once per burst of messages, that the agent will read them.
-    assert [m["text"] for m in conversation.say("好的，谢谢，我等您消息")["messages"]] == ["人工客服正在处理您的问题，请稍候。"]
+    assert [m["text"] for m in conversation.say("好的，谢谢，我等您消息")["messages"]] == [
+        "人工客服正在处理您的问题，请稍候。"
+    ]
     assert conversation.say("充值的是100元")["messages"] == []
 
     agent.post(f"/console/tickets/{number}/status", status="resolved")
@@ -690,9 +728,15 @@ def test_a_reply_shows_in_the_chat_api_history(assistant: Assistant, settings: A
     last = history.json()["messages"][-1]
     assert (last["role"], last["text"]) == ("agent", "您好，请问还需要帮助吗？")
     # While the agent owns the conversation, the bot only acknowledges the user's first message.
-    answer = bubble.post("/api/chat", json={"conversation": conversation.id, "token": conversation.token, "text": "在的"})
-    assert answer.status_code == 200 and [m["text"] for m in answer.json()["messages"]] == ["人工客服正在处理您的问题，请稍候。"]
-    again = bubble.post("/api/chat", json={"conversation": conversation.id, "token": conversation.token, "text": "你好？"})
+    answer = bubble.post(
+        "/api/chat", json={"conversation": conversation.id, "token": conversation.token, "text": "在的"}
+    )
+    assert answer.status_code == 200 and [m["text"] for m in answer.json()["messages"]] == [
+        "人工客服正在处理您的问题，请稍候。"
+    ]
+    again = bubble.post(
+        "/api/chat", json={"conversation": conversation.id, "token": conversation.token, "text": "你好？"}
+    )
     assert again.status_code == 200 and again.json()["messages"] == []  # once per burst
 
 
@@ -724,7 +768,9 @@ def test_the_ticket_page_shows_everything_the_bot_learned(
     assert trail is not None and trail.group(1).count("<li") == len(ticket_of(assistant, number).trail)
 
 
-def test_a_script_in_a_user_message_is_shown_as_text(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_a_script_in_a_user_message_is_shown_as_text(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     number = escalate(chat, f"充值失败 {XSS} <img src=x onerror=alert(2)>").state["ticket"]
     agent = login("alice")
     page = agent.ticket(number).text
@@ -736,7 +782,9 @@ def test_a_script_in_a_user_message_is_shown_as_text(assistant: Assistant, login
     assert any(XSS in turn["text"] for turn in api["transcript"])  # data stays data in JSON
 
 
-def test_the_audit_log_is_shown_read_only(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_the_audit_log_is_shown_read_only(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     number = escalate(chat).state["ticket"]
     agent = login("alice")
     agent.post(f"/console/tickets/{number}/status", status="in_progress")
@@ -756,7 +804,9 @@ def _ticket_rows(html: str) -> list[str]:
     return re.findall(r'data-ticket="(WB-\d+)"', html)
 
 
-def test_queue_order_filters_search_and_sla(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_queue_order_filters_search_and_sla(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     normal = escalate(chat).state["ticket"]  # human request: normal priority
     urgent = frozen_account(chat).state["ticket"]  # suspicious activity: urgent
     done = escalate(chat, "提现一直没到账").state["ticket"]
@@ -824,7 +874,16 @@ def test_queue_pages(assistant: Assistant, login: Callable[[str], Agent]) -> Non
 
     api = agent.get("/console/api/tickets?page=2").json()
     assert (api["page"], api["pages"], api["total"], len(api["tickets"])) == (2, 3, 120, 50)
-    assert set(api["tickets"][0]) >= {"number", "status", "priority", "category", "summary", "due_at", "overdue", "details"}
+    assert set(api["tickets"][0]) >= {
+        "number",
+        "status",
+        "priority",
+        "category",
+        "summary",
+        "due_at",
+        "overdue",
+        "details",
+    }
 
 
 # ---------------------------------------------------------------------------- export
@@ -854,11 +913,15 @@ def test_export_masks_contacts(assistant: Assistant, login: Callable[[str], Agen
     assert [t["number"] for t in data["tickets"]] == [urgent]
     assert data["tickets"][0]["details"]["contact"] == MASKED_PHONE
     assert PHONE not in agent.get("/console/api/export.json").text
-    assert [e.kind for e in events(assistant, urgent) if e.kind != "updated"] == ["created"]  # masked exports are not audited
+    assert [e.kind for e in events(assistant, urgent) if e.kind != "updated"] == [
+        "created"
+    ]  # masked exports are not audited
     assert_json_error(agent.get("/console/api/export.xml"), 404, "not_found")
 
 
-def test_an_admin_export_with_contacts_is_audited(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_an_admin_export_with_contacts_is_audited(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     urgent = frozen_account(chat).state["ticket"]
     other = escalate(chat).state["ticket"]
     admin = login("root")
@@ -876,7 +939,9 @@ def test_an_admin_export_with_contacts_is_audited(assistant: Assistant, login: C
     assert [e.kind for e in events(assistant, urgent)].count("export") == 2
 
 
-def test_export_neutralises_spreadsheet_formulas(assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]) -> None:
+def test_export_neutralises_spreadsheet_formulas(
+    assistant: Assistant, login: Callable[[str], Agent], chat: Callable[..., Any]
+) -> None:
     number = escalate(chat).state["ticket"]
     with assistant.db.session() as s:
         ticket = get_ticket(s, number)
@@ -932,7 +997,12 @@ def test_sign_in_redirects_only_inside_the_console(app: FastAPI) -> None:
         form = client.get("/console/login")
         response = client.post(
             "/console/login",
-            data={"name": "alice", "password": PASSWORDS["alice"], "csrf_token": _CSRF.search(form.text).group(1), "next": target},  # type: ignore[union-attr]
+            data={
+                "name": "alice",
+                "password": PASSWORDS["alice"],
+                "csrf_token": _CSRF.search(form.text).group(1),
+                "next": target,
+            },  # type: ignore[union-attr]
             follow_redirects=False,
         )
         assert response.headers["location"] == expected, target
@@ -950,12 +1020,13 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-
 def test_the_queue_benchmark_runs(tmp_path: Path) -> None:
     # A small run keeps bench/console_queue.py working; the 100,000-ticket run is manual.
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("console_queue", Path(__file__).parent.parent / "bench" / "console_queue.py")
+    spec = importlib.util.spec_from_file_location(
+        "console_queue", Path(__file__).parent.parent / "bench" / "console_queue.py"
+    )
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import threading
-import urllib.parse
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,9 +333,7 @@ def test_priority_is_changed_on_the_ticket_page(
     expect(page.get_by_test_id("audit").locator("tr[data-kind='priority']")).to_contain_text("优先级: 紧急")
 
 
-def test_the_queue_sorts_by_time_left_and_is_a_card_list_on_a_phone(
-    server: LiveServer, browser: Browser
-) -> None:
+def test_the_queue_sorts_by_time_left_and_is_a_card_list_on_a_phone(server: LiveServer, browser: Browser) -> None:
     for text in ("我充值失败了", "付款失败了"):
         new_ticket(server.assistant, text)
     desk = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
@@ -344,11 +342,17 @@ def test_the_queue_sorts_by_time_left_and_is_a_card_list_on_a_phone(
     header = page.get_by_role("columnheader", name="剩余时间")
     header.click()
     expect(header).to_have_attribute("aria-sort", "ascending")
-    values = [int(v) for v in page.locator("td[data-label='剩余时间']").evaluate_all("cells => cells.map(c => c.dataset.value)")]
+    values = [
+        int(v)
+        for v in page.locator("td[data-label='剩余时间']").evaluate_all("cells => cells.map(c => c.dataset.value)")
+    ]
     assert len(values) >= 2 and values == sorted(values)
     header.click()
     expect(header).to_have_attribute("aria-sort", "descending")
-    values = [int(v) for v in page.locator("td[data-label='剩余时间']").evaluate_all("cells => cells.map(c => c.dataset.value)")]
+    values = [
+        int(v)
+        for v in page.locator("td[data-label='剩余时间']").evaluate_all("cells => cells.map(c => c.dataset.value)")
+    ]
     assert values == sorted(values, reverse=True)
     desk.close()
 

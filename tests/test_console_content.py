@@ -15,16 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from engine_fixtures import Chat
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from test_console import PASSWORDS, ROLES, XSS, Agent, assert_json_error, console_app, login  # noqa: F401
+from test_reload import answer_to, live, wait_for  # noqa: F401
 
 from bot.console.auth import SESSION_COOKIE
 from bot.engine import Assistant
 from bot.reports import collect_unanswered, group_unanswered, since_datetime
 from bot.store import create_user
-from engine_fixtures import Chat
-from test_console import PASSWORDS, ROLES, XSS, Agent, assert_json_error, console_app, login  # noqa: F401
-from test_reload import answer_to, live, wait_for  # noqa: F401
 
 Live = tuple[Assistant, Path]
 QUESTION = "怎么开启双重验证"
@@ -63,7 +63,7 @@ def version_on(page: str) -> str:
 def with_new_answer(faq_yaml: str) -> str:
     """security.yml with a new answer for two_factor_auth, as an editor would change it."""
     start = faq_yaml.index("answer:", faq_yaml.index("id: two_factor_auth"))
-    rest = faq_yaml[faq_yaml.index("tags:", start):]
+    rest = faq_yaml[faq_yaml.index("tags:", start) :]
     return faq_yaml[:start] + f"answer: {MARKER}请在设置里开启双重验证。\n    " + rest
 
 
@@ -119,7 +119,9 @@ def test_the_content_api_answers_the_reload_status(app: FastAPI, live: Live, log
     assert set(body) == {"version", "loaded_at", "errors", "failed_at"} and body["errors"] == []
 
 
-def test_the_reload_endpoint_is_for_admins_with_a_csrf_token(app: FastAPI, live: Live, login: Callable[[str], Agent]) -> None:
+def test_the_reload_endpoint_is_for_admins_with_a_csrf_token(
+    app: FastAPI, live: Live, login: Callable[[str], Agent]
+) -> None:
     bot, _ = live
     assert_json_error(TestClient(app).post("/api/admin/reload"), 401, "not_signed_in")
     assert_json_error(post_reload(login("alice")), 403, "forbidden")

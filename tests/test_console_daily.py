@@ -164,9 +164,25 @@ def test_the_csv_export_reads_in_chinese_with_local_times(
     assert response.status_code == 200
     lines = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
     assert lines[0] == [
-        "工单号", "状态", "优先级", "类别", "品牌", "摘要", "处理人",
-        "创建时间（北京时间）", "处理时限（北京时间）", "更新时间（北京时间）", "已超时",
-        "发生时间", "金额", "支付方式", "订单号", "联系方式", "手机号", "邮箱", "其他信息",
+        "工单号",
+        "状态",
+        "优先级",
+        "类别",
+        "品牌",
+        "摘要",
+        "处理人",
+        "创建时间（北京时间）",
+        "处理时限（北京时间）",
+        "更新时间（北京时间）",
+        "已超时",
+        "发生时间",
+        "金额",
+        "支付方式",
+        "订单号",
+        "联系方式",
+        "手机号",
+        "邮箱",
+        "其他信息",
     ]
     row = dict(zip(lines[0], lines[1]))
     ticket = ticket_of(assistant, number)
@@ -206,7 +222,11 @@ def test_bulk_assign_and_close_write_one_audit_event_per_ticket(
 
     assert alice.post("/console/bulk", action="delete", numbers=[first]).status_code == 400  # type: ignore[arg-type]
     assert alice.post("/console/bulk", action="close").status_code == 400
-    assert alice.post("/console/bulk", action="close", numbers=[first], back="https://evil.example/").headers["location"].startswith("/console?")  # type: ignore[arg-type]
+    assert (
+        alice.post("/console/bulk", action="close", numbers=[first], back="https://evil.example/")
+        .headers["location"]
+        .startswith("/console?")
+    )  # type: ignore[arg-type]
     assert alice.post("/console/bulk", csrf=False, action="close", numbers=[first]).status_code == 403  # type: ignore[arg-type]
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from engine_fixtures import PROJECT
 
 from bot.cli import main
 from bot.nlu.training_data import INTENTS
 from bot.yamlio import PROBLEM_ZH, Problem
-from engine_fixtures import PROJECT
 
 
 @pytest.fixture
@@ -60,7 +60,9 @@ def test_unknown_intent_in_a_flow(project):
 def problems_of(result, *files: str) -> set[str]:
     """`file:line: message` of each problem of a `--format json` run in `files` (the broken ones:
     other people's edits to the shipped data must not break these tests)."""
-    return {f"{p['file']}:{p['line']}: {p['message']}" for p in json.loads(result.output)["problems"] if p["file"] in files}
+    return {
+        f"{p['file']}:{p['line']}: {p['message']}" for p in json.loads(result.output)["problems"] if p["file"] in files
+    }
 
 
 FLOW_FILE = "data/flows/transaction_failed.yml"
@@ -111,7 +113,9 @@ def test_the_checklist_fixture_is_valid(project):
 
 def test_renamed_flow_with_a_dangling_next_reports_both_and_no_cascade(project):
     """The flow still gets its intent check, and the steps behind the typo make one line, not one each."""
-    write_checklist(project, ("flow: transaction_failed", "flow: transaction_faild"), ("next: balance}", "next: balanse}"))
+    write_checklist(
+        project, ("flow: transaction_failed", "flow: transaction_faild"), ("next: balance}", "next: balanse}")
+    )
     result = validate(project, "--format", "json")
     assert result.exit_code == 1
     assert problems_of(result, FLOW_FILE) == {
@@ -125,7 +129,9 @@ def test_an_unreachable_step_without_a_broken_way_is_reported_alone(project):
     write_checklist(project, ("next: balance}", "next: record}"))
     result = validate(project, "--format", "json")
     assert result.exit_code == 1
-    assert problems_of(result, FLOW_FILE) == {"data/flows/transaction_failed.yml:15: step 'balance' of flow 'transaction_failed' is unreachable from start 'kind'"}
+    assert problems_of(result, FLOW_FILE) == {
+        "data/flows/transaction_failed.yml:15: step 'balance' of flow 'transaction_failed' is unreachable from start 'kind'"
+    }
 
 
 def test_files_with_errors_still_get_every_cross_file_check(project):
@@ -179,7 +185,10 @@ def test_mistakes_that_used_to_pass_are_errors_at_their_line(project):
         ("start: kind", 'start: ""'),
         ("resolved: 太好了，交易成功了！", "resolved:"),
         ("{title: 提现, next: network}", "{title: 提现, match: [提现, no], next: network}"),
-        ("{category: transaction_failed, priority: normal, summary: 交易失败}", "{category: " + "c" * 65 + ", summary: [a, b]}"),
+        (
+            "{category: transaction_failed, priority: normal, summary: 交易失败}",
+            "{category: " + "c" * 65 + ", summary: [a, b]}",
+        ),
     )
     result = validate(project, "--format", "json")
     assert problems_of(result, FLOW_FILE) == {
@@ -193,7 +202,10 @@ def test_mistakes_that_used_to_pass_are_errors_at_their_line(project):
 
 def test_responses_of_the_wrong_shape_are_errors_not_crashes(project):
     path = project / "data" / "responses.yml"
-    path.write_text('responses: [您好]\nbuttons: [转人工]\nanswers:\n  "yes": [yes, 好了]\n  "no": 不行\n  skip: [跳过]\n', encoding="utf-8")
+    path.write_text(
+        'responses: [您好]\nbuttons: [转人工]\nanswers:\n  "yes": [yes, 好了]\n  "no": 不行\n  skip: [跳过]\n',
+        encoding="utf-8",
+    )
     assert problems_of(validate(project, "--format", "json"), "data/responses.yml") == {
         "data/responses.yml:1: 'responses' must be a mapping of names to values, not a list",
         "data/responses.yml:2: 'buttons' must be a mapping of names to values, not a list",
@@ -239,18 +251,34 @@ def test_problems_carry_a_chinese_gloss_in_text_and_json(project):
 
 
 def test_every_problem_code_has_a_chinese_gloss():
-    sources = ["bot/content.py", "bot/flows/model.py", "bot/faq/knowledge.py", "bot/nlu/training_data.py", "bot/yamlio.py"]
-    used = {code for name in sources for code in re.findall(r'(?:code=|error\()"([a-z0-9_]+)"', (PROJECT / name).read_text(encoding="utf-8"))}
+    sources = [
+        "bot/content.py",
+        "bot/flows/model.py",
+        "bot/faq/knowledge.py",
+        "bot/nlu/training_data.py",
+        "bot/yamlio.py",
+    ]
+    used = {
+        code
+        for name in sources
+        for code in re.findall(r'(?:code=|error\()"([a-z0-9_]+)"', (PROJECT / name).read_text(encoding="utf-8"))
+    }
     assert len(used) > 30
     assert used <= set(PROBLEM_ZH), used - set(PROBLEM_ZH)
-    assert Problem("f.yml", 1, "x", "warning", code="few_examples").glossed().zh == "警告：" + PROBLEM_ZH["few_examples"]
+    assert (
+        Problem("f.yml", 1, "x", "warning", code="few_examples").glossed().zh == "警告：" + PROBLEM_ZH["few_examples"]
+    )
 
 
 def test_an_example_under_two_intents_is_warned_at_its_line(project):
-    (project / "data" / "nlu" / "zz_extra.yml").write_text('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - 多谢\n', encoding="utf-8")
+    (project / "data" / "nlu" / "zz_extra.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - 多谢\n', encoding="utf-8"
+    )
     result = validate(project, "--format", "json")
     assert result.exit_code == 0
-    assert problems_of(result, "data/nlu/zz_extra.yml") == {"data/nlu/zz_extra.yml:3: example '多谢' appears under both 'thanks' (data/nlu/thanks.yml:3) and 'greet'"}
+    assert problems_of(result, "data/nlu/zz_extra.yml") == {
+        "data/nlu/zz_extra.yml:3: example '多谢' appears under both 'thanks' (data/nlu/thanks.yml:3) and 'greet'"
+    }
 
 
 def test_cycle_without_exit(project):
@@ -262,7 +290,10 @@ def test_cycle_without_exit(project):
     )
     result = validate(project)
     assert result.exit_code == 1
-    assert "data/flows/refund.yml:5: step 'a' of flow 'refund' can never reach a resolved or escalate leaf" in result.output
+    assert (
+        "data/flows/refund.yml:5: step 'a' of flow 'refund' can never reach a resolved or escalate leaf"
+        in result.output
+    )
 
 
 def test_brand_routes_are_checked_for_every_brand(project):
@@ -270,7 +301,10 @@ def test_brand_routes_are_checked_for_every_brand(project):
     write_checklist(
         project,
         ("start: kind", "start: {default: kind, acme: network}"),
-        ("{title: 还是不行, means: no, next: balance}", "{title: 还是不行, means: no, next: {default: balance, upay: recrod}}"),
+        (
+            "{title: 还是不行, means: no, next: balance}",
+            "{title: 还是不行, means: no, next: {default: balance, upay: recrod}}",
+        ),
         ("next: to_support", "next: {default: to_support, kdou: record}"),
     )
     result = validate(project, "--format", "json")
@@ -283,10 +317,15 @@ def test_brand_routes_are_checked_for_every_brand(project):
 
 
 def test_a_brand_route_without_default_is_an_error(project):
-    write_checklist(project, ("{title: 还是不行, means: no, next: balance}", "{title: 还是不行, means: no, next: {kdou: balance}}"))
+    write_checklist(
+        project, ("{title: 还是不行, means: no, next: balance}", "{title: 还是不行, means: no, next: {kdou: balance}}")
+    )
     result = validate(project, "--format", "json")
     assert result.exit_code == 1
-    assert any("must be a step id or a mapping of brand to step id with a 'default'" in p for p in problems_of(result, FLOW_FILE))
+    assert any(
+        "must be a step id or a mapping of brand to step id with a 'default'" in p
+        for p in problems_of(result, FLOW_FILE)
+    )
 
 
 def test_flow_asking_for_a_secret_is_rejected(project):
@@ -301,7 +340,9 @@ def test_flow_asking_for_a_secret_is_rejected(project):
 
 def test_unknown_placeholder_and_json_output(project):
     path = project / "data" / "responses.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace("我是{brand}智能助手", "我是{brnd}智能助手"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("我是{brand}智能助手", "我是{brnd}智能助手"), encoding="utf-8"
+    )
     result = validate(project, "--format", "json")
     assert result.exit_code == 1
     report = json.loads(result.output)
@@ -340,17 +381,28 @@ def test_competing_faq_wordings_are_warned_with_both_locations(project):
     )
     result = validate(project, "--strict")
     assert result.exit_code == 2, result.output
-    assert "data/faq/zz_copy.yml:3: warning: FAQ 'copy_of_hours' wording '客服几点下班' is identical to '客服几点下班' of FAQ 'service_hours'" in result.output
+    assert (
+        "data/faq/zz_copy.yml:3: warning: FAQ 'copy_of_hours' wording '客服几点下班' is identical to '客服几点下班' of FAQ 'service_hours'"
+        in result.output
+    )
 
 
-@pytest.mark.parametrize(("file", "old", "new", "fact"), [
-    # a response-time promise no guide makes
-    ("data/responses.yml", "人工客服会尽快跟进处理", "人工客服会在 24 小时内跟进处理", "24 小时"),
-    # a menu path the guides never give
-    ("data/flows/withdrawal_problem.yml", "提现的具体操作说明，可以先看看K豆钱包", "请在“我的钱包”页面操作。提现的具体操作说明，可以先看看K豆钱包", "我的钱包"),
-    # an amount and a time frame of its own
-    ("data/faq/refund_policy.yml", "一般可能需要几天；", "一般需要3个工作日，手续费2元；", "3个工作日"),
-])
+@pytest.mark.parametrize(
+    ("file", "old", "new", "fact"),
+    [
+        # a response-time promise no guide makes
+        ("data/responses.yml", "人工客服会尽快跟进处理", "人工客服会在 24 小时内跟进处理", "24 小时"),
+        # a menu path the guides never give
+        (
+            "data/flows/withdrawal_problem.yml",
+            "提现的具体操作说明，可以先看看K豆钱包",
+            "请在“我的钱包”页面操作。提现的具体操作说明，可以先看看K豆钱包",
+            "我的钱包",
+        ),
+        # an amount and a time frame of its own
+        ("data/faq/refund_policy.yml", "一般可能需要几天；", "一般需要3个工作日，手续费2元；", "3个工作日"),
+    ],
+)
 def test_facts_no_guide_gives_are_errors(project, file, old, new, fact):
     path = project / file
     text = path.read_text(encoding="utf-8")
@@ -377,7 +429,16 @@ def test_unanswered_stubs_never_go_live(project):
     """The YAML the unanswered report writes is rejected as it stands, without --strict."""
     from bot.reports import UnansweredGroup, yaml_stubs
 
-    groups = [UnansweredGroup(count=2, examples=["怎么开发票"], reasons={"fallback": 2}, nearest_faq=None, nearest_score=0.0, texts=["怎么开发票", "开发票怎么弄"])]
+    groups = [
+        UnansweredGroup(
+            count=2,
+            examples=["怎么开发票"],
+            reasons={"fallback": 2},
+            nearest_faq=None,
+            nearest_score=0.0,
+            texts=["怎么开发票", "开发票怎么弄"],
+        )
+    ]
     (project / "data" / "faq" / "zz_todo.yml").write_text(yaml_stubs(groups), encoding="utf-8")
     result = validate(project, "--format", "json")
     assert result.exit_code == 1
@@ -389,17 +450,23 @@ def test_a_placeholder_typo_in_a_question_is_an_error(project):
     path = project / "data" / "faq" / "contact.yml"
     text = path.read_text(encoding="utf-8")
     assert "question: 怎么联系{brand}客服？" in text
-    path.write_text(text.replace("question: 怎么联系{brand}客服？", "question: 怎么联系{brnad}客服？"), encoding="utf-8")
+    path.write_text(
+        text.replace("question: 怎么联系{brand}客服？", "question: 怎么联系{brnad}客服？"), encoding="utf-8"
+    )
     result = validate(project, "--format", "json")
     assert result.exit_code == 1
-    assert any(p["code"] == "unknown_placeholder" and "{brnad}" in p["message"] for p in json.loads(result.output)["problems"])
+    assert any(
+        p["code"] == "unknown_placeholder" and "{brnad}" in p["message"] for p in json.loads(result.output)["problems"]
+    )
 
 
 def test_each_unset_brand_fact_is_warned_once_at_its_config_line(project):
     config = project / "config.yml"
     text = config.read_text(encoding="utf-8")
     config.write_text(text.replace('phone: "<K豆钱包客服电话>"', 'phone: "400-000-0000"'), encoding="utf-8")
-    problems = [p for p in json.loads(validate(project, "--format", "json").output)["problems"] if p["code"] == "unset_fact"]
+    problems = [
+        p for p in json.loads(validate(project, "--format", "json").output)["problems"] if p["code"] == "unset_fact"
+    ]
     named = [p["message"].split(" ")[0] for p in problems]
     assert len(named) == len(set(named))  # once each
     assert "brands.kdou.service_hours" in named and "brands.kdou.phone" not in named

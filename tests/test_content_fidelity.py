@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.config import load_settings
 from engine_fixtures import CONFIG
+
+from bot.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_HEADING = "## Fidelity table"
@@ -15,7 +16,7 @@ QUOTE = re.compile(r"`([^`]+)`")
 
 def _rows() -> list[list[str]]:
     text = (ROOT / "docs" / "content-coverage.md").read_text(encoding="utf-8")
-    section = text[text.index(TABLE_HEADING):]
+    section = text[text.index(TABLE_HEADING) :]
     rows = []
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_fixtures import make_settings
 
 from bot.measure.scenarios import ScenarioFileError, ScenarioResult, ScenarioRunner, load_scenarios
-from engine_fixtures import make_settings
 
 HERE = Path(__file__).resolve().parent
 CONVERSATIONS = HERE / "conversations"

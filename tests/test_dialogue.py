@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -11,7 +12,6 @@ from bot.engine import Assistant
 from bot.errors import ConversationError
 from bot.store import Database, Feedback, Ticket
 from bot.store.tickets import get_ticket
-from pathlib import Path
 
 
 def ticket_count(assistant: Assistant) -> int:
@@ -121,9 +121,12 @@ def unsure_chat(tmp_path, trained_models_dir, runtime):
     from bot.engine import build_runtime
 
     cautious = make_settings(
-        f"sqlite:///{tmp_path / 'unsure.db'}", trained_models_dir,
-        WALLETBOT_NLU_INTENT_THRESHOLD="0.9999", WALLETBOT_NLU_REJECT_THRESHOLD="0.9999",
-        WALLETBOT_FAQ_ANSWER_THRESHOLD="0.9999", WALLETBOT_FAQ_SUGGEST_THRESHOLD="0.2",
+        f"sqlite:///{tmp_path / 'unsure.db'}",
+        trained_models_dir,
+        WALLETBOT_NLU_INTENT_THRESHOLD="0.9999",
+        WALLETBOT_NLU_REJECT_THRESHOLD="0.9999",
+        WALLETBOT_FAQ_ANSWER_THRESHOLD="0.9999",
+        WALLETBOT_FAQ_SUGGEST_THRESHOLD="0.2",
     )
     db = Database(cautious.database_url)
     db.migrate()
@@ -215,7 +218,7 @@ def test_secret_gets_a_warning_and_is_never_stored(chat, settings, assistant):
     reply = c.say("我的密码是Abc12345，验证码是 837261，卡号 6222 0212 3456 7890 128")
     assert reply["messages"][0]["text"].startswith("【安全提醒】")
     assistant.close()
-    db_file = Path(settings.database_url[len("sqlite:///"):])
+    db_file = Path(settings.database_url[len("sqlite:///") :])
     raw = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
     for secret in ("Abc12345", "837261", "6222021234567890128", "0212 3456 7890"):
         assert secret.encode() not in raw
@@ -274,7 +277,7 @@ def feedback_votes(assistant: Assistant) -> list[tuple[str, str, bool]]:
 
 @pytest.mark.parametrize("answer", ["有几笔不是我买的", "有不是我操作的", "不是我本人操作的", "有一笔陌生的转账"])
 def test_not_me_answers_yes_to_the_stolen_account_records_question(chat, assistant, answer):
-    """"有没有不是您本人操作的交易？" — 不是我… means yes: urgent ticket, never "nothing abnormal"."""
+    """ "有没有不是您本人操作的交易？" — 不是我… means yes: urgent ticket, never "nothing abnormal"."""
     c = chat()
     c.say("我的账号被盗了")
     c.press_title("能登录")
@@ -289,13 +292,16 @@ def test_not_me_answers_yes_to_the_stolen_account_records_question(chat, assista
     assert (ticket.category, str(ticket.priority)) == ("account_stolen", "urgent")
 
 
-@pytest.mark.parametrize(("answer", "step"), [
-    ("都是我自己操作的", "device_check"),
-    ("没发现有异常", "device_check"),
-    ("没有不是我操作的", "device_check"),
-    ("有", "fraud_support"),
-    ("没有", "device_check"),
-])
+@pytest.mark.parametrize(
+    ("answer", "step"),
+    [
+        ("都是我自己操作的", "device_check"),
+        ("没发现有异常", "device_check"),
+        ("没有不是我操作的", "device_check"),
+        ("有", "fraud_support"),
+        ("没有", "device_check"),
+    ],
+)
 def test_stolen_account_records_question_still_understands_plain_answers(chat, answer, step):
     c = chat()
     c.say("我的账号被盗了")
@@ -304,11 +310,14 @@ def test_stolen_account_records_question_still_understands_plain_answers(chat, a
     assert c.say(answer)["state"]["step"] == step
 
 
-@pytest.mark.parametrize(("answer", "step"), [
-    ("有一笔不是我本人操作的", "suspicious_support"),
-    ("有几笔陌生的消费", "suspicious_support"),
-    ("都是我自己买的", "unlock_support"),
-])
+@pytest.mark.parametrize(
+    ("answer", "step"),
+    [
+        ("有一笔不是我本人操作的", "suspicious_support"),
+        ("有几笔陌生的消费", "suspicious_support"),
+        ("都是我自己买的", "unlock_support"),
+    ],
+)
 def test_not_me_answers_yes_to_the_frozen_account_activity_question(chat, answer, step):
     c = chat()
     c.say("我的账户被冻结了")
@@ -317,17 +326,20 @@ def test_not_me_answers_yes_to_the_frozen_account_activity_question(chat, answer
     assert c.say(answer)["state"]["step"] == step
 
 
-@pytest.mark.parametrize(("opening", "presses", "answer", "step"), [
-    # "钱是不是已经扣了，但订单还显示未支付？": 没有支付 describes the order, not the money
-    ("支付失败", ["还是不行"] * 4, "钱扣了，订单还显示没有支付", "charged_unpaid"),
-    ("支付失败", ["还是不行"] * 4, "钱没有被扣", "to_support"),
-    ("充值失败", ["还是不行"] * 5, "提示账户被限制了", "unlock_support"),
-    ("充值失败", ["还是不行"] * 5, "没看到什么提示", "to_support"),
-    ("余额不对", ["对不上"], "有一笔提现还没到账", "wait_pending"),
-    ("余额不对", ["对不上"], "没有处理中的", "refresh"),
-    ("限额是多少", ["每日支付限额"], "没超过", "bank"),
-    ("限额是多少", ["每日支付限额"], "超过了", "over_limit"),
-])
+@pytest.mark.parametrize(
+    ("opening", "presses", "answer", "step"),
+    [
+        # "钱是不是已经扣了，但订单还显示未支付？": 没有支付 describes the order, not the money
+        ("支付失败", ["还是不行"] * 4, "钱扣了，订单还显示没有支付", "charged_unpaid"),
+        ("支付失败", ["还是不行"] * 4, "钱没有被扣", "to_support"),
+        ("充值失败", ["还是不行"] * 5, "提示账户被限制了", "unlock_support"),
+        ("充值失败", ["还是不行"] * 5, "没看到什么提示", "to_support"),
+        ("余额不对", ["对不上"], "有一笔提现还没到账", "wait_pending"),
+        ("余额不对", ["对不上"], "没有处理中的", "refresh"),
+        ("限额是多少", ["每日支付限额"], "没超过", "bank"),
+        ("限额是多少", ["每日支付限额"], "超过了", "over_limit"),
+    ],
+)
 def test_option_words_beat_generic_yes_no(chat, assistant, opening, presses, answer, step):
     c = chat("upay")  # the Upay checklists: payment and top-up orders of guide 002
     c.say(opening)
@@ -350,7 +362,10 @@ def paused_on_a_faq_question(chat):
     c.say("你们客服电话是多少")
     assert c.state["flow"] is None and c.state["faq_id"]
     # Feedback on the answer and the offer to go back are separate questions, in separate messages.
-    assert [[b["payload"] for b in m["buttons"]] for m in c.last["messages"] if m["buttons"]] == [["/helpful", "/not_helpful"], ["/resume"]]
+    assert [[b["payload"] for b in m["buttons"]] for m in c.last["messages"] if m["buttons"]] == [
+        ["/helpful", "/not_helpful"],
+        ["/resume"],
+    ]
     return c
 
 
@@ -363,7 +378,9 @@ def test_yes_or_continue_after_a_mid_flow_faq_resumes_the_flow(chat, assistant, 
     assert feedback_votes(assistant) == []
 
 
-@pytest.mark.parametrize(("answer", "helpful"), [("很有帮助", True), ("有用", True), ("没什么帮助", False), ("没用", False)])
+@pytest.mark.parametrize(
+    ("answer", "helpful"), [("很有帮助", True), ("有用", True), ("没什么帮助", False), ("没用", False)]
+)
 def test_feedback_words_after_a_mid_flow_faq_stay_feedback_and_the_flow_can_resume(chat, assistant, answer, helpful):
     c = paused_on_a_faq_question(chat)
     faq_id = c.state["faq_id"]
@@ -392,18 +409,21 @@ def test_a_new_problem_after_an_faq_answer_is_not_taken_as_feedback(chat, assist
     assert feedback_votes(assistant) == []
 
 
-@pytest.mark.parametrize(("opening", "presses", "answer", "step"), [
-    ("我要申请退款", [], "买的东西没发货", "find_record"),
-    ("我要申请退款", [], "商品和描述不符", "find_record"),
-    ("我要申请退款", ["属于"], "找到那笔交易了", "apply"),
-    ("我要申请退款", ["属于", "找到了"], "十天了还没到", "delayed"),
-    ("我要申请退款", ["属于", "找到了", "提交了"], "十天了还没到", "delayed"),
-    ("我要申请退款", ["属于", "找到了", "提交了"], "明白了", "waiting"),
-    ("我要申请退款", ["已申请没到账"], "还没到", "to_support"),
-    ("提现遇到问题", [], "已经三天了", "not_arrived"),
-    ("提现遇到问题", [], "怎么提现", "howto"),
-    ("提现遇到问题", [], "提不出来，一直失败", "network"),
-])
+@pytest.mark.parametrize(
+    ("opening", "presses", "answer", "step"),
+    [
+        ("我要申请退款", [], "买的东西没发货", "find_record"),
+        ("我要申请退款", [], "商品和描述不符", "find_record"),
+        ("我要申请退款", ["属于"], "找到那笔交易了", "apply"),
+        ("我要申请退款", ["属于", "找到了"], "十天了还没到", "delayed"),
+        ("我要申请退款", ["属于", "找到了", "提交了"], "十天了还没到", "delayed"),
+        ("我要申请退款", ["属于", "找到了", "提交了"], "明白了", "waiting"),
+        ("我要申请退款", ["已申请没到账"], "还没到", "to_support"),
+        ("提现遇到问题", [], "已经三天了", "not_arrived"),
+        ("提现遇到问题", [], "怎么提现", "howto"),
+        ("提现遇到问题", [], "提不出来，一直失败", "network"),
+    ],
+)
 def test_refund_and_withdrawal_steps_understand_typed_answers(chat, assistant, opening, presses, answer, step):
     c = chat()
     c.say(opening)
@@ -417,22 +437,25 @@ def test_refund_and_withdrawal_steps_understand_typed_answers(chat, assistant, o
         assert reply["state"]["step"] == step
 
 
-@pytest.mark.parametrize(("opening", "flow", "step"), [
-    ("提现了三天还没到账", "withdrawal_problem", "not_arrived"),
-    ("提现失败了", "withdrawal_problem", "network"),
-    ("付款成功了但是订单显示未支付", "payment_problem", "charged_unpaid"),
-    ("商家一直不发货，我要退款", "refund", "find_record"),
-    ("退款申请了一周还没到账", "refund", "delayed"),
-    ("我充值交易失败了", "transaction_failed", "network"),
-    ("账号被盗了，现在登不上去", "account_stolen", "locked_out"),
-    ("今天付款提示超过每日限额", "limits", "daily"),
-    # not answered by the opening: the first step is asked
-    ("提现遇到问题", "withdrawal_problem", "kind"),
-    ("提现失败好几天了", "withdrawal_problem", "kind"),  # two options named: ask
-    ("想退款 不知道行不行", "refund", "eligibility"),  # not knowing answers nothing in advance
-    ("我的账号被盗了", "account_stolen", "can_login"),
-    ("付款失败", "payment_problem", "payment_info"),
-])
+@pytest.mark.parametrize(
+    ("opening", "flow", "step"),
+    [
+        ("提现了三天还没到账", "withdrawal_problem", "not_arrived"),
+        ("提现失败了", "withdrawal_problem", "network"),
+        ("付款成功了但是订单显示未支付", "payment_problem", "charged_unpaid"),
+        ("商家一直不发货，我要退款", "refund", "find_record"),
+        ("退款申请了一周还没到账", "refund", "delayed"),
+        ("我充值交易失败了", "transaction_failed", "network"),
+        ("账号被盗了，现在登不上去", "account_stolen", "locked_out"),
+        ("今天付款提示超过每日限额", "limits", "daily"),
+        # not answered by the opening: the first step is asked
+        ("提现遇到问题", "withdrawal_problem", "kind"),
+        ("提现失败好几天了", "withdrawal_problem", "kind"),  # two options named: ask
+        ("想退款 不知道行不行", "refund", "eligibility"),  # not knowing answers nothing in advance
+        ("我的账号被盗了", "account_stolen", "can_login"),
+        ("付款失败", "payment_problem", "payment_info"),
+    ],
+)
 def test_the_opening_message_answers_the_first_step(chat, opening, flow, step):
     c = chat()
     reply = c.say(opening)
@@ -453,7 +476,11 @@ def test_answered_first_step_is_in_the_trail_and_yes_no_longer_resolves(chat, as
     ticket = load_ticket(assistant, reply["state"]["ticket"])
     assert ticket.category == "payment_problem"
     first = ticket.trail[0]
-    assert (first["step"], first["answer"], first["choice"]) == ("payment_info", "付款成功了但是订单显示未支付", "扣了钱没成功")
+    assert (first["step"], first["answer"], first["choice"]) == (
+        "payment_info",
+        "付款成功了但是订单显示未支付",
+        "扣了钱没成功",
+    )
 
 
 def test_a_flow_started_by_a_button_asks_its_first_step(chat):
@@ -636,14 +663,19 @@ def test_one_policy_answers_two_threads_without_mixing_their_turns(runtime):
 
         def worker(name: str) -> None:
             for i in range(40):
-                def open_ticket(request, mine=name):
+
+                def open_ticket(request, mine=name, i=i):
                     if threading.current_thread().name != mine:
                         mixed.append(f"{threading.current_thread().name} used {mine}'s ticket callback")
                     return TicketInfo(f"WB-{mine}-{i}", True, 24)
 
                 result = runtime.policy.respond(
-                    fresh_state(), "kdou", text="转人工", payload=None,
-                    nlu=runtime.nlu.parse("转人工"), open_ticket=open_ticket,
+                    fresh_state(),
+                    "kdou",
+                    text="转人工",
+                    payload=None,
+                    nlu=runtime.nlu.parse("转人工"),
+                    open_ticket=open_ticket,
                 )
                 if not any(f"WB-{name}-{i}" in m["text"] for m in result.messages):
                     mixed.append(f"{name} turn {i} did not show its own ticket")
@@ -676,10 +708,16 @@ def test_a_state_stored_before_version_2_goes_on_where_it_was(chat, assistant):
         from bot.store import get_conversation, save_state
 
         conv = get_conversation(s, c.id, lock=True)
-        old = {k: v for k, v in conv.state.items() if k not in ("version", "priority", "urgency", "resolved", "problems")}
+        old = {
+            k: v for k, v in conv.state.items() if k not in ("version", "priority", "urgency", "resolved", "problems")
+        }
         save_state(conv, old)
     reply = c.say("还是不行")
-    assert (reply["state"]["flow"], reply["state"]["step"], reply["state"]["priority"]) == ("topup_problem", "account_info", None)
+    assert (reply["state"]["flow"], reply["state"]["step"], reply["state"]["priority"]) == (
+        "topup_problem",
+        "account_info",
+        None,
+    )
     with assistant.db.session(readonly=True) as s:
         from bot.store import get_conversation
 

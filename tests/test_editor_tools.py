@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from engine_fixtures import PROJECT
 
 from bot.cli import main
 from bot.reports import collect_unanswered, group_unanswered, parse_since, since_datetime
-from engine_fixtures import PROJECT
 
 
 def invoke(*args: str, config: Path = PROJECT / "config.yml", env: dict | None = None):
@@ -47,7 +47,9 @@ def test_faq_search_explains_matches():
     assert "matched: " in result.output and "验证" in result.output
 
 
-@pytest.mark.parametrize(("text", "expected"), [("7d", timedelta(days=7)), ("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2))])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("7d", timedelta(days=7)), ("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2))]
+)
 def test_parse_since(text: str, expected: timedelta):
     assert parse_since(text) == expected
 

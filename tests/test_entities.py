@@ -176,8 +176,11 @@ def test_phone(extractor: EntityExtractor, text: str, value: str, surface: str) 
 
 EMAILS = [
     ("邮箱abc.d@qq.com", "abc.d@qq.com", "abc.d@qq.com"),
-    ("发到 user_1+wallet@mail.example.com.cn 吧", "user_1+wallet@mail.example.com.cn",
-     "user_1+wallet@mail.example.com.cn"),
+    (
+        "发到 user_1+wallet@mail.example.com.cn 吧",
+        "user_1+wallet@mail.example.com.cn",
+        "user_1+wallet@mail.example.com.cn",
+    ),
     ("13812345678@163.com", "13812345678@163.com", "13812345678@163.com"),
 ]
 
@@ -371,13 +374,20 @@ def test_without_methods_nothing_is_a_method() -> None:
 
 @pytest.mark.parametrize(
     ("numeral", "value"),
-    [("十", 10), ("十二", 12), ("二十三", 23), ("两千五", 2500), ("一万二", 12000),
-     ("一百零五", 105), ("三万", 30000), ("一千二百万", 12_000_000), ("两三", None)],
+    [
+        ("十", 10),
+        ("十二", 12),
+        ("二十三", 23),
+        ("两千五", 2500),
+        ("一万二", 12000),
+        ("一百零五", 105),
+        ("三万", 30000),
+        ("一千二百万", 12_000_000),
+        ("两三", None),
+    ],
 )
 def test_cn_to_int(numeral: str, value: int | None) -> None:
     assert cn_to_int(numeral) == value
-
-
 
 
 # A number inside a clock time never becomes an amount, and an amount right after a clock time
@@ -412,7 +422,9 @@ SAID = [
 
 
 @pytest.mark.parametrize(("day", "period", "answer", "value"), SAID)
-def test_a_clock_time_falls_on_the_day_said_earlier(extractor: EntityExtractor, day: str, period: str | None, answer: str, value: str) -> None:
+def test_a_clock_time_falls_on_the_day_said_earlier(
+    extractor: EntityExtractor, day: str, period: str | None, answer: str, value: str
+) -> None:
     from bot.nlu.entities import SaidDay
 
     said = SaidDay(datetime.fromisoformat(day).date(), period)
@@ -434,4 +446,9 @@ def test_extract_one_without_bare_answers(extractor: EntityExtractor) -> None:
     """bare=False: a detail the bot did not ask for needs its usual surface form."""
     assert extractor.extract_one("amount", "100", now=NOW, bare=False) is None
     assert extractor.extract_one("order_id", "abc12345678", now=NOW, bare=False) is None
-    assert extractor.extract_one("amount", "100元", now=NOW, bare=False) == {"entity": "amount", "value": "100", "start": 0, "end": 4}
+    assert extractor.extract_one("amount", "100元", now=NOW, bare=False) == {
+        "entity": "amount",
+        "value": "100",
+        "start": 0,
+        "end": 4,
+    }

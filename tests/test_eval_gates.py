@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from engine_fixtures import CONFIG, PROJECT
 
 from bot.config import Settings
 from bot.measure import evaluate
 from bot.measure.commands import eval_command
 from bot.nlu.normalize import normalize
 from bot.nlu.training_data import INTENTS, load_training_data
-from engine_fixtures import CONFIG, PROJECT
 
 TEST_SET = PROJECT / "data" / "eval" / "questions.tsv"
 
@@ -102,20 +101,35 @@ def test_the_test_set_is_well_formed(rows: list[evaluate.LabelledQuestion]):
     # out-of-scope rows for the rejection gate to mean something.
     counts = Counter(row.intent for row in rows)
     assert set(counts) == set(INTENTS)
-    problems = {"forgot_password", "topup_problem", "withdrawal_problem", "payment_problem", "transaction_failed",
-                "refund", "account_stolen", "account_frozen", "limits", "balance_issue", "account_security",
-                "contact_support"}
+    problems = {
+        "forgot_password",
+        "topup_problem",
+        "withdrawal_problem",
+        "payment_problem",
+        "transaction_failed",
+        "refund",
+        "account_stolen",
+        "account_frozen",
+        "limits",
+        "balance_issue",
+        "account_security",
+        "contact_support",
+    }
     assert {intent: n for intent, n in counts.items() if intent in problems and n < 8} == {}
     assert counts["out_of_scope"] >= 40
 
 
 def test_faq_retrieval_of_held_out_alternates_passes_the_gates(settings: Settings):
-    result = CliRunner().invoke(eval_command, ["--faq", "--format", "json", "--config", str(CONFIG)], env=_env(settings))
+    result = CliRunner().invoke(
+        eval_command, ["--faq", "--format", "json", "--config", str(CONFIG)], env=_env(settings)
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["faq"]
     assert report["queries"] >= 300
     misses = [f"{m['alternate']} -> {m['got']}" for m in report["misses"][:5]]
-    assert report["top1"] >= MIN_FAQ_TOP1, f"FAQ top-1 {report['top1']} is below {MIN_FAQ_TOP1}; most confident misses: {misses}"
+    assert report["top1"] >= MIN_FAQ_TOP1, (
+        f"FAQ top-1 {report['top1']} is below {MIN_FAQ_TOP1}; most confident misses: {misses}"
+    )
     assert report["mrr"] >= MIN_FAQ_MRR, f"FAQ MRR {report['mrr']} is below {MIN_FAQ_MRR}"
     # Fused, the signals beat the best single one under cross-validation over entries.
     fused = next(row for row in report["fusion"] if len(row["signals"]) > 1 and "without" not in row)
@@ -124,13 +138,19 @@ def test_faq_retrieval_of_held_out_alternates_passes_the_gates(settings: Setting
 
 
 def test_typed_step_answers_pass_the_gates(settings: Settings):
-    result = CliRunner().invoke(eval_command, ["--replies", "--format", "json", "--config", str(CONFIG)], env=_env(settings))
+    result = CliRunner().invoke(
+        eval_command, ["--replies", "--format", "json", "--config", str(CONFIG)], env=_env(settings)
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["replies"]
     assert report["rows"] >= 400
     not_solved = sum(v["support"] for k, v in report["per_kind"].items() if k != "solved")
-    assert report["accuracy"] >= MIN_REPLY_ACCURACY, f"reply-kind accuracy {report['accuracy']} is below {MIN_REPLY_ACCURACY}: {report['per_kind']}"
-    assert len(report["false_solved"]) <= MAX_FALSE_SOLVED * not_solved, f"read as solved, wrongly: {report['false_solved']}"
+    assert report["accuracy"] >= MIN_REPLY_ACCURACY, (
+        f"reply-kind accuracy {report['accuracy']} is below {MIN_REPLY_ACCURACY}: {report['per_kind']}"
+    )
+    assert len(report["false_solved"]) <= MAX_FALSE_SOLVED * not_solved, (
+        f"read as solved, wrongly: {report['false_solved']}"
+    )
 
 
 def test_step_answers_are_held_out_of_the_reply_training_data():

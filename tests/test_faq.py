@@ -9,18 +9,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from engine_fixtures import PROJECT
 
 from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
 from bot.faq.knowledge import FaqEntry, load_faq
 from bot.nlu.features import Tokenizer
 from bot.nlu.normalize import normalize
-from bot.yamlio import Problem
-from engine_fixtures import PROJECT
 
 ENGLISH = [
-    FaqEntry("reset_password", "How do I reset my password?", ["forgot my password", "change login password"], "Use 'Forgot password' on the login page."),
-    FaqEntry("contact_support", "How can I contact customer service?", ["support phone number", "talk to an agent"], "Call us or use in-app chat."),
-    FaqEntry("refund_time", "How long does a refund take?", ["when will I get my money back", "refund duration"], "A few days."),
+    FaqEntry(
+        "reset_password",
+        "How do I reset my password?",
+        ["forgot my password", "change login password"],
+        "Use 'Forgot password' on the login page.",
+    ),
+    FaqEntry(
+        "contact_support",
+        "How can I contact customer service?",
+        ["support phone number", "talk to an agent"],
+        "Call us or use in-app chat.",
+    ),
+    FaqEntry(
+        "refund_time",
+        "How long does a refund take?",
+        ["when will I get my money back", "refund duration"],
+        "A few days.",
+    ),
 ]
 
 
@@ -44,7 +58,9 @@ def test_shipped_faq_loads_without_errors():
 def test_duplicate_ids_are_errors_with_both_locations(tmp_path: Path):
     faq = tmp_path / "faq"
     faq.mkdir()
-    body = "topic: t\nentries:\n  - id: same\n    question: 问题\n    alternates: [一, 二, 三, 四, 五]\n    answer: 答案\n"
+    body = (
+        "topic: t\nentries:\n  - id: same\n    question: 问题\n    alternates: [一, 二, 三, 四, 五]\n    answer: 答案\n"
+    )
     (faq / "a.yml").write_text(body, encoding="utf-8")
     (faq / "b.yml").write_text(body, encoding="utf-8")
     entries, problems = load_faq(tmp_path, tmp_path)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from engine_fixtures import CONFIG, Chat
 
 from bot.config import load_settings
 from bot.dialogue.state import higher
 from bot.flows.model import Flow, load_flows
 from bot.store.tickets import get_ticket
-from engine_fixtures import CONFIG, Chat
 
 SETTINGS = load_settings(CONFIG)
 FLOWS, _ = load_flows(SETTINGS.data_dir, SETTINGS.root)
@@ -38,17 +38,32 @@ def walks(flow: Flow) -> list[str]:
     return [SETTINGS.default_brand, *sorted(flow.route_brands() - {SETTINGS.default_brand})]
 
 
-CASES = [(name, brand, path) for name, flow in sorted(FLOWS.items()) for brand in walks(flow) for path in branches(flow, brand)]
+CASES = [
+    (name, brand, path)
+    for name, flow in sorted(FLOWS.items())
+    for brand in walks(flow)
+    for path in branches(flow, brand)
+]
 
 
 def test_every_problem_intent_has_a_flow():
     assert set(FLOWS) == {
-        "forgot_password", "topup_problem", "withdrawal_problem", "payment_problem", "transaction_failed",
-        "refund", "account_stolen", "account_frozen", "limits", "balance_issue",
+        "forgot_password",
+        "topup_problem",
+        "withdrawal_problem",
+        "payment_problem",
+        "transaction_failed",
+        "refund",
+        "account_stolen",
+        "account_frozen",
+        "limits",
+        "balance_issue",
     }
 
 
-@pytest.mark.parametrize(("flow_name", "brand", "path"), CASES, ids=[f"{n}:{b}:{'>'.join(p) or 'start'}" for n, b, p in CASES])
+@pytest.mark.parametrize(
+    ("flow_name", "brand", "path"), CASES, ids=[f"{n}:{b}:{'>'.join(p) or 'start'}" for n, b, p in CASES]
+)
 def test_branch_reaches_its_leaf(assistant, flow_name: str, brand: str, path: list[str]):
     flow = FLOWS[flow_name]
     chat = Chat(assistant, brand=brand)

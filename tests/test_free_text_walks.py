@@ -19,7 +19,9 @@ def walk(chat, turns: list[tuple[str, str | None]]) -> Any:
     c = chat()
     for text, step in turns:
         reply = c.say(text)
-        assert reply["state"]["step"] == step, f"after {text!r}: at {reply['state']['step']!r}, expected {step!r}\n{c.text()}"
+        assert reply["state"]["step"] == step, (
+            f"after {text!r}: at {reply['state']['step']!r}, expected {step!r}\n{c.text()}"
+        )
     return c
 
 
@@ -38,36 +40,46 @@ def answers(ticket: Ticket) -> dict[str, str]:
 
 
 def test_payment_charged_but_unpaid_typed(chat, assistant):
-    c = walk(chat, [
-        ("付款一直失败", "payment_info"),
-        ("核对过了还是付不了", "restart_app"),
-        ("关掉重新打开也不行", "network"),
-        ("换了网络还是失败", "daily_limit"),
-        ("今天就付了一笔，还是不行", "charged_check"),  # 今天 alone is no time of day: still asked
-        ("钱已经扣了，订单还是显示未支付", "charged_unpaid"),
-        ("今天中午12点", "charged_unpaid"),
-        ("88元", "charged_unpaid"),
-        ("订单号是2024061812345678", None),
-    ])
+    c = walk(
+        chat,
+        [
+            ("付款一直失败", "payment_info"),
+            ("核对过了还是付不了", "restart_app"),
+            ("关掉重新打开也不行", "network"),
+            ("换了网络还是失败", "daily_limit"),
+            ("今天就付了一笔，还是不行", "charged_check"),  # 今天 alone is no time of day: still asked
+            ("钱已经扣了，订单还是显示未支付", "charged_unpaid"),
+            ("今天中午12点", "charged_unpaid"),
+            ("88元", "charged_unpaid"),
+            ("订单号是2024061812345678", None),
+        ],
+    )
     ticket = ticket_of(assistant, c)
     assert (ticket.category, str(ticket.priority)) == ("payment_problem", "normal")
     assert ticket.details["amount"] == "88"
     assert ticket.details["order_id"] == "2024061812345678"
     assert ticket.details["time"] == f"{date.today()} 12:00"
-    assert [e["step"] for e in ticket.trail if e["step"].startswith("collect:")] == ["collect:time", "collect:amount", "collect:order_id"]
+    assert [e["step"] for e in ticket.trail if e["step"].startswith("collect:")] == [
+        "collect:time",
+        "collect:amount",
+        "collect:order_id",
+    ]
     assert answers(ticket)["charged_check"] == "钱已经扣了，订单还是显示未支付"
 
 
 def test_account_stolen_with_unknown_transactions_typed(chat, assistant):
-    c = walk(chat, [
-        ("我的账号好像被盗了", "can_login"),
-        ("还能登录", "secure_now"),
-        ("密码改好了，双重验证也开了", "check_records"),
-        ("有几笔不是我买的", "fraud_support"),
-        ("今天凌晨两点", "fraud_support"),
-        ("一共3000元", "fraud_support"),
-        ("13812345678", None),
-    ])
+    c = walk(
+        chat,
+        [
+            ("我的账号好像被盗了", "can_login"),
+            ("还能登录", "secure_now"),
+            ("密码改好了，双重验证也开了", "check_records"),
+            ("有几笔不是我买的", "fraud_support"),
+            ("今天凌晨两点", "fraud_support"),
+            ("一共3000元", "fraud_support"),
+            ("13812345678", None),
+        ],
+    )
     ticket = ticket_of(assistant, c)
     assert (ticket.category, str(ticket.priority)) == ("account_stolen", "urgent")
     assert ticket.details["amount"] == "3000"
@@ -77,13 +89,16 @@ def test_account_stolen_with_unknown_transactions_typed(chat, assistant):
 
 
 def test_account_frozen_with_a_transfer_not_made_by_the_user_typed(chat, assistant):
-    c = walk(chat, [
-        ("我的账户被冻结了", "notice"),
-        ("看了通知，按提示弄了还是用不了", "activity"),
-        ("有一笔不是我本人操作的转账", "suspicious_support"),
-        ("昨天晚上十点", "suspicious_support"),
-        ("我的邮箱是zhang@example.com", None),
-    ])
+    c = walk(
+        chat,
+        [
+            ("我的账户被冻结了", "notice"),
+            ("看了通知，按提示弄了还是用不了", "activity"),
+            ("有一笔不是我本人操作的转账", "suspicious_support"),
+            ("昨天晚上十点", "suspicious_support"),
+            ("我的邮箱是zhang@example.com", None),
+        ],
+    )
     ticket = ticket_of(assistant, c)
     assert (ticket.category, str(ticket.priority)) == ("account_frozen", "urgent")
     assert ticket.details["time"].endswith("22:00")
@@ -91,15 +106,18 @@ def test_account_frozen_with_a_transfer_not_made_by_the_user_typed(chat, assista
 
 
 def test_refund_not_delivered_and_not_returned_typed(chat, assistant):
-    c = walk(chat, [
-        ("买的东西一直没发货，我想退款", "find_record"),  # the opening answers the eligibility question
-        ("找到那笔交易了", "apply"),
-        ("已经提交了", "wait_time"),
-        ("十天了还没到", "delayed"),
-        ("查了还是没到账", "to_support"),
-        ("订单号是TB20240618001", "to_support"),
-        ("199元", None),
-    ])
+    c = walk(
+        chat,
+        [
+            ("买的东西一直没发货，我想退款", "find_record"),  # the opening answers the eligibility question
+            ("找到那笔交易了", "apply"),
+            ("已经提交了", "wait_time"),
+            ("十天了还没到", "delayed"),
+            ("查了还是没到账", "to_support"),
+            ("订单号是TB20240618001", "to_support"),
+            ("199元", None),
+        ],
+    )
     ticket = ticket_of(assistant, c)
     assert (ticket.category, str(ticket.priority)) == ("refund", "normal")
     assert ticket.details["amount"] == "199"
@@ -108,15 +126,18 @@ def test_refund_not_delivered_and_not_returned_typed(chat, assistant):
 
 
 def test_limits_not_exceeded_but_refused_typed(chat, assistant):
-    c = walk(chat, [
-        ("付款提示超过限额了", "explain"),
-        ("每天的那个", "daily"),
-        ("没超，就这一笔", "bank"),
-        ("问了银行，不是银行的问题", "to_support"),
-        ("下午两点", "to_support"),
-        ("5000元", "to_support"),
-        ("用的银行卡", None),
-    ])
+    c = walk(
+        chat,
+        [
+            ("付款提示超过限额了", "explain"),
+            ("每天的那个", "daily"),
+            ("没超，就这一笔", "bank"),
+            ("问了银行，不是银行的问题", "to_support"),
+            ("下午两点", "to_support"),
+            ("5000元", "to_support"),
+            ("用的银行卡", None),
+        ],
+    )
     ticket = ticket_of(assistant, c)
     assert (ticket.category, str(ticket.priority)) == ("limits", "normal")
     assert ticket.details["amount"] == "5000"
@@ -125,14 +146,17 @@ def test_limits_not_exceeded_but_refused_typed(chat, assistant):
 
 
 def test_balance_wrong_after_every_check_typed(chat, assistant):
-    c = walk(chat, [
-        ("余额不对", "record"),
-        ("对了一遍，还是对不上", "pending"),
-        ("没有处理中的", "refresh"),
-        ("更新了还是不对", "to_support"),
-        ("昨天下午发现的", "to_support"),
-        ("少了100元", None),
-    ])
+    c = walk(
+        chat,
+        [
+            ("余额不对", "record"),
+            ("对了一遍，还是对不上", "pending"),
+            ("没有处理中的", "refresh"),
+            ("更新了还是不对", "to_support"),
+            ("昨天下午发现的", "to_support"),
+            ("少了100元", None),
+        ],
+    )
     ticket = ticket_of(assistant, c)
     assert (ticket.category, str(ticket.priority)) == ("balance_issue", "normal")
     assert ticket.details["amount"] == "100"
@@ -140,11 +164,14 @@ def test_balance_wrong_after_every_check_typed(chat, assistant):
 
 
 def test_balance_with_a_pending_withdrawal_resolves_typed(chat, assistant):
-    c = walk(chat, [
-        ("我的余额对不上", "record"),
-        ("核对了，对不上", "pending"),
-        ("有一笔提现还在处理中", None),
-    ])
+    c = walk(
+        chat,
+        [
+            ("我的余额对不上", "record"),
+            ("核对了，对不上", "pending"),
+            ("有一笔提现还在处理中", None),
+        ],
+    )
     assert c.state["escalated"] is False
     assert "处理中的交易完成后余额才会更新" in c.text()
     assert [b["payload"] for b in c.buttons()] == ["/helpful", "/not_helpful"]

@@ -131,5 +131,8 @@ def test_the_json_twin_and_its_refusals(server: str, page: tuple[Page, list[str]
         bad = client.get("/console/api/insights", params={"start": "2026-13-01"})
         assert bad.status_code == 400
         assert bad.json()["error"]["code"] == "bad_period"
-        assert client.get("/console/api/insights", params={"brand": "nope"}).json()["error"]["message"] == "没有品牌“nope”。"
+        assert (
+            client.get("/console/api/insights", params={"brand": "nope"}).json()["error"]["message"]
+            == "没有品牌“nope”。"
+        )
     assert httpx.get(f"{server}/console/api/insights").status_code == 401

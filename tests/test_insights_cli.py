@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from engine_fixtures import CONFIG
 from matplotlib import image
 
 from bot.cli import main
-from engine_fixtures import CONFIG
 
 
 @pytest.fixture
@@ -32,7 +32,12 @@ def seeded(chat, settings):
 
 
 def invoke(settings, *args: str):
-    runner = CliRunner(env={"WALLETBOT_STORAGE_DATABASE_URL": settings.database_url, "WALLETBOT_PATHS_MODELS": str(settings.models_dir)})
+    runner = CliRunner(
+        env={
+            "WALLETBOT_STORAGE_DATABASE_URL": settings.database_url,
+            "WALLETBOT_PATHS_MODELS": str(settings.models_dir),
+        }
+    )
     return runner.invoke(main, ["--config", str(CONFIG), "report", *args], catch_exceptions=False)
 
 
@@ -75,7 +80,9 @@ def test_stats_table(seeded) -> None:
     result = invoke(seeded, "stats", "--since", "1d")
     assert result.exit_code == 0, result.output
     assert "  机器人独立解决：1\n" in result.output
-    assert "  account_info：到达 2, 在此离开 0, 在此解决 0, 在此转人工 1; 用户选择: 成功了 1，还是不行 0" in result.output
+    assert (
+        "  account_info：到达 2, 在此离开 0, 在此解决 0, 在此转人工 1; 用户选择: 成功了 1，还是不行 0" in result.output
+    )
 
 
 def test_stats_refuses_an_unreadable_period(seeded) -> None:

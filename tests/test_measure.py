@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from engine_fixtures import CONFIG
 
 from bot.config import Settings
-from bot.measure import MeasureError, text_table
-from bot.measure import evaluate
+from bot.measure import MeasureError, evaluate, text_table
 from bot.measure.commands import bench_command, eval_command
 from bot.nlu.pipeline import NLU
 from bot.nlu.training_data import TrainingData
-from engine_fixtures import CONFIG
 
 POSTGRES_URL_ENV = "WALLETBOT_TEST_POSTGRES_URL"  # as in conftest.py
 
@@ -40,8 +39,20 @@ out_of_scope\t你是机器人吗\t\tfixture
 SCORE_KEYS = {"in_scope", "out_of_scope", "macro_f1", "per_intent", "confusion", "worst_confusions", "calibration"}
 INTENT_KEYS = SCORE_KEYS | {"file", "rows", "intent_threshold", "model", "seconds"}
 FAQ_KEYS = {
-    "entries", "queries", "depth", "top1", "top3", "mrr", "answer_threshold", "answer_margin", "answered_correctly",
-    "answered_wrongly", "per_topic", "misses", "fusion", "seconds",
+    "entries",
+    "queries",
+    "depth",
+    "top1",
+    "top3",
+    "mrr",
+    "answer_threshold",
+    "answer_margin",
+    "answered_correctly",
+    "answered_wrongly",
+    "per_topic",
+    "misses",
+    "fusion",
+    "seconds",
 }
 
 
@@ -152,9 +163,15 @@ def test_eval_command_text_report(settings: Settings, fixture_file: Path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("intent\tquestion\nrefund\t退款\nnope\t什么\n", "questions.tsv:3: unknown intent 'nope'; use one of forgot_password, "),
+        (
+            "intent\tquestion\nrefund\t退款\nnope\t什么\n",
+            "questions.tsv:3: unknown intent 'nope'; use one of forgot_password, ",
+        ),
         ("intent\tquestion\nrefund\t\n", "questions.tsv:2: the question column is empty; every row needs a question."),
-        ("label\ttext\nrefund\t退款\n", "questions.tsv:1: the header must name the columns intent and question (tab-separated); missing intent, question, found ['label', 'text']."),
+        (
+            "label\ttext\nrefund\t退款\n",
+            "questions.tsv:1: the header must name the columns intent and question (tab-separated); missing intent, question, found ['label', 'text'].",
+        ),
         ("intent\tquestion\n", "has a header but no rows."),
     ],
 )
@@ -175,9 +192,13 @@ def test_eval_command_reports_a_bad_file_in_one_line(settings: Settings, tmp_pat
     assert result.stdout == ""
 
 
-def test_plot_without_matplotlib_fails_before_any_work(settings: Settings, fixture_file: Path, monkeypatch: pytest.MonkeyPatch):
+def test_plot_without_matplotlib_fails_before_any_work(
+    settings: Settings, fixture_file: Path, monkeypatch: pytest.MonkeyPatch
+):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a)
+    )
     result = CliRunner().invoke(
         eval_command, [str(fixture_file), "--plot", "confusion.png", "--config", str(CONFIG)], env=_env(settings)
     )
@@ -190,12 +211,16 @@ def test_plot_without_matplotlib_fails_before_any_work(settings: Settings, fixtu
 
 def test_plot_writes_a_png(settings: Settings, fixture_file: Path, tmp_path: Path):
     png = tmp_path / "confusion.png"
-    result = CliRunner().invoke(eval_command, [str(fixture_file), "--plot", str(png), "--config", str(CONFIG)], env=_env(settings))
+    result = CliRunner().invoke(
+        eval_command, [str(fixture_file), "--plot", str(png), "--config", str(CONFIG)], env=_env(settings)
+    )
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_without_file_or_default_the_command_says_what_to_give(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_without_file_or_default_the_command_says_what_to_give(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setattr(evaluate, "DEFAULT_EVAL_FILE", Path("no-such-folder") / "questions.tsv")
     result = CliRunner().invoke(eval_command, ["--config", str(CONFIG)], env=_env(settings))
     assert result.exit_code == 1
@@ -268,13 +293,27 @@ def test_text_table_aligns_chinese_by_display_width():
 def test_bench_quick_runs_a_real_server_and_reports_every_key(tmp_path: Path):
     output = tmp_path / "bench.json"
     result = CliRunner().invoke(
-        bench_command, ["--quick", "--format", "json", "--output", str(output), "--config", str(CONFIG)],
+        bench_command,
+        ["--quick", "--format", "json", "--output", str(output), "--config", str(CONFIG)],
         env={"WALLETBOT_STORAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"},
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report == json.loads(output.read_text(encoding="utf-8"))
-    assert set(report) == {"schema", "date", "quick", "code", "machine", "options", "training", "in_process", "servers", "scale_out", "targets", "seconds"}
+    assert set(report) == {
+        "schema",
+        "date",
+        "quick",
+        "code",
+        "machine",
+        "options",
+        "training",
+        "in_process",
+        "servers",
+        "scale_out",
+        "targets",
+        "seconds",
+    }
     assert report["scale_out"] is None  # no --postgres
     assert set(report["code"]) == {"commit", "modified"}
     assert report["schema"] == "walletbot.bench/2" and report["quick"] is True
@@ -289,13 +328,33 @@ def test_bench_quick_runs_a_real_server_and_reports_every_key(tmp_path: Path):
     assert 0 < stages["handle"]["p50_ms"] <= stages["handle"]["p95_ms"] <= stages["handle"]["p99_ms"]
 
     [server] = report["servers"]
-    assert set(server) == {"workers", "ready_seconds", "ready_cpu_seconds", "rss_ready_mb", "peak_rss_mb", "processes", "levels"}
-    assert server["workers"] == 1 and server["ready_seconds"] > 0 and server["peak_rss_mb"] >= server["rss_ready_mb"] > 50
+    assert set(server) == {
+        "workers",
+        "ready_seconds",
+        "ready_cpu_seconds",
+        "rss_ready_mb",
+        "peak_rss_mb",
+        "processes",
+        "levels",
+    }
+    assert (
+        server["workers"] == 1 and server["ready_seconds"] > 0 and server["peak_rss_mb"] >= server["rss_ready_mb"] > 50
+    )
     assert [lv["concurrency"] for lv in server["levels"]] == [1, 8, 64]
     for level in server["levels"]:
         assert set(level) == {
-            "concurrency", "seconds", "requests", "errors", "throughput", "p50_ms", "p95_ms", "p99_ms", "mean_ms",
-            "max_ms", "server_cpu_ms_per_message", "client_cpu_ms_per_message",
+            "concurrency",
+            "seconds",
+            "requests",
+            "errors",
+            "throughput",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "mean_ms",
+            "max_ms",
+            "server_cpu_ms_per_message",
+            "client_cpu_ms_per_message",
         }
         assert level["requests"] > 0
         # At concurrency 64 a few requests can wait past SQLite's busy timeout and get a 503 (wrk
@@ -304,7 +363,12 @@ def test_bench_quick_runs_a_real_server_and_reports_every_key(tmp_path: Path):
         allowed = {"503", "status"} if level["concurrency"] >= 64 else set()
         assert set(level["errors"]) <= allowed, level["errors"]
     assert [t["name"] for t in report["targets"]] == [
-        "http_c8_throughput", "http_c1_p50_ms", "server_cpu_ms_per_message", "ready_seconds", "rss_mb", "training_seconds",
+        "http_c8_throughput",
+        "http_c1_p50_ms",
+        "server_cpu_ms_per_message",
+        "ready_seconds",
+        "rss_mb",
+        "training_seconds",
     ]
     assert all(t["measured"] is not None and isinstance(t["met"], bool) for t in report["targets"])
 
@@ -321,7 +385,9 @@ def test_benchmark_conversations_are_an_opening_and_typed_step_answers(settings:
     assert all(set(c[1:]) <= answers for c in conversations)
 
 
-def test_both_load_generators_send_whole_conversations_in_order(tmp_path: Path, settings: Settings, trained_models_dir: Path):
+def test_both_load_generators_send_whole_conversations_in_order(
+    tmp_path: Path, settings: Settings, trained_models_dir: Path
+):
     """wrk with chat.lua and the Python fallback against a real `walletbot serve`: every message
     answered, conversations continued with their id and token, each stored in order."""
     from bot.content import load_content
@@ -348,7 +414,9 @@ def test_both_load_generators_send_whole_conversations_in_order(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("postgres_url", [u for u in [os.environ.get(POSTGRES_URL_ENV)] if u])
-def test_two_servers_sharing_postgresql_keep_each_conversation_in_order(postgres_url: str, tmp_path: Path, settings: Settings, trained_models_dir: Path):
+def test_two_servers_sharing_postgresql_keep_each_conversation_in_order(
+    postgres_url: str, tmp_path: Path, settings: Settings, trained_models_dir: Path
+):
     """Two `walletbot serve` processes on one PostgreSQL schema, wrk's connections shared between
     them: every message answered, and each conversation stored in the order it was sent."""
     from bot.content import load_content

@@ -9,14 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_fixtures import make_settings
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bot.api import create_app
 from bot.engine import Assistant
 from bot.reloader import reload_assistant
-from engine_fixtures import make_settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +61,12 @@ def test_metrics_count_requests_messages_tickets_and_confidence(client: TestClie
     started = client.post("/api/chat", json={"text": "充值失败了"}).json()
     body = {"conversation": started["conversation"], "token": started["token"]}
     assert client.post("/api/chat", json=body | {"payload": "/human"}).status_code == 200
-    assert client.get(f"/api/conversations/{started['conversation']}", headers={"X-Conversation-Token": started["token"]}).status_code == 200
+    assert (
+        client.get(
+            f"/api/conversations/{started['conversation']}", headers={"X-Conversation-Token": started["token"]}
+        ).status_code
+        == 200
+    )
     assert client.get("/no/such/page").status_code == 404
 
     scrape = client.get("/metrics")
@@ -68,10 +74,26 @@ def test_metrics_count_requests_messages_tickets_and_confidence(client: TestClie
     assert scrape.headers["content-type"].startswith("text/plain; version=")
     got = samples(scrape.text)
     assert got[("walletbot_http_requests_total", (("method", "POST"), ("route", "/api/chat"), ("status", "200")))] == 2
-    assert got[("walletbot_http_requests_total", (("method", "GET"), ("route", "/api/conversations/{conversation_id}"), ("status", "200")))] == 1
+    assert (
+        got[
+            (
+                "walletbot_http_requests_total",
+                (("method", "GET"), ("route", "/api/conversations/{conversation_id}"), ("status", "200")),
+            )
+        ]
+        == 1
+    )
     assert got[("walletbot_http_requests_total", (("method", "GET"), ("route", "unmatched"), ("status", "404")))] == 1
     assert got[("walletbot_http_request_duration_seconds_count", (("method", "POST"), ("route", "/api/chat")))] == 2
-    assert got[("walletbot_http_request_duration_seconds_bucket", (("le", "+Inf"), ("method", "POST"), ("route", "/api/chat")))] == 2
+    assert (
+        got[
+            (
+                "walletbot_http_request_duration_seconds_bucket",
+                (("le", "+Inf"), ("method", "POST"), ("route", "/api/chat")),
+            )
+        ]
+        == 2
+    )
     assert got[("walletbot_messages_total", (("outcome", "flow"),))] == 1
     assert got[("walletbot_messages_total", (("outcome", "escalated"),))] == 1
     assert got[("walletbot_tickets_opened_total", (("priority", "normal"),))] == 1
@@ -84,14 +106,18 @@ def test_route_templates_not_ids(client: TestClient) -> None:
     other = client.post("/api/chat", json={"text": "你好"}).json()
     for conv in (started, other):
         client.get(f"/api/conversations/{conv['conversation']}", headers={"X-Conversation-Token": conv["token"]})
-    routes = {dict(labels)["route"] for name, labels in samples(client.get("/metrics").text) if name == "walletbot_http_requests_total"}
+    routes = {
+        dict(labels)["route"]
+        for name, labels in samples(client.get("/metrics").text)
+        if name == "walletbot_http_requests_total"
+    }
     assert routes == {"/api/chat", "/api/conversations/{conversation_id}"}  # one series for both ids
 
 
 def test_reloads_and_database_errors(client: TestClient) -> None:
     bot: Assistant = client.app.state.assistant
     reload_assistant(bot)
-    with pytest.raises(Exception):
+    with pytest.raises(DBAPIError):
         with bot.db.engine.connect() as connection:
             connection.execute(text("SELECT * FROM no_such_table"))
     got = samples(client.get("/metrics").text)
@@ -109,7 +135,10 @@ def test_a_token_guards_metrics(app_with) -> None:
     with app_with(WALLETBOT_METRICS_TOKEN="s3cret-token") as guarded:
         refused = guarded.get("/metrics")
         assert refused.status_code == 401
-        assert refused.json()["error"]["message"] == "GET /metrics needs the header 'Authorization: Bearer <metrics token>'."
+        assert (
+            refused.json()["error"]["message"]
+            == "GET /metrics needs the header 'Authorization: Bearer <metrics token>'."
+        )
         assert guarded.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
         allowed = guarded.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
         assert allowed.status_code == 200
@@ -124,8 +153,16 @@ def test_several_workers_are_summed_in_multiprocess_mode(tmp_path: Path) -> None
     for _ in range(2):
         subprocess.run([sys.executable, "-c", count], env=env, check=True, cwd=PROJECT)
     scrape = subprocess.run(
-        [sys.executable, "-c", "import sys; from bot.metrics import Metrics; sys.stdout.write(Metrics().exposition().decode())"],
-        env=env, check=True, cwd=PROJECT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bot.metrics import Metrics; sys.stdout.write(Metrics().exposition().decode())",
+        ],
+        env=env,
+        check=True,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
     ).stdout
     got = samples(scrape)
     assert got[("walletbot_messages_total", (("outcome", "flow"),))] == 2

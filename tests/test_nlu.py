@@ -7,13 +7,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from engine_fixtures import PROJECT
 
 from bot.errors import ModelNotTrained
 from bot.nlu.classifier import IntentClassifier, read_meta
 from bot.nlu.features import SynonymRewriter
 from bot.nlu.normalize import normalize, normalize_aligned
 from bot.nlu.pipeline import NLU, ModelState, model_state
-from engine_fixtures import PROJECT
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_parse_shape_and_entities_on_the_original_text(nlu: NLU):
     assert result["text"] == text
     by_kind = {e["entity"]: e for e in result["entities"]}
     assert by_kind["amount"]["value"] == "100"
-    assert text[by_kind["amount"]["start"]:by_kind["amount"]["end"]] == "１００元"
+    assert text[by_kind["amount"]["start"] : by_kind["amount"]["end"]] == "１００元"
     assert by_kind["method"]["value"] == "银行卡"
     assert by_kind["time"]["value"].endswith("15:00")
     confidences = [r["confidence"] for r in result["ranking"]]
@@ -112,5 +112,7 @@ def test_model_state_detects_stale_data(tmp_path: Path, trained_models_dir: Path
 
     copy = tmp_path / "data"
     shutil.copytree(data, copy)
-    (copy / "nlu" / "greet.yml").write_text((copy / "nlu" / "greet.yml").read_text(encoding="utf-8") + "    - 早上好呀朋友\n", encoding="utf-8")
+    (copy / "nlu" / "greet.yml").write_text(
+        (copy / "nlu" / "greet.yml").read_text(encoding="utf-8") + "    - 早上好呀朋友\n", encoding="utf-8"
+    )
     assert model_state(copy, trained_models_dir) is ModelState.STALE

@@ -90,7 +90,9 @@ def press(client: TestClient, conv: dict[str, str], reply: dict[str, Any], title
     return chat(client, conv, payload=payloads[0])
 
 
-def frozen_account_over_http(client: TestClient, contact_answer: str, first: str | None = None) -> tuple[dict[str, str], str]:
+def frozen_account_over_http(
+    client: TestClient, contact_answer: str, first: str | None = None
+) -> tuple[dict[str, str], str]:
     """The account-frozen checklist through the bubble's API up to its urgent ticket, which asks
     for a contact detail; returns the conversation and the ticket number."""
     conv: dict[str, str] = {}
@@ -145,7 +147,9 @@ def test_secrets_are_warned_about_and_stored_nowhere(served, caplog):
     assert handoff["state"]["escalated"] is True
     number = handoff["state"]["ticket"]
     assert number and number in " ".join(m["text"] for m in handoff["messages"])
-    history = client.get(f"/api/conversations/{conv['conversation']}", headers={"X-Conversation-Token": conv["token"]}).json()
+    history = client.get(
+        f"/api/conversations/{conv['conversation']}", headers={"X-Conversation-Token": conv["token"]}
+    ).json()
     stored_user_text = next(t["text"] for t in history["messages"] if t["role"] == "user")
     assert "[密码已隐藏]" in stored_user_text and "[验证码已隐藏]" in stored_user_text
     assert MASKED_CARD in stored_user_text
@@ -256,7 +260,9 @@ def test_contact_given_for_follow_up_is_kept_only_in_the_ticket(served):
         if reply["state"]["escalated"]:
             break
         else:
-            payloads = [b["payload"] for m in reply["messages"] for b in m["buttons"] if b["payload"] not in ("/human",)]
+            payloads = [
+                b["payload"] for m in reply["messages"] for b in m["buttons"] if b["payload"] not in ("/human",)
+            ]
             reply = client.post("/api/chat", json={**conv, "payload": payloads[-1] if payloads else "/skip"}).json()
     assert reply["state"]["escalated"] is True
     history = client.get(f"/api/conversations/{conv['conversation']}?token={conv['token']}").text

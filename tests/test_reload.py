@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from engine_fixtures import PROJECT, Chat, make_settings
 
 from bot.engine import Assistant
 from bot.reloader import ContentWatcher, reload_assistant
-from engine_fixtures import PROJECT, Chat, make_settings
 
 
 @pytest.fixture
@@ -51,8 +51,13 @@ def test_faq_edit_is_live_within_seconds_without_retraining(live):
     text = path.read_text(encoding="utf-8")
     marker = "【新版答案】"
     start = text.index("answer:", text.index("id: two_factor_auth"))
-    path.write_text(text[:start] + f"answer: {marker}请在设置里开启双重验证。\n    " + text[text.index("tags:", start):], encoding="utf-8")
-    wait_for(lambda: marker in answer_to(bot, "怎么开启双重验证"), 5.0)  # the FAQ index rebuild (BM25, 词林) takes ~1 s idle, more under -n 2
+    path.write_text(
+        text[:start] + f"answer: {marker}请在设置里开启双重验证。\n    " + text[text.index("tags:", start) :],
+        encoding="utf-8",
+    )
+    wait_for(
+        lambda: marker in answer_to(bot, "怎么开启双重验证"), 5.0
+    )  # the FAQ index rebuild (BM25, 词林) takes ~1 s idle, more under -n 2
     assert (bot.settings.models_dir / "nlu" / "meta.json").stat().st_mtime_ns == model_before
 
 
@@ -79,7 +84,8 @@ def test_broken_file_keeps_old_content_and_reports_file_line(live, caplog):
 def test_nlu_edit_retrains_and_swaps(live):
     bot, data = live
     (data / "nlu" / "zz_new.yml").write_text(
-        'version: "3.1"\nnlu:\n- intent: contact_support\n  examples: |\n    - 找小蓝鲸热线\n    - 小蓝鲸热线号码\n', encoding="utf-8"
+        'version: "3.1"\nnlu:\n- intent: contact_support\n  examples: |\n    - 找小蓝鲸热线\n    - 小蓝鲸热线号码\n',
+        encoding="utf-8",
     )
     old_fingerprint = bot.runtime.nlu.classifier.meta["fingerprint"]
     wait_for(lambda: bot.runtime.nlu.classifier.meta["fingerprint"] != old_fingerprint, 60.0)
@@ -97,11 +103,14 @@ def test_a_model_another_worker_trained_is_loaded_not_trained_again(tmp_path: Pa
     shutil.copy(PROJECT / "config.yml", tmp_path / "config.yml")
     shutil.copytree(PROJECT / "data", tmp_path / "data")
     shutil.copytree(trained_models_dir, tmp_path / "models")
-    settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path / "models").model_copy(update={"root": tmp_path})
+    settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path / "models").model_copy(
+        update={"root": tmp_path}
+    )
     first, second = Assistant.from_settings(settings), Assistant.from_settings(settings)
     try:
         (tmp_path / "data" / "nlu" / "zz_new.yml").write_text(
-            'version: "3.1"\nnlu:\n- intent: contact_support\n  examples: |\n    - 找小蓝鲸热线\n    - 小蓝鲸热线号码\n', encoding="utf-8"
+            'version: "3.1"\nnlu:\n- intent: contact_support\n  examples: |\n    - 找小蓝鲸热线\n    - 小蓝鲸热线号码\n',
+            encoding="utf-8",
         )
         reload_assistant(first)  # trains
         trained = first.runtime.nlu.classifier.meta

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_fixtures import make_settings
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
 from bot.console.auth import SECRET_ENV
 from bot.engine import Assistant
 from bot.store import Database, create_user
-from engine_fixtures import make_settings
 
 SECRET = "request-id-tests-secret-0123456789"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -38,10 +38,16 @@ def client(app_and_db) -> Iterator[TestClient]:
     app, _assistant = app_and_db
     with TestClient(app) as test_client:
         form = test_client.get("/console/login")
-        signed_in = test_client.post("/console/login", data={
-            "name": "ada", "password": "correct horse battery",
-            "csrf_token": _CSRF.search(form.text).group(1), "next": "/console",  # type: ignore[union-attr]
-        }, follow_redirects=False)
+        signed_in = test_client.post(
+            "/console/login",
+            data={
+                "name": "ada",
+                "password": "correct horse battery",
+                "csrf_token": _CSRF.search(form.text).group(1),
+                "next": "/console",  # type: ignore[union-attr]
+            },
+            follow_redirects=False,
+        )
         assert signed_in.status_code == 303, signed_in.text
         yield test_client
 
@@ -69,9 +75,16 @@ def failure_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/healthz"), ("GET", "/api/nothing"), ("GET", "/console?q=%00"), ("POST", "/api/chat"), ("GET", "/console/login"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/healthz"),
+        ("GET", "/api/nothing"),
+        ("GET", "/console?q=%00"),
+        ("POST", "/api/chat"),
+        ("GET", "/console/login"),
+    ],
+)
 def test_every_response_carries_a_request_id(client: TestClient, method: str, path: str) -> None:
     response = client.request(method, path)
     assert re.fullmatch(r"[0-9a-f]{16}", response.headers["x-request-id"]), response.headers

@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from engine_fixtures import CONFIG
 
 from bot.config import load_settings
 from bot.content import load_content
 from bot.guard import detect_scam
-from engine_fixtures import CONFIG
 
 DATA = Path(__file__).parent / "data"
 PATTERNS = load_content(load_settings(CONFIG), lint=False).scam_patterns
@@ -34,7 +34,11 @@ def test_ordinary_security_questions_raise_no_alarm():
 
 def test_a_question_does_not_hide_a_scam_in_progress():
     """The look-ahead of the question patterns: someone reporting what was asked of them."""
-    for text in ("客服让我转到安全账户是什么意思", "对方让我开屏幕共享，正规客服会这样吗", "他让我开屏幕共享，是不是骗局"):
+    for text in (
+        "客服让我转到安全账户是什么意思",
+        "对方让我开屏幕共享，正规客服会这样吗",
+        "他让我开屏幕共享，是不是骗局",
+    ):
         assert detect_scam(text, PATTERNS) is not None, text
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from engine_fixtures import CONFIG, make_settings
 from sqlalchemy import text as sql
 
 from bot.cli import main
@@ -28,7 +29,6 @@ from bot.measure.scenarios import (
     summary_line,
 )
 from bot.text import render
-from engine_fixtures import CONFIG, make_settings
 
 ALL_PRIORITIES = "[low, normal, high, urgent]"
 
@@ -69,8 +69,8 @@ PASSING = """\
         buttons_any: [没有这个按钮, 转人工]
     - button: 转人工
       expect: {escalated: true, ticket: true}
-  final: {tickets: 1, priority_in: %s}
-""" % ALL_PRIORITIES
+  final: {tickets: 1, priority_in: ALL_PRIORITIES}
+""".replace("ALL_PRIORITIES", ALL_PRIORITIES)
 
 
 def test_a_passing_scenario_passes(runner: ScenarioRunner, tmp_path: Path):
@@ -100,13 +100,17 @@ def test_a_passing_scenario_passes(runner: ScenarioRunner, tmp_path: Path):
     ],
 )
 def test_each_kind_of_expectation_can_fail(runner: ScenarioRunner, tmp_path: Path, expect: str, message: str):
-    result = run_one(runner, tmp_path, f"""\
+    result = run_one(
+        runner,
+        tmp_path,
+        f"""\
         - name: one-failing-expectation
           brand: generic
           turns:
             - user: 我充值失败了
               expect: {expect}
-        """)
+        """,
+    )
     assert not result.passed
     assert len(result.failures) == 1
     failure = result.failures[0]
@@ -119,7 +123,10 @@ def test_each_kind_of_expectation_can_fail(runner: ScenarioRunner, tmp_path: Pat
 
 
 def test_every_failed_expectation_is_kept_and_counted(runner: ScenarioRunner, tmp_path: Path):
-    result = run_one(runner, tmp_path, """\
+    result = run_one(
+        runner,
+        tmp_path,
+        """\
         - name: three-failures
           brand: upay
           turns:
@@ -127,13 +134,21 @@ def test_every_failed_expectation_is_kept_and_counted(runner: ScenarioRunner, tm
               expect: {flow: refund, escalated: true}
             - button: 转人工
               expect: {escalated: false}
-        """)
-    assert [(f.turn, f.message.split(":")[0]) for f in result.failures] == [(1, "flow"), (1, "escalated"), (2, "escalated")]
+        """,
+    )
+    assert [(f.turn, f.message.split(":")[0]) for f in result.failures] == [
+        (1, "flow"),
+        (1, "escalated"),
+        (2, "escalated"),
+    ]
     assert result.line().endswith("  (+2 more)")
 
 
 def test_a_button_not_offered_fails_and_stops_the_scenario(runner: ScenarioRunner, tmp_path: Path):
-    result = run_one(runner, tmp_path, """\
+    result = run_one(
+        runner,
+        tmp_path,
+        """\
         - name: unoffered-button
           brand: kdou
           turns:
@@ -141,7 +156,8 @@ def test_a_button_not_offered_fails_and_stops_the_scenario(runner: ScenarioRunne
             - button: 不存在的按钮
             - user: 这一轮不会发送
           final: {tickets: 7}
-        """)
+        """,
+    )
     assert len(result.failures) == 1  # the conversation stopped: no third turn, no final check
     failure = result.failures[0]
     assert (failure.turn, failure.input) == (2, "button: 不存在的按钮")
@@ -151,12 +167,16 @@ def test_a_button_not_offered_fails_and_stops_the_scenario(runner: ScenarioRunne
 
 
 def test_a_button_before_any_reply_is_not_offered(runner: ScenarioRunner, tmp_path: Path):
-    result = run_one(runner, tmp_path, """\
+    result = run_one(
+        runner,
+        tmp_path,
+        """\
         - name: button-first
           brand: generic
           turns:
             - button: 转人工
-        """)
+        """,
+    )
     assert result.line() == "FAIL button-first — turn 1 (button: 转人工): button '转人工' not offered (offered: [])"
     assert result.transcript == []
 
@@ -178,17 +198,24 @@ def test_final_reads_the_tickets_of_this_conversation(runner: ScenarioRunner, tm
     assert [(t["category"], t["priority"], t["summary"]) for t in second.tickets] == [tuple(rows)]
     category, priority, summary = rows
 
-    matching = run_one(runner, tmp_path, f"""\
+    matching = run_one(
+        runner,
+        tmp_path,
+        f"""\
         - name: final-matches
           brand: kdou
           turns:
             - user: 我充值失败了
             - button: 转人工
           final: {{tickets: 1, priority_in: [{priority}], category_in: [no_such_category, {category}], summary_any: ["{summary[:4]}"]}}
-        """)
+        """,
+    )
     assert matching.passed, [f.message for f in matching.failures]
 
-    failing = run_one(runner, tmp_path, f"""\
+    failing = run_one(
+        runner,
+        tmp_path,
+        f"""\
         - name: final-fails
           brand: kdou
           turns:
@@ -196,34 +223,47 @@ def test_final_reads_the_tickets_of_this_conversation(runner: ScenarioRunner, tm
             - button: 转人工
           final:
             tickets: 0
-            priority_in: [{'low' if priority != 'low' else 'urgent'}]
+            priority_in: [{"low" if priority != "low" else "urgent"}]
             category_in: [no_such_category]
             details_have: [no_such_detail]
             summary_any: [摘要里不会有的话]
-        """)
+        """,
+    )
     assert [(f.turn, f.message.split(":")[0]) for f in failing.failures] == [
-        ("final", "tickets"), ("final", "priority_in"), ("final", "category_in"), ("final", "details_have"), ("final", "summary_any"),
+        ("final", "tickets"),
+        ("final", "priority_in"),
+        ("final", "category_in"),
+        ("final", "details_have"),
+        ("final", "summary_any"),
     ]
     assert failing.failures[0].message == "tickets: expected 0, got 1"
     assert failing.line() == "FAIL final-fails — final: tickets: expected 0, got 1  (+4 more)"
 
 
 def test_final_without_a_ticket(runner: ScenarioRunner, tmp_path: Path):
-    none_expected = run_one(runner, tmp_path, """\
+    none_expected = run_one(
+        runner,
+        tmp_path,
+        """\
         - name: no-ticket
           brand: generic
           turns:
             - user: 我充值失败了
           final: {tickets: 0}
-        """)
+        """,
+    )
     assert none_expected.passed and none_expected.tickets == []
-    needs_one = run_one(runner, tmp_path, """\
+    needs_one = run_one(
+        runner,
+        tmp_path,
+        """\
         - name: needs-a-ticket
           brand: generic
           turns:
             - user: 我充值失败了
           final: {priority_in: [normal]}
-        """)
+        """,
+    )
     assert [f.message for f in needs_one.failures] == ["priority_in: no ticket was opened"]
 
 
@@ -235,15 +275,24 @@ def test_resolved_counts_the_leaf_step_and_the_leaf_text(runtime):
     said = render(leaf.resolved, "kdou", {"brand": "K豆钱包"})
     in_flow = {"state": {"flow": "topup_problem", "step": leaf.id}, "messages": [{"text": "", "buttons": []}]}
     left_flow = {"state": {"flow": None, "step": None}, "messages": [{"text": f"好的。\n{said}", "buttons": []}]}
-    asking = {"state": {"flow": "topup_problem", "step": flow.start}, "messages": [{"text": "成功了吗？", "buttons": []}]}
+    asking = {
+        "state": {"flow": "topup_problem", "step": flow.start},
+        "messages": [{"text": "成功了吗？", "buttons": []}],
+    }
     assert check_turn({"resolved": True}, in_flow, leaves) == []
     assert check_turn({"resolved": True}, left_flow, leaves) == []
-    assert check_turn({"resolved": False}, in_flow, leaves) == [f"resolved: expected NOT declared solved, but reached topup_problem.{leaf.id}"]
-    assert check_turn({"resolved": False}, left_flow, leaves, "topup_problem")[0].startswith("resolved: expected NOT declared solved, but reached topup_problem.")
+    assert check_turn({"resolved": False}, in_flow, leaves) == [
+        f"resolved: expected NOT declared solved, but reached topup_problem.{leaf.id}"
+    ]
+    assert check_turn({"resolved": False}, left_flow, leaves, "topup_problem")[0].startswith(
+        "resolved: expected NOT declared solved, but reached topup_problem."
+    )
     assert check_turn({"resolved": False}, asking, leaves) == []
     assert check_turn({"resolved": True}, asking, leaves) != []
     # The chat contract's own flag counts too.
-    assert check_turn({"resolved": False}, {**asking, "state": {"resolved": True}}, leaves) == ["resolved: expected NOT declared solved, but reached state.resolved"]
+    assert check_turn({"resolved": False}, {**asking, "state": {"resolved": True}}, leaves) == [
+        "resolved: expected NOT declared solved, but reached state.resolved"
+    ]
 
 
 def test_resolved_through_the_engine(runner: ScenarioRunner, runtime, tmp_path: Path):
@@ -252,7 +301,10 @@ def test_resolved_through_the_engine(runner: ScenarioRunner, runtime, tmp_path: 
     titles = [o.title for o in flow.steps[flow.start].options if flow.steps[o.next].resolved is not None]
     if not titles:
         pytest.skip("topup_problem's first step has no button leading straight to a resolved leaf")
-    result = run_one(runner, tmp_path, f"""\
+    result = run_one(
+        runner,
+        tmp_path,
+        f"""\
         - name: solved-by-button
           brand: kdou
           turns:
@@ -261,7 +313,8 @@ def test_resolved_through_the_engine(runner: ScenarioRunner, runtime, tmp_path: 
             - button: "{titles[0]}"
               expect: {{resolved: true}}
           final: {{tickets: 0}}
-        """)
+        """,
+    )
     assert result.passed, [f.message for f in result.failures]
 
 
@@ -273,12 +326,16 @@ def test_text_comparison_ignores_width_case_and_whitespace():
 
 
 def test_an_unknown_brand_fails_the_scenario(runner: ScenarioRunner, tmp_path: Path):
-    result = run_one(runner, tmp_path, """\
+    result = run_one(
+        runner,
+        tmp_path,
+        """\
         - name: unknown-brand
           brand: nobrand
           turns:
             - user: 我充值失败了
-        """)
+        """,
+    )
     assert not result.passed
     assert "Unknown brand 'nobrand'" in result.failures[0].message
 
@@ -290,20 +347,49 @@ def test_an_unknown_brand_fails_the_scenario(runner: ScenarioRunner, tmp_path: P
     ("body", "problem"),
     [
         ("name: not-a-list\n", "scenarios.yml:1: expected a YAML list of scenarios"),
-        ("- name: a\n  brand: kdou\n  turns: [{user: 你好, expect: {flow: [x]}}]\n", "scenario 'a' turn 1: flow must be a name or null"),
-        ("- name: a\n  brand: kdou\n  turns:\n    - user: 你好\n      expect: {says: [x]}\n", "scenarios.yml:4: scenario 'a' turn 1: unknown expect key 'says'"),
-        ("- name: a\n  brand: kdou\n  turns:\n    - user: 你好\n      button: 转人工\n", "scenario 'a' turn 1: needs exactly one of user / button"),
+        (
+            "- name: a\n  brand: kdou\n  turns: [{user: 你好, expect: {flow: [x]}}]\n",
+            "scenario 'a' turn 1: flow must be a name or null",
+        ),
+        (
+            "- name: a\n  brand: kdou\n  turns:\n    - user: 你好\n      expect: {says: [x]}\n",
+            "scenarios.yml:4: scenario 'a' turn 1: unknown expect key 'says'",
+        ),
+        (
+            "- name: a\n  brand: kdou\n  turns:\n    - user: 你好\n      button: 转人工\n",
+            "scenario 'a' turn 1: needs exactly one of user / button",
+        ),
         ("- name: a\n  brand: kdou\n  turns:\n    - user: '  '\n", "scenario 'a' turn 1: user must be non-empty text"),
         ("- name: a\n  brand: kdou\n  turns: []\n", "scenarios.yml:3: scenario 'a': turns must be a non-empty list"),
-        ("- name: Not_Kebab\n  brand: kdou\n  turns: [{user: 你好}]\n", "scenario 'Not_Kebab': name must be kebab-case"),
+        (
+            "- name: Not_Kebab\n  brand: kdou\n  turns: [{user: 你好}]\n",
+            "scenario 'Not_Kebab': name must be kebab-case",
+        ),
         ("- name: a\n  turns: [{user: 你好}]\n", "scenario 'a': brand missing"),
-        ("- name: a\n  brand: kdou\n  turns: [{user: 你好, expect: {resolved: maybe}}]\n", "scenario 'a' turn 1: resolved must be true or false"),
-        ("- name: a\n  brand: kdou\n  turns: [{user: 你好, expect: {says_none: []}}]\n", "scenario 'a' turn 1: says_none must be a non-empty list of strings"),
-        ("- name: a\n  brand: kdou\n  turns: [{user: 你好}]\n  final: {tickets: -1}\n", "scenario 'a': final.tickets must be a count"),
-        ("- name: a\n  brand: kdou\n  turns: [{user: 你好}]\n  final: {ticket: 1}\n", "scenario 'a': unknown final key 'ticket'"),
-        ("- name: a\n  brand: kdou\n  turns: [{user: 你好}]\n  expect: {flow: x}\n", "scenario 'a': unknown key 'expect'"),
-        ("- name: a\n  brand: kdou\n  turns: [{user: 你好}]\n- name: a\n  brand: upay\n  turns: [{user: 你好}]\n",
-         "scenarios.yml:4: scenario 'a': duplicate name (also scenario #1)"),
+        (
+            "- name: a\n  brand: kdou\n  turns: [{user: 你好, expect: {resolved: maybe}}]\n",
+            "scenario 'a' turn 1: resolved must be true or false",
+        ),
+        (
+            "- name: a\n  brand: kdou\n  turns: [{user: 你好, expect: {says_none: []}}]\n",
+            "scenario 'a' turn 1: says_none must be a non-empty list of strings",
+        ),
+        (
+            "- name: a\n  brand: kdou\n  turns: [{user: 你好}]\n  final: {tickets: -1}\n",
+            "scenario 'a': final.tickets must be a count",
+        ),
+        (
+            "- name: a\n  brand: kdou\n  turns: [{user: 你好}]\n  final: {ticket: 1}\n",
+            "scenario 'a': unknown final key 'ticket'",
+        ),
+        (
+            "- name: a\n  brand: kdou\n  turns: [{user: 你好}]\n  expect: {flow: x}\n",
+            "scenario 'a': unknown key 'expect'",
+        ),
+        (
+            "- name: a\n  brand: kdou\n  turns: [{user: 你好}]\n- name: a\n  brand: upay\n  turns: [{user: 你好}]\n",
+            "scenarios.yml:4: scenario 'a': duplicate name (also scenario #1)",
+        ),
         ("- name: a\n  brand: kdou\n  turns: [{user: 你好}\n", "scenarios.yml:4: invalid YAML"),
     ],
 )
@@ -317,7 +403,9 @@ def test_a_bad_file_is_refused_with_file_line_and_scenario(tmp_path: Path, body:
 
 
 def test_every_problem_of_a_file_is_listed(tmp_path: Path):
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
         - name: ok-one
           brand: kdou
           turns: [{user: 你好}]
@@ -326,7 +414,8 @@ def test_every_problem_of_a_file_is_listed(tmp_path: Path):
           turns: [{user: 你好, expect: {flow: x, colour: red}}]
         - brand: upay
           turns: [{button: ""}]
-        """)
+        """,
+    )
     with pytest.raises(ScenarioFileError) as caught:
         load_scenarios(path)
     assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
@@ -339,7 +428,10 @@ def test_every_problem_of_a_file_is_listed(tmp_path: Path):
 
 
 def test_summary_line(runner: ScenarioRunner, tmp_path: Path):
-    results = [run_one(runner, tmp_path, PASSING), run_one(runner, tmp_path, PASSING.replace("flow: topup_problem", "flow: refund"))]
+    results = [
+        run_one(runner, tmp_path, PASSING),
+        run_one(runner, tmp_path, PASSING.replace("flow: topup_problem", "flow: refund")),
+    ]
     assert summary_line(results) == "1 passed, 1 failed"
 
 
@@ -349,7 +441,10 @@ def test_summary_line(runner: ScenarioRunner, tmp_path: Path):
 @pytest.fixture
 def invoke(trained_models_dir: Path, tmp_path: Path):
     # The project's database URL points into tmp_path: the command must not create it.
-    env = {"WALLETBOT_PATHS_MODELS": str(trained_models_dir), "WALLETBOT_STORAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'project.db'}"}
+    env = {
+        "WALLETBOT_PATHS_MODELS": str(trained_models_dir),
+        "WALLETBOT_STORAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'project.db'}",
+    }
 
     def run(*args: str):
         result = CliRunner().invoke(main, ["--config", str(CONFIG), "test", *args], env=env)
@@ -361,7 +456,11 @@ def invoke(trained_models_dir: Path, tmp_path: Path):
 
 def test_command_exit_codes_and_last_line(invoke, tmp_path: Path):
     good = write(tmp_path, PASSING, "good.yml")
-    mixed = write(tmp_path, PASSING + PASSING.replace("topup-then-human", "wrong-flow").replace("flow: topup_problem", "flow: refund"), "mixed.yml")
+    mixed = write(
+        tmp_path,
+        PASSING + PASSING.replace("topup-then-human", "wrong-flow").replace("flow: topup_problem", "flow: refund"),
+        "mixed.yml",
+    )
 
     passed = invoke(str(good))
     assert passed.exit_code == 0, passed.output
@@ -370,7 +469,9 @@ def test_command_exit_codes_and_last_line(invoke, tmp_path: Path):
     failed = invoke(str(mixed), str(good))
     assert failed.exit_code == 1, failed.output
     lines = failed.stdout.splitlines()
-    assert lines[1].startswith("FAIL wrong-flow — turn 1 (user: 我充值失败了): flow: expected 'refund', got 'topup_problem' | bot: ")
+    assert lines[1].startswith(
+        "FAIL wrong-flow — turn 1 (user: 我充值失败了): flow: expected 'refund', got 'topup_problem' | bot: "
+    )
     assert lines[-1] == "2 passed, 1 failed"
 
     only = invoke(str(mixed), "--only", "wrong-*", "--format", "json")
@@ -386,8 +487,10 @@ def test_command_bad_file_and_usage_exit_2(invoke, tmp_path: Path):
     refused = invoke(str(bad))
     assert refused.exit_code == 2
     assert refused.stdout == ""
-    assert refused.stderr.strip().splitlines() == [f"error: {bad}:3: scenario 'a' turn 1: unknown expect key 'says' (known: buttons_any, "
-                                                   "escalated, flow, flow_in, intent, intent_in, resolved, says_any, says_none, ticket)"]
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {bad}:3: scenario 'a' turn 1: unknown expect key 'says' (known: buttons_any, "
+        "escalated, flow, flow_in, intent, intent_in, resolved, says_any, says_none, ticket)"
+    ]
 
     good = write(tmp_path, PASSING, "good.yml")
     assert invoke(str(good), "--only", "nothing-*").exit_code == 2

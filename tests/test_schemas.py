@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from engine_fixtures import PROJECT
 from jsonschema import Draft202012Validator
 
 from bot import content as content_module
@@ -42,7 +43,6 @@ from bot.flows import model as flows_model
 from bot.guard import ScamPatternsError, load_scam_patterns
 from bot.nlu import replies, training_data
 from bot.store.models import Ticket
-from engine_fixtures import PROJECT
 
 SCHEMAS = PROJECT / "schemas"
 DATA = PROJECT / "data"
@@ -130,7 +130,11 @@ def test_schemas_know_the_loaders_keys_and_closed_sets():
     assert set(defs["step"]["properties"]) == flows_model.STEP_KEYS
     assert [branch["required"] for branch in defs["step"]["oneOf"]] == [[kind] for kind in flows_model.KINDS]
     assert set(defs["option"]["properties"]) == flows_model.OPTION_KEYS
-    assert set(defs["escalation"]["properties"]) == {flows_model.KEY_CATEGORY, flows_model.KEY_PRIORITY, flows_model.KEY_SUMMARY}
+    assert set(defs["escalation"]["properties"]) == {
+        flows_model.KEY_CATEGORY,
+        flows_model.KEY_PRIORITY,
+        flows_model.KEY_SUMMARY,
+    }
     assert defs["escalation"]["properties"]["priority"]["enum"] == list(flows_model.PRIORITIES)
     assert set(defs["detail"]["properties"]) == {flows_model.KEY_PROMPT, flows_model.KEY_ENTITY}
     assert defs["detail"]["properties"]["entity"]["enum"] == [*flows_model.DETAIL_ENTITIES, None]
@@ -144,7 +148,11 @@ def test_schemas_know_the_loaders_keys_and_closed_sets():
     assert set(canned["$defs"]["reply"]["properties"]) == content_module.CANNED_KEYS
     assert canned["$defs"]["reply"]["properties"]["id"]["pattern"] == content_module._CANNED_ID.pattern
     # The ticket column the category goes into.
-    assert defs["escalation"]["properties"]["category"]["maxLength"] == flows_model.MAX_CATEGORY == Ticket.__table__.c.category.type.length
+    assert (
+        defs["escalation"]["properties"]["category"]["maxLength"]
+        == flows_model.MAX_CATEGORY
+        == Ticket.__table__.c.category.type.length
+    )
     nlu = schema("nlu")
     assert nlu["properties"]["version"]["enum"] == list(training_data.VERSIONS)
     assert [branch["required"] for branch in nlu["$defs"]["item"]["oneOf"]] == [[kind] for kind in training_data.KINDS]
@@ -161,7 +169,9 @@ def test_every_yaml_file_in_data_has_a_schema():
     assert {name for name, _ in shipped_files()} == set(FORMATS)
 
 
-@pytest.mark.parametrize(("name", "path"), shipped_files(), ids=lambda v: str(v.relative_to(DATA)) if isinstance(v, Path) else v)
+@pytest.mark.parametrize(
+    ("name", "path"), shipped_files(), ids=lambda v: str(v.relative_to(DATA)) if isinstance(v, Path) else v
+)
 def test_shipped_file_matches_its_schema(name, path):
     assert schema_errors(name, read_yaml(path)) == set()
 
@@ -216,7 +226,13 @@ def rename(node: dict, old: str, new: str) -> None:
 
 Edit = Callable[[Any], None]
 
-FAQ, FLOW, NLU, RESPONSES, SCAM = "faq/contact.yml", "flows/topup_problem.yml", "nlu/refund.yml", "responses.yml", "safety/scam_patterns.yml"
+FAQ, FLOW, NLU, RESPONSES, SCAM = (
+    "faq/contact.yml",
+    "flows/topup_problem.yml",
+    "nlu/refund.yml",
+    "responses.yml",
+    "safety/scam_patterns.yml",
+)
 SCHEMA_OF = {FAQ: "faq", FLOW: "flow", NLU: "nlu", RESPONSES: "responses", SCAM: "scam_patterns"}
 
 # (file, edit, error code `walletbot validate` reports)
@@ -227,29 +243,69 @@ MISTAKES: dict[str, tuple[str, Edit, str | None]] = {
     "faq entry without question": (FAQ, lambda d: first_entry(d).pop("question"), "faq_entry"),
     "faq alternates not a list": (FAQ, lambda d: first_entry(d).update(alternates="客服电话是多少"), "faq_entry"),
     "faq brands not a list": (FAQ, lambda d: first_entry(d).update(brands="upay"), "faq_entry"),
-    "faq answer by brand without default": (FAQ, lambda d: first_entry(d).update(answer={"upay": "请联系客服。"}), "bad_text"),
+    "faq answer by brand without default": (
+        FAQ,
+        lambda d: first_entry(d).update(answer={"upay": "请联系客服。"}),
+        "bad_text",
+    ),
     "faq entries not a list": (FAQ, lambda d: d.update(entries={"id": "x"}), "file_shape"),
     "flow with unknown top-level key": (FLOW, lambda d: rename(d, "title", "titel"), "unknown_key"),
     "flow without start": (FLOW, lambda d: d.pop("start"), "flow_no_start"),
     "flow name not snake_case": (FLOW, lambda d: d.update(flow="Topup Problem"), "flow_name"),
     "flow without steps": (FLOW, lambda d: d.update(steps={}), "flow_no_steps"),
     "step with unknown key": (FLOW, lambda d: rename(step_with(d, "options"), "say", "sya"), "unknown_key"),
-    "step with both options and next": (FLOW, lambda d: step_with(d, "options").update(next=step_with(d, "options")["options"][0]["next"]), "step_shape"),
-    "step with none of options, next, resolved, escalate": (FLOW, lambda d: step_with(d, "resolved").update(say=step_with(d, "resolved").pop("resolved")), "step_shape"),
+    "step with both options and next": (
+        FLOW,
+        lambda d: step_with(d, "options").update(next=step_with(d, "options")["options"][0]["next"]),
+        "step_shape",
+    ),
+    "step with none of options, next, resolved, escalate": (
+        FLOW,
+        lambda d: step_with(d, "resolved").update(say=step_with(d, "resolved").pop("resolved")),
+        "step_shape",
+    ),
     "question step without say": (FLOW, lambda d: step_with(d, "options").pop("say"), "step_no_say"),
-    "say by brand without default": (FLOW, lambda d: step_with(d, "options").update(say={"upay": "成功了吗？"}), "bad_text"),
+    "say by brand without default": (
+        FLOW,
+        lambda d: step_with(d, "options").update(say={"upay": "成功了吗？"}),
+        "bad_text",
+    ),
     "empty options": (FLOW, lambda d: step_with(d, "options").update(options=[]), "option_invalid"),
     "option without next": (FLOW, lambda d: step_with(d, "options")["options"][0].pop("next"), "option_invalid"),
-    "option with unknown key": (FLOW, lambda d: rename(step_with(d, "options")["options"][0], "next", "goto"), "option_invalid"),
+    "option with unknown key": (
+        FLOW,
+        lambda d: rename(step_with(d, "options")["options"][0], "next", "goto"),
+        "option_invalid",
+    ),
     "means neither yes nor no": (FLOW, lambda d: step_with(d, "options")["options"][0].update(means="maybe"), "means"),
     "bad priority": (FLOW, lambda d: step_with(d, "escalate")["escalate"].update(priority="urgnt"), "priority"),
-    "escalation without category": (FLOW, lambda d: step_with(d, "escalate")["escalate"].pop("category"), "escalate_invalid"),
-    "escalation not a mapping": (FLOW, lambda d: step_with(d, "escalate").update(escalate="topup_problem"), "escalate_invalid"),
-    "collect on a step that does not escalate": (FLOW, lambda d: step_with(d, "options").update(collect=["time"]), "collect_invalid"),
+    "escalation without category": (
+        FLOW,
+        lambda d: step_with(d, "escalate")["escalate"].pop("category"),
+        "escalate_invalid",
+    ),
+    "escalation not a mapping": (
+        FLOW,
+        lambda d: step_with(d, "escalate").update(escalate="topup_problem"),
+        "escalate_invalid",
+    ),
+    "collect on a step that does not escalate": (
+        FLOW,
+        lambda d: step_with(d, "options").update(collect=["time"]),
+        "collect_invalid",
+    ),
     "collect not a list": (FLOW, lambda d: step_with(d, "escalate").update(collect="time"), "collect_invalid"),
-    "detail with unknown entity": (FLOW, lambda d: next(iter(d["details"].values())).update(entity="date"), "detail_entity"),
+    "detail with unknown entity": (
+        FLOW,
+        lambda d: next(iter(d["details"].values())).update(entity="date"),
+        "detail_entity",
+    ),
     "detail without prompt": (FLOW, lambda d: next(iter(d["details"].values())).pop("prompt"), "detail_invalid"),
-    "nlu examples not a string": (NLU, lambda d: first_intent_item(d).update(examples={"text": "退款"}), "nlu_examples"),
+    "nlu examples not a string": (
+        NLU,
+        lambda d: first_intent_item(d).update(examples={"text": "退款"}),
+        "nlu_examples",
+    ),
     "nlu item without examples": (NLU, lambda d: first_intent_item(d).pop("examples"), "nlu_item"),
     "nlu item of no kind": (NLU, lambda d: rename(first_intent_item(d), "intent", "intnet"), "nlu_item"),
     "nlu not a list": (NLU, lambda d: d.update(nlu={"intent": "refund"}), "file_shape"),
@@ -258,27 +314,63 @@ MISTAKES: dict[str, tuple[str, Edit, str | None]] = {
     "answers.yes not a list": (RESPONSES, lambda d: d["answers"].update(yes="好了"), "answers_list"),
     "optional answers list not a list": (RESPONSES, lambda d: d["answers"].update(resume="继续"), "answers_list"),
     "scam file with unknown key": (SCAM, lambda d: rename(d, "patterns", "pattern"), "scam_pattern"),
-    "scam kind not snake_case": (SCAM, lambda d: rename(d["patterns"], next(iter(d["patterns"])), "SafeAccount"), "scam_pattern"),
-    "scam kind with empty list": (SCAM, lambda d: d["patterns"].update({next(iter(d["patterns"])): []}), "scam_pattern"),
+    "scam kind not snake_case": (
+        SCAM,
+        lambda d: rename(d["patterns"], next(iter(d["patterns"])), "SafeAccount"),
+        "scam_pattern",
+    ),
+    "scam kind with empty list": (
+        SCAM,
+        lambda d: d["patterns"].update({next(iter(d["patterns"])): []}),
+        "scam_pattern",
+    ),
     "blank scam regex": (SCAM, lambda d: next(iter(d["patterns"].values())).append("  "), "scam_pattern"),
     # Formerly known gaps (the validator accepted them, or crashed):
     "empty start": (FLOW, lambda d: d.update(start=""), "flow_no_start"),
     "empty resolved text": (FLOW, lambda d: step_with(d, "resolved").update(resolved=None), "bad_text"),
     "empty match": (FLOW, lambda d: step_with(d, "options")["options"][0].update(match=None), "option_invalid"),
-    "match word a YAML boolean": (FLOW, lambda d: step_with(d, "options")["options"][0].update(match=["不行", False]), "option_invalid"),
-    "escalation without summary": (FLOW, lambda d: step_with(d, "escalate")["escalate"].pop("summary"), "escalate_invalid"),
-    "summary not a text": (FLOW, lambda d: step_with(d, "escalate")["escalate"].update(summary=["a", "b"]), "escalate_invalid"),
-    "category longer than the ticket column": (FLOW, lambda d: step_with(d, "escalate")["escalate"].update(category="c" * 65), "escalate_invalid"),
+    "match word a YAML boolean": (
+        FLOW,
+        lambda d: step_with(d, "options")["options"][0].update(match=["不行", False]),
+        "option_invalid",
+    ),
+    "escalation without summary": (
+        FLOW,
+        lambda d: step_with(d, "escalate")["escalate"].pop("summary"),
+        "escalate_invalid",
+    ),
+    "summary not a text": (
+        FLOW,
+        lambda d: step_with(d, "escalate")["escalate"].update(summary=["a", "b"]),
+        "escalate_invalid",
+    ),
+    "category longer than the ticket column": (
+        FLOW,
+        lambda d: step_with(d, "escalate")["escalate"].update(category="c" * 65),
+        "escalate_invalid",
+    ),
     "faq tags not a list": (FAQ, lambda d: first_entry(d).update(tags="contact"), "faq_entry"),
     "faq alternate a YAML boolean": (FAQ, lambda d: first_entry(d)["alternates"].append(True), "faq_entry"),
     "nlu item with two kinds": (NLU, lambda d: first_intent_item(d).update(synonym="退钱"), "nlu_item"),
-    "nlu example line without '- '": (NLU, lambda d: first_intent_item(d).update(examples=first_intent_item(d)["examples"] + "退款到哪了\n"), "nlu_examples"),
-    "nlu examples list with a non-text": (NLU, lambda d: first_intent_item(d).update(examples=["退款", True]), "nlu_examples"),
+    "nlu example line without '- '": (
+        NLU,
+        lambda d: first_intent_item(d).update(examples=first_intent_item(d)["examples"] + "退款到哪了\n"),
+        "nlu_examples",
+    ),
+    "nlu examples list with a non-text": (
+        NLU,
+        lambda d: first_intent_item(d).update(examples=["退款", True]),
+        "nlu_examples",
+    ),
     "nlu version unknown": (NLU, lambda d: d.update(version="3.9"), "nlu_version"),
     "nlu version not quoted": (NLU, lambda d: d.update(version=3.1), "nlu_version"),
     "empty response": (RESPONSES, lambda d: d["responses"].update(greet=None), "bad_text"),
     "empty list of responses": (RESPONSES, lambda d: d["responses"].update(greet=[]), "bad_text"),
-    "response by brand without default": (RESPONSES, lambda d: d["responses"].update(greet={"upay": "您好"}), "bad_text"),
+    "response by brand without default": (
+        RESPONSES,
+        lambda d: d["responses"].update(greet={"upay": "您好"}),
+        "bad_text",
+    ),
     "empty button label": (RESPONSES, lambda d: d["buttons"].update(human=None), "missing_button"),
     "answers word a YAML boolean": (RESPONSES, lambda d: d["answers"]["yes"].append(True), "answers_list"),
     "answers word a number": (RESPONSES, lambda d: d["answers"]["skip"].append(0), "answers_list"),
@@ -327,4 +419,7 @@ def test_validate_reports_a_broken_scam_file_with_its_line(project):
     result = CliRunner().invoke(main, ["--config", str(project / "config.yml"), "validate"])
     assert result.exit_code == 1
     line = text[: text.index("\npatterns:")].count("\n") + 2
-    assert f"data/{SCAM}:{line}: unknown key 'pattern'; expected 'patterns' (and optionally 'questions', 'version'). — " in result.output
+    assert (
+        f"data/{SCAM}:{line}: unknown key 'pattern'; expected 'patterns' (and optionally 'questions', 'version'). — "
+        in result.output
+    )

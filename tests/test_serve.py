@@ -22,13 +22,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import DATABASE_BACKENDS
+from engine_fixtures import make_settings
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
 from bot.engine import Assistant
 from bot.store import Database, create_user, get_conversation
-from conftest import DATABASE_BACKENDS
-from engine_fixtures import make_settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 URL_LINE = re.compile(r"open (http://\S+/) for the demo page")
@@ -59,8 +59,13 @@ class Served:
     def __init__(self, args: list[str], env: dict[str, str], *, script: list[str] | None = None) -> None:
         command = script or [sys.executable, "-m", "bot.cli", "serve"]
         self.process = subprocess.Popen(
-            [*command, *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
+            [*command, *args],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         self.printed: list[str] = []
 
@@ -172,14 +177,21 @@ def test_kill_9_between_commit_and_reply_then_a_retry_applies_the_message_once(
     from conftest import _empty_database_url
 
     with _empty_database_url(backend, tmp_path) as url:
-        served = Served(["--port", str(_free_port())], _env(url, trained_models_dir),
-                        script=[sys.executable, str(CRASH_AFTER_COMMIT)])
+        served = Served(
+            ["--port", str(_free_port())],
+            _env(url, trained_models_dir),
+            script=[sys.executable, str(CRASH_AFTER_COMMIT)],
+        )
         try:
             base = served.url()
             with httpx.Client(base_url=base, timeout=30) as client:
                 start = client.post("/api/chat", json={"text": "我的账户被冻结了"}).json()
-                message = {"conversation": start["conversation"], "token": start["token"],
-                           "payload": start["messages"][-1]["buttons"][0]["payload"], "message_id": "crash-1"}
+                message = {
+                    "conversation": start["conversation"],
+                    "token": start["token"],
+                    "payload": start["messages"][-1]["buttons"][0]["payload"],
+                    "message_id": "crash-1",
+                }
                 with pytest.raises(httpx.TransportError):
                     client.post("/api/chat", json=message)  # the server dies after the commit
             assert served.process.wait(timeout=60) == -signal.SIGKILL

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from engine_fixtures import make_settings
 
 from bot.shared_state import DatabaseStore, MemoryStore, RedisStore, StateStore, open_state_store
 from bot.store import Database
-from engine_fixtures import make_settings
 
 REDIS_URL_ENV = "WALLETBOT_TEST_REDIS_URL"
 SHARED_BACKENDS = ["database"] + (["redis"] if os.environ.get(REDIS_URL_ENV) else [])
@@ -51,7 +51,9 @@ def test_a_window_allows_its_limit_then_says_how_long_to_wait(two_stores: tuple[
     assert wait is not None and 59 < wait <= 60
 
 
-def test_concurrent_hits_from_two_workers_let_exactly_the_limit_through(two_stores: tuple[StateStore, StateStore]) -> None:
+def test_concurrent_hits_from_two_workers_let_exactly_the_limit_through(
+    two_stores: tuple[StateStore, StateStore],
+) -> None:
     first, second = two_stores
     k = key()
     with ThreadPoolExecutor(8) as pool:
@@ -90,10 +92,13 @@ def test_hits_leave_the_window_with_time() -> None:
     assert store.hit("a", 1, 60) is None
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({}, "memory_on_sqlite"),
-    ({"WALLETBOT_HTTP_WORKERS": "2"}, DatabaseStore),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "memory_on_sqlite"),
+        ({"WALLETBOT_HTTP_WORKERS": "2"}, DatabaseStore),
+    ],
+)
 def test_the_store_follows_the_deployment(tmp_path, env: dict[str, str], expected: object) -> None:
     settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, **env)
     with Database(settings.database_url) as db:

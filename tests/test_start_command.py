@@ -40,7 +40,11 @@ def started(tmp_path: Path, trained_models_dir: Path) -> Iterator[tuple[str, lis
     }
     process = subprocess.Popen(
         ["bash", "scripts/start.sh", "--port", str(_free_port())],
-        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,  # the script execs walletbot: stop the whole group afterwards
     )
     printed: list[str] = []

@@ -44,14 +44,27 @@ from bot.store.seed_bench import insert_fake_tickets
 SLA = {"urgent": 1, "high": 4, "normal": 24, "low": 72}
 
 
-def _open(s: Session, *, brand: str = "kdou", category: str = "refund", priority: str = "normal",
-          summary: str = "申请退款500元未到账", details: dict[str, Any] | None = None) -> Ticket:
+def _open(
+    s: Session,
+    *,
+    brand: str = "kdou",
+    category: str = "refund",
+    priority: str = "normal",
+    summary: str = "申请退款500元未到账",
+    details: dict[str, Any] | None = None,
+) -> Ticket:
     conv, _ = create_conversation(s, brand=brand, channel="http")
     append_turn(s, conv, role="user", text="我要退款")
     ticket, _ = create_ticket_once(
-        s, conv, brand=brand, category=category, priority=priority, summary=summary,
+        s,
+        conv,
+        brand=brand,
+        category=category,
+        priority=priority,
+        summary=summary,
         details=details if details is not None else {"amount": "500元", "contact": "13812345678"},
-        trail=[], sla_hours=SLA,
+        trail=[],
+        sla_hours=SLA,
     )
     return ticket
 
@@ -129,12 +142,12 @@ def test_list_categories(database: Database) -> None:
 def test_record_events_writes_one_event_per_ticket(database: Database) -> None:
     with database.session() as s:
         tickets = [_open(s) for _ in range(3)]
-        written = record_events(
-            s, [t.id for t in tickets[:2]], actor="root", kind="export", after={"format": "csv"}
-        )
+        written = record_events(s, [t.id for t in tickets[:2]], actor="root", kind="export", after={"format": "csv"})
         assert written == 2
         assert [(e.kind, e.actor, e.after) for e in list_events(s, tickets[0])][-1] == (
-            "export", "root", {"format": "csv"}
+            "export",
+            "root",
+            {"format": "csv"},
         )
         assert [e.kind for e in list_events(s, tickets[2])] == ["created"]
         with pytest.raises(StoreError, match="needs an actor"):

@@ -76,9 +76,7 @@ def test_turns_are_numbered_and_listed_in_order(database: Database) -> None:
             text="请先检查网络。",
             meta={"buttons": [{"title": "正常", "payload": "/affirm"}], "flow": "topup", "step": "net"},
         )
-        append_turn(
-            s, conv, role="user", text="正常", payload="/affirm", intent="affirm", confidence=0.93
-        )
+        append_turn(s, conv, role="user", text="正常", payload="/affirm", intent="affirm", confidence=0.93)
     assert first.seq == 1 and conv.turn_count == 3
 
     with database.session() as s:
@@ -100,9 +98,7 @@ def test_unknown_turn_role_is_refused(database: Database) -> None:
         with database.session() as s:
             conv, _ = create_conversation(s, brand="kdou", channel="http")
             append_turn(s, conv, role="robot", text="hi")
-    assert str(info.value) == (
-        "Unknown turn role 'robot': use one of 'user', 'bot', 'agent', 'system'."
-    )
+    assert str(info.value) == ("Unknown turn role 'robot': use one of 'user', 'bot', 'agent', 'system'.")
 
 
 def test_state_survives_a_restart(database_url: str) -> None:
@@ -215,9 +211,7 @@ def test_two_processes_appending_to_one_conversation_take_turns(
     with database.session() as s:
         turns: list[Turn] = list_turns(s, conv.id)
     assert [t.seq for t in turns] == list(range(1, 41))
-    assert sorted(t.text for t in turns) == sorted(
-        [f"p-{i}" for i in range(20)] + [f"q-{i}" for i in range(20)]
-    )
+    assert sorted(t.text for t in turns) == sorted([f"p-{i}" for i in range(20)] + [f"q-{i}" for i in range(20)])
 
 
 def test_record_turns_numbers_after_the_last_turn_and_saves_the_state(database: Database) -> None:
@@ -228,18 +222,33 @@ def test_record_turns_numbers_after_the_last_turn_and_saves_the_state(database: 
         locked = get_conversation(s, conv.id, lock=True)
         assert locked is not None
         record_turns(
-            s, locked,
-            [{"role": "user", "text": "充值失败", "intent": "topup_problem", "confidence": 0.9, "meta": {"outcome": "flow"}},
-             {"role": "bot", "text": "请先检查网络", "meta": {"buttons": [{"title": "好了", "payload": "/ok"}]}}],
+            s,
+            locked,
+            [
+                {
+                    "role": "user",
+                    "text": "充值失败",
+                    "intent": "topup_problem",
+                    "confidence": 0.9,
+                    "meta": {"outcome": "flow"},
+                },
+                {"role": "bot", "text": "请先检查网络", "meta": {"buttons": [{"title": "好了", "payload": "/ok"}]}},
+            ],
             {"flow": "topup_problem", "step": "network"},
         )
     with database.session() as s:
         turns = list_turns(s, conv.id)
         loaded = get_conversation(s, conv.id)
-    assert [(t.seq, t.role, t.text) for t in turns] == [(1, "user", "你好"), (2, "user", "充值失败"), (3, "bot", "请先检查网络")]
+    assert [(t.seq, t.role, t.text) for t in turns] == [
+        (1, "user", "你好"),
+        (2, "user", "充值失败"),
+        (3, "bot", "请先检查网络"),
+    ]
     assert turns[1].intent == "topup_problem" and turns[1].meta == {"outcome": "flow"}
     assert turns[2].meta["buttons"][0]["payload"] == "/ok" and turns[2].payload is None
-    assert loaded is not None and loaded.turn_count == 3 and loaded.state == {"flow": "topup_problem", "step": "network"}
+    assert (
+        loaded is not None and loaded.turn_count == 3 and loaded.state == {"flow": "topup_problem", "step": "network"}
+    )
     assert loaded.updated_at >= turns[0].created_at
     with pytest.raises(StoreError, match="Unknown turn role 'robot'"):
         with database.session() as s:
@@ -256,7 +265,13 @@ def test_lock_conversation_reads_what_a_message_needs(database: Database) -> Non
         locked = lock_conversation(s, conv.id)
         assert lock_conversation(s, "nope") is None
         assert locked is not None
-        assert (locked.id, locked.brand, locked.state, locked.human_owner, locked.turn_count) == (conv.id, "upay", {"flow": "refund"}, False, 1)
+        assert (locked.id, locked.brand, locked.state, locked.human_owner, locked.turn_count) == (
+            conv.id,
+            "upay",
+            {"flow": "refund"},
+            False,
+            1,
+        )
         record_turns(s, locked, [{"role": "user", "text": "还没到"}], {"flow": "refund", "step": "wait"})
     with database.session() as s:
         assert [t.seq for t in list_turns(s, conv.id)] == [1, 2]

@@ -40,9 +40,7 @@ def test_migrate_creates_every_table_and_is_idempotent(database_url: str) -> Non
 
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(Conversation)) == 1
-            assert s.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-                "0004"
-            ]
+            assert s.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
         assert set(inspect(db.engine).get_table_names()) == TABLES
 
 
@@ -95,12 +93,9 @@ def test_unreachable_database_raises_store_error() -> None:
                 s.execute(text("SELECT 1"))
         message = str(info.value)
         assert message.startswith(
-            "Database 'postgresql+psycopg://walletbot:***@127.0.0.1:1/nowhere' did not complete "
-            "the transaction ("
+            "Database 'postgresql+psycopg://walletbot:***@127.0.0.1:1/nowhere' did not complete the transaction ("
         )
-        assert message.endswith(
-            "check that it is reachable and not held by a long transaction, then retry."
-        )
+        assert message.endswith("check that it is reachable and not held by a long transaction, then retry.")
         assert "secret" not in message
         with pytest.raises(StoreError):
             db.migrate()
@@ -173,9 +168,7 @@ def test_sqlite_write_transactions_serialise(tmp_path: Path) -> None:
             assert sorted(s.scalars(select(Conversation.brand))) == ["kdou", "upay"]
 
 
-def test_sqlite_lock_held_past_busy_timeout_raises_store_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sqlite_lock_held_past_busy_timeout_raises_store_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.store.db as dbmodule
 
     monkeypatch.setattr(
@@ -209,14 +202,23 @@ def test_migration_0002_turns_plain_contacts_in_search_text_into_digests(databas
     with database.session() as s:
         conv, _ = create_conversation(s, brand="kdou", channel="http")
         ticket, _ = create_ticket_once(
-            s, conv, brand="kdou", category="refund", priority="high", summary="退款没到账",
-            details=details, trail=[], sla_hours={"high": 4},
+            s,
+            conv,
+            brand="kdou",
+            category="refund",
+            priority="high",
+            summary="退款没到账",
+            details=details,
+            trail=[],
+            sla_hours={"high": 4},
         )
     from alembic import command
 
     command.downgrade(database.alembic_config(), "0002")  # the revisions after 0002 undone first
     with database.engine.begin() as connection:  # what a database written before 0002 holds
-        connection.execute(text("UPDATE tickets SET search_text = :plain"), {"plain": "退款没到账\n138 1234 5678\n100元"})
+        connection.execute(
+            text("UPDATE tickets SET search_text = :plain"), {"plain": "退款没到账\n138 1234 5678\n100元"}
+        )
         connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     database.migrate()
     with database.session() as s:

@@ -19,9 +19,7 @@ from bot.store import (
 def test_add_and_list_feedback(database: Database) -> None:
     with database.session() as s:
         conv, _ = create_conversation(s, brand="kdou", channel="http")
-        first = add_feedback(
-            s, conv, turn_seq=2, target_kind="faq", target_id="security.reset_password", helpful=True
-        )
+        first = add_feedback(s, conv, turn_seq=2, target_kind="faq", target_id="security.reset_password", helpful=True)
         add_feedback(s, conv, turn_seq=6, target_kind=FeedbackTarget.FLOW, target_id="topup", helpful=False)
     with database.session() as s:
         rows = list_feedback(s)
@@ -39,6 +37,4 @@ def test_unknown_target_kind_is_refused(database: Database) -> None:
         conv, _ = create_conversation(s, brand="kdou", channel="http")
         with pytest.raises(StoreError) as info:
             add_feedback(s, conv, turn_seq=1, target_kind="answer", target_id="x", helpful=True)
-    assert str(info.value) == (
-        "Unknown feedback target kind 'answer': use one of 'faq', 'flow'."
-    )
+    assert str(info.value) == ("Unknown feedback target kind 'answer': use one of 'faq', 'flow'.")

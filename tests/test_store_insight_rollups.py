@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from test_store_insights import bot, seeded  # noqa: F401 - fixtures
 
 from bot.engine import Assistant
 from bot.store import Conversation, Ticket, TicketEvent
 from bot.store.insight_rollups import refresh, split
 from bot.store.insights import InsightQuery, compute_insights
 from bot.store.models import InsightRollup, InsightRollupDay, utcnow
-from test_store_insights import bot, seeded  # noqa: F401 - fixtures
 
 SHIFT = timedelta(days=5)
 
@@ -47,7 +47,9 @@ def test_refresh_rolls_up_settled_days_once(settled: Assistant) -> None:
         day = (utcnow() - SHIFT).date().isoformat()
         assert s.scalar(select(func.count()).select_from(InsightRollupDay).where(InsightRollupDay.day == day)) == 1
         conversations = s.scalar(
-            select(func.sum(InsightRollup.value)).where(InsightRollup.figure == "conv", InsightRollup.key == "conversations")
+            select(func.sum(InsightRollup.value)).where(
+                InsightRollup.figure == "conv", InsightRollup.key == "conversations"
+            )
         )
     assert conversations == 7
 

@@ -12,13 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from engine_fixtures import Chat
 from sqlalchemy import select, update
 
 from bot.engine import Assistant
 from bot.store import Conversation, Database, Ticket, TicketEvent, TicketStatus, change_status
 from bot.store.insights import InsightQuery, compute_insights, flow_funnels
 from bot.store.models import utcnow
-from engine_fixtures import Chat
 
 
 @pytest.fixture
@@ -85,7 +85,9 @@ def seeded(bot: Assistant) -> dict[str, Any]:
     assert faq_up.state["faq_id"] == faq_id
     faq_up.press("/helpful")
 
-    tickets = {name: chat.state["ticket"] for name, chat in (("missed", missed), ("urgent", urgent), ("handoff", handoff))}
+    tickets = {
+        name: chat.state["ticket"] for name, chat in (("missed", missed), ("urgent", urgent), ("handoff", handoff))
+    }
     assert all(tickets.values()), tickets
     with bot.db.session() as s:
         by_number = {t.number: t for t in s.scalars(select(Ticket))}
@@ -98,7 +100,11 @@ def seeded(bot: Assistant) -> dict[str, Any]:
         s.flush()
         events = TicketEvent.__table__
         for event, ticket, after in ((first, missed_t, 600), (done, missed_t, 3600), (taken, urgent_t, 120)):
-            s.execute(update(events).where(events.c.id == event.id).values(created_at=ticket.created_at + timedelta(seconds=after)))
+            s.execute(
+                update(events)
+                .where(events.c.id == event.id)
+                .values(created_at=ticket.created_at + timedelta(seconds=after))
+            )
         s.execute(update(Ticket).where(Ticket.id == handoff_t.id).values(due_at=utcnow() - timedelta(minutes=5)))
     return {"faq_id": faq_id, "tickets": tickets}
 
@@ -196,7 +202,11 @@ def test_step_funnel_of_the_topup_checklist(bot: Assistant, seeded: dict[str, An
     # Three conversations began at account_info: one solved it there, one went on, one asked
     # for a human there.
     assert funnel["account_info"] == {
-        "reached": 3, "choices": {"成功了": 1, "还是不行": 1}, "left": 0, "solved": 0, "escalated": 1,
+        "reached": 3,
+        "choices": {"成功了": 1, "还是不行": 1},
+        "left": 0,
+        "solved": 0,
+        "escalated": 1,
     }
     assert funnel["solved"] == {"reached": 1, "choices": {}, "left": 0, "solved": 1, "escalated": 0}
     for step in ("network", "maintenance", "source_balance", "bank_limit"):

@@ -50,9 +50,7 @@ def test_priority_ranks_low_to_urgent() -> None:
 
 
 def test_queue_rank_puts_active_tickets_first_then_urgent_first() -> None:
-    order = sorted(
-        ((s, p) for s in TicketStatus for p in Priority), key=lambda sp: queue_rank(*sp)
-    )
+    order = sorted(((s, p) for s in TicketStatus for p in Priority), key=lambda sp: queue_rank(*sp))
     assert order[0][0].is_active and order[0][1] is Priority.URGENT
     assert not order[-1][0].is_active and order[-1][1] is Priority.LOW
     assert queue_rank("waiting_on_user", "high") < queue_rank("open", "normal")
@@ -73,8 +71,7 @@ def test_unknown_enum_value_is_refused_with_the_choices() -> None:
     with pytest.raises(StoreError) as info:
         Ticket(status="done", priority="low")
     assert str(info.value) == (
-        "Unknown ticket status 'done': use one of 'open', 'in_progress', 'waiting_on_user', "
-        "'resolved', 'closed'."
+        "Unknown ticket status 'done': use one of 'open', 'in_progress', 'waiting_on_user', 'resolved', 'closed'."
     )
 
 
@@ -114,8 +111,15 @@ def test_ticket_events_cannot_be_changed_or_deleted(database: Database) -> None:
     with database.session() as s:
         conv, _ = create_conversation(s, brand="kdou", channel="http")
         create_ticket_once(
-            s, conv, brand="kdou", category="refund", priority="normal",
-            summary="退款未到账", details={}, trail=[], sla_hours=SLA,
+            s,
+            conv,
+            brand="kdou",
+            category="refund",
+            priority="normal",
+            summary="退款未到账",
+            details={},
+            trail=[],
+            sla_hours=SLA,
         )
     for change in ("update", "delete"):
         with pytest.raises(StoreError, match="append-only audit trail"):

@@ -38,9 +38,7 @@ from bot.store import (
 )
 
 SLA = {"urgent": 1, "high": 4, "normal": 24, "low": 72}
-TRAIL = [
-    {"flow": "topup", "step": "net", "say": "网络正常吗？", "answer": "正常", "at": "2025-01-01T00:00:00+00:00"}
-]
+TRAIL = [{"flow": "topup", "step": "net", "say": "网络正常吗？", "answer": "正常", "at": "2025-01-01T00:00:00+00:00"}]
 
 
 def _open(
@@ -125,8 +123,15 @@ def test_missing_sla_is_refused_with_the_config_key(database: Database) -> None:
         with database.session() as s:
             conv, _ = create_conversation(s, brand="kdou", channel="http")
             create_ticket_once(
-                s, conv, brand="kdou", category="refund", priority="urgent", summary="x",
-                details={}, trail=[], sla_hours={"normal": 24},
+                s,
+                conv,
+                brand="kdou",
+                category="refund",
+                priority="urgent",
+                summary="x",
+                details={},
+                trail=[],
+                sla_hours={"normal": 24},
             )
     assert str(info.value) == (
         "No SLA for priority 'urgent' in sla_hours {'normal': 24}: add 'urgent' "
@@ -140,7 +145,7 @@ def test_two_threads_escalating_one_conversation_create_one_ticket(database: Dat
             conv, _ = create_conversation(s, brand="kdou", channel="http")
         start = threading.Barrier(2)
 
-        def escalate(conv_id: str = conv.id) -> tuple[int, bool]:
+        def escalate(conv_id: str = conv.id, start: threading.Barrier = start) -> tuple[int, bool]:
             # Both threads start together; on SQLite the write gate then takes them in turn,
             # on PostgreSQL both transactions overlap and the conversation lock decides.
             start.wait(timeout=10)
@@ -148,8 +153,15 @@ def test_two_threads_escalating_one_conversation_create_one_ticket(database: Dat
                 own = s.get(Conversation, conv_id)
                 assert own is not None
                 ticket, created = create_ticket_once(
-                    s, own, brand="kdou", category="refund", priority="high",
-                    summary="退款", details={}, trail=[], sla_hours=SLA,
+                    s,
+                    own,
+                    brand="kdou",
+                    category="refund",
+                    priority="high",
+                    summary="退款",
+                    details={},
+                    trail=[],
+                    sla_hours=SLA,
                 )
                 return ticket.id, created
 
@@ -158,14 +170,11 @@ def test_two_threads_escalating_one_conversation_create_one_ticket(database: Dat
         assert sorted(created for _, created in results) == [False, True]
         assert results[0][0] == results[1][0]
         with database.session() as s:
-            assert s.scalar(
-                select(func.count()).select_from(Ticket).where(Ticket.conversation_id == conv.id)
-            ) == 1
-            assert s.scalar(
-                select(func.count())
-                .select_from(TicketEvent)
-                .where(TicketEvent.ticket_id == results[0][0])
-            ) == 1
+            assert s.scalar(select(func.count()).select_from(Ticket).where(Ticket.conversation_id == conv.id)) == 1
+            assert (
+                s.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id == results[0][0]))
+                == 1
+            )
 
 
 def test_losing_the_insert_race_returns_the_winner_and_keeps_the_transaction(
@@ -175,8 +184,15 @@ def test_losing_the_insert_race_returns_the_winner_and_keeps_the_transaction(
     with database.session() as s:
         conv, _ = create_conversation(s, brand="kdou", channel="http")
         winner, _ = create_ticket_once(
-            s, conv, brand="kdou", category="refund", priority="high", summary="先到",
-            details={}, trail=[], sla_hours=SLA,
+            s,
+            conv,
+            brand="kdou",
+            category="refund",
+            priority="high",
+            summary="先到",
+            details={},
+            trail=[],
+            sla_hours=SLA,
         )
 
     real_lookup = tickets_module.get_ticket_for_conversation
@@ -192,8 +208,15 @@ def test_losing_the_insert_race_returns_the_winner_and_keeps_the_transaction(
         assert own is not None
         own.human_owner = True  # work done before the race must survive the failed insert
         ticket, created = create_ticket_once(
-            s, own, brand="kdou", category="refund", priority="low", summary="后到",
-            details={}, trail=[], sla_hours=SLA,
+            s,
+            own,
+            brand="kdou",
+            category="refund",
+            priority="low",
+            summary="后到",
+            details={},
+            trail=[],
+            sla_hours=SLA,
         )
     assert len(calls) == 2
     assert (ticket.id, created, ticket.summary) == (winner.id, False, "先到")
@@ -252,8 +275,7 @@ def test_refused_transition_names_the_allowed_ones(database: Database) -> None:
             assert loaded is not None
             change_status(s, loaded, TicketStatus.WAITING_ON_USER, actor="alice")
     assert str(info.value) == (
-        f"Cannot move ticket {ticket.number} from 'closed' to 'waiting_on_user': "
-        "allowed next statuses are 'open'."
+        f"Cannot move ticket {ticket.number} from 'closed' to 'waiting_on_user': allowed next statuses are 'open'."
     )
     assert (info.value.current, info.value.requested, info.value.allowed) == (
         "closed",
@@ -349,8 +371,7 @@ def test_empty_note_and_missing_actor_are_refused(database: Database) -> None:
         with pytest.raises(StoreError) as info:
             record_event(s, ticket, actor="", kind="export")
         assert str(info.value) == (
-            f"Ticket event 'export' on {ticket.number} needs an actor: pass 'bot', 'user' or "
-            "the console user's name."
+            f"Ticket event 'export' on {ticket.number} needs an actor: pass 'bot', 'user' or the console user's name."
         )
 
 
@@ -476,8 +497,13 @@ def test_add_to_ticket_raises_priority_merges_details_and_records_one_event(data
         conv = s.get(Conversation, ticket.conversation_id)
         due_before = ticket.due_at
         updated = tickets_module.add_to_ticket(
-            s, conv, priority="urgent", problem="另：账户被盗处理：有两笔不是我付的", details={"time": "2026-12-01 09:00", "amount": None},
-            trail=[{"flow": None, "step": "after_ticket", "say": "", "answer": "有两笔不是我付的"}], sla_hours=SLA,
+            s,
+            conv,
+            priority="urgent",
+            problem="另：账户被盗处理：有两笔不是我付的",
+            details={"time": "2026-12-01 09:00", "amount": None},
+            trail=[{"flow": None, "step": "after_ticket", "say": "", "answer": "有两笔不是我付的"}],
+            sla_hours=SLA,
         )
         assert updated is ticket
         assert ticket.priority == Priority.URGENT

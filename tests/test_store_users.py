@@ -55,9 +55,7 @@ def test_short_password_is_refused_without_quoting_it(database: Database) -> Non
     with database.session() as s:
         with pytest.raises(StoreError) as info:
             create_user(s, "bob", "agent", "1234567")
-        assert str(info.value) == (
-            "Password for console user 'bob' is too short (7 characters): use at least 8."
-        )
+        assert str(info.value) == ("Password for console user 'bob' is too short (7 characters): use at least 8.")
         with pytest.raises(StoreError, match=r"too short \(0 characters\)"):
             create_user(s, "bob", "agent", "")
         assert get_user(s, "bob") is None

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_fixtures import make_settings
 from fastapi.testclient import TestClient
 
 from bot.api.app import create_app
@@ -18,7 +19,6 @@ from bot.api.text_rule import problem_in
 from bot.console.auth import SECRET_ENV
 from bot.engine import Assistant
 from bot.store import Database, create_user
-from engine_fixtures import make_settings
 
 SECRET = "text-rule-tests-secret-0123456789"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -33,10 +33,16 @@ def client(module_database: Database, trained_models_dir: Path, runtime) -> Iter
     app = create_app(settings, Assistant(settings, runtime, module_database), console_environ={SECRET_ENV: SECRET})
     with TestClient(app) as test_client:
         form = test_client.get("/console/login")
-        signed_in = test_client.post("/console/login", data={
-            "name": "ada", "password": "correct horse battery",
-            "csrf_token": _CSRF.search(form.text).group(1), "next": "/console",  # type: ignore[union-attr]
-        }, follow_redirects=False)
+        signed_in = test_client.post(
+            "/console/login",
+            data={
+                "name": "ada",
+                "password": "correct horse battery",
+                "csrf_token": _CSRF.search(form.text).group(1),
+                "next": "/console",  # type: ignore[union-attr]
+            },
+            follow_redirects=False,
+        )
         assert signed_in.status_code == 303, signed_in.text
         yield test_client
 
@@ -58,9 +64,17 @@ def test_the_rule_accepts_plain_text_with_newlines_and_tabs(text: str) -> None:
     assert problem_in(text) is None
 
 
-@pytest.mark.parametrize("query", [
-    "status=%00", "q=%E5%85%85%00", "page=1&assignee=a%01", "%00=1", "q=%FF%FE", "since=7d%0b",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=%00",
+        "q=%E5%85%85%00",
+        "page=1&assignee=a%01",
+        "%00=1",
+        "q=%FF%FE",
+        "since=7d%0b",
+    ],
+)
 @pytest.mark.parametrize("path", ["/console", "/console/api/tickets", "/console/api/export.csv", "/console/content"])
 def test_console_query_strings_follow_the_rule(client: TestClient, path: str, query: str) -> None:
     assert_invalid_text(client.get(f"{path}?{query}"), 400)
@@ -95,16 +109,21 @@ def test_console_forms_follow_the_rule(client: TestClient, field: str) -> None:
     assert_invalid_text(client.post("/console/tickets/T-1/note", data=form), 400)
 
 
-@pytest.mark.parametrize("body", [
-    {"text": "充值失败", "conversation": "c\x00"},
-    {"text": "充值失败", "token": "\ud83d"},
-    {"text": "充值失败", "message_id": "m\x00"},
-    {"text": "充值失败", "payload\x00": "x"},
-    {"text": ["a", "\x00"]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"text": "充值失败", "conversation": "c\x00"},
+        {"text": "充值失败", "token": "\ud83d"},
+        {"text": "充值失败", "message_id": "m\x00"},
+        {"text": "充值失败", "payload\x00": "x"},
+        {"text": ["a", "\x00"]},
+    ],
+)
 def test_every_json_field_and_key_follows_the_rule(client: TestClient, body: dict) -> None:
     content = json.dumps(body)  # ASCII JSON: \ud83d and \u0000 travel as escapes
-    message = assert_invalid_text(client.post("/api/chat", content=content, headers={"Content-Type": "application/json"}), 422)
+    message = assert_invalid_text(
+        client.post("/api/chat", content=content, headers={"Content-Type": "application/json"}), 422
+    )
     assert "\x00" not in message
 
 

@@ -65,7 +65,9 @@ def test_add_reads_the_password_from_stdin(runner: CliRunner, config: Path, db: 
 
 
 def test_role_defaults_to_agent_and_must_be_known(runner: CliRunner, config: Path) -> None:
-    assert run(runner, config, "add", "bo", "--password-stdin", input="bo-password-1\n").output == "created agent 'bo'\n"
+    assert (
+        run(runner, config, "add", "bo", "--password-stdin", input="bo-password-1\n").output == "created agent 'bo'\n"
+    )
     bad = run(runner, config, "add", "cy", "--role", "boss", "--password-stdin", input="cy-password-1\n")
     assert bad.exit_code == 2
     assert "Invalid value for '--role': 'boss' is not one of 'agent', 'admin'." in bad.output
@@ -84,9 +86,7 @@ def test_duplicate_name_is_refused(runner: CliRunner, config: Path) -> None:
 def test_short_password_is_refused_without_quoting_it(runner: CliRunner, config: Path, db: Database) -> None:
     result = run(runner, config, "add", "dan", "--password-stdin", input="short\n")
     assert result.exit_code == 1
-    assert result.output == (
-        "error: Password for console user 'dan' is too short (5 characters): use at least 8.\n"
-    )
+    assert result.output == ("error: Password for console user 'dan' is too short (5 characters): use at least 8.\n")
     with db.session() as s:
         assert get_user(s, "dan") is None
 

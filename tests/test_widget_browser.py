@@ -253,7 +253,12 @@ def test_the_human_button_escalates_and_agent_replies_appear(page: Page, server:
     assistant = server.app.state.assistant
     with assistant.db.session() as s:
         conv = get_conversation(s, conversation, lock=True)
-        append_turn(s, conv, role="agent", text="您好，我是人工客服小王。\n详情见 https://example.com/help 或 javascript:alert(1)")
+        append_turn(
+            s,
+            conv,
+            role="agent",
+            text="您好，我是人工客服小王。\n详情见 https://example.com/help 或 javascript:alert(1)",
+        )
 
     agent = page.locator(".wb-msg-agent")
     expect(agent).to_have_count(1)  # fetched by the open bubble's polling
@@ -327,7 +332,10 @@ def test_a_message_resent_after_a_lost_reply_is_applied_once(page: Page, server:
     wait_for_reply(page, before)
     assert len(sent) == 2 and sent[0]["message_id"] == sent[1]["message_id"]
     saved = stored(page, "kdou")
-    response = page.request.get(f"{server.url.rstrip('/')}/api/conversations/{saved['conversation']}", headers={"X-Conversation-Token": saved["token"]})
+    response = page.request.get(
+        f"{server.url.rstrip('/')}/api/conversations/{saved['conversation']}",
+        headers={"X-Conversation-Token": saved["token"]},
+    )
     assert response.ok, response.text()
     history = response.json()["messages"]
     assert [m["text"] for m in history if m["role"] == "user"].count("还是不行") == 1
@@ -471,7 +479,9 @@ def test_unreachable_server_offers_a_retry_that_sends_the_same_message(page: Pag
 def test_a_failed_button_press_can_be_retried(page: Page, server: LiveServer) -> None:
     open_bubble(page, server.url)
     say(page, "我充值失败了")
-    page.route("**/api/chat", lambda route: route.fulfill(status=503, json={"error": {"code": "not_ready", "message": "x"}}))
+    page.route(
+        "**/api/chat", lambda route: route.fulfill(status=503, json={"error": {"code": "not_ready", "message": "x"}})
+    )
     reply(page, "还是不行").click()
     expect(page.get_by_role("alert")).to_contain_text("请稍后点“重试”")
     expect(reply(page, "还是不行")).to_be_enabled()

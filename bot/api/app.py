@@ -27,13 +27,13 @@ from bot.api import pages, routes
 from bot.api.errors import install_error_handlers
 from bot.api.metrics import MetricsMiddleware
 from bot.api.middleware import ApiCORSMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
-from bot.request_ids import REQUEST_ID_HEADER, RequestIdMiddleware
 from bot.api.text_rule import TextRuleMiddleware
 from bot.api.ui import check_ui
 from bot.config import Settings, load_settings
 from bot.console import build_console_router
 from bot.errors import ModelError
 from bot.metrics import Metrics
+from bot.request_ids import REQUEST_ID_HEADER, RequestIdMiddleware
 from bot.shared_state import open_state_store
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ _BYTES_PER_CHAR = 12
 _BODY_OVERHEAD = 8192
 
 
-def _load_assistant(settings: Settings) -> "Assistant":
+def _load_assistant(settings: Settings) -> Assistant:
     from bot.engine import Assistant  # imported here so that importing the app stays cheap
 
     return Assistant.from_settings(settings)
@@ -55,7 +55,7 @@ def _load_assistant(settings: Settings) -> "Assistant":
 
 def create_app(
     settings: Settings,
-    assistant: "Assistant | None" = None,
+    assistant: Assistant | None = None,
     *,
     watch_content: bool = False,
     console_environ: Mapping[str, str] | None = None,
@@ -148,7 +148,7 @@ def create_app(
     return app
 
 
-def _count_into(app: FastAPI, assistant: "Assistant") -> None:
+def _count_into(app: FastAPI, assistant: Assistant) -> None:
     """Let the engine, the reloader and the database report to this app's /metrics."""
     metrics: Metrics | None = app.state.metrics
     if metrics is not None:

@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.api import schemas
-from bot.request_ids import current_id, note_failure
 from bot.errors import ConfigError, ContentError, ConversationError, ModelError, WalletbotError
+from bot.request_ids import current_id, note_failure
 from bot.store.errors import InvalidTransition, StoreError
+
 
 class ApiError(WalletbotError):
     """A request the HTTP layer itself refuses (too long, too many, not ready)."""
@@ -38,9 +39,7 @@ class ApiError(WalletbotError):
         self.headers = headers or {}
 
 
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The error body; a 5xx also carries the request id, which the log line of the failure has."""
     error = {"code": code, "message": message}
     request_id = current_id()
@@ -64,10 +63,7 @@ ERROR_DESCRIPTIONS = {
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {"model": schemas.ErrorBody, "description": ERROR_DESCRIPTIONS[status]}
-        for status in statuses
-    }
+    return {status: {"model": schemas.ErrorBody, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -97,8 +93,10 @@ def _validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
     if kind == "missing":
         return 422, "missing_field", f"Field '{field}' is required."
     if not field:
-        return 422, "invalid_body", (
-            f"The request body must be a JSON object sent as Content-Type: application/json ({msg})."
+        return (
+            422,
+            "invalid_body",
+            (f"The request body must be a JSON object sent as Content-Type: application/json ({msg})."),
         )
     value = first.get("input")
     shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."

@@ -29,8 +29,12 @@ def metrics(request: Request) -> Response:
         given = request.headers.get("authorization", "")
         expected = f"Bearer {token.get_secret_value()}"
         if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ApiError(401, "unauthorized", "GET /metrics needs the header 'Authorization: Bearer <metrics token>'.",
-                           headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401,
+                "unauthorized",
+                "GET /metrics needs the header 'Authorization: Bearer <metrics token>'.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     collected: Metrics = request.app.state.metrics
     return Response(collected.exposition(), media_type=CONTENT_TYPE_LATEST)
 

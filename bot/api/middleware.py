@@ -23,7 +23,9 @@ PAGE_CSP = (
 )
 
 
-async def send_json_error(send: Send, status: int, code: str, message: str, *, extra: tuple[tuple[bytes, bytes], ...]) -> None:
+async def send_json_error(
+    send: Send, status: int, code: str, message: str, *, extra: tuple[tuple[bytes, bytes], ...]
+) -> None:
     """An `{"error": {code, message}}` answer sent by a middleware before the app is reached."""
     body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]

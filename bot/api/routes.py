@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 
 from bot.api import schemas
 from bot.api.errors import ApiError, error_response, error_responses
-from bot.request_ids import note_failure
 from bot.api.ratelimit import SlidingWindowLimiter, retry_after_header
 from bot.api.ui import widget_config
 from bot.config import Settings
+from bot.request_ids import note_failure
 
 if TYPE_CHECKING:
     from bot.engine import Assistant
@@ -63,7 +63,7 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def _assistant(request: Request) -> "Assistant":
+def _assistant(request: Request) -> Assistant:
     assistant = request.app.state.assistant
     if assistant is None:
         reason = request.app.state.not_ready_reason or "the assistant is still loading"
@@ -107,9 +107,7 @@ def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
     _check_length(settings, body.text)
     assistant = _assistant(request)
     if body.conversation is None:
-        conversation, token = assistant.start_conversation(
-            brand=_brand_key(settings, body.brand), channel=CHANNEL
-        )
+        conversation, token = assistant.start_conversation(brand=_brand_key(settings, body.brand), channel=CHANNEL)
     else:
         assistant.check_token(body.conversation, body.token)
         conversation, token = body.conversation, body.token or ""
@@ -166,9 +164,7 @@ def parse(body: schemas.ParseRequest, request: Request) -> Any:
     summary="Brand name, colour and UI texts for the chat bubble",
     tags=["widget"],
 )
-def get_widget_config(
-    request: Request, brand: Annotated[str | None, Query(max_length=64)] = None
-) -> dict[str, Any]:
+def get_widget_config(request: Request, brand: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
     settings = _settings(request)
     return widget_config(settings, _brand_key(settings, brand))
 

@@ -96,7 +96,7 @@ class ChatRequest(_Request):
         return _not_blank(value, "payload")
 
     @model_validator(mode="after")
-    def _one_message(self) -> "ChatRequest":
+    def _one_message(self) -> ChatRequest:
         if self.text is not None and self.payload is not None:
             raise PydanticCustomError(
                 TEXT_AND_PAYLOAD,
@@ -145,7 +145,9 @@ class State(_Response):
     ticket: str | None = Field(None, description="Number of the ticket opened for this conversation.")
     escalated: bool = False
     resolved: bool = Field(False, description="The bot declared the user's problem solved on this turn.")
-    priority: str | None = Field(None, description="Priority of the conversation's ticket (urgent, high, normal, low), or null.")
+    priority: str | None = Field(
+        None, description="Priority of the conversation's ticket (urgent, high, normal, low), or null."
+    )
 
 
 class ChatResponse(_Response):
@@ -169,9 +171,7 @@ class HistoryEntry(_Response):
 class HistoryResponse(_Response):
     conversation: str
     messages: list[HistoryEntry]
-    state: State | None = Field(
-        None, description="The conversation's current state, when the engine reports it."
-    )
+    state: State | None = Field(None, description="The conversation's current state, when the engine reports it.")
     ticket_status: str | None = Field(
         None,
         description="Status of the conversation's ticket (open, in_progress, waiting_on_user, resolved, closed), or null.",

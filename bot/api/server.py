@@ -15,7 +15,8 @@ import copy
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG, STARTUP_FAILURE
@@ -74,7 +75,7 @@ def build_server(
     *,
     host: str | None = None,
     port: int | None = None,
-    assistant: "Assistant | None" = None,
+    assistant: Assistant | None = None,
     log_level: str = "info",
     announce: Callable[[str], None] = _print_url,
 ) -> _AnnouncingServer:
@@ -101,7 +102,9 @@ class _AnnouncingSupervisor(Multiprocess):
     """uvicorn's worker supervisor, which announces the URL once every worker is ready and
     remembers whether one failed to start (uvicorn then stops, but with status 0)."""
 
-    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], url: str, announce: Callable[[str], None]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], url: str, announce: Callable[[str], None]
+    ) -> None:
         super().__init__(config, sockets)
         self._url = url
         self._announce = announce
@@ -124,7 +127,13 @@ class _AnnouncingSupervisor(Multiprocess):
 
 
 def run_workers(
-    settings: Settings, *, app: str, host: str, port: int, workers: int, announce: Callable[[str], None] = _print_url,
+    settings: Settings,
+    *,
+    app: str,
+    host: str,
+    port: int,
+    workers: int,
+    announce: Callable[[str], None] = _print_url,
 ) -> int:
     """Serve the app factory `app` ("module:function") with `workers` processes until stopped.
 
@@ -169,11 +178,11 @@ def tcp_listener(host: str, port: int) -> socket.socket:
 class ServerThread:
     """A live server in a background thread, for tests and scripts::
 
-        with ServerThread(settings) as url:
-            httpx.get(url + "healthz")
+    with ServerThread(settings) as url:
+        httpx.get(url + "healthz")
     """
 
-    def __init__(self, settings: Settings, assistant: "Assistant | None" = None, timeout: float = 60.0) -> None:
+    def __init__(self, settings: Settings, assistant: Assistant | None = None, timeout: float = 60.0) -> None:
         self.server = build_server(
             settings, host="127.0.0.1", port=0, assistant=assistant, log_level="warning", announce=lambda _u: None
         )

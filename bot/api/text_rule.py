@@ -67,9 +67,7 @@ def _shown(name: str) -> str:
 
 def _query_texts(raw: bytes, where: str) -> Iterator[tuple[str, str]]:
     """(field, text) of each name and value of a URL-encoded string; invalid UTF-8 raises."""
-    pairs = urllib.parse.parse_qsl(
-        raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict"
-    )
+    pairs = urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
     for name, value in pairs:
         yield f"the name of {where} {_shown(name)}", name
         yield f"{where} {_shown(name)}", value
@@ -123,7 +121,9 @@ class TextRuleMiddleware:
         kind = _content_type(scope)
         if kind.startswith(_MULTIPART):
             await _refuse(
-                send, 415, "unsupported_media_type",
+                send,
+                415,
+                "unsupported_media_type",
                 "Multipart bodies are not accepted: send JSON, or a URL-encoded form.",
             )
             return

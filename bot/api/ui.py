@@ -57,14 +57,11 @@ def check_ui(settings: Settings) -> None:
         value = ui.get(key)
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(
-                f"Config 'ui.{key}' is missing or not a text (got {value!r}): "
-                "add it to the ui: section of config.yml."
+                f"Config 'ui.{key}' is missing or not a text (got {value!r}): add it to the ui: section of config.yml."
             )
     poll = ui.get("poll_seconds", DEFAULT_POLL_SECONDS)
     if not isinstance(poll, (int, float)) or isinstance(poll, bool) or not 1 <= poll <= 60:
-        raise ConfigError(
-            f"Config 'ui.poll_seconds' must be a number of seconds between 1 and 60 (got {poll!r})."
-        )
+        raise ConfigError(f"Config 'ui.poll_seconds' must be a number of seconds between 1 and 60 (got {poll!r}).")
 
 
 def widget_config(settings: Settings, brand_key: str) -> dict[str, Any]:

@@ -132,9 +132,7 @@ class SessionSigner:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if len(key) < _MIN_SECRET_CHARS:
-            raise ConfigError(
-                f"The console's signing key has {len(key)} bytes: use at least {_MIN_SECRET_CHARS}."
-            )
+            raise ConfigError(f"The console's signing key has {len(key)} bytes: use at least {_MIN_SECRET_CHARS}.")
         # Separate keys per purpose, so a value signed for one can never pass as another.
         self._session_key = hmac.new(key, b"walletbot-console-session", hashlib.sha256).digest()
         self._csrf_key = hmac.new(key, b"walletbot-console-csrf", hashlib.sha256).digest()

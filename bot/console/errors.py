@@ -19,9 +19,7 @@ class ConsoleError(WalletbotError):
         status: HTTP status. code: machine-readable reason. message: for people (Chinese).
     """
 
-    def __init__(
-        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code

@@ -23,7 +23,6 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from bot.request_ids import current_id
 from bot.config import Settings
 from bot.console.auth import (
     COOKIE_PATH,
@@ -57,7 +56,7 @@ from bot.console.views import (
     transcript_items,
 )
 from bot.errors import WalletbotError
-from bot.text import render
+from bot.request_ids import current_id
 from bot.shared_state import MemoryStore, StateStore
 from bot.store import (
     ConsoleUser,
@@ -97,6 +96,7 @@ from bot.store.console_queries import (
 )
 from bot.store.models import utcnow
 from bot.store.users import MIN_PASSWORD_LENGTH
+from bot.text import render
 
 if TYPE_CHECKING:
     from bot.engine import Assistant, ReloadStatus
@@ -303,9 +303,7 @@ class Console:
         if origin == "null" or urllib.parse.urlsplit(origin).netloc not in hosts - {""}:
             raise ctx.refuse(403, "csrf_failed", "csrf_failed")
 
-    def set_cookie(
-        self, request: Request, response: Response, name: str, value: str, max_age: int
-    ) -> None:
+    def set_cookie(self, request: Request, response: Response, name: str, value: str, max_age: int) -> None:
         response.set_cookie(
             name,
             value,
@@ -360,12 +358,12 @@ class Console:
             config = self.parts(request)[1].config
         except WalletbotError:  # not ready, or the console: section is broken
             return Response(
-                exc.message, status_code=exc.status, headers=exc.headers,
+                exc.message,
+                status_code=exc.status,
+                headers=exc.headers,
                 media_type="text/plain; charset=utf-8",
             )
-        response = self.render(
-            None, "error.html", status=exc.status, config=config, message=exc.message, code=exc.code
-        )
+        response = self.render(None, "error.html", status=exc.status, config=config, message=exc.message, code=exc.code)
         response.headers.update(exc.headers)
         return response
 
@@ -431,14 +429,15 @@ class Console:
         params = ctx.request.query_params
         flash = None
         if params.get("done") == "bulk":
-            flash = ctx.config.text("done_bulk", done=_count(params.get("changed")), skipped=_count(params.get("skipped")))
+            flash = ctx.config.text(
+                "done_bulk", done=_count(params.get("changed")), skipped=_count(params.get("skipped"))
+            )
         return self.render(
             ctx,
             "queue.html",
             flash=flash,
             **data,
-            statuses=[(ACTIVE, ctx.config.text("active"))]
-            + [(s.value, ctx.config.status(s)) for s in TicketStatus],
+            statuses=[(ACTIVE, ctx.config.text("active"))] + [(s.value, ctx.config.status(s)) for s in TicketStatus],
             priorities=[(p.value, ctx.config.priority(p)) for p in reversed(list(Priority))],
             brands=[(key, b.name) for key, b in ctx.settings.brands.items()],
             page_url=lambda page: f"{ROOT}?" + urllib.parse.urlencode(filters.params(page=page)),
@@ -468,7 +467,9 @@ class Console:
             conv = get_conversation(s, ticket.conversation_id)
             wrote = last_user_messages(s, [ticket.conversation_id])
             acted = last_agent_actions(s, [ticket.id])
-            row = ticket_row(ticket, fmt, user_wrote_at=wrote.get(ticket.conversation_id), agent_acted_at=acted.get(ticket.id))
+            row = ticket_row(
+                ticket, fmt, user_wrote_at=wrote.get(ticket.conversation_id), agent_acted_at=acted.get(ticket.id)
+            )
             if not revealed:
                 revealed = self._recently_revealed(ctx, s, ticket)
             flows = ctx.assistant.runtime.content.flows
@@ -676,7 +677,11 @@ class Console:
         for event in reversed(list_events(s, ticket)):
             if event.created_at.timestamp() < since:
                 break
-            if event.kind == EventKind.REVEAL.value and event.actor == ctx.me.name and (event.after or {}).get("field") == field:
+            if (
+                event.kind == EventKind.REVEAL.value
+                and event.actor == ctx.me.name
+                and (event.after or {}).get("field") == field
+            ):
                 return frozenset({field})
         return frozenset()
 
@@ -836,8 +841,14 @@ class Console:
     # ------------------------------------------------------------------ sign-in
 
     def login_page(
-        self, request: Request, *, next_url: str, status: int = 200, error: str | None = None,
-        name: str = "", headers: Mapping[str, str] | None = None,
+        self,
+        request: Request,
+        *,
+        next_url: str,
+        status: int = 200,
+        error: str | None = None,
+        name: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         ctx = self.context(request)
         if ctx.user is not None and status == 200:
@@ -868,7 +879,10 @@ class Console:
         if wait is not None:
             minutes = max(1, int(wait // 60) + (1 if wait % 60 else 0))
             return self.login_page(
-                request, next_url=next_url, status=429, name=name,
+                request,
+                next_url=next_url,
+                status=429,
+                name=name,
                 error=ctx.config.text("login_limited", minutes=minutes),
                 headers={"Retry-After": str(max(1, int(wait) + 1))},
             )
@@ -877,7 +891,10 @@ class Console:
         if user is None:
             limiter.failed(ip, name)
             return self.login_page(
-                request, next_url=next_url, status=401, name=name,
+                request,
+                next_url=next_url,
+                status=401,
+                name=name,
                 error=ctx.config.text("login_failed"),
             )
         limiter.succeeded(name)
@@ -901,7 +918,12 @@ class Console:
             raise ctx.refuse(403, "forbidden", "forbidden_admin")
 
     def users_page(
-        self, ctx: Ctx, *, status: int = 200, flash: str | None = None, error: str | None = None,
+        self,
+        ctx: Ctx,
+        *,
+        status: int = 200,
+        flash: str | None = None,
+        error: str | None = None,
         form: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
         self.require_admin(ctx)
@@ -917,9 +939,15 @@ class Console:
                 for u in list_users(s)
             ]
         return self.render(
-            ctx, "users.html", status=status, flash=flash, error=error, users=users,
+            ctx,
+            "users.html",
+            status=status,
+            flash=flash,
+            error=error,
+            users=users,
             roles=[(r.value, ctx.config.name("roles", r.value)) for r in Role],
-            form=dict(form or {}), min_password=MIN_PASSWORD_LENGTH,
+            form=dict(form or {}),
+            min_password=MIN_PASSWORD_LENGTH,
         )
 
     def create_user(self, ctx: Ctx, name: str, role: str, password: str, repeat: str) -> Response:

@@ -65,7 +65,11 @@ def _period(ctx: Ctx, labels: InsightLabels) -> tuple[date, date, str | None]:
     today = datetime.now(UTC).date()
     try:
         end = date.fromisoformat(params["end"]) if params.get("end") else today
-        start = date.fromisoformat(params["start"]) if params.get("start") else end - timedelta(days=ctx.settings.insights.default_days - 1)
+        start = (
+            date.fromisoformat(params["start"])
+            if params.get("start")
+            else end - timedelta(days=ctx.settings.insights.default_days - 1)
+        )
     except ValueError:
         raise ConsoleError(400, "bad_period", labels.text("bad_period")) from None
     if start > end or (end - start).days >= MAX_DAYS:
@@ -77,7 +81,9 @@ def _period(ctx: Ctx, labels: InsightLabels) -> tuple[date, date, str | None]:
 
 
 def _report(ctx: Ctx, start: date, end: date, brand: str | None) -> dict[str, Any]:
-    q = InsightQuery(datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC), brand)
+    q = InsightQuery(
+        datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC), brand
+    )
     flows = ctx.assistant.runtime.content.flows
     return build_report(ctx.db, q, flows, idle_minutes=ctx.settings.insights.idle_minutes)
 
@@ -118,7 +124,10 @@ def _chart_data(report: dict[str, Any], labels: InsightLabels) -> dict[str, Any]
                     {"name": t("solved"), "values": [s["solved"] for s in f["steps"]]},
                     {"name": t("escalated_here"), "values": [s["escalated"] for s in f["steps"]]},
                     {"name": t("left"), "values": [s["left"] for s in f["steps"]]},
-                    {"name": t("went_on"), "values": [max(s["reached"] - s["solved"] - s["escalated"] - s["left"], 0) for s in f["steps"]]},
+                    {
+                        "name": t("went_on"),
+                        "values": [max(s["reached"] - s["solved"] - s["escalated"] - s["left"], 0) for s in f["steps"]],
+                    },
                 ],
             }
             for f in report["funnels"]

@@ -66,11 +66,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from bot.request_ids import note_failure
 from bot.console.errors import ConsoleError
 from bot.console.handlers import ADMIN_API_ROOT, API_ROOT, ROOT, Console
 from bot.console.insights import add_insights_routes
 from bot.errors import WalletbotError
+from bot.request_ids import note_failure
 from bot.store import StoreError
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -181,9 +181,7 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         return console.ticket_page(console.signed_in(request), number)
 
     @router.post(f"{ROOT}/tickets/{{number}}/status")
-    def ticket_status(
-        request: Request, number: str, status: FormText = "", csrf_token: FormText = ""
-    ) -> Response:
+    def ticket_status(request: Request, number: str, status: FormText = "", csrf_token: FormText = "") -> Response:
         return console.change_status(console.posted(request, csrf_token), number, status)
 
     @router.post(f"{ROOT}/bulk")
@@ -197,33 +195,23 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         return console.bulk(console.posted(request, csrf_token), action, numbers, back)
 
     @router.post(f"{ROOT}/tickets/{{number}}/priority")
-    def ticket_priority(
-        request: Request, number: str, priority: FormText = "", csrf_token: FormText = ""
-    ) -> Response:
+    def ticket_priority(request: Request, number: str, priority: FormText = "", csrf_token: FormText = "") -> Response:
         return console.change_priority(console.posted(request, csrf_token), number, priority.strip())
 
     @router.post(f"{ROOT}/tickets/{{number}}/assign")
-    def ticket_assign(
-        request: Request, number: str, assignee: FormText = "", csrf_token: FormText = ""
-    ) -> Response:
+    def ticket_assign(request: Request, number: str, assignee: FormText = "", csrf_token: FormText = "") -> Response:
         return console.change_assignee(console.posted(request, csrf_token), number, assignee.strip())
 
     @router.post(f"{ROOT}/tickets/{{number}}/note")
-    def ticket_note(
-        request: Request, number: str, text: FormText = "", csrf_token: FormText = ""
-    ) -> Response:
+    def ticket_note(request: Request, number: str, text: FormText = "", csrf_token: FormText = "") -> Response:
         return console.note(console.posted(request, csrf_token), number, text)
 
     @router.post(f"{ROOT}/tickets/{{number}}/reply")
-    def ticket_reply(
-        request: Request, number: str, text: FormText = "", csrf_token: FormText = ""
-    ) -> Response:
+    def ticket_reply(request: Request, number: str, text: FormText = "", csrf_token: FormText = "") -> Response:
         return console.reply(console.posted(request, csrf_token), number, text)
 
     @router.post(f"{ROOT}/tickets/{{number}}/reveal")
-    def ticket_reveal(
-        request: Request, number: str, field: FormText = "", csrf_token: FormText = ""
-    ) -> Response:
+    def ticket_reveal(request: Request, number: str, field: FormText = "", csrf_token: FormText = "") -> Response:
         return console.reveal(console.posted(request, csrf_token), number, field.strip())
 
     @router.get(f"{ROOT}/users")

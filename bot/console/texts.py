@@ -239,17 +239,13 @@ class ConsoleConfig:
         """
         raw = settings.console or {}
         if not isinstance(raw, dict):
-            raise ConfigError(
-                f"Config 'console' must be a mapping of console settings (got {raw!r})."
-            )
+            raise ConfigError(f"Config 'console' must be a mapping of console settings (got {raw!r}).")
         labels = _texts(raw.get("labels"), "console.labels", LABEL_KEYS)
         names: dict[str, Mapping[str, str]] = {}
         for section, keys in _ENUM_SECTIONS.items():
             names[section] = MappingProxyType(_texts(raw.get(section), f"console.{section}", keys))
         for section in _OPEN_SECTIONS:
-            names[section] = MappingProxyType(
-                _texts(raw.get(section) or {}, f"console.{section}", ())
-            )
+            names[section] = MappingProxyType(_texts(raw.get(section) or {}, f"console.{section}", ()))
         login = raw.get("login_limit") or {}
         if not isinstance(login, dict):
             raise ConfigError(
@@ -273,9 +269,7 @@ class ConsoleConfig:
             login_window_minutes=_number(
                 login, "window_minutes", DEFAULT_LOGIN_WINDOW_MINUTES, 0.1, 24 * 60, "login_limit."
             ),
-            login_per_name=int(
-                _number(login, "per_name", DEFAULT_LOGIN_PER_NAME, 1, 1000, "login_limit.")
-            ),
+            login_per_name=int(_number(login, "per_name", DEFAULT_LOGIN_PER_NAME, 1, 1000, "login_limit.")),
             login_per_ip=int(_number(login, "per_ip", DEFAULT_LOGIN_PER_IP, 1, 100000, "login_limit.")),
             secret=secret or None,
         )
@@ -318,9 +312,7 @@ def _texts(raw: Any, where: str, required: tuple[str, ...]) -> dict[str, str]:
     return {str(k): v for k, v in raw.items()}
 
 
-def _number(
-    raw: dict[str, Any], key: str, default: float, low: float, high: float, prefix: str = ""
-) -> float:
+def _number(raw: dict[str, Any], key: str, default: float, low: float, high: float, prefix: str = "") -> float:
     value = raw.get(key, default)
     if (
         not isinstance(value, int | float)
@@ -328,18 +320,14 @@ def _number(
         or not math.isfinite(value)
         or not low <= value <= high
     ):
-        raise ConfigError(
-            f"Config 'console.{prefix}{key}' must be a number from {low:g} to {high:g} "
-            f"(got {value!r})."
-        )
+        raise ConfigError(f"Config 'console.{prefix}{key}' must be a number from {low:g} to {high:g} (got {value!r}).")
     return float(value)
 
 
 def _zone(name: object) -> tzinfo:
     if not isinstance(name, str) or not name:
         raise ConfigError(
-            f"Config 'console.timezone' must be an IANA time zone name such as "
-            f"'Asia/Shanghai' (got {name!r})."
+            f"Config 'console.timezone' must be an IANA time zone name such as 'Asia/Shanghai' (got {name!r})."
         )
     try:
         return ZoneInfo(name)

@@ -19,7 +19,6 @@ from typing import Any
 from bot import guard
 from bot.config import Settings
 from bot.console.texts import ConsoleConfig
-from bot.store.models import CONTACT_DETAILS
 from bot.store import (
     ConsoleUser,
     Priority,
@@ -29,6 +28,7 @@ from bot.store import (
     TicketStatus,
     Turn,
 )
+from bot.store.models import CONTACT_DETAILS
 
 # Detail columns of the CSV export, in this order; other details go to one last column.
 EXPORT_DETAIL_KEYS = ("time", "amount", "method", "order_id", "contact", "phone", "email")
@@ -127,7 +127,9 @@ class QueueFilters:
         if brand and brand not in settings.brands:
             raise FilterError(f"Unknown brand {brand!r}: use one of {', '.join(settings.brands)}.")
         raw_page = get("page") or "1"
-        if not (raw_page.isascii() and raw_page.isdigit()) or int(raw_page) < 1 or len(raw_page) > 9:  # ² is a digit too
+        if (
+            not (raw_page.isascii() and raw_page.isdigit()) or int(raw_page) < 1 or len(raw_page) > 9
+        ):  # ² is a digit too
             raise FilterError(f"Page {raw_page!r} does not exist: pages are numbered from 1.")
         return cls(
             q=get("q")[:200],
@@ -216,7 +218,11 @@ class Formatter:
 
 
 def ticket_row(
-    ticket: Ticket, fmt: Formatter, *, revealed: bool = False, user_wrote_at: datetime | None = None,
+    ticket: Ticket,
+    fmt: Formatter,
+    *,
+    revealed: bool = False,
+    user_wrote_at: datetime | None = None,
     agent_acted_at: datetime | None = None,
 ) -> dict[str, Any]:
     """One ticket of the queue, with readable names (``*_name``) next to the stored values.
@@ -291,7 +297,7 @@ def _trail_place(entry: Mapping[str, Any], fmt: Formatter, flow_titles: Mapping[
     step = str(entry.get("step") or "")
     parts = [flow_titles.get(flow, flow)] if flow else []
     if step.startswith(_COLLECT_PREFIX):
-        parts.append(fmt.config.text("trail_collect", detail=fmt.config.name("details", step[len(_COLLECT_PREFIX):])))
+        parts.append(fmt.config.text("trail_collect", detail=fmt.config.name("details", step[len(_COLLECT_PREFIX) :])))
     return " · ".join(parts)
 
 
@@ -476,8 +482,21 @@ def json_lines(rows: Iterable[dict[str, Any]], meta: dict[str, Any]) -> Iterator
 
 
 EXPORT_FIELDS = tuple(
-    key for key in ("number", "status", "priority", "category", "brand", "summary", "assignee",
-                    "created_at", "due_at", "overdue", "updated_at", "details")
+    key
+    for key in (
+        "number",
+        "status",
+        "priority",
+        "category",
+        "brand",
+        "summary",
+        "assignee",
+        "created_at",
+        "due_at",
+        "overdue",
+        "updated_at",
+        "details",
+    )
 )
 
 

@@ -8,7 +8,16 @@
 """
 
 from bot.dialogue.policy import Policy
-from bot.dialogue.turn import Outcome, TicketInfo, TicketRequest, TicketUpdate, TurnResult
 from bot.dialogue.state import fresh_state, public_state
+from bot.dialogue.turn import Outcome, TicketInfo, TicketRequest, TicketUpdate, TurnResult
 
-__all__ = ["Outcome", "Policy", "TicketInfo", "TicketRequest", "TicketUpdate", "TurnResult", "fresh_state", "public_state"]
+__all__ = [
+    "Outcome",
+    "Policy",
+    "TicketInfo",
+    "TicketRequest",
+    "TicketUpdate",
+    "TurnResult",
+    "fresh_state",
+    "public_state",
+]

@@ -10,8 +10,8 @@ Three signals, each catching what the others miss:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from bot.flows.model import Option, Step
 from bot.nlu.normalize import normalize
@@ -52,7 +52,9 @@ class Reading:
     ranking: tuple[tuple[str, float], ...] = ()
 
 
-def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no: str | None, keyword: Option | None) -> Reading:
+def read_answer(
+    step: Step, bare: str, ranking: list[tuple[str, float]], yes_no: str | None, keyword: Option | None
+) -> Reading:
     """Decide what the reply `bare` (normalised, no punctuation) does at `step`.
 
     `ranking` is the reply-kind ranking, `yes_no` the reply read as a whole yes/no word (or
@@ -76,10 +78,14 @@ def read_answer(step: Step, bare: str, ranking: list[tuple[str, float]], yes_no:
         value = sum(share.get(k, 0.0) for k in option.kinds)
         return value + KEYWORD_WEIGHT if option is keyword else value
 
-    keyword_share = sum(share.get(k, 0.0) for k in keyword.kinds) if keyword and keyword.kinds else (1.0 if keyword else 0.0)
+    keyword_share = (
+        sum(share.get(k, 0.0) for k in keyword.kinds) if keyword and keyword.kinds else (1.0 if keyword else 0.0)
+    )
     if kind in MOVES and confidence >= MOVE_CONFIDENCE and keyword_share < 0.25:
         return Reading(kind, confidence, move=kind, **context)
-    best = max(step.options, key=lambda o: (score(o), o is keyword)) if step.options else None  # a tie goes to the option's own words
+    best = (
+        max(step.options, key=lambda o: (score(o), o is keyword)) if step.options else None
+    )  # a tie goes to the option's own words
     if best is not None and score(best) >= ANSWER_CONFIDENCE:
         return Reading(kind, confidence, option=best, **context)
     if kind == "solved" and confidence >= SOLVED_CONFIDENCE:
@@ -108,7 +114,12 @@ def keyword_scores(step: Step, bare: str, ignore: Callable[[str], bool] = lambda
     A word inside a longer matched word (异常 in 没有异常, 能登录 in 不能登录) does not count on its
     own, and the option with most matched text wins: 已提交十天了还没到 is about the delay.
     """
-    found = [(normalize(w), o) for o in step.options for w in dict.fromkeys(o.match) if w and normalize(w) in bare and not ignore(normalize(w))]
+    found = [
+        (normalize(w), o)
+        for o in step.options
+        for w in dict.fromkeys(o.match)
+        if w and normalize(w) in bare and not ignore(normalize(w))
+    ]
     words = {w for w, _ in found}
     scores: dict[str, list] = {}
     for word, option in found:

@@ -29,7 +29,14 @@ CONTACT_ENTITIES = ("phone", "email", "contact")
 
 class Escalation(_Base):
     def _begin_collect(
-        self, state: dict[str, Any], turn: Turn, flow: Flow | None, step: Step | None, names: list[str] | None = None, *, after_ticket: bool = False
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        flow: Flow | None,
+        step: Step | None,
+        names: list[str] | None = None,
+        *,
+        after_ticket: bool = False,
     ) -> None:
         """Ask the details of a leaf that escalates (or, `after_ticket`, the details a handoff's
         ticket still lacks): pre-fill what the user already said.
@@ -40,7 +47,7 @@ class Escalation(_Base):
         """
         pending = []
         said: dict[str, list[Any]] = {}
-        for name in (step.collect if step is not None else names or []):
+        for name in step.collect if step is not None else names or []:
             detail = self._detail_of(flow, name)
             known = self._known_value(state, detail.entity)
             if known is not None and name not in state["details"]:
@@ -56,12 +63,22 @@ class Escalation(_Base):
             # The ticket opens at once, with what is known: nothing is lost if the user leaves
             # while the details are asked, and each answer is added to it.
             self._open_or_raise(
-                state, turn, step.escalate.category, step.escalate.priority, turn.render(step.escalate.summary), at=(flow, step.id)
+                state,
+                turn,
+                step.escalate.category,
+                step.escalate.priority,
+                turn.render(step.escalate.summary),
+                at=(flow, step.id),
             )
             after_ticket = True
         state["collecting"] = {
-            "flow": flow.name if flow else None, "step": step.id if step else None, "pending": pending, "tries": 0, "said": said,
-            "after_ticket": after_ticket, "trail_from": len(state["trail"]),
+            "flow": flow.name if flow else None,
+            "step": step.id if step else None,
+            "pending": pending,
+            "tries": 0,
+            "said": said,
+            "after_ticket": after_ticket,
+            "trail_from": len(state["trail"]),
         }
         if pending:
             turn.say("handoff_collect_intro" if after_ticket else "collect_intro")
@@ -88,7 +105,9 @@ class Escalation(_Base):
         detail = self._detail_of(self.content.flows.get(collecting["flow"] or ""), collecting["pending"][0])
         turn.add(turn.render(detail.prompt), [turn.button("skip", PAYLOAD_SKIP), turn.button("human", PAYLOAD_HUMAN)])
 
-    def _collect_answer(self, state: dict[str, Any], turn: Turn, text: str | None, *, skip: bool, nlu: ParseResult | None = None) -> None:
+    def _collect_answer(
+        self, state: dict[str, Any], turn: Turn, text: str | None, *, skip: bool, nlu: ParseResult | None = None
+    ) -> None:
         """Read an answer to the detail just asked, for THAT detail first.
 
         "100块" asked for the amount is the amount and "今天中午12点" asked for the time is the
@@ -121,16 +140,21 @@ class Escalation(_Base):
             elif detail.entity:
                 value = self._read_detail(turn, collecting, name, detail.entity, norm)
                 if value is None:
-                    if self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn) or self._take_correction(
-                        state, turn, flow, collecting, text, norm
-                    ):
+                    if self._take_volunteered(
+                        state, flow, collecting, norm, asked=name, turn=turn
+                    ) or self._take_correction(state, turn, flow, collecting, text, norm):
                         self._push_details(state, turn)
                         return self._ask_detail(state, turn)
                     if collecting["tries"] >= 1 and self._plain_words(turn, text, norm):
                         value = text.strip()  # second attempt: keep the user's words for the agent
             else:
                 value = text.strip()
-        if value is None and not skip and collecting["tries"] >= 1 and self._yes_no(PUNCT.sub("", norm), "", 0.0) == "no":
+        if (
+            value is None
+            and not skip
+            and collecting["tries"] >= 1
+            and self._yes_no(PUNCT.sub("", norm), "", 0.0) == "no"
+        ):
             skip = True  # "没有" / "不知道" after a retry: the user does not have it
         if value is None and not skip:
             collecting["tries"] += 1
@@ -140,7 +164,15 @@ class Escalation(_Base):
         if value is None and name in collecting.get("said", {}):
             value = collecting["said"][name][0]  # no time of day, but the day the user named
         state["details"][name] = value
-        state["trail"].append({"flow": collecting["flow"], "step": f"collect:{name}", "say": turn.render(detail.prompt), "answer": answer, "at": turn.now.isoformat(timespec="seconds")})
+        state["trail"].append(
+            {
+                "flow": collecting["flow"],
+                "step": f"collect:{name}",
+                "say": turn.render(detail.prompt),
+                "answer": answer,
+                "at": turn.now.isoformat(timespec="seconds"),
+            }
+        )
         collecting["pending"].pop(0)
         collecting["tries"] = 0
         # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
@@ -190,19 +222,23 @@ class Escalation(_Base):
                 continue
             if other == asked or entity is None or entity in CONTACT_ENTITIES:
                 continue
-            found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=False)
+            found = self.extractor.extract_one(
+                entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=False
+            )
             if found is None:
                 continue
             taken = True
             if entity == "time" and not has_clock(found["value"]):
-                said = said_day(found["value"], norm[found["start"]:found["end"]])
+                said = said_day(found["value"], norm[found["start"] : found["end"]])
                 collecting.setdefault("said", {})[other] = [found["value"], said.period if said else None]
                 continue
             state["details"][other] = found["value"]
             collecting["pending"].remove(other)
         return taken
 
-    def _take_correction(self, state: dict[str, Any], turn: Turn, flow: Flow | None, collecting: dict[str, Any], text: str, norm: str) -> bool:
+    def _take_correction(
+        self, state: dict[str, Any], turn: Turn, flow: Flow | None, collecting: dict[str, Any], text: str, norm: str
+    ) -> bool:
         """金额写错了，应该是250: a correction of a detail already given replaces it; True if one did."""
         kind, confidence = self.read_reply(text)[0]
         if kind != "correct" or confidence < MOVE_CONFIDENCE:
@@ -225,7 +261,9 @@ class Escalation(_Base):
     def _plain_words(self, turn: Turn, text: str, norm: str) -> bool:
         """An answer that may be kept in the user's words: no entity the extractor can read and
         nothing masked (a phone or card number hidden by the guard is no amount)."""
-        return not self.extractor.extract(norm, now=turn.local_now) and text == (turn.raw_text if turn.raw_text is not None else text)
+        return not self.extractor.extract(norm, now=turn.local_now) and text == (
+            turn.raw_text if turn.raw_text is not None else text
+        )
 
     def _collect_aside(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> bool:
         """While a detail is asked: a message holding no detail at all may be a question, giving
@@ -251,7 +289,9 @@ class Escalation(_Base):
             # Another problem while the ticket's details are asked: into the ticket, at its urgency.
             state["urgency"] = higher(state.get("urgency"), new_flow.priority)
             self._note_problem(state, text)
-            self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, new_flow, text)))
+            self._add_to_ticket(
+                turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, new_flow, text))
+            )
             turn.say("ticket_updated", ticket=state["ticket"])
         elif kind == "how_long" and confidence >= MOVE_CONFIDENCE:
             turn.say("how_long_unknown")
@@ -261,7 +301,11 @@ class Escalation(_Base):
         else:
             hits = self.faq.search(norm, brand=turn.brand_key, k=1)
             entry = hits[0].entry if hits and self.settings.faq.answers(hits[0]) else None
-            if entry is None and intent_confidence >= self.settings.nlu.intent_threshold and intent not in self.content.flows:
+            if (
+                entry is None
+                and intent_confidence >= self.settings.nlu.intent_threshold
+                and intent not in self.content.flows
+            ):
                 mapped = self.content.faq_for_intent(intent)
                 entry = mapped if mapped and mapped.serves(turn.brand_key) else None
             if entry is None:
@@ -276,17 +320,31 @@ class Escalation(_Base):
         state.update(collecting=None, flow=None, step=None)
         if collecting.get("after_ticket") or state.get("ticket"):
             details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-            self._add_to_ticket(turn, state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0):]))
+            self._add_to_ticket(
+                turn, state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0) :])
+            )
             turn.result.outcome = Outcome.ESCALATED
             return turn.say("details_added", ticket=state.get("ticket") or "")
         flow = self.content.flows[collecting["flow"]]
         escalation = flow.steps[collecting["step"]].escalate
         self._create_ticket(
-            state, turn, escalation.category, escalation.priority, turn.render(escalation.summary), at=(flow, collecting["step"])
+            state,
+            turn,
+            escalation.category,
+            escalation.priority,
+            turn.render(escalation.summary),
+            at=(flow, collecting["step"]),
         )
 
     def _open_or_raise(
-        self, state: dict[str, Any], turn: Turn, category: str, priority: str, summary: str, *, at: tuple[Flow | None, str | None]
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        category: str,
+        priority: str,
+        summary: str,
+        *,
+        at: tuple[Flow | None, str | None],
     ) -> None:
         """Open the ticket; when there is one already, add this escalation to it."""
         if not state.get("ticket"):
@@ -298,8 +356,15 @@ class Escalation(_Base):
         turn.say("ticket_updated", ticket=state["ticket"])
 
     def _create_ticket(
-        self, state: dict[str, Any], turn: Turn, category: str, priority: str, summary: str,
-        *, at: tuple[Flow | None, str | None], reason: str = "flow",
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        category: str,
+        priority: str,
+        summary: str,
+        *,
+        at: tuple[Flow | None, str | None],
+        reason: str = "flow",
     ) -> None:
         """Open the conversation's ticket at the highest urgency the conversation called for.
 
@@ -323,13 +388,17 @@ class Escalation(_Base):
             elif reason == "flow" and priority == "urgent":
                 reason = "urgent"
             flow, step_id = at
-            turn.result.report.update(escalation=reason, escalated_flow=flow.name if flow else None, escalated_step=step_id)
+            turn.result.report.update(
+                escalation=reason, escalated_flow=flow.name if flow else None, escalated_step=step_id
+            )
         # The flow stays the conversation's topic while the ticket's details are asked.
         state.update(ticket=info.number, escalated=True, paused=None, priority=info.priority)
         turn.result.outcome = Outcome.ESCALATED
         if not info.created:
             return turn.say("ticket_exists", ticket=info.number)
-        turn.say("ticket_created_urgent" if info.priority in ("high", "urgent") else "ticket_created", ticket=info.number)
+        turn.say(
+            "ticket_created_urgent" if info.priority in ("high", "urgent") else "ticket_created", ticket=info.number
+        )
 
     def _handoff(self, state: dict[str, Any], turn: Turn) -> None:
         """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks."""
@@ -337,7 +406,13 @@ class Escalation(_Base):
             turn.result.outcome = Outcome.ESCALATED
             return turn.say("ticket_exists", ticket=state["ticket"])
         collecting = state.get("collecting") or {}
-        name = state.get("flow") or collecting.get("flow") or (state.get("paused") or {}).get("flow") or state.get("intent") or ""
+        name = (
+            state.get("flow")
+            or collecting.get("flow")
+            or (state.get("paused") or {}).get("flow")
+            or state.get("intent")
+            or ""
+        )
         flow = self.content.flows.get(name)
         missed = state.get("misses", 0) >= self.settings.dialogue.misses_before_human
         step_id = state.get("step") or collecting.get("step") or (state.get("paused") or {}).get("step")
@@ -352,7 +427,13 @@ class Escalation(_Base):
             summary = turn.render(texts.get("handoff_summary_no_flow", ""))
             category = "complaint" if state.get("complaint") else "human_request"
         self._create_ticket(
-            state, turn, category, "normal", summary, at=(flow, step_id if flow else None), reason="misunderstood" if missed else "handoff"
+            state,
+            turn,
+            category,
+            "normal",
+            summary,
+            at=(flow, step_id if flow else None),
+            reason="misunderstood" if missed else "handoff",
         )
         names = [n for n in (flow.details if flow else {})]
         if not any(self._detail_of(flow, n).entity in CONTACT_ENTITIES for n in names):
@@ -362,7 +443,11 @@ class Escalation(_Base):
     def _problem_line(self, turn: Turn, flow: Flow | None, words: str) -> str:
         """The line a problem raised after the ticket adds to its summary: 另：充值失败排查：<the user's words>."""
         texts = self.content.responses.texts
-        said = turn.render(texts.get("summary_problem", "{words}"), title=turn.render(flow.title), words=words.strip()) if flow else words.strip()
+        said = (
+            turn.render(texts.get("summary_problem", "{words}"), title=turn.render(flow.title), words=words.strip())
+            if flow
+            else words.strip()
+        )
         return turn.render(texts.get("summary_added", "{words}"), words=said)
 
     def _add_to_ticket(self, turn: Turn, state: dict[str, Any], update: TicketUpdate) -> None:

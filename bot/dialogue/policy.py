@@ -8,28 +8,50 @@ transaction as the state).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from actions.base import ActionContext
 from bot.config import Settings
 from bot.content import Content
-from bot.dialogue.answers import MOVE_CONFIDENCE, MOVES, NOT_ANSWERS, Reading, keyword_option, keyword_scores, read_answer
+from bot.dialogue.answers import (
+    MOVE_CONFIDENCE,
+    MOVES,
+    NOT_ANSWERS,
+    Reading,
+    keyword_option,
+    keyword_scores,
+    read_answer,
+)
 from bot.dialogue.escalation import Escalation
 from bot.dialogue.state import fresh_state, higher, migrate
 from bot.dialogue.turn import (
-    PAYLOAD_HELPFUL, PAYLOAD_HUMAN, PAYLOAD_NOT_HELPFUL, PAYLOAD_RESTART, PAYLOAD_RESUME, PAYLOAD_SKIP, PREFIX_FAQ, PREFIX_INTENT,
-    PUNCT, Button, OpenTicket, Outcome, ReadReply, TicketUpdate, Turn, TurnResult, UpdateTicket,
+    PAYLOAD_HELPFUL,
+    PAYLOAD_HUMAN,
+    PAYLOAD_NOT_HELPFUL,
+    PAYLOAD_RESTART,
+    PAYLOAD_RESUME,
+    PAYLOAD_SKIP,
+    PREFIX_FAQ,
+    PREFIX_INTENT,
+    PUNCT,
+    Button,
+    OpenTicket,
+    Outcome,
+    ReadReply,
+    TicketUpdate,
+    Turn,
+    TurnResult,
+    UpdateTicket,
 )
 from bot.errors import ConversationError
-from bot.faq.index import FaqIndex, FaqHit
+from bot.faq.index import FaqHit, FaqIndex
 from bot.faq.knowledge import FaqEntry
 from bot.flows.model import ANSWER_KINDS, Flow, Option, Step
 from bot.nlu.entities import EntityExtractor, said_day
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
 from bot.text import render
-
 
 # Intents handled by a fixed response rather than a flow or the FAQ.
 # A failure or cause at a step belongs to another problem when the NLU gives that problem this
@@ -52,7 +74,13 @@ SMALL_TALK = {"greet": "greet", "goodbye": "goodbye", "thanks": "thanks", "bot_c
 
 class Policy(Escalation):
     def __init__(
-        self, content: Content, settings: Settings, faq_index: FaqIndex, extractor: EntityExtractor, actions: dict, read_reply: ReadReply
+        self,
+        content: Content,
+        settings: Settings,
+        faq_index: FaqIndex,
+        extractor: EntityExtractor,
+        actions: dict,
+        read_reply: ReadReply,
     ) -> None:
         self.content = content
         self.read_reply = read_reply
@@ -110,8 +138,12 @@ class Policy(Escalation):
         `raw_text` (unredacted) is read only to capture a contact detail the bot asked for.
         """
         turn = Turn(
-            self, brand_key, raw_text=raw_text if raw_text is not None else text, now=now or datetime.now(timezone.utc),
-            open_ticket=open_ticket, update_ticket=update_ticket,
+            self,
+            brand_key,
+            raw_text=raw_text if raw_text is not None else text,
+            now=now or datetime.now(UTC),
+            open_ticket=open_ticket,
+            update_ticket=update_ticket,
         )
         migrate(state)  # a state stored by an older version
         state["resolved"] = False
@@ -122,7 +154,7 @@ class Policy(Escalation):
                 state["entities"][entity["entity"]] = entity["value"]
                 if entity["entity"] == "time":
                     # 昨天下午 keeps its 下午 for a clock time said later (see _begin_collect)
-                    said = said_day(entity["value"], normalize(nlu["text"][entity["start"]:entity["end"]]))
+                    said = said_day(entity["value"], normalize(nlu["text"][entity["start"] : entity["end"]]))
                     state["time_period"] = said.period if said else None
             state["intent"] = nlu["intent"]
         if scam:
@@ -133,7 +165,11 @@ class Policy(Escalation):
             state["urgency"] = higher(state.get("urgency"), "urgent" if at_stake else "high")
             self._note_problem(state, text)
             if state.get("ticket"):
-                self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, None, text or "")))
+                self._add_to_ticket(
+                    turn,
+                    state,
+                    TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, None, text or "")),
+                )
             turn.say("scam_warning", [turn.button("human", PAYLOAD_HUMAN)])
             turn.result.outcome = Outcome.ANSWERED
             return turn.result
@@ -162,12 +198,12 @@ class Policy(Escalation):
         if payload == PAYLOAD_SKIP and state.get("collecting"):
             return self._collect_answer(state, turn, None, skip=True)
         if payload.startswith(PREFIX_INTENT):
-            intent = payload[len(PREFIX_INTENT):]
+            intent = payload[len(PREFIX_INTENT) :]
             if intent in self.content.flows:
                 state["misses"] = 0
                 return self._start_flow(state, turn, intent, switching=bool(state.get("flow")))
         if payload.startswith(PREFIX_FAQ):
-            entry = self.faq.by_id.get(payload[len(PREFIX_FAQ):])
+            entry = self.faq.by_id.get(payload[len(PREFIX_FAQ) :])
             if entry and entry.serves(turn.brand_key):
                 state["misses"] = 0
                 return self._answer_faq(state, turn, entry.id)
@@ -178,7 +214,9 @@ class Policy(Escalation):
             if option:
                 return self._choose(state, turn, flow, step, option, option.title)
         raise ConversationError(
-            f"Button payload '{payload}' is not valid at this point of the conversation.", status=400, code="unknown_payload"
+            f"Button payload '{payload}' is not valid at this point of the conversation.",
+            status=400,
+            code="unknown_payload",
         )
 
     # ------------------------------------------------------------------ free text
@@ -194,11 +232,19 @@ class Policy(Escalation):
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
-        if paused is not None and confident and intent == paused.name and not self._says_no(bare) and state["paused"].get("step") in paused.steps:
+        if (
+            paused is not None
+            and confident
+            and intent == paused.name
+            and not self._says_no(bare)
+            and state["paused"].get("step") in paused.steps
+        ):
             # More about the interrupted problem (找到了 T2026… 128元): back to its step, read there.
             step_id = state["paused"]["step"]
             state.update(paused=None, awaiting_feedback=None, flow=paused.name, step=step_id)
-            return self._step_reply(state, turn, paused, paused.steps[step_id], text, norm, bare, intent, confident, nlu)
+            return self._step_reply(
+                state, turn, paused, paused.steps[step_id], text, norm, bare, intent, confident, nlu
+            )
         if confident and intent == "restart":
             return self._restart(state, turn)
         if state.get("collecting"):
@@ -234,7 +280,14 @@ class Policy(Escalation):
         return offered == [PAYLOAD_HUMAN] and not state.get("paused") and bare in self._yes
 
     def _add_message_to_ticket(
-        self, state: dict[str, Any], turn: Turn, text: str, norm: str, intent: str, confident: bool, nlu: ParseResult | None
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        text: str,
+        norm: str,
+        intent: str,
+        confident: bool,
+        nlu: ParseResult | None,
     ) -> bool:
         """After the ticket: a message with details (a time, 500, a phone number) or that the bot
         cannot otherwise place goes to the ticket, and the user is told so. Small talk, FAQ
@@ -250,11 +303,25 @@ class Policy(Escalation):
             if (confident and intent != "out_of_scope") or (hits and self.settings.faq.answers(hits[0])):
                 return False
         details = {_DETAIL_OF_ENTITY.get(k, k): v for k, v in entities.items()}
-        trail = [{"flow": None, "step": "after_ticket", "say": "", "answer": text.strip(), "at": turn.now.isoformat(timespec="seconds")}]
+        trail = [
+            {
+                "flow": None,
+                "step": "after_ticket",
+                "say": "",
+                "answer": text.strip(),
+                "at": turn.now.isoformat(timespec="seconds"),
+            }
+        ]
         # The first words about the problem of a ticket opened before any were said (转人工 first).
         problem = text.strip() if not entities and not state.get("problems") else None
         self._note_problem(state, problem)
-        self._add_to_ticket(turn, state, TicketUpdate(details=details, trail=trail, problem=self._problem_line(turn, None, problem) if problem else None))
+        self._add_to_ticket(
+            turn,
+            state,
+            TicketUpdate(
+                details=details, trail=trail, problem=self._problem_line(turn, None, problem) if problem else None
+            ),
+        )
         turn.result.outcome = Outcome.ESCALATED
         turn.say("ticket_noted", ticket=state["ticket"])
         return True
@@ -276,7 +343,16 @@ class Policy(Escalation):
     # ------------------------------------------------------------------ answers to a checklist step
 
     def _step_reply(
-        self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, text: str, norm: str, bare: str, intent: str, confident: bool,
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        flow: Flow,
+        step: Step,
+        text: str,
+        norm: str,
+        bare: str,
+        intent: str,
+        confident: bool,
         nlu: ParseResult | None = None,
     ) -> None:
         """A typed reply while a step waits for its answer: read against the step first
@@ -311,7 +387,12 @@ class Policy(Escalation):
         if reading.move == "other" and confident and intent == flow.name:
             # More about the same problem (先说充值吧 while the top-up checklist waits): go on.
             return self._step_buttons(turn, step, "step_continue")
-        if reading.move == "other" and confident and intent in SMALL_TALK and dict(ranking).get("frustration", 0.0) + dict(ranking).get("complaint", 0.0) >= MOOD_SHARE:
+        if (
+            reading.move == "other"
+            and confident
+            and intent in SMALL_TALK
+            and dict(ranking).get("frustration", 0.0) + dict(ranking).get("complaint", 0.0) >= MOOD_SHARE
+        ):
             return self._step_buttons(turn, step, "frustration")  # 你是不是傻: an insult, not a question about the bot
         if reading.move == "other" and confident and intent in SMALL_TALK:
             # 你是真人吗 / 你好 at a step: answered, and the step still waits.
@@ -319,7 +400,16 @@ class Policy(Escalation):
             return self._step_buttons(turn, step, "step_continue")
         if reading.move == "correct":
             # 说错了，是提现不是充值: the problem the user meant, if the NLU sees another one.
-            meant = next((r["intent"] for r in (nlu or {}).get("ranking", []) if r["intent"] in self.content.flows and r["intent"] != flow.name and r["confidence"] >= CORRECTION_CONFIDENCE), None)
+            meant = next(
+                (
+                    r["intent"]
+                    for r in (nlu or {}).get("ranking", [])
+                    if r["intent"] in self.content.flows
+                    and r["intent"] != flow.name
+                    and r["confidence"] >= CORRECTION_CONFIDENCE
+                ),
+                None,
+            )
             if meant:
                 return self._start_flow(state, turn, meant, switching=True, opening=text)
         self._trail(turn, state, flow, step, "", answer=text.strip())
@@ -337,7 +427,15 @@ class Policy(Escalation):
         return read_answer(step, bare, self.read_reply(text), self._whole_yes_no(bare), keyword)
 
     def _step_move(
-        self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, reading: Reading, norm: str, intent: str, confident: bool
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        flow: Flow,
+        step: Step,
+        reading: Reading,
+        norm: str,
+        intent: str,
+        confident: bool,
     ) -> None:
         """A reply that picks no option: act on what it is, then stay at the step."""
         move = reading.move
@@ -374,7 +472,11 @@ class Policy(Escalation):
 
     def _previous_step(self, state: dict[str, Any], flow: Flow, step: Step) -> str | None:
         """The question step of this flow asked before `step`, from the trail."""
-        asked = [t["step"] for t in state["trail"] if t.get("flow") == flow.name and t.get("step") in flow.steps and flow.steps[t["step"]].options]
+        asked = [
+            t["step"]
+            for t in state["trail"]
+            if t.get("flow") == flow.name and t.get("step") in flow.steps and flow.steps[t["step"]].options
+        ]
         while asked and asked[-1] == step.id:
             asked.pop()
         return asked[-1] if asked else None
@@ -421,18 +523,32 @@ class Policy(Escalation):
             return True
         return False
 
-    def _route(self, state: dict[str, Any], turn: Turn, norm: str, intent: str, confidence: float, nlu: ParseResult | None, text: str = "") -> None:
+    def _route(
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        norm: str,
+        intent: str,
+        confidence: float,
+        nlu: ParseResult | None,
+        text: str = "",
+    ) -> None:
         """No flow is active: start a flow, answer from the FAQ, chat, or clarify."""
         confident = confidence >= self.settings.nlu.intent_threshold
         state["awaiting_feedback"] = None
         reply, reply_confidence = self.read_reply(text)[0] if text else ("other", 0.0)
         if confident and intent in self.content.flows and self._outside_flow(self.content.flows[intent], norm):
             # 提现失败 而且支付密码也忘了: the part the checklist covers, if the NLU heard one at all
-            intent = next((
-                r["intent"] for r in (nlu or {}).get("ranking", [])[1:3]
-                if r["intent"] in self.content.flows and r["confidence"] >= OTHER_FLOW_FLOOR
-                and not self._outside_flow(self.content.flows[r["intent"]], norm)
-            ), intent)
+            intent = next(
+                (
+                    r["intent"]
+                    for r in (nlu or {}).get("ranking", [])[1:3]
+                    if r["intent"] in self.content.flows
+                    and r["confidence"] >= OTHER_FLOW_FLOOR
+                    and not self._outside_flow(self.content.flows[r["intent"]], norm)
+                ),
+                intent,
+            )
         if confident and intent in self.content.flows and not self._outside_flow(self.content.flows[intent], norm):
             state["misses"] = 0
             flow = self.content.flows[intent]
@@ -540,7 +656,11 @@ class Policy(Escalation):
         self._note_problem(state, opening)
         if state.get("ticket"):
             # A new problem after the ticket: the agent must see it, at its urgency.
-            problem = self._problem_line(turn, flow, opening) if opening.strip() else self._problem_line(turn, None, turn.render(flow.title))
+            problem = (
+                self._problem_line(turn, flow, opening)
+                if opening.strip()
+                else self._problem_line(turn, None, turn.render(flow.title))
+            )
             self._add_to_ticket(turn, state, TicketUpdate(priority=state["urgency"], problem=problem))
             turn.say("ticket_updated", ticket=state["ticket"])
         turn.say("flow_switch" if switching else "flow_start", title=turn.render(flow.title))
@@ -552,7 +672,9 @@ class Policy(Escalation):
         state["step"] = first.id
         if first.action:
             self._run_action(state, turn, first)
-        self._trail(turn, state, flow, first, turn.render(first.say) if first.say is not None else "", answer=opening.strip())
+        self._trail(
+            turn, state, flow, first, turn.render(first.say) if first.say is not None else "", answer=opening.strip()
+        )
         state["trail"][-1].update(choice=option.title, from_opening=True)
         self._enter(state, turn, flow, option.next_for(turn.brand_key))
 
@@ -597,7 +719,10 @@ class Policy(Escalation):
                 text = "\n".join(t for t in (said, turn.render(step.resolved)) if t)
                 self._trail(turn, state, flow, step, text, answer="")
                 turn.add(text)
-                turn.say("resolved_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])
+                turn.say(
+                    "resolved_helpful_prompt",
+                    [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)],
+                )
                 state.update(flow=None, step=None, resolved=True, awaiting_feedback={"kind": "flow", "id": flow.name})
                 turn.result.report["resolved_step"] = step.id
                 return
@@ -616,14 +741,21 @@ class Policy(Escalation):
         turn.result.outcome = Outcome.FLOW
         self._enter(state, turn, flow, option.next_for(turn.brand_key))
 
-    def _digress(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool) -> None:
+    def _digress(
+        self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool
+    ) -> None:
         """The reply is not an answer: an FAQ question (answered, the step stays resumable), or
         not understood (the step is asked again)."""
         hits = self.faq.search(norm, brand=turn.brand_key, k=1)
         entry = None
         if hits and self.settings.faq.answers(hits[0]):
             entry = hits[0].entry
-        elif confident and intent not in self.content.flows and (mapped := self.content.faq_for_intent(intent)) and mapped.serves(turn.brand_key):
+        elif (
+            confident
+            and intent not in self.content.flows
+            and (mapped := self.content.faq_for_intent(intent))
+            and mapped.serves(turn.brand_key)
+        ):
             # An FAQ intent, as outside a checklist: the best entry if it is a fair match
             # (常见问题在哪看 -> the help centre), else the intent's own entry (客服电话多少).
             entry = hits[0].entry if hits and hits[0].score >= self.settings.faq.suggest_threshold else mapped
@@ -661,10 +793,28 @@ class Policy(Escalation):
         result = action.run(ctx)
         if result.response:
             turn.say(result.response, **result.values)
-        state["trail"].append({"flow": state.get("flow"), "step": step.id, "action": step.action, "facts": result.facts, "at": turn.now.isoformat(timespec="seconds")})
+        state["trail"].append(
+            {
+                "flow": state.get("flow"),
+                "step": step.id,
+                "action": step.action,
+                "facts": result.facts,
+                "at": turn.now.isoformat(timespec="seconds"),
+            }
+        )
 
-    def _trail(self, turn: Turn, state: dict[str, Any], flow: Flow, step: Step, said: str, answer: str | None = None) -> None:
-        state["trail"].append({"flow": flow.name, "step": step.id, "say": said, "answer": answer, "at": turn.now.isoformat(timespec="seconds")})
+    def _trail(
+        self, turn: Turn, state: dict[str, Any], flow: Flow, step: Step, said: str, answer: str | None = None
+    ) -> None:
+        state["trail"].append(
+            {
+                "flow": flow.name,
+                "step": step.id,
+                "say": said,
+                "answer": answer,
+                "at": turn.now.isoformat(timespec="seconds"),
+            }
+        )
         report = turn.result.report
         if report.get("steps_flow") != flow.name:  # a switch to another checklist this turn
             report.update(steps_flow=flow.name, steps=[])
@@ -680,7 +830,10 @@ class Policy(Escalation):
         turn.result.report["faq"] = entry.id
         turn.result.outcome = Outcome.ANSWERED
         turn.add(turn.render(entry.answer))
-        turn.say("faq_helpful_prompt", [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)])
+        turn.say(
+            "faq_helpful_prompt",
+            [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)],
+        )
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
         if paused is not None:
             turn.say("flow_resume_offer", [turn.button("resume", PAYLOAD_RESUME)], title=turn.render(paused.title))
@@ -723,7 +876,11 @@ class Policy(Escalation):
             turn.say(key)
 
     def _restart(self, state: dict[str, Any], turn: Turn) -> None:
-        keep = {"ticket": state.get("ticket"), "escalated": state.get("escalated"), "fraud_risk": state.get("fraud_risk")}
+        keep = {
+            "ticket": state.get("ticket"),
+            "escalated": state.get("escalated"),
+            "fraud_risk": state.get("fraud_risk"),
+        }
         state.clear()
         state.update(fresh_state() | keep)
         turn.result.outcome = Outcome.SMALL_TALK

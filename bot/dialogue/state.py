@@ -22,10 +22,26 @@ STATE_VERSION = 2
 def fresh_state() -> dict[str, Any]:
     return {
         "version": STATE_VERSION,
-        "intent": None, "flow": None, "step": None, "faq_id": None, "ticket": None, "escalated": False,
-        "priority": None, "urgency": None, "resolved": False,
-        "trail": [], "details": {}, "entities": {}, "time_period": None, "collecting": None, "paused": None, "misses": 0,
-        "awaiting_feedback": None, "fraud_risk": False, "expecting_code": False, "problems": [],
+        "intent": None,
+        "flow": None,
+        "step": None,
+        "faq_id": None,
+        "ticket": None,
+        "escalated": False,
+        "priority": None,
+        "urgency": None,
+        "resolved": False,
+        "trail": [],
+        "details": {},
+        "entities": {},
+        "time_period": None,
+        "collecting": None,
+        "paused": None,
+        "misses": 0,
+        "awaiting_feedback": None,
+        "fraud_risk": False,
+        "expecting_code": False,
+        "problems": [],
     }
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from bot.text import render
 
@@ -101,7 +102,14 @@ class Turn:
     Policy answers many conversations at once; nothing of a turn lives on the Policy."""
 
     def __init__(
-        self, policy: "Policy", brand_key: str, *, raw_text: str | None, now: datetime, open_ticket: OpenTicket, update_ticket: UpdateTicket
+        self,
+        policy: Policy,
+        brand_key: str,
+        *,
+        raw_text: str | None,
+        now: datetime,
+        open_ticket: OpenTicket,
+        update_ticket: UpdateTicket,
     ) -> None:
         self.policy = policy
         self.brand_key = brand_key

@@ -37,6 +37,7 @@ from bot.text import fill
 # (intent, probability) pairs, best first: what IntentClassifier.rank returns.
 IntentRanker = Callable[[str], list[tuple[str, float]]]
 
+
 class Embedder(Protocol):
     """Anything that turns texts into L2-normalised vectors (one row per text)."""
 
@@ -56,7 +57,9 @@ class SentenceTransformerEmbedder:
         self.model = SentenceTransformer(_resolve_model(name_or_path), device="cpu")
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False), dtype=np.float32)
+        return np.asarray(
+            self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False), dtype=np.float32
+        )
 
 
 def _resolve_model(name_or_path: str) -> str:
@@ -170,14 +173,18 @@ class FaqIndex:
         # the TF-IDF view ranks on character pairs, words and pinyin only (BM25 has `chars`).
         return [t for t in self.tokenizer.tokens(text) if not t.startswith("c:")]
 
-    def signals(self, query: str, *, exclude_text: str | None = None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray | None]:
+    def signals(
+        self, query: str, *, exclude_text: str | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray | None]:
         """Each signal's score of every entry for a normalised query, in [0, 1].
 
         Returns (signals, best wording per entry (index into the texts, -1 if none), TF-IDF score
         per wording, embedding cosine per wording or None). `exclude_text` hides every indexed
         text equal to it, in every signal (used to hold an alternate out when testing it).
         """
-        excluded = np.flatnonzero(self._texts_arr == exclude_text) if exclude_text is not None else np.zeros(0, dtype=np.int64)
+        excluded = (
+            np.flatnonzero(self._texts_arr == exclude_text) if exclude_text is not None else np.zeros(0, dtype=np.int64)
+        )
         tfidf, best_text, lexical = self._tfidf(query, excluded)
         words = self.tokenizer.words(query)
         found = {"tfidf": tfidf}
@@ -248,7 +255,9 @@ class FaqIndex:
             fused = (1 - self.weight) * fused + self.weight * signals["embedding"]
         return fused
 
-    def search(self, query: str, *, brand: str | None = None, k: int = 3, exclude_text: str | None = None) -> list[FaqHit]:
+    def search(
+        self, query: str, *, brand: str | None = None, k: int = 3, exclude_text: str | None = None
+    ) -> list[FaqHit]:
         """The k best entries for a normalised query, best first, for one brand (None: all).
 
         `exclude_text` hides one indexed text (used to hold an alternate out when testing it).
@@ -276,15 +285,19 @@ class FaqIndex:
         q_words = set(self.tokenizer.words(query))
         hits = []
         for owner, text_index in best.items():
-            matched = tuple(w for w in self.tokenizer.words(self._texts[text_index]) if w in q_words and len(w.strip()) > 0)
-            hits.append(FaqHit(
-                entry=self.entries[owner],
-                score=float(min(1.0, scores[owner])),
-                lexical=float(lexical[text_index]),
-                semantic=None if semantic is None else float(semantic[text_index]),
-                matched=tuple(dict.fromkeys(matched)),
-                best_text=self._texts[text_index],
-                margin=float(scores[owner]) - following.get(owner, 0.0),
-                intent_agreement=float(signals["intent"][owner]) if "intent" in signals else None,
-            ))
+            matched = tuple(
+                w for w in self.tokenizer.words(self._texts[text_index]) if w in q_words and len(w.strip()) > 0
+            )
+            hits.append(
+                FaqHit(
+                    entry=self.entries[owner],
+                    score=float(min(1.0, scores[owner])),
+                    lexical=float(lexical[text_index]),
+                    semantic=None if semantic is None else float(semantic[text_index]),
+                    matched=tuple(dict.fromkeys(matched)),
+                    best_text=self._texts[text_index],
+                    margin=float(scores[owner]) - following.get(owner, 0.0),
+                    intent_agreement=float(signals["intent"][owner]) if "intent" in signals else None,
+                )
+            )
         return hits

@@ -36,7 +36,9 @@ class FaqEntry:
     topic: str = ""
     file: str = ""
     line: int = 0
-    valid: bool = True  # False: the entry has errors; `walletbot validate` still checks it, the bot never answers with it
+    valid: bool = (
+        True  # False: the entry has errors; `walletbot validate` still checks it, the bot never answers with it
+    )
 
     def serves(self, brand: str) -> bool:
         return self.brands is None or brand in self.brands
@@ -60,7 +62,11 @@ def _str_list(value: object) -> list[str] | None:
 def is_text(value: object) -> bool:
     if isinstance(value, str):
         return bool(value.strip())
-    return isinstance(value, dict) and isinstance(value.get("default"), str) and all(isinstance(v, str) for v in value.values())
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("default"), str)
+        and all(isinstance(v, str) for v in value.values())
+    )
 
 
 def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[FaqEntry]:
@@ -70,7 +76,14 @@ def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[Faq
         problems.append(exc.problem)
         return []
     if not isinstance(doc, LineDict) or not isinstance(doc.get(KEY_ENTRIES), list):
-        problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped", code="file_shape"))
+        problems.append(
+            Problem(
+                display,
+                getattr(doc, "line", 1) or 1,
+                f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped",
+                code="file_shape",
+            )
+        )
         return []
     topic = str(doc.get(KEY_TOPIC) or path.stem)
     entries: list[FaqEntry] = []
@@ -78,7 +91,14 @@ def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[Faq
     for index, item in enumerate(items):
         line = items.line_of(index)
         if not isinstance(item, LineDict):
-            problems.append(Problem(display, line, "an FAQ entry must be a mapping with id, question, alternates and answer; it is skipped", code="faq_entry"))
+            problems.append(
+                Problem(
+                    display,
+                    line,
+                    "an FAQ entry must be a mapping with id, question, alternates and answer; it is skipped",
+                    code="faq_entry",
+                )
+            )
             continue
         entries.append(_read_entry(item, topic, display, line, problems))
     return entries
@@ -89,32 +109,89 @@ def _read_entry(item: LineDict, topic: str, display: str, line: int, problems: l
     before = len(problems)
     for key in item:
         if key not in ENTRY_KEYS:
-            problems.append(Problem(display, item.line_of(key), f"unknown key '{key}' in FAQ entry; known keys are {', '.join(sorted(ENTRY_KEYS))}", code="unknown_key"))
+            problems.append(
+                Problem(
+                    display,
+                    item.line_of(key),
+                    f"unknown key '{key}' in FAQ entry; known keys are {', '.join(sorted(ENTRY_KEYS))}",
+                    code="unknown_key",
+                )
+            )
     entry_id = item.get(KEY_ID)
     if not isinstance(entry_id, str) or not _ID.match(entry_id):
-        problems.append(Problem(display, item.line_of(KEY_ID), f"FAQ entry id {entry_id!r} must be snake_case letters, digits and '_'", code="faq_id"))
+        problems.append(
+            Problem(
+                display,
+                item.line_of(KEY_ID),
+                f"FAQ entry id {entry_id!r} must be snake_case letters, digits and '_'",
+                code="faq_id",
+            )
+        )
     if not isinstance(item.get(KEY_QUESTION), str) or not item[KEY_QUESTION].strip():
-        problems.append(Problem(display, item.line_of(KEY_QUESTION), f"FAQ entry {entry_id!r} needs a non-empty 'question'", code="faq_entry"))
+        problems.append(
+            Problem(
+                display,
+                item.line_of(KEY_QUESTION),
+                f"FAQ entry {entry_id!r} needs a non-empty 'question'",
+                code="faq_entry",
+            )
+        )
     alternates = _str_list(item.get(KEY_ALTERNATES, []))
     if alternates is None:
-        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"'alternates' of {entry_id!r} must be a list of texts (quote yes, no, on, off)", code="faq_entry"))
+        problems.append(
+            Problem(
+                display,
+                item.line_of(KEY_ALTERNATES),
+                f"'alternates' of {entry_id!r} must be a list of texts (quote yes, no, on, off)",
+                code="faq_entry",
+            )
+        )
     elif len(alternates) < MIN_ALTERNATES:
-        problems.append(Problem(display, item.line_of(KEY_ALTERNATES), f"FAQ entry {entry_id!r} has {len(alternates)} alternates; write at least {MIN_ALTERNATES} so users' wordings are found", "warning", code="few_alternates"))
+        problems.append(
+            Problem(
+                display,
+                item.line_of(KEY_ALTERNATES),
+                f"FAQ entry {entry_id!r} has {len(alternates)} alternates; write at least {MIN_ALTERNATES} so users' wordings are found",
+                "warning",
+                code="few_alternates",
+            )
+        )
     if not is_text(item.get(KEY_ANSWER)):
-        problems.append(Problem(display, item.line_of(KEY_ANSWER), f"'answer' of {entry_id!r} must be a text or a mapping of brand to text with a 'default'", code="bad_text"))
+        problems.append(
+            Problem(
+                display,
+                item.line_of(KEY_ANSWER),
+                f"'answer' of {entry_id!r} must be a text or a mapping of brand to text with a 'default'",
+                code="bad_text",
+            )
+        )
     tags = _str_list(item.get(KEY_TAGS, []))
     if tags is None:
-        problems.append(Problem(display, item.line_of(KEY_TAGS), f"'tags' of {entry_id!r} must be a list of tags", code="faq_entry"))
+        problems.append(
+            Problem(display, item.line_of(KEY_TAGS), f"'tags' of {entry_id!r} must be a list of tags", code="faq_entry")
+        )
     brands = _str_list(item[KEY_BRANDS]) if KEY_BRANDS in item else None
     if KEY_BRANDS in item and brands is None:  # not silently "every brand"
-        problems.append(Problem(display, item.line_of(KEY_BRANDS), f"'brands' of {entry_id!r} must be a list of brand keys", code="faq_entry"))
+        problems.append(
+            Problem(
+                display,
+                item.line_of(KEY_BRANDS),
+                f"'brands' of {entry_id!r} must be a list of brand keys",
+                code="faq_entry",
+            )
+        )
     question, answer = item.get(KEY_QUESTION), item.get(KEY_ANSWER)
     return FaqEntry(
         id=entry_id if isinstance(entry_id, str) else "",
         question=question if isinstance(question, str) else "",
         alternates=alternates or [],
         answer=answer if is_text(answer) else "",
-        tags=tags or [], brands=brands, intent=item.get(KEY_INTENT), topic=topic, file=display, line=line,
+        tags=tags or [],
+        brands=brands,
+        intent=item.get(KEY_INTENT),
+        topic=topic,
+        file=display,
+        line=line,
         valid=not any(p.severity == "error" for p in problems[before:]),
     )
 
@@ -137,7 +214,14 @@ def read_faq(data_dir: Path, root: Path | None = None) -> tuple[list[FaqEntry], 
         for entry in read_faq_file(path, display, problems):
             first = seen.setdefault(entry.id, entry)
             if first is not entry and entry.id:  # a missing id is reported already
-                problems.append(Problem(entry.file, entry.line, f"duplicate FAQ id '{entry.id}' (first defined at {first.file}:{first.line})", code="duplicate_id"))
+                problems.append(
+                    Problem(
+                        entry.file,
+                        entry.line,
+                        f"duplicate FAQ id '{entry.id}' (first defined at {first.file}:{first.line})",
+                        code="duplicate_id",
+                    )
+                )
                 entry.valid = False
             entries.append(entry)
     return entries, problems

@@ -47,7 +47,15 @@ def _judge(entry: FaqEntry, wording: str, hits: list) -> WordingCheck:
     if top.entry.id != entry.id:
         own = next((h for h in hits if h.entry.id == entry.id), None)
         margin = (own.score if own else 0.0) - top.score
-        return WordingCheck(entry.id, wording, "fail", own.score if own else 0.0, top.entry.id, second.entry.id if second else None, margin)
+        return WordingCheck(
+            entry.id,
+            wording,
+            "fail",
+            own.score if own else 0.0,
+            top.entry.id,
+            second.entry.id if second else None,
+            margin,
+        )
     margin = top.score - (second.score if second else 0.0)
     status = "thin" if margin < THIN_MARGIN else "ok"
     return WordingCheck(entry.id, wording, status, top.score, top.entry.id, second.entry.id if second else None, margin)

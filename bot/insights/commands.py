@@ -31,7 +31,9 @@ def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict, ob
     db = Database(settings.database_url)
     db.migrate()
     try:
-        report = build_report(db, InsightQuery.last(period, brand=brand), flows, idle_minutes=settings.insights.idle_minutes)
+        report = build_report(
+            db, InsightQuery.last(period, brand=brand), flows, idle_minutes=settings.insights.idle_minutes
+        )
     finally:
         db.dispose()
     return report, labels
@@ -70,10 +72,18 @@ def stats_command(ctx: click.Context, since: str, brand: str | None, fmt: str) -
 @click.argument("flow")
 @click.option("--since", default="7d", show_default=True, help="the period that ends now: 7d, 12h, 2w")
 @click.option("--brand", default=None, help="one brand (default: all)")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write the funnel as a PNG picture")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the funnel as a PNG picture",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
-def funnel_command(ctx: click.Context, flow: str, since: str, brand: str | None, plot_path: Path | None, fmt: str) -> None:
+def funnel_command(
+    ctx: click.Context, flow: str, since: str, brand: str | None, plot_path: Path | None, fmt: str
+) -> None:
     """The step funnel of one flow: reached, chosen answers, left, solved, escalated per step."""
     from bot.content import load_content
     from bot.insights.funnel import ordered_funnel

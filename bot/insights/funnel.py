@@ -19,9 +19,13 @@ def ordered_funnel(flow: Flow, counts: dict[str, dict[str, Any]]) -> list[dict[s
         titles = [option.title for option in step.options]
         choices = [{"title": t, "conversations": cell["choices"].get(t, 0)} for t in titles]
         choices += [{"title": t, "conversations": n} for t, n in sorted(cell["choices"].items()) if t not in titles]
-        rows.append({"step": step_id, **{k: cell[k] for k in ("reached", "left", "solved", "escalated")}, "choices": choices})
+        rows.append(
+            {"step": step_id, **{k: cell[k] for k in ("reached", "left", "solved", "escalated")}, "choices": choices}
+        )
     for step_id in sorted(set(counts) - set(flow.steps)):
         cell = counts[step_id]
         choices = [{"title": t, "conversations": n} for t, n in sorted(cell["choices"].items())]
-        rows.append({"step": step_id, **{k: cell[k] for k in ("reached", "left", "solved", "escalated")}, "choices": choices})
+        rows.append(
+            {"step": step_id, **{k: cell[k] for k in ("reached", "left", "solved", "escalated")}, "choices": choices}
+        )
     return rows

@@ -13,7 +13,15 @@ from typing import Any
 from bot.errors import WalletbotError
 from bot.insights.labels import InsightLabels
 
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Source Han Sans SC", "SimHei")
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Source Han Sans SC",
+    "SimHei",
+)
 # solved / escalated / left / went on: the console's chart colours too (static/insights.js).
 COLOURS = ("#16a34a", "#dc2626", "#f59e0b", "#93c5fd")
 
@@ -60,7 +68,7 @@ def plot_funnel(funnel: dict[str, Any], labels: InsightLabels, path: Path) -> Pa
             ax.barh(names, values, left=left, color=colour, label=label)
             left = [a + b for a, b in zip(left, values, strict=True)]
         for y, step in enumerate(steps):
-            ax.text(step["reached"], y, f' {step["reached"]}', va="center", fontsize=9)
+            ax.text(step["reached"], y, f" {step['reached']}", va="center", fontsize=9)
         ax.invert_yaxis()  # the first step on top
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # conversations: whole numbers
         ax.set_xlabel(t("reached"))

@@ -58,36 +58,45 @@ def report_rows(report: dict[str, Any], labels: InsightLabels) -> list[tuple[str
     ]
     rows += [(t("outcomes"), labels.outcome(k), str(n)) for k, n in msgs["outcomes"].items()]
     rows += [
-        (t("per_day"), d["day"], f'{d["conversations"]} / {d["contained"]} / {d["escalated"]}')
-        for d in conv["days"]
+        (t("per_day"), d["day"], f"{d['conversations']} / {d['contained']} / {d['escalated']}") for d in conv["days"]
     ]
     rows += [
-        (t("per_brand"), b["brand"], f'{b["conversations"]} / {b["contained"]} / {b["escalated"]}')
+        (t("per_brand"), b["brand"], f"{b['conversations']} / {b['contained']} / {b['escalated']}")
         for b in conv["brands"]
     ]
     rows += [(t("escalation_reasons"), labels.reason(k), str(n)) for k, n in report["escalation_reasons"].items()]
     rows += [(t("top_intents"), i["intent"], str(i["messages"])) for i in report["top_intents"]]
     rows += [
-        (t("faq"), f["faq"], f'{t("answered")} {f["answered"]}, {t("helpful")} {f["helpful"]}, {t("not_helpful")} {f["not_helpful"]}')
+        (
+            t("faq"),
+            f["faq"],
+            f"{t('answered')} {f['answered']}, {t('helpful')} {f['helpful']}, {t('not_helpful')} {f['not_helpful']}",
+        )
         for f in report["faq"]
     ]
     rows.append((t("tickets"), t("opened"), str(tickets["opened"])))
     for key in ("first_action", "resolution"):
         d = tickets[f"time_to_{key}"]
-        rows.append((t("tickets"), t(key), f'{t("mean")} {labels.minutes(d["mean_seconds"])}, {t("longest")} {labels.minutes(d["max_seconds"])}, {t("tickets_measured")} {d["tickets"]}'))
+        rows.append(
+            (
+                t("tickets"),
+                t(key),
+                f"{t('mean')} {labels.minutes(d['mean_seconds'])}, {t('longest')} {labels.minutes(d['max_seconds'])}, {t('tickets_measured')} {d['tickets']}",
+            )
+        )
     rows.append((t("tickets"), t("overdue"), str(tickets["overdue"]["total"])))
     rows += [(t("by_priority"), labels.priority(k), str(n)) for k, n in tickets["by_priority"].items()]
     rows += [(t("by_category"), k, str(n)) for k, n in tickets["by_category"].items()]
     for funnel in report["funnels"]:
         for step in funnel["steps"]:
-            rows.append((f'{t("funnels")}:{funnel["flow"]}', step["step"], step_line(step, labels)))
+            rows.append((f"{t('funnels')}:{funnel['flow']}", step["step"], step_line(step, labels)))
     return rows
 
 
 def step_line(step: dict[str, Any], labels: InsightLabels) -> str:
     t = labels.text
-    choices = "，".join(f'{c["title"]} {c["conversations"]}' for c in step["choices"])
-    line = f'{t("reached")} {step["reached"]}, {t("left")} {step["left"]}, {t("solved")} {step["solved"]}, {t("escalated_here")} {step["escalated"]}'
+    choices = "，".join(f"{c['title']} {c['conversations']}" for c in step["choices"])
+    line = f"{t('reached')} {step['reached']}, {t('left')} {step['left']}, {t('solved')} {step['solved']}, {t('escalated_here')} {step['escalated']}"
     return f"{line}; {t('choices')}: {choices}" if choices else line
 
 

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,8 +60,20 @@ MODELS = "models"
 # Rate limits high enough never to trigger: the benchmark sends everything from one address.
 UNLIMITED = "100000000"
 PACKAGES = (
-    "walletbot", "numpy", "scipy", "scikit-learn", "jieba", "OpenCC", "pypinyin", "SQLAlchemy",
-    "pydantic", "fastapi", "starlette", "uvicorn", "httpx", "psycopg",
+    "walletbot",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "jieba",
+    "OpenCC",
+    "pypinyin",
+    "SQLAlchemy",
+    "pydantic",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "psycopg",
 )
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -91,11 +103,19 @@ class BenchOptions:
     load_generator: str = "auto"
 
     @classmethod
-    def for_mode(cls, quick: bool, load_generator: str = "auto") -> "BenchOptions":
+    def for_mode(cls, quick: bool, load_generator: str = "auto") -> BenchOptions:
         if load_generator not in LOAD_GENERATORS:
             raise MeasureError(f"Unknown load generator {load_generator!r}: use one of {', '.join(LOAD_GENERATORS)}.")
         if quick:
-            return cls(quick=True, messages=300, level_seconds=2.0, warmup_seconds=0.3, workers=(1,), cli_training=False, load_generator=load_generator)
+            return cls(
+                quick=True,
+                messages=300,
+                level_seconds=2.0,
+                warmup_seconds=0.3,
+                workers=(1,),
+                cli_training=False,
+                load_generator=load_generator,
+            )
         return cls(load_generator=load_generator)
 
     def generator(self) -> str:
@@ -106,7 +126,9 @@ class BenchOptions:
         """
         found = shutil.which("wrk") is not None
         if self.load_generator == "wrk" and not found:
-            raise MeasureError("`wrk` is not installed: install the Debian package `wrk` (scripts/setup.sh dev does), or use --load-generator python.")
+            raise MeasureError(
+                "`wrk` is not installed: install the Debian package `wrk` (scripts/setup.sh dev does), or use --load-generator python."
+            )
         return "wrk" if found and self.load_generator != "python" else "python"
 
 
@@ -138,22 +160,58 @@ TARGETS = (
 
 # --------------------------------------------------------------------------- messages
 
-_PREFIXES = ("", "", "", "", "你好，", "您好，", "请问", "请问一下，", "客服，", "在吗？", "急！", "那个，", "我想问下，")
+_PREFIXES = (
+    "",
+    "",
+    "",
+    "",
+    "你好，",
+    "您好，",
+    "请问",
+    "请问一下，",
+    "客服，",
+    "在吗？",
+    "急！",
+    "那个，",
+    "我想问下，",
+)
 _SUFFIXES = ("", "", "", "", "？", "。", "怎么办", "怎么回事", "，急", "，谢谢", "啊", "！！！", "呢")
 # Wordings in the style of questions users send to payment apps' support (credit products as
 # much as wallets), written for this benchmark: they exercise the out-of-scope and clarify paths.
 _PRODUCTS = ("花呗", "借呗", "余额宝", "零钱", "银行卡", "信用卡", "钱包", "账户", "红包", "基金", "分期")
 _PROBLEMS = (
-    "还款失败", "付不了款", "提现一直不到账", "被冻结了", "额度怎么提高", "怎么解绑", "扣了两次钱",
-    "退款什么时候到账", "显示异常", "充值不成功", "被限制使用了", "的密码忘了", "为什么用不了",
-    "里的钱少了", "怎么开通", "提示风险", "转账转错了",
+    "还款失败",
+    "付不了款",
+    "提现一直不到账",
+    "被冻结了",
+    "额度怎么提高",
+    "怎么解绑",
+    "扣了两次钱",
+    "退款什么时候到账",
+    "显示异常",
+    "充值不成功",
+    "被限制使用了",
+    "的密码忘了",
+    "为什么用不了",
+    "里的钱少了",
+    "怎么开通",
+    "提示风险",
+    "转账转错了",
 )
-_FRAMES = ("我的{p}{q}", "{p}{q}怎么办", "为什么{p}{q}", "请问{p}{q}吗", "{p}{q}，怎么处理", "昨天{p}{q}", "{p}{q}了，急")
+_FRAMES = (
+    "我的{p}{q}",
+    "{p}{q}怎么办",
+    "为什么{p}{q}",
+    "请问{p}{q}吗",
+    "{p}{q}，怎么处理",
+    "昨天{p}{q}",
+    "{p}{q}了，急",
+)
 _TYPOS = (("充值", "冲值"), ("提现", "体现"), ("账户", "帐户"), ("密码", "密马"))
 _FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
-def bench_messages(content: "Content", count: int, seed: int = 7) -> list[str]:
+def bench_messages(content: Content, count: int, seed: int = 7) -> list[str]:
     """`count` distinct user messages: the training examples and FAQ wordings with the variations
     users type (greetings, trailing particles, Traditional characters, full-width digits,
     homophone typos, amounts, two questions in one), plus templated paraphrases outside the
@@ -209,7 +267,7 @@ def step_answers(data_dir: Path) -> dict[str, list[str]]:
     return answers
 
 
-def bench_conversations(content: "Content", data_dir: Path, count: int, seed: int = 7) -> list[list[str]]:
+def bench_conversations(content: Content, data_dir: Path, count: int, seed: int = 7) -> list[list[str]]:
     """`count` conversations of MESSAGES_PER_CONVERSATION messages: an opening (a problem of a
     flow, in the variations of `bench_messages`) and typed answers to that flow's checklist
     steps (data/eval/step_answers.tsv), as a user working through a problem sends them. Every
@@ -264,7 +322,7 @@ def _proc_stat(pid: int) -> list[str] | None:
     except OSError:
         return None
     # The command name (field 2) may contain spaces: split after its closing parenthesis.
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def process_tree(root: int) -> list[int]:
@@ -436,18 +494,22 @@ def _bench_env(workdir: Path, database: Path | str, models_dir: Path | None = No
     model folder, its own database (a SQLite file, or a URL), and rate limits that never trigger."""
     env = dict(os.environ)
     env.pop("WALLETBOT_DATABASE_URL", None)
-    env.update({
-        "WALLETBOT_PATHS_DATA": str(workdir / DATA_COPY),
-        "WALLETBOT_PATHS_MODELS": str(models_dir or workdir / MODELS),
-        "WALLETBOT_STORAGE_DATABASE_URL": database if isinstance(database, str) else f"sqlite:///{database}",
-        "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP": UNLIMITED,
-        "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_CONVERSATION": UNLIMITED,
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "WALLETBOT_PATHS_DATA": str(workdir / DATA_COPY),
+            "WALLETBOT_PATHS_MODELS": str(models_dir or workdir / MODELS),
+            "WALLETBOT_STORAGE_DATABASE_URL": database if isinstance(database, str) else f"sqlite:///{database}",
+            "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_IP": UNLIMITED,
+            "WALLETBOT_HTTP_RATE_LIMIT_PER_MINUTE_CONVERSATION": UNLIMITED,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
-def start_server(config_path: Path, workers: int, workdir: Path, database_url: str | None = None, name: str | None = None) -> ServerProcess:
+def start_server(
+    config_path: Path, workers: int, workdir: Path, database_url: str | None = None, name: str | None = None
+) -> ServerProcess:
     """`walletbot serve --workers N` on a free loopback port, on the run's data, model and a
     fresh SQLite file `serve-w<N>.db` in `workdir` (or `database_url`); its output goes to
     `<name>.log` (default `serve-w<N>`)."""
@@ -458,7 +520,9 @@ def start_server(config_path: Path, workers: int, workdir: Path, database_url: s
     command = _cli(config_path, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers))
     with log_path.open("wb") as log:
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     return ServerProcess(workers, port, process, log_path, started)
 
 
@@ -470,7 +534,10 @@ def write_conversations(conversations: Sequence[Sequence[str]], path: Path) -> P
     import json
 
     path.write_text(
-        "".join("\t".join(json.dumps(text, ensure_ascii=False) for text in conversation) + "\n" for conversation in conversations),
+        "".join(
+            "\t".join(json.dumps(text, ensure_ascii=False) for text in conversation) + "\n"
+            for conversation in conversations
+        ),
         encoding="utf-8",
     )
     return path
@@ -494,19 +561,36 @@ def run_wrk(url: str, concurrency: int, seconds: float, conversations_file: Path
     import json
 
     command = [
-        "wrk", "-t", str(concurrency), "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
-        "-s", str(WRK_SCRIPT), url, "--", str(conversations_file), str(concurrency),
+        "wrk",
+        "-t",
+        str(concurrency),
+        "-c",
+        str(concurrency),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+        "--",
+        str(conversations_file),
+        str(concurrency),
     ]
     before = _child_cpu_seconds()
     done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     cpu = _child_cpu_seconds() - before
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith(WRK_MARK)), None)
     if done.returncode != 0 or line is None:
-        raise MeasureError(f"`{' '.join(command)}` failed with code {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}")
-    return {**json.loads(line[len(WRK_MARK):]), "cpu_seconds": cpu}
+        raise MeasureError(
+            f"`{' '.join(command)}` failed with code {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}"
+        )
+    return {**json.loads(line[len(WRK_MARK) :]), "cpu_seconds": cpu}
 
 
-def _wrk_level(url: str, concurrency: int, seconds: float, warmup: float, conversations_file: Path, pids: Sequence[int]) -> dict[str, Any]:
+def _wrk_level(
+    url: str, concurrency: int, seconds: float, warmup: float, conversations_file: Path, pids: Sequence[int]
+) -> dict[str, Any]:
     if warmup > 0:
         run_wrk(url, concurrency, warmup, conversations_file)
     server_cpu = tree_cpu_seconds(pids)
@@ -516,7 +600,10 @@ def _wrk_level(url: str, concurrency: int, seconds: float, warmup: float, conver
     elapsed = result["duration_us"] / 1e6
     # wrk counts a non-2xx answer both as a request and as a "status" error.
     answered = result["requests"] - result["status"]
-    ms = {key.replace("_us", "_ms"): round(result[key] / 1000, 3) for key in ("p50_us", "p95_us", "p99_us", "mean_us", "max_us")}
+    ms = {
+        key.replace("_us", "_ms"): round(result[key] / 1000, 3)
+        for key in ("p50_us", "p95_us", "p99_us", "mean_us", "max_us")
+    }
     return {
         "concurrency": concurrency,
         "seconds": round(elapsed, 2),
@@ -541,7 +628,9 @@ def check_order(database_url: str) -> dict[str, int]:
     db = Database(database_url)
     try:
         with db.session(readonly=True) as s:
-            rows = s.execute(select(Turn.conversation_id, Turn.seq, Turn.role, Turn.meta).order_by(Turn.conversation_id, Turn.seq)).all()
+            rows = s.execute(
+                select(Turn.conversation_id, Turn.seq, Turn.role, Turn.meta).order_by(Turn.conversation_id, Turn.seq)
+            ).all()
     finally:
         db.dispose()
     by_conversation: dict[str, list[Any]] = {}
@@ -550,10 +639,13 @@ def check_order(database_url: str) -> dict[str, int]:
     broken = 0
     for turns in by_conversation.values():
         roles = [str(t.role) for t in turns]
-        counts = [int(str((t.meta or {}).get("message_id", "-0")).rsplit("-", 1)[-1]) for t in turns if str(t.role) == "user"]
+        counts = [
+            int(str((t.meta or {}).get("message_id", "-0")).rsplit("-", 1)[-1]) for t in turns if str(t.role) == "user"
+        ]
         if (
             [t.seq for t in turns] != list(range(1, len(turns) + 1))
-            or any(a == "user" and b == "user" for a, b in zip(roles, roles[1:])) or roles[-1] == "user"
+            or any(a == "user" and b == "user" for a, b in zip(roles, roles[1:]))
+            or roles[-1] == "user"
             or counts != sorted(set(counts))
         ):
             broken += 1
@@ -568,7 +660,9 @@ class _LoadResult:
     elapsed: float = 0.0
 
 
-async def _drive(clients: Sequence[Any], seconds: float, conversations: Sequence[Sequence[str]], offset: int) -> _LoadResult:
+async def _drive(
+    clients: Sequence[Any], seconds: float, conversations: Sequence[Sequence[str]], offset: int
+) -> _LoadResult:
     """One virtual user per client, each sending one conversation's messages in turn (as chat.lua
     does) until `seconds` pass."""
     import httpx
@@ -612,7 +706,14 @@ async def _drive(clients: Sequence[Any], seconds: float, conversations: Sequence
     return result
 
 
-async def _python_level(url: str, concurrency: int, seconds: float, warmup: float, conversations: Sequence[Sequence[str]], pids: Sequence[int]) -> dict[str, Any]:
+async def _python_level(
+    url: str,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    conversations: Sequence[Sequence[str]],
+    pids: Sequence[int],
+) -> dict[str, Any]:
     """One concurrency level with the Python generator: a warm-up that opens the connections,
     then the measured run."""
     import ssl
@@ -626,10 +727,15 @@ async def _python_level(url: str, concurrency: int, seconds: float, warmup: floa
     context = ssl.create_default_context()
     async with AsyncExitStack() as stack:
         clients = [
-            await stack.enter_async_context(httpx.AsyncClient(
-                base_url=url, verify=context, trust_env=False, timeout=httpx.Timeout(30.0),
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            ))
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=url,
+                    verify=context,
+                    trust_env=False,
+                    timeout=httpx.Timeout(30.0),
+                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                )
+            )
             for _ in range(concurrency)
         ]
         await _drive(clients, warmup, conversations, offset=len(conversations) // 2)
@@ -652,18 +758,30 @@ async def _python_level(url: str, concurrency: int, seconds: float, warmup: floa
 
 
 def load_level(
-    generator: str, url: str, concurrency: int, options: BenchOptions, conversations: Sequence[Sequence[str]],
-    conversations_file: Path, pids: Sequence[int],
+    generator: str,
+    url: str,
+    concurrency: int,
+    options: BenchOptions,
+    conversations: Sequence[Sequence[str]],
+    conversations_file: Path,
+    pids: Sequence[int],
 ) -> dict[str, Any]:
     """One concurrency level against `url` with the chosen load generator; `pids` are the
     server processes whose CPU is counted."""
     if generator == "wrk":
         return _wrk_level(url, concurrency, options.level_seconds, options.warmup_seconds, conversations_file, pids)
-    return asyncio.run(_python_level(url, concurrency, options.level_seconds, options.warmup_seconds, conversations, pids))
+    return asyncio.run(
+        _python_level(url, concurrency, options.level_seconds, options.warmup_seconds, conversations, pids)
+    )
 
 
 def bench_server(
-    config_path: Path, workers: int, workdir: Path, conversations: Sequence[Sequence[str]], options: BenchOptions, progress: Progress,
+    config_path: Path,
+    workers: int,
+    workdir: Path,
+    conversations: Sequence[Sequence[str]],
+    options: BenchOptions,
+    progress: Progress,
 ) -> dict[str, Any]:
     """Cold start, then each concurrency level, against one `walletbot serve --workers N`."""
     generator = options.generator()
@@ -677,10 +795,16 @@ def bench_server(
         rss_ready = server.sampler.sample()
         levels = []
         for concurrency in options.concurrency:
-            progress(f"HTTP load ({generator}), {workers} worker(s), concurrency {concurrency}, {options.level_seconds:g} s")
-            levels.append(load_level(generator, server.url, concurrency, options, conversations, conversations_file, pids))
+            progress(
+                f"HTTP load ({generator}), {workers} worker(s), concurrency {concurrency}, {options.level_seconds:g} s"
+            )
+            levels.append(
+                load_level(generator, server.url, concurrency, options, conversations, conversations_file, pids)
+            )
             if server.process.poll() is not None:
-                raise MeasureError(f"The server exited during the load test; its output ends with:\n{server.log_tail()}")
+                raise MeasureError(
+                    f"The server exited during the load test; its output ends with:\n{server.log_tail()}"
+                )
         server.sampler.sample()
         return {
             "workers": workers,
@@ -717,7 +841,9 @@ def postgres_schema(database_url: str) -> Iterator[str]:
 
     base = make_url(database_url)
     if base.get_backend_name() != "postgresql":
-        raise MeasureError(f"The scale-out runs need a PostgreSQL URL (postgresql+psycopg://user@host/db), not {base.render_as_string()!r}.")
+        raise MeasureError(
+            f"The scale-out runs need a PostgreSQL URL (postgresql+psycopg://user@host/db), not {base.render_as_string()!r}."
+        )
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
@@ -730,7 +856,9 @@ def postgres_schema(database_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def _wrk_together(urls: Sequence[str], concurrency: int, seconds: float, conversations_file: Path) -> list[dict[str, Any]]:
+def _wrk_together(
+    urls: Sequence[str], concurrency: int, seconds: float, conversations_file: Path
+) -> list[dict[str, Any]]:
     """wrk against each url at once, the connections shared out between them (a load balancer's
     view of several hosts)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -741,7 +869,12 @@ def _wrk_together(urls: Sequence[str], concurrency: int, seconds: float, convers
 
 
 def bench_layout(
-    config_path: Path, database_url: str, processes: Sequence[int], workdir: Path, conversations_file: Path, options: BenchOptions,
+    config_path: Path,
+    database_url: str,
+    processes: Sequence[int],
+    workdir: Path,
+    conversations_file: Path,
+    options: BenchOptions,
 ) -> dict[str, Any]:
     """`walletbot serve` processes (each with its number of workers) on one PostgreSQL schema,
     under wrk at SCALE_OUT_CONCURRENCY connections shared between them; then the order check."""
@@ -762,7 +895,9 @@ def bench_layout(
             server_cpu, client_cpu = tree_cpu_seconds(pids) - server_cpu, _child_cpu_seconds() - client_cpu
             for server in servers:
                 if server.process.poll() is not None:
-                    raise MeasureError(f"A server exited during the load test; its output ends with:\n{server.log_tail()}")
+                    raise MeasureError(
+                        f"A server exited during the load test; its output ends with:\n{server.log_tail()}"
+                    )
         finally:
             for server in servers:
                 server.stop()
@@ -788,7 +923,12 @@ def bench_layout(
 
 
 def bench_scale_out(
-    config_path: Path, database_url: str, workdir: Path, conversations: Sequence[Sequence[str]], options: BenchOptions, progress: Progress,
+    config_path: Path,
+    database_url: str,
+    workdir: Path,
+    conversations: Sequence[Sequence[str]],
+    options: BenchOptions,
+    progress: Progress,
 ) -> dict[str, Any]:
     """Each of SCALE_OUT_LAYOUTS on PostgreSQL under the same wrk load.
 
@@ -803,7 +943,9 @@ def bench_scale_out(
     layouts = []
     for name, processes in SCALE_OUT_LAYOUTS:
         progress(f"PostgreSQL: {name}, wrk concurrency {SCALE_OUT_CONCURRENCY}, {options.level_seconds:g} s")
-        layouts.append({"layout": name, **bench_layout(config_path, database_url, processes, workdir, conversations_file, options)})
+        layouts.append(
+            {"layout": name, **bench_layout(config_path, database_url, processes, workdir, conversations_file, options)}
+        )
     one = layouts[0]["throughput"]
     for layout in layouts:
         layout["speedup"] = round(layout["throughput"] / one, 2) if one else None
@@ -818,7 +960,9 @@ def bench_scale_out(
 # --------------------------------------------------------------------------- in-process
 
 
-def bench_in_process(settings: Settings, messages: Sequence[str], warmup: Sequence[str], progress: Progress) -> dict[str, Any]:
+def bench_in_process(
+    settings: Settings, messages: Sequence[str], warmup: Sequence[str], progress: Progress
+) -> dict[str, Any]:
     """Each message through `Assistant.handle` (guard, NLU, policy, FAQ, database) in
     conversations of MESSAGES_PER_CONVERSATION, then the NLU and the FAQ search alone; each
     stage on freshly loaded objects so no cache is pre-warmed by an earlier stage (jieba's and
@@ -883,7 +1027,9 @@ def bench_in_process(settings: Settings, messages: Sequence[str], warmup: Sequen
 # --------------------------------------------------------------------------- training
 
 
-def bench_training(settings: Settings, config_path: Path, workdir: Path, options: BenchOptions, progress: Progress) -> dict[str, Any]:
+def bench_training(
+    settings: Settings, config_path: Path, workdir: Path, options: BenchOptions, progress: Progress
+) -> dict[str, Any]:
     """Train in this process (imports already paid), then optionally `walletbot train` as a
     fresh process, which is what a user waits for."""
     from bot.training import train
@@ -897,10 +1043,14 @@ def bench_training(settings: Settings, config_path: Path, workdir: Path, options
         progress("training: walletbot train (new process)")
         env = _bench_env(workdir, workdir / "train.db", models_dir=workdir / "models-cli")
         begin = time.perf_counter()
-        done = subprocess.run(_cli(config_path, "train"), env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            _cli(config_path, "train"), env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
         cli_seconds = time.perf_counter() - begin
         if done.returncode != 0:
-            raise MeasureError(f"`walletbot train` failed with code {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}")
+            raise MeasureError(
+                f"`walletbot train` failed with code {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}"
+            )
     return {
         "examples": report.examples,
         "intents": report.intents,
@@ -941,6 +1091,7 @@ def machine_info() -> dict[str, Any]:
 def code_version(folder: Path) -> dict[str, Any]:
     """The git commit of the project and whether files differ from it (read-only git calls);
     nulls outside a git checkout."""
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
@@ -1014,7 +1165,11 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run_bench(
-    settings: Settings, config_path: Path, options: BenchOptions | None = None, progress: Progress = _quiet, postgres_url: str | None = None,
+    settings: Settings,
+    config_path: Path,
+    options: BenchOptions | None = None,
+    progress: Progress = _quiet,
+    postgres_url: str | None = None,
 ) -> dict[str, Any]:
     """Run every measurement and return the report (keys: schema, date, quick, code, machine, options,
     training, in_process, servers, scale_out, targets, seconds).
@@ -1035,7 +1190,7 @@ def run_bench(
     started = time.perf_counter()
     report: dict[str, Any] = {
         "schema": BENCH_SCHEMA,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": options.quick,
         "code": code_version(settings.root),
         "machine": machine_info(),
@@ -1053,15 +1208,21 @@ def run_bench(
         workdir = Path(tmp)
         # A copy of data/: content edited while the benchmark runs cannot make its model stale.
         shutil.copytree(settings.data_dir, workdir / DATA_COPY)
-        local = settings.model_copy(update={
-            "paths": settings.paths.model_copy(update={"data": workdir / DATA_COPY, "models": workdir / MODELS}),
-            "storage": settings.storage.model_copy(update={"database_url": f"sqlite:///{workdir / 'in-process.db'}"}),
-        })
+        local = settings.model_copy(
+            update={
+                "paths": settings.paths.model_copy(update={"data": workdir / DATA_COPY, "models": workdir / MODELS}),
+                "storage": settings.storage.model_copy(
+                    update={"database_url": f"sqlite:///{workdir / 'in-process.db'}"}
+                ),
+            }
+        )
         content = load_content(local)
         if errors_of(content.problems):
             raise ContentError(content.problems)
         warm = 20  # conversations of the in-process warm-up
-        conversations = bench_conversations(content, local.data_dir, options.messages // MESSAGES_PER_CONVERSATION + warm, options.seed)
+        conversations = bench_conversations(
+            content, local.data_dir, options.messages // MESSAGES_PER_CONVERSATION + warm, options.seed
+        )
         warmup = [text for conversation in conversations[:warm] for text in conversation]
         messages = [text for conversation in conversations[warm:] for text in conversation]
 
@@ -1071,7 +1232,9 @@ def run_bench(
             bench_server(config_path, workers, workdir, conversations, options, progress) for workers in options.workers
         ]
         report["scale_out"] = (
-            bench_scale_out(config_path, postgres_url, workdir, conversations, options, progress) if postgres_url else None
+            bench_scale_out(config_path, postgres_url, workdir, conversations, options, progress)
+            if postgres_url
+            else None
         )
     report["targets"] = _targets(report)
     report["seconds"] = round(time.perf_counter() - started, 1)
@@ -1103,8 +1266,12 @@ def format_bench_report(report: dict[str, Any]) -> str:
         text_table(
             ["figure", "target", "measured", "met"],
             [
-                [t["label"], f"{'≥' if t['higher_is_better'] else '≤'} {t['target']:g} {t['unit']}",
-                 f"{_fmt(t['measured'], 2)} {t['unit']}", {True: "yes", False: "NO", None: "n/a"}[t["met"]]]
+                [
+                    t["label"],
+                    f"{'≥' if t['higher_is_better'] else '≤'} {t['target']:g} {t['unit']}",
+                    f"{_fmt(t['measured'], 2)} {t['unit']}",
+                    {True: "yes", False: "NO", None: "n/a"}[t["met"]],
+                ]
                 for t in report["targets"]
             ],
         ),
@@ -1123,27 +1290,63 @@ def format_bench_report(report: dict[str, Any]) -> str:
         f"{report['options']['messages_per_conversation']} messages each)",
         text_table(
             ["stage", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms"],
-            [[name, *(_fmt(stages[key][k], 2) for k in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms"))]
-             for name, key in (("Assistant.handle (whole turn)", "handle"), ("  its CPU time", "handle_cpu"),
-                               ("NLU parse", "nlu_parse"), ("FAQ search", "faq_search"))],
+            [
+                [name, *(_fmt(stages[key][k], 2) for k in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms"))]
+                for name, key in (
+                    ("Assistant.handle (whole turn)", "handle"),
+                    ("  its CPU time", "handle_cpu"),
+                    ("NLU parse", "nlu_parse"),
+                    ("FAQ search", "faq_search"),
+                )
+            ],
         ),
         "",
         "Servers (`walletbot serve`, loopback)",
         text_table(
             ["workers", "ready s", "CPU s to ready", "RSS at ready MB", "peak RSS MB", "processes"],
-            [[s["workers"], _fmt(s["ready_seconds"], 2), _fmt(s["ready_cpu_seconds"], 2), _fmt(s["rss_ready_mb"]),
-              _fmt(s["peak_rss_mb"]), s["processes"]] for s in report["servers"]],
+            [
+                [
+                    s["workers"],
+                    _fmt(s["ready_seconds"], 2),
+                    _fmt(s["ready_cpu_seconds"], 2),
+                    _fmt(s["rss_ready_mb"]),
+                    _fmt(s["peak_rss_mb"]),
+                    s["processes"],
+                ]
+                for s in report["servers"]
+            ],
         ),
         "",
         f"HTTP POST /api/chat, keep-alive, one conversation of {report['options']['messages_per_conversation']} messages at a time per connection, "
         f"{report['options']['level_seconds']:g} s per level, load generator: {report['options']['load_generator']}",
         text_table(
-            ["workers", "concurrency", "requests", "errors", "msg/s", "p50 ms", "p95 ms", "p99 ms", "server CPU ms/msg", "client CPU ms/msg"],
             [
-                [s["workers"], lv["concurrency"], lv["requests"], sum(lv["errors"].values()), _fmt(lv["throughput"]),
-                 _fmt(lv["p50_ms"], 2), _fmt(lv["p95_ms"], 2), _fmt(lv["p99_ms"], 2),
-                 _fmt(lv["server_cpu_ms_per_message"], 2), _fmt(lv["client_cpu_ms_per_message"], 2)]
-                for s in report["servers"] for lv in s["levels"]
+                "workers",
+                "concurrency",
+                "requests",
+                "errors",
+                "msg/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "server CPU ms/msg",
+                "client CPU ms/msg",
+            ],
+            [
+                [
+                    s["workers"],
+                    lv["concurrency"],
+                    lv["requests"],
+                    sum(lv["errors"].values()),
+                    _fmt(lv["throughput"]),
+                    _fmt(lv["p50_ms"], 2),
+                    _fmt(lv["p95_ms"], 2),
+                    _fmt(lv["p99_ms"], 2),
+                    _fmt(lv["server_cpu_ms_per_message"], 2),
+                    _fmt(lv["client_cpu_ms_per_message"], 2),
+                ]
+                for s in report["servers"]
+                for lv in s["levels"]
             ],
         ),
     ]
@@ -1154,11 +1357,31 @@ def format_bench_report(report: dict[str, Any]) -> str:
             f"Scale-out on PostgreSQL ({scale['database']}), wrk, {scale['concurrency']} connections shared between the processes, "
             f"{scale['seconds']:g} s each; order: conversations whose stored turns break the order they were sent in",
             text_table(
-                ["layout", "requests", "errors", "msg/s", "× 1 worker", "p50 ms", "p99 ms", "server CPU ms/msg", "conversations", "out of order"],
                 [
-                    [lay["layout"], lay["requests"], sum(lay["errors"].values()), _fmt(lay["throughput"]), _fmt(lay["speedup"], 2),
-                     _fmt(lay["p50_ms"], 2), _fmt(lay["p99_ms"], 2), _fmt(lay["server_cpu_ms_per_message"], 2),
-                     lay["order"]["conversations"], lay["order"]["out_of_order"]]
+                    "layout",
+                    "requests",
+                    "errors",
+                    "msg/s",
+                    "× 1 worker",
+                    "p50 ms",
+                    "p99 ms",
+                    "server CPU ms/msg",
+                    "conversations",
+                    "out of order",
+                ],
+                [
+                    [
+                        lay["layout"],
+                        lay["requests"],
+                        sum(lay["errors"].values()),
+                        _fmt(lay["throughput"]),
+                        _fmt(lay["speedup"], 2),
+                        _fmt(lay["p50_ms"], 2),
+                        _fmt(lay["p99_ms"], 2),
+                        _fmt(lay["server_cpu_ms_per_message"], 2),
+                        lay["order"]["conversations"],
+                        lay["order"]["out_of_order"],
+                    ]
                     for lay in scale["layouts"]
                 ],
             ),

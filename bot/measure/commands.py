@@ -73,15 +73,32 @@ def _emit_json(report: dict[str, Any]) -> None:
 @click.command("eval")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write the confusion matrix as a PNG heatmap (needs matplotlib)")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the confusion matrix as a PNG heatmap (needs matplotlib)",
+)
 @click.option("--cv", is_flag=True, help="5-fold stratified cross-validation on data/nlu (trains 5 models)")
 @click.option("--faq", is_flag=True, help="FAQ retrieval: every alternate searched with itself held out of the index")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="folds for --cv")
-@click.option("--replies", is_flag=True, help="reply kinds: typed answers to checklist steps, scored on data/eval/step_answers.tsv")
+@click.option(
+    "--replies",
+    is_flag=True,
+    help="reply kinds: typed answers to checklist steps, scored on data/eval/step_answers.tsv",
+)
 @click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
 @click.pass_context
 def eval_command(
-    ctx: click.Context, file: Path | None, fmt: str, plot: Path | None, cv: bool, faq: bool, folds: int, replies: bool, config_option: str | None
+    ctx: click.Context,
+    file: Path | None,
+    fmt: str,
+    plot: Path | None,
+    cv: bool,
+    faq: bool,
+    folds: int,
+    replies: bool,
+    config_option: str | None,
 ) -> None:
     """Measure understanding: intent accuracy, macro-F1, out-of-scope rejection, confusions and
     calibration on a labelled TSV (columns intent, question, optional alt_intent).
@@ -110,7 +127,13 @@ def eval_command(
         rows = evaluate.read_eval_file(path) if path is not None else None  # a bad file fails before training
 
         nlu = evaluate.load_nlu(settings, _progress)
-        report: dict[str, Any] = {"schema": evaluate.EVAL_SCHEMA, "intent": None, "cross_validation": None, "faq": None, "replies": None}
+        report: dict[str, Any] = {
+            "schema": evaluate.EVAL_SCHEMA,
+            "intent": None,
+            "cross_validation": None,
+            "faq": None,
+            "replies": None,
+        }
         if rows is not None and path is not None:
             report["intent"] = evaluate.evaluate_intents(settings, rows, source=str(path), nlu=nlu, progress=_progress)
         if cv:
@@ -124,13 +147,21 @@ def eval_command(
             from bot.engine import build_runtime
 
             rows_replies = replies_eval.read_step_answers(answers)
-            report["replies"] = replies_eval.evaluate_replies(nlu, rows_replies, source=str(replies_eval.STEP_ANSWERS_FILE))
+            report["replies"] = replies_eval.evaluate_replies(
+                nlu, rows_replies, source=str(replies_eval.STEP_ANSWERS_FILE)
+            )
             runtime = build_runtime(settings, nlu)
-            report["replies"]["in_steps"] = replies_eval.evaluate_in_steps(runtime.policy, runtime.content.flows, rows_replies)
+            report["replies"]["in_steps"] = replies_eval.evaluate_in_steps(
+                runtime.policy, runtime.content.flows, rows_replies
+            )
 
         if plot is not None:
             source = report["intent"] or report["cross_validation"]["pooled"]
-            title = f"Intent confusion: {path.name}" if report["intent"] else f"Intent confusion: {folds}-fold cross-validation"
+            title = (
+                f"Intent confusion: {path.name}"
+                if report["intent"]
+                else f"Intent confusion: {folds}-fold cross-validation"
+            )
             evaluate.plot_confusion(source["confusion"], plot, title)
             _progress(f"confusion heatmap written to {plot}")
 
@@ -156,19 +187,37 @@ def eval_command(
 @click.command("bench")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--quick", is_flag=True, help="a ~30 s smoke run: 300 messages, 1 s per HTTP level, one worker only")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="also write the JSON report to this file")
 @click.option(
-    "--load-generator", "load_generator", type=click.Choice(["auto", "wrk", "python"]), default="auto", show_default=True,
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="also write the JSON report to this file",
+)
+@click.option(
+    "--load-generator",
+    "load_generator",
+    type=click.Choice(["auto", "wrk", "python"]),
+    default="auto",
+    show_default=True,
     help="HTTP load from wrk (a C program, much less CPU per message) or from Python; auto: wrk when it is installed",
 )
 @click.option(
-    "--postgres", "postgres_url", default=None, metavar="URL",
+    "--postgres",
+    "postgres_url",
+    default=None,
+    metavar="URL",
     help="also measure scale-out on this PostgreSQL database (1 and 2 workers, 2 processes; a fresh schema each, dropped afterwards)",
 )
 @click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
 @click.pass_context
 def bench_command(
-    ctx: click.Context, fmt: str, quick: bool, output: Path | None, load_generator: str, postgres_url: str | None, config_option: str | None,
+    ctx: click.Context,
+    fmt: str,
+    quick: bool,
+    output: Path | None,
+    load_generator: str,
+    postgres_url: str | None,
+    config_option: str | None,
 ) -> None:
     """Measure speed: training time, cold start to ready (time, peak RSS), in-process latency of
     one message (p50/p95/p99), and HTTP latency, throughput and server CPU per message at
@@ -183,7 +232,13 @@ def bench_command(
         from bot.measure import bench
 
         settings = _settings(ctx, config_option)
-        report = bench.run_bench(settings, _config_path(ctx, config_option), bench.BenchOptions.for_mode(quick, load_generator), _progress, postgres_url)
+        report = bench.run_bench(
+            settings,
+            _config_path(ctx, config_option),
+            bench.BenchOptions.for_mode(quick, load_generator),
+            _progress,
+            postgres_url,
+        )
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -199,10 +254,18 @@ def bench_command(
 @click.command("test")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--only", "only", multiple=True, metavar="NAME-GLOB", help="run only scenarios whose name matches (glob; repeatable)")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="NAME-GLOB",
+    help="run only scenarios whose name matches (glob; repeatable)",
+)
 @click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
 @click.pass_context
-def test_command(ctx: click.Context, files: tuple[Path, ...], fmt: str, only: tuple[str, ...], config_option: str | None) -> None:
+def test_command(
+    ctx: click.Context, files: tuple[Path, ...], fmt: str, only: tuple[str, ...], config_option: str | None
+) -> None:
     """Run conversation scenarios (format: ../shared/eval/CONVERSATIONS.md) through the real
     engine on a throwaway database: one line per scenario, then `N passed, M failed`.
 

@@ -98,7 +98,9 @@ def read_eval_file(path: Path) -> list[LabelledQuestion]:
             or an empty question (reported as `file:line`).
     """
     if not path.is_file():
-        raise MeasureError(f"Evaluation file '{path}' not found: give the path of a TSV with columns intent and question.")
+        raise MeasureError(
+            f"Evaluation file '{path}' not found: give the path of a TSV with columns intent and question."
+        )
     rows: list[LabelledQuestion] = []
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -138,10 +140,10 @@ def default_eval_file(settings: Settings) -> Path | None:
     return path if path.is_file() else None
 
 
-def load_nlu(settings: Settings, progress: Progress = _quiet) -> "NLU":
+def load_nlu(settings: Settings, progress: Progress = _quiet) -> NLU:
     """The trained model, training it first when it is missing or older than data/nlu."""
-    from bot.training import ensure_model
     from bot.nlu.pipeline import NLU
+    from bot.training import ensure_model
 
     ensure_model(settings, auto_train=True, progress=progress)
     return NLU.load(settings.models_dir)
@@ -154,7 +156,9 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def score(rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], intent_threshold: float) -> dict[str, Any]:
+def score(
+    rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], intent_threshold: float
+) -> dict[str, Any]:
     """Accuracy, rejection, macro-F1, confusion matrix, worst confusions and calibration.
 
     Keys: in_scope, out_of_scope, macro_f1, per_intent, confusion, worst_confusions, calibration.
@@ -183,7 +187,12 @@ def score(rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], i
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_intent[label] = {"support": tp + fn, "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+        per_intent[label] = {
+            "support": tp + fn,
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+        }
     macro_f1 = round(sum(v["f1"] for v in per_intent.values()) / len(per_intent), 4) if per_intent else None
 
     matrix_labels = sorted(set(gold) | set(predicted))
@@ -234,7 +243,9 @@ def score(rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], i
     }
 
 
-def calibration(rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], buckets: int = CALIBRATION_BUCKETS) -> dict[str, Any]:
+def calibration(
+    rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], buckets: int = CALIBRATION_BUCKETS
+) -> dict[str, Any]:
     """Accuracy by confidence bucket ([0, 0.1), [0.1, 0.2) ... [0.9, 1.0]) and the expected
     calibration error (the bucket-weighted gap between confidence and accuracy).
 
@@ -257,20 +268,22 @@ def calibration(rows: Sequence[LabelledQuestion], predictions: Sequence[Predicti
         mean_confidence = confidence_sums[b] / counts[b] if counts[b] else None
         if counts[b]:
             ece += counts[b] / total * abs(accuracy - mean_confidence)  # type: ignore[operator]
-        table.append({
-            "low": round(b / buckets, 2),
-            "high": round((b + 1) / buckets, 2),
-            "rows": counts[b],
-            "mean_confidence": None if mean_confidence is None else round(mean_confidence, 4),
-            "accuracy": None if accuracy is None else round(accuracy, 4),
-        })
+        table.append(
+            {
+                "low": round(b / buckets, 2),
+                "high": round((b + 1) / buckets, 2),
+                "rows": counts[b],
+                "mean_confidence": None if mean_confidence is None else round(mean_confidence, 4),
+                "accuracy": None if accuracy is None else round(accuracy, 4),
+            }
+        )
     return {"buckets": table, "ece": round(ece, 4) if total else None}
 
 
 # --------------------------------------------------------------------------- intents on a file
 
 
-def predict(nlu: "NLU", questions: Sequence[str]) -> list[Prediction]:
+def predict(nlu: NLU, questions: Sequence[str]) -> list[Prediction]:
     """The product's own parse of each question (normalisation included)."""
     predictions = []
     for question in questions:
@@ -279,7 +292,14 @@ def predict(nlu: "NLU", questions: Sequence[str]) -> list[Prediction]:
     return predictions
 
 
-def evaluate_intents(settings: Settings, rows: Sequence[LabelledQuestion], *, source: str = "", nlu: "NLU | None" = None, progress: Progress = _quiet) -> dict[str, Any]:
+def evaluate_intents(
+    settings: Settings,
+    rows: Sequence[LabelledQuestion],
+    *,
+    source: str = "",
+    nlu: NLU | None = None,
+    progress: Progress = _quiet,
+) -> dict[str, Any]:
     """Score the trained model (trained first if needed) on labelled rows; see `score` for keys."""
     nlu = nlu or load_nlu(settings, progress)
     started = time.perf_counter()
@@ -338,7 +358,9 @@ def cross_validate(
     scarce = sorted((n, intent) for intent, n in counts.items() if n < folds)
     if scarce:
         n, intent = scarce[0]
-        raise MeasureError(f"Cross-validation with {folds} folds needs at least {folds} examples per intent; '{intent}' has {n}: add examples or use fewer folds.")
+        raise MeasureError(
+            f"Cross-validation with {folds} folds needs at least {folds} examples per intent; '{intent}' has {n}: add examples or use fewer folds."
+        )
 
     started = time.perf_counter()
     texts = [text for text, _ in data.examples]
@@ -365,12 +387,14 @@ def cross_validate(
         fold_predictions = [predictions[i] for i in test_idx]
         fold_score = score(fold_rows, fold_predictions, intent_threshold)  # type: ignore[arg-type]
         correct = sum(r.accepts(p.intent) for r, p in zip(fold_rows, fold_predictions))  # type: ignore[union-attr]
-        per_fold.append({
-            "examples": len(test_idx),
-            "accuracy": round(correct / len(test_idx), 4),
-            "macro_f1": fold_score["macro_f1"],
-            "seconds": round(time.perf_counter() - fold_started, 2),
-        })
+        per_fold.append(
+            {
+                "examples": len(test_idx),
+                "accuracy": round(correct / len(test_idx), 4),
+                "macro_f1": fold_score["macro_f1"],
+                "seconds": round(time.perf_counter() - fold_started, 2),
+            }
+        )
     return {
         "folds": folds,
         "examples": len(rows),
@@ -401,7 +425,7 @@ def cross_validate_project(settings: Settings, *, folds: int = CV_FOLDS, progres
 # --------------------------------------------------------------------------- FAQ retrieval
 
 
-def score_faq(index: "FaqIndex", faq: "FaqSettings", *, depth: int = FAQ_DEPTH) -> dict[str, Any]:
+def score_faq(index: FaqIndex, faq: FaqSettings, *, depth: int = FAQ_DEPTH) -> dict[str, Any]:
     """Search every alternate of every entry with that alternate held out of the index.
 
     Keys: entries, queries, depth, top1, top3, mrr (MRR@depth), answer_threshold, answer_margin,
@@ -444,13 +468,15 @@ def score_faq(index: "FaqIndex", faq: "FaqSettings", *, depth: int = FAQ_DEPTH) 
                 else:
                     answered_wrong += 1
             if rank != 1:
-                misses.append({
-                    "id": entry.id,
-                    "alternate": alternate,
-                    "got": ids[0] if ids else None,
-                    "score": round(hits[0].score, 4) if hits else None,
-                    "rank": rank,
-                })
+                misses.append(
+                    {
+                        "id": entry.id,
+                        "alternate": alternate,
+                        "got": ids[0] if ids else None,
+                        "score": round(hits[0].score, 4) if hits else None,
+                        "rank": rank,
+                    }
+                )
     misses.sort(key=lambda m: -(m["score"] or 0))
     return {
         "entries": len(index.entries),
@@ -464,14 +490,20 @@ def score_faq(index: "FaqIndex", faq: "FaqSettings", *, depth: int = FAQ_DEPTH) 
         "answered_correctly": _ratio(answered_right, queries),
         "answered_wrongly": _ratio(answered_wrong, queries),
         "per_topic": [
-            {"topic": name, "queries": int(n), "top1": _ratio(int(t1), int(n)), "top3": _ratio(int(t3), int(n)), "mrr": round(rr / n, 4)}
+            {
+                "topic": name,
+                "queries": int(n),
+                "top1": _ratio(int(t1), int(n)),
+                "top3": _ratio(int(t3), int(n)),
+                "mrr": round(rr / n, 4),
+            }
             for name, (n, t1, t3, rr) in sorted(by_topic.items())
         ],
         "misses": misses[:FAQ_MISSES_SHOWN],
     }
 
 
-def evaluate_faq(settings: Settings, *, nlu: "NLU | None" = None, progress: Progress = _quiet) -> dict[str, Any]:
+def evaluate_faq(settings: Settings, *, nlu: NLU | None = None, progress: Progress = _quiet) -> dict[str, Any]:
     """FAQ retrieval on the shipped data/faq, with the index the product builds (same tokenizer,
     same optional embeddings), and the cross-validated fusion of its signals (`fusion`: each
     signal alone, all fused, all but one; see bot.measure.faq_fusion)."""
@@ -530,8 +562,15 @@ def plot_confusion(confusion: dict[str, Any], path: Path, title: str = "Intent c
     for r in range(len(labels)):
         for c in range(len(labels)):
             if counts[r, c]:
-                axes.text(c, r, int(counts[r, c]), ha="center", va="center", fontsize=7,
-                          color="white" if shares[r, c] > 0.5 else "black")
+                axes.text(
+                    c,
+                    r,
+                    int(counts[r, c]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if shares[r, c] > 0.5 else "black",
+                )
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of the row")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -561,11 +600,18 @@ def format_scores(scores: dict[str, Any], intent_threshold: float, *, matrix: bo
         "Per intent",
         text_table(
             ["intent", "support", "precision", "recall", "F1"],
-            [[k, v["support"], _num(v["precision"], 2), _num(v["recall"], 2), _num(v["f1"], 2)] for k, v in scores["per_intent"].items()],
+            [
+                [k, v["support"], _num(v["precision"], 2), _num(v["recall"], 2), _num(v["f1"], 2)]
+                for k, v in scores["per_intent"].items()
+            ],
         ),
     ]
     if matrix:
-        lines += ["", "Confusion matrix (rows: expected, columns: predicted, numbered as the rows)", format_confusion(scores["confusion"])]
+        lines += [
+            "",
+            "Confusion matrix (rows: expected, columns: predicted, numbered as the rows)",
+            format_confusion(scores["confusion"]),
+        ]
     lines += ["", "Worst confusions"]
     if not scores["worst_confusions"]:
         lines.append("  none")
@@ -574,17 +620,25 @@ def format_scores(scores: dict[str, Any], intent_threshold: float, *, matrix: bo
         for example in item["examples"]:
             lines.append(f"        {example['confidence']:.2f}  {example['question']}")
     lines += ["", "Calibration (accuracy by confidence bucket)"]
-    lines.append(text_table(
-        ["confidence", "rows", "mean conf.", "accuracy"],
-        [[f"{b['low']:.1f}–{b['high']:.1f}", b["rows"], _num(b["mean_confidence"], 2), _num(b["accuracy"], 2)] for b in scores["calibration"]["buckets"]],
-    ))
+    lines.append(
+        text_table(
+            ["confidence", "rows", "mean conf.", "accuracy"],
+            [
+                [f"{b['low']:.1f}–{b['high']:.1f}", b["rows"], _num(b["mean_confidence"], 2), _num(b["accuracy"], 2)]
+                for b in scores["calibration"]["buckets"]
+            ],
+        )
+    )
     return "\n".join(lines)
 
 
 def format_confusion(confusion: dict[str, Any]) -> str:
     labels = confusion["labels"]
     headers = ["expected \\ predicted"] + [str(i) for i in range(1, len(labels) + 1)]
-    rows = [[f"{i:>2} {label}"] + [v if v else "·" for v in confusion["matrix"][i - 1]] for i, label in enumerate(labels, start=1)]
+    rows = [
+        [f"{i:>2} {label}"] + [v if v else "·" for v in confusion["matrix"][i - 1]]
+        for i, label in enumerate(labels, start=1)
+    ]
     return text_table(headers, rows)
 
 
@@ -603,8 +657,13 @@ def format_cv_report(report: dict[str, Any], intent_threshold: float) -> str:
         f"Cross-validation: {report['folds']}-fold stratified on data/nlu ({report['examples']} examples, C={report['c']}, seed {report['seed']}, {report['seconds']:.0f} s)",
         f"  accuracy (all intents)   {_pct(acc['mean'])} ± {acc['std'] * 100:.1f}",
         f"  macro-F1                 {_num(f1['mean'])} ± {f1['std']:.3f}",
-        text_table(["fold", "examples", "accuracy", "macro-F1", "seconds"],
-                   [[i, f["examples"], _pct(f["accuracy"]), _num(f["macro_f1"]), f["seconds"]] for i, f in enumerate(report["per_fold"], start=1)]),
+        text_table(
+            ["fold", "examples", "accuracy", "macro-F1", "seconds"],
+            [
+                [i, f["examples"], _pct(f["accuracy"]), _num(f["macro_f1"]), f["seconds"]]
+                for i, f in enumerate(report["per_fold"], start=1)
+            ],
+        ),
         "",
         "Pooled out-of-fold predictions",
         format_scores(report["pooled"], intent_threshold, matrix=False),
@@ -621,14 +680,25 @@ def format_faq_report(report: dict[str, Any]) -> str:
         f"  answered directly, right {_pct(report['answered_correctly'])}  (top hit right, score ≥ {report['answer_threshold']}, lead ≥ {report['answer_margin']})",
         f"  answered directly, wrong {_pct(report['answered_wrongly'])}  (top hit wrong, score ≥ {report['answer_threshold']}, lead ≥ {report['answer_margin']})",
         "",
-        text_table(["topic", "queries", "top-1", "top-3", "MRR"],
-                   [[t["topic"], t["queries"], _pct(t["top1"]), _pct(t["top3"]), _num(t["mrr"])] for t in report["per_topic"]]),
+        text_table(
+            ["topic", "queries", "top-1", "top-3", "MRR"],
+            [[t["topic"], t["queries"], _pct(t["top1"]), _pct(t["top3"]), _num(t["mrr"])] for t in report["per_topic"]],
+        ),
         "",
         "Signals and their fusion, cross-validated over entries (weights chosen on 4/5 of the entries, scored on the rest)",
-        text_table(["signals", "CV top-1", "CV top-3", "CV MRR", "weights chosen on all entries"],
-                   [[("all but " + row["without"]) if "without" in row else " + ".join(row["signals"]),
-                     _pct(row["cross_validated"]["top1"]), _pct(row["cross_validated"]["top3"]), _num(row["cross_validated"]["mrr"]),
-                     " ".join(f"{k} {v:.1f}" for k, v in row["weights"].items())] for row in report.get("fusion") or []]),
+        text_table(
+            ["signals", "CV top-1", "CV top-3", "CV MRR", "weights chosen on all entries"],
+            [
+                [
+                    ("all but " + row["without"]) if "without" in row else " + ".join(row["signals"]),
+                    _pct(row["cross_validated"]["top1"]),
+                    _pct(row["cross_validated"]["top3"]),
+                    _num(row["cross_validated"]["mrr"]),
+                    " ".join(f"{k} {v:.1f}" for k, v in row["weights"].items()),
+                ]
+                for row in report.get("fusion") or []
+            ],
+        ),
         "",
         "Top-1 misses, most confident first",
     ]

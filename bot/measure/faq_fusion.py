@@ -37,7 +37,7 @@ class Signals:
     target: np.ndarray
 
 
-def collect_signals(index: "FaqIndex") -> Signals:
+def collect_signals(index: FaqIndex) -> Signals:
     """Every signal's score of every entry for every alternate, held out of the index."""
     from bot.faq.index import _BLANKS
     from bot.nlu.normalize import normalize
@@ -78,9 +78,9 @@ def _ranks(grid: list[np.ndarray], stacked: np.ndarray, target: np.ndarray) -> n
     right = stacked[:, np.arange(len(target)), target]  # signals x queries
     ranks = np.empty((len(grid), len(target)), dtype=np.int32)
     for start in range(0, len(grid), 64):
-        part = weights[start:start + 64]
+        part = weights[start : start + 64]
         fused = np.einsum("gs,sqe->gqe", part, stacked)
-        ranks[start:start + 64] = (fused >= (part @ right)[:, :, None] - 1e-12).sum(axis=2)
+        ranks[start : start + 64] = (fused >= (part @ right)[:, :, None] - 1e-12).sum(axis=2)
     return ranks
 
 
@@ -101,7 +101,14 @@ def tune(signals: Signals, names: Sequence[str], *, folds: int = FOLDS, seed: in
     query_fold = fold_of[signals.target]
 
     def measured(rank: np.ndarray) -> np.ndarray:  # (top-1, top-3, MRR) per grid row
-        return np.stack([(rank == 1).mean(axis=-1), (rank <= 3).mean(axis=-1), np.where(rank <= DEPTH, 1.0 / rank, 0.0).mean(axis=-1)], axis=-1)
+        return np.stack(
+            [
+                (rank == 1).mean(axis=-1),
+                (rank <= 3).mean(axis=-1),
+                np.where(rank <= DEPTH, 1.0 / rank, 0.0).mean(axis=-1),
+            ],
+            axis=-1,
+        )
 
     def best(rows: np.ndarray) -> int:
         scores = measured(ranks[:, rows])
@@ -119,9 +126,17 @@ def tune(signals: Signals, names: Sequence[str], *, folds: int = FOLDS, seed: in
     fitted = measured(ranks[chosen])
     return {
         "signals": names,
-        "cross_validated": {"top1": round(float(cv[0]), 4), "top3": round(float(cv[1]), 4), "mrr": round(float(cv[2]), 4)},
+        "cross_validated": {
+            "top1": round(float(cv[0]), 4),
+            "top3": round(float(cv[1]), 4),
+            "mrr": round(float(cv[2]), 4),
+        },
         "weights": {n: round(float(w), 2) for n, w in zip(names, grid[chosen])},
-        "fitted": {"top1": round(float(fitted[0]), 4), "top3": round(float(fitted[1]), 4), "mrr": round(float(fitted[2]), 4)},
+        "fitted": {
+            "top1": round(float(fitted[0]), 4),
+            "top3": round(float(fitted[1]), 4),
+            "mrr": round(float(fitted[2]), 4),
+        },
         "per_fold": per_fold,
     }
 
@@ -134,7 +149,9 @@ def ablation(signals: Signals, names: Sequence[str]) -> list[dict[str, Any]]:
     for name in names:
         top1, top3, mrr = rank_metrics(signals.scores[name], signals.target)
         alone = {"top1": round(top1, 4), "top3": round(top3, 4), "mrr": round(mrr, 4)}
-        rows.append({"signals": [name], "cross_validated": alone, "weights": {name: 1.0}, "fitted": alone, "per_fold": []})
+        rows.append(
+            {"signals": [name], "cross_validated": alone, "weights": {name: 1.0}, "fitted": alone, "per_fold": []}
+        )
     rows.append(tune(signals, names))
     for left_out in names:
         rows.append(tune(signals, [n for n in names if n != left_out]) | {"without": left_out})

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.measure import MeasureError, text_table
-from bot.nlu.replies import ANSWER_KINDS as _ANSWER_KINDS, REPLY_KINDS
+from bot.nlu.replies import ANSWER_KINDS as _ANSWER_KINDS
+from bot.nlu.replies import REPLY_KINDS
 
 if TYPE_CHECKING:
     from bot.dialogue import Policy
@@ -31,11 +32,15 @@ def read_step_answers(path: Path) -> list[dict[str, str]]:
             reader = csv.DictReader(handle, delimiter="\t")
             missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise MeasureError(f"{path}: the header lacks column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}, note")
+                raise MeasureError(
+                    f"{path}: the header lacks column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}, note"
+                )
             rows = []
             for line, row in enumerate(reader, start=2):
                 if row["kind"] not in REPLY_KINDS or not (row["text"] or "").strip():
-                    raise MeasureError(f"{path}:{line}: kind {row['kind']!r} is not one of {', '.join(REPLY_KINDS)}, or the text is empty")
+                    raise MeasureError(
+                        f"{path}:{line}: kind {row['kind']!r} is not one of {', '.join(REPLY_KINDS)}, or the text is empty"
+                    )
                 rows.append(row)
     except OSError as exc:
         raise MeasureError(f"Cannot read {path}: {exc.strerror or exc}") from exc
@@ -44,7 +49,7 @@ def read_step_answers(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def evaluate_replies(nlu: "NLU", rows: list[dict[str, str]], *, source: str = "") -> dict[str, Any]:
+def evaluate_replies(nlu: NLU, rows: list[dict[str, str]], *, source: str = "") -> dict[str, Any]:
     """Accuracy overall and per kind, the confusion matrix, and replies wrongly read as solved."""
     predicted = [nlu.read_reply(row["text"])[0][0] for row in rows]
     gold = [row["kind"] for row in rows]
@@ -60,13 +65,15 @@ def evaluate_replies(nlu: "NLU", rows: list[dict[str, str]], *, source: str = ""
         "file": source,
         "rows": len(rows),
         "accuracy": round(sum(correct.values()) / len(rows), 4),
-        "per_kind": {k: {"support": support[k], "recall": round(correct[k] / support[k], 4)} for k in labels if support[k]},
+        "per_kind": {
+            k: {"support": support[k], "recall": round(correct[k] / support[k], 4)} for k in labels if support[k]
+        },
         "confusion": {"labels": labels, "matrix": matrix},
         "false_solved": false_solved,
     }
 
 
-def evaluate_in_steps(policy: "Policy", flows: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, Any]:
+def evaluate_in_steps(policy: Policy, flows: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, Any]:
     """What the bot does with each reply at its own step (the reply kind plus the step's yes/no
     words, titles and option words): right when the option it picks stands for the labelled kind,
     or the move it makes is that kind. `false_solved`: replies not labelled solved that end the
@@ -99,7 +106,9 @@ def evaluate_in_steps(policy: "Policy", flows: dict[str, Any], rows: list[dict[s
         "rows": total,
         "skipped": skipped,
         "accuracy": round(sum(right.values()) / total, 4) if total else None,
-        "per_kind": {k: {"support": support[k], "recall": round(right[k] / support[k], 4)} for k in REPLY_KINDS if support[k]},
+        "per_kind": {
+            k: {"support": support[k], "recall": round(right[k] / support[k], 4)} for k in REPLY_KINDS if support[k]
+        },
         "false_solved": false_solved,
     }
 
@@ -119,10 +128,16 @@ def format_replies_report(report: dict[str, Any]) -> str:
         *(f"        {text}" for text in report["false_solved"]),
         "",
         "At its step, per kind",
-        text_table(["kind", "support", "recall"], [[k, v["support"], f"{v['recall']:.2f}"] for k, v in steps["per_kind"].items()]),
+        text_table(
+            ["kind", "support", "recall"],
+            [[k, v["support"], f"{v['recall']:.2f}"] for k, v in steps["per_kind"].items()],
+        ),
         "",
         "Reply kind alone, per kind",
-        text_table(["kind", "support", "recall"], [[k, v["support"], f"{v['recall']:.2f}"] for k, v in report["per_kind"].items()]),
+        text_table(
+            ["kind", "support", "recall"],
+            [[k, v["support"], f"{v['recall']:.2f}"] for k, v in report["per_kind"].items()],
+        ),
         "",
         "Reply kind alone: confusion matrix (rows: expected, columns: predicted, numbered as the rows)",
         format_confusion(report["confusion"]),

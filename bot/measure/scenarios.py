@@ -33,8 +33,16 @@ from bot.yamlio import LineDict, LineList, YamlFileError, load_yaml
 SCENARIO_KEYS = {"name", "brand", "why", "turns", "final"}
 TURN_KEYS = {"user", "button", "expect"}
 EXPECT_KEYS = {
-    "flow", "flow_in", "intent", "intent_in", "resolved", "escalated", "ticket",
-    "says_any", "says_none", "buttons_any",
+    "flow",
+    "flow_in",
+    "intent",
+    "intent_in",
+    "resolved",
+    "escalated",
+    "ticket",
+    "says_any",
+    "says_none",
+    "buttons_any",
 }
 FINAL_KEYS = {"tickets", "priority_in", "category_in", "details_have", "summary_any"}
 _FINAL_LISTS = ("priority_in", "category_in", "details_have", "summary_any")
@@ -102,7 +110,9 @@ class Scenario:
 
 
 def _is_str_list(value: Any, allow_none: bool = False) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, str) or (allow_none and v is None) for v in value)
+    return (
+        isinstance(value, list) and bool(value) and all(isinstance(v, str) or (allow_none and v is None) for v in value)
+    )
 
 
 def _line(node: Any, key: Any = None) -> int:
@@ -114,7 +124,11 @@ def _line(node: Any, key: Any = None) -> int:
 def _expect_problems(exp: Any, where: str) -> list[str]:
     if not isinstance(exp, dict):
         return [f"{where}: expect must be a mapping"]
-    problems = [f"{where}: unknown expect key '{k}' (known: {', '.join(sorted(EXPECT_KEYS))})" for k in exp if k not in EXPECT_KEYS]
+    problems = [
+        f"{where}: unknown expect key '{k}' (known: {', '.join(sorted(EXPECT_KEYS))})"
+        for k in exp
+        if k not in EXPECT_KEYS
+    ]
     for key in ("flow", "intent"):
         if key in exp and not (exp[key] is None or isinstance(exp[key], str)):
             problems.append(f"{where}: {key} must be a name or null")
@@ -140,7 +154,11 @@ def _scenario_problems(sc: Any, index: int, file: str) -> list[str]:
     def at(node: Any, key: Any = None) -> str:
         return f"{file}:{_line(node, key) or _line(sc)}: {where}"
 
-    problems = [f"{at(sc, k)}: unknown key '{k}' (known: {', '.join(sorted(SCENARIO_KEYS))})" for k in sc if k not in SCENARIO_KEYS]
+    problems = [
+        f"{at(sc, k)}: unknown key '{k}' (known: {', '.join(sorted(SCENARIO_KEYS))})"
+        for k in sc
+        if k not in SCENARIO_KEYS
+    ]
     if not isinstance(name, str) or not _NAME.match(name):
         problems.append(f"{at(sc, 'name')}: name must be kebab-case (lower-case letters, digits, dashes)")
     if not isinstance(sc.get("brand"), str) or not sc["brand"]:
@@ -154,7 +172,9 @@ def _scenario_problems(sc: Any, index: int, file: str) -> list[str]:
         if not isinstance(turn, dict):
             problems.append(f"{tw}: must be a mapping")
             continue
-        problems += [f"{tw}: unknown key '{k}' (known: {', '.join(sorted(TURN_KEYS))})" for k in turn if k not in TURN_KEYS]
+        problems += [
+            f"{tw}: unknown key '{k}' (known: {', '.join(sorted(TURN_KEYS))})" for k in turn if k not in TURN_KEYS
+        ]
         said = [k for k in ("user", "button") if k in turn]
         if len(said) != 1:
             problems.append(f"{tw}: needs exactly one of user / button")
@@ -168,7 +188,11 @@ def _scenario_problems(sc: Any, index: int, file: str) -> list[str]:
         if not isinstance(final, dict):
             problems.append(f"{fw}: final must be a mapping")
         else:
-            problems += [f"{fw}: unknown final key '{k}' (known: {', '.join(sorted(FINAL_KEYS))})" for k in final if k not in FINAL_KEYS]
+            problems += [
+                f"{fw}: unknown final key '{k}' (known: {', '.join(sorted(FINAL_KEYS))})"
+                for k in final
+                if k not in FINAL_KEYS
+            ]
             count = final.get("tickets")
             if "tickets" in final and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
                 problems.append(f"{fw}: final.tickets must be a count")
@@ -199,13 +223,19 @@ def load_scenarios(path: Path) -> list[Scenario]:
         name = sc.get("name") if isinstance(sc, dict) else None
         if isinstance(name, str):
             if name in seen:
-                problems.append(f"{file}:{_line(sc)}: scenario '{name}': duplicate name (also scenario #{seen[name] + 1})")
+                problems.append(
+                    f"{file}:{_line(sc)}: scenario '{name}': duplicate name (also scenario #{seen[name] + 1})"
+                )
             seen.setdefault(name, i)
     if problems:
         raise ScenarioFileError(problems)
     return [
         Scenario(
-            name=sc["name"], brand=sc["brand"], why=str(sc.get("why") or ""), file=file, line=_line(sc),
+            name=sc["name"],
+            brand=sc["brand"],
+            why=str(sc.get("why") or ""),
+            file=file,
+            line=_line(sc),
             turns=tuple(Turn(t.get("user"), t.get("button"), t.get("expect") or {}) for t in sc["turns"]),
             final=sc.get("final") or {},
         )
@@ -268,7 +298,9 @@ def reply_buttons(reply: Mapping[str, Any]) -> list[dict[str, str]]:
     return [b for m in reply.get("messages") or [] for b in m.get("buttons") or []]
 
 
-def check_turn(exp: Mapping[str, Any], reply: Mapping[str, Any], leaves: ResolvedLeaves, flow_before: str | None = None) -> list[str]:
+def check_turn(
+    exp: Mapping[str, Any], reply: Mapping[str, Any], leaves: ResolvedLeaves, flow_before: str | None = None
+) -> list[str]:
     """The failed expectations of one turn, each as a sentence (empty: the turn passed)."""
     state = reply.get("state") or {}
     text = reply_text(reply)
@@ -312,18 +344,25 @@ def check_final(final: Mapping[str, Any], tickets: Sequence[Mapping[str, Any]]) 
     if needs_ticket and not tickets:
         return fails + [f"{needs_ticket[0]}: no ticket was opened"]
     if "priority_in" in final and not any(str(t["priority"]) in final["priority_in"] for t in tickets):
-        fails.append(f"priority_in: expected one of {final['priority_in']}, got {[str(t['priority']) for t in tickets]}")
+        fails.append(
+            f"priority_in: expected one of {final['priority_in']}, got {[str(t['priority']) for t in tickets]}"
+        )
     if "category_in" in final and not any(str(t["category"]) in final["category_in"] for t in tickets):
         fails.append(f"category_in: expected one of {final['category_in']}, got {[t['category'] for t in tickets]}")
     if "details_have" in final:
+
         def has_all(t: Mapping[str, Any]) -> bool:
             details = t["details"] if isinstance(t["details"], Mapping) else {}
             return all(details.get(k) not in (None, "", [], {}) for k in final["details_have"])
 
         if not any(has_all(t) for t in tickets):
-            fails.append(f"details_have: expected {final['details_have']}, got details {[t['details'] for t in tickets]}")
+            fails.append(
+                f"details_have: expected {final['details_have']}, got details {[t['details'] for t in tickets]}"
+            )
     if "summary_any" in final and not any(contains(t["summary"], s) for t in tickets for s in final["summary_any"]):
-        fails.append(f"summary_any: none of {final['summary_any']} in summary {[short(t['summary'], 60) for t in tickets]}")
+        fails.append(
+            f"summary_any: none of {final['summary_any']} in summary {[short(t['summary'], 60) for t in tickets]}"
+        )
     return fails
 
 
@@ -368,8 +407,13 @@ class ScenarioResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "brand": self.brand, "file": self.file, "passed": self.passed,
-            "failures": [f.as_dict() for f in self.failures], "transcript": self.transcript, "tickets": self.tickets,
+            "name": self.name,
+            "brand": self.brand,
+            "file": self.file,
+            "passed": self.passed,
+            "failures": [f.as_dict() for f in self.failures],
+            "transcript": self.transcript,
+            "tickets": self.tickets,
         }
 
 
@@ -388,7 +432,9 @@ class ScenarioRunner:
     touches the project's database; each scenario is a new conversation with its brand.
     """
 
-    def __init__(self, settings: Settings, runtime: Any = None, *, progress: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self, settings: Settings, runtime: Any = None, *, progress: Callable[[str], None] = lambda _m: None
+    ) -> None:
         from bot.engine import Assistant, build_runtime
         from bot.store import Database
         from bot.training import ensure_model
@@ -418,7 +464,9 @@ class ScenarioRunner:
         self.db.dispose()
         self._tmp.cleanup()
 
-    def run_all(self, scenarios: Iterable[Scenario], on_result: Callable[[ScenarioResult], None] = lambda _r: None) -> list[ScenarioResult]:
+    def run_all(
+        self, scenarios: Iterable[Scenario], on_result: Callable[[ScenarioResult], None] = lambda _r: None
+    ) -> list[ScenarioResult]:
         results = []
         for sc in scenarios:
             results.append(self.run(sc))
@@ -442,7 +490,9 @@ class ScenarioRunner:
                 match = [b for b in offered if b.get("title") == turn.button]
                 if not match:
                     titles = [b.get("title") for b in offered]
-                    result.failures.append(Failure(n, turn.shown, f"button '{turn.button}' not offered (offered: {titles})"))
+                    result.failures.append(
+                        Failure(n, turn.shown, f"button '{turn.button}' not offered (offered: {titles})")
+                    )
                     return result
                 send = {"payload": match[0].get("payload")}
             else:
@@ -456,7 +506,15 @@ class ScenarioRunner:
                 continue
             text = reply_text(reply)
             offered = reply_buttons(reply)
-            result.transcript.append({"turn": n, "input": turn.shown, "text": text, "buttons": [b.get("title") for b in offered], "state": reply.get("state")})
+            result.transcript.append(
+                {
+                    "turn": n,
+                    "input": turn.shown,
+                    "text": text,
+                    "buttons": [b.get("title") for b in offered],
+                    "state": reply.get("state"),
+                }
+            )
             for message in check_turn(turn.expect, reply, self.leaves, flow_before):
                 result.failures.append(Failure(n, turn.shown, message, text))
             flow_before = (reply.get("state") or {}).get("flow")
@@ -472,13 +530,30 @@ class ScenarioRunner:
             ticket = get_ticket_for_conversation(s, conversation)
             if ticket is None:
                 return []
-            return [{
-                "number": ticket.number, "category": ticket.category, "priority": str(ticket.priority),
-                "summary": ticket.summary or "", "details": dict(ticket.details or {}),
-            }]
+            return [
+                {
+                    "number": ticket.number,
+                    "category": ticket.category,
+                    "priority": str(ticket.priority),
+                    "summary": ticket.summary or "",
+                    "details": dict(ticket.details or {}),
+                }
+            ]
 
 
 __all__ = [
-    "Failure", "ResolvedLeaves", "Scenario", "ScenarioFileError", "ScenarioResult", "ScenarioRunner",
-    "Turn", "check_final", "check_turn", "contains", "load_scenarios", "select", "squash", "summary_line",
+    "Failure",
+    "ResolvedLeaves",
+    "Scenario",
+    "ScenarioFileError",
+    "ScenarioResult",
+    "ScenarioRunner",
+    "Turn",
+    "check_final",
+    "check_turn",
+    "contains",
+    "load_scenarios",
+    "select",
+    "squash",
+    "summary_line",
 ]

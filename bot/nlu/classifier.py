@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import platform
+import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -82,14 +83,14 @@ class IntentClassifier:
         *,
         c: float = DEFAULT_C,
         progress: Callable[[str], None] = lambda _msg: None,
-    ) -> tuple["IntentClassifier", TrainReport]:
+    ) -> tuple[IntentClassifier, TrainReport]:
         """Fit on every example of `data`; calibrate the temperature by 3-fold cross-validation."""
         # scikit-learn is needed only here: serving processes never import it (1.5 s, 76 MB).
         import sklearn
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold
 
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         from bot.nlu.normalize import normalize
 
         domain_terms = data.lookups.get("domain_terms", []) + data.lookups.get("payment_method", [])
@@ -119,7 +120,7 @@ class IntentClassifier:
             progress("fit")
             model = LogisticRegression(C=c, max_iter=3000, solver="newton-cg").fit(x, y)
 
-        seconds = (datetime.now(timezone.utc) - started).total_seconds()
+        seconds = (datetime.now(UTC) - started).total_seconds()
         meta = {
             "format": FORMAT_VERSION,
             "fingerprint": data.fingerprint,
@@ -168,7 +169,7 @@ class IntentClassifier:
         tmp_meta.replace(folder / META_FILE)
 
     @classmethod
-    def load(cls, folder: Path) -> "IntentClassifier":
+    def load(cls, folder: Path) -> IntentClassifier:
         """Load a saved model. Raises ModelNotTrained if absent, ModelError if unreadable."""
         meta_path, weights_path = folder / META_FILE, folder / WEIGHTS_FILE
         if not meta_path.is_file() or not weights_path.is_file():

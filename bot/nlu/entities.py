@@ -49,9 +49,27 @@ LOOKUP_KINDS: Final = (*ENTITY_KINDS, "contact")
 
 _CN_DIGIT: Final = MappingProxyType(
     {
-        "零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3,
-        "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7,
-        "八": 8, "捌": 8, "九": 9, "玖": 9,
+        "零": 0,
+        "〇": 0,
+        "一": 1,
+        "壹": 1,
+        "二": 2,
+        "贰": 2,
+        "两": 2,
+        "三": 3,
+        "叁": 3,
+        "四": 4,
+        "肆": 4,
+        "五": 5,
+        "伍": 5,
+        "六": 6,
+        "陆": 6,
+        "七": 7,
+        "柒": 7,
+        "八": 8,
+        "捌": 8,
+        "九": 9,
+        "玖": 9,
     }
 )
 _CN_UNIT: Final = MappingProxyType({"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000})
@@ -103,7 +121,7 @@ def _to_number(text: str) -> Decimal | None:
 
 
 def _plain(value: Decimal) -> str:
-    """"100", "99.5", "15000": no exponent, no trailing zeros, as the contract wants."""
+    """ "100", "99.5", "15000": no exponent, no trailing zeros, as the contract wants."""
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -131,10 +149,36 @@ _NOT_AMOUNT_AFTER = (
 )
 # Words after which a bare number is an amount: "充了100", "金额是100", "扣了我50".
 _TRIGGERS = (
-    "金额", "充值", "支付", "付款", "转账", "转入", "转出", "提现", "扣款", "扣费", "退款",
-    "花了", "交了", "共计", "合计", "一共", "总共", "总计", "充", "付", "转", "提", "扣", "退",
+    "金额",
+    "充值",
+    "支付",
+    "付款",
+    "转账",
+    "转入",
+    "转出",
+    "提现",
+    "扣款",
+    "扣费",
+    "退款",
+    "花了",
+    "交了",
+    "共计",
+    "合计",
+    "一共",
+    "总共",
+    "总计",
+    "充",
+    "付",
+    "转",
+    "提",
+    "扣",
+    "退",
     # money gone: "少了200", "被刷了680", "差50", "损失了300"
-    "损失", "少", "刷", "差", "一笔",
+    "损失",
+    "少",
+    "刷",
+    "差",
+    "一笔",
 )
 _TRIGGER = "|".join(sorted(_TRIGGERS, key=len, reverse=True))
 
@@ -242,9 +286,7 @@ _START_CHARS = (
 # Cheap pre-check: without any of these characters only a payment method can be in the text.
 _HINT: Final = re.compile(f"[\\d@{_DIGITS_CN}{_UNITS_CN}今昨前刚周星礼上下中午早晚凌夜半深清傍]")
 # extract_one() fallbacks: the bot asked for this detail, so a bare answer is enough.
-_BARE_AMOUNT: Final = re.compile(
-    f"(?P<a_n>{_NUM}|{_CN_AMOUNT_2})(?P<a_m>{_MULT})?(?!{_NOT_AMOUNT_AFTER})"
-)
+_BARE_AMOUNT: Final = re.compile(f"(?P<a_n>{_NUM}|{_CN_AMOUNT_2})(?P<a_m>{_MULT})?(?!{_NOT_AMOUNT_AFTER})")
 _BARE_ORDER: Final = re.compile(r"(?<![a-z0-9])(?=[a-z0-9]*\d)[a-z0-9]{8,32}(?![a-z0-9])")
 
 _MULTIPLIER: Final = MappingProxyType(
@@ -253,16 +295,19 @@ _MULTIPLIER: Final = MappingProxyType(
 _DAYS_AGO: Final = MappingProxyType(
     {"今天": 0, "今日": 0, "今儿": 0, "昨天": 1, "昨日": 1, "昨儿": 1, "前天": 2, "大前天": 3}
 )
-_WEEKDAY: Final = MappingProxyType(
-    {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
-)
+_WEEKDAY: Final = MappingProxyType({"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6})
 _AFTERNOON: Final = frozenset({"下午", "傍晚"})
 _EVENING: Final = frozenset({"晚上", "晚", "夜里", "夜间", "半夜", "深夜", "昨晚", "今晚", "昨夜", "今夜"})
 _RELATIVE_UNIT: Final = MappingProxyType(
     {
-        "分钟": timedelta(minutes=1), "小时": timedelta(hours=1), "钟头": timedelta(hours=1),
-        "天": timedelta(days=1), "日": timedelta(days=1),
-        "星期": timedelta(weeks=1), "周": timedelta(weeks=1), "礼拜": timedelta(weeks=1),
+        "分钟": timedelta(minutes=1),
+        "小时": timedelta(hours=1),
+        "钟头": timedelta(hours=1),
+        "天": timedelta(days=1),
+        "日": timedelta(days=1),
+        "星期": timedelta(weeks=1),
+        "周": timedelta(weeks=1),
+        "礼拜": timedelta(weeks=1),
     }
 )
 
@@ -339,9 +384,7 @@ def _date_of(m: re.Match[str], today: date) -> date | None:
         if m["t_y"] is not None:
             return date(int(m["t_y"]), int(m["t_m"]), int(m["t_d"]))
         if m["t_m2"] is not None or m["t_m2c"] is not None:
-            return _past_month_day(
-                today, _small_number(m["t_m2"], m["t_m2c"]), _small_number(m["t_d2"], m["t_d2c"])
-            )
+            return _past_month_day(today, _small_number(m["t_m2"], m["t_m2c"]), _small_number(m["t_d2"], m["t_d2c"]))
         if m["t_m3"] is not None:
             return _past_month_day(today, int(m["t_m3"]), int(m["t_d3"]))
         if m["t_dp"] is not None:

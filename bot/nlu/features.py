@@ -116,7 +116,7 @@ class TfidfVectorizer:
         self.idf = idf.astype(np.float32)
 
     @classmethod
-    def fit(cls, documents: list[list[str]], min_df: int = 1) -> "TfidfVectorizer":
+    def fit(cls, documents: list[list[str]], min_df: int = 1) -> TfidfVectorizer:
         df: Counter[str] = Counter()
         for tokens in documents:
             df.update(set(tokens))

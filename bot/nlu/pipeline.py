@@ -47,7 +47,9 @@ def model_state(data_dir: Path, models_dir: Path) -> ModelState:
     replies = read_meta(models_dir / REPLIES_SUBDIR)
     if replies is None:
         return ModelState.UNTRAINED
-    if meta.get("fingerprint") != fingerprint_files(nlu_files(data_dir)) or replies.get("fingerprint") != reply_fingerprint(data_dir):
+    if meta.get("fingerprint") != fingerprint_files(nlu_files(data_dir)) or replies.get(
+        "fingerprint"
+    ) != reply_fingerprint(data_dir):
         return ModelState.STALE
     return ModelState.READY
 
@@ -61,7 +63,7 @@ class NLU:
         self.extractor = EntityExtractor(methods)
 
     @classmethod
-    def load(cls, models_dir: Path) -> "NLU":
+    def load(cls, models_dir: Path) -> NLU:
         classifier = IntentClassifier.load(models_dir / MODEL_SUBDIR)
         return cls(classifier, classifier.meta.get("methods", {}), IntentClassifier.load(models_dir / REPLIES_SUBDIR))
 

@@ -15,13 +15,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.yamlio import Problem
 from bot.nlu.training_data import Origins, TrainingData, fingerprint_files, nlu_files, read_nlu_file
+from bot.yamlio import Problem
 
 REPLIES_SUBDIR = "replies"
 REPLY_KINDS: tuple[str, ...] = (
-    "solved", "fine", "failing", "cause", "cannot",  # answers to what the step asked
-    "how_long", "frustration", "complaint", "give_up", "repeat", "retract", "correct",  # moves in the conversation
+    "solved",
+    "fine",
+    "failing",
+    "cause",
+    "cannot",  # answers to what the step asked
+    "how_long",
+    "frustration",
+    "complaint",
+    "give_up",
+    "repeat",
+    "retract",
+    "correct",  # moves in the conversation
     "other",  # not an answer: a question, another problem, small talk
 )
 ANSWER_KINDS = ("solved", "fine", "failing", "cause", "cannot")

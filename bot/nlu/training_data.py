@@ -25,10 +25,27 @@ KINDS = (KEY_INTENT, KEY_SYNONYM, KEY_LOOKUP, KEY_REGEX)
 VERSIONS = ("3.1", "3.0", "2.0")
 
 INTENTS: tuple[str, ...] = (
-    "forgot_password", "topup_problem", "withdrawal_problem", "payment_problem",
-    "transaction_failed", "refund", "account_stolen", "account_frozen", "limits",
-    "balance_issue", "account_security", "contact_support", "human_handoff", "greet",
-    "goodbye", "thanks", "affirm", "deny", "bot_challenge", "restart", "out_of_scope",
+    "forgot_password",
+    "topup_problem",
+    "withdrawal_problem",
+    "payment_problem",
+    "transaction_failed",
+    "refund",
+    "account_stolen",
+    "account_frozen",
+    "limits",
+    "balance_issue",
+    "account_security",
+    "contact_support",
+    "human_handoff",
+    "greet",
+    "goodbye",
+    "thanks",
+    "affirm",
+    "deny",
+    "bot_challenge",
+    "restart",
+    "out_of_scope",
 )
 MIN_EXAMPLES = 10
 
@@ -63,7 +80,14 @@ def _example_lines(block: object, file: str, line: int, problems: list[Problem])
     if isinstance(block, list) and all(isinstance(item, str) for item in block):  # also accept a YAML list of strings
         return list(block)
     if not isinstance(block, str):
-        problems.append(Problem(file, line, f"'{KEY_EXAMPLES}' must be a '|' block of '- ' lines (or a list of texts); this item is skipped", code="nlu_examples"))
+        problems.append(
+            Problem(
+                file,
+                line,
+                f"'{KEY_EXAMPLES}' must be a '|' block of '- ' lines (or a list of texts); this item is skipped",
+                code="nlu_examples",
+            )
+        )
         return []
     items = []
     for raw in block.splitlines():
@@ -81,7 +105,12 @@ Origins = dict[tuple[str, str], tuple[str, int]]  # (example, intent) -> (file, 
 
 
 def read_nlu_file(
-    path: Path, display: str, data: TrainingData, problems: list[Problem], origins: Origins, labels: tuple[str, ...] = INTENTS
+    path: Path,
+    display: str,
+    data: TrainingData,
+    problems: list[Problem],
+    origins: Origins,
+    labels: tuple[str, ...] = INTENTS,
 ) -> None:
     """Add the content of one file to `data`, reporting problems instead of raising.
 
@@ -94,28 +123,65 @@ def read_nlu_file(
         problems.append(exc.problem)
         return
     if not isinstance(doc, LineDict) or KEY_NLU not in doc:
-        problems.append(Problem(display, getattr(doc, "line", 1) or 1, f"missing top-level key '{KEY_NLU}:'; the file is skipped", code="file_shape"))
+        problems.append(
+            Problem(
+                display,
+                getattr(doc, "line", 1) or 1,
+                f"missing top-level key '{KEY_NLU}:'; the file is skipped",
+                code="file_shape",
+            )
+        )
         return
     if doc.get(KEY_VERSION, "3.1") not in VERSIONS:
-        problems.append(Problem(display, doc.line_of(KEY_VERSION), f"unsupported version {doc.get(KEY_VERSION)!r}; write \"3.1\" in quotes", code="nlu_version"))
+        problems.append(
+            Problem(
+                display,
+                doc.line_of(KEY_VERSION),
+                f'unsupported version {doc.get(KEY_VERSION)!r}; write "3.1" in quotes',
+                code="nlu_version",
+            )
+        )
     items = doc[KEY_NLU]
     if not isinstance(items, list):
-        problems.append(Problem(display, doc.line_of(KEY_NLU), f"'{KEY_NLU}' must be a list of items; the file is skipped", code="file_shape"))
+        problems.append(
+            Problem(
+                display,
+                doc.line_of(KEY_NLU),
+                f"'{KEY_NLU}' must be a list of items; the file is skipped",
+                code="file_shape",
+            )
+        )
         return
     for index, item in enumerate(items):
         line = items.line_of(index)
         if not isinstance(item, dict) or KEY_EXAMPLES not in item:
-            problems.append(Problem(display, line, f"item needs '{KEY_EXAMPLES}'; this item is skipped", code="nlu_item"))
+            problems.append(
+                Problem(display, line, f"item needs '{KEY_EXAMPLES}'; this item is skipped", code="nlu_item")
+            )
             continue
         kinds = [key for key in KINDS if key in item]
         if len(kinds) > 1:
-            problems.append(Problem(display, line, f"item has both {' and '.join(map(repr, kinds))}: give each its own item; this item is skipped", code="nlu_item"))
+            problems.append(
+                Problem(
+                    display,
+                    line,
+                    f"item has both {' and '.join(map(repr, kinds))}: give each its own item; this item is skipped",
+                    code="nlu_item",
+                )
+            )
             continue
         examples = [strip_annotations(e) for e in _example_lines(item[KEY_EXAMPLES], display, line, problems)]
         if KEY_INTENT in item:
             intent = str(item[KEY_INTENT])
             if intent not in labels:
-                problems.append(Problem(display, line, f"unknown intent '{intent}': use one of {', '.join(labels)}", code="unknown_intent"))
+                problems.append(
+                    Problem(
+                        display,
+                        line,
+                        f"unknown intent '{intent}': use one of {', '.join(labels)}",
+                        code="unknown_intent",
+                    )
+                )
                 continue
             data.examples.extend((e, intent) for e in examples if e)
             for example in filter(None, examples):
@@ -129,7 +195,14 @@ def read_nlu_file(
         elif KEY_REGEX in item:
             continue  # regex features are not used by this classifier; accepted for Rasa compatibility
         else:
-            problems.append(Problem(display, line, f"item must be one of '{KEY_INTENT}', '{KEY_SYNONYM}', '{KEY_LOOKUP}', '{KEY_REGEX}'; this item is skipped", code="nlu_item"))
+            problems.append(
+                Problem(
+                    display,
+                    line,
+                    f"item must be one of '{KEY_INTENT}', '{KEY_SYNONYM}', '{KEY_LOOKUP}', '{KEY_REGEX}'; this item is skipped",
+                    code="nlu_item",
+                )
+            )
 
 
 def nlu_files(data_dir: Path, folder: str = "nlu") -> list[Path]:
@@ -156,7 +229,9 @@ def load_training_data(data_dir: Path, root: Path | None = None) -> tuple[Traini
         read_nlu_file(path, display, data, problems, origins)
     data.fingerprint = fingerprint_files(files)
     folder = data_dir / "nlu"
-    _check_quality(data, problems, origins, str(folder.relative_to(root)) if root and folder.is_relative_to(root) else str(folder))
+    _check_quality(
+        data, problems, origins, str(folder.relative_to(root)) if root and folder.is_relative_to(root) else str(folder)
+    )
     return data, problems
 
 
@@ -167,7 +242,15 @@ def _check_quality(data: TrainingData, problems: list[Problem], origins: Origins
         other = seen.setdefault(text, intent)
         if other != intent:
             first_file, first_line = origins[(text, other)]
-            problems.append(Problem(file, line, f"example {text!r} appears under both '{other}' ({first_file}:{first_line}) and '{intent}'", "warning", code="example_conflict"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"example {text!r} appears under both '{other}' ({first_file}:{first_line}) and '{intent}'",
+                    "warning",
+                    code="example_conflict",
+                )
+            )
     counts: dict[str, int] = {}
     for _, intent in data.examples:
         counts[intent] = counts.get(intent, 0) + 1
@@ -175,4 +258,12 @@ def _check_quality(data: TrainingData, problems: list[Problem], origins: Origins
     for intent in INTENTS:
         if counts.get(intent, 0) < MIN_EXAMPLES:
             file, line = first_item.get(intent, (folder, 0))
-            problems.append(Problem(file, line, f"intent '{intent}' has only {counts.get(intent, 0)} training examples; add at least {MIN_EXAMPLES}", "warning", code="few_examples"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"intent '{intent}' has only {counts.get(intent, 0)} training examples; add at least {MIN_EXAMPLES}",
+                    "warning",
+                    code="few_examples",
+                )
+            )

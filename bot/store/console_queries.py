@@ -60,12 +60,7 @@ def get_ticket_locked(s: Session, number: str) -> Ticket | None:
     if conv_id is None:
         return None
     get_conversation(s, conv_id, lock=True)
-    stmt = (
-        select(Ticket)
-        .where(Ticket.id == ticket_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    stmt = select(Ticket).where(Ticket.id == ticket_id).with_for_update().execution_options(populate_existing=True)
     return s.scalars(stmt).one_or_none()
 
 
@@ -108,9 +103,7 @@ def list_queue(s: Session, q: TicketQuery) -> tuple[list[Ticket], int]:
     if total > SMALL_RESULT:
         stmt = select(Ticket).where(*conds).order_by(Ticket.queue_rank, Ticket.created_at, Ticket.id)
     else:
-        stmt = select(Ticket).where(*narrowed).order_by(
-            Ticket.queue_rank + 0, Ticket.created_at, Ticket.id
-        )
+        stmt = select(Ticket).where(*narrowed).order_by(Ticket.queue_rank + 0, Ticket.created_at, Ticket.id)
     stmt = stmt.limit(q.per_page).offset((q.page - 1) * q.per_page)
     return list(s.scalars(stmt)), total
 
@@ -162,12 +155,7 @@ def tickets_after(
                 ),
             )
         )
-    stmt = (
-        select(Ticket)
-        .where(*conds)
-        .order_by(Ticket.queue_rank, Ticket.created_at, Ticket.id)
-        .limit(limit)
-    )
+    stmt = select(Ticket).where(*conds).order_by(Ticket.queue_rank, Ticket.created_at, Ticket.id).limit(limit)
     return list(s.scalars(stmt))
 
 
@@ -230,14 +218,11 @@ def post_agent_reply(s: Session, ticket: Ticket, text: str, *, actor: str) -> Tu
     if not text:
         raise StoreError(f"Refusing an empty reply on ticket {ticket.number}: write some text.")
     if not ticket.status.is_active:
-        raise StoreError(
-            f"Ticket {ticket.number} is '{ticket.status}': reopen it before replying to the user."
-        )
+        raise StoreError(f"Ticket {ticket.number} is '{ticket.status}': reopen it before replying to the user.")
     conv = get_conversation(s, ticket.conversation_id, lock=True)
     if conv is None:  # the foreign key makes this impossible short of manual deletion
         raise StoreError(
-            f"Ticket {ticket.number} has no conversation '{ticket.conversation_id}': "
-            "the reply cannot be delivered."
+            f"Ticket {ticket.number} has no conversation '{ticket.conversation_id}': the reply cannot be delivered."
         )
     turn = append_turn(s, conv, role=TurnRole.AGENT, text=text, meta={"agent": actor})
     was_owner = bool(conv.human_owner)
@@ -310,9 +295,7 @@ def last_agent_actions(s: Session, ticket_ids: Iterable[int]) -> dict[int, datet
     return {ticket_id: at for ticket_id, at in s.execute(stmt) if at is not None}
 
 
-def set_ticket_status(
-    s: Session, ticket: Ticket, new: TicketStatus | str, *, actor: str
-) -> TicketEvent:
+def set_ticket_status(s: Session, ticket: Ticket, new: TicketStatus | str, *, actor: str) -> TicketEvent:
     """``change_status``, plus giving the conversation back to the bot on resolved/closed.
 
     Raises:

@@ -106,7 +106,13 @@ _conversations = Conversation.__table__
 _turns = Turn.__table__
 # Built once: the per-message statements, with their values bound at execution.
 _LOCK_CONVERSATION = (
-    select(_conversations.c.id, _conversations.c.brand, _conversations.c.state, _conversations.c.human_owner, _conversations.c.turn_count)
+    select(
+        _conversations.c.id,
+        _conversations.c.brand,
+        _conversations.c.state,
+        _conversations.c.human_owner,
+        _conversations.c.turn_count,
+    )
     .where(_conversations.c.id == bindparam("conv_id"))
     .with_for_update()
 )
@@ -154,8 +160,10 @@ def stored_reply(s: Session, conv_id: str, message_id: str) -> dict[str, Any] | 
 def last_reply_role(s: Session, conv_id: str) -> str | None:
     """The role of the conversation's last turn that is not the user's (bot or agent), or None."""
     stmt = (
-        select(Turn.role).where(Turn.conversation_id == conv_id, Turn.role != TurnRole.USER)
-        .order_by(Turn.seq.desc()).limit(1)
+        select(Turn.role)
+        .where(Turn.conversation_id == conv_id, Turn.role != TurnRole.USER)
+        .order_by(Turn.seq.desc())
+        .limit(1)
     )
     role = s.scalars(stmt).first()
     return None if role is None else str(role)
@@ -229,17 +237,14 @@ def record_turns(
     if rows:
         connection.execute(_INSERT_TURNS, rows)
     connection.execute(
-        _SAVE_CONVERSATION, {"conv_id": conv.id, "new_turn_count": first - 1 + len(rows), "now": now, "new_state": state}
+        _SAVE_CONVERSATION,
+        {"conv_id": conv.id, "new_turn_count": first - 1 + len(rows), "now": now, "new_state": state},
     )
 
 
 def list_turns(s: Session, conv_id: str, *, after_seq: int = 0) -> list[Turn]:
     """Turns of a conversation with seq > ``after_seq``, oldest first."""
-    stmt = (
-        select(Turn)
-        .where(Turn.conversation_id == conv_id, Turn.seq > after_seq)
-        .order_by(Turn.seq)
-    )
+    stmt = select(Turn).where(Turn.conversation_id == conv_id, Turn.seq > after_seq).order_by(Turn.seq)
     return list(s.scalars(stmt))
 
 

@@ -59,8 +59,7 @@ def _json_default(value: object) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(
-        f"Cannot store {value!r} ({type(value).__name__}) as JSON: convert it to a string, "
-        "number, list or dict first."
+        f"Cannot store {value!r} ({type(value).__name__}) as JSON: convert it to a string, number, list or dict first."
     )
 
 
@@ -196,9 +195,7 @@ class Database:
         config = Config()
         # configparser interpolates '%': escape it in case the install path contains one.
         config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-        config.set_main_option(
-            "sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%")
-        )
+        config.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%"))
         return config
 
     def migrate(self) -> None:
@@ -214,9 +211,7 @@ class Database:
         try:
             with self.engine.begin() as connection:
                 if self.dialect == "postgresql":
-                    connection.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
-                    )
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except OperationalError as exc:

@@ -28,8 +28,7 @@ class InvalidTransition(StoreError):
         self.allowed = allowed
         choices = ", ".join(f"'{a}'" for a in allowed) if allowed else "none"
         super().__init__(
-            f"Cannot move ticket {number} from '{current}' to '{requested}': "
-            f"allowed next statuses are {choices}."
+            f"Cannot move ticket {number} from '{current}' to '{requested}': allowed next statuses are {choices}."
         )
 
 

@@ -62,10 +62,14 @@ def split(s: Session, q: Any, *, now: datetime | None = None) -> Split:
     from bot.store.insights import InsightQuery
 
     first = (q.start + timedelta(days=1) - timedelta(microseconds=1)).date()  # first whole day
-    last = (q.end.date() - timedelta(days=1))  # last whole day
+    last = q.end.date() - timedelta(days=1)  # last whole day
     done: set[str] = set()
     if first <= last:
-        done = set(s.scalars(select(InsightRollupDay.day).where(InsightRollupDay.day.between(first.isoformat(), last.isoformat()))))
+        done = set(
+            s.scalars(
+                select(InsightRollupDay.day).where(InsightRollupDay.day.between(first.isoformat(), last.isoformat()))
+            )
+        )
     parts = Split()
     window_start = q.start
     day = first
@@ -87,11 +91,15 @@ def read(s: Session, days: list[str], brand: str | None) -> list[Row]:
     r = InsightRollup
     conds = [r.day.in_(days)] + ([r.brand == brand] if brand is not None else [])
     conv = s.execute(
-        select(r.day, r.brand, r.key, func.sum(r.value)).where(*conds, r.figure == "conv").group_by(r.day, r.brand, r.key)
+        select(r.day, r.brand, r.key, func.sum(r.value))
+        .where(*conds, r.figure == "conv")
+        .group_by(r.day, r.brand, r.key)
     )
     rows: list[Row] = [(day, b, "conv", key, "", value) for day, b, key, value in conv]
     other = s.execute(
-        select(r.figure, r.key, r.subkey, func.sum(r.value)).where(*conds, r.figure != "conv").group_by(r.figure, r.key, r.subkey)
+        select(r.figure, r.key, r.subkey, func.sum(r.value))
+        .where(*conds, r.figure != "conv")
+        .group_by(r.figure, r.key, r.subkey)
     )
     rows += [("", "", figure, key, subkey, value) for figure, key, subkey, value in other]
     return rows
@@ -109,7 +117,10 @@ def flatten(live: dict[str, Any], day: str = "", brand: str = "") -> list[Row]:
     for flow, steps in live["funnels"].items():
         for step, cell in steps.items():
             rows += [(day, brand, "funnel", flow, f"{step}{SEP}{m}", cell[m]) for m in FUNNEL_MEASURES if cell[m]]
-            rows += [(day, brand, "funnel", flow, f"{step}{SEP}choice{SEP}{title}", n) for title, n in cell["choices"].items()]
+            rows += [
+                (day, brand, "funnel", flow, f"{step}{SEP}choice{SEP}{title}", n)
+                for title, n in cell["choices"].items()
+            ]
     return rows
 
 
@@ -141,7 +152,9 @@ def assemble(rows: list[Row]) -> dict[str, Any]:
             faq.setdefault(key, {"faq": key, **dict.fromkeys(FAQ_MEASURES, 0)})[subkey] = n
         elif figure == "funnel":
             step, measure, *title = subkey.split(SEP)
-            cell = funnels.setdefault(key, {}).setdefault(step, {"reached": 0, "choices": {}, "left": 0, "solved": 0, "escalated": 0})
+            cell = funnels.setdefault(key, {}).setdefault(
+                step, {"reached": 0, "choices": {}, "left": 0, "solved": 0, "escalated": 0}
+            )
             if measure == "choice":
                 cell["choices"][title[0]] = n
             else:
@@ -180,7 +193,9 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
         first_start = s.scalar(select(func.min(Conversation.created_at)))
         if first_start is None:
             return 0
-        stmt = select(InsightRollupDay.day, InsightRollupDay.computed_at).where(InsightRollupDay.day >= first_start.date().isoformat())
+        stmt = select(InsightRollupDay.day, InsightRollupDay.computed_at).where(
+            InsightRollupDay.day >= first_start.date().isoformat()
+        )
         done = {day: computed_at for day, computed_at in s.execute(stmt)}
         brands = list(s.scalars(select(Conversation.brand).distinct()))
     rolled = 0
@@ -198,9 +213,13 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
                     s.execute(delete(InsightRollup).where(InsightRollup.day == day.isoformat()))
                     s.execute(delete(InsightRollupDay).where(InsightRollupDay.day == day.isoformat()))
                     if rows:
-                        s.execute(insert(InsightRollup), [
-                            {"day": d, "brand": b, "figure": f, "key": k, "subkey": sk, "value": v} for d, b, f, k, sk, v in rows
-                        ])
+                        s.execute(
+                            insert(InsightRollup),
+                            [
+                                {"day": d, "brand": b, "figure": f, "key": k, "subkey": sk, "value": v}
+                                for d, b, f, k, sk, v in rows
+                            ],
+                        )
                     s.add(InsightRollupDay(day=day.isoformat(), computed_at=now))
                 rolled += 1
             except (StoreError, IntegrityError):

@@ -187,8 +187,11 @@ def conversation_totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
         c = sum(r["contained"] for r in key_rows)
         e = sum(r["escalated"] for r in key_rows)
         return {
-            "conversations": n, "contained": c, "escalated": e,
-            "containment_rate": _rate(c, n), "escalation_rate": _rate(e, n),
+            "conversations": n,
+            "contained": c,
+            "escalated": e,
+            "containment_rate": _rate(c, n),
+            "escalation_rate": _rate(e, n),
         }
 
     days = sorted({r["day"] for r in rows})
@@ -225,7 +228,9 @@ def message_figures(s: Session, q: InsightQuery) -> dict[str, Any]:
 def escalation_reasons(s: Session, q: InsightQuery) -> dict[str, int]:
     """Why the cohort's tickets opened: every reason, zero when none."""
     reason = _meta("escalation")
-    found = _counts(s.execute(select(reason, func.count()).where(*_cohort_turns(q), reason.is_not(None)).group_by(reason)))
+    found = _counts(
+        s.execute(select(reason, func.count()).where(*_cohort_turns(q), reason.is_not(None)).group_by(reason))
+    )
     return {name: found.pop(name, 0) for name in ESCALATION_REASONS} | found
 
 
@@ -296,10 +301,14 @@ def ticket_figures(s: Session, q: InsightQuery, *, now: datetime | None = None) 
     for name, sub in (("first_action", first_action), ("resolution", resolved)):
         seconds = _seconds(s, sub.c.at, Ticket.created_at)
         count, mean, longest = s.execute(
-            select(func.count(), func.avg(seconds), func.max(seconds)).select_from(sub).join(Ticket, Ticket.id == sub.c.ticket_id)
+            select(func.count(), func.avg(seconds), func.max(seconds))
+            .select_from(sub)
+            .join(Ticket, Ticket.id == sub.c.ticket_id)
         ).one()
         durations[name] = {
-            "tickets": int(count), "mean_seconds": _round(mean), "max_seconds": _round(longest),
+            "tickets": int(count),
+            "mean_seconds": _round(mean),
+            "max_seconds": _round(longest),
         }
 
     active = [Ticket.status.in_([st.value for st in TicketStatus if st.is_active]), Ticket.due_at < now]
@@ -378,7 +387,10 @@ def flow_funnels(
     left = (
         select(state_flow, state_step, func.count())
         .where(
-            *_cohort(q), state_step.is_not(None), ~_has_ticket(), Conversation.updated_at < now - idle,
+            *_cohort(q),
+            state_step.is_not(None),
+            ~_has_ticket(),
+            Conversation.updated_at < now - idle,
             *([] if flow is None else [state_flow == flow]),
         )
         .group_by(state_flow, state_step)
@@ -423,7 +435,11 @@ def compute_insights(
         rows = insight_rollups.flatten(live_figures(s, q, now=now, idle=idle))
     figures = insight_rollups.assemble(rows)
     return {
-        "period": {"start": q.start.isoformat(timespec="seconds"), "end": q.end.isoformat(timespec="seconds"), "brand": q.brand},
+        "period": {
+            "start": q.start.isoformat(timespec="seconds"),
+            "end": q.end.isoformat(timespec="seconds"),
+            "brand": q.brand,
+        },
         "conversations": conversation_totals(figures["conversation_rows"]),
         "messages": figures["messages"],
         "escalation_reasons": figures["escalation_reasons"],

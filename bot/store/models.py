@@ -351,9 +351,7 @@ class Turn(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[str] = mapped_column(String(32), ForeignKey("conversations.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     role: Mapped[TurnRole] = mapped_column(StrEnumText(TurnRole, 16))
     text: Mapped[str] = mapped_column(Text)
@@ -385,9 +383,7 @@ class Ticket(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("conversations.id"), unique=True
-    )
+    conversation_id: Mapped[str] = mapped_column(String(32), ForeignKey("conversations.id"), unique=True)
     brand: Mapped[str] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(64))
     priority: Mapped[Priority] = mapped_column(StrEnumText(Priority, 16))
@@ -402,9 +398,7 @@ class Ticket(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     # Checklist trail: [{"flow", "step", "say", "answer", "at"}, ...]
     trail: Mapped[list[dict[str, Any]]] = mapped_column(json_type(), default=list)
-    assignee_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("console_users.id", ondelete="SET NULL")
-    )
+    assignee_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("console_users.id", ondelete="SET NULL"))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -416,9 +410,7 @@ class Ticket(Base):
     def number(self) -> str:
         """Human-readable number, e.g. "WB-000123" (exists once the row is flushed)."""
         if self.id is None:
-            raise StoreError(
-                "This ticket has no number yet because it was not saved: flush the session first."
-            )
+            raise StoreError("This ticket has no number yet because it was not saved: flush the session first.")
         return ticket_number(self.id)
 
     @validates("status")
@@ -492,9 +484,7 @@ class Feedback(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[str] = mapped_column(String(32), ForeignKey("conversations.id", ondelete="CASCADE"))
     turn_seq: Mapped[int] = mapped_column(Integer)
     target_kind: Mapped[FeedbackTarget] = mapped_column(StrEnumText(FeedbackTarget, 16))
     target_id: Mapped[str] = mapped_column(String(128))
@@ -532,6 +522,7 @@ class InsightRollupDay(Base):
 
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
 
 class SharedState(Base):
     """State that several workers and hosts must agree on (see bot.shared_state): the hit times

@@ -15,10 +15,9 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.store.errors import InvalidTransition, StoreError
 from bot.store.conversations import LockedConversation
+from bot.store.errors import InvalidTransition, StoreError
 from bot.store.models import (
-    contact_search_token,
     ConsoleUser,
     Conversation,
     EventKind,
@@ -27,6 +26,7 @@ from bot.store.models import (
     TicketEvent,
     TicketStatus,
     coerce_enum,
+    contact_search_token,
     parse_ticket_number,
     queue_rank,
     utcnow,
@@ -96,9 +96,7 @@ def create_ticket_once(
     except IntegrityError as exc:
         existing = get_ticket_for_conversation(s, conv.id)
         if existing is None:  # not the one-ticket constraint: something else is wrong
-            raise StoreError(
-                f"Could not create a ticket for conversation '{conv.id}': {exc.orig}"
-            ) from exc
+            raise StoreError(f"Could not create a ticket for conversation '{conv.id}': {exc.orig}") from exc
         return existing, False
 
     record_event(
@@ -161,7 +159,14 @@ def add_to_ticket(
     if not after and not trail:
         return ticket
     ticket.updated_at = utcnow()
-    record_event(s, ticket, actor="user", kind=EventKind.UPDATED, before=before or None, after=after or {"trail": len(trail or [])})
+    record_event(
+        s,
+        ticket,
+        actor="user",
+        kind=EventKind.UPDATED,
+        before=before or None,
+        after=after or {"trail": len(trail or [])},
+    )
     return ticket
 
 
@@ -206,17 +211,13 @@ class TicketQuery:
 
     def __post_init__(self) -> None:
         if self.status is not None:
-            object.__setattr__(
-                self, "status", coerce_enum(TicketStatus, self.status, "ticket status")
-            )
+            object.__setattr__(self, "status", coerce_enum(TicketStatus, self.status, "ticket status"))
         if self.priority is not None:
             object.__setattr__(self, "priority", coerce_enum(Priority, self.priority, "priority"))
         if self.page < 1:
             raise StoreError(f"Page {self.page!r} does not exist: pages start at 1.")
         if not 1 <= self.per_page <= MAX_PER_PAGE:
-            raise StoreError(
-                f"Cannot show {self.per_page!r} tickets per page: use 1 to {MAX_PER_PAGE}."
-            )
+            raise StoreError(f"Cannot show {self.per_page!r} tickets per page: use 1 to {MAX_PER_PAGE}.")
 
 
 def _conditions(q: TicketQuery) -> list[ColumnElement[bool]]:
@@ -326,9 +327,7 @@ def list_events(s: Session, ticket: Ticket) -> list[TicketEvent]:
     return list(s.scalars(stmt))
 
 
-def change_status(
-    s: Session, ticket: Ticket, new: TicketStatus | str, *, actor: str
-) -> TicketEvent:
+def change_status(s: Session, ticket: Ticket, new: TicketStatus | str, *, actor: str) -> TicketEvent:
     """Move the ticket to ``new`` if the lifecycle allows it.
 
     Raises:
@@ -338,9 +337,7 @@ def change_status(
     target = coerce_enum(TicketStatus, new, "ticket status")
     current = ticket.status
     if not current.can_move_to(target):
-        raise InvalidTransition(
-            ticket.number, current.value, target.value, [a.value for a in current.allowed_next()]
-        )
+        raise InvalidTransition(ticket.number, current.value, target.value, [a.value for a in current.allowed_next()])
     ticket.status = target
     ticket.updated_at = utcnow()
     return record_event(
@@ -353,9 +350,7 @@ def change_status(
     )
 
 
-def assign(
-    s: Session, ticket: Ticket, user: ConsoleUser | None, *, actor: str
-) -> TicketEvent | None:
+def assign(s: Session, ticket: Ticket, user: ConsoleUser | None, *, actor: str) -> TicketEvent | None:
     """Give the ticket to a console user, or to nobody (``None``).
 
     Returns the event, or None when the ticket was already assigned that way.

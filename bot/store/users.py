@@ -51,9 +51,7 @@ def create_user(s: Session, name: str, role: Role | str, password: str) -> Conso
         )
     if get_user(s, name) is not None:
         raise UserExists(name)
-    user = ConsoleUser(
-        name=name, role=checked_role, password_hash=_hasher.hash(password), created_at=utcnow()
-    )
+    user = ConsoleUser(name=name, role=checked_role, password_hash=_hasher.hash(password), created_at=utcnow())
     try:
         with s.begin_nested():  # another admin may create the same name at the same moment
             s.add(user)

@@ -23,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _json() -> sa.types.TypeEngine[object]:
-    return sa.JSON(none_as_null=True).with_variant(
-        postgresql.JSONB(none_as_null=True), "postgresql"
-    )
+    return sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
 
 def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
@@ -117,9 +115,7 @@ def upgrade() -> None:
             "status IN ('open', 'in_progress', 'waiting_on_user', 'resolved', 'closed')",
             name="ck_tickets_status",
         ),
-        sa.CheckConstraint(
-            "priority IN ('low', 'normal', 'high', 'urgent')", name="ck_tickets_priority"
-        ),
+        sa.CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name="ck_tickets_priority"),
     )
     op.create_index("ix_tickets_queue", "tickets", ["queue_rank", "created_at"])
     op.create_index("ix_tickets_status_queue", "tickets", ["status", "queue_rank", "created_at"])
@@ -137,9 +133,7 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
         _ts("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_ticket_events"),
-        sa.ForeignKeyConstraint(
-            ["ticket_id"], ["tickets.id"], name="fk_ticket_events_ticket_id_tickets"
-        ),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name="fk_ticket_events_ticket_id_tickets"),
     )
     op.create_index("ix_ticket_events_ticket_id", "ticket_events", ["ticket_id"])
     op.create_table(
@@ -161,9 +155,7 @@ def upgrade() -> None:
         sa.CheckConstraint("target_kind IN ('faq', 'flow')", name="ck_feedback_target_kind"),
     )
     op.create_index("ix_feedback_created_at", "feedback", ["created_at"])
-    op.create_index(
-        "ix_feedback_target_kind_target_id", "feedback", ["target_kind", "target_id"]
-    )
+    op.create_index("ix_feedback_target_kind_target_id", "feedback", ["target_kind", "target_id"])
 
 
 def downgrade() -> None:

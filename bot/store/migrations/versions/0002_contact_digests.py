@@ -57,15 +57,20 @@ def _search_text(summary: str | None, details: object) -> str:
 
 def upgrade() -> None:
     tickets = sa.table(
-        "tickets", sa.column("id", sa.Integer), sa.column("summary", sa.Text),
-        sa.column("details", sa.JSON), sa.column("search_text", sa.Text),
+        "tickets",
+        sa.column("id", sa.Integer),
+        sa.column("summary", sa.Text),
+        sa.column("details", sa.JSON),
+        sa.column("search_text", sa.Text),
     )
     bind = op.get_bind()
     last = 0
     while True:
         rows = bind.execute(
             sa.select(tickets.c.id, tickets.c.summary, tickets.c.details)
-            .where(tickets.c.id > last).order_by(tickets.c.id).limit(_BATCH)
+            .where(tickets.c.id > last)
+            .order_by(tickets.c.id)
+            .limit(_BATCH)
         ).all()
         if not rows:
             return
