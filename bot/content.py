@@ -445,7 +445,7 @@ def check_cross_references(
                         code="unknown_action",
                     )
                 )
-            for text in (step.say, step.resolved):
+            for text in (step.say, step.resolved, step.ends):
                 if text is not None:
                     _check_text(text, flow.file, step.line, f"step '{step.id}'", problems, brands=brands)
             for option in step.options:

@@ -51,7 +51,7 @@ def _bot_texts(flows: Iterable[Flow], faq: Iterable[FaqEntry], responses: dict) 
             for text in variants(flow.how_long):
                 yield flow.file, flow.line, "how_long", text
         for step in flow.steps.values():
-            for value in (step.say, step.resolved):
+            for value in (step.say, step.resolved, step.ends):
                 for text in variants(value) if value is not None else []:
                     yield flow.file, step.line, f"step '{step.id}'", text
     for entry in faq:

@@ -161,11 +161,28 @@ def test_files_with_errors_still_get_every_cross_file_check(project):
         "data/faq/zz_broken.yml:3: FAQ entry 'broken_entry' has 0 alternates; write at least 5 so users' wordings are found",
         "data/flows/refund.yml:5: step 'ask' calls unknown action 'lookup_refnd'; known actions: check_maintenance_window",
         "data/flows/refund.yml:5: step 'ask' has a text for unknown brand 'acme'; " + brands,
-        "data/flows/refund.yml:11: step 'check' must have exactly one of options, next, resolved, escalate (found: next, resolved)",
+        "data/flows/refund.yml:11: step 'check' must have exactly one of options, next, resolved, escalate, ends (found: next, resolved)",
         "data/flows/refund.yml:16: priority 'urgnt' of step 'human' must be one of low, normal, high, urgent",
         "data/flows/refund.yml:16: the escalation of step 'human' needs a 'summary' text for the agent, got None",
         "data/flows/refund.yml:17: flow 'refund' cannot reach 'done' from start 'ask' while the way through 'check' is broken; fix that first",
     }
+
+
+def test_an_ends_leaf_needs_its_text_and_stands_alone(project):
+    """`ends` stops a checklist without a ticket: it is a leaf of its own, with a non-empty text."""
+    (project / "data" / "flows" / "refund.yml").write_text(
+        "flow: refund\ntitle: 退款\nstart: ask\nsteps:\n"
+        "  ask:\n    say: 要转人工吗？\n    options:\n"
+        "      - {title: 要, next: stop}\n      - {title: 不要, next: later}\n"
+        "  stop:\n    ends: 好的。\n    resolved: 已解决\n"
+        "  later:\n    ends: ''\n",
+        encoding="utf-8",
+    )
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    found = problems_of(result, "data/flows/refund.yml")
+    assert any("step 'stop' must have exactly one of options, next, resolved, escalate, ends" in p for p in found)
+    assert any("step 'later'" in p and "ends" in p for p in found), found
 
 
 def test_a_duplicate_key_is_an_error_at_its_second_line(project):

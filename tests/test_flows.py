@@ -76,6 +76,12 @@ def test_branch_reaches_its_leaf(assistant, flow_name: str, brand: str, path: li
         assert reply["state"]["flow"] is None
         assert [b["payload"] for b in chat.buttons()] == ["/helpful", "/not_helpful"]
         return
+    if leaf.ends is not None:
+        # Stopped without a ticket: the flow is over, unsolved, and a human is one button away.
+        assert reply["state"]["flow"] is None and reply["state"]["resolved"] is False
+        assert reply["state"]["ticket"] is None
+        assert [b["payload"] for b in chat.buttons()] == ["/human"]
+        return
     # Escalation: answer every detail prompt by skipping, then a ticket must exist.
     for _ in range(len(leaf.collect) + 1):
         if reply["state"]["escalated"]:

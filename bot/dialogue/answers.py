@@ -10,6 +10,7 @@ Three signals, each catching what the others miss:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,9 @@ MOOD_CONFIDENCE = 0.35
 SURE_KIND = 0.9
 # What an option's own match word adds to its share of the reply kinds.
 KEYWORD_WEIGHT = 0.6
+# A label the step quotes (点击“忘记密码”): a reply that echoes it names the label, it does not
+# report forgetting; the label is read out of the reply before its kind is read.
+QUOTED_LABEL = re.compile(r"[“「『\"]([^”」』\"]{2,16})[”」』\"]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,15 @@ def read_answer(
     # Lean to an option only when the reply's likeliest kind is an answer at all.
     leaning = best if best is not None and kind != "other" and score(best) >= WEAK_ANSWER else None
     return Reading(kind, confidence, move="other", leaning=leaning, **context)
+
+
+def without_echoed_labels(step: Step, bare: str) -> str:
+    """`bare` without the labels the step's question quotes, unless nothing else would be left."""
+    texts = [] if step.say is None else [step.say] if isinstance(step.say, str) else list(step.say.values())
+    rest = bare
+    for label in {normalize(m) for t in texts for m in QUOTED_LABEL.findall(t)}:
+        rest = rest.replace(label, "")
+    return rest if len(rest) >= 2 else bare
 
 
 def keyword_option(step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False) -> Option | None:

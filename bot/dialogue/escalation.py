@@ -80,6 +80,8 @@ class Escalation(_Base):
             "after_ticket": after_ticket,
             "trail_from": len(state["trail"]),
         }
+        if after_ticket and state["details"]:
+            self._push_details(state, turn)  # what the user already said reaches the ticket now
         if pending:
             turn.say("handoff_collect_intro" if after_ticket else "collect_intro")
             self._ask_detail(state, turn)
@@ -278,10 +280,10 @@ class Escalation(_Base):
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None
             turn.result.outcome = Outcome.SMALL_TALK
+            state.update(flow=None, step=None)
             if collecting.get("after_ticket"):
                 turn.say("details_stopped", ticket=state.get("ticket") or "")
             else:
-                state.update(flow=None, step=None)
                 turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
             return True
         new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
@@ -309,7 +311,12 @@ class Escalation(_Base):
                 mapped = self.content.faq_for_intent(intent)
                 entry = mapped if mapped and mapped.serves(turn.brand_key) else None
             if entry is None:
-                return False
+                if not self._is_question(text, norm):
+                    return False
+                # 订单号在哪看: a question about the detail itself; its prompt says where to look.
+                turn.say("collect_question")
+                self._ask_detail(state, turn)
+                return True
             turn.add(turn.render(entry.answer))
         turn.say("collect_continue")
         self._ask_detail(state, turn)

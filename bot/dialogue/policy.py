@@ -15,13 +15,16 @@ from actions.base import ActionContext
 from bot.config import Settings
 from bot.content import Content
 from bot.dialogue.answers import (
+    MOODS,
     MOVE_CONFIDENCE,
     MOVES,
     NOT_ANSWERS,
+    SURE_KIND,
     Reading,
     keyword_option,
     keyword_scores,
     read_answer,
+    without_echoed_labels,
 )
 from bot.dialogue.escalation import Escalation
 from bot.dialogue.state import fresh_state, higher, migrate
@@ -67,6 +70,9 @@ SURE_ANSWER = 0.6
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
 CORRECTION_CONFIDENCE = 0.2
+# An outburst that mentions support (什么垃圾客服 能不能快点) is a mood, not a request for a
+# person, unless the NLU is at least this sure it asks for one; the apology offers a human anyway.
+HANDOFF_OVER_MOOD = 0.8
 # The ticket detail an entity fills when the user adds it after the ticket was opened.
 _DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
 SMALL_TALK = {"greet": "greet", "goodbye": "goodbye", "thanks": "thanks", "bot_challenge": "bot_challenge"}
@@ -227,7 +233,12 @@ class Policy(Escalation):
         intent, confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
         confident = confidence >= self.settings.nlu.intent_threshold
 
-        if confident and intent == "human_handoff":
+        if (
+            confident
+            and intent == "human_handoff"
+            and not self._outburst(text, confidence)
+            and not (state.get("collecting") and self._carries_detail(turn, text))
+        ):
             return self._handoff(state, turn)
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
@@ -248,7 +259,7 @@ class Policy(Escalation):
         if confident and intent == "restart":
             return self._restart(state, turn)
         if state.get("collecting"):
-            return self._collect_answer(state, turn, text, skip=self._has_word(bare, self._skip), nlu=nlu)
+            return self._collect_answer(state, turn, text, skip=self._skips_detail(text, bare), nlu=nlu)
 
         flow = self.content.flows.get(state.get("flow") or "")
         step = flow.steps.get(state.get("step") or "") if flow else None
@@ -262,9 +273,34 @@ class Policy(Escalation):
                 return
         if not (confident and intent in self.content.flows):  # a new problem is never a short answer
             if state.get("paused") or state.get("awaiting_feedback"):
-                if self._short_answer(state, turn, bare, intent, confidence):
+                if self._short_answer(state, turn, text, bare, intent, confidence):
                     return
         self._route(state, turn, norm, intent, confidence, nlu, text)
+
+    def _carries_detail(self, turn: Turn, text: str) -> bool:
+        """The message holds a detail the extractor reads (联系我 138…: the number is the answer)."""
+        return bool(self.extractor.extract(normalize(text), now=turn.local_now) or self._contact_in(turn, text))
+
+    def _is_question(self, text: str, norm: str) -> bool:
+        """The message asks something (`answers.question` words: 在哪, 多少, 吗…)."""
+        return any(word in text or word in norm for word in self._question_words)
+
+    def _outburst(self, text: str, handoff_confidence: float) -> bool:
+        """Frustration or a complaint read surely, with only a weak request for a person in it."""
+        if handoff_confidence >= HANDOFF_OVER_MOOD:
+            return False
+        kind, confidence = self.read_reply(text)[0]
+        return kind in MOODS and confidence >= SURE_KIND
+
+    def _skips_detail(self, text: str, bare: str) -> bool:
+        """A skip word (跳过, 不知道, 算了) skips the detail asked, unless the reply says more and
+        reads as giving up the whole matter (算了 不想退了): that is read as giving up."""
+        if not self._has_word(bare, self._skip):
+            return False
+        if bare in self._skip:
+            return True
+        kind, confidence = self.read_reply(text)[0]
+        return not (kind == "give_up" and confidence >= MOVE_CONFIDENCE)
 
     def _means_resume(self, bare: str) -> bool:
         """继续 / 接着来 / 继续吧, and not 不继续 / 不用继续 (any no word in it)."""
@@ -423,8 +459,11 @@ class Policy(Escalation):
             if PUNCT.sub("", normalize(option.title)) == bare:
                 return Reading("title", 1.0, option=option, named=True)
         titled = [o for o in step.options if len(t := PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
-        keyword = keyword_option(step, bare) or max(titled, key=lambda o: len(o.title), default=None)
-        return read_answer(step, bare, self.read_reply(text), self._whole_yes_no(bare), keyword)
+        said = without_echoed_labels(step, bare)
+        keyword = keyword_option(step, said) or max(titled, key=lambda o: len(o.title), default=None)
+        return read_answer(
+            step, said, self.read_reply(said if said != bare else text), self._whole_yes_no(bare), keyword
+        )
 
     def _step_move(
         self,
@@ -496,14 +535,22 @@ class Policy(Escalation):
             return "yes"
         return None
 
-    def _short_answer(self, state: dict[str, Any], turn: Turn, bare: str, intent: str, confidence: float) -> bool:
+    def _short_answer(
+        self, state: dict[str, Any], turn: Turn, text: str, bare: str, intent: str, confidence: float
+    ) -> bool:
         """A reply to "did this help?" or, after an FAQ question asked mid-flow, to "要继续吗？".
 
         While a flow is paused the question last asked is whether to continue, so a yes (好的,
         是的, 要) or a resume word (继续…) goes back to the paused step; only words about the
-        answer itself (有帮助, 没用…) are feedback. Returns False when the text is none of these.
+        answer itself (有帮助, 没用…) are feedback. Otherwise a report that the advice did not
+        work (重启了也不行) is a "not helpful", which offers a human. Returns False when the text
+        is none of these.
         """
         helpful = self._helpfulness(bare)
+        if helpful is None and not state.get("paused") and not self._is_question(text, bare):
+            kind, kind_confidence = self.read_reply(text)[0]
+            if kind in ("failing", "cannot") and kind_confidence >= MOVE_CONFIDENCE:
+                helpful = False
         answer = self._yes_no(bare, intent, confidence)
         if helpful is not None and state.get("awaiting_feedback"):
             self._feedback(state, turn, helpful)
@@ -603,7 +650,7 @@ class Policy(Escalation):
         (`answers.question` words: 在哪, 多少, 吗…) whose best FAQ match is confident and is not
         a checklist's own summary (tagged what_if) is answered from the FAQ instead.
         """
-        if not any(word in text or word in norm for word in self._question_words):
+        if not self._is_question(text, norm):
             return None
         hits = self.faq.search(norm, brand=turn.brand_key, k=1)
         # From the suggestion level: the checklist stays one button away if the answer is not it.
@@ -725,6 +772,12 @@ class Policy(Escalation):
                 )
                 state.update(flow=None, step=None, resolved=True, awaiting_feedback={"kind": "flow", "id": flow.name})
                 turn.result.report["resolved_step"] = step.id
+                return
+            if step.ends is not None:
+                text = "\n".join(t for t in (said, turn.render(step.ends)) if t)
+                self._trail(turn, state, flow, step, text, answer="")
+                turn.add(text, [turn.button("human", PAYLOAD_HUMAN)])
+                state.update(flow=None, step=None)
                 return
             turn.add(said)
             self._trail(turn, state, flow, step, said, answer="")

@@ -21,7 +21,7 @@ from bot.yamlio import LineDict, LineList, Problem, YamlFileError, load_yaml
 
 KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS = "flow", "title", "start", "details", "steps"
 KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT = "say", "action", "options", "next"
-KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT = "resolved", "escalate", "collect"
+KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT, KEY_ENDS = "resolved", "escalate", "collect", "ends"
 KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS = "payload", "means", "match", "kinds"
 KEY_HOW_LONG = "how_long"
 KEY_NOT_FOR = "not_for"
@@ -29,14 +29,14 @@ KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY = "category", "priority", "summary"
 KEY_PROMPT, KEY_ENTITY = "prompt", "entity"
 
 FLOW_KEYS = {KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS, KEY_PRIORITY, KEY_HOW_LONG, KEY_NOT_FOR}
-STEP_KEYS = {KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT}
+STEP_KEYS = {KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT, KEY_ENDS}
 OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS, KEY_NEXT}
 # What a typed reply says about the step (bot/nlu/replies.py); an option stands for some of them.
 ANSWER_KINDS = ("solved", "fine", "failing", "cause", "cannot")
 # The kinds an option stands for when it names none: yes is "it works now", no is everything
 # that leaves the problem in place.
 DEFAULT_KINDS = {"yes": ["solved"], "no": ["fine", "failing", "cannot"]}
-KINDS = (KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE)
+KINDS = (KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_ENDS)
 PRIORITIES = ("low", "normal", "high", "urgent")
 DETAIL_ENTITIES = ("amount", "time", "method", "order_id", "phone", "email", "contact")
 MAX_CATEGORY = 64  # tickets.category is String(64) (bot/store/models.py)
@@ -86,13 +86,15 @@ class Step:
     next: str | None = None
     resolved: Text | None = None
     escalate: Escalation | None = None
+    # Leaf: the checklist stops unsolved and without a ticket (the user declined the handover).
+    ends: Text | None = None
     collect: list[str] = field(default_factory=list)
     line: int = 0
     next_by_brand: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_leaf(self) -> bool:
-        return self.resolved is not None or self.escalate is not None
+        return self.resolved is not None or self.escalate is not None or self.ends is not None
 
     def next_for(self, brand: str | None) -> str | None:
         return route_for(self.next, self.next_by_brand, brand) if self.next else None
@@ -333,7 +335,7 @@ class _Reader:
             self.error(
                 "step_shape",
                 line,
-                f"step '{step_id}' must have exactly one of options, next, resolved, escalate (found: {found})",
+                f"step '{step_id}' must have exactly one of options, next, resolved, escalate, ends (found: {found})",
             )
             self.incomplete.add(step_id)
             return None
@@ -350,6 +352,8 @@ class _Reader:
                 step.next, step.next_by_brand = route
         elif kind == KEY_RESOLVED:
             step.resolved = self.text(node, KEY_RESOLVED, f"step '{step_id}'", required=True) or ""
+        elif kind == KEY_ENDS:
+            step.ends = self.text(node, KEY_ENDS, f"step '{step_id}'", required=True) or ""
         elif kind == KEY_ESCALATE:
             step.escalate = self.escalation(step_id, node[KEY_ESCALATE], node.line_of(KEY_ESCALATE))
             if step.escalate is None:
