@@ -12,6 +12,7 @@ from bot.insights.labels import InsightLabels
 from bot.store import Database
 from bot.store.insight_rollups import refresh as refresh_rollups
 from bot.store.insights import InsightQuery, compute_insights
+from bot.store.ticket_rollups import refresh as refresh_ticket_rollups
 
 SCHEMA = "walletbot.insights/1"
 
@@ -25,6 +26,7 @@ def build_report(
     ``flows``, only for flows some conversation of the period entered.
     """
     refresh_rollups(db, now=now)  # the days that settled since the last report
+    refresh_ticket_rollups(db, now=now)  # the days that ended, and those whose tickets changed
     with db.session(readonly=True) as s:
         figures = compute_insights(s, q, now=now, idle=timedelta(minutes=idle_minutes))
     counts = figures.pop("funnels")

@@ -197,7 +197,7 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
             InsightRollupDay.day >= first_start.date().isoformat()
         )
         done = {day: computed_at for day, computed_at in s.execute(stmt)}
-        brands = list(s.scalars(select(Conversation.brand).distinct()))
+    brands: list[str] | None = None  # read only when a day is to be rolled up: it reads every conversation
     rolled = 0
     day = first_start.date()
     while day <= now.date():
@@ -206,6 +206,8 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
         if not final and (computed is None or computed < now - PROVISIONAL_FOR):
             try:
                 with db.session() as s:
+                    if brands is None:
+                        brands = list(s.scalars(select(Conversation.brand).distinct()))
                     rows: list[Row] = []
                     for brand in brands:
                         q = InsightQuery(_midnight(day), _midnight(day + timedelta(days=1)), brand)
