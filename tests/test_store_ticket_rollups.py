@@ -221,3 +221,24 @@ def test_a_ticket_stored_without_an_event_and_rebuild(settled: Assistant, seeded
     rebuild(settled.db)
     refresh(settled.db, now=now)
     assert tickets(settled, q, now) == (live, live)
+
+
+def test_the_console_refreshes_in_the_background(bot: Assistant, seeded: dict[str, Any]) -> None:  # noqa: F811
+    """The page does not wait for the rollups: one background refresh at a time rolls up both,
+    and the report it reads meanwhile is the same as the one after."""
+    from bot.insights.report import build_report
+    from bot.store import insight_rollups
+
+    q = week()
+    flows = bot.runtime.content.flows
+    now = utcnow()
+    before = build_report(bot.db, q, flows, now=now, background=True)
+    running = insight_rollups._background[bot.db][0]
+    assert not insight_rollups.refresh_soon(bot.db)  # one at a time, and not again at once
+    running.join(timeout=60)
+    assert not running.is_alive()
+    with bot.db.session(readonly=True) as s:
+        assert s.get(InsightTicketState, 1).through == (utcnow().date() - timedelta(days=1)).isoformat()
+        assert s.scalar(select(func.count()).select_from(insight_rollups.InsightRollupDay)) >= 1
+    after = build_report(bot.db, q, flows, now=now)
+    assert after == before and after["tickets"]["opened"] == 3

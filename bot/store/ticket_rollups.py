@@ -302,6 +302,16 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     yesterday = now.date() - timedelta(days=1)
+    with db.session(readonly=True) as s:  # nothing to do, the usual case: no write transaction
+        state = _state(s)
+        if (
+            state is not None
+            and state.through == yesterday.isoformat()
+            and not any(_gaps(state).values())
+            and (s.scalar(select(func.max(Ticket.id))) or 0) == state.tickets_seen
+            and (s.scalar(select(func.max(TicketEvent.id))) or 0) == state.events_seen
+        ):
+            return 0
     try:
         with db.session() as s:
             state = _state(s)
