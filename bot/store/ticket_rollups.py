@@ -98,7 +98,10 @@ def ticket_rows(s: Session, start: datetime, end: datetime, brand: str | None = 
             ),
         )
         .where(*window)
-        .subquery()
+        # Once per ticket: inlined, PostgreSQL would look each ticket's events up three times
+        # (count, sum and longest).
+        .cte("per_ticket")
+        .prefix_with("MATERIALIZED")
     )
     t = per_ticket.c
     day = _day(s, t.opened).label("day")
@@ -297,14 +300,16 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
     compute again the days whose tickets changed (new events) since. Returns how many days
     were written. The first refresh of a store rolls up every past day in one pass.
 
-    One write transaction; when another worker refreshes at the same time, one of them does
-    the work (the state row's ``version`` is the turnstile) and the other returns 0.
+    The days are computed in a read-only transaction (on SQLite it neither waits for nor
+    blocks the chat's writes), then written in one short write transaction. When another
+    worker refreshed meanwhile (the state row's ``version`` moved), nothing is written and 0
+    is returned: that worker's rollup is as new.
     """
     now = now or utcnow()
     yesterday = now.date() - timedelta(days=1)
-    with db.session(readonly=True) as s:  # nothing to do, the usual case: no write transaction
+    with db.session(readonly=True) as s:
         state = _state(s)
-        if (
+        if (  # nothing to do, the usual case
             state is not None
             and state.through == yesterday.isoformat()
             and not any(_gaps(state).values())
@@ -312,58 +317,61 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
             and (s.scalar(select(func.max(TicketEvent.id))) or 0) == state.events_seen
         ):
             return 0
+        version = None if state is None else state.version
+        through = None if state is None or state.through is None else date.fromisoformat(state.through)
+        # The marks first: what commits after this is past them or in their gaps, and is seen
+        # by the next refresh; what is below them is in the days computed now.
+        gaps = {} if state is None else _gaps(state)
+        tickets_seen, ticket_gaps = _marks(
+            s, Ticket.id, state.tickets_seen if state else 0, gaps.get("tickets", []), now
+        )
+        events_seen, event_gaps = _marks(
+            s, TicketEvent.id, state.events_seen if state else 0, gaps.get("events", []), now
+        )
+        days: set[date] = set()
+        if state is None or through is None:
+            first = s.scalar(select(func.min(Ticket.created_at)))
+            start = first.date() if first is not None else now.date()
+        else:
+            start = through + timedelta(days=1)
+            days |= {date.fromisoformat(d) for d in changed_days(s, state, upto=(tickets_seen, events_seen))}
+        day = start
+        while day <= yesterday:
+            days.add(day)
+            day += timedelta(days=1)
+        runs = _runs(sorted(d for d in days if d <= yesterday))
+        computed = [(lo, hi, ticket_rows(s, _midnight(lo), _midnight(hi + timedelta(days=1)))) for lo, hi in runs]
     try:
         with db.session() as s:
-            state = _state(s)
-            if state is None:
-                state = InsightTicketState(id=STATE_ID, through=None, tickets_seen=0, events_seen=0, gaps="{}")
-                state.version = 0
-                s.add(state)
+            if version is None:
+                s.add(InsightTicketState(id=STATE_ID, tickets_seen=0, events_seen=0, gaps="{}", version=0))
                 s.flush()  # a second worker doing the same fails here, on the primary key
-            else:
-                taken = s.execute(
-                    update(InsightTicketState)
-                    .where(InsightTicketState.id == STATE_ID, InsightTicketState.version == state.version)
-                    .values(version=state.version + 1)
+                version = 0
+            taken = s.execute(
+                update(InsightTicketState)
+                .where(InsightTicketState.id == STATE_ID, InsightTicketState.version == version)
+                .values(
+                    version=version + 1,
+                    through=max(yesterday, through or yesterday).isoformat(),
+                    tickets_seen=tickets_seen,
+                    events_seen=events_seen,
+                    gaps=json.dumps({"tickets": ticket_gaps, "events": event_gaps}),
+                    computed_at=now,
                 )
-                if taken.rowcount != 1:
-                    return 0
-                s.refresh(state)
-            # The marks first: what commits after this is past them or in their gaps, and is
-            # seen by the next refresh; what is below them is in the days computed now.
-            gaps = _gaps(state)
-            tickets_seen, ticket_gaps = _marks(s, Ticket.id, state.tickets_seen, gaps.get("tickets", []), now)
-            events_seen, event_gaps = _marks(s, TicketEvent.id, state.events_seen, gaps.get("events", []), now)
-            days: set[date] = set()
-            if state.through is None:
-                first = s.scalar(select(func.min(Ticket.created_at)))
-                start = first.date() if first is not None else now.date()
-            else:
-                start = date.fromisoformat(state.through) + timedelta(days=1)
-                changed = changed_days(s, state, upto=(tickets_seen, events_seen))
-                days |= {date.fromisoformat(d) for d in changed}
-            day = start
-            while day <= yesterday:
-                days.add(day)
-                day += timedelta(days=1)
-            days = {d for d in days if d <= yesterday}
-            for lo, hi in _runs(sorted(days)):
+            )
+            if taken.rowcount != 1:
+                s.rollback()
+                return 0
+            for lo, hi, rows in computed:
                 s.execute(
                     delete(InsightTicketRollup).where(InsightTicketRollup.day.between(lo.isoformat(), hi.isoformat()))
                 )
-                rows = ticket_rows(s, _midnight(lo), _midnight(hi + timedelta(days=1)))
                 if rows:
                     s.execute(
                         insert(InsightTicketRollup),
                         [{"day": d, "brand": b, "figure": f, "key": k, "value": v} for d, b, f, k, v in rows],
                     )
-            state.through = max(
-                yesterday, date.fromisoformat(state.through) if state.through else yesterday
-            ).isoformat()
-            state.tickets_seen, state.events_seen = tickets_seen, events_seen
-            state.gaps = json.dumps({"tickets": ticket_gaps, "events": event_gaps})
-            state.computed_at = now
-        return len(days)
+        return sum((hi - lo).days + 1 for lo, hi, _rows in computed)
     except IntegrityError:
         return 0  # another worker created the state meanwhile
 
