@@ -242,3 +242,40 @@ def test_the_console_refreshes_in_the_background(bot: Assistant, seeded: dict[st
         assert s.scalar(select(func.count()).select_from(insight_rollups.InsightRollupDay)) >= 1
     after = build_report(bot.db, q, flows, now=now)
     assert after == before and after["tickets"]["opened"] == 3
+
+
+def test_two_refreshes_at_once_write_once(
+    settled: Assistant,  # noqa: F811
+    seeded: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second worker refreshes (and writes) while this one computes: this one writes nothing,
+    and the rollup is the other's, right and whole."""
+    from bot.store import ticket_rollups
+
+    compute = ticket_rollups.ticket_rows
+    others: list[int] = []
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        if not others:
+            monkeypatch.setattr(ticket_rollups, "ticket_rows", compute)
+            others.append(refresh(settled.db))  # the other worker, start to end
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(ticket_rollups, "ticket_rows", meanwhile)
+    assert refresh(settled.db) == 0  # this one lost: the other created the rollup first
+    assert others[0] >= 5
+    with settled.db.session(readonly=True) as s:
+        assert s.get(InsightTicketState, 1).version == 1  # written once
+
+    with settled.db.session() as s:  # a change, and again two refreshes at once
+        change_status(s, ticket_of(s, seeded, "urgent"), TicketStatus.RESOLVED, actor="bob")
+    others.clear()
+    monkeypatch.setattr(ticket_rollups, "ticket_rows", meanwhile)
+    assert refresh(settled.db) == 0  # lost again: the version moved under it
+    assert others == [1]
+    with settled.db.session(readonly=True) as s:
+        assert s.get(InsightTicketState, 1).version == 2
+    live, rolled = tickets(settled, week(), utcnow())
+    assert rolled == live and rolled["time_to_resolution"]["tickets"] == 2
+    assert shifted_day() in rolled_days(settled, week())
