@@ -22,6 +22,8 @@ TABLES = {
     "conversations",
     "insight_rollup_days",
     "insight_rollups",
+    "insight_ticket_rollups",
+    "insight_ticket_state",
     "feedback",
     "ticket_events",
     "tickets",
@@ -40,7 +42,7 @@ def test_migrate_creates_every_table_and_is_idempotent(database_url: str) -> Non
 
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(Conversation)) == 1
-            assert s.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
+            assert s.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0005"]
         assert set(inspect(db.engine).get_table_names()) == TABLES
 
 

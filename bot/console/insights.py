@@ -85,7 +85,7 @@ def _report(ctx: Ctx, start: date, end: date, brand: str | None) -> dict[str, An
         datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC), brand
     )
     flows = ctx.assistant.runtime.content.flows
-    return build_report(ctx.db, q, flows, idle_minutes=ctx.settings.insights.idle_minutes)
+    return build_report(ctx.db, q, flows, idle_minutes=ctx.settings.insights.idle_minutes, background=True)
 
 
 def _chart_data(report: dict[str, Any], labels: InsightLabels) -> dict[str, Any]:

@@ -10,21 +10,34 @@ from bot.flows.model import Flow
 from bot.insights.funnel import ordered_funnel
 from bot.insights.labels import InsightLabels
 from bot.store import Database
-from bot.store.insight_rollups import refresh as refresh_rollups
+from bot.store.insight_rollups import refresh_all, refresh_soon
 from bot.store.insights import InsightQuery, compute_insights
 
 SCHEMA = "walletbot.insights/1"
 
 
 def build_report(
-    db: Database, q: InsightQuery, flows: dict[str, Flow], *, now: datetime | None = None, idle_minutes: int = 30
+    db: Database,
+    q: InsightQuery,
+    flows: dict[str, Flow],
+    *,
+    now: datetime | None = None,
+    idle_minutes: int = 30,
+    background: bool = False,
 ) -> dict[str, Any]:
     """Every figure of the period (one read-only transaction), funnels ordered by ``flows``.
+
+    The rollups are refreshed first (the days that ended, provisional days, days whose tickets
+    changed), or with ``background`` (the console) in a background thread while this report
+    reads what is there: the figures are the same, only the time to compute them differs.
 
     ``funnels`` becomes a list of ``{"flow", "title", "steps": [...]}`` in the order of
     ``flows``, only for flows some conversation of the period entered.
     """
-    refresh_rollups(db, now=now)  # the days that settled since the last report
+    if background:
+        refresh_soon(db)
+    else:
+        refresh_all(db, now=now)
     with db.session(readonly=True) as s:
         figures = compute_insights(s, q, now=now, idle=timedelta(minutes=idle_minutes))
     counts = figures.pop("funnels")

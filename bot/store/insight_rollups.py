@@ -21,9 +21,13 @@ Rows (figure, key, subkey):
 
 from __future__ import annotations
 
+import logging
+import threading
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -38,6 +42,7 @@ ROLLUP_AFTER = timedelta(days=1)
 # Before that (yesterday, today) it is provisional, and computed again when older than this.
 PROVISIONAL_FOR = timedelta(minutes=5)
 SEP = "\x1f"
+log = logging.getLogger(__name__)
 FUNNEL_MEASURES = ("reached", "left", "solved", "escalated")
 FAQ_MEASURES = ("answered", "helpful", "not_helpful")
 CONV_MEASURES = ("conversations", "contained", "escalated")
@@ -181,9 +186,10 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
     A settled day is written once: its rollup is final once computed after the day ended plus
     ``ROLLUP_AFTER``. The recent days' rollups are provisional, so a report reads them too
     instead of scanning their turns, and is at most ``PROVISIONAL_FOR`` behind for them.
-    Each day is one write transaction: figures of every brand, then its day row. A day that
-    another worker writes at the same time is written once (the day row is the primary key;
-    the loser's transaction fails and is ignored).
+    Each day is computed in a read-only session, then written in one short write transaction:
+    figures of every brand, then its day row. A day that another worker writes at the same time
+    is written once (the day row is the primary key; the loser's transaction fails and is
+    ignored). ``refresh_soon`` runs this and the ticket rollups' refresh in the background.
     """
     from bot.store.errors import StoreError
     from bot.store.insights import InsightQuery, live_figures
@@ -197,19 +203,24 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
             InsightRollupDay.day >= first_start.date().isoformat()
         )
         done = {day: computed_at for day, computed_at in s.execute(stmt)}
-        brands = list(s.scalars(select(Conversation.brand).distinct()))
+    brands: list[str] | None = None  # read only when a day is to be rolled up: it reads every conversation
     rolled = 0
     day = first_start.date()
     while day <= now.date():
         computed = done.get(day.isoformat())
         final = computed is not None and computed >= _midnight(day + timedelta(days=1)) + ROLLUP_AFTER
         if not final and (computed is None or computed < now - PROVISIONAL_FOR):
+            # Computed in a read-only session (on SQLite it neither waits for nor blocks the
+            # chat's writes), then written in a short write transaction.
+            with db.session(readonly=True) as s:
+                if brands is None:
+                    brands = list(s.scalars(select(Conversation.brand).distinct()))
+                rows: list[Row] = []
+                for brand in brands:
+                    q = InsightQuery(_midnight(day), _midnight(day + timedelta(days=1)), brand)
+                    rows += flatten(live_figures(s, q, now=now), day.isoformat(), brand)
             try:
                 with db.session() as s:
-                    rows: list[Row] = []
-                    for brand in brands:
-                        q = InsightQuery(_midnight(day), _midnight(day + timedelta(days=1)), brand)
-                        rows += flatten(live_figures(s, q, now=now), day.isoformat(), brand)
                     s.execute(delete(InsightRollup).where(InsightRollup.day == day.isoformat()))
                     s.execute(delete(InsightRollupDay).where(InsightRollupDay.day == day.isoformat()))
                     if rows:
@@ -226,3 +237,41 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
                 pass  # another worker rolled it up meanwhile
         day += timedelta(days=1)
     return rolled
+
+
+# Background refreshes: at most one running per database, started at most every REFRESH_EVERY.
+REFRESH_EVERY = timedelta(seconds=30)
+_background: weakref.WeakKeyDictionary[Database, tuple[threading.Thread, float]] = weakref.WeakKeyDictionary()
+_background_lock = threading.Lock()
+
+
+def refresh_all(db: Database, *, now: datetime | None = None) -> None:
+    """Both rollups: the turns' (``refresh``) and the tickets' (``ticket_rollups.refresh``)."""
+    from bot.store import ticket_rollups
+
+    refresh(db, now=now)
+    ticket_rollups.refresh(db, now=now)
+
+
+def refresh_soon(db: Database) -> bool:
+    """Refresh both rollups in a background thread, so that a page never waits for a day to be
+    rolled up (the provisional days take seconds on a large store every ``PROVISIONAL_FOR``).
+    Until it is done a report reads what is there: rolled-up days, the rest computed live, so
+    the figures are right and at most ``PROVISIONAL_FOR`` (plus the refresh's time) behind for
+    yesterday and today. Returns whether a refresh started (not when one is running or
+    started less than ``REFRESH_EVERY`` ago)."""
+    with _background_lock:
+        running = _background.get(db)
+        if running is not None and (running[0].is_alive() or monotonic() - running[1] < REFRESH_EVERY.total_seconds()):
+            return False
+        thread = threading.Thread(target=_refresh_logged, args=(db,), name="insight-rollups", daemon=True)
+        _background[db] = (thread, monotonic())
+        thread.start()
+        return True
+
+
+def _refresh_logged(db: Database) -> None:
+    try:
+        refresh_all(db)
+    except Exception:  # a background thread has nobody to raise to
+        log.exception("refreshing the insights' rollups failed; the reports compute the missing days live")

@@ -54,6 +54,7 @@ from bot.store.models import (
     Conversation,
     Feedback,
     FeedbackTarget,
+    Priority,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -317,11 +318,11 @@ def ticket_figures(s: Session, q: InsightQuery, *, now: datetime | None = None) 
     overdue = _counts(s.execute(select(Ticket.priority, func.count()).where(*active).group_by(Ticket.priority)))
     return {
         "opened": sum(by_priority.values()),
-        "by_priority": by_priority,
+        "by_priority": by_priority_rank(by_priority),
         "by_category": dict(sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))),
         "time_to_first_action": durations["first_action"],
         "time_to_resolution": durations["resolution"],
-        "overdue": {"total": sum(overdue.values()), "by_priority": overdue},
+        "overdue": {"total": sum(overdue.values()), "by_priority": by_priority_rank(overdue)},
     }
 
 
@@ -420,11 +421,13 @@ def compute_insights(
 ) -> dict[str, Any]:
     """Every figure of the period, as one JSON-ready object (the CLI's and the console's).
 
-    With ``rollups`` (the default), the days already rolled up (``insight_rollups``) are summed
-    from there and only the rest of the period is computed from the turns; the result is the
-    same (``tests/test_store_insight_rollups.py``), only faster on a large store.
+    With ``rollups`` (the default), the days already rolled up (``insight_rollups``, and
+    ``insight_ticket_rollups`` for the ticket figures) are summed from there and only the rest
+    of the period is computed from the turns and tickets; the result is the same
+    (``tests/test_store_insight_rollups.py``, ``tests/test_store_ticket_rollups.py``), only
+    faster on a large store.
     """
-    from bot.store import insight_rollups
+    from bot.store import insight_rollups, ticket_rollups
 
     if rollups:
         parts = insight_rollups.split(s, q, now=now)
@@ -445,9 +448,15 @@ def compute_insights(
         "escalation_reasons": figures["escalation_reasons"],
         "top_intents": figures["intents"][:TOP_INTENTS],
         "faq": figures["faq"],
-        "tickets": ticket_figures(s, q, now=now),
+        "tickets": ticket_rollups.ticket_figures(s, q, now=now) if rollups else ticket_figures(s, q, now=now),
         "funnels": figures["funnels"],
     }
+
+
+def by_priority_rank(counts: dict[str, int]) -> dict[str, int]:
+    """Counts per priority, most urgent first (any unknown priority last)."""
+    rank = {p.value: p.rank for p in Priority}
+    return dict(sorted(counts.items(), key=lambda kv: (-rank.get(kv[0], -1), kv[0])))
 
 
 def _rate(part: int, whole: int) -> float:

@@ -380,6 +380,8 @@ class Ticket(Base):
         Index("ix_tickets_category", "category"),
         Index("ix_tickets_assignee_id", "assignee_id"),
         Index("ix_tickets_created_at", "created_at"),  # the insights: tickets opened in a period
+        # the insights: active tickets past their due time, counted from the index alone
+        Index("ix_tickets_overdue", "status", "due_at", "brand", "priority"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -522,6 +524,36 @@ class InsightRollupDay(Base):
 
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InsightTicketRollup(Base):
+    """One ticket figure of the tickets one brand opened on one day (see
+    bot/store/ticket_rollups.py): a count per priority or category, or the count, sum or
+    longest of a duration in seconds."""
+
+    __tablename__ = "insight_ticket_rollups"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    figure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class InsightTicketState(Base):
+    """The one row saying how far the ticket rollup goes: every day up to ``through`` is rolled
+    up, with the tickets and ticket events up to the two marks (and less the ids in ``gaps``,
+    JSON) taken into account. ``version`` lets one worker at a time refresh it."""
+
+    __tablename__ = "insight_ticket_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    through: Mapped[str | None] = mapped_column(String(10))
+    tickets_seen: Mapped[int] = mapped_column(Integer, default=0)
+    events_seen: Mapped[int] = mapped_column(Integer, default=0)
+    gaps: Mapped[str] = mapped_column(Text, default="{}")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SharedState(Base):
