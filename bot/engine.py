@@ -77,7 +77,7 @@ def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
         settings.faq.embeddings_weight,
         intent_ranker=nlu.classifier.rank,
     )
-    policy = Policy(content, settings, faq, nlu.extractor, load_actions(), nlu.read_reply)
+    policy = Policy(content, settings, faq, nlu.extractor, load_actions(), nlu.read_reply, nlu.classifier.rank)
     assert content.scam_patterns is not None  # a broken file is a content error, raised above
     return Runtime(content, nlu, faq, policy, content.scam_patterns)
 
@@ -294,6 +294,9 @@ class Assistant:
                 secret=secret,
                 scam=scam,
                 now=now,
+                ticket_status=lambda: (
+                    None if (ticket := get_ticket_for_conversation(s, conv.id)) is None else ticket.status.value
+                ),
             )
             user_turn |= {
                 "intent": nlu["intent"] if nlu else None,

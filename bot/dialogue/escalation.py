@@ -271,12 +271,26 @@ class Escalation(_Base):
         """While a detail is asked: a message holding no detail at all may be a question, giving
         up or frustration. Handled here (True), the detail is asked again or the asking stops."""
         norm = normalize(text)
-        if self.extractor.extract(norm, now=turn.local_now) or self._contact_in(turn, text):
-            return False
+        intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
+        new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
+        other_problem = (
+            new_flow is not None and new_flow.name != state["collecting"].get("flow") and bool(state.get("ticket"))
+        )
         kind, confidence = self.read_reply(text)[0]
         if kind == "correct" and confidence >= MOVE_CONFIDENCE:
             return False  # 金额写错了，应该是250: a correction, read by _collect_answer
-        intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
+        contact = self._contact_in(turn, text)
+        found = self.extractor.extract(norm, now=turn.local_now)
+        if other_problem and not contact and (not found or any(w in norm for w in self._another_words)):
+            # 另外…又发现一笔200的扣款不是我操作的: another matter, into the ticket in the user's
+            # words; its amount or time belongs to it, not to the detail asked about the first
+            # problem. Without such a word, details in it answer what is asked (昨天三点充的100元).
+            self._ticket_learns_problem(state, turn, new_flow, text)
+            turn.say("collect_continue")
+            self._ask_detail(state, turn)
+            return True
+        if found or contact:
+            return False
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None
             turn.result.outcome = Outcome.SMALL_TALK
@@ -286,16 +300,17 @@ class Escalation(_Base):
             else:
                 turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
             return True
-        new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
-        if new_flow is not None and new_flow.name != state["collecting"].get("flow") and state.get("ticket"):
-            # Another problem while the ticket's details are asked: into the ticket, at its urgency.
-            state["urgency"] = higher(state.get("urgency"), new_flow.priority)
-            self._note_problem(state, text)
-            self._add_to_ticket(
-                turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, new_flow, text))
-            )
-            turn.say("ticket_updated", ticket=state["ticket"])
-        elif kind == "how_long" and confidence >= MOVE_CONFIDENCE:
+        if intent in ("thanks", "goodbye") and intent_confidence >= self.settings.nlu.intent_threshold:
+            # 好的谢谢 while a detail is asked: the user is done; the ticket keeps what it has.
+            collecting, state["collecting"] = state["collecting"], None
+            state.update(flow=None, step=None)
+            turn.result.outcome = Outcome.SMALL_TALK
+            if collecting.get("after_ticket") and state.get("ticket"):
+                turn.say("details_stopped", ticket=state["ticket"])
+            else:
+                turn.say(intent)
+            return True
+        if kind == "how_long" and confidence >= MOVE_CONFIDENCE:
             turn.say("how_long_unknown")
         elif kind in ("frustration", "complaint") and confidence >= MOVE_CONFIDENCE:
             state["complaint"] = state.get("complaint") or kind == "complaint"
@@ -321,6 +336,15 @@ class Escalation(_Base):
         turn.say("collect_continue")
         self._ask_detail(state, turn)
         return True
+
+    def _ticket_learns_problem(self, state: dict[str, Any], turn: Turn, flow: Flow, text: str) -> None:
+        """Another problem while the ticket's details are asked: into the ticket, at its urgency."""
+        state["urgency"] = higher(state.get("urgency"), flow.priority)
+        self._note_problem(state, text)
+        self._add_to_ticket(
+            turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, flow, text))
+        )
+        turn.say("ticket_updated", ticket=state["ticket"])
 
     def _finish_escalation(self, state: dict[str, Any], turn: Turn) -> None:
         collecting = state["collecting"]

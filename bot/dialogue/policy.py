@@ -8,6 +8,8 @@ transaction as the state).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +50,7 @@ from bot.dialogue.turn import (
     UpdateTicket,
 )
 from bot.errors import ConversationError
-from bot.faq.index import FaqHit, FaqIndex
+from bot.faq.index import FaqHit, FaqIndex, IntentRanker
 from bot.faq.knowledge import FaqEntry
 from bot.flows.model import ANSWER_KINDS, Flow, Option, Step
 from bot.nlu.entities import EntityExtractor, said_day
@@ -70,6 +72,10 @@ SURE_ANSWER = 0.6
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
 CORRECTION_CONFIDENCE = 0.2
+# Where a message breaks into clauses (有病吧，说了网络没问题).
+CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\s]+")
+# The negated part of a correction (不是充值, 不是充值的问题): up to a pause or the next 是.
+NEGATED = re.compile(r"不是[^，,。；;！!？?\s是]*")
 # An outburst that mentions support (什么垃圾客服 能不能快点) is a mood, not a request for a
 # person, unless the NLU is at least this sure it asks for one; the apology offers a human anyway.
 HANDOFF_OVER_MOOD = 0.8
@@ -87,9 +93,12 @@ class Policy(Escalation):
         extractor: EntityExtractor,
         actions: dict,
         read_reply: ReadReply,
+        rank_intents: IntentRanker | None = None,
     ) -> None:
         self.content = content
         self.read_reply = read_reply
+        # Intents of a piece of a message (the part of a correction that is not negated).
+        self.rank_intents = rank_intents
         self.settings = settings
         self.faq = faq_index
         self.extractor = extractor
@@ -102,6 +111,8 @@ class Policy(Escalation):
         self._no = {normalize(w) for w in answers.get("no", [])}
         self._skip = {normalize(w) for w in answers.get("skip", [])}
         self._question_words = tuple(answers.get("question", []))
+        self._progress_words = {normalize(w) for w in answers.get("progress", [])}
+        self._another_words = {normalize(w) for w in answers.get("another", [])}
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
@@ -138,6 +149,7 @@ class Policy(Escalation):
         secret: bool = False,
         scam: bool = False,
         now: datetime | None = None,
+        ticket_status: Callable[[], str | None] = lambda: None,
     ) -> TurnResult:
         """Decide this turn. `text` is already redacted; `nlu` is its parse (None for payloads).
 
@@ -150,6 +162,7 @@ class Policy(Escalation):
             now=now or datetime.now(UTC),
             open_ticket=open_ticket,
             update_ticket=update_ticket,
+            ticket_status=ticket_status,
         )
         migrate(state)  # a state stored by an older version
         state["resolved"] = False
@@ -233,6 +246,8 @@ class Policy(Escalation):
         intent, confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
         confident = confidence >= self.settings.nlu.intent_threshold
 
+        if self._asks_progress(state, turn, text, bare, intent if confident else None):
+            return self._tell_progress(state, turn)
         if (
             confident
             and intent == "human_handoff"
@@ -245,12 +260,12 @@ class Policy(Escalation):
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
         if (
             paused is not None
-            and confident
-            and intent == paused.name
+            and ((confident and intent == paused.name) or self._answers_a_step(text, norm))
             and not self._says_no(bare)
             and state["paused"].get("step") in paused.steps
         ):
-            # More about the interrupted problem (找到了 T2026… 128元): back to its step, read there.
+            # More about the interrupted problem (找到了 T2026… 128元), or an answer to its step
+            # (余额也够, after a question answered from the FAQ): back to its step, read there.
             step_id = state["paused"]["step"]
             state.update(paused=None, awaiting_feedback=None, flow=paused.name, step=step_id)
             return self._step_reply(
@@ -277,9 +292,55 @@ class Policy(Escalation):
                     return
         self._route(state, turn, norm, intent, confidence, nlu, text)
 
-    def _carries_detail(self, turn: Turn, text: str) -> bool:
+    def _asks_progress(self, state: dict[str, Any], turn: Turn, text: str, bare: str, intent: str | None) -> bool:
+        """工单处理到哪了 / 有人处理了吗 once a ticket exists (and not a new problem or a detail)."""
+        return (
+            bool(state.get("ticket"))
+            and any(word in bare for word in self._progress_words)
+            and intent not in self.content.flows
+            and not self._carries_detail(turn, text, besides_time=True)  # 现在 is a time, not a detail here
+        )
+
+    def _tell_progress(self, state: dict[str, Any], turn: Turn) -> None:
+        """The ticket's status as the store has it; a detail being asked is asked again."""
+        status = turn.ticket_status() or "open"
+        turn.result.outcome = Outcome.ANSWERED
+        turn.say(f"ticket_progress_{status}", ticket=state["ticket"])
+        if state.get("collecting"):
+            turn.say("collect_continue")
+            self._ask_detail(state, turn)
+
+    def _carries_detail(self, turn: Turn, text: str, *, besides_time: bool = False) -> bool:
         """The message holds a detail the extractor reads (联系我 138…: the number is the answer)."""
-        return bool(self.extractor.extract(normalize(text), now=turn.local_now) or self._contact_in(turn, text))
+        found = self.extractor.extract(normalize(text), now=turn.local_now)
+        if besides_time:
+            found = [e for e in found if e["entity"] != "time"]
+        return bool(found or self._contact_in(turn, text))
+
+    def _without_outburst(self, text: str) -> str | None:
+        """The message without its outburst clauses, when the rest surely answers a step."""
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) < 2:
+            return None
+        moods = [c for c in clauses if (r := self.read_reply(c)[0])[0] in MOODS and r[1] >= SURE_ANSWER]
+        if not moods or len(moods) == len(clauses):
+            return None
+        rest = "，".join(c for c in clauses if c not in moods)
+        kind, confidence = self.read_reply(rest)[0]
+        return rest if kind in ANSWER_KINDS and confidence >= SURE_ANSWER else None
+
+    def _answers_a_step(self, text: str, norm: str) -> bool:
+        """The reply surely reads as a step's answer (余额也够, 网络是好的), not a question, and
+        not a bare yes (好的: to "要继续吗？"), a resume word or a word about the answer (有帮助)."""
+        bare = PUNCT.sub("", norm)
+        if (
+            self._whole_yes_no(bare) is not None
+            or self._has_word(bare, self._resume_words)
+            or self._helpfulness(bare) is not None
+        ):
+            return False
+        kind, confidence = self.read_reply(text)[0]
+        return kind in ("fine", "solved", "cause") and confidence >= SURE_ANSWER and not self._is_question(text, norm)
 
     def _is_question(self, text: str, norm: str) -> bool:
         """The message asks something (`answers.question` words: 在哪, 多少, 吗…)."""
@@ -395,6 +456,12 @@ class Policy(Escalation):
         (bot/dialogue/answers.py); only a reply that is clearly something else leaves it."""
         if not bare:
             return self._not_understood(state, turn, flow, step)
+        rest = self._without_outburst(text)
+        if rest is not None:
+            # 有病吧，说了网络没问题: the outburst is acknowledged, the rest answers the step.
+            turn.say("mood_ack")
+            text, norm = rest, normalize(rest)
+            bare = PUNCT.sub("", norm)
         reading = self.read_step_reply(step, text)
         if reading.kind == "title" and reading.option is not None:
             return self._choose(state, turn, flow, step, reading.option, text)
@@ -407,7 +474,15 @@ class Policy(Escalation):
                 return self._start_flow(state, turn, intent, switching=True, opening=text)
             # "Still fails" about another problem altogether (我提现三天还没到账 in the top-up
             # checklist). Not a "cause": 限额不可能超 in the payment checklist reads as one.
-            if reading.kind == "failing" and nlu is not None and nlu["confidence"] >= OTHER_PROBLEM_CONFIDENCE:
+            # A cause that is itself a more urgent problem (账户好像被冻结了 in the top-up
+            # checklist) gets its own checklist too.
+            other = self.content.flows[intent]
+            more_urgent = other.priority is not None and higher(other.priority, flow.priority) != flow.priority
+            if (
+                (reading.kind == "failing" or (reading.kind == "cause" and more_urgent))
+                and nlu is not None
+                and nlu["confidence"] >= OTHER_PROBLEM_CONFIDENCE
+            ):
                 current = next((r["confidence"] for r in nlu["ranking"] if r["intent"] == flow.name), 0.0)
                 if current < CURRENT_PROBLEM_SHARE:
                     return self._start_flow(state, turn, intent, switching=True, opening=text)
@@ -435,11 +510,18 @@ class Policy(Escalation):
             turn.say(SMALL_TALK[intent])
             return self._step_buttons(turn, step, "step_continue")
         if reading.move == "correct":
-            # 说错了，是提现不是充值: the problem the user meant, if the NLU sees another one.
+            # 说错了，是提现不是充值: the problem the user meant, if the NLU sees another one. The
+            # negated part (不是充值) names the problem the user did not mean: it is read without it.
+            affirmed = NEGATED.sub(" ", norm)
+            ranking = (
+                [{"intent": i, "confidence": c} for i, c in self.rank_intents(affirmed)]
+                if affirmed != norm and self.rank_intents is not None
+                else (nlu or {}).get("ranking", [])
+            )
             meant = next(
                 (
                     r["intent"]
-                    for r in (nlu or {}).get("ranking", [])
+                    for r in ranking
                     if r["intent"] in self.content.flows
                     and r["intent"] != flow.name
                     and r["confidence"] >= CORRECTION_CONFIDENCE

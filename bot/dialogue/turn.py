@@ -110,6 +110,7 @@ class Turn:
         now: datetime,
         open_ticket: OpenTicket,
         update_ticket: UpdateTicket,
+        ticket_status: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.policy = policy
         self.brand_key = brand_key
@@ -120,6 +121,8 @@ class Turn:
         self.now = now
         self.open_ticket = open_ticket
         self.update_ticket = update_ticket
+        # The ticket's status in the store (open, in_progress…), read only when the user asks.
+        self.ticket_status = ticket_status
 
     @property
     def local_now(self) -> datetime:
