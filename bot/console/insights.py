@@ -20,7 +20,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot.console.errors import ConsoleError
-from bot.console.handlers import API_ROOT, ROOT, Console, Ctx
+from bot.console.pages import API_ROOT, ROOT
+from bot.console.session import Console, Ctx
 from bot.insights.labels import InsightLabels
 from bot.insights.report import build_report
 from bot.store.insights import InsightQuery
