@@ -858,7 +858,7 @@ def test_queue_order_filters_search_and_sla(
 
 
 def test_queue_pages(assistant: Assistant, login: Callable[[str], Agent]) -> None:
-    from bot.store.seed_bench import insert_fake_tickets
+    from bench.seed_bench import insert_fake_tickets
 
     insert_fake_tickets(assistant.db, 120)
     agent = login("alice")
@@ -953,7 +953,7 @@ def test_export_neutralises_spreadsheet_formulas(
 
 
 def test_export_streams_the_whole_filtered_queue(assistant: Assistant, login: Callable[[str], Agent]) -> None:
-    from bot.store.seed_bench import insert_fake_tickets
+    from bench.seed_bench import insert_fake_tickets
 
     insert_fake_tickets(assistant.db, 2500)  # more than one export batch
     agent = login("alice")

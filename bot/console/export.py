@@ -17,8 +17,9 @@ from bot.console.queue import filters, query
 from bot.console.session import Ctx
 from bot.console.views import csv_lines, export_row, is_contact, json_lines, ticket_row
 from bot.store import ConsoleUser, EventKind, Ticket, TicketQuery
-from bot.store.console_queries import record_events, tickets_after
+from bot.store.console_queries import record_events
 from bot.store.models import utcnow
+from bot.store.queue import tickets_after
 
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 

@@ -15,16 +15,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bot.console.pages import ROOT, safe_next
 from bot.console.session import Ctx
 from bot.console.views import ACTIVE, MINE, NOBODY, FilterError, Pager, QueueFilters, ticket_row
-from bot.store import Priority, StoreError, TicketQuery, TicketStatus, assign, get_user, list_users
+from bot.store import (
+    Priority,
+    StoreError,
+    TicketQuery,
+    TicketStatus,
+    assign,
+    change_status,
+    get_user,
+    list_tickets,
+    list_users,
+)
 from bot.store.console_queries import (
     get_ticket_locked,
     get_user_by_id,
     last_agent_actions,
     last_user_messages,
-    list_categories,
-    list_queue,
-    set_ticket_status,
 )
+from bot.store.queue import list_categories
 
 # Queue bulk actions (the queue's checkboxes), and how many tickets one request may change.
 BULK_ACTIONS = ("assign_me", "close")
@@ -38,7 +46,7 @@ def queue(ctx: Ctx, params: Mapping[str, str], *, per_page: int | None = None) -
     fmt = ctx.fmt()
     with ctx.db.session(readonly=True) as s:
         q = query(ctx, s, chosen, per_page=per_page)
-        tickets, total = list_queue(s, q)
+        tickets, total = list_tickets(s, q)
         wrote = last_user_messages(s, [t.conversation_id for t in tickets])
         acted = last_agent_actions(s, [t.id for t in tickets])
         rows = [
@@ -143,7 +151,7 @@ def bulk(ctx: Ctx, action: str, numbers: list[str], back: str) -> Response:
                 if not ticket.status.can_move_to(TicketStatus.CLOSED):
                     skipped += 1
                     continue
-                set_ticket_status(s, ticket, TicketStatus.CLOSED, actor=me.name)
+                change_status(s, ticket, TicketStatus.CLOSED, actor=me.name)
             changed += 1
     query_string = urllib.parse.urlencode({"done": "bulk", "changed": changed, "skipped": skipped})
     target = safe_next(back)

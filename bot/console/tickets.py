@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bot import store
 from bot.console.pages import ticket_url
 from bot.console.session import Ctx
 from bot.console.views import event_items, is_contact, shown_details, ticket_row, trail_items, transcript_items
@@ -40,7 +41,6 @@ from bot.store.console_queries import (
     last_user_messages,
     post_agent_reply,
     set_ticket_priority,
-    set_ticket_status,
 )
 from bot.store.models import utcnow
 from bot.text import render
@@ -150,7 +150,7 @@ def change_status(ctx: Ctx, number: str, new: str) -> Response:
     try:
         with ctx.db.session() as s:
             ticket = _locked(ctx, s, number)
-            set_ticket_status(s, ticket, target, actor=me.name)
+            store.change_status(s, ticket, target, actor=me.name)
             # Starting work on a ticket nobody has taken gives it to whoever starts.
             if target == TicketStatus.IN_PROGRESS and ticket.assignee_id is None:
                 assign(s, ticket, get_user_by_id(s, me.id), actor=me.name)

@@ -45,8 +45,8 @@ from bot.store.models import (
     parse_ticket_number,
     ticket_number,
 )
+from bot.store.queue import TicketQuery, list_tickets
 from bot.store.tickets import (
-    TicketQuery,
     add_note,
     add_to_ticket,
     assign,
@@ -55,7 +55,6 @@ from bot.store.tickets import (
     get_ticket,
     get_ticket_for_conversation,
     list_events,
-    list_tickets,
     record_event,
 )
 from bot.store.users import authenticate, create_user, get_user, list_users
