@@ -158,13 +158,11 @@ class Assistant:
             with self.db.session(readonly=True) as s:
                 conv = get_conversation(s, conversation_id)
                 if conv is None:
-                    raise ConversationError(
-                        f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
-                    )
+                    raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
                 expected = conv.token_hash
             self._remember_token(conversation_id, expected)
         if not token_hash_matches(expected, token):
-            raise ConversationError("The conversation token is missing or wrong.", status=403, code="forbidden")
+            raise ConversationError("The conversation token is missing or wrong.", code="forbidden")
 
     def _remember_token(self, conversation_id: str, token_hash: str) -> None:
         with self._token_lock:
@@ -195,7 +193,7 @@ class Assistant:
         """
         if (text is None) == (payload is None):
             raise ConversationError(
-                "Send either 'text' or 'payload', not both and not neither.", status=422, code="invalid_message"
+                "Send either 'text' or 'payload', not both and not neither.", code="invalid_message"
             )
         runtime = self.runtime
         now = now or datetime.now(UTC)
@@ -206,9 +204,7 @@ class Assistant:
         with self.db.session() as s:
             conv = lock_conversation(s, conversation_id)
             if conv is None:
-                raise ConversationError(
-                    f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
-                )
+                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
             if message_id is not None:
                 stored = stored_reply(s, conv.id, message_id)
                 if stored is not None:
@@ -359,9 +355,7 @@ class Assistant:
         with self.db.session(readonly=True) as s:
             conv = get_conversation(s, conversation_id)
             if conv is None:
-                raise ConversationError(
-                    f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
-                )
+                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
             return public_state(conv.state or fresh_state())
 
     def ticket_status(self, conversation_id: str) -> str | None:

@@ -71,7 +71,7 @@ def since(ctx: Ctx) -> tuple[str, datetime]:
     try:
         return value, since_datetime(value)
     except (ValueError, OverflowError):  # not like 7d, or further back than dates go
-        raise ctx.refuse(400, "bad_since", "bad_since", value=value[:40]) from None
+        raise ctx.refuse("bad_since", "bad_since", value=value[:40]) from None
 
 
 def unanswered(ctx: Ctx, start: datetime) -> tuple[list[UnansweredGroup], bool]:

@@ -28,9 +28,9 @@ def export(ctx: Ctx, fmt_name: str, params: Mapping[str, str], *, reveal: bool) 
     media_type = EXPORT_FORMATS.get(fmt_name)
     if media_type is None:
         reason = f"Unknown export format {fmt_name!r}: use csv or json."
-        raise ctx.refuse(404, "not_found", "bad_request", reason=reason)
+        raise ctx.refuse("not_found", "bad_request", reason=reason)
     if reveal and not ctx.is_admin:
-        raise ctx.refuse(403, "forbidden", "forbidden_admin")
+        raise ctx.refuse("forbidden", "forbidden_admin")
     chosen = filters(ctx, params)
     with ctx.db.session(readonly=True) as s:
         q = query(ctx, s, chosen, per_page=1)

@@ -72,12 +72,12 @@ def _period(ctx: Ctx, labels: InsightLabels) -> tuple[date, date, str | None]:
             else end - timedelta(days=ctx.settings.insights.default_days - 1)
         )
     except ValueError:
-        raise ConsoleError(400, "bad_period", labels.text("bad_period")) from None
+        raise ConsoleError("bad_period", labels.text("bad_period")) from None
     if start > end or (end - start).days >= MAX_DAYS:
-        raise ConsoleError(400, "bad_period", labels.text("bad_period"))
+        raise ConsoleError("bad_period", labels.text("bad_period"))
     brand = params.get("brand") or None
     if brand is not None and brand not in ctx.settings.brands:
-        raise ConsoleError(400, "bad_brand", labels.text("bad_brand", brand=brand[:40]))
+        raise ConsoleError("bad_brand", labels.text("bad_brand", brand=brand[:40]))
     return start, end, brand
 
 

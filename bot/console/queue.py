@@ -68,7 +68,7 @@ def filters(ctx: Ctx, params: Mapping[str, str]) -> QueueFilters:
     try:
         return QueueFilters.from_params(params, ctx.settings)
     except FilterError as exc:
-        raise ctx.refuse(400, "bad_filter", "bad_request", reason=str(exc)) from None
+        raise ctx.refuse("bad_filter", "bad_request", reason=str(exc)) from None
 
 
 def query(ctx: Ctx, s: Any, chosen: QueueFilters, *, per_page: int) -> TicketQuery:
@@ -77,12 +77,12 @@ def query(ctx: Ctx, s: Any, chosen: QueueFilters, *, per_page: int) -> TicketQue
         named = get_user(s, chosen.assignee)
         if named is None:
             reason = f"Unknown assignee {chosen.assignee!r}: use a console user's name, 'mine' or 'none'."
-            raise ctx.refuse(400, "bad_filter", "bad_request", reason=reason)
+            raise ctx.refuse("bad_filter", "bad_request", reason=reason)
         assignee_id = named.id
     try:
         return chosen.query(me=ctx.me, assignee_id=assignee_id, per_page=per_page)
     except StoreError as exc:
-        raise ctx.refuse(400, "bad_filter", "bad_request", reason=str(exc)) from None
+        raise ctx.refuse("bad_filter", "bad_request", reason=str(exc)) from None
 
 
 def _count(value: str | None) -> int:
@@ -127,11 +127,11 @@ def bulk(ctx: Ctx, action: str, numbers: list[str], back: str) -> Response:
     apply to (already mine, not closable from its status, someone else's) is skipped."""
     if action not in BULK_ACTIONS:
         reason = f"Unknown bulk action {action!r}: use one of {', '.join(BULK_ACTIONS)}."
-        raise ctx.refuse(400, "bad_action", "bad_request", reason=reason)
+        raise ctx.refuse("bad_action", "bad_request", reason=reason)
     chosen = list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
     if not chosen or len(chosen) > MAX_BULK:
         reason = f"Choose between 1 and {MAX_BULK} tickets (got {len(chosen)})."
-        raise ctx.refuse(400, "bad_selection", "bad_request", reason=reason)
+        raise ctx.refuse("bad_selection", "bad_request", reason=reason)
     me = ctx.me
     changed = skipped = 0
     for number in chosen:

@@ -114,16 +114,16 @@ def _route_class(console: Console) -> type[APIRoute]:
                     response = await run_in_threadpool(console.error_response, request, exc)
                 except RequestValidationError as exc:
                     reason = "; ".join(str(e.get("msg")) for e in exc.errors()) or "invalid request"
-                    error = ConsoleError(400, "bad_request", reason)
+                    error = ConsoleError("bad_request", reason)
                     response = await run_in_threadpool(console.error_response, request, error)
                 except StoreError as exc:  # the database is unreachable or stayed locked
                     # The reason names the database: it goes to the log, never to the page.
                     note_failure(f"database failure: {exc}")
-                    error = console.failure(request, 503, "store_unavailable")
+                    error = console.failure(request, "store_unavailable")
                     response = await run_in_threadpool(console.error_response, request, error)
                 except WalletbotError as exc:  # e.g. a broken console: section of config.yml
                     note_failure(f"console failure: {exc}")
-                    error = console.failure(request, 500, "server_error")
+                    error = console.failure(request, "server_error")
                     response = await run_in_threadpool(console.error_response, request, error)
                 _secure(request, response)
                 return response
@@ -254,7 +254,7 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
     def static(name: str) -> Response:
         media_type = STATIC_FILES.get(name)
         if media_type is None:
-            raise ConsoleError(404, "not_found", f"No console file {name!r}.")
+            raise ConsoleError("not_found", f"No console file {name!r}.")
         return FileResponse(STATIC_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
     # ------------------------------------------------------------------ JSON API
@@ -285,7 +285,6 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         if params.get("reveal", "").lower() in _TRUE:
             ctx.require_admin()
             raise ConsoleError(
-                405,
                 "post_required",
                 "Exports with full contact details are audited and must be posted with the "
                 "session's CSRF token: POST this URL with reveal=1 and csrf_token.",

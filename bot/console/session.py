@@ -97,12 +97,13 @@ class Ctx:
     def fmt(self) -> Formatter:
         return Formatter(self.config, self.settings, utcnow())
 
-    def refuse(self, status: int, code: str, label: str, **values: object) -> ConsoleError:
-        return ConsoleError(status, code, self.config.text(label, **values))
+    def refuse(self, code: str, label: str, **values: object) -> ConsoleError:
+        """A refusal with code ``code`` and the ``label`` text of config.yml as its message."""
+        return ConsoleError(code, self.config.text(label, **values))
 
     def require_admin(self) -> None:
         if not self.is_admin:
-            raise self.refuse(403, "forbidden", "forbidden_admin")
+            raise self.refuse("forbidden", "forbidden_admin")
 
     def render(self, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
         return self.parts.pages.render(self, template, status=status, **values)
@@ -127,7 +128,7 @@ class Console:
         """The app's Assistant and what the console derives from its settings (made once)."""
         assistant = getattr(request.app.state, "assistant", None)
         if assistant is None:
-            raise ConsoleError(503, "not_ready", "The assistant is still loading: retry shortly.")
+            raise ConsoleError("not_ready", "The assistant is still loading: retry shortly.")
         settings: Settings = assistant.settings
         store = getattr(request.app.state, "shared_state", None) or self._memory
         parts = self._parts
@@ -179,7 +180,7 @@ class Console:
         check_origin(ctx)
         given = csrf_token or request.headers.get("x-csrf-token")
         if not ctx.parts.signer.token_matches(ctx.csrf, given):
-            raise ctx.refuse(403, "csrf_failed", "csrf_failed")
+            raise ctx.refuse("csrf_failed", "csrf_failed")
         return ctx
 
     def render(self, ctx: Ctx, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
@@ -192,21 +193,21 @@ class Console:
             config = None
         return self.pages.error_response(request, exc, config)
 
-    def failure(self, request: Request, status: int, label: str) -> ConsoleError:
+    def failure(self, request: Request, label: str) -> ConsoleError:
         """A 5xx whose page says only what happened and the request id; the log has the rest."""
         request_id = current_id() or "-"
         try:
             message = self.parts(request)[1].config.text(label, request_id=request_id)
         except WalletbotError:  # the console: section itself is what is broken
             message = f"{label} ({request_id})"
-        return ConsoleError(status, label, message)
+        return ConsoleError(label, message)
 
 
 def check_origin(ctx: Ctx) -> None:
     """Refuse a POST that the browser says comes from another site."""
     request = ctx.request
     if request.headers.get("sec-fetch-site") == "cross-site":
-        raise ctx.refuse(403, "csrf_failed", "csrf_failed")
+        raise ctx.refuse("csrf_failed", "csrf_failed")
     origin = request.headers.get("origin")
     if origin is None:
         return
@@ -214,7 +215,7 @@ def check_origin(ctx: Ctx) -> None:
     # cross-site form cannot set either header, so trusting it opens nothing).
     hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
     if origin == "null" or urllib.parse.urlsplit(origin).netloc not in hosts - {""}:
-        raise ctx.refuse(403, "csrf_failed", "csrf_failed")
+        raise ctx.refuse("csrf_failed", "csrf_failed")
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
@@ -265,7 +266,7 @@ def login(console: Console, request: Request, name: str, password: str, token: s
     nonce = request.cookies.get(LOGIN_COOKIE)
     signer, limiter = ctx.parts.signer, ctx.parts.limiter
     if not nonce or not signer.token_matches(signer.login_token(nonce), token):
-        raise ctx.refuse(403, "csrf_failed", "csrf_failed")
+        raise ctx.refuse("csrf_failed", "csrf_failed")
     ip = client_ip(request)
     wait = limiter.wait_seconds(ip, name)
     if wait is not None:

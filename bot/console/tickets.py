@@ -59,10 +59,10 @@ def can_reveal(user: ConsoleUser, ticket: Ticket) -> bool:
 def checked_text(ctx: Ctx, text: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise ctx.refuse(400, "empty_text", "empty_text")
+        raise ctx.refuse("empty_text", "empty_text")
     limit = ctx.settings.http.max_message_chars
     if len(text) > limit:
-        raise ctx.refuse(413, "text_too_long", "text_too_long", length=len(text), max=limit)
+        raise ctx.refuse("text_too_long", "text_too_long", length=len(text), max=limit)
     return text
 
 
@@ -71,7 +71,7 @@ def ticket_data(ctx: Ctx, number: str, revealed: frozenset[str] = frozenset()) -
     with ctx.db.session(readonly=True) as s:
         ticket = get_ticket(s, number)
         if ticket is None:
-            raise ctx.refuse(404, "not_found", "not_found", number=number)
+            raise ctx.refuse("not_found", "not_found", number=number)
         conv = get_conversation(s, ticket.conversation_id)
         wrote = last_user_messages(s, [ticket.conversation_id])
         acted = last_agent_actions(s, [ticket.id])
@@ -146,7 +146,7 @@ def change_status(ctx: Ctx, number: str, new: str) -> Response:
         target = TicketStatus(new)
     except ValueError:
         reason = f"Unknown status {new!r}: use one of {', '.join(s.value for s in TicketStatus)}."
-        raise ctx.refuse(400, "bad_status", "bad_request", reason=reason) from None
+        raise ctx.refuse("bad_status", "bad_request", reason=reason) from None
     try:
         with ctx.db.session() as s:
             ticket = _locked(ctx, s, number)
@@ -172,7 +172,7 @@ def change_priority(ctx: Ctx, number: str, new: str) -> Response:
         target = Priority(new)
     except ValueError:
         reason = f"Unknown priority {new!r}: use one of {', '.join(p.value for p in Priority)}."
-        raise ctx.refuse(400, "bad_priority", "bad_request", reason=reason) from None
+        raise ctx.refuse("bad_priority", "bad_request", reason=reason) from None
     with ctx.db.session() as s:
         ticket = _locked(ctx, s, number)
         sla = ctx.settings.brands[ticket.brand].sla_hours if ticket.brand in ctx.settings.brands else {}
@@ -189,13 +189,13 @@ def change_assignee(ctx: Ctx, number: str, assignee: str) -> Response:
             target = get_user(s, assignee)
             if target is None:
                 reason = f"Unknown console user {assignee!r}: pick one from the list."
-                raise ctx.refuse(400, "unknown_user", "bad_request", reason=reason)
+                raise ctx.refuse("unknown_user", "bad_request", reason=reason)
         if not ctx.is_admin:
             current = ticket.assignee_id
             taking = target is not None and target.id == me.id and current in (None, me.id)
             releasing = target is None and current == me.id
             if not (taking or releasing):
-                raise ctx.refuse(403, "forbidden", "forbidden_assign")
+                raise ctx.refuse("forbidden", "forbidden_assign")
         assign(s, ticket, target, actor=me.name)
     return _after_change(number, "assign")
 
@@ -214,7 +214,7 @@ def reply(ctx: Ctx, number: str, text: str) -> Response:
     with ctx.db.session() as s:
         ticket = _locked(ctx, s, number)
         if not ticket.status.is_active:
-            raise ctx.refuse(409, "ticket_closed", "reply_closed")
+            raise ctx.refuse("ticket_closed", "reply_closed")
         post_agent_reply(s, ticket, text, actor=me.name)
         # Whoever answers the user first takes the ticket.
         if ticket.assignee_id is None:
@@ -229,9 +229,9 @@ def reveal(ctx: Ctx, number: str, field: str) -> Response:
         details = ticket.details or {}
         if not is_contact(field) or details.get(field) is None:
             reason = f"Ticket {number} has no contact detail {field!r} to reveal."
-            raise ctx.refuse(400, "bad_field", "bad_request", reason=reason)
+            raise ctx.refuse("bad_field", "bad_request", reason=reason)
         if not can_reveal(me, ticket):
-            raise ctx.refuse(403, "forbidden", "forbidden_reveal")
+            raise ctx.refuse("forbidden", "forbidden_reveal")
         record_event(s, ticket, actor=me.name, kind=EventKind.REVEAL, after={"field": field})
     # Post/Redirect/Get: the page the browser lands on shows what this reveal opened.
     return RedirectResponse(ticket_url(number, done="reveal", field=field), status_code=303)
@@ -267,5 +267,5 @@ def _recently_revealed(ctx: Ctx, s: Any, ticket: Ticket) -> frozenset[str]:
 def _locked(ctx: Ctx, s: Any, number: str) -> Ticket:
     ticket = get_ticket_locked(s, number)
     if ticket is None:
-        raise ctx.refuse(404, "not_found", "not_found", number=number)
+        raise ctx.refuse("not_found", "not_found", number=number)
     return ticket

@@ -19,6 +19,7 @@ from typing import Any
 from bot import guard
 from bot.config import Settings
 from bot.console.texts import ConsoleConfig
+from bot.errors import WalletbotError
 from bot.store import (
     ConsoleUser,
     Priority,
@@ -56,8 +57,10 @@ _COLLECT_PREFIX = "collect:"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-class FilterError(ValueError):
+class FilterError(WalletbotError):
     """A queue filter value that is not one of the choices; the message quotes it."""
+
+    code = "bad_filter"
 
 
 # --------------------------------------------------------------------------- masking
