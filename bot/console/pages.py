@@ -19,8 +19,8 @@ from bot.console.errors import ConsoleError, NotSignedIn
 from bot.request_ids import current_id
 
 if TYPE_CHECKING:
+    from bot.config_texts import ConsoleSettings
     from bot.console.session import Ctx
-    from bot.console.texts import ConsoleConfig
 
 ROOT = "/console"
 API_ROOT = "/console/api/"
@@ -45,7 +45,7 @@ class Pages:
         template: str,
         *,
         status: int = 200,
-        config: ConsoleConfig | None = None,
+        config: ConsoleSettings | None = None,
         **values: Any,
     ) -> HTMLResponse:
         """An HTML page; ``config`` is only needed when there is no context (error pages)."""
@@ -66,7 +66,7 @@ class Pages:
         )
         return HTMLResponse(page, status_code=status)
 
-    def error_response(self, request: Request, exc: ConsoleError, config: ConsoleConfig | None) -> Response:
+    def error_response(self, request: Request, exc: ConsoleError, config: ConsoleSettings | None) -> Response:
         """The refusal as JSON under the API roots, else as a page (plain text without a config);
         no session on a page redirects to the sign-in form, coming back here afterwards."""
         is_api = request.url.path.startswith((API_ROOT, ADMIN_API_ROOT))

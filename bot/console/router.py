@@ -121,7 +121,7 @@ def _route_class(console: Console) -> type[APIRoute]:
                     note_failure(f"database failure: {exc}")
                     error = console.failure(request, "store_unavailable")
                     response = await run_in_threadpool(console.error_response, request, error)
-                except WalletbotError as exc:  # e.g. a broken console: section of config.yml
+                except WalletbotError as exc:  # e.g. the signing key cannot be written
                     note_failure(f"console failure: {exc}")
                     error = console.failure(request, "server_error")
                     response = await run_in_threadpool(console.error_response, request, error)

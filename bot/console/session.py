@@ -20,6 +20,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.config import Settings
+from bot.config_texts import ConsoleSettings
 from bot.console.auth import (
     COOKIE_PATH,
     LOGIN_COOKIE,
@@ -33,7 +34,6 @@ from bot.console.auth import (
 )
 from bot.console.errors import ConsoleError, NotSignedIn
 from bot.console.pages import ROOT, Pages, safe_next
-from bot.console.texts import ConsoleConfig
 from bot.console.views import Formatter
 from bot.errors import WalletbotError
 from bot.request_ids import current_id
@@ -51,7 +51,7 @@ class Parts:
     """What the console derives once from the app's settings."""
 
     settings: Settings
-    config: ConsoleConfig
+    config: ConsoleSettings
     signer: SessionSigner
     limiter: LoginLimiter
     revoked: RevokedSessions
@@ -77,7 +77,7 @@ class Ctx:
         return self.parts.settings
 
     @property
-    def config(self) -> ConsoleConfig:
+    def config(self) -> ConsoleSettings:
         return self.parts.config
 
     @property
@@ -140,17 +140,17 @@ class Console:
         return assistant, parts
 
     def _make_parts(self, settings: Settings, store: StateStore) -> Parts:
-        config = ConsoleConfig.from_settings(settings)
-        key = resolve_secret(config.secret, settings.models_dir, self.environ)
+        config = settings.console  # validated with the settings: it cannot be broken here
+        key = resolve_secret(config.secret_text, settings.models_dir, self.environ)
         return Parts(
             settings=settings,
             config=config,
             signer=SessionSigner(key, config.session_hours * 3600),
             limiter=LoginLimiter(
                 store,
-                per_name=config.login_per_name,
-                per_ip=config.login_per_ip,
-                window_seconds=config.login_window_minutes * 60,
+                per_name=config.login_limit.per_name,
+                per_ip=config.login_limit.per_ip,
+                window_seconds=config.login_limit.window_minutes * 60,
             ),
             revoked=RevokedSessions(store),
             pages=self.pages,
@@ -188,8 +188,8 @@ class Console:
 
     def error_response(self, request: Request, exc: ConsoleError) -> Response:
         try:
-            config: ConsoleConfig | None = self.parts(request)[1].config
-        except WalletbotError:  # not ready, or the console: section is broken
+            config: ConsoleSettings | None = self.parts(request)[1].config
+        except WalletbotError:  # not ready, or the signing key cannot be made
             config = None
         return self.pages.error_response(request, exc, config)
 
@@ -198,7 +198,7 @@ class Console:
         request_id = current_id() or "-"
         try:
             message = self.parts(request)[1].config.text(label, request_id=request_id)
-        except WalletbotError:  # the console: section itself is what is broken
+        except WalletbotError:  # not ready, or the signing key cannot be made
             message = f"{label} ({request_id})"
         return ConsoleError(label, message)
 

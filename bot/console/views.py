@@ -18,7 +18,7 @@ from typing import Any
 
 from bot import guard
 from bot.config import Settings
-from bot.console.texts import ConsoleConfig
+from bot.config_texts import ConsoleSettings
 from bot.errors import WalletbotError
 from bot.store import (
     ConsoleUser,
@@ -181,14 +181,14 @@ class QueueFilters:
 class Formatter:
     """Turns stored values into what people read: local times, names of statuses…"""
 
-    config: ConsoleConfig
+    config: ConsoleSettings
     settings: Settings
     now: datetime
 
     def time(self, value: datetime | None) -> str:
         if value is None:
             return ""
-        return value.astimezone(self.config.timezone).strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M")
 
     def stamp(self, value: object) -> str:
         """An ISO timestamp stored as text (trail, audit values) in local time; else as is."""
