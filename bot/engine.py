@@ -125,13 +125,7 @@ class Assistant:
         self.db.dispose()
 
     def ready(self) -> dict[str, bool]:
-        try:
-            with self.db.session(readonly=True) as s:
-                s.execute(__import__("sqlalchemy").text("SELECT 1"))
-            database = True
-        except Exception:  # noqa: BLE001 - readiness reports, never raises
-            database = False
-        return {"model": self.runtime is not None, "database": database}
+        return {"model": self.runtime is not None, "database": self.db.ping()}
 
     # ------------------------------------------------------------------ conversations
 

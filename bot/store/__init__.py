@@ -24,7 +24,6 @@ from bot.store.conversations import (
     save_state,
     stored_reply,
     token_hash_matches,
-    token_matches,
 )
 from bot.store.db import Database
 from bot.store.errors import InvalidTransition, StoreError, UserExists
@@ -107,5 +106,4 @@ __all__ = [
     "stored_reply",
     "ticket_number",
     "token_hash_matches",
-    "token_matches",
 ]
