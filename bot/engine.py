@@ -183,7 +183,8 @@ class Assistant:
         lost reply must not apply the message twice).
 
         Raises:
-            ConversationError: unknown conversation (404), a payload not valid now (400).
+            ConversationError: code not_found (unknown conversation), unknown_payload (a button not
+                valid now) or invalid_message; bot.api.errors turns the code into a status.
         """
         if (text is None) == (payload is None):
             raise ConversationError(
