@@ -233,9 +233,9 @@ def _first_problem(exc: ValidationError, config_path: Path) -> str:
     """The first invalid key of the config file, named in full, with what to do about it."""
     first = exc.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
-    section = str(first["loc"][0]) if first["loc"] else "the top level"
     if first["type"] == "missing":
-        return f"Config '{key}' in '{config_path}' is missing: add it to the {section}: section."
+        where = f"the {first['loc'][0]}: section" if len(first["loc"]) > 1 else "the file (see config.yml)"
+        return f"Config '{key}' in '{config_path}' is missing: add it to {where}."
     message = first["msg"].removeprefix("Value error, ")
     got = repr(first.get("input"))
     if _SECRET_KEYS & {str(p) for p in first["loc"]}:

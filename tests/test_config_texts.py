@@ -111,6 +111,11 @@ def test_the_secret_from_the_environment_and_its_repr(config: Path) -> None:
     assert "0123456789abcdef" not in repr(settings)
 
 
+def test_a_missing_section_is_named(config: Path) -> None:
+    _break(config, lambda raw: raw.pop("ui"))
+    assert _refusal(config) == f"Config 'ui' in '{config}' is missing: add it to the file (see config.yml)."
+
+
 def test_ui_poll_seconds_out_of_range(config: Path) -> None:
     _break(config, lambda raw: raw["ui"].update(poll_seconds=0.5))
     assert "Config 'ui.poll_seconds'" in _refusal(config)
