@@ -1,6 +1,6 @@
 """How fast the console's queue page answers with many tickets.
 
-Seeds a SQLite file with fake tickets (``bot.store.seed_bench.insert_fake_tickets``), signs in
+Seeds a SQLite file with fake tickets (``bench/seed_bench.py``), signs in
 an agent, and times whole queue page requests through the ASGI app (routing, session check,
 queries, template), the way a browser would ask for them::
 
@@ -28,10 +28,10 @@ from sqlalchemy import update
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from bench.seed_bench import insert_fake_tickets  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.console import build_console_router  # noqa: E402
 from bot.store import Database, Ticket, create_user  # noqa: E402
-from bot.store.seed_bench import insert_fake_tickets  # noqa: E402
 
 TARGET_MS = 300.0
 AGENT, PASSWORD = "bench-agent", "bench-password-1"

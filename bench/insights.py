@@ -32,12 +32,12 @@ from sqlalchemy import create_engine, func, make_url, select, text, update
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from bench.seed_bench import insert_fake_tickets  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.console import build_console_router  # noqa: E402
 from bot.content import load_content  # noqa: E402
 from bot.store import Database, Turn, create_user  # noqa: E402
 from bot.store.insight_rollups import refresh  # noqa: E402
-from bot.store.seed_bench import insert_fake_tickets  # noqa: E402
 from bot.store.seed_turns import insert_fake_turns  # noqa: E402
 from bot.store.ticket_rollups import refresh as refresh_tickets  # noqa: E402
 

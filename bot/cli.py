@@ -220,8 +220,7 @@ def tickets() -> None:
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str | None, limit: int) -> None:
     """The queue: open tickets first, by priority then age."""
-    from bot.store import Database
-    from bot.store.tickets import TicketQuery, list_tickets
+    from bot.store import Database, TicketQuery, list_tickets
 
     db = Database(_settings(ctx).database_url)
     db.migrate()

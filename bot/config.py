@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.config_texts import ConsoleSettings, UiTexts
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -162,8 +163,9 @@ class Settings(_Section):
     faq: FaqSettings = Field(default_factory=FaqSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
-    ui: dict[str, Any] = Field(default_factory=dict)
-    console: dict[str, Any] = Field(default_factory=dict)
+    # Words people read (bot/config_texts.py): required, so that a missing text stops the start.
+    ui: UiTexts
+    console: ConsoleSettings
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     insights: InsightsSettings = Field(default_factory=InsightsSettings)
     brands: dict[str, Brand]
@@ -223,6 +225,26 @@ def _known_keys(section: str) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
+# Values never quoted back in an error message.
+_SECRET_KEYS = frozenset({"secret", "token", "database_url", "redis_url"})
+
+
+def _first_problem(exc: ValidationError, config_path: Path) -> str:
+    """The first invalid key of the config file, named in full, with what to do about it."""
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "missing":
+        where = f"the {first['loc'][0]}: section" if len(first["loc"]) > 1 else "the file (see config.yml)"
+        return f"Config '{key}' in '{config_path}' is missing: add it to {where}."
+    message = first["msg"].removeprefix("Value error, ")
+    got = repr(first.get("input"))
+    if _SECRET_KEYS & {str(p) for p in first["loc"]}:
+        got = "***"
+    elif len(got) > 80:
+        got = got[:77] + "..."
+    return f"Config '{key}' in '{config_path}' is invalid: {message} (got {got})."
+
+
 def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read the config file (default: $WALLETBOT_CONFIG or ./config.yml) and the environment.
 
@@ -248,11 +270,7 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"Config '{key}' in '{config_path}' is invalid: {first['msg']} (got {first.get('input')!r})."
-        ) from exc
+        raise ConfigError(_first_problem(exc, config_path)) from exc
     if settings.default_brand not in settings.brands:
         raise ConfigError(
             f"Config 'default_brand' is '{settings.default_brand}', which is not one of brands: "

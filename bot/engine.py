@@ -125,13 +125,7 @@ class Assistant:
         self.db.dispose()
 
     def ready(self) -> dict[str, bool]:
-        try:
-            with self.db.session(readonly=True) as s:
-                s.execute(__import__("sqlalchemy").text("SELECT 1"))
-            database = True
-        except Exception:  # noqa: BLE001 - readiness reports, never raises
-            database = False
-        return {"model": self.runtime is not None, "database": database}
+        return {"model": self.runtime is not None, "database": self.db.ping()}
 
     # ------------------------------------------------------------------ conversations
 
@@ -158,13 +152,11 @@ class Assistant:
             with self.db.session(readonly=True) as s:
                 conv = get_conversation(s, conversation_id)
                 if conv is None:
-                    raise ConversationError(
-                        f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
-                    )
+                    raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
                 expected = conv.token_hash
             self._remember_token(conversation_id, expected)
         if not token_hash_matches(expected, token):
-            raise ConversationError("The conversation token is missing or wrong.", status=403, code="forbidden")
+            raise ConversationError("The conversation token is missing or wrong.", code="forbidden")
 
     def _remember_token(self, conversation_id: str, token_hash: str) -> None:
         with self._token_lock:
@@ -191,11 +183,12 @@ class Assistant:
         lost reply must not apply the message twice).
 
         Raises:
-            ConversationError: unknown conversation (404), a payload not valid now (400).
+            ConversationError: code not_found (unknown conversation), unknown_payload (a button not
+                valid now) or invalid_message; bot.api.errors turns the code into a status.
         """
         if (text is None) == (payload is None):
             raise ConversationError(
-                "Send either 'text' or 'payload', not both and not neither.", status=422, code="invalid_message"
+                "Send either 'text' or 'payload', not both and not neither.", code="invalid_message"
             )
         runtime = self.runtime
         now = now or datetime.now(UTC)
@@ -206,9 +199,7 @@ class Assistant:
         with self.db.session() as s:
             conv = lock_conversation(s, conversation_id)
             if conv is None:
-                raise ConversationError(
-                    f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
-                )
+                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
             if message_id is not None:
                 stored = stored_reply(s, conv.id, message_id)
                 if stored is not None:
@@ -362,9 +353,7 @@ class Assistant:
         with self.db.session(readonly=True) as s:
             conv = get_conversation(s, conversation_id)
             if conv is None:
-                raise ConversationError(
-                    f"Conversation '{conversation_id}' does not exist.", status=404, code="not_found"
-                )
+                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
             return public_state(conv.state or fresh_state())
 
     def ticket_status(self, conversation_id: str) -> str | None:

@@ -17,7 +17,7 @@ Detection is rule-based, so it is fast and explainable:
 
 Errors::
 
-    ValueError
+    WalletbotError           (bot.errors)
      └── ScamPatternsError   a scam pattern file is malformed (names the file, line and key)
 """
 
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import yaml
+
+from bot.errors import WalletbotError
 
 SECRET_KINDS: frozenset[str] = frozenset({"password", "payment_password", "verification_code", "cvv"})
 PERSONAL_KINDS: frozenset[str] = frozenset({"card_number", "id_number", "phone", "email", "account_number"})
@@ -93,12 +95,14 @@ class ScamPatterns:
         return tuple(dict.fromkeys(kind for kind, _ in self.rules))
 
 
-class ScamPatternsError(ValueError):
+class ScamPatternsError(WalletbotError):
     """A scam pattern file cannot be used; the message names the file, line and key.
 
     ``line`` and ``reason`` (the message without ``file:line:``) let ``walletbot validate``
     report it like any content problem.
     """
+
+    code = "scam_patterns_invalid"
 
     def __init__(self, path: pathlib.Path, line: int | None, reason: str) -> None:
         super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
@@ -668,7 +672,7 @@ def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
     Compiling at load time means a bad regex stops the bot at start-up, not mid-conversation.
 
     Raises:
-        ScamPatternsError (a ValueError): the file is not valid YAML, a key is missing or of the
+        ScamPatternsError: the file is not valid YAML, a key is missing or of the
             wrong type, a kind is not snake_case or repeated, or a regex does not compile or
             matches an empty message. The message reads ``file:line: key: problem``.
         OSError: the file cannot be read.

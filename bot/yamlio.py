@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from bot.errors import WalletbotError
+
 # The Chinese gloss of each kind of problem, by code: texts for people live in a YAML file.
 PROBLEM_ZH: dict[str, str] = yaml.safe_load((Path(__file__).with_name("problem_texts.yml")).read_text(encoding="utf-8"))
 
@@ -74,8 +76,10 @@ class LineList(list):
         return self.lines[index] if 0 <= index < len(self.lines) else self.line
 
 
-class YamlFileError(Exception):
+class YamlFileError(WalletbotError):
     """The file is not YAML at all; carries the Problem to report."""
+
+    code = "yaml_invalid"
 
     def __init__(self, problem: Problem) -> None:
         super().__init__(str(problem))

@@ -195,7 +195,7 @@ def test_unknown_payload_is_a_clear_error(chat):
     c.say("充值失败")
     with pytest.raises(ConversationError) as info:
         c.press("no_such_button")
-    assert info.value.status == 400
+    assert info.value.code == "unknown_payload"  # bot.api.errors answers it with 400
     assert "no_such_button" in str(info.value)
 
 

@@ -502,9 +502,9 @@ def _load_text(tmp_path: pathlib.Path, text: str) -> ScamPatterns:
     ],
 )
 def test_a_bad_pattern_file_names_file_line_and_key(tmp_path: pathlib.Path, text: str, message: str) -> None:
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(ScamPatternsError) as excinfo:
         _load_text(tmp_path, text)
-    assert isinstance(excinfo.value, ScamPatternsError)
+    assert excinfo.value.code == "scam_patterns_invalid"
     assert str(excinfo.value) == message.format(path=tmp_path / "scam.yml")
 
 

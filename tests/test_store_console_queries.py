@@ -1,11 +1,9 @@
-"""bot.store.console_queries on SQLite and PostgreSQL: the console's queue plans, exports in
-batches, bulk audit events, agent replies and handing a conversation back to the bot."""
+"""bot.store.console_queries on SQLite and PostgreSQL: locked reads, bulk audit events and agent
+replies (the queue itself is tests/test_store_queue.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import random
 from typing import Any
 
 import pytest
@@ -14,32 +12,18 @@ from sqlalchemy.orm import Session
 
 from bot.store import (
     Database,
-    InvalidTransition,
     StoreError,
     Ticket,
     TicketEvent,
-    TicketQuery,
     TicketStatus,
     append_turn,
     create_conversation,
     create_ticket_once,
-    create_user,
     get_conversation,
     list_events,
-    list_tickets,
     list_turns,
 )
-from bot.store.console_queries import (
-    SMALL_RESULT,
-    get_ticket_locked,
-    list_categories,
-    list_queue,
-    post_agent_reply,
-    record_events,
-    set_ticket_status,
-    tickets_after,
-)
-from bot.store.seed_bench import insert_fake_tickets
+from bot.store.console_queries import get_ticket_locked, post_agent_reply, record_events
 
 SLA = {"urgent": 1, "high": 4, "normal": 24, "low": 72}
 
@@ -67,76 +51,6 @@ def _open(
         sla_hours=SLA,
     )
     return ticket
-
-
-def test_list_queue_gives_the_same_pages_as_list_tickets(database: Database) -> None:
-    insert_fake_tickets(database, 3000, seed=7)
-    with database.session() as s:
-        agent = create_user(s, "alice", "agent", "alice-password-1")
-        rng = random.Random(3)
-        for ticket in s.scalars(select(Ticket)):
-            if rng.random() < 0.01:
-                ticket.assignee_id = agent.id
-            if rng.random() < 0.005:
-                ticket.category = "fraud_risk"
-        agent_id = agent.id
-    queries = [
-        TicketQuery(),
-        TicketQuery(page=7),
-        TicketQuery(active=True),
-        TicketQuery(status="open", brand="kdou"),
-        TicketQuery(status="open", brand="kdou", page=3),
-        TicketQuery(priority="urgent", active=True),
-        TicketQuery(category="fraud_risk"),
-        TicketQuery(category="fraud_risk", active=True),
-        TicketQuery(category="refund", brand="upay", status="resolved"),
-        TicketQuery(assignee_id=agent_id),
-        TicketQuery(assignee_id=agent_id, active=True),
-        TicketQuery(assignee_id=agent_id, category="refund"),
-        TicketQuery(unassigned=True, category="limits"),
-        TicketQuery(text="提现"),
-        TicketQuery(text="500", status="open"),
-        TicketQuery(text="500", brand="upay"),
-        TicketQuery(text="wb-000123", status="open"),
-        TicketQuery(text="WB-000123"),
-        TicketQuery(category="no_such_category", active=True),
-    ]
-    with database.session(readonly=True) as s:
-        for q in queries:
-            expected_page, expected_total = list_tickets(s, q)
-            page, total = list_queue(s, q)
-            assert total == expected_total, q
-            assert [t.id for t in page] == [t.id for t in expected_page], q
-    assert 0 < SMALL_RESULT < 3000  # both plans were exercised above
-
-
-def test_tickets_after_walks_the_whole_filtered_queue(database: Database) -> None:
-    insert_fake_tickets(database, 2345, seed=1)
-    with database.session(readonly=True) as s:
-        for q in (TicketQuery(), TicketQuery(active=True), TicketQuery(brand="upay", text="元")):
-            walked: list[int] = []
-            after = None
-            while batch := tickets_after(s, q, after, limit=400):
-                walked += [t.id for t in batch]
-                after = batch[-1]
-            total = s.scalar(select(func.count()).select_from(Ticket).where(*_conds(q)))
-            assert len(walked) == len(set(walked)) == total
-            first_page, _ = list_tickets(s, dataclasses.replace(q, per_page=200))
-            assert walked[:200] == [t.id for t in first_page]
-
-
-def _conds(q: TicketQuery) -> list[Any]:
-    from bot.store.tickets import _conditions
-
-    return _conditions(q)
-
-
-def test_list_categories(database: Database) -> None:
-    with database.session() as s:
-        _open(s, category="topup_problem")
-        _open(s, category="refund")
-        _open(s, category="refund")
-        assert list_categories(s) == ["refund", "topup_problem"]
 
 
 def test_record_events_writes_one_event_per_ticket(database: Database) -> None:
@@ -186,36 +100,6 @@ def test_replies_are_refused_when_empty_or_after_resolution(database: Database) 
         ticket.status = TicketStatus.RESOLVED
         with pytest.raises(StoreError, match=r"is 'resolved': reopen it before replying to the user\."):
             post_agent_reply(s, ticket, "还在吗？", actor="alice")
-
-
-def test_resolving_or_closing_gives_the_conversation_back_to_the_bot(database: Database) -> None:
-    for final in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
-        with database.session() as s:
-            ticket = _open(s)
-            post_agent_reply(s, ticket, "您好", actor="alice")
-            set_ticket_status(s, ticket, TicketStatus.IN_PROGRESS, actor="alice")
-            conv = get_conversation(s, ticket.conversation_id)
-            assert conv is not None and conv.human_owner is True  # still working on it
-            if final is TicketStatus.CLOSED:
-                set_ticket_status(s, ticket, TicketStatus.RESOLVED, actor="alice")
-                set_ticket_status(s, ticket, TicketStatus.OPEN, actor="alice")  # reopen…
-                post_agent_reply(s, ticket, "再看一下", actor="alice")
-                set_ticket_status(s, ticket, TicketStatus.IN_PROGRESS, actor="alice")
-                set_ticket_status(s, ticket, TicketStatus.RESOLVED, actor="alice")
-            event = set_ticket_status(s, ticket, final, actor="alice")
-            assert event.after == {"status": final.value}
-            assert get_conversation(s, ticket.conversation_id).human_owner is False  # type: ignore[union-attr]
-
-
-def test_set_ticket_status_refuses_what_the_lifecycle_refuses(database: Database) -> None:
-    with database.session() as s:
-        ticket = _open(s)
-        with pytest.raises(InvalidTransition) as refused:
-            set_ticket_status(s, ticket, TicketStatus.WAITING_ON_USER, actor="alice")
-        assert refused.value.allowed == ["in_progress", "resolved", "closed"]
-        with pytest.raises(StoreError, match="Unknown ticket status 'done'"):
-            set_ticket_status(s, ticket, "done", actor="alice")
-        assert ticket.status is TicketStatus.OPEN
 
 
 def test_get_ticket_locked(database: Database) -> None:

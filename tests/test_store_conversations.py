@@ -25,7 +25,7 @@ from bot.store import (
     record_turns,
     save_state,
     stored_reply,
-    token_matches,
+    token_hash_matches,
 )
 
 
@@ -39,11 +39,11 @@ def test_only_the_token_hash_is_stored(database: Database) -> None:
     with database.session() as s:
         loaded = get_conversation(s, conv.id)
         assert loaded is not None
-        assert token_matches(loaded, token)
-        assert not token_matches(loaded, token + "x")
-        assert not token_matches(loaded, conv.token_hash)
-        assert not token_matches(loaded, "")
-        assert not token_matches(loaded, None)
+        assert token_hash_matches(loaded.token_hash, token)
+        assert not token_hash_matches(loaded.token_hash, token + "x")
+        assert not token_hash_matches(loaded.token_hash, conv.token_hash)
+        assert not token_hash_matches(loaded.token_hash, "")
+        assert not token_hash_matches(loaded.token_hash, None)
 
 
 def test_new_conversation_starts_empty(database: Database) -> None:
@@ -122,7 +122,7 @@ def test_state_survives_a_restart(database_url: str) -> None:
                 "trail": [{"step": "net", "answer": "正常"}],
             }
             assert loaded.human_owner is True and loaded.turn_count == 1
-            assert token_matches(loaded, token)
+            assert token_hash_matches(loaded.token_hash, token)
             assert [t.text for t in list_turns(s, conv.id)] == ["充值没到账"]
 
 

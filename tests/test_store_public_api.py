@@ -54,7 +54,6 @@ def test_public_api_is_pinned() -> None:
         "stored_reply",
         "ticket_number",
         "token_hash_matches",
-        "token_matches",
     ]
     for name in bot.store.__all__:
         assert getattr(bot.store, name) is not None

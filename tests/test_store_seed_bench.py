@@ -1,12 +1,12 @@
-"""bot.store.seed_bench: bulk fake tickets for the queue benchmark."""
+"""bench/seed_bench.py: bulk fake tickets for the queue benchmark."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from bench.seed_bench import insert_fake_tickets
 from bot.store import Conversation, Database, Ticket, TicketQuery, TicketStatus, list_tickets
 from bot.store.models import queue_rank
-from bot.store.seed_bench import insert_fake_tickets
 
 
 def test_insert_fake_tickets_and_query_a_page(database: Database) -> None:

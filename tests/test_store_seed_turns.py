@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bench.seed_bench import insert_fake_tickets
 from bot.store import Database
 from bot.store.insights import InsightQuery, compute_insights
-from bot.store.seed_bench import insert_fake_tickets
 from bot.store.seed_turns import insert_fake_turns
 
 

@@ -30,12 +30,14 @@ from bot.store import (
     create_conversation,
     create_ticket_once,
     create_user,
+    get_conversation,
     get_ticket,
     get_ticket_for_conversation,
     list_events,
     list_tickets,
     record_event,
 )
+from bot.store.console_queries import post_agent_reply
 
 SLA = {"urgent": 1, "high": 4, "normal": 24, "low": 72}
 TRAIL = [{"flow": "topup", "step": "net", "say": "网络正常吗？", "answer": "正常", "at": "2025-01-01T00:00:00+00:00"}]
@@ -529,3 +531,22 @@ def test_add_to_ticket_without_a_ticket_is_none(database: Database) -> None:
     with database.session() as s:
         conv, _ = create_conversation(s, brand="kdou", channel="http")
         assert tickets_module.add_to_ticket(s, conv, priority="urgent", problem="x") is None
+
+
+def test_resolving_or_closing_gives_the_conversation_back_to_the_bot(database: Database) -> None:
+    for final in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        with database.session() as s:
+            ticket = _open(s)
+            post_agent_reply(s, ticket, "您好", actor="alice")
+            change_status(s, ticket, TicketStatus.IN_PROGRESS, actor="alice")
+            conv = get_conversation(s, ticket.conversation_id)
+            assert conv is not None and conv.human_owner is True  # still working on it
+            if final is TicketStatus.CLOSED:
+                change_status(s, ticket, TicketStatus.RESOLVED, actor="alice")
+                change_status(s, ticket, TicketStatus.OPEN, actor="alice")  # reopen…
+                post_agent_reply(s, ticket, "再看一下", actor="alice")
+                change_status(s, ticket, TicketStatus.IN_PROGRESS, actor="alice")
+                change_status(s, ticket, TicketStatus.RESOLVED, actor="alice")
+            event = change_status(s, ticket, final, actor="alice")
+            assert event.after == {"status": final.value}
+            assert get_conversation(s, ticket.conversation_id).human_owner is False  # type: ignore[union-attr]

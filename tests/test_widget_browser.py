@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect, sync_playwright
 
 from bot.api.server import ServerThread
-from bot.store import append_turn, get_conversation
-from bot.store.console_queries import get_ticket_locked, set_ticket_status
+from bot.store import append_turn, change_status, get_conversation
+from bot.store.console_queries import get_ticket_locked
 
 PHONE = {"width": 390, "height": 844}
 XSS = "<img src=x onerror=alert(1)>"
@@ -500,11 +500,11 @@ def test_the_bubble_says_when_an_agent_resolves_the_ticket(page: Page, server: L
     db = server.app.state.assistant.db
     with db.session() as s:
         ticket = get_ticket_locked(s, number)
-        set_ticket_status(s, ticket, "in_progress", actor="xiaowang")
+        change_status(s, ticket, "in_progress", actor="xiaowang")
     page.wait_for_timeout(1500)
     expect(page.locator(".wb-status-line")).to_have_count(0)  # work starting is no news
     with db.session() as s:
-        set_ticket_status(s, get_ticket_locked(s, number), "resolved", actor="xiaowang")
+        change_status(s, get_ticket_locked(s, number), "resolved", actor="xiaowang")
 
     line = page.locator(".wb-status-line")
     expect(line).to_have_text(f"工单 {number} 已标记为已解决。如果问题还在，可以直接在这里告诉我。")
@@ -516,7 +516,7 @@ def test_the_bubble_says_when_an_agent_resolves_the_ticket(page: Page, server: L
     expect(line).to_have_count(0)  # said once, not again on every load
 
     with db.session() as s:
-        set_ticket_status(s, get_ticket_locked(s, number), "closed", actor="xiaowang")
+        change_status(s, get_ticket_locked(s, number), "closed", actor="xiaowang")
     expect(line).to_have_text(f"工单 {number} 已关闭。如果还有问题，可以直接在这里告诉我。")
 
 

@@ -28,7 +28,6 @@ from bot.api.errors import install_error_handlers
 from bot.api.metrics import MetricsMiddleware
 from bot.api.middleware import ApiCORSMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from bot.api.text_rule import TextRuleMiddleware
-from bot.api.ui import check_ui
 from bot.config import Settings, load_settings
 from bot.console import build_console_router
 from bot.errors import ModelError
@@ -64,12 +63,9 @@ def create_app(
 
     watch_content=True reloads data/ live while serving (off in tests: they share data/).
     console_environ is where the support console looks up WALLETBOT_CONSOLE_SECRET (default:
-    os.environ).
-
-    Raises:
-        ConfigError: the `ui:` section of config.yml lacks a text the bubble needs.
+    os.environ). The `ui:` and `console:` sections were checked with the settings
+    (`load_settings`), so a missing text has stopped the start already.
     """
-    check_ui(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -17,26 +17,40 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.api import schemas
-from bot.errors import ConfigError, ContentError, ConversationError, ModelError, WalletbotError
+from bot.errors import ConfigError, ContentError, WalletbotError
 from bot.request_ids import current_id, note_failure
-from bot.store.errors import InvalidTransition, StoreError
+from bot.store.errors import StoreError
 
 
 class ApiError(WalletbotError):
-    """A request the HTTP layer itself refuses (too long, too many, not ready)."""
+    """A request the HTTP layer itself refuses (too long, too many, not ready); its status comes
+    from ``code`` through ``STATUS_BY_CODE``, like every other product error's."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, code=code)
         self.headers = headers or {}
+
+
+# The one place a product error's code becomes an HTTP status (the console has its own, for
+# its pages: bot.console.errors). A code missing here is a 500, logged as unmapped.
+STATUS_BY_CODE: dict[str, int] = {
+    "bad_request": 400,
+    "unknown_payload": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "invalid_transition": 409,
+    "user_exists": 409,
+    "message_too_long": 413,
+    "invalid_message": 422,
+    "unknown_brand": 422,
+    "rate_limited": 429,
+    "not_ready": 503,
+    "model_not_ready": 503,
+    "store_failed": 503,
+    "config_invalid": 500,
+    "content_invalid": 500,
+}
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -104,24 +118,21 @@ def _validation_error(errors: list[dict[str, Any]]) -> tuple[int, str, str]:
 
 
 def _walletbot_error(exc: WalletbotError) -> tuple[int, str, str]:
-    if isinstance(exc, ApiError):
-        if exc.status >= 500:
-            note_failure(str(exc))
-        return exc.status, exc.code, str(exc)
-    if isinstance(exc, ConversationError):
-        return exc.status, exc.code, str(exc)
-    if isinstance(exc, ModelError):
-        return 503, "model_not_ready", str(exc)
-    if isinstance(exc, InvalidTransition):
-        return 409, "invalid_transition", str(exc)
-    if isinstance(exc, StoreError):
+    """(status, code, message) of a product error: the status from its code; failures of the
+    service itself are logged and answered without their internals."""
+    status = STATUS_BY_CODE.get(exc.code)
+    if status is None:
+        note_failure(f"unmapped product error {type(exc).__name__} ({exc.code}): {exc}", exc)
+        return 500, "internal_error", "Something went wrong on our side: try again shortly."
+    if isinstance(exc, StoreError) and exc.code == StoreError.code:
         note_failure(f"database failure: {exc}")
-        return 503, "database_unavailable", "The database is not available right now: try again shortly."
+        return status, "database_unavailable", "The database is not available right now: try again shortly."
     if isinstance(exc, (ConfigError, ContentError)):
         note_failure(f"configuration or content problem: {exc}")
-        return 500, "server_misconfigured", "The service is misconfigured: the operator has been told."
-    note_failure(f"unmapped product error {type(exc).__name__}: {exc}", exc)
-    return 500, "internal_error", "Something went wrong on our side: try again shortly."
+        return status, "server_misconfigured", "The service is misconfigured: the operator has been told."
+    if status >= 500 and isinstance(exc, ApiError):
+        note_failure(str(exc))
+    return status, exc.code, str(exc)
 
 
 _HTTP_CODES = {

@@ -30,7 +30,6 @@ def metrics(request: Request) -> Response:
         expected = f"Bearer {token.get_secret_value()}"
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise ApiError(
-                401,
                 "unauthorized",
                 "GET /metrics needs the header 'Authorization: Bearer <metrics token>'.",
                 headers={"WWW-Authenticate": "Bearer"},

@@ -52,7 +52,6 @@ class RateLimits:
         if wait is not None:
             seconds = retry_after_header(wait)
             raise ApiError(
-                429,
                 "rate_limited",
                 f"Too many requests {where} (limit {limiter.limit} per minute): retry in {seconds} s.",
                 headers={"Retry-After": seconds},
@@ -67,7 +66,7 @@ def _assistant(request: Request) -> Assistant:
     assistant = request.app.state.assistant
     if assistant is None:
         reason = request.app.state.not_ready_reason or "the assistant is still loading"
-        raise ApiError(503, "not_ready", f"The service is not ready: {reason}")
+        raise ApiError("not_ready", f"The service is not ready: {reason}")
     return assistant  # type: ignore[no-any-return]
 
 
@@ -79,7 +78,6 @@ def _check_length(settings: Settings, text: str | None) -> None:
     limit = settings.http.max_message_chars
     if text is not None and len(text) > limit:
         raise ApiError(
-            413,
             "message_too_long",
             f"The message has {len(text)} characters; the limit is {limit}: send a shorter message.",
         )
@@ -89,7 +87,7 @@ def _brand_key(settings: Settings, brand: str | None) -> str:
     key = brand or settings.default_brand
     if key not in settings.brands:
         known = ", ".join(sorted(settings.brands))
-        raise ApiError(422, "unknown_brand", f"Unknown brand '{key}': known brands are {known}.")
+        raise ApiError("unknown_brand", f"Unknown brand '{key}': known brands are {known}.")
     return key
 
 

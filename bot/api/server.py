@@ -88,16 +88,6 @@ def build_server(
     return _AnnouncingServer(config, announce)
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None, log_level: str = "info") -> int:
-    """Serve until interrupted; prints the demo page's URL when ready (port 0 picks a free one).
-
-    Returns the exit status: 0 after a normal stop, 3 when the app could not start.
-    """
-    server = build_server(settings, host=host, port=port, log_level=log_level)
-    server.run()
-    return 0 if server.url is not None else STARTUP_FAILURE
-
-
 class _AnnouncingSupervisor(Multiprocess):
     """uvicorn's worker supervisor, which announces the URL once every worker is ready and
     remembers whether one failed to start (uvicorn then stops, but with status 0)."""

@@ -1,9 +1,9 @@
 """Console sign-in: signed session cookies, CSRF tokens, and the sign-in rate limit.
 
-Sessions are HMAC-SHA256-signed cookies (no session table): the cookie carries the user id, a
-random session id, its expiry, and a fingerprint of the user's password hash. Each request
-checks the signature and the expiry, loads the user (so a changed role counts at once) and
-compares the fingerprint (so changing the password ends every session of that user). Logging
+Sessions are HMAC-SHA256-signed cookies made by itsdangerous (no session table): the cookie
+carries the user id, a random session id, the time it was signed, and a fingerprint of the
+user's password hash. Each request checks the signature and the age, loads the user (so a
+changed role counts at once) and compares the fingerprint (so changing the password ends every session of that user). Logging
 out revokes the session id in the deployment's shared store and clears the cookie.
 
 The cookie is ``HttpOnly`` (scripts cannot read it), ``SameSite=Lax`` (other sites' forms and
@@ -11,8 +11,8 @@ fetches do not carry it), ``Secure`` when the request came over HTTPS, and limit
 ``/console``. The chat API's conversation tokens are a different credential and open nothing
 here.
 
-CSRF: every state-changing form carries ``csrf_token``, an HMAC of the session id, so a token
-is useless in another session. The sign-in form, used before any session exists, is tied to a
+CSRF: every state-changing form carries ``csrf_token``, a keyed signature of the session id,
+so a token is useless in another session. The sign-in form, used before any session exists, is tied to a
 short-lived random cookie the same way (double submit).
 
 The signing key comes from ``console.secret`` in config.yml, else ``$WALLETBOT_CONSOLE_SECRET``,
@@ -22,17 +22,17 @@ worker reading that folder.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
+import math
 import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
 
 from bot.errors import ConfigError
 from bot.shared_state import StateStore
@@ -43,7 +43,6 @@ COOKIE_PATH = "/console"
 SECRET_ENV = "WALLETBOT_CONSOLE_SECRET"
 SECRET_FILE = "console_secret"
 LOGIN_COOKIE_SECONDS = 3600
-_VERSION = "v1"
 _MIN_SECRET_CHARS = 16
 
 
@@ -96,14 +95,6 @@ def _read_secret_file(path: Path) -> bytes:
     )
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @dataclass(frozen=True, slots=True)
 class SessionClaims:
     """What a valid session cookie says: who, which session, until when (Unix seconds)."""
@@ -115,13 +106,13 @@ class SessionClaims:
 
 
 class SessionSigner:
-    """Makes and checks session cookies and CSRF tokens with one key.
+    """Makes and checks session cookies and CSRF tokens with one key (itsdangerous).
 
     Example::
 
         signer = SessionSigner(b"...key...", lifetime_seconds=12 * 3600)
         cookie = signer.issue(user.id, user.password_hash)
-        claims = signer.read(cookie)   # None if forged, damaged or expired
+        claims = signer.read(cookie)   # None if forged, damaged, expired or from the future
     """
 
     def __init__(
@@ -133,71 +124,61 @@ class SessionSigner:
     ) -> None:
         if len(key) < _MIN_SECRET_CHARS:
             raise ConfigError(f"The console's signing key has {len(key)} bytes: use at least {_MIN_SECRET_CHARS}.")
-        # Separate keys per purpose, so a value signed for one can never pass as another.
-        self._session_key = hmac.new(key, b"walletbot-console-session", hashlib.sha256).digest()
-        self._csrf_key = hmac.new(key, b"walletbot-console-csrf", hashlib.sha256).digest()
-        self._fingerprint_key = hmac.new(key, b"walletbot-console-password", hashlib.sha256).digest()
+
+        class _Clocked(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock())
+
+        # A salt per purpose, so a value signed for one can never pass as another.
+        sha256 = {"digest_method": hashlib.sha256}
+        self._sessions = URLSafeTimedSerializer(
+            key, salt="walletbot-console-session", signer=_Clocked, signer_kwargs=sha256
+        )
+        self._csrf = Signer(key, salt="walletbot-console-csrf", **sha256)
+        self._fingerprints = Signer(key, salt="walletbot-console-password", **sha256)
         self.lifetime_seconds = lifetime_seconds
-        self._clock = clock
+        # itsdangerous still accepts a signature exactly max_age seconds old: one second less
+        # makes the session end at issue time + lifetime, not a second later.
+        self._max_age = max(1, math.ceil(lifetime_seconds) - 1)
 
     def __repr__(self) -> str:  # never show key material
         return f"SessionSigner(lifetime_seconds={self.lifetime_seconds!r})"
 
     def fingerprint(self, password_hash: str) -> str:
         """A short keyed digest of the password hash; changes whenever the password does."""
-        digest = hmac.new(self._fingerprint_key, password_hash.encode("utf-8"), hashlib.sha256)
-        return digest.hexdigest()[:32]
+        return self._fingerprints.get_signature(password_hash).decode("ascii")[:32]
 
     def issue(self, user_id: int, password_hash: str) -> str:
-        """A new session cookie value for this user."""
-        claims = {
-            "u": user_id,
-            "s": secrets.token_urlsafe(18),
-            "e": int(self._clock() + self.lifetime_seconds),
-            "f": self.fingerprint(password_hash),
-        }
-        body = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
-        return f"{_VERSION}.{body}.{self._sign(body)}"
+        """A new session cookie value for this user (it carries its own signing time)."""
+        claims = {"u": user_id, "s": secrets.token_urlsafe(18), "f": self.fingerprint(password_hash)}
+        return self._sessions.dumps(claims)
 
     def read(self, cookie: str | None) -> SessionClaims | None:
         """The claims of a genuine, unexpired cookie; None for anything else."""
-        if not cookie or cookie.count(".") != 2:
-            return None
-        version, body, signature = cookie.split(".")
-        if version != _VERSION or not hmac.compare_digest(signature, self._sign(body)):
+        if not cookie:
             return None
         try:
-            data = json.loads(_unb64(body))
-            claims = SessionClaims(
+            data, signed_at = self._sessions.loads(cookie, max_age=self._max_age, return_timestamp=True)
+            return SessionClaims(
                 user_id=int(data["u"]),
                 session_id=str(data["s"]),
-                expires_at=int(data["e"]),
+                expires_at=int(signed_at.timestamp() + self.lifetime_seconds),
                 fingerprint=str(data["f"]),
             )
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (BadSignature, ValueError, KeyError, TypeError):  # forged, expired, damaged
             return None
-        if claims.expires_at <= self._clock():
-            return None
-        return claims
 
     def csrf_token(self, session_id: str) -> str:
         """The CSRF token of a session: forms of that session must send it back."""
-        return self._mac(self._csrf_key, "session:" + session_id)
+        return self._csrf.get_signature("session:" + session_id).decode("ascii")
 
     def login_token(self, nonce: str) -> str:
         """The CSRF token of the sign-in form, tied to the browser's login cookie ``nonce``."""
-        return self._mac(self._csrf_key, "login:" + nonce)
+        return self._csrf.get_signature("login:" + nonce).decode("ascii")
 
     @staticmethod
     def token_matches(expected: str, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(expected, given or "")
-
-    def _sign(self, body: str) -> str:
-        return self._mac(self._session_key, body)
-
-    @staticmethod
-    def _mac(key: bytes, message: str) -> str:
-        return _b64(hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest())
 
 
 class RevokedSessions:

@@ -20,7 +20,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot.console.errors import ConsoleError
-from bot.console.handlers import API_ROOT, ROOT, Console, Ctx
+from bot.console.pages import API_ROOT, ROOT
+from bot.console.session import Console, Ctx
 from bot.insights.labels import InsightLabels
 from bot.insights.report import build_report
 from bot.store.insights import InsightQuery
@@ -71,12 +72,12 @@ def _period(ctx: Ctx, labels: InsightLabels) -> tuple[date, date, str | None]:
             else end - timedelta(days=ctx.settings.insights.default_days - 1)
         )
     except ValueError:
-        raise ConsoleError(400, "bad_period", labels.text("bad_period")) from None
+        raise ConsoleError("bad_period", labels.text("bad_period")) from None
     if start > end or (end - start).days >= MAX_DAYS:
-        raise ConsoleError(400, "bad_period", labels.text("bad_period"))
+        raise ConsoleError("bad_period", labels.text("bad_period"))
     brand = params.get("brand") or None
     if brand is not None and brand not in ctx.settings.brands:
-        raise ConsoleError(400, "bad_brand", labels.text("bad_brand", brand=brand[:40]))
+        raise ConsoleError("bad_brand", labels.text("bad_brand", brand=brand[:40]))
     return start, end, brand
 
 

@@ -5,8 +5,10 @@
 The routes read the Assistant from ``request.app.state.assistant`` (its ``db`` and
 ``settings``), so the console serves whatever database and configuration the app was started
 with. Everything the router keeps between requests (templates, signing key, sign-in limiter,
-revoked sessions) lives in the ``Console`` object that ``build_console_router`` creates: two
-routers never share state.
+revoked sessions) lives in the ``Console`` object (``bot.console.session``) that
+``build_console_router`` creates: two routers never share state. What a route does lives in the
+module of its noun: ``session`` (sign-in), ``queue``, ``tickets``, ``export``, ``content``,
+``users``, ``insights``; this module only wires URLs to them.
 
 Pages (HTML; without a session they redirect to the sign-in page):
 
@@ -66,9 +68,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from bot.console import content, export, queue, session, tickets, users
 from bot.console.errors import ConsoleError
-from bot.console.handlers import ADMIN_API_ROOT, API_ROOT, ROOT, Console
 from bot.console.insights import add_insights_routes
+from bot.console.pages import ADMIN_API_ROOT, API_ROOT, ROOT
+from bot.console.session import Console
 from bot.errors import WalletbotError
 from bot.request_ids import note_failure
 from bot.store import StoreError
@@ -110,16 +114,16 @@ def _route_class(console: Console) -> type[APIRoute]:
                     response = await run_in_threadpool(console.error_response, request, exc)
                 except RequestValidationError as exc:
                     reason = "; ".join(str(e.get("msg")) for e in exc.errors()) or "invalid request"
-                    error = ConsoleError(400, "bad_request", reason)
+                    error = ConsoleError("bad_request", reason)
                     response = await run_in_threadpool(console.error_response, request, error)
                 except StoreError as exc:  # the database is unreachable or stayed locked
                     # The reason names the database: it goes to the log, never to the page.
                     note_failure(f"database failure: {exc}")
-                    error = console.failure(request, 503, "store_unavailable")
+                    error = console.failure(request, "store_unavailable")
                     response = await run_in_threadpool(console.error_response, request, error)
-                except WalletbotError as exc:  # e.g. a broken console: section of config.yml
+                except WalletbotError as exc:  # e.g. the signing key cannot be written
                     note_failure(f"console failure: {exc}")
-                    error = console.failure(request, 500, "server_error")
+                    error = console.failure(request, "server_error")
                     response = await run_in_threadpool(console.error_response, request, error)
                 _secure(request, response)
                 return response
@@ -154,7 +158,7 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
 
     @router.get(f"{ROOT}/login")
     def login_form(request: Request, next: str = "") -> Response:
-        return console.login_page(request, next_url=next)
+        return session.login_page(console, request, next_url=next)
 
     @router.post(f"{ROOT}/login")
     def login(
@@ -164,25 +168,25 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         csrf_token: FormText = "",
         next: FormText = "",
     ) -> Response:
-        return console.login(request, name, password, csrf_token, next)
+        return session.login(console, request, name, password, csrf_token, next)
 
     @router.post(f"{ROOT}/logout")
     def logout(request: Request, csrf_token: FormText = "") -> Response:
-        return console.logout(console.posted(request, csrf_token))
+        return session.logout(console.posted(request, csrf_token))
 
     # ------------------------------------------------------------------ pages
 
     @router.get(ROOT)
     def queue_page(request: Request) -> Response:
-        return console.queue_page(console.signed_in(request))
+        return queue.queue_page(console.signed_in(request))
 
     @router.get(f"{ROOT}/tickets/{{number}}")
     def ticket_page(request: Request, number: str) -> Response:
-        return console.ticket_page(console.signed_in(request), number)
+        return tickets.ticket_page(console.signed_in(request), number)
 
     @router.post(f"{ROOT}/tickets/{{number}}/status")
     def ticket_status(request: Request, number: str, status: FormText = "", csrf_token: FormText = "") -> Response:
-        return console.change_status(console.posted(request, csrf_token), number, status)
+        return tickets.change_status(console.posted(request, csrf_token), number, status)
 
     @router.post(f"{ROOT}/bulk")
     def bulk(
@@ -192,31 +196,31 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         back: FormText = "",
         csrf_token: FormText = "",
     ) -> Response:
-        return console.bulk(console.posted(request, csrf_token), action, numbers, back)
+        return queue.bulk(console.posted(request, csrf_token), action, numbers, back)
 
     @router.post(f"{ROOT}/tickets/{{number}}/priority")
     def ticket_priority(request: Request, number: str, priority: FormText = "", csrf_token: FormText = "") -> Response:
-        return console.change_priority(console.posted(request, csrf_token), number, priority.strip())
+        return tickets.change_priority(console.posted(request, csrf_token), number, priority.strip())
 
     @router.post(f"{ROOT}/tickets/{{number}}/assign")
     def ticket_assign(request: Request, number: str, assignee: FormText = "", csrf_token: FormText = "") -> Response:
-        return console.change_assignee(console.posted(request, csrf_token), number, assignee.strip())
+        return tickets.change_assignee(console.posted(request, csrf_token), number, assignee.strip())
 
     @router.post(f"{ROOT}/tickets/{{number}}/note")
     def ticket_note(request: Request, number: str, text: FormText = "", csrf_token: FormText = "") -> Response:
-        return console.note(console.posted(request, csrf_token), number, text)
+        return tickets.note(console.posted(request, csrf_token), number, text)
 
     @router.post(f"{ROOT}/tickets/{{number}}/reply")
     def ticket_reply(request: Request, number: str, text: FormText = "", csrf_token: FormText = "") -> Response:
-        return console.reply(console.posted(request, csrf_token), number, text)
+        return tickets.reply(console.posted(request, csrf_token), number, text)
 
     @router.post(f"{ROOT}/tickets/{{number}}/reveal")
     def ticket_reveal(request: Request, number: str, field: FormText = "", csrf_token: FormText = "") -> Response:
-        return console.reveal(console.posted(request, csrf_token), number, field.strip())
+        return tickets.reveal(console.posted(request, csrf_token), number, field.strip())
 
     @router.get(f"{ROOT}/users")
     def users_page(request: Request) -> Response:
-        return console.users_page(console.signed_in(request))
+        return users.users_page(console.signed_in(request))
 
     @router.post(f"{ROOT}/users")
     def users_create(
@@ -228,21 +232,21 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         csrf_token: FormText = "",
     ) -> Response:
         ctx = console.posted(request, csrf_token)
-        return console.create_user(ctx, name.strip(), role, password, password_repeat)
+        return users.add_user(ctx, name.strip(), role, password, password_repeat)
 
     @router.get(f"{ROOT}/content")
     def content_page(request: Request) -> Response:
-        return console.content_page(console.signed_in(request))
+        return content.content_page(console.signed_in(request))
 
     # Reloading may retrain for seconds: these are plain functions, which FastAPI runs in its
     # thread pool, so the event loop keeps serving the chat meanwhile.
     @router.post(f"{ROOT}/content/reload")
     def content_reload(request: Request, csrf_token: FormText = "") -> Response:
-        return console.after_reload(console.reload(console.posted(request, csrf_token)))
+        return content.after_reload(content.reload(console.posted(request, csrf_token)))
 
     @router.get(f"{ROOT}/content/unanswered.yml")
     def unanswered_yaml(request: Request) -> Response:
-        return console.unanswered_yaml(console.signed_in(request))
+        return content.unanswered_yaml(console.signed_in(request))
 
     add_insights_routes(router, console)
 
@@ -250,19 +254,19 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
     def static(name: str) -> Response:
         media_type = STATIC_FILES.get(name)
         if media_type is None:
-            raise ConsoleError(404, "not_found", f"No console file {name!r}.")
+            raise ConsoleError("not_found", f"No console file {name!r}.")
         return FileResponse(STATIC_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
     # ------------------------------------------------------------------ JSON API
 
     @router.get(f"{API_ROOT}tickets")
     def api_queue(request: Request) -> Response:
-        return JSONResponse(console.queue_json(console.signed_in(request)))
+        return JSONResponse(queue.queue_json(console.signed_in(request)))
 
     @router.get(f"{API_ROOT}tickets/{{number}}")
     def api_ticket(request: Request, number: str) -> Response:
         ctx = console.signed_in(request)
-        data = console.ticket_data(ctx, number)
+        data = tickets.ticket_data(ctx, number)
         body = {
             **data["ticket"],
             "details": {d["key"]: d["value"] for d in data["details"]},
@@ -279,15 +283,14 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         ctx = console.signed_in(request)
         params = request.query_params
         if params.get("reveal", "").lower() in _TRUE:
-            console.require_admin(ctx)
+            ctx.require_admin()
             raise ConsoleError(
-                405,
                 "post_required",
                 "Exports with full contact details are audited and must be posted with the "
                 "session's CSRF token: POST this URL with reveal=1 and csrf_token.",
                 headers={"Allow": "POST"},
             )
-        return console.export(ctx, fmt, params, reveal=False)
+        return export.export(ctx, fmt, params, reveal=False)
 
     @router.get(f"{API_ROOT}content")
     def api_content(request: Request) -> Response:
@@ -295,7 +298,7 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
 
     @router.post(f"{ADMIN_API_ROOT}reload")
     def admin_reload(request: Request) -> Response:
-        status = console.reload(console.posted(request, None))  # CSRF token from X-CSRF-Token
+        status = content.reload(console.posted(request, None))  # CSRF token from X-CSRF-Token
         return JSONResponse(status.as_dict(), status_code=422 if status.errors else 200)
 
     @router.post(f"{API_ROOT}export.{{fmt}}")
@@ -306,7 +309,7 @@ def build_console_router(environ: Mapping[str, str] | None = None) -> APIRouter:
         def run() -> Response:
             ctx = console.posted(request, fields.get("csrf_token"))
             reveal = fields.get("reveal", "").lower() in _TRUE
-            return console.export(ctx, fmt, fields, reveal=reveal)
+            return export.export(ctx, fmt, fields, reveal=reveal)
 
         return await run_in_threadpool(run)
 

@@ -1,24 +1,24 @@
-"""What the console shows, as plain data: queue filters, queue rows, a ticket's page, exports.
+"""What the console shows, as plain data: queue filters, queue rows, a ticket's page.
 
 No HTML here: templates render these dicts with auto-escaping, and the JSON API and the exports
-serialise the same dicts, so every channel masks the same fields the same way.
+serialise the same dicts (files: bot/console/export.py), so every channel masks the same
+fields the same way.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import guard
 from bot.config import Settings
-from bot.console.texts import ConsoleConfig
+from bot.config_texts import ConsoleSettings
+from bot.errors import WalletbotError
 from bot.store import (
     ConsoleUser,
     Priority,
@@ -30,20 +30,6 @@ from bot.store import (
 )
 from bot.store.models import CONTACT_DETAILS
 
-# Detail columns of the CSV export, in this order; other details go to one last column.
-EXPORT_DETAIL_KEYS = ("time", "amount", "method", "order_id", "contact", "phone", "email")
-# The CSV is for people (a spreadsheet): each column is a field of the queue row, shown by its
-# readable value, under the console's label for it. (The JSON export keeps the stored values.)
-_CSV_FIELDS = (
-    ("number", "number"),
-    ("status_name", "status"),
-    ("priority_name", "priority"),
-    ("category_name", "category"),
-    ("brand_name", "brand"),
-    ("summary", "summary"),
-    ("assignee", "assignee"),
-)
-_CSV_TIMES = (("created_at", "created_at"), ("due_at", "due_at"), ("updated_at", "updated_at"))
 ACTIVE = "active"
 MINE = "mine"
 NOBODY = "none"
@@ -52,12 +38,12 @@ _DIGITS = re.compile(r"\d")
 _INTERNAL_FIELDS = frozenset({"assignee_id", "turn_seq"})
 # A trail step that asked for a detail is recorded as "collect:<detail>".
 _COLLECT_PREFIX = "collect:"
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-class FilterError(ValueError):
+class FilterError(WalletbotError):
     """A queue filter value that is not one of the choices; the message quotes it."""
+
+    code = "bad_filter"
 
 
 # --------------------------------------------------------------------------- masking
@@ -178,14 +164,14 @@ class QueueFilters:
 class Formatter:
     """Turns stored values into what people read: local times, names of statuses…"""
 
-    config: ConsoleConfig
+    config: ConsoleSettings
     settings: Settings
     now: datetime
 
     def time(self, value: datetime | None) -> str:
         if value is None:
             return ""
-        return value.astimezone(self.config.timezone).strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M")
 
     def stamp(self, value: object) -> str:
         """An ISO timestamp stored as text (trail, audit values) in local time; else as is."""
@@ -425,81 +411,3 @@ def event_items(events: Iterable[TicketEvent], fmt: Formatter) -> list[dict[str,
         }
         for event in events
     ]
-
-
-# --------------------------------------------------------------------------- exports
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def csv_header(fmt: Formatter) -> list[str]:
-    """The CSV's column names, in Chinese like the pages; times name their zone."""
-    config = fmt.config
-    zone = config.text("zone_suffix", zone=config.zone_name)
-    return [
-        *(config.text(label) for _, label in _CSV_FIELDS),
-        *(config.text(label) + zone for _, label in _CSV_TIMES),
-        config.text("overdue"),
-        *(config.name("details", key) for key in EXPORT_DETAIL_KEYS),
-        config.text("other_details"),
-    ]
-
-
-def csv_lines(rows: Iterable[dict[str, Any]], fmt: Formatter) -> Iterator[str]:
-    """CSV text in chunks: a UTF-8 BOM (so spreadsheet programs read Chinese), a header, rows
-    of queue rows (``ticket_row``) with names instead of ids and local times.
-
-    Cells that a spreadsheet would run as formulas are prefixed with ``'``.
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(csv_header(fmt))
-    yield "\ufeff" + buffer.getvalue()
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        details = dict(row["details"])
-        other = [f"{fmt.config.name('details', k)}: {v}" for k, v in details.items() if k not in EXPORT_DETAIL_KEYS]
-        values = [row[key] for key, _ in _CSV_FIELDS]
-        values += [fmt.stamp(row[key]) for key, _ in _CSV_TIMES]
-        values.append(fmt.yes_no(row["overdue"]))
-        values += [details.get(key, "") for key in EXPORT_DETAIL_KEYS]
-        values.append("; ".join(other))
-        writer.writerow([_cell(v) for v in values])
-        yield buffer.getvalue()
-
-
-def json_lines(rows: Iterable[dict[str, Any]], meta: dict[str, Any]) -> Iterator[str]:
-    """``{...meta, "tickets": [...]}`` in chunks, one ticket per chunk."""
-    head = json.dumps(meta, ensure_ascii=False)[:-1]
-    yield head + (', "tickets": [' if meta else '"tickets": [')
-    for i, row in enumerate(rows):
-        yield ("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False)
-    yield "\n]}\n"
-
-
-EXPORT_FIELDS = tuple(
-    key
-    for key in (
-        "number",
-        "status",
-        "priority",
-        "category",
-        "brand",
-        "summary",
-        "assignee",
-        "created_at",
-        "due_at",
-        "overdue",
-        "updated_at",
-        "details",
-    )
-)
-
-
-def export_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The machine-readable part of a queue row (no display names)."""
-    return {key: row[key] for key in EXPORT_FIELDS}

@@ -234,7 +234,6 @@ class Policy(Escalation):
                 return self._choose(state, turn, flow, step, option, option.title)
         raise ConversationError(
             f"Button payload '{payload}' is not valid at this point of the conversation.",
-            status=400,
             code="unknown_payload",
         )
 

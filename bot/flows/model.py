@@ -144,13 +144,6 @@ class Flow:
                 brands |= set(option.next_by_brand)
         return brands
 
-    def option_by_payload(self, payload: str) -> tuple[Step, Option] | None:
-        for step in self.steps.values():
-            for option in step.options:
-                if option.payload == payload:
-                    return step, option
-        return None
-
 
 def read_words(value: object) -> tuple[list[str], str | None]:
     """The words of a word list, and what is wrong with it (None: nothing).

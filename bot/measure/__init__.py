@@ -23,6 +23,8 @@ from bot.errors import WalletbotError
 class MeasureError(WalletbotError):
     """An evaluation or a benchmark cannot run (bad input file, server that does not start...)."""
 
+    code = "measure_failed"
+
 
 def display_width(text: str) -> int:
     """Terminal columns taken by `text`: CJK characters are two columns wide."""

@@ -56,6 +56,8 @@ SHOW_CHARS = 110
 class ScenarioFileError(MeasureError):
     """A scenario file cannot be used: unreadable, not YAML, or a scenario breaks the format."""
 
+    code = "scenario_file_invalid"
+
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         more = f" (+{len(self.problems) - 1} more: {'; '.join(self.problems[1:])})" if len(self.problems) > 1 else ""

@@ -24,7 +24,6 @@ from bot.store.conversations import (
     save_state,
     stored_reply,
     token_hash_matches,
-    token_matches,
 )
 from bot.store.db import Database
 from bot.store.errors import InvalidTransition, StoreError, UserExists
@@ -45,8 +44,8 @@ from bot.store.models import (
     parse_ticket_number,
     ticket_number,
 )
+from bot.store.queue import TicketQuery, list_tickets
 from bot.store.tickets import (
-    TicketQuery,
     add_note,
     add_to_ticket,
     assign,
@@ -55,7 +54,6 @@ from bot.store.tickets import (
     get_ticket,
     get_ticket_for_conversation,
     list_events,
-    list_tickets,
     record_event,
 )
 from bot.store.users import authenticate, create_user, get_user, list_users
@@ -108,5 +106,4 @@ __all__ = [
     "stored_reply",
     "ticket_number",
     "token_hash_matches",
-    "token_matches",
 ]

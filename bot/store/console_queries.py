@@ -1,12 +1,10 @@
-"""What the support console needs from the store beyond ``tickets.py``: locked reads, the whole
-filtered queue for exports, bulk audit events, and the two changes that also touch the ticket's
-conversation (an agent's reply, and handing the conversation back to the bot).
+"""What the support console needs from the store beyond ``tickets.py`` and ``queue.py``: locked
+reads, bulk audit events, an agent's reply to the user, the priority change, and the marks of
+the queue (who wrote last).
 
-Who owns the conversation is part of the ticket's workflow:
-
-- an agent's reply appends an ``agent`` turn and sets ``Conversation.human_owner``, so the
-  engine stays silent and the user's bubble shows the agent's message at its next poll;
-- moving the ticket to ``resolved`` or ``closed`` clears ``human_owner``: the bot answers again.
+An agent's reply appends an ``agent`` turn and sets ``Conversation.human_owner``, so the engine
+stays silent and the user's bubble shows the agent's message at its next poll; moving the
+ticket to ``resolved`` or ``closed`` (``tickets.change_status``) clears it again.
 
 Lock order is conversation first, then ticket, the same as the engine's (it locks the
 conversation and then creates or reads the ticket), so the two never deadlock on PostgreSQL.
@@ -18,31 +16,25 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.store.conversations import append_turn, get_conversation
 from bot.store.errors import StoreError
 from bot.store.models import (
     ConsoleUser,
-    Conversation,
     EventKind,
     Priority,
     Ticket,
     TicketEvent,
-    TicketStatus,
     Turn,
     TurnRole,
     coerce_enum,
     parse_ticket_number,
     utcnow,
 )
-from bot.store.tickets import TicketQuery, _conditions, change_status, record_event
+from bot.store.tickets import record_event
 
-EXPORT_BATCH = 1000
-# Up to this many matches, a queue page is read through the filters' own indexes and sorted,
-# instead of walking the queue-order index (see list_queue).
-SMALL_RESULT = 2000
 _EVENT_BATCH = 1000
 
 
@@ -67,96 +59,6 @@ def get_ticket_locked(s: Session, number: str) -> Ticket | None:
 def get_user_by_id(s: Session, user_id: int) -> ConsoleUser | None:
     """The console user with this id, or None (e.g. deleted since the session began)."""
     return s.get(ConsoleUser, user_id)
-
-
-def list_categories(s: Session) -> list[str]:
-    """Every category that some ticket has, sorted (served by ``ix_tickets_category``)."""
-    return list(s.scalars(select(Ticket.category).distinct().order_by(Ticket.category)))
-
-
-def list_queue(s: Session, q: TicketQuery) -> tuple[list[Ticket], int]:
-    """``tickets.list_tickets`` with query plans that stay fast for every filter at 100,000.
-
-    ``list_tickets`` finds a page by walking the (queue_rank, created_at) index in order and
-    checking each ticket against the filters. That is ideal when many tickets match (the page
-    fills at once), but two cases read most of the table instead (0.3-0.6 s on SQLite, which
-    plans without statistics unless someone runs ANALYZE):
-
-    - few matches ("mine", a rare category): the walk goes to the end to find them. The count
-      comes first and tells: up to ``SMALL_RESULT`` matches the ORDER BY uses
-      ``queue_rank + 0`` (the same order, but an expression, so the planner cannot walk the
-      index for it) and the few tickets are found through their filter's index and sorted;
-    - an assignee, category, text or brand together with a status filter: SQLite counts
-      through the status index and looks every candidate row up. Restating the most
-      selective of them as ``id IN (SELECT id ... WHERE assignee_id = ?)`` lets it collect
-      the ids from that filter's index (or one pass over the table for a text) first
-      (0.2 ms instead of 380 ms for "my unfinished tickets").
-
-    Both are plain SQL with the same results on PostgreSQL, whose planner has statistics.
-
-    Returns:
-        One page of tickets in queue order, and the number matching the filters.
-    """
-    conds = _conditions(q)
-    narrowed = conds + _narrowing(q)
-    total = s.scalar(select(func.count()).select_from(Ticket).where(*narrowed)) or 0
-    if total > SMALL_RESULT:
-        stmt = select(Ticket).where(*conds).order_by(Ticket.queue_rank, Ticket.created_at, Ticket.id)
-    else:
-        stmt = select(Ticket).where(*narrowed).order_by(Ticket.queue_rank + 0, Ticket.created_at, Ticket.id)
-    stmt = stmt.limit(q.per_page).offset((q.page - 1) * q.per_page)
-    return list(s.scalars(stmt)), total
-
-
-def _narrowing(q: TicketQuery) -> list[ColumnElement[bool]]:
-    """The most selective filter restated as an id subquery, when other filters join it.
-
-    In order of preference: one assignee's tickets, one category, the text search (a single
-    sequential pass, cheaper than looking rows up one by one), one brand. Each is built by
-    the store's own ``_conditions`` from a query holding only that filter, so it means
-    exactly what the queue means by it.
-    """
-    alone: list[TicketQuery] = []
-    if q.assignee_id is not None and not q.unassigned:
-        alone.append(TicketQuery(assignee_id=q.assignee_id))
-    if q.category is not None:
-        alone.append(TicketQuery(category=q.category))
-    if (q.text or "").strip():
-        alone.append(TicketQuery(text=q.text))
-    if q.brand is not None:
-        alone.append(TicketQuery(brand=q.brand))
-    status_like = q.status is not None or q.priority is not None or q.active is not None
-    selective = q.category is not None or (q.assignee_id is not None and not q.unassigned)
-    if not alone or not (status_like or q.unassigned or (selective and len(alone) > 1)):
-        return []  # served by one index, or one scan (text and brand together)
-    return [Ticket.id.in_(select(Ticket.id).where(*_conditions(alone[0])))]
-
-
-def tickets_after(
-    s: Session, q: TicketQuery, after: Ticket | None = None, *, limit: int = EXPORT_BATCH
-) -> list[Ticket]:
-    """The next ``limit`` tickets matching the queue's filters, in queue order, after ``after``.
-
-    Keyset pagination over (queue_rank, created_at, id) ignoring ``q.page``: an export walks
-    the whole filtered queue batch by batch, each batch in its own short transaction, without
-    OFFSET scans and without holding 100,000 tickets in memory.
-    """
-    conds = _conditions(q)
-    if after is not None:
-        conds.append(
-            or_(
-                Ticket.queue_rank > after.queue_rank,
-                and_(
-                    Ticket.queue_rank == after.queue_rank,
-                    or_(
-                        Ticket.created_at > after.created_at,
-                        and_(Ticket.created_at == after.created_at, Ticket.id > after.id),
-                    ),
-                ),
-            )
-        )
-    stmt = select(Ticket).where(*conds).order_by(Ticket.queue_rank, Ticket.created_at, Ticket.id).limit(limit)
-    return list(s.scalars(stmt))
 
 
 def record_events(
@@ -293,19 +195,3 @@ def last_agent_actions(s: Session, ticket_ids: Iterable[int]) -> dict[int, datet
         .group_by(TicketEvent.ticket_id)
     )
     return {ticket_id: at for ticket_id, at in s.execute(stmt) if at is not None}
-
-
-def set_ticket_status(s: Session, ticket: Ticket, new: TicketStatus | str, *, actor: str) -> TicketEvent:
-    """``change_status``, plus giving the conversation back to the bot on resolved/closed.
-
-    Raises:
-        InvalidTransition: the lifecycle does not allow the move.
-    """
-    target = coerce_enum(TicketStatus, new, "ticket status")
-    event = change_status(s, ticket, target, actor=actor)
-    if not target.is_active:
-        conv: Conversation | None = get_conversation(s, ticket.conversation_id, lock=True)
-        if conv is not None and conv.human_owner:
-            conv.human_owner = False
-            conv.updated_at = utcnow()
-    return event

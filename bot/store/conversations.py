@@ -8,7 +8,7 @@ Callers process one conversation's messages one at a time::
 
     with db.session() as s:
         conv = get_conversation(s, conv_id, lock=True)
-        if conv is None or not token_matches(conv, token): ...
+        if conv is None or not token_hash_matches(conv.token_hash, token): ...
         append_turn(s, conv, role="user", text=redacted)
         ...
         save_state(conv, new_state)
@@ -64,11 +64,6 @@ def create_conversation(
     s.add(conv)
     s.flush()
     return conv, token
-
-
-def token_matches(conv: Conversation, token: str | None) -> bool:
-    """Whether ``token`` is this conversation's token, compared in constant time."""
-    return token_hash_matches(conv.token_hash, token)
 
 
 def token_hash_matches(token_hash: str, token: str | None) -> bool:

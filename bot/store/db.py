@@ -217,6 +217,15 @@ class Database:
         except OperationalError as exc:
             raise self._unavailable(exc) from exc
 
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query now (readiness checks); never raises."""
+        try:
+            with self.session(readonly=True) as s:
+                s.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - readiness reports, never raises
+            return False
+        return True
+
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, or before forking workers)."""
         self.engine.dispose()

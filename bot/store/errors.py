@@ -1,11 +1,12 @@
 """Errors of the storage layer, one branch of the product's exception tree.
 
 WalletbotError                  (bot.errors)
- └── StoreError                 the database is unreachable or locked, or a repository refuses a value
-      ├── InvalidTransition     a ticket status change the lifecycle does not allow
-      └── UserExists            a console user name that is already taken
+ └── StoreError                 store_failed: the database is unreachable or locked, or a
+      │                         repository refuses a value
+      ├── InvalidTransition     invalid_transition: a status change the lifecycle does not allow
+      └── UserExists            user_exists: a console user name that is already taken
 
-The HTTP layer maps StoreError to a 503/400 JSON error; messages quote the offending value
+The HTTP layer maps the codes to statuses (bot.api.errors); messages quote the offending value
 and say what to do, so they can be shown to an operator as they are.
 """
 
@@ -17,9 +18,13 @@ from bot.errors import WalletbotError
 class StoreError(WalletbotError):
     """The database could not do what was asked, or a value was refused before reaching it."""
 
+    code = "store_failed"
+
 
 class InvalidTransition(StoreError):
     """A ticket status change that the ticket lifecycle does not allow."""
+
+    code = "invalid_transition"
 
     def __init__(self, number: str, current: str, requested: str, allowed: list[str]) -> None:
         self.number = number
@@ -34,6 +39,8 @@ class InvalidTransition(StoreError):
 
 class UserExists(StoreError):
     """A console user with this name already exists."""
+
+    code = "user_exists"
 
     def __init__(self, name: str) -> None:
         self.name = name

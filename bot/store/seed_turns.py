@@ -1,7 +1,7 @@
 """Fake conversations with turns, ticket events and votes in bulk, to measure the insights at
 realistic sizes. Not used by the product.
 
-Extends the queue's bench seeding (``seed_bench.insert_fake_tickets``): each ticket's empty
+Extends the queue's bench seeding (``bench/seed_bench.py``): each ticket's empty
 conversation gets the turns of a checklist that escalated, and conversations without a ticket
 are added (solved, FAQ answered and voted, not understood, or left at a step) until the store
 holds ``turns`` turns. Every user turn carries the ``meta`` keys the engine writes, so the

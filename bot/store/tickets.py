@@ -1,21 +1,25 @@
-"""Support tickets: creation exactly once per conversation, the agents' queue, and changes.
+"""Support tickets: creation exactly once per conversation, and every change to one.
 
 Every change to a ticket writes a ``TicketEvent`` with what it was before and after, so the
-console can show who did what; events are never updated or deleted.
+console can show who did what; events are never updated or deleted. Finding tickets (the
+agents' queue, exports) is ``bot.store.queue``.
+
+Who owns the conversation is part of the ticket's workflow: an agent's reply
+(``console_queries.post_agent_reply``) hands it to a human, and ``change_status`` to resolved
+or closed gives it back to the bot.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.store.conversations import LockedConversation
+from bot.store.conversations import LockedConversation, get_conversation
 from bot.store.errors import InvalidTransition, StoreError
 from bot.store.models import (
     ConsoleUser,
@@ -26,13 +30,9 @@ from bot.store.models import (
     TicketEvent,
     TicketStatus,
     coerce_enum,
-    contact_search_token,
     parse_ticket_number,
-    queue_rank,
     utcnow,
 )
-
-MAX_PER_PAGE = 200
 
 
 def create_ticket_once(
@@ -181,106 +181,6 @@ def get_ticket_for_conversation(s: Session, conv_id: str) -> Ticket | None:
     return s.scalars(select(Ticket).where(Ticket.conversation_id == conv_id)).one_or_none()
 
 
-# --------------------------------------------------------------------------- the queue
-
-
-@dataclass(frozen=True)
-class TicketQuery:
-    """Filters and page of the agents' queue; None means "any".
-
-    Example: ``TicketQuery(status="open", brand="kdou", text="提现", page=2)``.
-
-    Attributes:
-        active: True for tickets still needing work (open, in_progress, waiting_on_user),
-            False for resolved/closed.
-        unassigned: only tickets nobody is assigned to (ignores ``assignee_id``).
-        text: case-insensitive substring of the summary or the collected details, or a
-            ticket number ("WB-000123").
-    """
-
-    status: TicketStatus | None = None
-    priority: Priority | None = None
-    category: str | None = None
-    brand: str | None = None
-    assignee_id: int | None = None
-    unassigned: bool = False
-    active: bool | None = None
-    text: str | None = None
-    page: int = 1
-    per_page: int = 50
-
-    def __post_init__(self) -> None:
-        if self.status is not None:
-            object.__setattr__(self, "status", coerce_enum(TicketStatus, self.status, "ticket status"))
-        if self.priority is not None:
-            object.__setattr__(self, "priority", coerce_enum(Priority, self.priority, "priority"))
-        if self.page < 1:
-            raise StoreError(f"Page {self.page!r} does not exist: pages start at 1.")
-        if not 1 <= self.per_page <= MAX_PER_PAGE:
-            raise StoreError(f"Cannot show {self.per_page!r} tickets per page: use 1 to {MAX_PER_PAGE}.")
-
-
-def _conditions(q: TicketQuery) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if q.status is not None:
-        conds.append(Ticket.status == q.status)
-    if q.priority is not None:
-        conds.append(Ticket.priority == q.priority)
-    if q.status is not None or q.priority is not None or q.active is not None:
-        # The same filters as queue_rank values, so they use the (queue_rank, created_at)
-        # index that also gives the order.
-        ranks = sorted(
-            {
-                queue_rank(status, priority)
-                for status in ([q.status] if q.status is not None else TicketStatus)
-                for priority in ([q.priority] if q.priority is not None else Priority)
-                if q.active is None or status.is_active == q.active
-            }
-        )
-        conds.append(Ticket.queue_rank.in_(ranks))
-    if q.category is not None:
-        conds.append(Ticket.category == q.category)
-    if q.brand is not None:
-        conds.append(Ticket.brand == q.brand)
-    if q.unassigned:
-        conds.append(Ticket.assignee_id.is_(None))
-    elif q.assignee_id is not None:
-        conds.append(Ticket.assignee_id == q.assignee_id)
-    text = (q.text or "").strip()
-    if text:
-        # A scan of one pre-lowered column: fine at 100,000 tickets (see seed_bench); a
-        # trigram index (pg_trgm) would be the next step on PostgreSQL.
-        match: ColumnElement[bool] = or_(
-            Ticket.search_text.contains(text.lower(), autoescape=True),
-            Ticket.search_text.contains(contact_search_token(text)),
-        )
-        ticket_id = parse_ticket_number(text)
-        if ticket_id is not None:
-            match = or_(match, Ticket.id == ticket_id)
-        conds.append(match)
-    return conds
-
-
-def list_tickets(s: Session, q: TicketQuery) -> tuple[list[Ticket], int]:
-    """One page of the queue and the number of tickets matching the filters.
-
-    Order: tickets still needing work first, then by priority (urgent first), then oldest
-    first. ``queue_rank`` encodes the first two, so the order is served by the
-    ``(queue_rank, created_at)`` / ``(status, queue_rank, created_at)`` indexes. Assignees are
-    loaded in one extra query for the whole page.
-    """
-    conds = _conditions(q)
-    total = s.scalar(select(func.count()).select_from(Ticket).where(*conds)) or 0
-    stmt = (
-        select(Ticket)
-        .where(*conds)
-        .order_by(Ticket.queue_rank, Ticket.created_at, Ticket.id)
-        .limit(q.per_page)
-        .offset((q.page - 1) * q.per_page)
-    )
-    return list(s.scalars(stmt)), total
-
-
 # --------------------------------------------------------------------------- changes
 
 
@@ -328,7 +228,11 @@ def list_events(s: Session, ticket: Ticket) -> list[TicketEvent]:
 
 
 def change_status(s: Session, ticket: Ticket, new: TicketStatus | str, *, actor: str) -> TicketEvent:
-    """Move the ticket to ``new`` if the lifecycle allows it.
+    """Move the ticket to ``new`` if the lifecycle allows it; on resolved or closed, give the
+    conversation back to the bot (``human_owner`` cleared), whoever moves it.
+
+    Lock order is conversation first, then ticket, the same as the engine's: read the ticket
+    with ``console_queries.get_ticket_locked`` before changing it.
 
     Raises:
         InvalidTransition: the move is not allowed (the message lists what is).
@@ -340,7 +244,7 @@ def change_status(s: Session, ticket: Ticket, new: TicketStatus | str, *, actor:
         raise InvalidTransition(ticket.number, current.value, target.value, [a.value for a in current.allowed_next()])
     ticket.status = target
     ticket.updated_at = utcnow()
-    return record_event(
+    event = record_event(
         s,
         ticket,
         actor=actor,
@@ -348,6 +252,12 @@ def change_status(s: Session, ticket: Ticket, new: TicketStatus | str, *, actor:
         before={"status": current.value},
         after={"status": target.value},
     )
+    if not target.is_active:
+        conv = get_conversation(s, ticket.conversation_id, lock=True)
+        if conv is not None and conv.human_owner:
+            conv.human_owner = False
+            conv.updated_at = utcnow()
+    return event
 
 
 def assign(s: Session, ticket: Ticket, user: ConsoleUser | None, *, actor: str) -> TicketEvent | None:

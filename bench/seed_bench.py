@@ -2,7 +2,7 @@
 
 Not used by the product. From a shell::
 
-    python -m bot.store.seed_bench sqlite:///bench.db 100000
+    python bench/seed_bench.py sqlite:///bench.db 100000
 
 migrates the database, inserts the tickets and times a few typical queue queries.
 """
@@ -15,13 +15,16 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 
-from bot.store.conversations import hash_token
-from bot.store.db import Database
-from bot.store.models import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: this checkout's bot
+
+from bot.store.conversations import hash_token  # noqa: E402
+from bot.store.db import Database  # noqa: E402
+from bot.store.models import (  # noqa: E402
     Conversation,
     Priority,
     Ticket,
@@ -30,7 +33,7 @@ from bot.store.models import (
     ticket_search_text,
     utcnow,
 )
-from bot.store.tickets import TicketQuery, list_tickets
+from bot.store.queue import TicketQuery, list_tickets  # noqa: E402
 
 BATCH_SIZE = 5_000
 
@@ -140,7 +143,7 @@ def insert_fake_tickets(db: Database, n: int, *, seed: int = 0) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or not args[1].isdigit():
-        print("usage: python -m bot.store.seed_bench DATABASE_URL COUNT", file=sys.stderr)
+        print("usage: python bench/seed_bench.py DATABASE_URL COUNT", file=sys.stderr)
         return 2
     with Database(args[0]) as db:
         db.migrate()
