@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import sys
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -24,7 +26,7 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings_factory"]()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(EXIT_ERROR)
 
@@ -40,7 +42,28 @@ def _assistant(ctx: click.Context, *, auto_train: bool = True):
     return Assistant.from_settings(settings, auto_train=auto_train, progress=_progress)
 
 
-class _Cli(click.Group):
+class _LazyGroup(click.Group):
+    """A group whose commands from other parts of the product (console, insights, measure) are
+    imported when one is run or listed, not when `bot.cli` is imported.
+
+    `lazy` maps a command name to "module:attribute".
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute = self.lazy[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+class _Cli(_LazyGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -53,7 +76,15 @@ class _Cli(click.Group):
             _fail(str(exc))
 
 
-@click.group(cls=_Cli)
+@click.group(
+    cls=_Cli,
+    lazy={
+        "users": "bot.console.commands:users",
+        "eval": "bot.measure.commands:eval_command",
+        "bench": "bot.measure.commands:bench_command",
+        "test": "bot.measure.commands:test_command",
+    },
+)
 @click.option(
     "--config",
     "config_path",
@@ -221,12 +252,14 @@ def tickets() -> None:
 def tickets_list(ctx: click.Context, status: str | None, limit: int) -> None:
     """The queue: open tickets first, by priority then age."""
     from bot.store import Database
+    from bot.store.models import TicketStatus, coerce_enum
     from bot.store.tickets import TicketQuery, list_tickets
 
+    wanted = coerce_enum(TicketStatus, status, "ticket status") if status else None
     db = Database(_settings(ctx).database_url)
     db.migrate()
     with db.session(readonly=True) as s:
-        rows, total = list_tickets(s, TicketQuery(status=status, per_page=limit))
+        rows, total = list_tickets(s, TicketQuery(status=wanted, per_page=limit))
         for t in rows:
             click.echo(
                 f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  {t.summary}"
@@ -356,7 +389,10 @@ def faq_test(ctx: click.Context, held_out: bool, fmt: str) -> None:
         sys.exit(EXIT_ERROR)
 
 
-@main.group()
+@main.group(
+    cls=_LazyGroup,
+    lazy={"stats": "bot.insights.commands:stats_command", "funnel": "bot.insights.commands:funnel_command"},
+)
 def report() -> None:
     """Reports for content editors and support leads."""
 
@@ -472,23 +508,6 @@ def _shared_metrics_folder():
     finally:
         del os.environ[MULTIPROC_ENV]
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _register_command_groups() -> None:
-    """Commands that live with the part of the product they measure or administer."""
-    from bot.console.commands import users
-    from bot.insights.commands import funnel_command, stats_command
-    from bot.measure.commands import bench_command, eval_command, test_command
-
-    report.add_command(stats_command)
-    report.add_command(funnel_command)
-    main.add_command(users)
-    main.add_command(eval_command)
-    main.add_command(bench_command)
-    main.add_command(test_command)
-
-
-_register_command_groups()
 
 
 if __name__ == "__main__":  # pragma: no cover
