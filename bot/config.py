@@ -124,7 +124,9 @@ class Brand(_Section):
     in_app_support: str = ""
     social: str = ""
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
-    sla_hours: dict[str, float] = Field(default_factory=lambda: {"urgent": 1, "high": 4, "normal": 24, "low": 72})
+    sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"urgent": 1.0, "high": 4.0, "normal": 24.0, "low": 72.0}
+    )
 
     def unset_facts(self) -> list[str]:
         """Facts of this brand a deployment has not supplied: empty, or still a `<…>` placeholder."""

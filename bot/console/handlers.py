@@ -474,7 +474,7 @@ class Console:
                 revealed = self._recently_revealed(ctx, s, ticket)
             flows = ctx.assistant.runtime.content.flows
             details = dict(ticket.details or {})
-            data = {
+            data: dict[str, Any] = {
                 "ticket": row,
                 "details": [
                     {

@@ -20,14 +20,30 @@ from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
 
 if TYPE_CHECKING:
-    from bot.dialogue.policy import Policy as _Base
-else:
-    _Base = object
+    from bot.config import Settings
+    from bot.content import Content
+    from bot.dialogue.turn import ReadReply
+    from bot.faq.index import FaqIndex
+    from bot.nlu.entities import EntityExtractor
 
 CONTACT_ENTITIES = ("phone", "email", "contact")
 
 
-class Escalation(_Base):
+class Escalation:
+    # What this mixin uses of the Policy it is part of (set or defined there). Declared, not
+    # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
+    content: Content
+    settings: Settings
+    faq: FaqIndex
+    extractor: EntityExtractor
+    read_reply: ReadReply
+
+    if TYPE_CHECKING:
+
+        def _contact_found(self, turn: Turn, text: str) -> tuple[str, str] | None: ...
+        def _contact_in(self, turn: Turn, text: str) -> dict[str, str]: ...
+        def _yes_no(self, bare: str, intent: str, confidence: float) -> str | None: ...
+
     def _begin_collect(
         self,
         state: dict[str, Any],
@@ -327,6 +343,7 @@ class Escalation(_Base):
             return turn.say("details_added", ticket=state.get("ticket") or "")
         flow = self.content.flows[collecting["flow"]]
         escalation = flow.steps[collecting["step"]].escalate
+        assert escalation is not None  # details are collected only at a step that escalates
         self._create_ticket(
             state,
             turn,

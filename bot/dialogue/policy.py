@@ -160,7 +160,7 @@ class Policy(Escalation):
         if scam:
             # A scam is at least high; with money in it (我已经给他转了3000) the money may still be
             # stopped: urgent.
-            at_stake = any(e["entity"] == "amount" for e in (nlu or {}).get("entities", []))
+            at_stake = any(e["entity"] == "amount" for e in (nlu.get("entities", []) if nlu else []))
             state["fraud_risk"] = True
             state["urgency"] = higher(state.get("urgency"), "urgent" if at_stake else "high")
             self._note_problem(state, text)
@@ -292,7 +292,7 @@ class Policy(Escalation):
         """After the ticket: a message with details (a time, 500, a phone number) or that the bot
         cannot otherwise place goes to the ticket, and the user is told so. Small talk, FAQ
         questions and yes/no answers are answered as usual (False)."""
-        entities = {e["entity"]: e["value"] for e in (nlu or {}).get("entities", [])}
+        entities = {e["entity"]: e["value"] for e in (nlu.get("entities", []) if nlu else [])}
         contact = self._contact_in(turn, text)
         if contact:
             entities.update(contact)
@@ -403,7 +403,7 @@ class Policy(Escalation):
             meant = next(
                 (
                     r["intent"]
-                    for r in (nlu or {}).get("ranking", [])
+                    for r in (nlu.get("ranking", []) if nlu else [])
                     if r["intent"] in self.content.flows
                     and r["intent"] != flow.name
                     and r["confidence"] >= CORRECTION_CONFIDENCE
@@ -467,7 +467,7 @@ class Policy(Escalation):
         self._digress(state, turn, flow, step, norm, intent, confident)
 
     def _step_buttons(self, turn: Turn, step: Step, key: str) -> None:
-        buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
+        buttons: list[Button] = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
         turn.say(key, [*buttons, turn.button("human", PAYLOAD_HUMAN)])
 
     def _previous_step(self, state: dict[str, Any], flow: Flow, step: Step) -> str | None:
@@ -542,7 +542,7 @@ class Policy(Escalation):
             intent = next(
                 (
                     r["intent"]
-                    for r in (nlu or {}).get("ranking", [])[1:3]
+                    for r in (nlu.get("ranking", []) if nlu else [])[1:3]
                     if r["intent"] in self.content.flows
                     and r["confidence"] >= OTHER_FLOW_FLOOR
                     and not self._outside_flow(self.content.flows[r["intent"]], norm)
@@ -552,7 +552,7 @@ class Policy(Escalation):
         if confident and intent in self.content.flows and not self._outside_flow(self.content.flows[intent], norm):
             state["misses"] = 0
             flow = self.content.flows[intent]
-            offer = [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}]
+            offer: list[Button] = [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}]
             if reply == "how_long" and reply_confidence >= MOVE_CONFIDENCE:
                 # 退款多久到账: the guides' answer, and the checklist if the user wants it
                 turn.result.outcome = Outcome.ANSWERED
@@ -705,15 +705,15 @@ class Policy(Escalation):
                 self._run_action(state, turn, step)
             said = turn.render(step.say) if step.say is not None else ""
             if step.options:
-                buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
+                buttons: list[Button] = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
                 buttons.append(turn.button("human", PAYLOAD_HUMAN))
                 turn.add(said, buttons)
                 self._trail(turn, state, flow, step, said)
                 return
-            if step.next:
+            if (next_id := step.next_for(turn.brand_key)) is not None:
                 turn.add(said)
                 self._trail(turn, state, flow, step, said, answer="")
-                step_id = step.next_for(turn.brand_key)
+                step_id = next_id
                 continue
             if step.resolved is not None:
                 text = "\n".join(t for t in (said, turn.render(step.resolved)) if t)
@@ -851,7 +851,7 @@ class Policy(Escalation):
     def _clarify(self, state: dict[str, Any], turn: Turn, nlu: ParseResult | None, hits: list[FaqHit]) -> None:
         limit = self.settings.dialogue.max_clarify_options
         buttons: list[Button] = []
-        for ranked in (nlu or {}).get("ranking", []):
+        for ranked in nlu.get("ranking", []) if nlu else []:
             if ranked["intent"] in self.content.flows and ranked["confidence"] >= 0.1 and len(buttons) < limit:
                 flow = self.content.flows[ranked["intent"]]
                 buttons.append({"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name})

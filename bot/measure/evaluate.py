@@ -401,8 +401,8 @@ def cross_validate(
             predictions[i] = Prediction(intent, confidence)
         fold_rows = [rows[i] for i in test_idx]
         fold_predictions = [predictions[i] for i in test_idx]
-        fold_score = score(fold_rows, fold_predictions, intent_threshold)  # type: ignore[arg-type]
-        correct = sum(r.accepts(p.intent) for r, p in zip(fold_rows, fold_predictions))  # type: ignore[union-attr]
+        fold_score = score(fold_rows, fold_predictions, intent_threshold)
+        correct = sum(r.accepts(p.intent) for r, p in zip(fold_rows, fold_predictions))
         per_fold.append(
             {
                 "examples": len(test_idx),
@@ -581,7 +581,7 @@ def plot_confusion(confusion: dict[str, Any], path: Path, title: str = "Intent c
                 axes.text(
                     c,
                     r,
-                    int(counts[r, c]),
+                    str(int(counts[r, c])),
                     ha="center",
                     va="center",
                     fontsize=7,
