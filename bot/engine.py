@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy
+
 from actions.registry import load_actions
 from bot import guard
 from bot.config import Settings
@@ -127,7 +129,7 @@ class Assistant:
     def ready(self) -> dict[str, bool]:
         try:
             with self.db.session(readonly=True) as s:
-                s.execute(__import__("sqlalchemy").text("SELECT 1"))
+                s.execute(sqlalchemy.text("SELECT 1"))
             database = True
         except Exception:  # noqa: BLE001 - readiness reports, never raises
             database = False
