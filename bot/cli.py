@@ -8,14 +8,18 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from bot.config import Settings, load_settings
 from bot.errors import ContentError, WalletbotError
+
+if TYPE_CHECKING:
+    from bot.engine import Assistant
+    from bot.faq.index import FaqIndex
 
 EXIT_ERROR = 1
 EXIT_WARNINGS = 2
@@ -23,7 +27,8 @@ _CLI_NAMESPACE = uuid.UUID("5b1c0d3e-8f43-4b8e-9a57-6c1f2f0f7a11")
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings_factory"]()
+    settings: Settings = ctx.obj["settings_factory"]()
+    return settings
 
 
 def _fail(message: str) -> NoReturn:
@@ -35,7 +40,7 @@ def _progress(message: str) -> None:
     click.echo(f"  · {message}", err=True)
 
 
-def _assistant(ctx: click.Context, *, auto_train: bool = True):
+def _assistant(ctx: click.Context, *, auto_train: bool = True) -> Assistant:
     from bot.engine import Assistant
 
     settings = _settings(ctx)
@@ -152,7 +157,7 @@ def chat(ctx: click.Context, jsonl: bool, brand: str | None) -> None:
         assistant.close()
 
 
-def _chat_jsonl(assistant) -> None:
+def _chat_jsonl(assistant: Assistant) -> None:
     """One JSON reply line per input line; a bad line gets an error object, never a crash."""
     for line in sys.stdin:
         if not line.strip():
@@ -177,7 +182,7 @@ def _chat_jsonl(assistant) -> None:
         sys.stdout.flush()
 
 
-def _chat_interactive(assistant, brand: str | None) -> None:
+def _chat_interactive(assistant: Assistant, brand: str | None) -> None:
     conv_id, _token = assistant.start_conversation(brand=brand, channel="cli")
     name = assistant.settings.brand(brand).name
     click.secho(f"{name} 智能助手（输入问题，数字选择按钮，Ctrl+D 退出）", bold=True)
@@ -299,7 +304,7 @@ def tickets_show(ctx: click.Context, number: str) -> None:
     db.dispose()
 
 
-def _faq_index(settings: Settings):
+def _faq_index(settings: Settings) -> FaqIndex:
     """The FAQ index as the server builds it, without needing a trained model."""
     from bot.content import errors_of, load_content
     from bot.faq.index import FaqIndex
@@ -489,7 +494,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 
 
 @contextlib.contextmanager
-def _shared_metrics_folder():
+def _shared_metrics_folder() -> Iterator[None]:
     """With several workers, each keeps its Prometheus samples in files of one folder that
     /metrics sums up (prometheus-client's multiprocess mode; see bot/metrics.py): a fresh
     folder per run, removed afterwards, unless PROMETHEUS_MULTIPROC_DIR names one already."""

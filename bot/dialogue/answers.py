@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.flows.model import Option, Step
 from bot.nlu.normalize import normalize
@@ -121,7 +122,7 @@ def keyword_scores(step: Step, bare: str, ignore: Callable[[str], bool] = lambda
         if w and normalize(w) in bare and not ignore(normalize(w))
     ]
     words = {w for w, _ in found}
-    scores: dict[str, list] = {}
+    scores: dict[str, list[Any]] = {}  # payload -> [letters matched, option]
     for word, option in found:
         if any(len(other) > len(word) and word in other for other in words):
             continue

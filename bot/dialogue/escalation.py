@@ -111,7 +111,7 @@ class Escalation:
         return Detail(name, self.content.responses.texts.get("contact_prompt", "contact_prompt"), "contact")
 
     def _known_value(self, state: dict[str, Any], entity: str | None) -> str | None:
-        entities = state.get("entities", {})
+        entities: dict[str, str] = state.get("entities", {})
         if entity == "contact":
             return entities.get("phone") or entities.get("email")
         return entities.get(entity) if entity else None

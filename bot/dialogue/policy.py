@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from actions.base import ActionContext
+from actions.base import Action, ActionContext
 from bot.config import Settings
 from bot.content import Content
 from bot.dialogue.answers import (
@@ -79,7 +79,7 @@ class Policy(Escalation):
         settings: Settings,
         faq_index: FaqIndex,
         extractor: EntityExtractor,
-        actions: dict,
+        actions: dict[str, Action],
         read_reply: ReadReply,
     ) -> None:
         self.content = content
@@ -786,13 +786,13 @@ class Policy(Escalation):
         self._enter(state, turn, flow, paused["step"])
 
     def _run_action(self, state: dict[str, Any], turn: Turn, step: Step) -> None:
-        action = self.actions.get(step.action)
+        action = self.actions.get(step.action) if step.action else None
         if action is None:
             return
         ctx = ActionContext(turn.brand_key, self.settings.brand(turn.brand_key), turn.now.astimezone(), state)
         result = action.run(ctx)
         if result.response:
-            turn.say(result.response, **result.values)
+            turn.say(result.response, None, **result.values)
         state["trail"].append(
             {
                 "flow": state.get("flow"),

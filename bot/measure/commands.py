@@ -49,7 +49,8 @@ def _config_path(ctx: click.Context, option: str | None) -> Path:
 def _settings(ctx: click.Context, option: str | None) -> Settings:
     factory = (ctx.obj or {}).get("settings_factory") if isinstance(ctx.obj, dict) else None
     if option is None and factory is not None:
-        return factory()
+        settings: Settings = factory()
+        return settings
     return load_settings(_config_path(ctx, option))
 
 

@@ -82,7 +82,8 @@ def _cn2an() -> Callable[[str, str], object]:
     """cn2an's converter, imported on first use (its import takes a quarter of a second)."""
     import cn2an
 
-    return cn2an.cn2an
+    convert: Callable[[str, str], object] = cn2an.cn2an
+    return convert
 
 
 def cn_to_int(text: str) -> int | None:
