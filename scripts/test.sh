@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
-# Lint, format and types first: they take seconds and fail with the file and line to fix.
+# Lint, format and types first: quicker than the tests (mypy caches in .mypy_cache), and each
+# fails with the file and line to fix.
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy  # files and strictness per module: [tool.mypy] in pyproject.toml
