@@ -30,6 +30,7 @@ from bot.store.models import (  # noqa: E402
     Ticket,
     TicketStatus,
     queue_rank,
+    table_of,
     ticket_search_text,
     utcnow,
 )
@@ -72,8 +73,8 @@ _SLA_HOURS = {Priority.URGENT: 1, Priority.HIGH: 4, Priority.NORMAL: 24, Priorit
 
 def _fake_rows(n: int, rng: random.Random) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     now = utcnow()
-    statuses, status_weights = zip(*_STATUSES, strict=True)
-    priorities, priority_weights = zip(*_PRIORITIES, strict=True)
+    statuses, status_weights = [st for st, _ in _STATUSES], [w for _, w in _STATUSES]
+    priorities, priority_weights = [pr for pr, _ in _PRIORITIES], [w for _, w in _PRIORITIES]
     status_cum = list(itertools.accumulate(status_weights))
     priority_cum = list(itertools.accumulate(priority_weights))
     ranks = {(st, pr): queue_rank(st, pr) for st in statuses for pr in priorities}
@@ -130,8 +131,8 @@ def insert_fake_tickets(db: Database, n: int, *, seed: int = 0) -> int:
         size = min(BATCH_SIZE, n - done)
         convs, tickets = zip(*(next(rows) for _ in range(size)), strict=True)
         with db.engine.begin() as connection:
-            connection.execute(insert(Conversation.__table__), list(convs))
-            connection.execute(insert(Ticket.__table__), list(tickets))
+            connection.execute(insert(table_of(Conversation)), list(convs))
+            connection.execute(insert(table_of(Ticket)), list(tickets))
         done += size
     with db.engine.begin() as connection:
         # Fresh statistics, as autovacuum would gather soon: without them the planners guess

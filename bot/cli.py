@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import sys
 import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from bot.config import Settings, load_settings
 from bot.errors import ContentError, WalletbotError
+
+if TYPE_CHECKING:
+    from bot.engine import Assistant
+    from bot.faq.index import FaqIndex
 
 EXIT_ERROR = 1
 EXIT_WARNINGS = 2
@@ -21,10 +27,11 @@ _CLI_NAMESPACE = uuid.UUID("5b1c0d3e-8f43-4b8e-9a57-6c1f2f0f7a11")
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings_factory"]()
+    settings: Settings = ctx.obj["settings_factory"]()
+    return settings
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(EXIT_ERROR)
 
@@ -33,14 +40,35 @@ def _progress(message: str) -> None:
     click.echo(f"  · {message}", err=True)
 
 
-def _assistant(ctx: click.Context, *, auto_train: bool = True):
+def _assistant(ctx: click.Context, *, auto_train: bool = True) -> Assistant:
     from bot.engine import Assistant
 
     settings = _settings(ctx)
     return Assistant.from_settings(settings, auto_train=auto_train, progress=_progress)
 
 
-class _Cli(click.Group):
+class _LazyGroup(click.Group):
+    """A group whose commands from other parts of the product (console, insights, measure) are
+    imported when one is run or listed, not when `bot.cli` is imported.
+
+    `lazy` maps a command name to "module:attribute".
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute = self.lazy[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+class _Cli(_LazyGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -53,7 +81,15 @@ class _Cli(click.Group):
             _fail(str(exc))
 
 
-@click.group(cls=_Cli)
+@click.group(
+    cls=_Cli,
+    lazy={
+        "users": "bot.console.commands:users",
+        "eval": "bot.measure.commands:eval_command",
+        "bench": "bot.measure.commands:bench_command",
+        "test": "bot.measure.commands:test_command",
+    },
+)
 @click.option(
     "--config",
     "config_path",
@@ -121,7 +157,7 @@ def chat(ctx: click.Context, jsonl: bool, brand: str | None) -> None:
         assistant.close()
 
 
-def _chat_jsonl(assistant) -> None:
+def _chat_jsonl(assistant: Assistant) -> None:
     """One JSON reply line per input line; a bad line gets an error object, never a crash."""
     for line in sys.stdin:
         if not line.strip():
@@ -146,7 +182,7 @@ def _chat_jsonl(assistant) -> None:
         sys.stdout.flush()
 
 
-def _chat_interactive(assistant, brand: str | None) -> None:
+def _chat_interactive(assistant: Assistant, brand: str | None) -> None:
     conv_id, _token = assistant.start_conversation(brand=brand, channel="cli")
     name = assistant.settings.brand(brand).name
     click.secho(f"{name} 智能助手（输入问题，数字选择按钮，Ctrl+D 退出）", bold=True)
@@ -221,11 +257,13 @@ def tickets() -> None:
 def tickets_list(ctx: click.Context, status: str | None, limit: int) -> None:
     """The queue: open tickets first, by priority then age."""
     from bot.store import Database, TicketQuery, list_tickets
+    from bot.store.models import TicketStatus, coerce_enum
 
+    wanted = coerce_enum(TicketStatus, status, "ticket status") if status else None
     db = Database(_settings(ctx).database_url)
     db.migrate()
     with db.session(readonly=True) as s:
-        rows, total = list_tickets(s, TicketQuery(status=status, per_page=limit))
+        rows, total = list_tickets(s, TicketQuery(status=wanted, per_page=limit))
         for t in rows:
             click.echo(
                 f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  {t.summary}"
@@ -265,7 +303,7 @@ def tickets_show(ctx: click.Context, number: str) -> None:
     db.dispose()
 
 
-def _faq_index(settings: Settings):
+def _faq_index(settings: Settings) -> FaqIndex:
     """The FAQ index as the server builds it, without needing a trained model."""
     from bot.content import errors_of, load_content
     from bot.faq.index import FaqIndex
@@ -355,7 +393,10 @@ def faq_test(ctx: click.Context, held_out: bool, fmt: str) -> None:
         sys.exit(EXIT_ERROR)
 
 
-@main.group()
+@main.group(
+    cls=_LazyGroup,
+    lazy={"stats": "bot.insights.commands:stats_command", "funnel": "bot.insights.commands:funnel_command"},
+)
 def report() -> None:
     """Reports for content editors and support leads."""
 
@@ -452,7 +493,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 
 
 @contextlib.contextmanager
-def _shared_metrics_folder():
+def _shared_metrics_folder() -> Iterator[None]:
     """With several workers, each keeps its Prometheus samples in files of one folder that
     /metrics sums up (prometheus-client's multiprocess mode; see bot/metrics.py): a fresh
     folder per run, removed afterwards, unless PROMETHEUS_MULTIPROC_DIR names one already."""
@@ -471,23 +512,6 @@ def _shared_metrics_folder():
     finally:
         del os.environ[MULTIPROC_ENV]
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _register_command_groups() -> None:
-    """Commands that live with the part of the product they measure or administer."""
-    from bot.console.commands import users
-    from bot.insights.commands import funnel_command, stats_command
-    from bot.measure.commands import bench_command, eval_command, test_command
-
-    report.add_command(stats_command)
-    report.add_command(funnel_command)
-    main.add_command(users)
-    main.add_command(eval_command)
-    main.add_command(bench_command)
-    main.add_command(test_command)
-
-
-_register_command_groups()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,7 @@
 
 Every key can be overridden by `WALLETBOT_<SECTION>_<KEY>` (upper case), for example
 `WALLETBOT_STORAGE_DATABASE_URL` or `WALLETBOT_HTTP_PORT`; `WALLETBOT_DATABASE_URL` is a short
-alias for the database. `WALLETBOT_CONFIG` points at another config file. Relative paths
+alias for the database. A text key takes the value as written, any other is read as YAML. `WALLETBOT_CONFIG` points at another config file. Relative paths
 (data, models, a SQLite file) are resolved against the folder that holds the config file, so the
 bot behaves the same whatever the working directory.
 """
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
 from bot.config_texts import ConsoleSettings, UiTexts
 from bot.errors import ConfigError
@@ -125,7 +127,9 @@ class Brand(_Section):
     in_app_support: str = ""
     social: str = ""
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
-    sla_hours: dict[str, float] = Field(default_factory=lambda: {"urgent": 1, "high": 4, "normal": 24, "low": 72})
+    sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"urgent": 1.0, "high": 4.0, "normal": 24.0, "low": 72.0}
+    )
 
     def unset_facts(self) -> list[str]:
         """Facts of this brand a deployment has not supplied: empty, or still a `<…>` placeholder."""
@@ -204,7 +208,11 @@ def _absolute(root: Path, path: Path) -> Path:
 
 
 def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
-    """Override `section.key` from WALLETBOT_SECTION_KEY; values are parsed as YAML scalars."""
+    """Override `section.key` from WALLETBOT_SECTION_KEY.
+
+    A key that holds text (a URL, a token, a host) takes the value as written; any other is parsed
+    as YAML (`0.6`, `false`, `[10.0.0.0/8]`). An empty value means none.
+    """
     alias = environ.get(ENV_PREFIX + "DATABASE_URL")
     if alias:
         raw.setdefault("storage", {})["database_url"] = alias
@@ -214,15 +222,37 @@ def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
         for key in list(value) + _known_keys(section):
             env_name = f"{ENV_PREFIX}{section}_{key}".upper()
             if env_name in environ:
-                value[key] = yaml.safe_load(environ[env_name]) if environ[env_name] else None
+                value[key] = _env_value(section, key, environ[env_name])
     if ENV_PREFIX + "DEFAULT_BRAND" in environ:
         raw["default_brand"] = environ[ENV_PREFIX + "DEFAULT_BRAND"]
 
 
-def _known_keys(section: str) -> list[str]:
+def _section_fields(section: str) -> dict[str, FieldInfo]:
     field = Settings.model_fields.get(section)
     model = field.annotation if field else None
-    return list(getattr(model, "model_fields", {}))
+    fields: dict[str, FieldInfo] = getattr(model, "model_fields", {})
+    return fields
+
+
+def _known_keys(section: str) -> list[str]:
+    return list(_section_fields(section))
+
+
+def _env_value(section: str, key: str, text: str) -> Any:
+    """An environment value for `section.key`. Text is kept as written: parsed as YAML,
+    `sqlite:///:memory:` would become a mapping, a token `0123` the number 83, and ` #…` a comment."""
+    if not text:
+        return None
+    field = _section_fields(section).get(key)
+    if field is not None and _is_text(field.annotation):
+        return text
+    return yaml.safe_load(text)
+
+
+def _is_text(annotation: Any) -> bool:
+    """str, SecretStr, or a union of them with None (`str | None`); not `list[str]`."""
+    kinds = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return all(kind in (str, SecretStr, type(None)) for kind in kinds)
 
 
 # Values never quoted back in an error message.

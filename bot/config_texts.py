@@ -81,7 +81,7 @@ _UiTextFields: dict[str, Any] = {key: (Text, ...) for key in UI_KEYS}
 _UiBase = create_model("_UiBase", __base__=_Section, **_UiTextFields)
 
 
-class UiTexts(_UiBase):  # type: ignore[misc,valid-type]
+class UiTexts(_UiBase):  # type: ignore[misc,valid-type,unused-ignore]
     """The ``ui:`` section: every text of the bubble, and how often it polls for agents' replies."""
 
     poll_seconds: float = Field(4.0, ge=1, le=60, strict=True)
@@ -319,7 +319,7 @@ class ConsoleSettings(_Section):
     session_hours: float = Field(12.0, ge=0.1, le=24 * 30, strict=True)
     page_size: int = Field(50, ge=1, le=200, strict=True)
     login_limit: LoginLimit = Field(default_factory=LoginLimit)
-    labels: ConsoleLabels  # type: ignore[valid-type]
+    labels: ConsoleLabels  # type: ignore[valid-type,unused-ignore]
     statuses: StatusNames
     # Button texts of the status workflow, by the status they move to.
     transitions: StatusNames

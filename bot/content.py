@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,8 +184,10 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
                     code="answers_list",
                 )
             )
+    # A missing section's error is reported above; read it as empty from here on.
+    texts, buttons, answers = (s if s is not None else LineDict() for s in (texts, buttons, answers))
     resolved: dict[str, Text] = {}
-    for key, value in (texts or {}).items():
+    for key, value in texts.items():
         # A text or a non-empty list of texts: the first is used (stable for tests and logs).
         if not (is_text(value) or isinstance(value, list) and value and all(map(is_text, value))):
             problems.append(
@@ -200,7 +202,7 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
         resolved[str(key)] = value = value[0] if isinstance(value, list) else value
         _check_text(value, display, texts.line_of(key), f"response '{key}'", problems, extra=RESPONSE_VALUES)
     labels: dict[str, str] = {}
-    for key, label in (buttons or {}).items():
+    for key, label in buttons.items():
         if isinstance(label, str) and label.strip():
             labels[str(key)] = label
         else:
@@ -213,7 +215,7 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
                 )
             )
     word_lists: dict[str, list[str]] = {}
-    for key, value in (answers or {}).items():
+    for key, value in answers.items():
         word_lists[str(key)], wrong = read_words(value)
         if wrong:
             problems.append(Problem(display, answers.line_of(key), f"'answers.{key}' {wrong}", code="answers_list"))
@@ -364,7 +366,7 @@ def _check_text(
     line: int,
     what: str,
     problems: list[Problem],
-    extra: set[str] = frozenset(),
+    extra: Set[str] = frozenset(),
     brands: set[str] | None = None,
 ) -> None:
     unknown = placeholders_in(text) - PLACEHOLDERS - extra

@@ -209,9 +209,12 @@ class Assistant:
 
             secret = scam = False
             nlu: ParseResult | None = None
+            stored_text: str | None
+            contact_text: str | None
             if text is not None:
                 if state.get("expecting_code"):  # the bot just asked about a code: bare digits are secrets
                     understood = self._understand(runtime, text, expecting_code=True, now=local_now)
+                assert understood is not None  # understood above whenever there is a text
                 stored_text, contact_text, secret, scam, nlu = understood
                 user_turn: dict[str, Any] = {"role": "user", "text": stored_text}
             else:

@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import text
@@ -64,8 +64,12 @@ class StateStore(Protocol):
     def is_revoked(self, session_id: str) -> bool: ...
 
 
-def _wait(oldest: float, window: float, now: float) -> float:
-    return max(oldest + window - now, 0.001)
+def seconds_until_room(times: Sequence[float], limit: int, window: float, now: float) -> float | None:
+    """The rule of every sliding window: None while fewer than `limit` of `times` (the hits in the
+    window, oldest first) are there, else the seconds until enough leave for one more hit."""
+    if len(times) < limit:
+        return None
+    return max(times[-limit] + window - now, 0.001)
 
 
 class MemoryStore:
@@ -96,8 +100,8 @@ class MemoryStore:
         now = self._clock()
         with self._lock:
             hits = self._window(key, window, now)
-            if len(hits) >= limit:
-                return _wait(hits[0], window, now)
+            if (wait := seconds_until_room(hits, limit, window, now)) is not None:
+                return wait
             hits.append(now)
             self._trim()
             return None
@@ -174,8 +178,8 @@ class DatabaseStore:
         now = self._clock()
         with self.db.session() as s:
             times = self._times(s, key, window, now, lock=True)
-            if len(times) >= limit:
-                return _wait(times[0], window, now)
+            if (wait := seconds_until_room(times, limit, window, now)) is not None:
+                return wait
             self._store(s, key, times + [now], window)
             self._maybe_clean(s, now)
             return None

@@ -6,7 +6,9 @@ lists that carry the 1-based line of each key and item. Only safe YAML types are
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,19 @@ import yaml
 
 from bot.errors import WalletbotError
 
-# The Chinese gloss of each kind of problem, by code: texts for people live in a YAML file.
-PROBLEM_ZH: dict[str, str] = yaml.safe_load((Path(__file__).with_name("problem_texts.yml")).read_text(encoding="utf-8"))
+PROBLEM_TEXTS_FILE = Path(__file__).with_name("problem_texts.yml")
+
+
+@cache
+def problem_texts() -> dict[str, str]:
+    """The Chinese gloss of each kind of problem, by code (texts for people live in a YAML file).
+
+    Read on first use, not at import: importing the YAML reader touches no file.
+    """
+    texts = yaml.safe_load(PROBLEM_TEXTS_FILE.read_text(encoding="utf-8"))
+    if not isinstance(texts, dict):
+        raise TypeError(f"{PROBLEM_TEXTS_FILE} must be a mapping of problem codes to texts.")
+    return {str(code): str(text) for code, text in texts.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +39,7 @@ class Problem:
     line: int
     message: str
     severity: str = "error"  # "error" stops the content from loading; "warning" does not
-    code: str = ""  # the kind of problem: a key of PROBLEM_ZH
+    code: str = ""  # the kind of problem: a key of problem_texts()
     zh: str = ""  # its Chinese gloss, added by `glossed()` to reports read by people
 
     def __str__(self) -> str:
@@ -40,9 +53,10 @@ class Problem:
         The loaders leave it out so that their one-line English form stays stable for logs
         and tests; `load_content`, behind `walletbot validate` and the console, adds it.
         """
-        zh = PROBLEM_ZH.get(self.code, "")
+        texts = problem_texts()
+        zh = texts.get(self.code, "")
         if zh and self.severity != "error":
-            zh = PROBLEM_ZH["warning_prefix"] + zh
+            zh = texts["warning_prefix"] + zh
         return replace(self, zh=zh)
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,21 +70,25 @@ class Problem:
         }
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A dict that knows the line of itself (`line`) and of each key (`lines[key]`)."""
 
-    line: int = 0
-    lines: dict[Any, int]
+    def __init__(self, line: int = 0) -> None:
+        super().__init__()
+        self.line = line
+        self.lines: dict[Any, int] = {}
 
     def line_of(self, key: Any) -> int:
         return self.lines.get(key, self.line)
 
 
-class LineList(list):
+class LineList(list[Any]):
     """A list that knows the line of itself and of each item (`lines[i]`)."""
 
-    line: int = 0
-    lines: list[int]
+    def __init__(self, items: Iterable[Any] = (), line: int = 0, lines: Iterable[int] = ()) -> None:
+        super().__init__(items)
+        self.line = line
+        self.lines: list[int] = list(lines)
 
     def line_of(self, index: int) -> int:
         return self.lines[index] if 0 <= index < len(self.lines) else self.line
@@ -98,11 +116,22 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.first = key, line, first
 
 
+# Mappings and sequences are built here, not by PyYAML's constructor: a tag on them
+# (!!python/object/apply, !!set, !!omap…) would otherwise be dropped without a word.
+_PLAIN_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+
+
 def _build(node: yaml.Node) -> Any:
+    plain = _PLAIN_TAGS.get(type(node))
+    if plain is not None and node.tag != plain:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the tag {node.tag!r} is not supported; remove it", node.start_mark
+        )
     if isinstance(node, yaml.MappingNode):
-        result = LineDict()
-        result.line = node.start_mark.line + 1
-        result.lines = {}
+        result = LineDict(node.start_mark.line + 1)
         for key_node, value_node in node.value:
             key = _build(key_node)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
@@ -114,10 +143,11 @@ def _build(node: yaml.Node) -> Any:
             result.lines[key] = line
         return result
     if isinstance(node, yaml.SequenceNode):
-        items = LineList(_build(child) for child in node.value)
-        items.line = node.start_mark.line + 1
-        items.lines = [child.start_mark.line + 1 for child in node.value]
-        return items
+        return LineList(
+            (_build(child) for child in node.value),
+            node.start_mark.line + 1,
+            (child.start_mark.line + 1 for child in node.value),
+        )
     return _constructor.construct_object(node, deep=True)
 
 

@@ -17,7 +17,6 @@ from engine_fixtures import make_settings
 from fastapi.testclient import TestClient
 
 from bot.api import create_app
-from bot.api.ratelimit import SlidingWindowLimiter
 from bot.store import StoreError, list_feedback
 
 STATE_KEYS = {"intent", "flow", "step", "faq_id", "ticket", "escalated", "resolved", "priority"}
@@ -545,35 +544,6 @@ def test_too_many_requests_from_one_address_is_429_with_retry_after(client: Test
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert_error(limited.post("/api/parse", json={"text": "你好"}), 429, "rate_limited")
         assert limited.get("/healthz").status_code == 200  # probes are never limited
-
-
-def test_the_sliding_window_forgets_hits_older_than_the_window() -> None:
-    now = [1000.0]
-    limiter = SlidingWindowLimiter(2, 60.0, clock=lambda: now[0])
-
-    assert limiter.hit("a") is None
-    now[0] += 30
-    assert limiter.hit("a") is None
-    assert limiter.hit("a") == pytest.approx(30.0)  # the first hit leaves the window in 30 s
-    assert limiter.hit("b") is None  # keys are independent
-    now[0] += 30.5
-    assert limiter.hit("a") is None
-    assert limiter.hit("a") is not None
-
-
-def test_the_limiter_forgets_the_quietest_keys_beyond_its_capacity() -> None:
-    limiter = SlidingWindowLimiter(1, 60.0, max_keys=2, clock=lambda: 0.0)
-    limiter.hit("a")
-    limiter.hit("b")
-    limiter.hit("c")  # "a" is forgotten
-
-    assert limiter.hit("a") is None
-    assert limiter.hit("c") is not None
-
-
-def test_a_limiter_needs_a_positive_limit() -> None:
-    with pytest.raises(ValueError, match="at least one hit per window, got 0"):
-        SlidingWindowLimiter(0)
 
 
 def test_a_repeated_message_id_returns_the_stored_reply_and_changes_nothing(client: TestClient) -> None:

@@ -13,7 +13,7 @@ from engine_fixtures import PROJECT
 
 from bot.cli import main
 from bot.nlu.training_data import INTENTS
-from bot.yamlio import PROBLEM_ZH, Problem
+from bot.yamlio import Problem, problem_texts
 
 
 @pytest.fixture
@@ -251,7 +251,11 @@ def test_the_scam_file_is_validated_with_the_bots_loader(project):
     result = validate(project, "--format", "json")
     assert result.exit_code == 1
     [problem] = [p for p in json.loads(result.output)["problems"] if p["file"] == "data/safety/scam_patterns.yml"]
-    assert (problem["line"], problem["code"], problem["zh"]) == (at + 2, "scam_pattern", PROBLEM_ZH["scam_pattern"])
+    assert (problem["line"], problem["code"], problem["zh"]) == (
+        at + 2,
+        "scam_pattern",
+        problem_texts()["scam_pattern"],
+    )
     assert problem["message"].startswith("patterns.safe_account[1]: bad regex '(安全'")
     path.unlink()
     assert "data/safety/scam_patterns.yml:1: file missing" in validate(project).output
@@ -261,10 +265,10 @@ def test_problems_carry_a_chinese_gloss_in_text_and_json(project):
     path = project / "data" / "flows" / "limits.yml"
     path.write_text(path.read_text(encoding="utf-8").replace("flow: limits", "flow: limitz"), encoding="utf-8")
     [line] = [line for line in validate(project).output.splitlines() if line.startswith("data/flows/limits.yml:")]
-    assert line.endswith(" — " + PROBLEM_ZH["flow_intent"])
+    assert line.endswith(" — " + problem_texts()["flow_intent"])
     report = json.loads(validate(project, "--format", "json").output)
     errors = [(p["code"], p["zh"]) for p in report["problems"] if p["severity"] == "error"]
-    assert errors == [("flow_intent", PROBLEM_ZH["flow_intent"])]
+    assert errors == [("flow_intent", problem_texts()["flow_intent"])]
 
 
 def test_every_problem_code_has_a_chinese_gloss():
@@ -281,9 +285,10 @@ def test_every_problem_code_has_a_chinese_gloss():
         for code in re.findall(r'(?:code=|error\()"([a-z0-9_]+)"', (PROJECT / name).read_text(encoding="utf-8"))
     }
     assert len(used) > 30
-    assert used <= set(PROBLEM_ZH), used - set(PROBLEM_ZH)
+    assert used <= set(problem_texts()), used - set(problem_texts())
     assert (
-        Problem("f.yml", 1, "x", "warning", code="few_examples").glossed().zh == "警告：" + PROBLEM_ZH["few_examples"]
+        Problem("f.yml", 1, "x", "warning", code="few_examples").glossed().zh
+        == "警告：" + problem_texts()["few_examples"]
     )
 
 

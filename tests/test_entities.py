@@ -384,6 +384,20 @@ def test_without_methods_nothing_is_a_method() -> None:
         ("三万", 30000),
         ("一千二百万", 12_000_000),
         ("两三", None),
+        # cn2an's own cases: financial (大写) digits, 〇, 亿, units with no digit before them,
+        # a zero inside a section, and what is not one number.
+        ("壹仟贰佰", 1200),
+        ("拾", 10),
+        ("〇", 0),
+        ("一亿两千万", 120_000_000),
+        ("一万零五百", 10_500),
+        ("两万五千", 25_000),
+        ("十一万", 110_000),
+        ("万", None),
+        ("百", None),
+        ("三四十", None),
+        ("一二三", None),
+        ("", None),
     ],
 )
 def test_cn_to_int(numeral: str, value: int | None) -> None:

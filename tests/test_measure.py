@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from engine_fixtures import CONFIG
 
 from bot.config import Settings
-from bot.measure import MeasureError, evaluate, text_table
+from bot.measure import MeasureError, display_width, evaluate, text_table
 from bot.measure.commands import bench_command, eval_command
 from bot.nlu.pipeline import NLU
 from bot.nlu.training_data import TrainingData
@@ -126,6 +126,34 @@ def test_score_applies_the_threshold_and_alt_intent():
     assert scores["worst_confusions"][0]["intent"] == "out_of_scope"
     assert [e["confidence"] for e in scores["worst_confusions"][0]["examples"]] == [0.8, 0.2]  # most confident first
     assert scores["calibration"]["buckets"][2]["rows"] == 1  # 0.2 falls in [0.2, 0.3)
+
+
+def test_score_per_intent_figures_and_confusion_orientation():
+    """sklearn.metrics' edge cases, counted by hand: an intent never predicted (precision 0, no
+    warning: warnings fail the suite), one predicted but never labelled (in the matrix, not in
+    per_intent), and the matrix's rows as expected, columns as predicted."""
+    labelled = ["refund", "refund", "refund", "limits", "greet"]
+    said = ["refund", "refund", "greet", "greet", "bot_challenge"]
+    rows = [evaluate.LabelledQuestion(str(i), intent) for i, intent in enumerate(labelled)]
+    predictions = [evaluate.Prediction(intent, 0.9) for intent in said]
+    scores = evaluate.score(rows, predictions, intent_threshold=0.45)
+    assert scores["per_intent"] == {
+        "greet": {"support": 1, "precision": 0.0, "recall": 0.0, "f1": 0.0},
+        "limits": {"support": 1, "precision": 0.0, "recall": 0.0, "f1": 0.0},
+        # 2 of 3 found, both predictions right: F1 = 2 * 1 * 2/3 / (1 + 2/3) = 0.8
+        "refund": {"support": 3, "precision": 1.0, "recall": 0.6667, "f1": 0.8},
+    }
+    assert scores["macro_f1"] == pytest.approx(0.8 / 3, abs=1e-4)
+    assert scores["confusion"] == {
+        "labels": ["bot_challenge", "greet", "limits", "refund"],
+        "matrix": [[0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 2]],
+    }
+    assert all(type(v) is int for row in scores["confusion"]["matrix"] for v in row)  # JSON, not numpy
+
+
+def test_score_of_nothing_is_empty_not_an_error():
+    scores = evaluate.score([], [], intent_threshold=0.45)
+    assert (scores["macro_f1"], scores["per_intent"], scores["confusion"]) == (None, {}, {"labels": [], "matrix": []})
 
 
 def test_eval_command_json_shape_is_stable(settings: Settings, fixture_file: Path):
@@ -287,6 +315,29 @@ def test_text_table_aligns_chinese_by_display_width():
     assert table.splitlines() == ["名称   n", "----  --", "充值   1", "ab    10"]
 
 
+@pytest.mark.parametrize(
+    ("text", "width"),
+    [
+        ("充值", 4),
+        ("ab", 2),
+        ("，", 2),  # full-width punctuation
+        ("ｱ", 1),  # half-width katakana
+        ("e\u0301", 1),  # a combining accent takes no column
+        ("\u200b", 0),  # zero-width space
+        ("👍", 2),
+        ("👨\u200d👩\u200d👧", 2),  # one emoji joined from three
+        ("\x1b[31m红\x1b[0m", 2),  # colour codes take no column
+    ],
+)
+def test_display_width_follows_wcwidth(text: str, width: int):
+    assert display_width(text) == width
+
+
+def test_text_table_pads_combining_marks_and_emoji_by_what_the_terminal_shows():
+    table = text_table(["名称", "n"], [["e\u0301", 3], ["👍", 2]], align="lr")
+    assert table.splitlines() == ["名称  n", "----  -", "e\u0301     3", "👍    2"]
+
+
 # --------------------------------------------------------------------------- bench
 
 
@@ -431,3 +482,44 @@ def test_two_servers_sharing_postgresql_keep_each_conversation_in_order(
     assert layout["processes"] == 2 and layout["requests"] > 0 and layout["errors"] == {}, layout
     assert layout["order"]["out_of_order"] == 0, layout["order"]
     assert layout["order"]["messages"] >= 2 * layout["order"]["conversations"] > 0, layout["order"]
+
+
+# --------------------------------------------------------------------------- reply kinds
+
+
+class _ReplyReader:
+    """Reads each text as the kind it names after '>' ("好了>solved"), like NLU.read_reply."""
+
+    def read_reply(self, text: str) -> tuple[tuple[str, float], ...]:
+        return ((text.split(">")[1], 0.9),)
+
+
+def test_evaluate_replies_counts_recall_per_kind_and_false_solved():
+    from bot.measure.replies_eval import evaluate_replies
+
+    rows = [
+        {"text": "好了>solved", "kind": "solved"},
+        {"text": "还是不行>failing", "kind": "failing"},
+        {"text": "不行>solved", "kind": "failing"},
+        {"text": "转人工>other", "kind": "other"},
+    ]
+    report = evaluate_replies(_ReplyReader(), rows, source="f.tsv")  # type: ignore[arg-type]
+    assert report["accuracy"] == 0.75
+    assert report["per_kind"] == {
+        "solved": {"support": 1, "recall": 1.0},
+        "failing": {"support": 2, "recall": 0.5},
+        "other": {"support": 1, "recall": 1.0},
+    }
+    assert report["confusion"] == {
+        "labels": ["solved", "failing", "other"],
+        "matrix": [[1, 0, 0], [1, 1, 0], [0, 0, 1]],
+    }
+    assert report["false_solved"] == ["不行>solved"]
+
+
+def test_a_file_of_one_reply_kind_has_a_one_by_one_matrix_and_no_warning():
+    from bot.measure.replies_eval import evaluate_replies
+
+    report = evaluate_replies(_ReplyReader(), [{"text": "好了>solved", "kind": "solved"}] * 3)  # type: ignore[arg-type]
+    assert report["confusion"] == {"labels": ["solved"], "matrix": [[3]]}
+    assert report["per_kind"] == {"solved": {"support": 3, "recall": 1.0}}

@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse
 
 from bot.api import schemas
 from bot.api.errors import ApiError, error_response, error_responses
-from bot.api.ratelimit import SlidingWindowLimiter, retry_after_header
 from bot.api.ui import widget_config
 from bot.config import Settings
+from bot.ratelimit import SlidingWindowLimiter, retry_after_header
 from bot.request_ids import note_failure
 
 if TYPE_CHECKING:

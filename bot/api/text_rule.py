@@ -85,6 +85,8 @@ def _first_problem(texts: Iterator[tuple[str, str]]) -> str | None:
 
 
 def _content_type(scope: Scope) -> bytes:
+    name: bytes
+    value: bytes
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             return value.split(b";", 1)[0].strip().lower()

@@ -31,10 +31,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
 
 from bot.errors import ConfigError
+from bot.ratelimit import SlidingWindowLimiter
 from bot.shared_state import StateStore
 
 SESSION_COOKIE = "walletbot_console"
@@ -130,12 +132,12 @@ class SessionSigner:
                 return int(clock())
 
         # A salt per purpose, so a value signed for one can never pass as another.
-        sha256 = {"digest_method": hashlib.sha256}
+        sha256: dict[str, Any] = {"digest_method": hashlib.sha256}
         self._sessions = URLSafeTimedSerializer(
             key, salt="walletbot-console-session", signer=_Clocked, signer_kwargs=sha256
         )
-        self._csrf = Signer(key, salt="walletbot-console-csrf", **sha256)
-        self._fingerprints = Signer(key, salt="walletbot-console-password", **sha256)
+        self._csrf = Signer(key, salt="walletbot-console-csrf", digest_method=hashlib.sha256)
+        self._fingerprints = Signer(key, salt="walletbot-console-password", digest_method=hashlib.sha256)
         self.lifetime_seconds = lifetime_seconds
         # itsdangerous still accepts a signature exactly max_age seconds old: one second less
         # makes the session end at issue time + lifetime, not a second later.
@@ -209,30 +211,23 @@ class LoginLimiter:
 
     def __init__(self, store: StateStore, *, per_name: int, per_ip: int, window_seconds: float) -> None:
         self.store = store
-        self.per_name = per_name
-        self.per_ip = per_ip
-        self.window = window_seconds
+        self.by_ip = SlidingWindowLimiter(per_ip, window_seconds, name="login-ip")
+        self.by_name = SlidingWindowLimiter(per_name, window_seconds, name="login-name")
 
     @staticmethod
-    def _keys(ip: str, name: str) -> tuple[str, str]:
+    def _name(name: str) -> str:
         # casefold: "Alice" and "alice" share one budget even though only one can exist.
-        return f"login-ip:{ip}", f"login-name:{name.strip().casefold()}"
+        return name.strip().casefold()
 
     def wait_seconds(self, ip: str, name: str) -> float | None:
         """None if an attempt is allowed now, else the seconds until one is."""
-        ip_key, name_key = self._keys(ip, name)
-        now = time.time()
-        waits = []
-        for key, limit in ((ip_key, self.per_ip), (name_key, self.per_name)):
-            hits = self.store.recent(key, self.window)
-            if len(hits) >= limit:
-                waits.append(hits[-limit] + self.window - now)
-        return max(waits) if waits else None
+        waits = [self.by_ip.wait(ip, self.store), self.by_name.wait(self._name(name), self.store)]
+        return max((w for w in waits if w is not None), default=None)
 
     def failed(self, ip: str, name: str) -> None:
-        for key in self._keys(ip, name):
-            self.store.add(key, self.window)
+        self.by_ip.record(ip, self.store)
+        self.by_name.record(self._name(name), self.store)
 
     def succeeded(self, name: str) -> None:
         """Forget the name's failures (the address keeps its count)."""
-        self.store.forget(self._keys("", name)[1])
+        self.by_name.forget(self._name(name), self.store)

@@ -67,7 +67,7 @@ def users(ctx: click.Context, config_path: str | None) -> None:
 
     def factory() -> Settings:
         if config_path is None and inherited is not None:
-            return inherited()  # type: ignore[no-any-return]
+            return inherited()
         return load_settings(config_path)
 
     ctx.obj = {**parent, "users_settings": factory}

@@ -110,7 +110,8 @@ def ticket_data(ctx: Ctx, number: str, revealed: frozenset[str] = frozenset()) -
             "assignee_id": ticket.assignee_id,
             "users": list_users(s) if ctx.is_admin else [],
         }
-    data["notes"] = [e for e in data["events"] if e["kind"] == EventKind.NOTE.value]
+    events: list[dict[str, Any]] = data["events"]  # type: ignore[assignment]
+    data["notes"] = [e for e in events if e["kind"] == EventKind.NOTE.value]
     return data
 
 

@@ -289,7 +289,7 @@ def _trail_place(entry: Mapping[str, Any], fmt: Formatter, flow_titles: Mapping[
 
 def trail_items(
     trail: Iterable[Mapping[str, Any]], fmt: Formatter, flow_titles: Mapping[str, str] | None = None
-) -> list[dict[str, str]]:
+) -> list[dict[str, str | None]]:
     """The checklist trail as readable lines: the question asked and what the user answered.
 
     ``flow_titles``: checklist titles by flow name, so agents read 找回登录密码, not forgot_password.
@@ -302,7 +302,9 @@ def trail_items(
         place = _trail_place(entry, fmt, titles)
         if entry.get("action"):
             facts = entry.get("facts") or {}
-            answer = "; ".join(f"{k}: {v}" for k, v in facts.items()) if isinstance(facts, dict) else str(facts)
+            answer: str | None = (
+                "; ".join(f"{k}: {v}" for k, v in facts.items()) if isinstance(facts, dict) else str(facts)
+            )
             items.append(
                 {
                     "kind": "action",

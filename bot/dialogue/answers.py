@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.flows.model import Option, Step
 from bot.nlu.normalize import normalize
@@ -70,11 +71,11 @@ def read_answer(
         # 我看不懂是扣了还是没扣 holds 扣了, but surely says "I cannot tell": the words do not apply.
         keyword = None
     named = yes_no is not None or keyword is not None
-    context = {"named": named, "ranking": tuple(ranking)}
+    ranked = tuple(ranking)
     if yes_no:
         meant = next((o for o in step.options if o.means == yes_no), None)
         if meant:
-            return Reading(kind, confidence, option=meant, **context)
+            return Reading(kind, confidence, option=meant, named=named, ranking=ranked)
 
     def score(option: Option) -> float:
         if option is keyword and not option.kinds:
@@ -86,21 +87,21 @@ def read_answer(
         sum(share.get(k, 0.0) for k in keyword.kinds) if keyword and keyword.kinds else (1.0 if keyword else 0.0)
     )
     if kind in MOVES and confidence >= MOVE_CONFIDENCE and keyword_share < 0.25:
-        return Reading(kind, confidence, move=kind, **context)
+        return Reading(kind, confidence, move=kind, named=named, ranking=ranked)
     best = (
         max(step.options, key=lambda o: (score(o), o is keyword)) if step.options else None
     )  # a tie goes to the option's own words
     if best is not None and score(best) >= ANSWER_CONFIDENCE:
-        return Reading(kind, confidence, option=best, **context)
+        return Reading(kind, confidence, option=best, named=named, ranking=ranked)
     if kind == "solved" and confidence >= SOLVED_CONFIDENCE:
-        return Reading(kind, confidence, move="solved", **context)
+        return Reading(kind, confidence, move="solved", named=named, ranking=ranked)
     if kind in ("cause", "cannot") and confidence >= ANSWER_CONFIDENCE:
-        return Reading(kind, confidence, move=kind, **context)
+        return Reading(kind, confidence, move=kind, named=named, ranking=ranked)
     if kind in MOVES and confidence >= (MOOD_CONFIDENCE if kind in MOODS else MOVE_CONFIDENCE):
-        return Reading(kind, confidence, move=kind, **context)
+        return Reading(kind, confidence, move=kind, named=named, ranking=ranked)
     # Lean to an option only when the reply's likeliest kind is an answer at all.
     leaning = best if best is not None and kind != "other" and score(best) >= WEAK_ANSWER else None
-    return Reading(kind, confidence, move="other", leaning=leaning, **context)
+    return Reading(kind, confidence, move="other", leaning=leaning, named=named, ranking=ranked)
 
 
 def without_echoed_labels(step: Step, bare: str) -> str:
@@ -134,7 +135,7 @@ def keyword_scores(step: Step, bare: str, ignore: Callable[[str], bool] = lambda
         if w and normalize(w) in bare and not ignore(normalize(w))
     ]
     words = {w for w, _ in found}
-    scores: dict[str, list] = {}
+    scores: dict[str, list[Any]] = {}  # payload -> [letters matched, option]
     for word, option in found:
         if any(len(other) > len(word) and word in other for other in words):
             continue

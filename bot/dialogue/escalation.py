@@ -20,14 +20,33 @@ from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
 
 if TYPE_CHECKING:
-    from bot.dialogue.policy import Policy as _Base
-else:
-    _Base = object
+    from bot.config import Settings
+    from bot.content import Content
+    from bot.dialogue.turn import ReadReply
+    from bot.faq.index import FaqIndex
+    from bot.nlu.entities import EntityExtractor
 
 CONTACT_ENTITIES = ("phone", "email", "contact")
 
 
-class Escalation(_Base):
+class Escalation:
+    # What this mixin uses of the Policy it is part of (set or defined there). Declared, not
+    # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
+    content: Content
+    settings: Settings
+    faq: FaqIndex
+    extractor: EntityExtractor
+    read_reply: ReadReply
+    _another_words: set[str]
+
+    if TYPE_CHECKING:
+
+        def _is_question(self, text: str, norm: str) -> bool: ...
+
+        def _contact_found(self, turn: Turn, text: str) -> tuple[str, str] | None: ...
+        def _contact_in(self, turn: Turn, text: str) -> dict[str, str]: ...
+        def _yes_no(self, bare: str, intent: str, confidence: float) -> str | None: ...
+
     def _begin_collect(
         self,
         state: dict[str, Any],
@@ -97,7 +116,7 @@ class Escalation(_Base):
         return Detail(name, self.content.responses.texts.get("contact_prompt", "contact_prompt"), "contact")
 
     def _known_value(self, state: dict[str, Any], entity: str | None) -> str | None:
-        entities = state.get("entities", {})
+        entities: dict[str, str] = state.get("entities", {})
         if entity == "contact":
             return entities.get("phone") or entities.get("email")
         return entities.get(entity) if entity else None
@@ -268,20 +287,20 @@ class Escalation(_Base):
         )
 
     def _collect_aside(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> bool:
-        """While a detail is asked: a message holding no detail at all may be a question, giving
-        up or frustration. Handled here (True), the detail is asked again or the asking stops."""
+        """While a detail is asked, a message may be something else: another matter (into the
+        ticket), a status question, giving up, thanks, frustration, a question. Handled here
+        (True), the detail is asked again or the asking stops; False: read it as the answer."""
         norm = normalize(text)
         intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
         new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
-        other_problem = (
-            new_flow is not None and new_flow.name != state["collecting"].get("flow") and bool(state.get("ticket"))
-        )
+        if new_flow is not None and (new_flow.name == state["collecting"].get("flow") or not state.get("ticket")):
+            new_flow = None  # the same problem, or no ticket to add another one to
         kind, confidence = self.read_reply(text)[0]
         if kind == "correct" and confidence >= MOVE_CONFIDENCE:
             return False  # 金额写错了，应该是250: a correction, read by _collect_answer
         contact = self._contact_in(turn, text)
         found = self.extractor.extract(norm, now=turn.local_now)
-        if other_problem and not contact and (not found or any(w in norm for w in self._another_words)):
+        if new_flow is not None and not contact and (not found or any(w in norm for w in self._another_words)):
             # 另外…又发现一笔200的扣款不是我操作的: another matter, into the ticket in the user's
             # words; its amount or time belongs to it, not to the detail asked about the first
             # problem. Without such a word, details in it answer what is asked (昨天三点充的100元).
@@ -358,6 +377,7 @@ class Escalation(_Base):
             return turn.say("details_added", ticket=state.get("ticket") or "")
         flow = self.content.flows[collecting["flow"]]
         escalation = flow.steps[collecting["step"]].escalate
+        assert escalation is not None  # details are collected only at a step that escalates
         self._create_ticket(
             state,
             turn,

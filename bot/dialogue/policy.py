@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from actions.base import ActionContext
+from actions.base import Action, ActionContext
 from bot.config import Settings
 from bot.content import Content
 from bot.dialogue.answers import (
@@ -91,7 +91,7 @@ class Policy(Escalation):
         settings: Settings,
         faq_index: FaqIndex,
         extractor: EntityExtractor,
-        actions: dict,
+        actions: dict[str, Action],
         read_reply: ReadReply,
         rank_intents: IntentRanker | None = None,
     ) -> None:
@@ -179,7 +179,7 @@ class Policy(Escalation):
         if scam:
             # A scam is at least high; with money in it (我已经给他转了3000) the money may still be
             # stopped: urgent.
-            at_stake = any(e["entity"] == "amount" for e in (nlu or {}).get("entities", []))
+            at_stake = any(e["entity"] == "amount" for e in (nlu.get("entities", []) if nlu else []))
             state["fraud_risk"] = True
             state["urgency"] = higher(state.get("urgency"), "urgent" if at_stake else "high")
             self._note_problem(state, text)
@@ -388,7 +388,7 @@ class Policy(Escalation):
         """After the ticket: a message with details (a time, 500, a phone number) or that the bot
         cannot otherwise place goes to the ticket, and the user is told so. Small talk, FAQ
         questions and yes/no answers are answered as usual (False)."""
-        entities = {e["entity"]: e["value"] for e in (nlu or {}).get("entities", [])}
+        entities = {e["entity"]: e["value"] for e in (nlu.get("entities", []) if nlu else [])}
         contact = self._contact_in(turn, text)
         if contact:
             entities.update(contact)
@@ -512,18 +512,16 @@ class Policy(Escalation):
             # 说错了，是提现不是充值: the problem the user meant, if the NLU sees another one. The
             # negated part (不是充值) names the problem the user did not mean: it is read without it.
             affirmed = NEGATED.sub(" ", norm)
-            ranking = (
-                [{"intent": i, "confidence": c} for i, c in self.rank_intents(affirmed)]
+            heard: list[tuple[str, float]] = (
+                self.rank_intents(affirmed)
                 if affirmed != norm and self.rank_intents is not None
-                else (nlu or {}).get("ranking", [])
+                else [(r["intent"], r["confidence"]) for r in (nlu["ranking"] if nlu else [])]
             )
             meant = next(
                 (
-                    r["intent"]
-                    for r in ranking
-                    if r["intent"] in self.content.flows
-                    and r["intent"] != flow.name
-                    and r["confidence"] >= CORRECTION_CONFIDENCE
+                    name
+                    for name, share in heard
+                    if name in self.content.flows and name != flow.name and share >= CORRECTION_CONFIDENCE
                 ),
                 None,
             )
@@ -587,7 +585,7 @@ class Policy(Escalation):
         self._digress(state, turn, flow, step, norm, intent, confident)
 
     def _step_buttons(self, turn: Turn, step: Step, key: str) -> None:
-        buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
+        buttons: list[Button] = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
         turn.say(key, [*buttons, turn.button("human", PAYLOAD_HUMAN)])
 
     def _previous_step(self, state: dict[str, Any], flow: Flow, step: Step) -> str | None:
@@ -670,7 +668,7 @@ class Policy(Escalation):
             intent = next(
                 (
                     r["intent"]
-                    for r in (nlu or {}).get("ranking", [])[1:3]
+                    for r in (nlu.get("ranking", []) if nlu else [])[1:3]
                     if r["intent"] in self.content.flows
                     and r["confidence"] >= OTHER_FLOW_FLOOR
                     and not self._outside_flow(self.content.flows[r["intent"]], norm)
@@ -680,7 +678,7 @@ class Policy(Escalation):
         if confident and intent in self.content.flows and not self._outside_flow(self.content.flows[intent], norm):
             state["misses"] = 0
             flow = self.content.flows[intent]
-            offer = [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}]
+            offer: list[Button] = [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}]
             if reply == "how_long" and reply_confidence >= MOVE_CONFIDENCE:
                 # 退款多久到账: the guides' answer, and the checklist if the user wants it
                 turn.result.outcome = Outcome.ANSWERED
@@ -833,15 +831,15 @@ class Policy(Escalation):
                 self._run_action(state, turn, step)
             said = turn.render(step.say) if step.say is not None else ""
             if step.options:
-                buttons = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
+                buttons: list[Button] = [{"title": turn.render(o.title), "payload": o.payload} for o in step.options]
                 buttons.append(turn.button("human", PAYLOAD_HUMAN))
                 turn.add(said, buttons)
                 self._trail(turn, state, flow, step, said)
                 return
-            if step.next:
+            if (next_id := step.next_for(turn.brand_key)) is not None:
                 turn.add(said)
                 self._trail(turn, state, flow, step, said, answer="")
-                step_id = step.next_for(turn.brand_key)
+                step_id = next_id
                 continue
             if step.resolved is not None:
                 text = "\n".join(t for t in (said, turn.render(step.resolved)) if t)
@@ -920,13 +918,13 @@ class Policy(Escalation):
         self._enter(state, turn, flow, paused["step"])
 
     def _run_action(self, state: dict[str, Any], turn: Turn, step: Step) -> None:
-        action = self.actions.get(step.action)
+        action = self.actions.get(step.action) if step.action else None
         if action is None:
             return
         ctx = ActionContext(turn.brand_key, self.settings.brand(turn.brand_key), turn.now.astimezone(), state)
         result = action.run(ctx)
         if result.response:
-            turn.say(result.response, **result.values)
+            turn.say(result.response, None, **result.values)
         state["trail"].append(
             {
                 "flow": state.get("flow"),
@@ -985,7 +983,7 @@ class Policy(Escalation):
     def _clarify(self, state: dict[str, Any], turn: Turn, nlu: ParseResult | None, hits: list[FaqHit]) -> None:
         limit = self.settings.dialogue.max_clarify_options
         buttons: list[Button] = []
-        for ranked in (nlu or {}).get("ranking", []):
+        for ranked in nlu.get("ranking", []) if nlu else []:
             if ranked["intent"] in self.content.flows and ranked["confidence"] >= 0.1 and len(buttons) < limit:
                 flow = self.content.flows[ranked["intent"]]
                 buttons.append({"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name})

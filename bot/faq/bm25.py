@@ -48,7 +48,7 @@ class EntryBm25:
         saturated = counts * (K1 + 1) / (counts + K1 * (1 - B + B * lengths / average))
         return idf, saturated.astype(np.float32)
 
-    def scores(self, tokens: Sequence[str], exclude: Sequence[int] = ()) -> np.ndarray:
+    def scores(self, tokens: Sequence[str], exclude: Sequence[int] | np.ndarray = ()) -> np.ndarray:
         """Normalised BM25 of every entry for the query tokens; `exclude` lists texts left out
         of their entries (the term statistics are recomputed without them)."""
         terms = np.fromiter({i for i in map(self.vocabulary.get, tokens) if i is not None}, dtype=np.int64)

@@ -135,10 +135,10 @@ class FaqIndex:
         self.vectorizer = TfidfVectorizer.fit(token_lists) if texts else TfidfVectorizer({}, np.zeros(0))
         self._matrix = self.vectorizer.transform(token_lists).T.tocsr() if texts else None  # features x texts
         # Dense copy for the per-message path: a few MB, and row gathers beat sparse products.
-        self._dense = self._matrix.toarray() if texts else None
+        self._dense = self._matrix.toarray() if self._matrix is not None else None
         self._doc_vectors = embedder.encode(texts) if embedder and texts else None
         # Per-entry sums of text vectors, for the "all wordings together" half of the score.
-        if texts:
+        if self._matrix is not None:  # there are texts
             text_vectors = self._matrix.T.tocsr()
             sums = np.zeros((len(entries), text_vectors.shape[1]), dtype=np.float32)
             for i, owner in enumerate(self._owner):
@@ -220,7 +220,10 @@ class FaqIndex:
         all its texts: the best text rewards a close paraphrase, the sum rewards a query that
         shares words with several of the entry's wordings."""
         indices, weights = self.vectorizer.vector(self._tokens(query))
-        lexical = self._dense[indices].T @ weights if len(indices) else np.zeros(len(self._texts), dtype=np.float32)
+        if len(indices) and self._dense is not None:
+            lexical = self._dense[indices].T @ weights
+        else:
+            lexical = np.zeros(len(self._texts), dtype=np.float32)
         per_text = lexical
         sums = np.bincount(self._owner_arr, weights=per_text, minlength=len(self.entries))
         norms = self._sum_norms.copy()

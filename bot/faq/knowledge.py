@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 from bot.text import Text
 from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
@@ -59,7 +60,7 @@ def _str_list(value: object) -> list[str] | None:
     return None
 
 
-def is_text(value: object) -> bool:
+def is_text(value: object) -> TypeGuard[Text]:
     if isinstance(value, str):
         return bool(value.strip())
     return (

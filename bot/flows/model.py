@@ -249,7 +249,7 @@ class _Reader:
             step = self.step(str(step_id), node, steps_node.line_of(step_id))
             if step:
                 steps[step.id] = step
-        start, start_by_brand = "", {}
+        start, start_by_brand = "", dict[str, str]()
         if doc.get(KEY_START) in (None, ""):
             self.error(
                 "flow_no_start",
@@ -258,7 +258,7 @@ class _Reader:
             )
         elif (route := self.route(doc, KEY_START, f"flow '{name}'")) is not None:
             start, start_by_brand = route
-        title = doc.get(KEY_TITLE) if isinstance(doc.get(KEY_TITLE), str) else name
+        title = raw_title if isinstance(raw_title := doc.get(KEY_TITLE), str) else name
         priority = doc.get(KEY_PRIORITY)
         if priority is not None and priority not in PRIORITIES:
             self.error(

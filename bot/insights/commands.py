@@ -7,11 +7,15 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from bot.insights.labels import InsightLabels
 
-def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict, object]:
+
+def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict[str, Any], InsightLabels]:
     from bot.content import load_content
     from bot.insights.labels import InsightLabels
     from bot.insights.report import build_report

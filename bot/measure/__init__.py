@@ -14,8 +14,9 @@ the commands, and the heavy modules are imported only when a command runs.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
+
+import wcwidth
 
 from bot.errors import WalletbotError
 
@@ -27,8 +28,9 @@ class MeasureError(WalletbotError):
 
 
 def display_width(text: str) -> int:
-    """Terminal columns taken by `text`: CJK characters are two columns wide."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Terminal columns taken by `text` (wcwidth): CJK characters and emoji are two columns wide,
+    combining marks and zero-width characters none, colour codes are not counted."""
+    return int(wcwidth.width(text))
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
@@ -40,11 +42,8 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: 
     widths = [max(display_width(row[i]) for row in cells) for i in range(columns)]
 
     def line(row: list[str]) -> str:
-        parts = []
-        for i, value in enumerate(row):
-            pad = " " * (widths[i] - display_width(value))
-            parts.append(value + pad if align[i] == "l" else pad + value)
-        return "  ".join(parts).rstrip()
+        pad = {"l": wcwidth.ljust, "r": wcwidth.rjust}
+        return "  ".join(pad[align[i]](value, widths[i]) for i, value in enumerate(row)).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule] + [line(row) for row in cells[1:]])

@@ -1065,7 +1065,7 @@ def bench_training(
 
 
 def machine_info() -> dict[str, Any]:
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             packages[name] = metadata.version(name)
@@ -1386,7 +1386,7 @@ def format_bench_report(report: dict[str, Any]) -> str:
                 ],
             ),
         ]
-    errors = Counter()
+    errors: Counter[str] = Counter()
     for s in report["servers"]:
         for lv in s["levels"]:
             errors.update(lv["errors"])

@@ -49,7 +49,8 @@ def _config_path(ctx: click.Context, option: str | None) -> Path:
 def _settings(ctx: click.Context, option: str | None) -> Settings:
     factory = (ctx.obj or {}).get("settings_factory") if isinstance(ctx.obj, dict) else None
     if option is None and factory is not None:
-        return factory()  # type: ignore[no-any-return]
+        settings: Settings = factory()
+        return settings
     return load_settings(_config_path(ctx, option))
 
 
@@ -159,7 +160,7 @@ def eval_command(
             source = report["intent"] or report["cross_validation"]["pooled"]
             title = (
                 f"Intent confusion: {path.name}"
-                if report["intent"]
+                if report["intent"] and path is not None
                 else f"Intent confusion: {folds}-fold cross-validation"
             )
             evaluate.plot_confusion(source["confusion"], plot, title)

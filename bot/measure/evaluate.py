@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import math
 import time
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -156,6 +157,19 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def confusion(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> list[list[int]]:
+    """Counts of (expected, predicted) pairs: rows in the order of `labels` expected, columns predicted."""
+    from sklearn.metrics import confusion_matrix
+
+    if not labels:
+        return []
+    with warnings.catch_warnings():
+        # sklearn warns when the matrix is 1×1 in case labels were forgotten; here they are given.
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        matrix = confusion_matrix(gold, predicted, labels=list(labels))
+    return [[int(v) for v in row] for row in matrix]
+
+
 def score(
     rows: Sequence[LabelledQuestion], predictions: Sequence[Prediction], intent_threshold: float
 ) -> dict[str, Any]:
@@ -178,28 +192,30 @@ def score(
     out_rejected = sum(rejected[i] for i in out_rows)
     out_predicted = sum(predicted[i] == OUT_OF_SCOPE for i in out_rows)
 
+    # Imported here: the CLI imports this module to list its commands (see bot/measure/__init__).
+    from sklearn.metrics import precision_recall_fscore_support
+
     labels = sorted(set(gold))
     per_intent: dict[str, dict[str, Any]] = {}
-    for label in labels:
-        tp = sum(g == label and p == label for g, p in zip(gold, predicted))
-        fp = sum(g != label and p == label for g, p in zip(gold, predicted))
-        fn = sum(g == label and p != label for g, p in zip(gold, predicted))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_intent[label] = {
-            "support": tp + fn,
-            "precision": round(precision, 4),
-            "recall": round(recall, 4),
-            "f1": round(f1, 4),
+    macro_f1 = None
+    if labels:
+        # zero_division=0: an intent never predicted has precision 0, not a warning.
+        precision, recall, f1, support = precision_recall_fscore_support(
+            gold, predicted, labels=labels, average=None, zero_division=0
+        )
+        per_intent = {
+            label: {
+                "support": int(support[i]),
+                "precision": round(float(precision[i]), 4),
+                "recall": round(float(recall[i]), 4),
+                "f1": round(float(f1[i]), 4),
+            }
+            for i, label in enumerate(labels)
         }
-    macro_f1 = round(sum(v["f1"] for v in per_intent.values()) / len(per_intent), 4) if per_intent else None
+        macro_f1 = round(float(f1.mean()), 4)
 
     matrix_labels = sorted(set(gold) | set(predicted))
-    position = {label: i for i, label in enumerate(matrix_labels)}
-    matrix = [[0] * len(matrix_labels) for _ in matrix_labels]
-    for g, p in zip(gold, predicted):
-        matrix[position[g]][position[p]] += 1
+    matrix = confusion(gold, predicted, matrix_labels)
 
     pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, (g, p) in enumerate(zip(gold, predicted)):
@@ -385,8 +401,8 @@ def cross_validate(
             predictions[i] = Prediction(intent, confidence)
         fold_rows = [rows[i] for i in test_idx]
         fold_predictions = [predictions[i] for i in test_idx]
-        fold_score = score(fold_rows, fold_predictions, intent_threshold)  # type: ignore[arg-type]
-        correct = sum(r.accepts(p.intent) for r, p in zip(fold_rows, fold_predictions))  # type: ignore[union-attr]
+        fold_score = score(fold_rows, fold_predictions, intent_threshold)
+        correct = sum(r.accepts(p.intent) for r, p in zip(fold_rows, fold_predictions))
         per_fold.append(
             {
                 "examples": len(test_idx),
@@ -565,7 +581,7 @@ def plot_confusion(confusion: dict[str, Any], path: Path, title: str = "Intent c
                 axes.text(
                     c,
                     r,
-                    int(counts[r, c]),
+                    str(int(counts[r, c])),
                     ha="center",
                     va="center",
                     fontsize=7,

@@ -51,24 +51,23 @@ def read_step_answers(path: Path) -> list[dict[str, str]]:
 
 def evaluate_replies(nlu: NLU, rows: list[dict[str, str]], *, source: str = "") -> dict[str, Any]:
     """Accuracy overall and per kind, the confusion matrix, and replies wrongly read as solved."""
+    from sklearn.metrics import accuracy_score, recall_score
+
+    from bot.measure.evaluate import confusion
+
     predicted = [nlu.read_reply(row["text"])[0][0] for row in rows]
     gold = [row["kind"] for row in rows]
     support = Counter(gold)
-    correct = Counter(g for g, p in zip(gold, predicted) if g == p)
     labels = [k for k in REPLY_KINDS if k in support or k in predicted]
-    position = {k: i for i, k in enumerate(labels)}
-    matrix = [[0] * len(labels) for _ in labels]
-    for g, p in zip(gold, predicted):
-        matrix[position[g]][position[p]] += 1
+    labelled = [k for k in labels if support[k]]
+    recall = recall_score(gold, predicted, labels=labelled, average=None, zero_division=0)
     false_solved = [row["text"] for row, p in zip(rows, predicted) if p == "solved" and row["kind"] != "solved"]
     return {
         "file": source,
         "rows": len(rows),
-        "accuracy": round(sum(correct.values()) / len(rows), 4),
-        "per_kind": {
-            k: {"support": support[k], "recall": round(correct[k] / support[k], 4)} for k in labels if support[k]
-        },
-        "confusion": {"labels": labels, "matrix": matrix},
+        "accuracy": round(float(accuracy_score(gold, predicted)), 4),
+        "per_kind": {k: {"support": support[k], "recall": round(float(recall[i]), 4)} for i, k in enumerate(labelled)},
+        "confusion": {"labels": labels, "matrix": confusion(gold, predicted, labels)},
         "false_solved": false_solved,
     }
 
@@ -78,14 +77,14 @@ def evaluate_in_steps(policy: Policy, flows: dict[str, Any], rows: list[dict[str
     words, titles and option words): right when the option it picks stands for the labelled kind,
     or the move it makes is that kind. `false_solved`: replies not labelled solved that end the
     checklist as solved."""
-    right = Counter()
-    support = Counter()
+    right: Counter[str] = Counter()
+    support: Counter[str] = Counter()
     false_solved: list[str] = []
     skipped = 0
     for row in rows:
         flow = flows.get(row["flow"])
         step = flow.steps.get(row["step"]) if flow else None
-        if step is None or not step.options:
+        if flow is None or step is None or not step.options:
             skipped += 1
             continue
         gold = row["kind"]

@@ -496,7 +496,7 @@ class ScenarioRunner:
                         Failure(n, turn.shown, f"button '{turn.button}' not offered (offered: {titles})")
                     )
                     return result
-                send = {"payload": match[0].get("payload")}
+                send: dict[str, Any] = {"payload": match[0].get("payload")}
             else:
                 send = {"text": turn.user}
             try:

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from types import MappingProxyType
 from typing import Final, NamedTuple, TypedDict
 
@@ -72,44 +73,34 @@ _CN_DIGIT: Final = MappingProxyType(
         "玖": 9,
     }
 )
-_CN_UNIT: Final = MappingProxyType({"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000})
-_CN_BIG: Final = MappingProxyType({"万": 10_000, "亿": 100_000_000})
+# Two digits in a row without a unit between them ("两三", "三四") give a range, not a number.
+_CN_RANGE: Final = re.compile(f"[{''.join(d for d, v in _CN_DIGIT.items() if v)}]{{2}}")
+
+
+@cache
+def _cn2an() -> Callable[[str, str], object]:
+    """cn2an's converter, imported on first use (its import takes a quarter of a second)."""
+    import cn2an
+
+    convert: Callable[[str, str], object] = cn2an.cn2an
+    return convert
 
 
 def cn_to_int(text: str) -> int | None:
-    """Value of a Chinese numeral, or None when it is not one number.
+    """Value of a Chinese numeral, or None when it is not one whole number.
 
-    Colloquial abbreviations count: a digit right after a unit means the next lower unit
-    ("两千五" is 2500, "一万二" is 12000), except after 零 ("一百零五" is 105). Two digits in a
-    row ("两三") are a range, not a number, so they are refused.
+    Read by cn2an in its "normal" mode, which takes colloquial abbreviations: a digit right after
+    a unit means the next lower unit ("两千五" is 2500, "一万二" is 12000), except after 零
+    ("一百零五" is 105). Two digits in a row ("两三") are a range, not a number, so they are refused
+    (cn2an would read them digit by digit, as 23).
     """
-    total = section = 0
-    pending: int | None = None
-    last_unit = 1
-    after_zero = False
-    for ch in text:
-        if ch in _CN_DIGIT:
-            if _CN_DIGIT[ch] == 0:
-                after_zero = True
-            elif pending is not None:
-                return None
-            else:
-                pending = _CN_DIGIT[ch]
-        elif ch in _CN_UNIT:
-            section += (1 if pending is None else pending) * _CN_UNIT[ch]
-            pending, last_unit, after_zero = None, _CN_UNIT[ch], False
-        elif ch in _CN_BIG:
-            section += pending or 0
-            if _CN_BIG[ch] > 10_000:
-                total = (total + section) * _CN_BIG[ch]
-            else:
-                total += section * _CN_BIG[ch]
-            section, pending, last_unit, after_zero = 0, None, _CN_BIG[ch], False
-        else:
-            return None
-    if pending is not None and not after_zero and last_unit >= 10:
-        pending *= last_unit // 10
-    return total + section + (pending or 0)
+    if not text or _CN_RANGE.search(text):
+        return None
+    try:
+        value = _cn2an()(text, "normal")
+    except ValueError:  # not a numeral at all ("万", "百", "十一十")
+        return None
+    return value if isinstance(value, int) else None
 
 
 def _to_number(text: str) -> Decimal | None:
@@ -428,6 +419,7 @@ def _weekday(today: date, prefix: str | None, day: str) -> date:
 
 def _clock_of(m: re.Match[str]) -> tuple[int, int] | None:
     """(hour, minute) as written, before the period (下午) is applied; None if impossible."""
+    hour: int | None
     if m["t_hh"] is not None:
         hour, minute = int(m["t_hh"]), int(m["t_mm"])
     else:

@@ -24,9 +24,6 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _PUNCT = set(" ,.!?;:'\"()[]{}<>，。！？；：、“”‘’（）【】《》…~～-_/\\|@#$%^&*+=")
 
-# jieba logs its dictionary loading at INFO on the root logger; keep the CLI output clean.
-jieba.setLogLevel(logging.WARNING)
-
 
 class SynonymRewriter:
     """Replace synonym variants by their canonical word, longest variant first."""
@@ -47,6 +44,9 @@ class Tokenizer:
 
     def __init__(self, synonyms: dict[str, str], domain_terms: list[str]) -> None:
         self.rewrite = SynonymRewriter(synonyms)
+        # jieba logs its dictionary loading at INFO; keep the CLI output clean. Set here, when a
+        # tokenizer is made, not at import: importing a module changes no logging.
+        jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
         # Canonical synonym targets and domain terms are whole words for segmentation.
         for word in set(domain_terms) | set(synonyms.values()):

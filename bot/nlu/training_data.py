@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
+from bot.yamlio import LineDict, LineList, Problem, YamlFileError, load_yaml
 
 KEY_VERSION = "version"
 KEY_NLU = "nlu"
@@ -142,7 +142,7 @@ def read_nlu_file(
             )
         )
     items = doc[KEY_NLU]
-    if not isinstance(items, list):
+    if not isinstance(items, LineList):
         problems.append(
             Problem(
                 display,

@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from bot.store.models import Conversation, Turn, TurnRole, coerce_enum, utcnow
+from bot.store.models import Conversation, Turn, TurnRole, coerce_enum, table_of, utcnow
 
 
 def hash_token(token: str) -> str:
@@ -68,7 +68,9 @@ def create_conversation(
 
 def token_hash_matches(token_hash: str, token: str | None) -> bool:
     """Whether ``token`` hashes to ``token_hash`` (a remembered one), in constant time."""
-    return bool(token) and hmac.compare_digest(hash_token(token), token_hash)
+    if not token:
+        return False
+    return hmac.compare_digest(hash_token(token), token_hash)
 
 
 def get_conversation(s: Session, conv_id: str, *, lock: bool = False) -> Conversation | None:
@@ -97,8 +99,8 @@ class LockedConversation(NamedTuple):
     turn_count: int
 
 
-_conversations = Conversation.__table__
-_turns = Turn.__table__
+_conversations = table_of(Conversation)
+_turns = table_of(Turn)
 # Built once: the per-message statements, with their values bound at execution.
 _LOCK_CONVERSATION = (
     select(

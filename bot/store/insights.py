@@ -48,7 +48,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import Function
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from bot.store.models import (
     Conversation,
@@ -92,7 +92,8 @@ class InsightQuery:
 
 def _meta(key: str) -> ColumnElement[str]:
     """A text value of the user turn's meta (json_extract on SQLite, ->> on PostgreSQL)."""
-    return Turn.meta[key].as_string()
+    text: ColumnElement[str] = Turn.meta[key].as_string()  # meta is a JSON column, typed Any
+    return text
 
 
 def _day(s: Session, column: Any) -> ColumnElement[str]:
@@ -102,13 +103,13 @@ def _day(s: Session, column: Any) -> ColumnElement[str]:
     return func.strftime("%Y-%m-%d", column)
 
 
-def _seconds(s: Session, later: Any, earlier: Any) -> ColumnElement[float]:
+def _seconds(s: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
     if s.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def _steps_of(s: Session) -> Function[Any]:
+def _steps_of(s: Session) -> TableValuedAlias:
     """The table of step ids in the turn's ``meta.steps`` array (one row per step)."""
     if s.get_bind().dialect.name == "postgresql":
         return func.jsonb_array_elements_text(Turn.meta["steps"]).table_valued("value")
@@ -122,7 +123,7 @@ def _cohort(q: InsightQuery) -> list[ColumnElement[bool]]:
     return conds
 
 
-def _cohort_ids(q: InsightQuery) -> Select[tuple[str]]:
+def _cohort_ids(q: InsightQuery) -> Select[str]:
     return select(Conversation.id).where(*_cohort(q))
 
 

@@ -18,7 +18,7 @@ import enum
 import hashlib
 import re
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -33,6 +33,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -147,7 +148,7 @@ E = TypeVar("E", bound=enum.StrEnum)
 def coerce_enum(enum_cls: type[E], value: object, what: str) -> E:
     """``enum_cls(value)`` with an error that quotes the value and lists the choices."""
     try:
-        return enum_cls(value)
+        return enum_cls(value)  # type: ignore[arg-type]  # any value may be tried: a wrong one raises ValueError
     except ValueError:
         choices = ", ".join(f"'{m.value}'" for m in enum_cls)
         raise StoreError(f"Unknown {what} {value!r}: use one of {choices}.") from None
@@ -296,6 +297,12 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, for bulk inserts and prepared statements
+    (`model.__table__` is typed as any FromClause, which `insert()` does not take)."""
+    return cast(Table, model.__table__)
 
 
 class ConsoleUser(Base):

@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 
 from bot.store.conversations import hash_token
 from bot.store.db import Database
-from bot.store.models import Conversation, Feedback, Ticket, TicketEvent, Turn, utcnow
+from bot.store.models import Conversation, Feedback, Ticket, TicketEvent, Turn, table_of, utcnow
 
 BATCH_ROWS = 5_000
 TURNS_PER_TICKET_CONVERSATION = 6  # three user messages, three replies
@@ -188,7 +188,7 @@ def insert_fake_turns(db: Database, turns: int, *, seed: int = 0, days: int = 90
 
     for batch in _batches(ticket_rows()):
         with db.engine.begin() as c:
-            c.execute(insert(Turn.__table__), batch)
+            c.execute(insert(table_of(Turn)), batch)
         written += len(batch)
     with db.engine.begin() as c:
         c.execute(
@@ -225,7 +225,7 @@ def insert_fake_turns(db: Database, turns: int, *, seed: int = 0, days: int = 90
                 )
     for batch in _batches(iter(events)):
         with db.engine.begin() as c:
-            c.execute(insert(TicketEvent.__table__), batch)
+            c.execute(insert(table_of(TicketEvent)), batch)
 
     conversations = max(0, (turns - written) // TURNS_PER_OTHER_CONVERSATION)
     kinds, weights = [k for k, _ in _OTHER_KINDS], [w for _, w in _OTHER_KINDS]
@@ -267,11 +267,11 @@ def insert_fake_turns(db: Database, turns: int, *, seed: int = 0, days: int = 90
     def flush() -> None:
         with db.engine.begin() as c:
             if pending_convs:
-                c.execute(insert(Conversation.__table__), pending_convs)
+                c.execute(insert(table_of(Conversation)), pending_convs)
             if pending_turns:
-                c.execute(insert(Turn.__table__), pending_turns)
+                c.execute(insert(table_of(Turn)), pending_turns)
             if votes:
-                c.execute(insert(Feedback.__table__), votes)
+                c.execute(insert(table_of(Feedback)), votes)
         pending_convs.clear()
         pending_turns.clear()
         votes.clear()

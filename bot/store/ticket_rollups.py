@@ -135,7 +135,9 @@ def assemble(rows: list[Row]) -> dict[str, Any]:
 
     priorities: dict[str, int] = defaultdict(int)
     categories: dict[str, int] = defaultdict(int)
-    durations = {name: {"count": 0.0, "sum": 0.0, "max": None} for name in DURATIONS}
+    durations: dict[str, dict[str, float | None]] = {
+        name: {"count": 0.0, "sum": 0.0, "max": None} for name in DURATIONS
+    }
     for _day, _brand, figure, key, value in rows:
         if figure == "priority":
             priorities[key] += int(value)
@@ -144,14 +146,15 @@ def assemble(rows: list[Row]) -> dict[str, Any]:
         elif figure in durations:
             d = durations[figure]
             if key == "max":
-                d["max"] = value if d["max"] is None else max(d["max"], value)
+                most = d["max"]
+                d["max"] = value if most is None else max(most, value)
             else:
-                d[key] += value
+                d[key] = (d[key] or 0.0) + value
     times = {
         name: {
-            "tickets": int(d["count"]),
-            "mean_seconds": _round(d["sum"] / d["count"]) if d["count"] else None,
-            "max_seconds": _round(d["max"]) if d["count"] else None,
+            "tickets": int(d["count"] or 0),
+            "mean_seconds": _round((d["sum"] or 0.0) / d["count"]) if d["count"] else None,
+            "max_seconds": _round(d["max"]) if d["count"] and d["max"] is not None else None,
         }
         for name, d in durations.items()
     }
@@ -198,7 +201,8 @@ def _state(s: Session) -> InsightTicketState | None:
 
 
 def _gaps(state: InsightTicketState) -> dict[str, list[Gap]]:
-    return json.loads(state.gaps or "{}")
+    gaps: dict[str, list[Gap]] = json.loads(state.gaps or "{}")
+    return gaps
 
 
 def _after(column: Any, seen: int, gaps: list[Gap]) -> ColumnElement[bool]:
@@ -359,7 +363,7 @@ def refresh(db: Database, *, now: datetime | None = None) -> int:
                     computed_at=now,
                 )
             )
-            if taken.rowcount != 1:
+            if taken.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult: an INSERT
                 s.rollback()
                 return 0
             for lo, hi, rows in computed:
