@@ -117,6 +117,23 @@ _FULLWIDTH = MappingProxyType({code: code - 0xFEE0 for code in range(0xFF01, 0xF
 _HAS_FULLWIDTH = re.compile(r"[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff3f\uff41-\uff5a\u3000]")
 
 
+# Characters that render as nothing: the soft hyphen, zero-width spaces and joiners, the bidi
+# marks, embeddings, overrides and isolates, the word joiner and invisible operators, the BOM.
+# Typed, pasted or planted inside a value ("665\u200b544") they split it for every regex below,
+# so scan() matches on the text without them and maps the spans back: a finding then covers the
+# invisible characters inside its value, and redaction hides them with it.
+_INVISIBLE = re.compile(r"[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _visible(text: str) -> tuple[str, list[int] | None]:
+    """The text without invisible characters, and the original index of each character kept
+    (None when there was nothing to remove, the usual case)."""
+    if _INVISIBLE.search(text) is None:
+        return text, None
+    positions = [index for index, char in enumerate(text) if _INVISIBLE.match(char) is None]
+    return "".join(text[index] for index in positions), positions
+
+
 def _fold_width(text: str) -> str:
     """Full-width ASCII to half-width, same length, so value regexes need one spelling only."""
     if _HAS_FULLWIDTH.search(text) is None:
@@ -238,6 +255,12 @@ _RUN = re.compile(
     r"(?=[+0-9])(?<![0-9A-Za-z+])(?<![0-9]\.)\+?[0-9]+(?:[ \-][0-9]+)*(?:(?<=[0-9])[Xx])?"
     r"(?![0-9A-Za-z])(?!\.[0-9])"
 )
+# A run grouped with dots ("6222.0212.3456.7890.128", "138.1234.5678"): three groups or more,
+# so decimals (12345.67), dates (2026.11.20) and versions (10.2.3) never match. Its dots are read
+# as spaces, and a dotted run is never a code (it reads like a date, an address or a version).
+_DOTTED_RUN = re.compile(
+    r"(?=[0-9])(?<![0-9A-Za-z.])[0-9]{3,6}(?:\.[0-9]{3,9}){2,4}(?:(?<=[0-9])[Xx])?(?![0-9A-Za-z])(?!\.[0-9])"
+)
 _CONTEXT_CHARS = 16
 _ORDER_CONTEXT = re.compile(
     r"(?:订单|訂單|单号|單號|交易|流水|编号|編號|运单|運單|快递|快遞|批次|参考号|參考號|凭证|憑證|"
@@ -351,6 +374,14 @@ def scan(text: str, *, expecting_code: bool = False) -> list[Finding]:
     bot's previous message asked about a code, so a bare 4-8 digit number counts as a code."""
     if _QUICK.search(text) is None:
         return []
+    visible, positions = _visible(text)
+    found = _scan_visible(visible, expecting_code)
+    if positions is None:
+        return found
+    return [Finding(f.kind, positions[f.start], positions[f.end - 1] + 1) for f in found]
+
+
+def _scan_visible(text: str, expecting_code: bool) -> list[Finding]:
     folded = _fold_width(text)
     candidates = [
         *_secret_findings(folded),
@@ -419,18 +450,25 @@ def _number_findings(text: str, expecting_code: bool) -> Iterator[Finding]:
     # Personal numbers have at least 10 digits and codes at least 4: shorter runs (amounts,
     # counts, times) are skipped before any context lookup.
     shortest = 4 if expecting_code else 10
+    dotted = [match.span() for match in _DOTTED_RUN.finditer(text)] if "." in text else []
+    if dotted:
+        chars = list(text)
+        for start, end in dotted:
+            chars[start:end] = text[start:end].replace(".", " ")
+        text = "".join(chars)  # same length: spans stay valid for the caller's text
     for match in _RUN.finditer(text):
         start, end = match.span()
         if end - start < shortest:
             continue
         if _ORDER_CONTEXT.search(text, max(0, start - _CONTEXT_CHARS), start):
             continue  # order, transaction and tracking numbers are not personal data
-        kind = _run_kind(text, start, end, expecting_code)
+        code = expecting_code and not any(start < d_end and d_start < end for d_start, d_end in dotted)
+        kind = _run_kind(text, start, end, code)
         if kind is not None:
             yield Finding(kind, start, end)
             continue
         # Dash-grouped runs are dates and references ("2026-11-20"): their parts are no codes.
-        group_code = expecting_code and "-" not in match.group()
+        group_code = code and "-" not in match.group()
         for group in _GROUP.finditer(match.group()):
             group_start, group_end = start + group.start(), start + group.end()
             if group_end - group_start == end - start:
@@ -642,13 +680,17 @@ _MASKERS: MappingProxyType[str, Callable[[str], str]] = MappingProxyType(
 
 def detect_scam(text: str, patterns: ScamPatterns) -> ScamSignal | None:
     """The first scam rule (in file order) that matches the message, or None."""
-    folded = _fold_width(text)
+    visible, positions = _visible(text)
+    folded = _fold_width(visible)
     if any(question.search(folded) for question in patterns.questions):
         return None
     for kind, regex in patterns.rules:
         match = regex.search(folded)
         if match is not None:
-            return ScamSignal(kind, match.start(), match.end())
+            start, end = match.span()
+            if positions is not None and end > start:
+                start, end = positions[start], positions[end - 1] + 1
+            return ScamSignal(kind, start, end)
     return None
 
 

@@ -23,6 +23,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from bot import guard
 from bot.config import Settings
 from bot.console.auth import (
     COOKIE_PATH,
@@ -112,7 +113,7 @@ DEFAULT_SINCE = "7d"
 UNANSWERED_LIMIT = 2000
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-_DONE_KEYS = frozenset({"status", "assign", "note", "reply", "priority"})
+_DONE_KEYS = frozenset({"status", "assign", "note", "reply", "priority", "note_masked", "reply_masked"})
 # After a reveal (POST), the ticket page (GET) shows the detail in full while this agent's
 # audited reveal of it is this recent: refreshing the page a little later masks it again.
 REVEAL_SHOWN_SECONDS = 120
@@ -200,6 +201,16 @@ def _checked_text(ctx: Ctx, text: str) -> str:
     if len(text) > limit:
         raise ctx.refuse(413, "text_too_long", "text_too_long", length=len(text), max=limit)
     return text
+
+
+def _guarded(text: str) -> tuple[str, bool]:
+    """An agent's note or reply as it may be stored, and whether the guard hid anything.
+
+    The same guard as the user's messages: an agent pasting what a user sent (验证码 665544, a
+    card number) or typing a code into a reply must not put it in the database in clear.
+    """
+    findings = guard.scan(text)
+    return guard.redact(text, findings), bool(findings)
 
 
 def _count(value: str | None) -> int:
@@ -624,15 +635,15 @@ class Console:
         return self.after_change(ctx, number, "assign")
 
     def note(self, ctx: Ctx, number: str, text: str) -> Response:
-        text = _checked_text(ctx, text)
+        text, masked = _guarded(_checked_text(ctx, text))
         with ctx.db.session() as s:
             ticket = self._locked(ctx, s, number)
             add_note(s, ticket, text, actor=ctx.me.name)
-        return self.after_change(ctx, number, "note")
+        return self.after_change(ctx, number, "note_masked" if masked else "note")
 
     def reply(self, ctx: Ctx, number: str, text: str) -> Response:
         me = ctx.me
-        text = _checked_text(ctx, text)
+        text, masked = _guarded(_checked_text(ctx, text))
         with ctx.db.session() as s:
             ticket = self._locked(ctx, s, number)
             if not ticket.status.is_active:
@@ -641,7 +652,7 @@ class Console:
             # Whoever answers the user first takes the ticket.
             if ticket.assignee_id is None:
                 assign(s, ticket, get_user_by_id(s, me.id), actor=me.name)
-        return self.after_change(ctx, number, "reply")
+        return self.after_change(ctx, number, "reply_masked" if masked else "reply")
 
     def reveal(self, ctx: Ctx, number: str, field: str) -> Response:
         me = ctx.me
