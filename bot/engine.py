@@ -42,7 +42,6 @@ from bot.store import (
     token_hash_matches,
 )
 from bot.text import render
-from bot.training import ensure_model
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -115,11 +114,17 @@ class Assistant:
     def from_settings(
         cls, settings: Settings, *, auto_train: bool = False, progress: Callable[[str], None] = lambda _m: None
     ) -> Assistant:
-        ensure_model(settings, auto_train=auto_train, progress=progress)
-        runtime = build_runtime(settings)
+        from bot.content_snapshot import start_runtime
+
+        runtime, fallback = start_runtime(settings, auto_train=auto_train, progress=progress)
         db = Database(settings.database_url)
         db.migrate()
-        return cls(settings, runtime, db)
+        assistant = cls(settings, runtime, db)
+        if fallback is not None:  # the console's content page shows why the version is old
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            errors = [str(problem) for problem in fallback.problems]
+            assistant.reload_status = ReloadStatus(runtime.content.version, runtime.content.loaded_at, errors, now)
+        return assistant
 
     def close(self) -> None:
         self.db.dispose()
