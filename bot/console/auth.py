@@ -164,7 +164,7 @@ class SessionSigner:
         if not cookie or cookie.count(".") != 2:
             return None
         version, body, signature = cookie.split(".")
-        if version != _VERSION or not hmac.compare_digest(signature, self._sign(body)):
+        if version != _VERSION or not _same(signature, self._sign(body)):
             return None
         try:
             data = json.loads(_unb64(body))
@@ -190,7 +190,7 @@ class SessionSigner:
 
     @staticmethod
     def token_matches(expected: str, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(expected, given or "")
+        return bool(given) and _same(expected, given or "")
 
     def _sign(self, body: str) -> str:
         return self._mac(self._session_key, body)
@@ -255,3 +255,10 @@ class LoginLimiter:
     def succeeded(self, name: str) -> None:
         """Forget the name's failures (the address keeps its count)."""
         self.store.forget(self._keys("", name)[1])
+
+
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison of a MAC with what the client sent, compared as bytes:
+    ``hmac.compare_digest`` raises TypeError on a str with non-ASCII characters, which a forged
+    cookie or form field may carry (found by tests/test_fuzz.py: a 500)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
