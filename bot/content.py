@@ -20,11 +20,11 @@ from bot.config import Settings
 from bot.content_snapshot import removed_faq_problems
 from bot.faq.knowledge import FaqEntry, faq_files, is_text, read_faq
 from bot.flows.model import Flow, flow_files, read_flows, read_words
-from bot.guard import ScamPatterns, ScamPatternsError, load_scam_patterns
 from bot.nlu.normalize import normalize
 from bot.nlu.replies import load_reply_data, reply_files
 from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
 from bot.provenance import check_provenance
+from bot.safety.scam import ScamPatterns, ScamPatternsError, load_scam_patterns
 from bot.secret_requests import asks_for_secret
 from bot.text import DEFAULT_KEY, PLACEHOLDERS, STUB_MARKER, Text, placeholders_in, variants
 from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml

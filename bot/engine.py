@@ -26,6 +26,7 @@ from bot.errors import ContentError, ConversationError
 from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
 from bot.nlu.normalize import normalize_unremembered
 from bot.nlu.pipeline import NLU, ParseResult
+from bot.safety import scam as scams
 from bot.store import (
     Database,
     add_feedback,
@@ -59,7 +60,7 @@ class Runtime:
     nlu: NLU
     faq: FaqIndex
     policy: Policy
-    scam_patterns: guard.ScamPatterns
+    scam_patterns: scams.ScamPatterns
 
 
 def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
@@ -339,7 +340,7 @@ class Assistant:
         redacted = guard.redact(text, findings)
         secrets = [f for f in findings if f.kind in guard.SECRET_KINDS]
         contact_text = guard.redact(text, secrets)
-        scam = guard.detect_scam(normalize_unremembered(text), runtime.scam_patterns) is not None
+        scam = scams.detect_scam(normalize_unremembered(text), runtime.scam_patterns) is not None
         return redacted, contact_text, bool(secrets), scam, runtime.nlu.parse(redacted, now=now)
 
     def history(self, conversation_id: str) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ BROKEN_YAML = "- id: [unclosed\n"
 def project(tmp_path: Path, trained_models_dir: Path) -> Path:
     """A copy of data/ and of the trained model in tmp_path."""
     shutil.copytree(PROJECT / "data", tmp_path / "data")
-    shutil.copytree(trained_models_dir, tmp_path / "models", ignore=shutil.ignore_patterns("*.lock"))
+    shutil.copytree(trained_models_dir, tmp_path / "models", ignore=shutil.ignore_patterns("*.lock", SNAPSHOT_FILE))
     return tmp_path
 
 

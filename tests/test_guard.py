@@ -12,18 +12,14 @@ from bot.guard import (
     PERSONAL_KINDS,
     SECRET_KINDS,
     Finding,
-    ScamPatterns,
-    ScamPatternsError,
-    ScamSignal,
-    detect_scam,
     id_check_char,
     is_luhn_valid,
     is_valid_id_number,
-    load_scam_patterns,
     mask,
     redact,
     scan,
 )
+from bot.safety.scam import ScamPatterns, ScamPatternsError, ScamSignal, detect_scam, load_scam_patterns
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS_PATH = ROOT / "tests" / "data" / "guard_corpus.yml"
@@ -347,6 +343,56 @@ def test_valid_id_numbers(number: str) -> None:
 )
 def test_invalid_id_numbers(number: str) -> None:
     assert not is_valid_id_number(number)
+
+
+# Edge cases of the libraries behind the checks (python-stdnum, phonenumbers), kept with ours.
+
+
+@pytest.mark.parametrize("number", ["79927398713", "0", "4111111111111111", "378282246310005"])
+def test_luhn_edge_cases_of_stdnum_that_pass(number: str) -> None:
+    assert is_luhn_valid(number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "",
+        "79927398710",
+        "４１１１１１１１１１１１１１１１",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "411111111111111X",
+    ],
+)
+def test_luhn_refuses_what_is_not_plain_ascii_digits_or_fails(number: str) -> None:
+    assert not is_luhn_valid(number)
+
+
+def test_id_numbers_of_stdnum_docs_and_the_x_check_character() -> None:
+    assert is_valid_id_number("360426199101010071")  # python-stdnum's own example
+    assert id_check_char("36042619910101007") == "1"
+    assert not is_valid_id_number("360426199101010072")
+    assert not is_valid_id_number("36042619910101007１")  # a full-width check digit
+    assert not is_valid_id_number("11010519491231002Y")
+
+
+def test_mobile_numbers_follow_the_numbering_plan() -> None:
+    from bot.guard.contact import is_mainland_mobile
+
+    assert all(is_mainland_mobile(n) for n in ("13812341234", "19912345678", "16612345678", "13800138000"))
+    # 140 is a data-only (IoT) range; ten or twelve digits, full-width digits are no mobiles.
+    assert not any(
+        is_mainland_mobile(n) for n in ("14012345678", "1381234123", "138123412345", "１３８１２３４１２３４")
+    )
+    assert scan("号码 14012345678") == []
+    assert scan("号码 +86 199 1234 5678") == [Finding("phone", 3, 20)]
+
+
+def test_the_contact_patterns_are_shared_with_entity_extraction() -> None:
+    from bot.guard import contact
+    from bot.nlu import entities
+
+    assert entities._EMAIL == contact.EMAIL and entities._PHONE == contact.PHONE
 
 
 # --- expecting_code -----------------------------------------------------------------------
