@@ -240,6 +240,14 @@ def validate(ctx: click.Context, fmt: str, strict: bool) -> None:
             f"{len(errors)} error(s), {len(warnings)} warning(s)"
         )
     if errors:
+        from bot.content_snapshot import read_snapshot
+
+        snapshot = read_snapshot(settings)
+        if snapshot is not None and fmt == "text":
+            click.echo(
+                f"walletbot serve would start on the last content that loaded (version {snapshot.version} of "
+                f"{snapshot.saved_at}) with a warning; with --strict-content it refuses to start."
+            )
         sys.exit(EXIT_ERROR)
     if strict and warnings:
         sys.exit(EXIT_WARNINGS)
@@ -446,18 +454,40 @@ def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
 @click.option(
     "--workers", default=None, type=click.IntRange(min=1), help="Worker processes [default: http.workers, 1]."
 )
+@click.option(
+    "--strict-content",
+    is_flag=True,
+    help="Refuse to start when data/ has errors instead of serving the last content that loaded (for CI).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, strict_content: bool) -> None:
     """Serve the chat API, the bubble and the demo page over HTTP.
 
-    Prints the address once every worker is ready; exits 3 when the app cannot start.
+    Prints the address once every worker is ready; exits 3 when the app cannot start. When
+    data/ has errors, serves the last content that loaded with a warning (exit 1 instead with
+    --strict-content or content.strict, or when no content ever loaded).
     """
     from bot.api.server import run_workers, tcp_listener
+    from bot.config import ContentSettings
+    from bot.content_snapshot import prepare_to_serve
     from bot.store import Database, StoreError
-    from bot.training import ensure_model
 
     settings = _settings(ctx)
-    ensure_model(settings, auto_train=True, progress=_progress)
+    if strict_content:
+        settings = settings.model_copy(update={"content": ContentSettings(strict=True)})
+        os.environ["WALLETBOT_CONTENT_STRICT"] = "true"  # the workers read their settings from the environment
+    fallback = prepare_to_serve(settings, progress=_progress)
+    if fallback is not None:
+        for problem in fallback.problems:
+            click.echo(str(problem), err=True)
+        click.secho(
+            f"warning: data/ has {len(fallback.problems)} error(s) (above); serving the last content that loaded, "
+            f"version {fallback.version} of {fallback.saved_at}. Fix the files: the server picks them up without a "
+            "restart. --strict-content refuses to start instead.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
     host = host or settings.http.host
     port = port if port is not None else settings.http.port
     workers = workers or settings.http.workers

@@ -99,6 +99,14 @@ class MetricsSettings(_Section):
         return None if value in (None, "") else str(value)
 
 
+class ContentSettings(_Section):
+    """What start-up does when data/ is broken (bot/content_snapshot.py)."""
+
+    # False: serve the last content that loaded (models/content-snapshot.json) with a loud
+    # warning; True (`walletbot serve --strict-content`, for CI): refuse to start.
+    strict: bool = False
+
+
 class InsightsSettings(_Section):
     """The support leads' figures (console page and `walletbot report stats|funnel`)."""
 
@@ -162,6 +170,7 @@ class Settings(_Section):
     language: str = "zh-Hans"
     default_brand: str = "generic"
     paths: Paths = Field(default_factory=Paths)
+    content: ContentSettings = Field(default_factory=ContentSettings)
     storage: Storage = Field(default_factory=Storage)
     nlu: NluSettings = Field(default_factory=NluSettings)
     faq: FaqSettings = Field(default_factory=FaqSettings)

@@ -204,6 +204,8 @@ LABEL_KEYS: tuple[str, ...] = (
     "done_assign",
     "done_note",
     "done_reply",
+    "done_note_masked",
+    "done_reply_masked",
     "done_reveal",
     "csrf_failed",
     "forbidden",

@@ -17,13 +17,14 @@ from typing import Any
 
 from actions.registry import load_actions
 from bot.config import Settings
+from bot.content_snapshot import removed_faq_problems
 from bot.faq.knowledge import FaqEntry, faq_files, is_text, read_faq
 from bot.flows.model import Flow, flow_files, read_flows, read_words
-from bot.guard import ScamPatterns, ScamPatternsError, load_scam_patterns
 from bot.nlu.normalize import normalize
 from bot.nlu.replies import load_reply_data, reply_files
 from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
 from bot.provenance import check_provenance
+from bot.safety.scam import ScamPatterns, ScamPatternsError, load_scam_patterns
 from bot.secret_requests import asks_for_secret
 from bot.text import DEFAULT_KEY, PLACEHOLDERS, STUB_MARKER, Text, placeholders_in, variants
 from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
@@ -544,6 +545,7 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
     problems += load_reply_data(data_dir, root, training)[1]
     all_faq, faq_problems = read_faq(data_dir, root)
     problems += faq_problems
+    problems += removed_faq_problems(settings, all_faq)
     all_flows, flow_problems = read_flows(data_dir, root)
     problems += flow_problems
     responses = load_responses(data_dir, root, problems)

@@ -26,6 +26,7 @@ from bot.errors import ContentError, ConversationError
 from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
 from bot.nlu.normalize import normalize_unremembered
 from bot.nlu.pipeline import NLU, ParseResult
+from bot.safety import scam as scams
 from bot.store import (
     Database,
     add_feedback,
@@ -42,7 +43,6 @@ from bot.store import (
     token_hash_matches,
 )
 from bot.text import render
-from bot.training import ensure_model
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -60,7 +60,7 @@ class Runtime:
     nlu: NLU
     faq: FaqIndex
     policy: Policy
-    scam_patterns: guard.ScamPatterns
+    scam_patterns: scams.ScamPatterns
 
 
 def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
@@ -115,11 +115,17 @@ class Assistant:
     def from_settings(
         cls, settings: Settings, *, auto_train: bool = False, progress: Callable[[str], None] = lambda _m: None
     ) -> Assistant:
-        ensure_model(settings, auto_train=auto_train, progress=progress)
-        runtime = build_runtime(settings)
+        from bot.content_snapshot import start_runtime
+
+        runtime, fallback = start_runtime(settings, auto_train=auto_train, progress=progress)
         db = Database(settings.database_url)
         db.migrate()
-        return cls(settings, runtime, db)
+        assistant = cls(settings, runtime, db)
+        if fallback is not None:  # the console's content page shows why the version is old
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            errors = [str(problem) for problem in fallback.problems]
+            assistant.reload_status = ReloadStatus(runtime.content.version, runtime.content.loaded_at, errors, now)
+        return assistant
 
     def close(self) -> None:
         self.db.dispose()
@@ -331,7 +337,7 @@ class Assistant:
         redacted = guard.redact(text, findings)
         secrets = [f for f in findings if f.kind in guard.SECRET_KINDS]
         contact_text = guard.redact(text, secrets)
-        scam = guard.detect_scam(normalize_unremembered(text), runtime.scam_patterns) is not None
+        scam = scams.detect_scam(normalize_unremembered(text), runtime.scam_patterns) is not None
         return redacted, contact_text, bool(secrets), scam, runtime.nlu.parse(redacted, now=now)
 
     def history(self, conversation_id: str) -> list[dict[str, Any]]:

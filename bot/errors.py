@@ -9,7 +9,7 @@ WalletbotError                          code
  ├── ConfigError                        config_invalid     config.yml or an environment override
  ├── ContentError                       content_invalid    data/ failed validation (``problems``)
  ├── YamlFileError      (bot.yamlio)    yaml_invalid       a content file is not YAML at all
- ├── ScamPatternsError  (bot.guard)     scam_patterns_invalid
+ ├── ScamPatternsError  (bot.safety.scam) scam_patterns_invalid
  ├── ModelError                         model_not_ready    the trained model cannot be used
  │    └── ModelNotTrained               model_not_ready    `walletbot train` fixes it
  ├── ConversationError                  bad_request, not_found, forbidden, invalid_message,

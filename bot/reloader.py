@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.content import errors_of
+from bot.content_snapshot import kept
 from bot.engine import Assistant, ReloadStatus, build_runtime
 from bot.errors import ContentError
 from bot.nlu.pipeline import NLU
@@ -70,6 +71,7 @@ def _reload(assistant: Assistant) -> ReloadStatus:
         return assistant.reload_status
     assistant.runtime = runtime
     assistant.reload_status = ReloadStatus(runtime.content.version, now)
+    kept(settings, runtime.content)
     log.info("content version %s is live", runtime.content.version)
     return assistant.reload_status
 

@@ -12,18 +12,14 @@ from bot.guard import (
     PERSONAL_KINDS,
     SECRET_KINDS,
     Finding,
-    ScamPatterns,
-    ScamPatternsError,
-    ScamSignal,
-    detect_scam,
     id_check_char,
     is_luhn_valid,
     is_valid_id_number,
-    load_scam_patterns,
     mask,
     redact,
     scan,
 )
+from bot.safety.scam import ScamPatterns, ScamPatternsError, ScamSignal, detect_scam, load_scam_patterns
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS_PATH = ROOT / "tests" / "data" / "guard_corpus.yml"
@@ -181,8 +177,8 @@ def test_precision_and_recall_over_the_corpus() -> None:
     secret_recall = _ratio(secret["tp"], secret["tp"] + secret["fn"])
     overall_recall = _ratio(total["tp"], total["tp"] + total["fn"])
     print(f"overall precision {precision:.3f}, overall recall {overall_recall:.3f}, secret recall {secret_recall:.3f}")
-    # 0.976 with issue 15's rows: the zero-width space inside a code is a documented miss.
-    assert secret_recall >= 0.975
+    # 0.985 with issue 15's rows (dotted numbers, invisible characters, agents' notes and replies).
+    assert secret_recall >= 0.98
     assert precision >= 0.95
 
 
@@ -349,6 +345,56 @@ def test_invalid_id_numbers(number: str) -> None:
     assert not is_valid_id_number(number)
 
 
+# Edge cases of the libraries behind the checks (python-stdnum, phonenumbers), kept with ours.
+
+
+@pytest.mark.parametrize("number", ["79927398713", "0", "4111111111111111", "378282246310005"])
+def test_luhn_edge_cases_of_stdnum_that_pass(number: str) -> None:
+    assert is_luhn_valid(number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "",
+        "79927398710",
+        "４１１１１１１１１１１１１１１１",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "411111111111111X",
+    ],
+)
+def test_luhn_refuses_what_is_not_plain_ascii_digits_or_fails(number: str) -> None:
+    assert not is_luhn_valid(number)
+
+
+def test_id_numbers_of_stdnum_docs_and_the_x_check_character() -> None:
+    assert is_valid_id_number("360426199101010071")  # python-stdnum's own example
+    assert id_check_char("36042619910101007") == "1"
+    assert not is_valid_id_number("360426199101010072")
+    assert not is_valid_id_number("36042619910101007１")  # a full-width check digit
+    assert not is_valid_id_number("11010519491231002Y")
+
+
+def test_mobile_numbers_follow_the_numbering_plan() -> None:
+    from bot.guard.contact import is_mainland_mobile
+
+    assert all(is_mainland_mobile(n) for n in ("13812341234", "19912345678", "16612345678", "13800138000"))
+    # 140 is a data-only (IoT) range; ten or twelve digits, full-width digits are no mobiles.
+    assert not any(
+        is_mainland_mobile(n) for n in ("14012345678", "1381234123", "138123412345", "１３８１２３４１２３４")
+    )
+    assert scan("号码 14012345678") == []
+    assert scan("号码 +86 199 1234 5678") == [Finding("phone", 3, 20)]
+
+
+def test_the_contact_patterns_are_shared_with_entity_extraction() -> None:
+    from bot.guard import contact
+    from bot.nlu import entities
+
+    assert entities._EMAIL == contact.EMAIL and entities._PHONE == contact.PHONE
+
+
 # --- expecting_code -----------------------------------------------------------------------
 
 
@@ -379,6 +425,36 @@ def test_full_width_input_keeps_spans_of_the_original_text() -> None:
     assert redact(text) == "手机：138****1234"
 
 
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("验证码 665\u200b544", "验证码 [验证码已隐藏]"),  # zero-width space
+        ("密码是Abc\u202e12345\u202c", "密码是[密码已隐藏]\u202c"),  # a right-to-left override
+        ("卡号 6222\u20600212\u20603456\u20607890\u2060128", "卡号 6222 **** **** 0128"),  # word joiners
+        ("手机\ufeff138\u200d1234\u200d1234", "手机\ufeff138****1234"),  # BOM before, joiners inside
+    ],
+)
+def test_invisible_characters_inside_a_value_are_hidden_with_it(text: str, redacted: str) -> None:
+    assert redact(text) == redacted
+
+
+def test_invisible_characters_keep_spans_of_the_original_text() -> None:
+    text = "\u200b\u200b验证码\u200b是 8\u200c3\u200c7\u200c2\u200c6\u200c1，手机 13812341234"
+    found = scan(text)
+    assert [(f.kind, text[f.start : f.end]) for f in found] == [
+        ("verification_code", "8\u200c3\u200c7\u200c2\u200c6\u200c1"),
+        ("phone", "13812341234"),
+    ]
+
+
+def test_dotted_runs_are_cards_and_phones_never_codes() -> None:
+    assert scan("卡号6222.0212.3456.7890.128") == [Finding("card_number", 2, 25)]
+    assert redact("手机 138.1234.5678") == "手机 138****5678"
+    # Dates, addresses and amounts written with dots stay what they are, even when a code is due.
+    for text in ("2026.11.20", "192.168.100.200", "1234.5678.9012", "余额 12345.67"):
+        assert scan(text, expecting_code=True) == [], text
+
+
 # --- scams --------------------------------------------------------------------------------
 
 
@@ -387,6 +463,13 @@ def test_detect_scam_reports_kind_and_span(scam_patterns: ScamPatterns) -> None:
     signal = detect_scam(text, scam_patterns)
     assert signal == ScamSignal("safe_account", 8, 12)
     assert text[signal.start : signal.end] == "安全账户"
+
+
+def test_invisible_characters_do_not_hide_a_scam_phrase(scam_patterns: ScamPatterns) -> None:
+    text = "客服让我把钱转到安\u200b全\u2060账户"
+    signal = detect_scam(text, scam_patterns)
+    assert signal is not None and signal.kind == "safe_account"
+    assert text[signal.start : signal.end] == "安\u200b全\u2060账户"
 
 
 def test_the_shipped_pattern_file_lists_the_five_kinds(scam_patterns: ScamPatterns) -> None:

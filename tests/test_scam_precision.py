@@ -17,7 +17,7 @@ from engine_fixtures import CONFIG
 
 from bot.config import load_settings
 from bot.content import load_content
-from bot.guard import detect_scam
+from bot.safety.scam import detect_scam
 
 DATA = Path(__file__).parent / "data"
 PATTERNS = load_content(load_settings(CONFIG), lint=False).scam_patterns

@@ -8,7 +8,7 @@ The schemas give editors hover help and squiggles for the shape of one file; `wa
 - the schemas name the same keys and closed sets as the loaders' constants;
 - for a set of deliberate shape mistakes, each made in a copy of a shipped file, BOTH the schema
   and the real validator reject it. The real validator is `walletbot validate`; for
-  data/safety/scam_patterns.yml also bot.guard.load_scam_patterns, which `walletbot validate`
+  data/safety/scam_patterns.yml also bot.safety.scam.load_scam_patterns, which `walletbot validate`
   reuses and the bot runs at start-up;
 - there are no known differences left (the schema rejects, the validator accepts): a new one is
   fixed in the validator (or the schema), never hidden behind an xfail.
@@ -40,8 +40,8 @@ from bot import content as content_module
 from bot.cli import main
 from bot.faq import knowledge
 from bot.flows import model as flows_model
-from bot.guard import ScamPatternsError, load_scam_patterns
 from bot.nlu import replies, training_data
+from bot.safety.scam import ScamPatternsError, load_scam_patterns
 from bot.store.models import Ticket
 
 SCHEMAS = PROJECT / "schemas"
@@ -391,7 +391,7 @@ def _check_both_reject(project: Path, file: str, edit: Edit, code: str) -> None:
     new_schema_errors = schema_errors(name, read_yaml(path)) - schema_errors(name, original)
     assert new_schema_errors, "the schema accepts the mistake"
     if file == SCAM:
-        assert scam_loader_rejects(path), "bot.guard.load_scam_patterns accepts the mistake"
+        assert scam_loader_rejects(path), "bot.safety.scam.load_scam_patterns accepts the mistake"
     assert code in validate_errors(project, file), f"`walletbot validate` reports no '{code}' error"
 
 

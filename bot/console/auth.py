@@ -180,7 +180,10 @@ class SessionSigner:
 
     @staticmethod
     def token_matches(expected: str, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(expected, given or "")
+        """Constant-time, compared as bytes: ``hmac.compare_digest`` raises TypeError on a str
+        with non-ASCII characters, which a forged form field may carry (a 500 found by
+        tests/test_fuzz.py)."""
+        return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode("utf-8", "replace"))
 
 
 class RevokedSessions:

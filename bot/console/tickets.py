@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bot import store
+from bot import guard, store
 from bot.console.pages import ticket_url
 from bot.console.session import Ctx
 from bot.console.views import event_items, is_contact, shown_details, ticket_row, trail_items, transcript_items
@@ -46,7 +46,7 @@ from bot.store.models import utcnow
 from bot.text import render
 
 # ?done= values of the ticket page that have a plain "done_<key>" message.
-_DONE_KEYS = frozenset({"status", "assign", "note", "reply", "priority"})
+_DONE_KEYS = frozenset({"status", "assign", "note", "reply", "priority", "note_masked", "reply_masked"})
 # After a reveal (POST), the ticket page (GET) shows the detail in full while this agent's
 # audited reveal of it is this recent: refreshing the page a little later masks it again.
 REVEAL_SHOWN_SECONDS = 120
@@ -201,17 +201,27 @@ def change_assignee(ctx: Ctx, number: str, assignee: str) -> Response:
     return _after_change(number, "assign")
 
 
+def _guarded(text: str) -> tuple[str, bool]:
+    """An agent's note or reply as it may be stored, and whether the guard hid anything.
+
+    The same guard as the user's messages: an agent pasting what a user sent (验证码 665544, a
+    card number) or typing a code into a reply must not put it in the database in clear.
+    """
+    findings = guard.scan(text)
+    return guard.redact(text, findings), bool(findings)
+
+
 def note(ctx: Ctx, number: str, text: str) -> Response:
-    text = checked_text(ctx, text)
+    text, masked = _guarded(checked_text(ctx, text))
     with ctx.db.session() as s:
         ticket = _locked(ctx, s, number)
         add_note(s, ticket, text, actor=ctx.me.name)
-    return _after_change(number, "note")
+    return _after_change(number, "note_masked" if masked else "note")
 
 
 def reply(ctx: Ctx, number: str, text: str) -> Response:
     me = ctx.me
-    text = checked_text(ctx, text)
+    text, masked = _guarded(checked_text(ctx, text))
     with ctx.db.session() as s:
         ticket = _locked(ctx, s, number)
         if not ticket.status.is_active:
@@ -220,7 +230,7 @@ def reply(ctx: Ctx, number: str, text: str) -> Response:
         # Whoever answers the user first takes the ticket.
         if ticket.assignee_id is None:
             assign(s, ticket, get_user_by_id(s, me.id), actor=me.name)
-    return _after_change(number, "reply")
+    return _after_change(number, "reply_masked" if masked else "reply")
 
 
 def reveal(ctx: Ctx, number: str, field: str) -> Response:

@@ -32,6 +32,8 @@ from functools import cache
 from types import MappingProxyType
 from typing import Final, NamedTuple, TypedDict
 
+from bot.guard.contact import EMAIL, PHONE
+
 
 class Entity(TypedDict):
     """One extracted entity, the shape `walletbot parse` prints."""
@@ -244,8 +246,9 @@ _TIME = (
     "(?(t_date)|(?(t_clock)|(?!)))"
 )
 
-_EMAIL = r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}"
-_PHONE = r"(?<![\d+])(?:(?:\+|00)?86[\s\-]?)?1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}(?!\d)"
+# The contact shapes the guard masks (bot/guard/contact.py), so what is read is what is hidden.
+_EMAIL = EMAIL
+_PHONE = PHONE
 _ORDER_KEYWORD = (
     "(?:订单编号|订单号码|订单号|订单|交易流水号|交易单号|交易编号|交易号|流水号|单号"
     r"|order(?:\s*(?:id|no\.?|number|num|\#))?)\s*(?:是|为)?\s*[:\#]?\s*"
