@@ -314,7 +314,7 @@ def tickets_show(ctx: click.Context, number: str) -> None:
 def _faq_index(settings: Settings) -> FaqIndex:
     """The FAQ index as the server builds it, without needing a trained model."""
     from bot.content import errors_of, load_content
-    from bot.faq.index import FaqIndex
+    from bot.faq.index import FaqIndex, load_synonym_subset
     from bot.nlu.features import Tokenizer
 
     content = load_content(settings)
@@ -322,7 +322,9 @@ def _faq_index(settings: Settings) -> FaqIndex:
     if errors:
         raise ContentError(errors)
     terms = content.training.lookups.get("domain_terms", []) + content.training.lookups.get("payment_method", [])
-    return FaqIndex(content.faq, Tokenizer(content.training.synonyms, terms))
+    return FaqIndex(
+        content.faq, Tokenizer(content.training.synonyms, terms), synonyms=load_synonym_subset(settings.models_dir)
+    )
 
 
 @main.group()

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.content import Content, errors_of, load_content
 from bot.dialogue import Policy, TicketInfo, TicketRequest, TicketUpdate, fresh_state, public_state
 from bot.errors import ContentError, ConversationError
-from bot.faq.index import FaqIndex, SentenceTransformerEmbedder
+from bot.faq.index import FaqIndex, SentenceTransformerEmbedder, load_synonym_subset
 from bot.nlu.normalize import normalize_unremembered
 from bot.nlu.pipeline import NLU, ParseResult
 from bot.safety import scam as scams
@@ -76,6 +76,7 @@ def build_runtime(settings: Settings, nlu: NLU | None = None) -> Runtime:
         embedder,
         settings.faq.embeddings_weight,
         intent_ranker=nlu.classifier.rank,
+        synonyms=load_synonym_subset(settings.models_dir),
     )
     policy = Policy(content, settings, faq, nlu.extractor, load_actions(), nlu.read_reply, nlu.classifier.rank)
     assert content.scam_patterns is not None  # a broken file is a content error, raised above

@@ -43,7 +43,19 @@ def _train(settings: Settings, progress: Callable[[str], None]) -> TrainReport:
     progress("saving")
     reply_classifier.save(settings.models_dir / REPLIES_SUBDIR)
     classifier.save(settings.models_dir / MODEL_SUBDIR)
+    progress("FAQ synonym groups")
+    save_faq_synonyms(settings, classifier)
     return report
+
+
+def save_faq_synonyms(settings: Settings, classifier: IntentClassifier) -> None:
+    """Keep in models/ only the 词林 groups the FAQ index can use, so serving never reads the
+    whole thesaurus (bot/nlu/cilin.py). FAQ files with errors are left to `walletbot validate`."""
+    from bot.faq.index import save_synonym_subset
+    from bot.faq.knowledge import load_faq
+
+    entries, _ = load_faq(settings.data_dir, settings.root)
+    save_synonym_subset(entries, classifier.tokenizer, settings.models_dir)
 
 
 @contextmanager

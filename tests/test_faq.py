@@ -162,3 +162,63 @@ def test_the_bot_answers_directly_only_with_a_clear_agreeing_winner():
     assert not faq.answers(hit(0.45, 0.3, 0.9))
     assert not faq.answers(hit(0.6, 0.2, 0.9))
     assert not faq.answers(hit(0.6, 0.3, 0.05))
+
+
+def _shipped_index_parts() -> tuple[list[FaqEntry], Tokenizer]:
+    from bot.nlu.training_data import load_training_data
+
+    entries, _ = load_faq(PROJECT / "data", PROJECT)
+    data, _ = load_training_data(PROJECT / "data", PROJECT)
+    terms = data.lookups.get("domain_terms", []) + data.lookups.get("payment_method", [])
+    return entries, Tokenizer(data.synonyms, terms)
+
+
+# Questions with words of the FAQ, synonyms the FAQ does not have (沟通, 话机, 钱款) and words
+# of neither, so the subset's filtering of groups no wording has is exercised.
+SUBSET_QUERIES = [
+    "怎么和你们沟通",
+    "话机号码是多少",
+    "退款多久到账",
+    "钱款何时返还",
+    "密码忘了怎么办",
+    "今天天气不错",
+    "资金安全吗",
+]
+
+
+def test_the_saved_synonym_subset_gives_the_same_results_as_the_whole_thesaurus(tmp_path: Path):
+    from bot.faq.index import load_synonym_subset, save_synonym_subset
+
+    entries, tokenizer = _shipped_index_parts()
+    save_synonym_subset(entries, tokenizer, tmp_path)
+    subset = load_synonym_subset(tmp_path)
+    assert subset is not None and 0 < len(subset) < 20_000  # the whole thesaurus has 45,335 words
+    whole, small = FaqIndex(entries, tokenizer), FaqIndex(entries, tokenizer, synonyms=subset)
+    assert small._groups is subset
+    for query in SUBSET_QUERIES + [normalize(entry.alternates[0]) for entry in entries]:
+        expected, got = whole.signals(normalize(query))[0], small.signals(normalize(query))[0]
+        assert got["synonyms"].tolist() == expected["synonyms"].tolist(), query
+        assert [(h.entry.id, h.score) for h in small.search(normalize(query), k=5)] == [
+            (h.entry.id, h.score) for h in whole.search(normalize(query), k=5)
+        ]
+    held_out = normalize(entries[0].alternates[0])
+    assert [(h.entry.id, h.score) for h in small.search(held_out, exclude_text=held_out)] == [
+        (h.entry.id, h.score) for h in whole.search(held_out, exclude_text=held_out)
+    ]
+
+
+def test_an_faq_word_the_subset_was_not_made_for_falls_back_to_the_whole_thesaurus(tmp_path: Path):
+    from bot.faq.index import load_synonym_subset, save_synonym_subset
+
+    entries, tokenizer = _shipped_index_parts()
+    save_synonym_subset(entries[:1], tokenizer, tmp_path)  # made before the other entries existed
+    subset = load_synonym_subset(tmp_path)
+    index = FaqIndex(entries, tokenizer, synonyms=subset)
+    assert index._groups is not subset and len(index._groups) > 40_000
+    assert load_synonym_subset(tmp_path / "missing") is None
+
+
+def test_training_saves_the_synonym_subset(trained_models_dir: Path):
+    from bot.faq.index import load_synonym_subset
+
+    assert load_synonym_subset(trained_models_dir) is not None

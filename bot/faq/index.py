@@ -29,7 +29,7 @@ import numpy as np
 
 from bot.faq.bm25 import EntryBm25
 from bot.faq.knowledge import FaqEntry
-from bot.nlu.cilin import group_tokens
+from bot.nlu.cilin import SynonymGroups, groups_for
 from bot.nlu.features import TfidfVectorizer, Tokenizer
 from bot.nlu.normalize import normalize
 from bot.text import fill
@@ -106,6 +106,24 @@ EXACT_TIE_BREAK = 1e-3
 _BLANKS = {name: "" for name in ("brand", "website", "phone", "email", "service_hours", "in_app_support", "social")}
 
 
+SYNONYMS_SUBDIR = "faq"
+
+
+def indexed_texts(entries: list[FaqEntry]) -> list[str]:
+    """The normalised texts the index is built from (every wording of every entry)."""
+    return [normalize(fill(text, _BLANKS)) for entry in entries for text in entry.texts()]
+
+
+def save_synonym_subset(entries: list[FaqEntry], tokenizer: Tokenizer, models_dir: Path) -> None:
+    """Save the part of the thesaurus an index of these entries uses (at `walletbot train`)."""
+    words = {word for text in indexed_texts(entries) for word in tokenizer.words(text)}
+    SynonymGroups.save_subset(models_dir / SYNONYMS_SUBDIR, words)
+
+
+def load_synonym_subset(models_dir: Path) -> SynonymGroups | None:
+    return SynonymGroups.load_subset(models_dir / SYNONYMS_SUBDIR)
+
+
 class FaqIndex:
     def __init__(
         self,
@@ -115,7 +133,10 @@ class FaqIndex:
         embeddings_weight: float = 0.35,
         intent_ranker: IntentRanker | None = None,
         weights: Mapping[str, float] = FUSION_WEIGHTS,
+        synonyms: SynonymGroups | None = None,
     ) -> None:
+        """`synonyms`: the thesaurus subset `walletbot train` saved (None: the whole thesaurus,
+        which is also used when the subset does not cover the FAQ's words)."""
         self.entries = entries
         self.tokenizer = tokenizer
         self.embedder = embedder
@@ -123,11 +144,9 @@ class FaqIndex:
         self.intent_ranker = intent_ranker
         self.weights = dict(weights)
         self._owner: list[int] = []
-        texts: list[str] = []
+        texts = indexed_texts(entries)
         for i, entry in enumerate(entries):
-            for text in entry.texts():
-                texts.append(normalize(fill(text, _BLANKS)))
-                self._owner.append(i)
+            self._owner.extend([i] * len(entry.texts()))
         self._texts = texts
         self._texts_arr = np.array(texts, dtype=object)
         self._owner_arr = np.array(self._owner, dtype=np.int32)
@@ -152,8 +171,10 @@ class FaqIndex:
             "words": EntryBm25(words, self._owner, len(entries)),
             "chars": EntryBm25([self.tokenizer.chars(t) for t in texts], self._owner, len(entries)),
         }
+        self._groups: SynonymGroups | None = None
         if self.weights.get("synonyms"):
-            self._bm25["synonyms"] = EntryBm25([group_tokens(w) for w in words], self._owner, len(entries))
+            self._groups = groups_for((w for ws in words for w in ws), synonyms)
+            self._bm25["synonyms"] = EntryBm25([self._groups.tokens(w) for w in words], self._owner, len(entries))
         self._intent_labels: list[str] = []
         if intent_ranker is not None and texts and self.weights.get("intent"):
             readings = [dict(intent_ranker(t)) for t in texts]
@@ -197,8 +218,8 @@ class FaqIndex:
             np.maximum.at(found["embedding"], self._owner_arr, per_text)
         found["words"] = self._bm25["words"].scores(words, excluded)
         found["chars"] = self._bm25["chars"].scores(self.tokenizer.chars(query), excluded)
-        if "synonyms" in self._bm25:
-            found["synonyms"] = self._bm25["synonyms"].scores(group_tokens(words), excluded)
+        if self._groups is not None:
+            found["synonyms"] = self._bm25["synonyms"].scores(self._groups.tokens(words), excluded)
         if self._intent_labels and self.intent_ranker is not None:
             found["intent"] = self._intent_prior(query, excluded)
         return found, best_text, lexical, semantic
