@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.api.errors import STATUS_BY_CODE
 from bot.config import Settings
 from bot.engine import Assistant, Runtime
 from bot.errors import ConfigError, ConversationError
@@ -51,13 +52,17 @@ def test_the_token_opens_its_own_conversation_only(assistant: Assistant) -> None
     assistant.check_token(first, token)  # the second check is answered from the remembered hash
     for wrong in (other, None, ""):
         error = _error(assistant.check_token, first, wrong)
-        assert (error.status, error.code, str(error)) == (
+        assert (STATUS_BY_CODE[error.code], error.code, str(error)) == (
             403,
             "forbidden",
             "The conversation token is missing or wrong.",
         )
     error = _error(assistant.check_token, "no-such-id", token)
-    assert (error.status, error.code, str(error)) == (404, "not_found", "Conversation 'no-such-id' does not exist.")
+    assert (STATUS_BY_CODE[error.code], error.code, str(error)) == (
+        404,
+        "not_found",
+        "Conversation 'no-such-id' does not exist.",
+    )
     assert second != first
 
 
@@ -65,15 +70,15 @@ def test_the_token_opens_its_own_conversation_only(assistant: Assistant) -> None
 def test_a_message_is_a_text_or_a_payload_not_both_nor_neither(assistant: Assistant, message: dict[str, str]) -> None:
     conversation, _ = assistant.start_conversation()
     error = _error(assistant.handle, conversation, **message)
-    assert (error.status, error.code) == (422, "invalid_message")
+    assert (STATUS_BY_CODE[error.code], error.code) == (422, "invalid_message")
     assert assistant.history(conversation) == []
 
 
 def test_a_message_to_an_unknown_conversation_is_not_found(assistant: Assistant) -> None:
     error = _error(assistant.handle, "no-such-id", text="你好")
-    assert (error.status, error.code) == (404, "not_found")
+    assert (STATUS_BY_CODE[error.code], error.code) == (404, "not_found")
     error = _error(assistant.state, "no-such-id")
-    assert (error.status, error.code) == (404, "not_found")
+    assert (STATUS_BY_CODE[error.code], error.code) == (404, "not_found")
 
 
 def test_one_message_adds_the_user_turn_and_the_reply(assistant: Assistant) -> None:

@@ -296,11 +296,17 @@ def test_resolved_counts_the_leaf_step_and_the_leaf_text(runtime):
 
 
 def test_resolved_through_the_engine(runner: ScenarioRunner, runtime, tmp_path: Path):
-    """Pressing the start step's button that leads straight to a resolved leaf declares it solved."""
-    flow = runtime.content.flows["topup_problem"]
-    titles = [o.title for o in flow.steps[flow.start].options if flow.steps[o.next].resolved is not None]
-    if not titles:
-        pytest.skip("topup_problem's first step has no button leading straight to a resolved leaf")
+    """Pressing a first step's button that leads straight to a resolved leaf declares it solved."""
+    found = [
+        (flow, option.title)
+        for flow in runtime.content.flows.values()
+        for option in flow.steps[flow.start_for("kdou")].options
+        if flow.steps[option.next_for("kdou")].resolved is not None
+    ]
+    openings = {"topup_problem": "我充值失败了", "account_frozen": "我的账户被冻结了", "payment_problem": "付款失败了"}
+    found = [(flow, title) for flow, title in found if flow.name in openings]
+    assert found, "a first step with a button that ends the checklist solved is expected"
+    flow, title = found[0]
     result = run_one(
         runner,
         tmp_path,
@@ -308,9 +314,9 @@ def test_resolved_through_the_engine(runner: ScenarioRunner, runtime, tmp_path: 
         - name: solved-by-button
           brand: kdou
           turns:
-            - user: 我充值失败了
-              expect: {{resolved: false}}
-            - button: "{titles[0]}"
+            - user: {openings[flow.name]}
+              expect: {{flow: {flow.name}, resolved: false}}
+            - button: "{title}"
               expect: {{resolved: true}}
           final: {{tickets: 0}}
         """,

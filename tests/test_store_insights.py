@@ -16,7 +16,7 @@ from engine_fixtures import Chat
 from sqlalchemy import select, update
 
 from bot.engine import Assistant
-from bot.store import Conversation, Database, Ticket, TicketEvent, TicketStatus, change_status
+from bot.store import Conversation, Database, Ticket, TicketEvent, TicketStatus, change_status, record_event
 from bot.store.insights import InsightQuery, compute_insights, flow_funnels
 from bot.store.models import utcnow
 
@@ -97,6 +97,9 @@ def seeded(bot: Assistant) -> dict[str, Any]:
         first = change_status(s, missed_t, TicketStatus.IN_PROGRESS, actor="alice")
         done = change_status(s, missed_t, TicketStatus.RESOLVED, actor="alice")
         taken = change_status(s, urgent_t, TicketStatus.IN_PROGRESS, actor="bob")
+        # Reading is not acting: an export and a reveal by an agent leave the handoff untouched.
+        record_event(s, handoff_t, actor="carol", kind="export")
+        record_event(s, handoff_t, actor="carol", kind="reveal", after={"field": "contact"})
         s.flush()
         events = TicketEvent.__table__
         for event, ticket, after in ((first, missed_t, 600), (done, missed_t, 3600), (taken, urgent_t, 120)):

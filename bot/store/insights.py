@@ -69,6 +69,9 @@ ESCALATION_REASONS = ("flow", "urgent", "handoff", "misunderstood", "fraud")
 RATE_OUTCOMES = ("fallback", "clarify", "out_of_scope")
 # Who writes ticket events without being an agent.
 NOT_AGENTS = ("bot", "user")
+# What counts as an agent acting on a ticket: revealing a masked field or exporting the queue
+# reads tickets, it does not work on them (one export would mark every ticket as acted on).
+AGENT_ACTIONS = ("status", "assign", "note", "reply", "priority")
 DEFAULT_IDLE = timedelta(minutes=30)
 
 
@@ -285,7 +288,11 @@ def ticket_figures(s: Session, q: InsightQuery, *, now: datetime | None = None) 
     in_window = select(Ticket.id).where(*window)
     first_action = (
         select(TicketEvent.ticket_id, func.min(TicketEvent.created_at).label("at"))
-        .where(TicketEvent.ticket_id.in_(in_window), TicketEvent.actor.not_in(NOT_AGENTS))
+        .where(
+            TicketEvent.ticket_id.in_(in_window),
+            TicketEvent.actor.not_in(NOT_AGENTS),
+            TicketEvent.kind.in_(AGENT_ACTIONS),
+        )
         .group_by(TicketEvent.ticket_id)
         .subquery()
     )

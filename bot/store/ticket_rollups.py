@@ -67,13 +67,13 @@ def _midnight(day: date) -> datetime:
 def ticket_rows(s: Session, start: datetime, end: datetime, brand: str | None = None) -> list[Row]:
     """The ticket figures of the tickets opened in ``[start, end)`` (of ``brand``), per opening
     day and brand, as rollup rows. Live and rolled-up figures are both made of these."""
-    from bot.store.insights import NOT_AGENTS, _day, _seconds
+    from bot.store.insights import AGENT_ACTIONS, NOT_AGENTS, _day, _seconds
 
     window = [Ticket.created_at >= start, Ticket.created_at < end]
     if brand is not None:
         window.append(Ticket.brand == brand)
     firsts = {
-        "first_action": TicketEvent.actor.not_in(NOT_AGENTS),
+        "first_action": and_(TicketEvent.actor.not_in(NOT_AGENTS), TicketEvent.kind.in_(AGENT_ACTIONS)),
         "resolution": and_(
             TicketEvent.kind == "status",
             TicketEvent.after["status"].as_string() == TicketStatus.RESOLVED.value,
