@@ -1,8 +1,12 @@
 """The JSON API: chat, history, parse, health, and the bubble's configuration.
 
-Routes are plain `def`s: the engine is synchronous (SQLAlchemy sessions, a CPU-bound classifier),
-so FastAPI runs each call in its thread pool and the event loop stays free. The engine itself
-serialises the messages of one conversation.
+`/api/chat`, `/api/parse` and `/healthz` are `async def` and call the engine on the event loop:
+the work is CPU-bound and holds the interpreter lock, so a thread would buy no parallelism, and
+handing every request to FastAPI's thread pool and back cost more CPU than the rest of the HTTP
+layer together (docs/performance.md). A process serves one message at a time; more workers
+(`walletbot serve --workers N`) serve more. The other routes are plain `def`s run in the thread
+pool: they are rare, and some read many rows. The engine itself serialises the messages of one
+conversation across workers.
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ def _brand_key(settings: Settings, brand: str | None) -> str:
     summary="Send a message or a button payload; start a conversation when no id is given",
     tags=["chat"],
 )
-def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
+async def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
     settings = _settings(request)
     limits = _limits(request)
     limits.check_ip(request)
@@ -151,7 +155,7 @@ def conversation_history(
     summary="Intent, confidence, ranking and entities of one message (the NLU alone)",
     tags=["nlu"],
 )
-def parse(body: schemas.ParseRequest, request: Request) -> Any:
+async def parse(body: schemas.ParseRequest, request: Request) -> Any:
     _limits(request).check_ip(request)
     _check_length(_settings(request), body.text)
     return _assistant(request).parse(body.text)
@@ -170,7 +174,7 @@ def get_widget_config(request: Request, brand: Annotated[str | None, Query(max_l
 
 
 @router.get("/healthz", response_model=schemas.Health, summary="Liveness", tags=["ops"])
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
