@@ -19,6 +19,7 @@ Times are Unix times (``time.time()``), the one clock several hosts share.
 from __future__ import annotations
 
 import json
+import math
 import random
 import secrets
 import threading
@@ -66,6 +67,17 @@ class StateStore(Protocol):
 
 def _wait(oldest: float, window: float, now: float) -> float:
     return max(oldest + window - now, 0.001)
+
+
+def _hit_times(items: list[Any]) -> list[float]:
+    """Times from a stored window: exact times, or the [second, count] pairs of `DatabaseStore.hit`."""
+    times: list[float] = []
+    for item in items:
+        if isinstance(item, list):
+            times.extend([float(item[0])] * int(item[1]))
+        else:
+            times.append(item)
+    return times
 
 
 class MemoryStore:
@@ -136,6 +148,13 @@ class DatabaseStore:
 
     A hit locks its key's row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write
     transactions are serial anyway), so two workers never both take the last place in a window.
+
+    A rate-limit key (`hit`) keeps a count per second, ``[[second, count], …]``, not the time of
+    every hit: a window then costs at most `window` + 1 pairs to read and rewrite whatever the
+    limit (a list of every hit of a busy address, with a high limit, grew to thousands of times
+    per key and cost milliseconds per request). A hit counts from the start of its second, so a
+    window is up to one second shorter than `window`; `Retry-After` is whole seconds anyway.
+    Failed sign-ins (`add`, `recent`) are few and keep their exact times.
     """
 
     _CLEANUP_CHANCE = 0.01  # about one hit in a hundred also deletes expired rows
@@ -158,7 +177,22 @@ class DatabaseStore:
             text("SELECT value FROM shared_state WHERE key = :key" + (self._lock_clause if lock else "")),
             {"key": key},
         ).scalar()
-        return [t for t in json.loads(value or "[]") if t > now - window]
+        return [t for t in _hit_times(json.loads(value or "[]")) if t > now - window]
+
+    def _seconds(self, s: Any, key: str, window: float, now: float) -> list[list[float]]:
+        """The key's [second, count] pairs still in the window, its row locked."""
+        s.execute(
+            text(
+                "INSERT INTO shared_state (key, value, expires_at) VALUES (:key, '[]', :expires) "
+                "ON CONFLICT (key) DO NOTHING"
+            ),
+            {"key": key, "expires": now + window},
+        )
+        value = s.execute(
+            text("SELECT value FROM shared_state WHERE key = :key" + self._lock_clause), {"key": key}
+        ).scalar()
+        pairs = [item if isinstance(item, list) else [math.floor(item), 1] for item in json.loads(value or "[]")]
+        return [pair for pair in pairs if pair[0] > now - window]
 
     def _store(self, s: Any, key: str, times: list[float], window: float) -> None:
         s.execute(
@@ -173,10 +207,18 @@ class DatabaseStore:
     def hit(self, key: str, limit: int, window: float) -> float | None:
         now = self._clock()
         with self.db.session() as s:
-            times = self._times(s, key, window, now, lock=True)
-            if len(times) >= limit:
-                return _wait(times[0], window, now)
-            self._store(s, key, times + [now], window)
+            pairs = self._seconds(s, key, window, now)
+            if sum(count for _second, count in pairs) >= limit:
+                return _wait(pairs[0][0], window, now)
+            second = math.floor(now)
+            if pairs and pairs[-1][0] == second:
+                pairs[-1][1] += 1
+            else:
+                pairs.append([second, 1])
+            s.execute(
+                text("UPDATE shared_state SET value = :value, expires_at = :expires WHERE key = :key"),
+                {"key": key, "value": json.dumps(pairs), "expires": second + 1 + window},
+            )
             self._maybe_clean(s, now)
             return None
 
