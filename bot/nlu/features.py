@@ -28,6 +28,29 @@ _PUNCT = set(" ,.!?;:'\"()[]{}<>，。！？；：、“”‘’（）【】《
 jieba.setLogLevel(logging.WARNING)
 
 
+@lru_cache(maxsize=1)
+def _default_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's default prefix dictionary and total frequency, loaded once per process."""
+    loaded = jieba.Tokenizer()
+    loaded.initialize()
+    return loaded.FREQ, loaded.total
+
+
+def _new_jieba() -> jieba.Tokenizer:
+    """A jieba tokenizer of its own (domain words are added to it) on the default dictionary.
+
+    Loading that dictionary costs ~0.7 s of CPU and ~68 MB per tokenizer, and every process
+    makes two (the intent and the reply-kind models): the second and later ones copy the
+    first's table instead (~15 ms, ~15 MB; the words themselves are shared). Segmentation
+    reads only these two attributes, so it is the same as with a freshly loaded dictionary.
+    """
+    freq, total = _default_dictionary()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ, tokenizer.total = dict(freq), total
+    tokenizer.initialized = True
+    return tokenizer
+
+
 class SynonymRewriter:
     """Replace synonym variants by their canonical word, longest variant first."""
 
@@ -46,14 +69,19 @@ class Tokenizer:
     """Feature tokens for one normalised text (see the module docstring)."""
 
     def __init__(self, synonyms: dict[str, str], domain_terms: list[str]) -> None:
+        self._source = (dict(synonyms), sorted(set(domain_terms)))
         self.rewrite = SynonymRewriter(synonyms)
-        self._jieba = jieba.Tokenizer()
+        self._jieba = _new_jieba()
         # Canonical synonym targets and domain terms are whole words for segmentation.
         for word in set(domain_terms) | set(synonyms.values()):
             if len(word) > 1:
                 self._jieba.add_word(word, freq=20000)
         self._cache: dict[str, list[str]] = {}
         self._word_cache: dict[str, list[str]] = {}
+
+    def built_from(self, synonyms: dict[str, str], domain_terms: list[str]) -> bool:
+        """Whether this tokenizer segments as one built from these synonyms and terms would."""
+        return self._source == (dict(synonyms), sorted(set(domain_terms)))
 
     def words(self, text: str) -> list[str]:
         """jieba words of the rewritten text, without punctuation; numbers become '<num>'.
