@@ -41,6 +41,22 @@ def _assistant(ctx: click.Context, *, auto_train: bool = True):
 
 
 class _Cli(click.Group):
+    # Commands whose module is imported only when they are named (or listed by --help): the
+    # users commands import the database layer (SQLAlchemy, Alembic: ~0.4 s), which
+    # `walletbot train` or `parse` never use.
+    lazy_commands = {"users": ("bot.console.commands", "users")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            import importlib
+
+            module, name = self.lazy_commands[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -475,14 +491,13 @@ def _shared_metrics_folder():
 
 
 def _register_command_groups() -> None:
-    """Commands that live with the part of the product they measure or administer."""
-    from bot.console.commands import users
+    """Commands that live with the part of the product they measure or administer (and
+    `_Cli.lazy_commands`)."""
     from bot.insights.commands import funnel_command, stats_command
     from bot.measure.commands import bench_command, eval_command, test_command
 
     report.add_command(stats_command)
     report.add_command(funnel_command)
-    main.add_command(users)
     main.add_command(eval_command)
     main.add_command(bench_command)
     main.add_command(test_command)
