@@ -1,12 +1,13 @@
 """The JSON API: chat, history, parse, health, and the bubble's configuration.
 
-`/api/chat`, `/api/parse` and `/healthz` are `async def` and call the engine on the event loop:
-the work is CPU-bound and holds the interpreter lock, so a thread would buy no parallelism, and
-handing every request to FastAPI's thread pool and back cost more CPU than the rest of the HTTP
-layer together (docs/performance.md). A process serves one message at a time; more workers
-(`walletbot serve --workers N`) serve more. The other routes are plain `def`s run in the thread
-pool: they are rare, and some read many rows. The engine itself serialises the messages of one
-conversation across workers.
+`/api/chat` (one worker on SQLite), `/api/parse` and `/healthz` are `async def` and call the
+engine on the event loop: the work is CPU-bound and holds the interpreter lock, so a thread would
+buy no parallelism, and handing every request to FastAPI's thread pool and back cost more CPU than
+the rest of the HTTP layer together (docs/performance.md). On PostgreSQL, or with several workers
+on one SQLite file, a message can wait (round trips, another worker's write lock), so the chat
+goes through the thread pool, which fills those waits with other requests. The other routes are
+plain `def`s run in the thread pool: they are rare, and some read many rows. The engine itself
+serialises the messages of one conversation across workers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from bot.api import schemas
 from bot.api.errors import ApiError, error_response, error_responses
@@ -105,6 +107,21 @@ def _brand_key(settings: Settings, brand: str | None) -> str:
     tags=["chat"],
 )
 async def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
+    if _may_wait(request):
+        return await run_in_threadpool(_chat, body, request)
+    return _chat(body, request)
+
+
+def _may_wait(request: Request) -> bool:
+    """Whether a message may wait on others: on a PostgreSQL server's round trips, or on the
+    SQLite file's write lock held by another worker (SQLite's busy handler then sleeps 1 to
+    100 ms at a time). In a worker thread that time serves other requests; on the event loop
+    it would stall the whole worker. One process alone on a SQLite file never waits."""
+    assistant = request.app.state.assistant
+    return assistant is not None and (assistant.db.dialect != "sqlite" or _settings(request).http.workers > 1)
+
+
+def _chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
     settings = _settings(request)
     limits = _limits(request)
     limits.check_ip(request)
