@@ -49,8 +49,11 @@ _BODY_OVERHEAD = 8192
 
 def _load_assistant(settings: Settings) -> Assistant:
     from bot.engine import Assistant  # imported here so that importing the app stays cheap
+    from bot.nlu.features import release_default_dictionary
 
-    return Assistant.from_settings(settings)
+    assistant = Assistant.from_settings(settings)
+    release_default_dictionary()  # the server builds no other tokenizer: keep its ~15 MB free
+    return assistant
 
 
 def create_app(

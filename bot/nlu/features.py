@@ -36,6 +36,13 @@ def _default_dictionary() -> tuple[dict[str, int], int]:
     return loaded.FREQ, loaded.total
 
 
+def release_default_dictionary() -> None:
+    """Forget the loaded copy of jieba's dictionary (~15 MB; the words stay, tokenizers share
+    them): for a long-running process that has built every tokenizer it needs. A tokenizer
+    built later loads the dictionary again."""
+    _default_dictionary.cache_clear()
+
+
 def _new_jieba() -> jieba.Tokenizer:
     """A jieba tokenizer of its own (domain words are added to it) on the default dictionary.
 
