@@ -49,11 +49,10 @@ _BODY_OVERHEAD = 8192
 
 def _load_assistant(settings: Settings) -> Assistant:
     from bot.engine import Assistant  # imported here so that importing the app stays cheap
-    from bot.nlu.features import release_default_dictionary
+    from bot.nlu.features import no_spare_dictionary
 
-    assistant = Assistant.from_settings(settings)
-    release_default_dictionary()  # the server builds no other tokenizer: keep its ~15 MB free
-    return assistant
+    with no_spare_dictionary():  # a server builds its one tokenizer now and no other after
+        return Assistant.from_settings(settings)
 
 
 def create_app(

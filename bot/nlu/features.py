@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import jieba
@@ -36,24 +39,38 @@ def _default_dictionary() -> tuple[dict[str, int], int]:
     return loaded.FREQ, loaded.total
 
 
-def release_default_dictionary() -> None:
-    """Forget the loaded copy of jieba's dictionary (~15 MB; the words stay, tokenizers share
-    them): for a long-running process that has built every tokenizer it needs. A tokenizer
-    built later loads the dictionary again."""
-    _default_dictionary.cache_clear()
+_dictionary_lock = threading.Lock()
+_keep_spare = True
+
+
+@contextmanager
+def no_spare_dictionary() -> Iterator[None]:
+    """Tokenizers built within take jieba's loaded dictionary itself (or load one) and keep no
+    spare copy for later tokenizers: for a server, which builds one tokenizer at start and none
+    after (~15 MB less, at start and after)."""
+    global _keep_spare
+    _keep_spare = False
+    try:
+        yield
+    finally:
+        _keep_spare = True
 
 
 def _new_jieba() -> jieba.Tokenizer:
     """A jieba tokenizer of its own (domain words are added to it) on the default dictionary.
 
-    Loading that dictionary costs ~0.7 s of CPU and ~68 MB per tokenizer, and every process
-    makes two (the intent and the reply-kind models): the second and later ones copy the
-    first's table instead (~15 ms, ~15 MB; the words themselves are shared). Segmentation
-    reads only these two attributes, so it is the same as with a freshly loaded dictionary.
+    Loading that dictionary costs ~0.7 s of CPU and ~68 MB per tokenizer: a process loads it
+    once and later tokenizers copy the table (~15 ms, ~15 MB; the words themselves are shared).
+    Segmentation reads only these two attributes, so it is the same as with a fresh load.
     """
-    freq, total = _default_dictionary()
+    with _dictionary_lock:
+        freq, total = _default_dictionary()
+        if _keep_spare:
+            freq = dict(freq)
+        else:
+            _default_dictionary.cache_clear()  # this tokenizer owns the table now
     tokenizer = jieba.Tokenizer()
-    tokenizer.FREQ, tokenizer.total = dict(freq), total
+    tokenizer.FREQ, tokenizer.total = freq, total
     tokenizer.initialized = True
     return tokenizer
 
