@@ -3,11 +3,11 @@
 `/api/chat` (one worker on SQLite), `/api/parse` and `/healthz` are `async def` and call the
 engine on the event loop: the work is CPU-bound and holds the interpreter lock, so a thread would
 buy no parallelism, and handing every request to FastAPI's thread pool and back cost more CPU than
-the rest of the HTTP layer together (docs/performance.md). On PostgreSQL, or with several workers
-on one SQLite file, a message can wait (round trips, another worker's write lock), so the chat
-goes through the thread pool, which fills those waits with other requests. The other routes are
-plain `def`s run in the thread pool: they are rare, and some read many rows. The engine itself
-serialises the messages of one conversation across workers.
+the rest of the HTTP layer together (docs/performance.md). On PostgreSQL (or with Redis), or with
+several workers on one SQLite file, a message can wait (round trips, another worker's write
+lock), so the chat goes through the thread pool, which fills those waits with other requests. The
+other routes are plain `def`s run in the thread pool: they are rare, and some read many rows. The
+engine itself serialises the messages of one conversation across workers.
 """
 
 from __future__ import annotations
@@ -113,12 +113,15 @@ async def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
 
 
 def _may_wait(request: Request) -> bool:
-    """Whether a message may wait on others: on a PostgreSQL server's round trips, or on the
-    SQLite file's write lock held by another worker (SQLite's busy handler then sleeps 1 to
-    100 ms at a time). In a worker thread that time serves other requests; on the event loop
-    it would stall the whole worker. One process alone on a SQLite file never waits."""
+    """Whether a message may wait on others: on a PostgreSQL server's (or Redis's) round trips,
+    or on the SQLite file's write lock held by another worker (SQLite's busy handler then sleeps
+    1 to 100 ms at a time). In a worker thread that time serves other requests; on the event
+    loop it would stall the whole worker. One process alone on a SQLite file never waits."""
     assistant = request.app.state.assistant
-    return assistant is not None and (assistant.db.dialect != "sqlite" or _settings(request).http.workers > 1)
+    if assistant is None:
+        return False
+    settings = _settings(request)
+    return assistant.db.dialect != "sqlite" or settings.http.workers > 1 or bool(settings.storage.redis_url)
 
 
 def _chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
