@@ -69,13 +69,20 @@ class Metrics:
         self.db_errors = Counter(
             "walletbot_database_errors", "Errors raised by the database driver.", ["error"], registry=reg
         )
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------------ feeding
 
     def request(self, method: str, route: str | None, status: int, seconds: float) -> None:
-        route = route or UNMATCHED_ROUTE
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route or UNMATCHED_ROUTE, status)
+        children = self._request_children.get(key)
+        if children is None:
+            # labels() takes a lock and builds its key on every call: look each series up once.
+            # The key space is bounded: methods x route templates (or "unmatched") x statuses.
+            children = (self.requests.labels(key[0], key[1], str(status)), self.latency.labels(key[0], key[1]))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def message(self, outcome: str, confidence: float | None) -> None:
         self.messages.labels(outcome).inc()

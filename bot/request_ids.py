@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import random
 import re
-import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,10 @@ _HEADER = REQUEST_ID_HEADER.lower().encode("ascii")
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{8,64}$")
 
 log = logging.getLogger("walletbot.requests")
+# New ids need to be unique, not secret (they guard nothing): a generator seeded from the OS
+# costs no system call per request, unlike secrets.token_hex.
+_ids = random.Random(os.urandom(16))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(16)))  # forked workers differ
 
 
 @dataclass
@@ -65,7 +70,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == _HEADER and _CLIENT_ID.match(value):
             return value.decode("ascii")
-    return secrets.token_hex(8)
+    return f"{_ids.getrandbits(64):016x}"
 
 
 class RequestIdMiddleware:

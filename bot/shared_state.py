@@ -19,6 +19,7 @@ Times are Unix times (``time.time()``), the one clock several hosts share.
 from __future__ import annotations
 
 import json
+import math
 import random
 import secrets
 import threading
@@ -70,6 +71,17 @@ def seconds_until_room(times: Sequence[float], limit: int, window: float, now: f
     if len(times) < limit:
         return None
     return max(times[-limit] + window - now, 0.001)
+
+
+def _hit_times(items: list[Any]) -> list[float]:
+    """Times from a stored window: exact times, or the [second, count] pairs of `DatabaseStore.hit`."""
+    times: list[float] = []
+    for item in items:
+        if isinstance(item, list):
+            times.extend([float(item[0])] * int(item[1]))
+        else:
+            times.append(item)
+    return times
 
 
 class MemoryStore:
@@ -140,6 +152,13 @@ class DatabaseStore:
 
     A hit locks its key's row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write
     transactions are serial anyway), so two workers never both take the last place in a window.
+
+    A rate-limit key (`hit`) keeps a count per second, ``[[second, count], …]``, not the time of
+    every hit: a window then costs at most `window` + 1 pairs to read and rewrite whatever the
+    limit (a list of every hit of a busy address, with a high limit, grew to thousands of times
+    per key and cost milliseconds per request). A hit counts from the start of its second, so a
+    window is up to one second shorter than `window`; `Retry-After` is whole seconds anyway.
+    Failed sign-ins (`add`, `recent`) are few and keep their exact times.
     """
 
     _CLEANUP_CHANCE = 0.01  # about one hit in a hundred also deletes expired rows
@@ -162,7 +181,22 @@ class DatabaseStore:
             text("SELECT value FROM shared_state WHERE key = :key" + (self._lock_clause if lock else "")),
             {"key": key},
         ).scalar()
-        return [t for t in json.loads(value or "[]") if t > now - window]
+        return [t for t in _hit_times(json.loads(value or "[]")) if t > now - window]
+
+    def _seconds(self, s: Any, key: str, window: float, now: float) -> list[list[float]]:
+        """The key's [second, count] pairs still in the window, its row locked."""
+        s.execute(
+            text(
+                "INSERT INTO shared_state (key, value, expires_at) VALUES (:key, '[]', :expires) "
+                "ON CONFLICT (key) DO NOTHING"
+            ),
+            {"key": key, "expires": now + window},
+        )
+        value = s.execute(
+            text("SELECT value FROM shared_state WHERE key = :key" + self._lock_clause), {"key": key}
+        ).scalar()
+        pairs = [item if isinstance(item, list) else [math.floor(item), 1] for item in json.loads(value or "[]")]
+        return [pair for pair in pairs if pair[0] > now - window]
 
     def _store(self, s: Any, key: str, times: list[float], window: float) -> None:
         s.execute(
@@ -177,10 +211,18 @@ class DatabaseStore:
     def hit(self, key: str, limit: int, window: float) -> float | None:
         now = self._clock()
         with self.db.session() as s:
-            times = self._times(s, key, window, now, lock=True)
-            if (wait := seconds_until_room(times, limit, window, now)) is not None:
-                return wait
-            self._store(s, key, times + [now], window)
+            pairs = self._seconds(s, key, window, now)
+            if sum(count for _second, count in pairs) >= limit:
+                return max(pairs[0][0] + window - now, 0.001)  # room once the oldest second leaves
+            second = math.floor(now)
+            if pairs and pairs[-1][0] == second:
+                pairs[-1][1] += 1
+            else:
+                pairs.append([second, 1])
+            s.execute(
+                text("UPDATE shared_state SET value = :value, expires_at = :expires WHERE key = :key"),
+                {"key": key, "value": json.dumps(pairs), "expires": second + 1 + window},
+            )
             self._maybe_clean(s, now)
             return None
 

@@ -586,3 +586,41 @@ def test_invalid_unicode_and_control_characters_are_a_clear_422(
 
 def test_windows_line_ends_and_tabs_are_plain_text(client: TestClient) -> None:
     assert client.post("/api/chat", json={"text": "充值失败\r\n卡是\t好的"}).status_code == 200
+
+
+@pytest.mark.parametrize(("workers", "on_the_loop"), [("1", True), ("2", False)])
+def test_the_chat_runs_on_the_event_loop_only_when_a_message_cannot_wait(
+    tmp_path: Path, trained_models_dir: Path, runtime: Any, workers: str, on_the_loop: bool
+) -> None:
+    """One worker on SQLite: no thread hop. Several workers share the file's write lock, whose
+    busy wait would stall the event loop: the chat then runs in the thread pool."""
+    import asyncio
+
+    from bot.engine import Assistant
+    from bot.store import Database
+
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'w.db'}", trained_models_dir, WALLETBOT_HTTP_WORKERS=workers, **NO_LIMITS
+    )
+    db = Database(settings.database_url)
+    db.migrate()
+    assistant = Assistant(settings, runtime, db)
+    seen: list[bool] = []
+    handle = assistant.handle
+
+    def recording_handle(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            asyncio.get_running_loop()
+            seen.append(True)
+        except RuntimeError:  # a worker thread has no running loop
+            seen.append(False)
+        return handle(*args, **kwargs)
+
+    assistant.handle = recording_handle  # type: ignore[method-assign]
+    try:
+        with TestClient(create_app(settings, assistant)) as test_client:
+            reply = start(test_client)
+            assert send(test_client, reply, text="还是不行").status_code == 200
+    finally:
+        db.dispose()
+    assert seen == [on_the_loop, on_the_loop]

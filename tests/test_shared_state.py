@@ -5,6 +5,7 @@ workers or two hosts: they must count the same hits.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -81,6 +82,24 @@ def test_a_session_revoked_on_one_worker_is_revoked_on_the_other(two_stores: tup
     assert second.is_revoked(session)
     first.revoke("gone-" + session, time.time() - 1)  # already expired: nothing to remember
     assert not second.is_revoked("gone-" + session)
+
+
+def test_a_database_window_stays_small_however_many_hits_it_counts(module_database: Database) -> None:
+    from sqlalchemy import text
+
+    now = [1000.0]
+    store = DatabaseStore(module_database, clock=lambda: now[0])
+    k = key()
+    for i in range(500):  # four hits a second for 125 s, far under the limit
+        now[0] = 1000.0 + i * 0.25
+        assert store.hit(k, 10_000, 60) is None
+    with module_database.session(readonly=True) as s:
+        stored = json.loads(s.execute(text("SELECT value FROM shared_state WHERE key = :k"), {"k": k}).scalar())
+    assert len(stored) <= 61 and sum(count for _second, count in stored) == 240  # the last minute
+    # The last 60 whole seconds (1065..1124) hold 240 hits: a limit of 240 is reached, the
+    # oldest of those seconds leaves the window at 1125.
+    assert store.hit(k, 240, 60) == pytest.approx(0.25)
+    assert store.hit(k, 241, 60) is None
 
 
 def test_hits_leave_the_window_with_time() -> None:

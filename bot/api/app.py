@@ -48,8 +48,10 @@ _BODY_OVERHEAD = 8192
 
 def _load_assistant(settings: Settings) -> Assistant:
     from bot.engine import Assistant  # imported here so that importing the app stays cheap
+    from bot.nlu.features import no_spare_dictionary
 
-    return Assistant.from_settings(settings)
+    with no_spare_dictionary():  # a server builds its one tokenizer now and no other after
+        return Assistant.from_settings(settings)
 
 
 def create_app(

@@ -1,8 +1,13 @@
 """The JSON API: chat, history, parse, health, and the bubble's configuration.
 
-Routes are plain `def`s: the engine is synchronous (SQLAlchemy sessions, a CPU-bound classifier),
-so FastAPI runs each call in its thread pool and the event loop stays free. The engine itself
-serialises the messages of one conversation.
+`/api/chat` (one worker on SQLite), `/api/parse` and `/healthz` are `async def` and call the
+engine on the event loop: the work is CPU-bound and holds the interpreter lock, so a thread would
+buy no parallelism, and handing every request to FastAPI's thread pool and back cost more CPU than
+the rest of the HTTP layer together (docs/performance.md). On PostgreSQL (or with Redis), or with
+several workers on one SQLite file, a message can wait (round trips, another worker's write
+lock), so the chat goes through the thread pool, which fills those waits with other requests. The
+other routes are plain `def`s run in the thread pool: they are rare, and some read many rows. The
+engine itself serialises the messages of one conversation across workers.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from bot.api import schemas
 from bot.api.errors import ApiError, error_response, error_responses
@@ -98,7 +104,25 @@ def _brand_key(settings: Settings, brand: str | None) -> str:
     summary="Send a message or a button payload; start a conversation when no id is given",
     tags=["chat"],
 )
-def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
+async def chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
+    if _may_wait(request):
+        return await run_in_threadpool(_chat, body, request)
+    return _chat(body, request)
+
+
+def _may_wait(request: Request) -> bool:
+    """Whether a message may wait on others: on a PostgreSQL server's (or Redis's) round trips,
+    or on the SQLite file's write lock held by another worker (SQLite's busy handler then sleeps
+    1 to 100 ms at a time). In a worker thread that time serves other requests; on the event
+    loop it would stall the whole worker. One process alone on a SQLite file never waits."""
+    assistant = request.app.state.assistant
+    if assistant is None:
+        return False
+    settings = _settings(request)
+    return assistant.db.dialect != "sqlite" or settings.http.workers > 1 or bool(settings.storage.redis_url)
+
+
+def _chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
     settings = _settings(request)
     limits = _limits(request)
     limits.check_ip(request)
@@ -149,7 +173,7 @@ def conversation_history(
     summary="Intent, confidence, ranking and entities of one message (the NLU alone)",
     tags=["nlu"],
 )
-def parse(body: schemas.ParseRequest, request: Request) -> Any:
+async def parse(body: schemas.ParseRequest, request: Request) -> Any:
     _limits(request).check_ip(request)
     _check_length(_settings(request), body.text)
     return _assistant(request).parse(body.text)
@@ -168,7 +192,7 @@ def get_widget_config(request: Request, brand: Annotated[str | None, Query(max_l
 
 
 @router.get("/healthz", response_model=schemas.Health, summary="Liveness", tags=["ops"])
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 

@@ -45,18 +45,29 @@ def problem_in(text: str) -> str | None:
     return None
 
 
-def _json_texts(value: Any, where: str) -> Iterator[tuple[str, str]]:
-    """(field, text) for every string and key in a decoded JSON value."""
+def _json_value_problem(value: Any, where: str) -> str | None:
+    """What breaks the rule in a decoded JSON value (every string and key), named by its field.
+
+    Field names are built only for the text at fault: a valid body costs one check per string.
+    """
     if isinstance(value, str):
-        yield f"field {_shown(where)}" if where else "the body", value
-    elif isinstance(value, dict):
+        problem = problem_in(value)
+        return f"{f'field {_shown(where)}' if where else 'the body'} holds {problem}" if problem else None
+    if isinstance(value, dict):
         for key, item in value.items():
             field = f"{where}.{key}" if where else str(key)
-            yield f"the name of field {_shown(field)}", key
-            yield from _json_texts(item, field)
+            problem = problem_in(key)
+            if problem:
+                return f"the name of field {_shown(field)} holds {problem}"
+            problem = _json_value_problem(item, field)
+            if problem:
+                return problem
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _json_texts(item, f"{where}[{index}]")
+            problem = _json_value_problem(item, f"{where}[{index}]")
+            if problem:
+                return problem
+    return None
 
 
 def _shown(name: str) -> str:
@@ -111,9 +122,10 @@ class TextRuleMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        problem = _first_problem(iter([("the address", scope["path"])])) or _first_problem(
-            _query_texts(scope.get("query_string", b""), "query parameter")
-        )
+        problem = _first_problem(iter([("the address", scope["path"])]))
+        query = scope.get("query_string", b"")
+        if not problem and query:
+            problem = _first_problem(_query_texts(query, "query parameter"))
         if problem:
             await _refuse(send, 400, INVALID_TEXT, f"The request is refused: {problem}. Send plain text.")
             return
@@ -149,11 +161,20 @@ class TextRuleMiddleware:
 
 
 def _json_problem(body: bytes) -> str | None:
+    # Fast path, the usual case: UTF-8 without a backslash and without a forbidden character
+    # cannot hold one in any string (only an escape such as \u0000 or \b could), so the body
+    # need not be decoded here as well as by the route.
+    try:
+        raw: str | None = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = None  # json.loads also reads UTF-16 and UTF-32
+    if raw is not None and "\\" not in raw and problem_in(raw) is None:
+        return None
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):
         return None  # not JSON: the route answers with its own error (invalid_json)
-    return _first_problem(_json_texts(value, ""))
+    return _json_value_problem(value, "")
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool | None]:

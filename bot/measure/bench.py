@@ -10,7 +10,7 @@ checklist, one conversation at a time per connection). The load generator is `wr
 Debian package `wrk`) with the script chat.lua when it is installed, else asyncio + httpx in this
 process, which costs several times more CPU per message. Either way it shares the machine's
 cores with the server, so each level reports the server's CPU per message, read from the server
-processes' own counters (/proc/PID/stat), the figure that does not depend on what else runs.
+processes' own counters (read with psutil), the figure that does not depend on what else runs.
 
 The report is a plain dict whose keys are documented in docs/performance.md and pinned by
 tests/test_measure.py; `schema` changes when a key changes meaning.
@@ -75,7 +75,6 @@ PACKAGES = (
     "httpx",
     "psycopg",
 )
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 Progress = Callable[[str], None]
 
@@ -313,62 +312,50 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-# --------------------------------------------------------------------------- processes (/proc)
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces: split after its closing parenthesis.
-    return raw[raw.rindex(")") + 2 :].split()
+# --------------------------------------------------------------------------- processes (psutil)
 
 
 def process_tree(root: int) -> list[int]:
     """`root` and all its descendants that are alive now."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            fields = _proc_stat(int(name))
-            if fields:
-                children.setdefault(int(fields[1]), []).append(int(name))
-    tree, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        tree.append(pid)
-        stack.extend(children.get(pid, []))
-    return tree
+    import psutil
 
-
-def _status_kb(pid: int, key: str) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+        return [root, *(child.pid for child in psutil.Process(root).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return [root]
+
+
+def _each(pids: Sequence[int], read: Callable[[Any], float]) -> float:
+    """`read(process)` summed over the processes that still exist."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            total += read(psutil.Process(pid))
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            pass
+    return total
 
 
 def tree_rss_mb(pids: Sequence[int]) -> float:
-    return sum(_status_kb(pid, "VmRSS") for pid in pids) / 1024
+    return _each(pids, lambda process: process.memory_info().rss) / (1024 * 1024)
 
 
 def tree_cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU time of the processes (utime and stime of /proc/PID/stat)."""
-    total = 0
-    for pid in pids:
-        fields = _proc_stat(pid)
-        if fields:
-            total += int(fields[11]) + int(fields[12])
-    return total / _CLOCK_TICKS
+    """User + system CPU time of the processes (their own, not their reaped children's)."""
+
+    def own(process: Any) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    return _each(pids, own)
 
 
 class TreeSampler(threading.Thread):
     """Samples the summed RSS of a process tree every `interval` seconds; `peak_mb` is the highest.
 
-    Finding the tree means reading every /proc/PID/stat of the machine, so it is done only every
+    Finding the tree means looking at every process of the machine, so it is done only every
     `rescan` seconds (workers appear during start-up and then stay); RSS is read every sample.
     """
 
@@ -1078,7 +1065,7 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(),
-        "memory_mb": _status_total_memory_mb(),
+        "memory_mb": _total_memory_mb(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "packages": packages,
@@ -1123,14 +1110,10 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def _status_total_memory_mb() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) // 1024
-    except (OSError, ValueError):
-        pass
-    return None
+def _total_memory_mb() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().total) // (1024 * 1024)
 
 
 def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:

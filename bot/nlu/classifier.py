@@ -169,8 +169,13 @@ class IntentClassifier:
         tmp_meta.replace(folder / META_FILE)
 
     @classmethod
-    def load(cls, folder: Path) -> IntentClassifier:
-        """Load a saved model. Raises ModelNotTrained if absent, ModelError if unreadable."""
+    def load(cls, folder: Path, *, tokenizer: Tokenizer | None = None) -> IntentClassifier:
+        """Load a saved model. Raises ModelNotTrained if absent, ModelError if unreadable.
+
+        `tokenizer`: another model's, used when it was built from the same synonyms and domain
+        terms (its segmentation is then the same; sharing it saves a jieba dictionary and
+        segments each message once for both models).
+        """
         meta_path, weights_path = folder / META_FILE, folder / WEIGHTS_FILE
         if not meta_path.is_file() or not weights_path.is_file():
             raise ModelNotTrained(f"No trained model in '{folder}': run `walletbot train`.")
@@ -183,7 +188,8 @@ class IntentClassifier:
         if meta.get("format") != FORMAT_VERSION:
             raise ModelNotTrained(f"The model in '{folder}' has an old format: run `walletbot train`.")
         vocabulary = meta.pop("vocabulary")
-        tokenizer = Tokenizer(meta["synonyms"], meta["domain_terms"])
+        if tokenizer is None or not tokenizer.built_from(meta["synonyms"], meta["domain_terms"]):
+            tokenizer = Tokenizer(meta["synonyms"], meta["domain_terms"])
         vectorizer = TfidfVectorizer(vocabulary, idf)
         return cls(tokenizer, vectorizer, meta["labels"], coef_t.T, intercept, meta["temperature"], meta)
 

@@ -65,7 +65,8 @@ class NLU:
     @classmethod
     def load(cls, models_dir: Path) -> NLU:
         classifier = IntentClassifier.load(models_dir / MODEL_SUBDIR)
-        return cls(classifier, classifier.meta.get("methods", {}), IntentClassifier.load(models_dir / REPLIES_SUBDIR))
+        replies = IntentClassifier.load(models_dir / REPLIES_SUBDIR, tokenizer=classifier.tokenizer)
+        return cls(classifier, classifier.meta.get("methods", {}), replies)
 
     def read_reply(self, text: str) -> list[tuple[str, float]]:
         """(reply kind, probability) pairs, best first, for a typed answer to a checklist step.
