@@ -168,7 +168,8 @@ class DatabaseStore:
         self._clock = clock
         self._lock_clause = " FOR UPDATE" if db.dialect == "postgresql" else ""
 
-    def _times(self, s: Any, key: str, window: float, now: float, *, lock: bool) -> list[float]:
+    def _value(self, s: Any, key: str, window: float, now: float, *, lock: bool) -> Any:
+        """The key's stored JSON; with `lock`, the row is created if missing and locked."""
         if lock:
             s.execute(
                 text(
@@ -181,21 +182,15 @@ class DatabaseStore:
             text("SELECT value FROM shared_state WHERE key = :key" + (self._lock_clause if lock else "")),
             {"key": key},
         ).scalar()
-        return [t for t in _hit_times(json.loads(value or "[]")) if t > now - window]
+        return json.loads(value or "[]")
+
+    def _times(self, s: Any, key: str, window: float, now: float, *, lock: bool) -> list[float]:
+        return [t for t in _hit_times(self._value(s, key, window, now, lock=lock)) if t > now - window]
 
     def _seconds(self, s: Any, key: str, window: float, now: float) -> list[list[float]]:
         """The key's [second, count] pairs still in the window, its row locked."""
-        s.execute(
-            text(
-                "INSERT INTO shared_state (key, value, expires_at) VALUES (:key, '[]', :expires) "
-                "ON CONFLICT (key) DO NOTHING"
-            ),
-            {"key": key, "expires": now + window},
-        )
-        value = s.execute(
-            text("SELECT value FROM shared_state WHERE key = :key" + self._lock_clause), {"key": key}
-        ).scalar()
-        pairs = [item if isinstance(item, list) else [math.floor(item), 1] for item in json.loads(value or "[]")]
+        stored = self._value(s, key, window, now, lock=True)
+        pairs = [item if isinstance(item, list) else [math.floor(item), 1] for item in stored]
         return [pair for pair in pairs if pair[0] > now - window]
 
     def _store(self, s: Any, key: str, times: list[float], window: float) -> None:
