@@ -23,6 +23,7 @@ import uvicorn
 from browser import launch_chromium
 from engine_fixtures import make_settings
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.api import create_app
 from bot.console.auth import SECRET_ENV
@@ -379,8 +380,16 @@ def test_keyboard_shortcuts_and_their_overlay(
         new_ticket(server.assistant, text)
     sign_in(page, server.url, "/console?assignee=none&status=open")
 
-    page.keyboard.press("?")
+    # console.js is deferred: on a loaded machine a key pressed before it runs finds no handler.
+    page.wait_for_load_state("load")
     overlay = page.get_by_role("dialog", name="键盘快捷键")
+    for _ in range(5):
+        page.keyboard.press("?")
+        try:
+            overlay.wait_for(state="visible", timeout=3000)
+            break
+        except PlaywrightTimeoutError:
+            continue
     expect(overlay).to_be_visible()
     expect(overlay).to_contain_text("把选中的（或当前）工单指派给我")
     page.keyboard.press("Escape")
