@@ -54,6 +54,10 @@ def model_state(data_dir: Path, models_dir: Path) -> ModelState:
     return ModelState.READY
 
 
+# How many distinct replies NLU.read_reply remembers (about a megabyte) before starting afresh.
+REPLIES_REMEMBERED = 8192
+
+
 class NLU:
     """Normalise, classify and extract entities; spans refer to the text the user typed."""
 
@@ -61,6 +65,9 @@ class NLU:
         self.classifier = classifier
         self.replies = replies
         self.extractor = EntityExtractor(methods)
+        # The dialogue reads one message several ways in a turn (a step's answer, a mood, a skip,
+        # a correction): each normalised text is classified once. Callers never mutate a ranking.
+        self._replies_read: dict[str, list[tuple[str, float]]] = {}
 
     @classmethod
     def load(cls, models_dir: Path) -> NLU:
@@ -80,9 +87,15 @@ class NLU:
             return [("other", 1.0)]
         if _ONLY_MARKS.fullmatch(norm):
             return [("frustration", 1.0)]
-        if not self.replies.knows(norm):
-            return [("other", 1.0)]  # 😂😂, asdf: nothing the model knows, so no answer to the step
-        return self.replies.rank(norm)
+        ranking = self._replies_read.get(norm)
+        if ranking is None:
+            known = self.replies.knows(norm)
+            # 😂😂, asdf: nothing the model knows, so no answer to the step
+            ranking = self.replies.rank(norm) if known else [("other", 1.0)]
+            if len(self._replies_read) >= REPLIES_REMEMBERED:
+                self._replies_read.clear()
+            self._replies_read[norm] = ranking
+        return ranking
 
     def parse(self, text: str, *, now: datetime | None = None) -> ParseResult:
         norm = normalize_aligned(text)
