@@ -4,58 +4,26 @@ replies (the queue itself is tests/test_store_queue.py)."""
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from store_fixtures import open_ticket
 
 from bot.store import (
     Database,
     StoreError,
-    Ticket,
     TicketEvent,
     TicketStatus,
-    append_turn,
-    create_conversation,
-    create_ticket_once,
     get_conversation,
     list_events,
     list_turns,
 )
 from bot.store.console_queries import get_ticket_locked, post_agent_reply, record_events
 
-SLA = {"urgent": 1, "high": 4, "normal": 24, "low": 72}
-
-
-def _open(
-    s: Session,
-    *,
-    brand: str = "kdou",
-    category: str = "refund",
-    priority: str = "normal",
-    summary: str = "申请退款500元未到账",
-    details: dict[str, Any] | None = None,
-) -> Ticket:
-    conv, _ = create_conversation(s, brand=brand, channel="http")
-    append_turn(s, conv, role="user", text="我要退款")
-    ticket, _ = create_ticket_once(
-        s,
-        conv,
-        brand=brand,
-        category=category,
-        priority=priority,
-        summary=summary,
-        details=details if details is not None else {"amount": "500元", "contact": "13812345678"},
-        trail=[],
-        sla_hours=SLA,
-    )
-    return ticket
-
 
 def test_record_events_writes_one_event_per_ticket(database: Database) -> None:
     with database.session() as s:
-        tickets = [_open(s) for _ in range(3)]
+        tickets = [open_ticket(s) for _ in range(3)]
         written = record_events(s, [t.id for t in tickets[:2]], actor="root", kind="export", after={"format": "csv"})
         assert written == 2
         assert [(e.kind, e.actor, e.after) for e in list_events(s, tickets[0])][-1] == (
@@ -67,7 +35,7 @@ def test_record_events_writes_one_event_per_ticket(database: Database) -> None:
         with pytest.raises(StoreError, match="needs an actor"):
             record_events(s, [tickets[0].id], actor=" ", kind="export")
     with database.session() as s:
-        big = _open(s)
+        big = open_ticket(s)
         assert record_events(s, itertools.repeat(big.id, 2500), actor="root", kind="export") == 2500
         count = s.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id == big.id))
         assert count == 2501
@@ -75,7 +43,7 @@ def test_record_events_writes_one_event_per_ticket(database: Database) -> None:
 
 def test_an_agent_reply_hands_the_conversation_to_a_human(database: Database) -> None:
     with database.session() as s:
-        ticket = _open(s)
+        ticket = open_ticket(s)
         number, conv_id = ticket.number, ticket.conversation_id
     with database.session() as s:
         ticket = get_ticket_locked(s, number)
@@ -94,7 +62,7 @@ def test_an_agent_reply_hands_the_conversation_to_a_human(database: Database) ->
 
 def test_replies_are_refused_when_empty_or_after_resolution(database: Database) -> None:
     with database.session() as s:
-        ticket = _open(s)
+        ticket = open_ticket(s)
         with pytest.raises(StoreError, match=r"Refusing an empty reply on ticket WB-\d+: write some text\."):
             post_agent_reply(s, ticket, "   ", actor="alice")
         ticket.status = TicketStatus.RESOLVED
@@ -104,7 +72,7 @@ def test_replies_are_refused_when_empty_or_after_resolution(database: Database) 
 
 def test_get_ticket_locked(database: Database) -> None:
     with database.session() as s:
-        number = _open(s).number
+        number = open_ticket(s).number
     with database.session() as s:
         ticket = get_ticket_locked(s, number)
         assert ticket is not None and ticket.number == number

@@ -9,46 +9,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from store_fixtures import open_ticket
 
 from bench.seed_bench import insert_fake_tickets
 from bot.store import (
     Database,
     Ticket,
     TicketQuery,
-    append_turn,
-    create_conversation,
-    create_ticket_once,
     create_user,
     list_tickets,
 )
 from bot.store.queue import SMALL_RESULT, list_categories, ticket_conditions, tickets_after
-
-SLA = {"urgent": 1, "high": 4, "normal": 24, "low": 72}
-
-
-def _open(
-    s: Session,
-    *,
-    brand: str = "kdou",
-    category: str = "refund",
-    priority: str = "normal",
-    summary: str = "申请退款500元未到账",
-    details: dict[str, Any] | None = None,
-) -> Ticket:
-    conv, _ = create_conversation(s, brand=brand, channel="http")
-    append_turn(s, conv, role="user", text="我要退款")
-    ticket, _ = create_ticket_once(
-        s,
-        conv,
-        brand=brand,
-        category=category,
-        priority=priority,
-        summary=summary,
-        details=details if details is not None else {"amount": "500元", "contact": "13812345678"},
-        trail=[],
-        sla_hours=SLA,
-    )
-    return ticket
 
 
 def test_list_tickets_gives_the_pages_of_the_plain_plan(database: Database) -> None:
@@ -121,7 +92,7 @@ def _plain_plan(s: Session, q: TicketQuery) -> tuple[list[Ticket], int]:
 
 def test_list_categories(database: Database) -> None:
     with database.session() as s:
-        _open(s, category="topup_problem")
-        _open(s, category="refund")
-        _open(s, category="refund")
+        open_ticket(s, category="topup_problem")
+        open_ticket(s, category="refund")
+        open_ticket(s, category="refund")
         assert list_categories(s) == ["refund", "topup_problem"]
