@@ -349,6 +349,7 @@ class Assistant:
                     "role": str(t.role),
                     "text": t.text,
                     "payload": t.payload,
+                    "message_id": (t.meta or {}).get("message_id"),
                     "buttons": (t.meta or {}).get("buttons", []),
                     "created_at": t.created_at.isoformat(timespec="seconds"),
                 }

@@ -196,6 +196,18 @@ def test_history_accepts_the_token_as_a_query_parameter(client: TestClient) -> N
     assert response.json()["messages"][0]["text"] == "我充值失败了"
 
 
+def test_history_gives_each_user_message_the_id_it_was_sent_with(client: TestClient) -> None:
+    conv = start(client, text="我充值失败了", message_id="m-first")
+    send(client, conv, text="网络没问题", message_id="m-second")
+    send(client, conv, text="还是不行")
+
+    response = client.get(f"/api/conversations/{conv['conversation']}", params={"token": conv["token"]})
+
+    users = [t for t in response.json()["messages"] if t["role"] == "user"]
+    assert [t["message_id"] for t in users] == ["m-first", "m-second", None]
+    assert all(t["message_id"] is None for t in response.json()["messages"] if t["role"] == "bot")
+
+
 def test_history_without_a_token_is_403(client: TestClient) -> None:
     conv = start(client)
 

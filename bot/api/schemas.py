@@ -164,6 +164,9 @@ class HistoryEntry(_Response):
     role: str = Field(description="`user`, `bot` or `agent`.")
     text: str = Field(description="As stored: secrets and personal data redacted.")
     payload: str | None = Field(None, description="For a user's button press: the button's payload.")
+    message_id: str | None = Field(
+        None, description="For a user's message: the `message_id` it was sent with, so a client can show its own copy."
+    )
     buttons: list[Button] = Field(default_factory=list)
     created_at: str | None = None
 

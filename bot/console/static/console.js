@@ -236,5 +236,7 @@
     sortable(document);
     live();
     shortcuts();
+    // Every handler is in place: keys pressed from now on are heard (browser tests wait for this).
+    document.documentElement.setAttribute("data-console-ready", "");
   });
 })();

@@ -28,7 +28,8 @@
   var api = (apiAttr === null ? scriptUrl.origin : apiAttr).replace(/\/+$/, "");
   var brandAttr = (script.getAttribute("data-brand") || "").trim();
   var STORAGE_PREFIX = "walletbot.v1.";
-  var TYPED_PREFIX = "walletbot.v1.typed.";
+  var TYPED_KEY = "walletbot.v2.typed";
+  var TYPED_KEEP = 500; // typed texts kept per tab
   var ACTIVE_STATUSES = ["open", "in_progress", "waiting_on_user"];
   // How close to the bottom (px) still counts as "reading the latest message".
   var PINNED_SLACK = 24;
@@ -109,19 +110,25 @@
     } catch (e) { /* see storageGet */ }
   }
 
-  // What the user typed in this tab, by conversation and turn number (see the header).
-  function typedGet(conversation) {
+  // What the user typed in this tab, by message_id (see the header). Written before the message
+  // is sent, so a reload at any moment finds it; the oldest entries go past TYPED_KEEP.
+  function typedGet() {
     try {
-      var raw = window.sessionStorage.getItem(TYPED_PREFIX + conversation);
-      return raw ? JSON.parse(raw) : {};
+      var raw = window.sessionStorage.getItem(TYPED_KEY);
+      var map = raw ? JSON.parse(raw) : {};
+      return map && typeof map === "object" ? map : {};
     } catch (e) {
       return {};
     }
   }
 
-  function typedSet(conversation, map) {
+  function typedRemember(messageId, text) {
+    var map = typedGet();
+    map[messageId] = text;
+    var ids = Object.keys(map);
+    for (var i = 0; i < ids.length - TYPED_KEEP; i++) delete map[ids[i]];
     try {
-      window.sessionStorage.setItem(TYPED_PREFIX + conversation, JSON.stringify(map));
+      window.sessionStorage.setItem(TYPED_KEY, JSON.stringify(map));
     } catch (e) { /* storage disabled: the masked copy is shown after a reload */ }
   }
 
@@ -184,7 +191,6 @@
     this.unread = 0;
     this.pageTitle = null; // the host page's title while ours shows the unread count
     this.lastStamp = null; // the clock time last shown in the log (one per minute and author)
-    this.pendingTyped = []; // texts sent whose turn numbers the next history fetch tells
     this.failed = null; // the message whose send failed, for the retry button
     this.pinned = true; // the log shows its last message
     this.quietSync = false; // after a POST: history holds what we already showed
@@ -541,7 +547,7 @@
   // `roles` limits which turns are drawn (all of them are read, to know the button titles).
   Widget.prototype.renderHistory = function (entries, roles) {
     var self = this;
-    var typed = this.conversation ? typedGet(this.conversation) : {};
+    var typed = typedGet();
     var titles = {};
     var lastGroup = null;
     var lastUser = -1;
@@ -556,7 +562,8 @@
       if (roles && roles.indexOf(role) < 0) return;
       var at = parseStamp(entry.created_at) || undefined;
       if (role === "user") {
-        var text = Object.prototype.hasOwnProperty.call(typed, entry.seq) ? typed[entry.seq] : entry.text;
+        var own = entry.message_id && Object.prototype.hasOwnProperty.call(typed, entry.message_id);
+        var text = own ? typed[entry.message_id] : entry.text;
         if (entry.payload) {
           // A button press: the server stores its title; fall back to our own labels.
           text = text || titles[entry.payload] ||
@@ -661,7 +668,6 @@
       if (res.status !== 200 || conversation !== self.conversation) return;
       if (self.busy || generation !== self.generation) return;
       var fresh = (res.data.messages || []).filter(function (e) { return e.seq > self.lastSeq; });
-      self.rememberTyped(fresh);
       if (fresh.length) {
         self.renderHistory(fresh, self.quietSync ? ["agent", "system"] : null);
         self.lastSeq = fresh[fresh.length - 1].seq;
@@ -674,17 +680,6 @@
       self.applyState(res.data.state);
       self.applyTicketStatus(res.data.ticket_status);
     }, function () { /* offline for a moment: the next poll tries again */ });
-  };
-
-  // The typed texts sent since the last fetch belong to its new typed user turns, in order.
-  Widget.prototype.rememberTyped = function (fresh) {
-    if (!this.pendingTyped.length || !this.conversation) return;
-    var map = typedGet(this.conversation);
-    var pending = this.pendingTyped;
-    fresh.forEach(function (entry) {
-      if (entry.role === "user" && !entry.payload && pending.length) map[entry.seq] = pending.shift();
-    });
-    typedSet(this.conversation, map);
   };
 
   // ------------------------------------------------------------------ sending
@@ -747,6 +742,7 @@
     var key = message.text !== undefined && message.text !== null ? "t:" + message.text : "p:" + message.payload;
     var id = this.retry && this.retry.key === key ? this.retry.id : newMessageId();
     var body = { text: message.text, payload: message.payload, message_id: id };
+    if (typed !== null && typed !== undefined) typedRemember(id, typed);
     if (this.conversation) {
       body.conversation = this.conversation;
       body.token = this.token;
@@ -760,7 +756,6 @@
       self.setBusy(false);
       self.retry = null;
       if (res.status === 200) {
-        if (typed !== null) self.pendingTyped.push(typed);
         self.receive(res.data);
         return;
       }
