@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
 from actions.registry import load_actions
 from bot import guard
 from bot.config import Settings
@@ -99,6 +102,34 @@ class ReloadStatus:
             "errors": self.errors,
             "failed_at": self.failed_at,
         }
+
+
+class _OrmOnDemand:
+    """An ORM session on the message's own transaction, opened only when a step needs ORM
+    objects (a ticket, a vote): most messages are Core statements on the connection alone.
+    Its changes are flushed when the block ends, before the transaction commits."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def __enter__(self) -> _OrmOnDemand:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._session is None:
+            return
+        try:
+            if exc_type is None:
+                self._session.flush()
+        finally:
+            self._session.close()
 
 
 class Assistant:
@@ -203,12 +234,12 @@ class Assistant:
         # Understanding needs no database: do it before taking the conversation's lock, so that
         # other messages (and other workers) wait only for the short write below.
         understood = self._understand(runtime, text, expecting_code=False, now=local_now) if text is not None else None
-        with self.db.session() as s:
-            conv = lock_conversation(s, conversation_id)
+        with self.db.transaction() as connection, _OrmOnDemand(connection) as orm:
+            conv = lock_conversation(connection, conversation_id)
             if conv is None:
                 raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
             if message_id is not None:
-                stored = stored_reply(s, conv.id, message_id)
+                stored = stored_reply(connection, conv.id, message_id)
                 if stored is not None:
                     return stored
             state = dict(conv.state or fresh_state())
@@ -237,7 +268,7 @@ class Assistant:
                 meta: dict[str, Any] = {"outcome": "human"}
                 turns: list[dict[str, Any]] = [{**user_turn, "meta": meta}]
                 messages = []
-                if last_reply_role(s, conv.id) != "bot":
+                if last_reply_role(connection, conv.id) != "bot":
                     text_owned = render(
                         runtime.content.responses.texts.get("human_owned", ""), conv.brand, brand.placeholders()
                     )
@@ -246,14 +277,14 @@ class Assistant:
                 reply = {"conversation": conv.id, "messages": messages, "state": public_state(state)}
                 if message_id is not None:
                     meta |= {"message_id": message_id, "reply": reply}
-                record_turns(s, conv, turns, state)
+                record_turns(connection, conv, turns, state)
                 if self.metrics is not None:
                     self.metrics.message("human", None)
                 return reply
 
             def open_ticket(request: TicketRequest) -> TicketInfo:
                 ticket, created = create_ticket_once(
-                    s,
+                    orm.session,
                     conv,
                     brand=conv.brand,
                     category=request.category,
@@ -273,7 +304,7 @@ class Assistant:
 
             def update_ticket(update: TicketUpdate) -> TicketInfo | None:
                 ticket = add_to_ticket(
-                    s,
+                    orm.session,
                     conv,
                     priority=update.priority,
                     problem=update.problem,
@@ -296,7 +327,9 @@ class Assistant:
                 scam=scam,
                 now=now,
                 ticket_status=lambda: (
-                    None if (ticket := get_ticket_for_conversation(s, conv.id)) is None else ticket.status.value
+                    None
+                    if (ticket := get_ticket_for_conversation(orm.session, conv.id)) is None
+                    else ticket.status.value
                 ),
             )
             user_turn |= {
@@ -312,7 +345,7 @@ class Assistant:
             }
             if result.feedback:
                 kind, target, helpful = result.feedback
-                add_feedback(s, conv, turn_seq=user_seq, target_kind=kind, target_id=target, helpful=helpful)
+                add_feedback(orm.session, conv, turn_seq=user_seq, target_kind=kind, target_id=target, helpful=helpful)
             # Only the question the user answers next counts: a warning "不要发送验证码" before a
             # detail question must not turn the amount typed next into a hidden code.
             asking = next((m["text"] for m in reversed(result.messages) if m["text"]), "")
@@ -321,7 +354,7 @@ class Assistant:
             reply = {"conversation": conv.id, "messages": result.messages, "state": public_state(state)}
             if message_id is not None:
                 user_turn["meta"] |= {"message_id": message_id, "reply": reply}
-            record_turns(s, conv, [user_turn, *bot_turns], state)
+            record_turns(connection, conv, [user_turn, *bot_turns], state)
             if self.metrics is not None:
                 self.metrics.message(str(result.outcome), nlu["confidence"] if nlu else None)
             log.debug("turn %s/%s intent=%s outcome=%s", conv.id, user_seq, user_turn["intent"], result.outcome)

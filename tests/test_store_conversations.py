@@ -222,7 +222,7 @@ def test_record_turns_numbers_after_the_last_turn_and_saves_the_state(database: 
         locked = get_conversation(s, conv.id, lock=True)
         assert locked is not None
         record_turns(
-            s,
+            s.connection(),
             locked,
             [
                 {
@@ -251,9 +251,9 @@ def test_record_turns_numbers_after_the_last_turn_and_saves_the_state(database: 
     )
     assert loaded.updated_at >= turns[0].created_at
     with pytest.raises(StoreError, match="Unknown turn role 'robot'"):
-        with database.session() as s:
-            locked = get_conversation(s, conv.id, lock=True)
-            record_turns(s, locked, [{"role": "robot", "text": "x"}], {})  # type: ignore[arg-type]
+        with database.transaction() as connection:
+            locked = lock_conversation(connection, conv.id)
+            record_turns(connection, locked, [{"role": "robot", "text": "x"}], {})  # type: ignore[arg-type]
 
 
 def test_lock_conversation_reads_what_a_message_needs(database: Database) -> None:
@@ -261,9 +261,9 @@ def test_lock_conversation_reads_what_a_message_needs(database: Database) -> Non
         conv, _ = create_conversation(s, brand="upay", channel="http")
         save_state(conv, {"flow": "refund"})
         append_turn(s, conv, role="user", text="退款")
-    with database.session() as s:
-        locked = lock_conversation(s, conv.id)
-        assert lock_conversation(s, "nope") is None
+    with database.transaction() as connection:
+        locked = lock_conversation(connection, conv.id)
+        assert lock_conversation(connection, "nope") is None
         assert locked is not None
         assert (locked.id, locked.brand, locked.state, locked.human_owner, locked.turn_count) == (
             conv.id,
@@ -272,7 +272,7 @@ def test_lock_conversation_reads_what_a_message_needs(database: Database) -> Non
             False,
             1,
         )
-        record_turns(s, locked, [{"role": "user", "text": "还没到"}], {"flow": "refund", "step": "wait"})
+        record_turns(connection, locked, [{"role": "user", "text": "还没到"}], {"flow": "refund", "step": "wait"})
     with database.session() as s:
         assert [t.seq for t in list_turns(s, conv.id)] == [1, 2]
         assert get_conversation(s, conv.id).state == {"flow": "refund", "step": "wait"}  # type: ignore[union-attr]
@@ -284,7 +284,7 @@ def test_stored_reply_finds_the_message_by_its_client_id(database: Database) -> 
         for n in range(3):
             append_turn(s, conv, role="user", text=f"m{n}", meta={"message_id": f"id-{n}", "reply": {"n": n}})
             append_turn(s, conv, role="bot", text="ok", meta={"message_id": "id-9"})  # a bot turn never counts
-    with database.session() as s:
-        assert stored_reply(s, conv.id, "id-1") == {"n": 1}
-        assert stored_reply(s, conv.id, "id-9") is None
-        assert stored_reply(s, "other", "id-1") is None
+    with database.transaction() as connection:
+        assert stored_reply(connection, conv.id, "id-1") == {"n": 1}
+        assert stored_reply(connection, conv.id, "id-9") is None
+        assert stored_reply(connection, "other", "id-1") is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select, text, update
 
 from bot.store import Conversation, Database, StoreError, create_conversation
 from bot.store.models import Base
@@ -78,6 +78,20 @@ def test_session_commits_on_success_and_rolls_back_on_error(database: Database) 
     assert kept.brand == "kdou"
 
 
+def test_transaction_commits_on_success_and_rolls_back_on_error(database: Database) -> None:
+    with database.session() as s:
+        conv, _ = create_conversation(s, brand="kdou", channel="http")
+    renamed = update(Conversation).where(Conversation.id == conv.id)
+    with database.transaction() as connection:
+        connection.execute(renamed.values(brand="upay"))
+    with pytest.raises(RuntimeError, match="boom"):
+        with database.transaction() as connection:
+            connection.execute(renamed.values(brand="generic"))
+            raise RuntimeError("boom")
+    with database.session() as s:
+        assert s.scalars(select(Conversation.brand)).all() == ["upay"]
+
+
 def test_unparsable_url_is_refused_with_examples() -> None:
     with pytest.raises(StoreError) as info:
         Database("not a url")
@@ -99,6 +113,9 @@ def test_unreachable_database_raises_store_error() -> None:
         )
         assert message.endswith("check that it is reachable and not held by a long transaction, then retry.")
         assert "secret" not in message
+        with pytest.raises(StoreError, match="did not complete the transaction"):
+            with db.transaction() as connection:
+                connection.execute(text("SELECT 1"))
         with pytest.raises(StoreError):
             db.migrate()
 

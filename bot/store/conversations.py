@@ -27,7 +27,7 @@ import secrets
 import uuid
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -139,31 +139,31 @@ _STORED_REPLY = (
 )
 
 
-def lock_conversation(s: Session, conv_id: str) -> LockedConversation | None:
+def lock_conversation(connection: Connection, conv_id: str) -> LockedConversation | None:
     """The conversation's id, brand, state, owner flag and turn count, locked until the
     transaction ends (as ``get_conversation(..., lock=True)``, without an ORM object), or None."""
-    row = s.connection().execute(_LOCK_CONVERSATION, {"conv_id": conv_id}).first()
+    row = connection.execute(_LOCK_CONVERSATION, {"conv_id": conv_id}).first()
     return None if row is None else LockedConversation(*row)
 
 
-def stored_reply(s: Session, conv_id: str, message_id: str) -> dict[str, Any] | None:
+def stored_reply(connection: Connection, conv_id: str, message_id: str) -> dict[str, Any] | None:
     """The reply stored with the user's message of this client id, among the conversation's
     last MESSAGE_IDS_REMEMBERED user messages, or None. The database picks the message by its
     id, so the other messages' stored replies are never decoded."""
-    meta = s.connection().execute(_STORED_REPLY, {"conv_id": conv_id, "message_id": message_id}).scalar()
+    meta = connection.execute(_STORED_REPLY, {"conv_id": conv_id, "message_id": message_id}).scalar()
     return None if meta is None else meta.get("reply")
 
 
-def last_reply_role(s: Session, conv_id: str) -> str | None:
+def last_reply_role(connection: Connection, conv_id: str) -> str | None:
     """The role of the conversation's last turn that is not the user's (bot or agent), or None."""
     stmt = (
-        select(Turn.role)
-        .where(Turn.conversation_id == conv_id, Turn.role != TurnRole.USER)
-        .order_by(Turn.seq.desc())
+        select(_turns.c.role)
+        .where(_turns.c.conversation_id == conv_id, _turns.c.role != TurnRole.USER.value)
+        .order_by(_turns.c.seq.desc())
         .limit(1)
     )
-    role = s.scalars(stmt).first()
-    return None if role is None else str(role)
+    role = connection.execute(stmt).scalar()
+    return None if role is None else str(TurnRole(role))
 
 
 def append_turn(
@@ -204,7 +204,10 @@ def append_turn(
 
 
 def record_turns(
-    s: Session, conv: Conversation | LockedConversation, turns: list[dict[str, Any]], state: dict[str, Any]
+    connection: Connection,
+    conv: Conversation | LockedConversation,
+    turns: list[dict[str, Any]],
+    state: dict[str, Any],
 ) -> None:
     """Store one message's turns and the new dialogue state: one INSERT and one UPDATE.
 
@@ -230,7 +233,6 @@ def record_turns(
         }
         for i, turn in enumerate(turns)
     ]
-    connection = s.connection()
     if rows:
         connection.execute(_INSERT_TURNS, rows)
     connection.execute(
