@@ -156,20 +156,22 @@ class Escalation:
                 if found:
                     turn.result.protected[name] = found["value"]
                     value = mask(found["entity"], found["value"])
-                else:
-                    value = None
             elif detail.entity:
                 value = self._read_detail(turn, collecting, name, detail.entity, norm)
-                if value is None:
-                    if self._take_volunteered(
-                        state, flow, collecting, norm, asked=name, turn=turn
-                    ) or self._take_correction(state, turn, flow, collecting, text, norm):
-                        self._push_details(state, turn)
-                        return self._ask_detail(state, turn)
-                    if collecting["tries"] >= 1 and self._plain_words(turn, text, norm):
-                        value = text.strip()  # second attempt: keep the user's words for the agent
             else:
                 value = text.strip()
+            if value is None:
+                if self._take_volunteered(
+                    state, flow, collecting, norm, asked=name, turn=turn
+                ) or self._take_correction(state, turn, flow, collecting, text, norm):
+                    self._push_details(state, turn)
+                    return self._ask_detail(state, turn)
+                if (
+                    detail.entity not in CONTACT_ENTITIES
+                    and collecting["tries"] >= 1
+                    and self._plain_words(turn, text, norm)
+                ):
+                    value = text.strip()  # second attempt: keep the user's words for the agent
         if (
             value is None
             and not skip
@@ -255,6 +257,33 @@ class Escalation:
                 continue
             state["details"][other] = found["value"]
             collecting["pending"].remove(other)
+        return self._take_unasked(state, flow, collecting, norm, turn) or taken
+
+    def _take_unasked(
+        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, turn: Turn
+    ) -> bool:
+        """Keep for the agent the details this checklist does not ask but the user gave anyway
+        (a phone number, an amount or an order number typed while something else was asked);
+        True if any. Each is stored under the flow's own name for that entity, else the
+        entity's; a detail already given is left to `_take_correction`."""
+        names_by_entity = {d.entity: d.name for d in (flow.details.values() if flow else []) if d.entity}
+        taken = False
+        contact = self._contact_found(turn, norm)
+        if contact is not None:
+            name = next((n for e, n in names_by_entity.items() if e in CONTACT_ENTITIES), "contact")
+            if name not in collecting["pending"] and state["details"].get(name) is None:
+                turn.result.protected[name] = contact[1]
+                state["details"][name] = mask(contact[0], contact[1])
+                taken = True
+        for found in self.extractor.extract(norm, now=turn.local_now):
+            entity = found["entity"]
+            if entity in CONTACT_ENTITIES or (entity == "time" and not has_clock(found["value"])):
+                continue
+            name = names_by_entity.get(entity, entity)
+            if name in collecting["pending"] or state["details"].get(name) is not None:
+                continue
+            state["details"][name] = found["value"]
+            taken = True
         return taken
 
     def _take_correction(

@@ -172,11 +172,14 @@ _TRIGGERS = (
     "刷",
     "差",
     "一笔",
+    # per-charge amounts: "每次99", "每笔50"
+    "每次",
+    "每笔",
 )
 _TRIGGER = "|".join(sorted(_TRIGGERS, key=len, reverse=True))
 
 _AMOUNT = (
-    rf"(?:(?P<a_trig>{_TRIGGER})了?\s*(?:是|为|我)?\s*:?\s*)?"
+    rf"(?:(?P<a_trig>{_TRIGGER})[了的]?\s*(?:是|为|我)?\s*:?\s*)?"
     "(?P<a_amt>"
     # ¥100, 人民币300, rmb 500
     rf"(?:¥|￥|人民币|rmb|cny)\s*(?P<a_n1>{_NUM}|{_CN_AMOUNT})(?P<a_m1>{_MULT})?(?:{_UNIT})?"
