@@ -1,439 +1,72 @@
-"""Escalation: opening the conversation's ticket at the urgency it called for, asking the details
-it still lacks, and adding to it whatever the user says later. The ticket opens first, so nothing
-is lost when the user leaves while details are asked.
+"""Escalation: opening the conversation's ticket at the urgency it called for, and adding to it
+whatever the user says later (another problem, a detail, a question about its progress). The
+ticket opens first, so nothing is lost when the user leaves while its details are asked.
 
-A mixin of the Policy (it uses the policy's content, settings, extractor and reply reader).
+A mixin of the Policy, built on collecting the details (bot/dialogue/collecting.py).
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from bot.dialogue.answers import MOVE_CONFIDENCE
+from bot.dialogue.collecting import CONTACT_ENTITIES, Collecting
+from bot.dialogue.routing import SMALL_TALK
 from bot.dialogue.state import higher
-from bot.dialogue.turn import PAYLOAD_HUMAN, PAYLOAD_SKIP, PUNCT, Outcome, TicketRequest, TicketUpdate, Turn
-from bot.flows.model import Detail, Flow, Step
-from bot.guard import mask
-from bot.nlu.entities import SaidDay, has_clock, said_day
-from bot.nlu.normalize import normalize
+from bot.dialogue.turn import Outcome, TicketRequest, TicketUpdate, Turn
+from bot.flows.model import Flow
 from bot.nlu.pipeline import ParseResult
 
 if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.content import Content
-    from bot.dialogue.turn import ReadReply
-    from bot.faq.index import FaqIndex
-    from bot.nlu.entities import EntityExtractor
+    pass
 
-CONTACT_ENTITIES = ("phone", "email", "contact")
+# The ticket detail an entity fills when the user adds it after the ticket was opened.
+_DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
 
 
-class Escalation:
-    # What this mixin uses of the Policy it is part of (set or defined there). Declared, not
+class Escalation(Collecting):
+    # What this part uses of the Policy it is part of (set or defined there). Declared, not
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
-    content: Content
-    settings: Settings
-    faq: FaqIndex
-    extractor: EntityExtractor
-    read_reply: ReadReply
-    _another_words: set[str]
+    _progress_words: set[str]
 
-    if TYPE_CHECKING:
-
-        def _is_question(self, text: str, norm: str) -> bool: ...
-
-        def _contact_found(self, turn: Turn, text: str) -> tuple[str, str] | None: ...
-        def _contact_in(self, turn: Turn, text: str) -> dict[str, str]: ...
-        def _yes_no(self, bare: str, intent: str, confidence: float) -> str | None: ...
-
-    def _begin_collect(
-        self,
-        state: dict[str, Any],
-        turn: Turn,
-        flow: Flow | None,
-        step: Step | None,
-        names: list[str] | None = None,
-        *,
-        after_ticket: bool = False,
-    ) -> None:
-        """Ask the details of a leaf that escalates (or, `after_ticket`, the details a handoff's
-        ticket still lacks): pre-fill what the user already said.
-
-        Only a value that answers the detail pre-fills it: a time detail wants the moment, so a
-        day alone (今天就付了一笔) leaves it to be asked, and that day is kept so that an answer
-        with only a clock time (中午12点) falls on it.
-        """
-        pending = []
-        said: dict[str, list[Any]] = {}
-        for name in step.collect if step is not None else names or []:
-            detail = self._detail_of(flow, name)
-            known = self._known_value(state, detail.entity)
-            if known is not None and name not in state["details"]:
-                if detail.entity == "time" and not has_clock(known):
-                    said[name] = [known, state.get("time_period")]
-                else:
-                    state["details"][name] = known
-            if name not in state["details"]:
-                pending.append(name)
-        # Contact details last: their unmasked value must reach the ticket in the same turn.
-        pending.sort(key=lambda n: self._detail_of(flow, n).entity in CONTACT_ENTITIES)
-        if step is not None and step.escalate is not None:
-            # The ticket opens at once, with what is known: nothing is lost if the user leaves
-            # while the details are asked, and each answer is added to it.
-            self._open_or_raise(
-                state,
-                turn,
-                step.escalate.category,
-                step.escalate.priority,
-                turn.render(step.escalate.summary),
-                at=(flow, step.id),
-            )
-            after_ticket = True
-        state["collecting"] = {
-            "flow": flow.name if flow else None,
-            "step": step.id if step else None,
-            "pending": pending,
-            "tries": 0,
-            "said": said,
-            "after_ticket": after_ticket,
-            "trail_from": len(state["trail"]),
-        }
-        if after_ticket and state["details"]:
-            self._push_details(state, turn)  # what the user already said reaches the ticket now
-        if pending:
-            turn.say("handoff_collect_intro" if after_ticket else "collect_intro")
-            self._ask_detail(state, turn)
-        elif not after_ticket:
-            self._finish_escalation(state, turn)
-        else:
-            state.update(collecting=None, flow=None, step=None)
-
-    def _detail_of(self, flow: Flow | None, name: str) -> Detail:
-        """A flow's declared detail; without a flow, the one detail a handoff asks: contact."""
-        if flow is not None and name in flow.details:
-            return flow.details[name]
-        return Detail(name, self.content.responses.texts.get("contact_prompt", "contact_prompt"), "contact")
-
-    def _known_value(self, state: dict[str, Any], entity: str | None) -> str | None:
-        entities: dict[str, str] = state.get("entities", {})
-        if entity == "contact":
-            return entities.get("phone") or entities.get("email")
-        return entities.get(entity) if entity else None
-
-    def _ask_detail(self, state: dict[str, Any], turn: Turn) -> None:
-        collecting = state["collecting"]
-        detail = self._detail_of(self.content.flows.get(collecting["flow"] or ""), collecting["pending"][0])
-        turn.add(turn.render(detail.prompt), [turn.button("skip", PAYLOAD_SKIP), turn.button("human", PAYLOAD_HUMAN)])
-
-    def _collect_answer(
-        self, state: dict[str, Any], turn: Turn, text: str | None, *, skip: bool, nlu: ParseResult | None = None
-    ) -> None:
-        """Read an answer to the detail just asked, for THAT detail first.
-
-        "100块" asked for the amount is the amount and "今天中午12点" asked for the time is the
-        time. An answer that is another detail of this checklist (a time or an order number typed
-        when the amount was asked) fills that detail and the question is asked again; it never
-        becomes the asked detail, not even on the second try, when a plain answer the extractor
-        cannot read is kept in the user's words for the agent. A message that holds no detail
-        may be something else: a question (answered, then the detail is asked again), giving
-        up, or frustration.
-        """
-        collecting = state["collecting"]
-        flow = self.content.flows.get(collecting["flow"] or "")
-        if not collecting["pending"] or (flow is None and not collecting.get("after_ticket")):
-            state["collecting"] = None
-            return turn.say("restart_done")
-        if text is not None and not skip and self._collect_aside(state, turn, text, nlu):
-            return
-        name = collecting["pending"][0]
-        detail = self._detail_of(flow, name)
-        norm = normalize(text or "")
-        value: str | None = None
-        if not skip and text is not None:
-            if detail.entity in CONTACT_ENTITIES:
-                found = self.extractor.extract_one(detail.entity, normalize(turn.raw_text or ""))
-                if found:
-                    turn.result.protected[name] = found["value"]
-                    value = mask(found["entity"], found["value"])
-            elif detail.entity:
-                value = self._read_detail(turn, collecting, name, detail.entity, norm)
-            else:
-                value = text.strip()
-            if value is None:
-                if self._take_volunteered(
-                    state, flow, collecting, norm, asked=name, turn=turn
-                ) or self._take_correction(state, turn, flow, collecting, text, norm):
-                    self._push_details(state, turn)
-                    return self._ask_detail(state, turn)
-                if (
-                    detail.entity not in CONTACT_ENTITIES
-                    and collecting["tries"] >= 1
-                    and self._plain_words(turn, text, norm)
-                ):
-                    value = text.strip()  # second attempt: keep the user's words for the agent
-        if (
-            value is None
-            and not skip
-            and collecting["tries"] >= 1
-            and self._yes_no(PUNCT.sub("", norm), "", 0.0) == "no"
-        ):
-            skip = True  # "没有" / "不知道" after a retry: the user does not have it
-        if value is None and not skip:
-            collecting["tries"] += 1
-            turn.say("detail_retry", [turn.button("skip", PAYLOAD_SKIP)])
-            return
-        answer = value if value is not None else "(跳过)"
-        if value is None and name in collecting.get("said", {}):
-            value = collecting["said"][name][0]  # no time of day, but the day the user named
-        state["details"][name] = value
-        state["trail"].append(
-            {
-                "flow": collecting["flow"],
-                "step": f"collect:{name}",
-                "say": turn.render(detail.prompt),
-                "answer": answer,
-                "at": turn.now.isoformat(timespec="seconds"),
-            }
-        )
-        collecting["pending"].pop(0)
-        collecting["tries"] = 0
-        # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
-        if text is not None:
-            self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn)
-        if collecting["pending"]:
-            self._push_details(state, turn)
-            return self._ask_detail(state, turn)
-        self._finish_escalation(state, turn)
-
-    def _push_details(self, state: dict[str, Any], turn: Turn) -> None:
-        """Each detail reaches the ticket as soon as it is given: nothing waits for the last one."""
+    def _handoff(self, state: dict[str, Any], turn: Turn) -> None:
+        """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks."""
         if state.get("ticket"):
-            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-            self._add_to_ticket(turn, state, TicketUpdate(details=details))
-
-    def _said(self, collecting: dict[str, Any], name: str) -> SaidDay | None:
-        """The day (and day period) the user named for this time detail without a clock time."""
-        said = collecting.get("said", {}).get(name)
-        return SaidDay(date.fromisoformat(said[0]), said[1]) if said else None
-
-    def _read_detail(self, turn: Turn, collecting: dict[str, Any], name: str, entity: str, norm: str) -> str | None:
-        """The asked detail in the answer, or None."""
-        found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, name))
-        if found:
-            return found["value"]
-        return None
-
-    def _take_volunteered(
-        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str, turn: Turn
-    ) -> bool:
-        """Fill the details still to ask that the answer gives in passing; True if it gave any.
-
-        Only entities the extractor finds on their own count (a bare "100" is an amount only
-        when the amount is asked). A day without a clock time does not fill a time detail; it
-        is kept as the day a later clock time falls on. A phone number or email fills a contact
-        detail: masked in the state, unmasked only for the ticket.
-        """
-        taken = False
-        for other in list(collecting["pending"]):
-            entity = self._detail_of(flow, other).entity
-            if other != asked and entity in CONTACT_ENTITIES and (contact := self._contact_found(turn, norm)):
-                turn.result.protected[other] = contact[1]
-                state["details"][other] = mask(contact[0], contact[1])
-                collecting["pending"].remove(other)
-                taken = True
-                continue
-            if other == asked or entity is None or entity in CONTACT_ENTITIES:
-                continue
-            found = self.extractor.extract_one(
-                entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=False
-            )
-            if found is None:
-                continue
-            taken = True
-            if entity == "time" and not has_clock(found["value"]):
-                said = said_day(found["value"], norm[found["start"] : found["end"]])
-                collecting.setdefault("said", {})[other] = [found["value"], said.period if said else None]
-                continue
-            state["details"][other] = found["value"]
-            collecting["pending"].remove(other)
-        return self._take_unasked(state, flow, collecting, norm, turn) or taken
-
-    def _take_unasked(
-        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, turn: Turn
-    ) -> bool:
-        """Keep for the agent the details this checklist does not ask but the user gave anyway
-        (a phone number, an amount or an order number typed while something else was asked);
-        True if any. Each is stored under the flow's own name for that entity, else the
-        entity's; a detail already given is left to `_take_correction`."""
-        names_by_entity = {d.entity: d.name for d in (flow.details.values() if flow else []) if d.entity}
-        taken = False
-        contact = self._contact_found(turn, norm)
-        if contact is not None:
-            name = next((n for e, n in names_by_entity.items() if e in CONTACT_ENTITIES), "contact")
-            if name not in collecting["pending"] and state["details"].get(name) is None:
-                turn.result.protected[name] = contact[1]
-                state["details"][name] = mask(contact[0], contact[1])
-                taken = True
-        for found in self.extractor.extract(norm, now=turn.local_now):
-            entity = found["entity"]
-            if entity in CONTACT_ENTITIES or (entity == "time" and not has_clock(found["value"])):
-                continue
-            name = names_by_entity.get(entity, entity)
-            if name in collecting["pending"] or state["details"].get(name) is not None:
-                continue
-            state["details"][name] = found["value"]
-            taken = True
-        return taken
-
-    def _take_correction(
-        self, state: dict[str, Any], turn: Turn, flow: Flow | None, collecting: dict[str, Any], text: str, norm: str
-    ) -> bool:
-        """金额写错了，应该是250: a correction of a detail already given replaces it; True if one did."""
-        kind, confidence = self.read_reply(text)[0]
-        if kind != "correct" or confidence < MOVE_CONFIDENCE:
-            return False
-        corrected = False
-        for name, value in list(state["details"].items()):
-            entity = self._detail_of(flow, name).entity
-            if name in collecting["pending"] or entity is None or entity in CONTACT_ENTITIES or value is None:
-                continue
-            found = self.extractor.extract_one(entity, norm, now=turn.local_now, bare=False)
-            if found is None and entity == "amount":  # 应该是250: in a correction a bare number is the amount
-                found = self.extractor.extract_one(entity, norm, now=turn.local_now)
-            if found is not None and found["value"] != value:
-                state["details"][name] = found["value"]
-                corrected = True
-        if corrected:
-            turn.say("detail_corrected")
-        return corrected
-
-    def _plain_words(self, turn: Turn, text: str, norm: str) -> bool:
-        """An answer that may be kept in the user's words: no entity the extractor can read and
-        nothing masked (a phone or card number hidden by the guard is no amount)."""
-        return not self.extractor.extract(norm, now=turn.local_now) and text == (
-            turn.raw_text if turn.raw_text is not None else text
-        )
-
-    def _collect_aside(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> bool:
-        """While a detail is asked, a message may be something else: another matter (into the
-        ticket), a status question, giving up, thanks, frustration, a question. Handled here
-        (True), the detail is asked again or the asking stops; False: read it as the answer."""
-        norm = normalize(text)
-        intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
-        new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
-        if new_flow is not None and (new_flow.name == state["collecting"].get("flow") or not state.get("ticket")):
-            new_flow = None  # the same problem, or no ticket to add another one to
-        kind, confidence = self.read_reply(text)[0]
-        if kind == "correct" and confidence >= MOVE_CONFIDENCE:
-            return False  # 金额写错了，应该是250: a correction, read by _collect_answer
-        contact = self._contact_in(turn, text)
-        found = self.extractor.extract(norm, now=turn.local_now)
-        if new_flow is not None and not contact and (not found or any(w in norm for w in self._another_words)):
-            # 另外…又发现一笔200的扣款不是我操作的: another matter, into the ticket in the user's
-            # words; its amount or time belongs to it, not to the detail asked about the first
-            # problem. Without such a word, details in it answer what is asked (昨天三点充的100元).
-            self._ticket_learns_problem(state, turn, new_flow, text)
-            turn.say("collect_continue")
-            self._ask_detail(state, turn)
-            return True
-        if found or contact:
-            return False
-        if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
-            collecting, state["collecting"] = state["collecting"], None
-            turn.result.outcome = Outcome.SMALL_TALK
-            state.update(flow=None, step=None)
-            if collecting.get("after_ticket"):
-                turn.say("details_stopped", ticket=state.get("ticket") or "")
-            else:
-                turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
-            return True
-        if intent in ("thanks", "goodbye") and intent_confidence >= self.settings.nlu.intent_threshold:
-            # 好的谢谢 while a detail is asked: the user is done; the ticket keeps what it has.
-            collecting, state["collecting"] = state["collecting"], None
-            state.update(flow=None, step=None)
-            turn.result.outcome = Outcome.SMALL_TALK
-            if collecting.get("after_ticket") and state.get("ticket"):
-                turn.say("details_stopped", ticket=state["ticket"])
-            else:
-                turn.say(intent)
-            return True
-        if kind == "how_long" and confidence >= MOVE_CONFIDENCE:
-            turn.say("how_long_unknown")
-        elif kind in ("frustration", "complaint") and confidence >= MOVE_CONFIDENCE:
-            state["complaint"] = state.get("complaint") or kind == "complaint"
-            turn.say(kind)
-        else:
-            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
-            entry = hits[0].entry if hits and self.settings.faq.answers(hits[0]) else None
-            if (
-                entry is None
-                and intent_confidence >= self.settings.nlu.intent_threshold
-                and intent not in self.content.flows
-            ):
-                mapped = self.content.faq_for_intent(intent)
-                entry = mapped if mapped and mapped.serves(turn.brand_key) else None
-            if entry is None:
-                if not self._is_question(text, norm):
-                    return False
-                # 订单号在哪看: a question about the detail itself; its prompt says where to look.
-                turn.say("collect_question")
-                self._ask_detail(state, turn)
-                return True
-            turn.add(turn.render(entry.answer))
-        turn.say("collect_continue")
-        self._ask_detail(state, turn)
-        return True
-
-    def _ticket_learns_problem(self, state: dict[str, Any], turn: Turn, flow: Flow, text: str) -> None:
-        """Another problem while the ticket's details are asked: into the ticket, at its urgency."""
-        state["urgency"] = higher(state.get("urgency"), flow.priority)
-        self._note_problem(state, text)
-        self._add_to_ticket(
-            turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, flow, text))
-        )
-        turn.say("ticket_updated", ticket=state["ticket"])
-
-    def _finish_escalation(self, state: dict[str, Any], turn: Turn) -> None:
-        collecting = state["collecting"]
-        state.update(collecting=None, flow=None, step=None)
-        if collecting.get("after_ticket") or state.get("ticket"):
-            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
-            self._add_to_ticket(
-                turn, state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0) :])
-            )
             turn.result.outcome = Outcome.ESCALATED
-            return turn.say("details_added", ticket=state.get("ticket") or "")
-        flow = self.content.flows[collecting["flow"]]
-        escalation = flow.steps[collecting["step"]].escalate
-        assert escalation is not None  # details are collected only at a step that escalates
+            return turn.say("ticket_exists", ticket=state["ticket"])
+        collecting = state.get("collecting") or {}
+        name = (
+            state.get("flow")
+            or collecting.get("flow")
+            or (state.get("paused") or {}).get("flow")
+            or state.get("intent")
+            or ""
+        )
+        flow = self.content.flows.get(name)
+        missed = state.get("misses", 0) >= self.settings.dialogue.misses_before_human
+        step_id = state.get("step") or collecting.get("step") or (state.get("paused") or {}).get("step")
+        turn.say("human_handoff")
+        state["collecting"] = None
+        texts = self.content.responses.texts
+        if flow is not None:
+            state["urgency"] = higher(state.get("urgency"), flow.priority)
+            summary = turn.render(texts.get("handoff_summary", "{title}"), title=turn.render(flow.title))
+            category = flow.name
+        else:
+            summary = turn.render(texts.get("handoff_summary_no_flow", ""))
+            category = "complaint" if state.get("complaint") else "human_request"
         self._create_ticket(
             state,
             turn,
-            escalation.category,
-            escalation.priority,
-            turn.render(escalation.summary),
-            at=(flow, collecting["step"]),
+            category,
+            "normal",
+            summary,
+            at=(flow, step_id if flow else None),
+            reason="misunderstood" if missed else "handoff",
         )
-
-    def _open_or_raise(
-        self,
-        state: dict[str, Any],
-        turn: Turn,
-        category: str,
-        priority: str,
-        summary: str,
-        *,
-        at: tuple[Flow | None, str | None],
-    ) -> None:
-        """Open the ticket; when there is one already, add this escalation to it."""
-        if not state.get("ticket"):
-            return self._create_ticket(state, turn, category, priority, summary, at=at)
-        problem = turn.render(self.content.responses.texts.get("summary_added", "{words}"), words=summary)
-        self._add_to_ticket(turn, state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=problem))
-        state["paused"] = None
-        turn.result.outcome = Outcome.ESCALATED
-        turn.say("ticket_updated", ticket=state["ticket"])
+        names = [n for n in (flow.details if flow else {})]
+        if not any(self._detail_of(flow, n).entity in CONTACT_ENTITIES for n in names):
+            names.append("contact")
+        self._begin_collect(state, turn, flow, None, names, after_ticket=True)
 
     def _create_ticket(
         self,
@@ -480,45 +113,120 @@ class Escalation:
             "ticket_created_urgent" if info.priority in ("high", "urgent") else "ticket_created", ticket=info.number
         )
 
-    def _handoff(self, state: dict[str, Any], turn: Turn) -> None:
-        """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks."""
-        if state.get("ticket"):
+    def _open_or_raise(
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        category: str,
+        priority: str,
+        summary: str,
+        *,
+        at: tuple[Flow | None, str | None],
+    ) -> None:
+        """Open the ticket; when there is one already, add this escalation to it."""
+        if not state.get("ticket"):
+            return self._create_ticket(state, turn, category, priority, summary, at=at)
+        problem = turn.render(self.content.responses.texts.get("summary_added", "{words}"), words=summary)
+        self._add_to_ticket(turn, state, TicketUpdate(priority=higher(priority, state.get("urgency")), problem=problem))
+        state["paused"] = None
+        turn.result.outcome = Outcome.ESCALATED
+        turn.say("ticket_updated", ticket=state["ticket"])
+
+    def _finish_escalation(self, state: dict[str, Any], turn: Turn) -> None:
+        collecting = state["collecting"]
+        state.update(collecting=None, flow=None, step=None)
+        if collecting.get("after_ticket") or state.get("ticket"):
+            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+            self._add_to_ticket(
+                turn, state, TicketUpdate(details=details, trail=state["trail"][collecting.get("trail_from", 0) :])
+            )
             turn.result.outcome = Outcome.ESCALATED
-            return turn.say("ticket_exists", ticket=state["ticket"])
-        collecting = state.get("collecting") or {}
-        name = (
-            state.get("flow")
-            or collecting.get("flow")
-            or (state.get("paused") or {}).get("flow")
-            or state.get("intent")
-            or ""
-        )
-        flow = self.content.flows.get(name)
-        missed = state.get("misses", 0) >= self.settings.dialogue.misses_before_human
-        step_id = state.get("step") or collecting.get("step") or (state.get("paused") or {}).get("step")
-        turn.say("human_handoff")
-        state["collecting"] = None
-        texts = self.content.responses.texts
-        if flow is not None:
-            state["urgency"] = higher(state.get("urgency"), flow.priority)
-            summary = turn.render(texts.get("handoff_summary", "{title}"), title=turn.render(flow.title))
-            category = flow.name
-        else:
-            summary = turn.render(texts.get("handoff_summary_no_flow", ""))
-            category = "complaint" if state.get("complaint") else "human_request"
+            return turn.say("details_added", ticket=state.get("ticket") or "")
+        flow = self.content.flows[collecting["flow"]]
+        escalation = flow.steps[collecting["step"]].escalate
+        assert escalation is not None  # details are collected only at a step that escalates
         self._create_ticket(
             state,
             turn,
-            category,
-            "normal",
-            summary,
-            at=(flow, step_id if flow else None),
-            reason="misunderstood" if missed else "handoff",
+            escalation.category,
+            escalation.priority,
+            turn.render(escalation.summary),
+            at=(flow, collecting["step"]),
         )
-        names = [n for n in (flow.details if flow else {})]
-        if not any(self._detail_of(flow, n).entity in CONTACT_ENTITIES for n in names):
-            names.append("contact")
-        self._begin_collect(state, turn, flow, None, names, after_ticket=True)
+
+    def _ticket_learns_problem(self, state: dict[str, Any], turn: Turn, flow: Flow, text: str) -> None:
+        """Another problem while the ticket's details are asked: into the ticket, at its urgency."""
+        state["urgency"] = higher(state.get("urgency"), flow.priority)
+        self._note_problem(state, text)
+        self._add_to_ticket(
+            turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, flow, text))
+        )
+        turn.say("ticket_updated", ticket=state["ticket"])
+
+    def _add_message_to_ticket(
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        text: str,
+        norm: str,
+        intent: str,
+        confident: bool,
+        nlu: ParseResult | None,
+    ) -> bool:
+        """After the ticket: a message with details (a time, 500, a phone number) or that the bot
+        cannot otherwise place goes to the ticket, and the user is told so. Small talk, FAQ
+        questions and yes/no answers are answered as usual (False)."""
+        entities = {e["entity"]: e["value"] for e in (nlu.get("entities", []) if nlu else [])}
+        contact = self._contact_in(turn, text)
+        if contact:
+            entities.update(contact)
+        if not entities:
+            if confident and (intent in SMALL_TALK or intent in ("affirm", "deny")):
+                return False
+            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+            if (confident and intent != "out_of_scope") or (hits and self.settings.faq.answers(hits[0])):
+                return False
+        details = {_DETAIL_OF_ENTITY.get(k, k): v for k, v in entities.items()}
+        trail = [
+            {
+                "flow": None,
+                "step": "after_ticket",
+                "say": "",
+                "answer": text.strip(),
+                "at": turn.now.isoformat(timespec="seconds"),
+            }
+        ]
+        # The first words about the problem of a ticket opened before any were said (转人工 first).
+        problem = text.strip() if not entities and not state.get("problems") else None
+        self._note_problem(state, problem)
+        self._add_to_ticket(
+            turn,
+            state,
+            TicketUpdate(
+                details=details, trail=trail, problem=self._problem_line(turn, None, problem) if problem else None
+            ),
+        )
+        turn.result.outcome = Outcome.ESCALATED
+        turn.say("ticket_noted", ticket=state["ticket"])
+        return True
+
+    def _asks_progress(self, state: dict[str, Any], turn: Turn, text: str, bare: str, intent: str | None) -> bool:
+        """工单处理到哪了 / 有人处理了吗 once a ticket exists (and not a new problem or a detail)."""
+        return (
+            bool(state.get("ticket"))
+            and any(word in bare for word in self._progress_words)
+            and intent not in self.content.flows
+            and not self._carries_detail(turn, text, besides_time=True)  # 现在 is a time, not a detail here
+        )
+
+    def _tell_progress(self, state: dict[str, Any], turn: Turn) -> None:
+        """The ticket's status as the store has it; a detail being asked is asked again."""
+        status = turn.ticket_status() or "open"
+        turn.result.outcome = Outcome.ANSWERED
+        turn.say(f"ticket_progress_{status}", ticket=state["ticket"])
+        if state.get("collecting"):
+            turn.say("collect_continue")
+            self._ask_detail(state, turn)
 
     def _problem_line(self, turn: Turn, flow: Flow | None, words: str) -> str:
         """The line a problem raised after the ticket adds to its summary: 另：充值失败排查：<the user's words>."""

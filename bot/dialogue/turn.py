@@ -1,6 +1,5 @@
 """One turn of the dialogue: the message being answered, what it says back, and what it asks of
-the ticket store. Shared by the policy (bot/dialogue/policy.py) and escalation
-(bot/dialogue/escalation.py)."""
+the ticket store. Shared by the policy (bot/dialogue/policy.py) and its parts (bot/dialogue/)."""
 
 from __future__ import annotations
 

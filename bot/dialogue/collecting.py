@@ -1,0 +1,394 @@
+"""Collecting the details a ticket needs: asking them one at a time, pre-filling what the user
+already said, reading each answer for the detail asked first (and for any other it gives in
+passing), and handling what is said instead (a correction, a question, giving up, another problem).
+
+A mixin of the Policy. The ticket opens before its details are asked (bot/dialogue/escalation.py),
+so each answer is added to it at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from bot.dialogue.answers import MOVE_CONFIDENCE
+from bot.dialogue.turn import PAYLOAD_HUMAN, PAYLOAD_SKIP, PUNCT, Outcome, TicketUpdate, Turn
+from bot.dialogue.understanding import Understanding
+from bot.flows.model import Detail, Flow, Step
+from bot.guard import mask
+from bot.nlu.entities import SaidDay, has_clock, said_day
+from bot.nlu.normalize import normalize
+from bot.nlu.pipeline import ParseResult
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.content import Content
+    from bot.faq.index import FaqIndex
+
+CONTACT_ENTITIES = ("phone", "email", "contact")
+
+
+class Collecting(Understanding):
+    # What this part uses of the Policy it is part of (set or defined there). Declared, not
+    # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
+    _another_words: set[str]
+    content: Content
+    faq: FaqIndex
+    settings: Settings
+
+    if TYPE_CHECKING:
+
+        def _open_or_raise(
+            self,
+            state: dict[str, Any],
+            turn: Turn,
+            category: str,
+            priority: str,
+            summary: str,
+            *,
+            at: tuple[Flow | None, str | None],
+        ) -> None: ...
+
+        def _finish_escalation(self, state: dict[str, Any], turn: Turn) -> None: ...
+
+        def _ticket_learns_problem(self, state: dict[str, Any], turn: Turn, flow: Flow, text: str) -> None: ...
+
+        def _add_to_ticket(self, turn: Turn, state: dict[str, Any], update: TicketUpdate) -> None: ...
+
+    def _begin_collect(
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        flow: Flow | None,
+        step: Step | None,
+        names: list[str] | None = None,
+        *,
+        after_ticket: bool = False,
+    ) -> None:
+        """Ask the details of a leaf that escalates (or, `after_ticket`, the details a handoff's
+        ticket still lacks): pre-fill what the user already said.
+
+        Only a value that answers the detail pre-fills it: a time detail wants the moment, so a
+        day alone (今天就付了一笔) leaves it to be asked, and that day is kept so that an answer
+        with only a clock time (中午12点) falls on it.
+        """
+        pending = []
+        said: dict[str, list[Any]] = {}
+        for name in step.collect if step is not None else names or []:
+            detail = self._detail_of(flow, name)
+            known = self._known_value(state, detail.entity)
+            if known is not None and name not in state["details"]:
+                if detail.entity == "time" and not has_clock(known):
+                    said[name] = [known, state.get("time_period")]
+                else:
+                    state["details"][name] = known
+            if name not in state["details"]:
+                pending.append(name)
+        # Contact details last: their unmasked value must reach the ticket in the same turn.
+        pending.sort(key=lambda n: self._detail_of(flow, n).entity in CONTACT_ENTITIES)
+        if step is not None and step.escalate is not None:
+            # The ticket opens at once, with what is known: nothing is lost if the user leaves
+            # while the details are asked, and each answer is added to it.
+            self._open_or_raise(
+                state,
+                turn,
+                step.escalate.category,
+                step.escalate.priority,
+                turn.render(step.escalate.summary),
+                at=(flow, step.id),
+            )
+            after_ticket = True
+        state["collecting"] = {
+            "flow": flow.name if flow else None,
+            "step": step.id if step else None,
+            "pending": pending,
+            "tries": 0,
+            "said": said,
+            "after_ticket": after_ticket,
+            "trail_from": len(state["trail"]),
+        }
+        if after_ticket and state["details"]:
+            self._push_details(state, turn)  # what the user already said reaches the ticket now
+        if pending:
+            turn.say("handoff_collect_intro" if after_ticket else "collect_intro")
+            self._ask_detail(state, turn)
+        elif not after_ticket:
+            self._finish_escalation(state, turn)
+        else:
+            state.update(collecting=None, flow=None, step=None)
+
+    def _detail_of(self, flow: Flow | None, name: str) -> Detail:
+        """A flow's declared detail; without a flow, the one detail a handoff asks: contact."""
+        if flow is not None and name in flow.details:
+            return flow.details[name]
+        return Detail(name, self.content.responses.texts.get("contact_prompt", "contact_prompt"), "contact")
+
+    def _known_value(self, state: dict[str, Any], entity: str | None) -> str | None:
+        entities: dict[str, str] = state.get("entities", {})
+        if entity == "contact":
+            return entities.get("phone") or entities.get("email")
+        return entities.get(entity) if entity else None
+
+    def _ask_detail(self, state: dict[str, Any], turn: Turn) -> None:
+        collecting = state["collecting"]
+        detail = self._detail_of(self.content.flows.get(collecting["flow"] or ""), collecting["pending"][0])
+        turn.add(turn.render(detail.prompt), [turn.button("skip", PAYLOAD_SKIP), turn.button("human", PAYLOAD_HUMAN)])
+
+    def _collect_answer(
+        self, state: dict[str, Any], turn: Turn, text: str | None, *, skip: bool, nlu: ParseResult | None = None
+    ) -> None:
+        """Read an answer to the detail just asked, for THAT detail first.
+
+        "100块" asked for the amount is the amount and "今天中午12点" asked for the time is the
+        time. An answer that is another detail of this checklist (a time or an order number typed
+        when the amount was asked) fills that detail and the question is asked again; it never
+        becomes the asked detail, not even on the second try, when a plain answer the extractor
+        cannot read is kept in the user's words for the agent. A message that holds no detail
+        may be something else: a question (answered, then the detail is asked again), giving
+        up, or frustration.
+        """
+        collecting = state["collecting"]
+        flow = self.content.flows.get(collecting["flow"] or "")
+        if not collecting["pending"] or (flow is None and not collecting.get("after_ticket")):
+            state["collecting"] = None
+            return turn.say("restart_done")
+        if text is not None and not skip and self._collect_aside(state, turn, text, nlu):
+            return
+        name = collecting["pending"][0]
+        detail = self._detail_of(flow, name)
+        norm = normalize(text or "")
+        value: str | None = None
+        if not skip and text is not None:
+            if detail.entity in CONTACT_ENTITIES:
+                found = self.extractor.extract_one(detail.entity, normalize(turn.raw_text or ""))
+                if found:
+                    turn.result.protected[name] = found["value"]
+                    value = mask(found["entity"], found["value"])
+            elif detail.entity:
+                value = self._read_detail(turn, collecting, name, detail.entity, norm)
+            else:
+                value = text.strip()
+            if value is None:
+                if self._take_volunteered(
+                    state, flow, collecting, norm, asked=name, turn=turn
+                ) or self._take_correction(state, turn, flow, collecting, text, norm):
+                    self._push_details(state, turn)
+                    return self._ask_detail(state, turn)
+                if (
+                    detail.entity not in CONTACT_ENTITIES
+                    and collecting["tries"] >= 1
+                    and self._plain_words(turn, text, norm)
+                ):
+                    value = text.strip()  # second attempt: keep the user's words for the agent
+        if (
+            value is None
+            and not skip
+            and collecting["tries"] >= 1
+            and self._yes_no(PUNCT.sub("", norm), "", 0.0) == "no"
+        ):
+            skip = True  # "没有" / "不知道" after a retry: the user does not have it
+        if value is None and not skip:
+            collecting["tries"] += 1
+            turn.say("detail_retry", [turn.button("skip", PAYLOAD_SKIP)])
+            return
+        answer = value if value is not None else "(跳过)"
+        if value is None and name in collecting.get("said", {}):
+            value = collecting["said"][name][0]  # no time of day, but the day the user named
+        state["details"][name] = value
+        state["trail"].append(
+            {
+                "flow": collecting["flow"],
+                "step": f"collect:{name}",
+                "say": turn.render(detail.prompt),
+                "answer": answer,
+                "at": turn.now.isoformat(timespec="seconds"),
+            }
+        )
+        collecting["pending"].pop(0)
+        collecting["tries"] = 0
+        # One answer often carries several details (昨天下午三点充的100元，用的银行卡).
+        if text is not None:
+            self._take_volunteered(state, flow, collecting, norm, asked=name, turn=turn)
+        if collecting["pending"]:
+            self._push_details(state, turn)
+            return self._ask_detail(state, turn)
+        self._finish_escalation(state, turn)
+
+    def _push_details(self, state: dict[str, Any], turn: Turn) -> None:
+        """Each detail reaches the ticket as soon as it is given: nothing waits for the last one."""
+        if state.get("ticket"):
+            details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+            self._add_to_ticket(turn, state, TicketUpdate(details=details))
+
+    def _said(self, collecting: dict[str, Any], name: str) -> SaidDay | None:
+        """The day (and day period) the user named for this time detail without a clock time."""
+        said = collecting.get("said", {}).get(name)
+        return SaidDay(date.fromisoformat(said[0]), said[1]) if said else None
+
+    def _read_detail(self, turn: Turn, collecting: dict[str, Any], name: str, entity: str, norm: str) -> str | None:
+        """The asked detail in the answer, or None."""
+        found = self.extractor.extract_one(entity, norm, now=turn.local_now, said=self._said(collecting, name))
+        if found:
+            return found["value"]
+        return None
+
+    def _take_volunteered(
+        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, *, asked: str, turn: Turn
+    ) -> bool:
+        """Fill the details still to ask that the answer gives in passing; True if it gave any.
+
+        Only entities the extractor finds on their own count (a bare "100" is an amount only
+        when the amount is asked). A day without a clock time does not fill a time detail; it
+        is kept as the day a later clock time falls on. A phone number or email fills a contact
+        detail: masked in the state, unmasked only for the ticket.
+        """
+        taken = False
+        for other in list(collecting["pending"]):
+            entity = self._detail_of(flow, other).entity
+            if other != asked and entity in CONTACT_ENTITIES and (contact := self._contact_found(turn, norm)):
+                turn.result.protected[other] = contact[1]
+                state["details"][other] = mask(contact[0], contact[1])
+                collecting["pending"].remove(other)
+                taken = True
+                continue
+            if other == asked or entity is None or entity in CONTACT_ENTITIES:
+                continue
+            found = self.extractor.extract_one(
+                entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=False
+            )
+            if found is None:
+                continue
+            taken = True
+            if entity == "time" and not has_clock(found["value"]):
+                said = said_day(found["value"], norm[found["start"] : found["end"]])
+                collecting.setdefault("said", {})[other] = [found["value"], said.period if said else None]
+                continue
+            state["details"][other] = found["value"]
+            collecting["pending"].remove(other)
+        return self._take_unasked(state, flow, collecting, norm, turn) or taken
+
+    def _take_unasked(
+        self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, turn: Turn
+    ) -> bool:
+        """Keep for the agent the details this checklist does not ask but the user gave anyway
+        (a phone number, an amount or an order number typed while something else was asked);
+        True if any. Each is stored under the flow's own name for that entity, else the
+        entity's; a detail already given is left to `_take_correction`."""
+        names_by_entity = {d.entity: d.name for d in (flow.details.values() if flow else []) if d.entity}
+        taken = False
+        contact = self._contact_found(turn, norm)
+        if contact is not None:
+            name = next((n for e, n in names_by_entity.items() if e in CONTACT_ENTITIES), "contact")
+            if name not in collecting["pending"] and state["details"].get(name) is None:
+                turn.result.protected[name] = contact[1]
+                state["details"][name] = mask(contact[0], contact[1])
+                taken = True
+        for found in self.extractor.extract(norm, now=turn.local_now):
+            entity = found["entity"]
+            if entity in CONTACT_ENTITIES or (entity == "time" and not has_clock(found["value"])):
+                continue
+            name = names_by_entity.get(entity, entity)
+            if name in collecting["pending"] or state["details"].get(name) is not None:
+                continue
+            state["details"][name] = found["value"]
+            taken = True
+        return taken
+
+    def _take_correction(
+        self, state: dict[str, Any], turn: Turn, flow: Flow | None, collecting: dict[str, Any], text: str, norm: str
+    ) -> bool:
+        """金额写错了，应该是250: a correction of a detail already given replaces it; True if one did."""
+        kind, confidence = self.read_reply(text)[0]
+        if kind != "correct" or confidence < MOVE_CONFIDENCE:
+            return False
+        corrected = False
+        for name, value in list(state["details"].items()):
+            entity = self._detail_of(flow, name).entity
+            if name in collecting["pending"] or entity is None or entity in CONTACT_ENTITIES or value is None:
+                continue
+            found = self.extractor.extract_one(entity, norm, now=turn.local_now, bare=False)
+            if found is None and entity == "amount":  # 应该是250: in a correction a bare number is the amount
+                found = self.extractor.extract_one(entity, norm, now=turn.local_now)
+            if found is not None and found["value"] != value:
+                state["details"][name] = found["value"]
+                corrected = True
+        if corrected:
+            turn.say("detail_corrected")
+        return corrected
+
+    def _plain_words(self, turn: Turn, text: str, norm: str) -> bool:
+        """An answer that may be kept in the user's words: no entity the extractor can read and
+        nothing masked (a phone or card number hidden by the guard is no amount)."""
+        return not self.extractor.extract(norm, now=turn.local_now) and text == (
+            turn.raw_text if turn.raw_text is not None else text
+        )
+
+    def _collect_aside(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> bool:
+        """While a detail is asked, a message may be something else: another matter (into the
+        ticket), a status question, giving up, thanks, frustration, a question. Handled here
+        (True), the detail is asked again or the asking stops; False: read it as the answer."""
+        norm = normalize(text)
+        intent, intent_confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
+        new_flow = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
+        if new_flow is not None and (new_flow.name == state["collecting"].get("flow") or not state.get("ticket")):
+            new_flow = None  # the same problem, or no ticket to add another one to
+        kind, confidence = self.read_reply(text)[0]
+        if kind == "correct" and confidence >= MOVE_CONFIDENCE:
+            return False  # 金额写错了，应该是250: a correction, read by _collect_answer
+        contact = self._contact_in(turn, text)
+        found = self.extractor.extract(norm, now=turn.local_now)
+        if new_flow is not None and not contact and (not found or any(w in norm for w in self._another_words)):
+            # 另外…又发现一笔200的扣款不是我操作的: another matter, into the ticket in the user's
+            # words; its amount or time belongs to it, not to the detail asked about the first
+            # problem. Without such a word, details in it answer what is asked (昨天三点充的100元).
+            self._ticket_learns_problem(state, turn, new_flow, text)
+            turn.say("collect_continue")
+            self._ask_detail(state, turn)
+            return True
+        if found or contact:
+            return False
+        if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
+            collecting, state["collecting"] = state["collecting"], None
+            turn.result.outcome = Outcome.SMALL_TALK
+            state.update(flow=None, step=None)
+            if collecting.get("after_ticket"):
+                turn.say("details_stopped", ticket=state.get("ticket") or "")
+            else:
+                turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
+            return True
+        if intent in ("thanks", "goodbye") and intent_confidence >= self.settings.nlu.intent_threshold:
+            # 好的谢谢 while a detail is asked: the user is done; the ticket keeps what it has.
+            collecting, state["collecting"] = state["collecting"], None
+            state.update(flow=None, step=None)
+            turn.result.outcome = Outcome.SMALL_TALK
+            if collecting.get("after_ticket") and state.get("ticket"):
+                turn.say("details_stopped", ticket=state["ticket"])
+            else:
+                turn.say(intent)
+            return True
+        if kind == "how_long" and confidence >= MOVE_CONFIDENCE:
+            turn.say("how_long_unknown")
+        elif kind in ("frustration", "complaint") and confidence >= MOVE_CONFIDENCE:
+            state["complaint"] = state.get("complaint") or kind == "complaint"
+            turn.say(kind)
+        else:
+            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+            entry = hits[0].entry if hits and self.settings.faq.answers(hits[0]) else None
+            if (
+                entry is None
+                and intent_confidence >= self.settings.nlu.intent_threshold
+                and intent not in self.content.flows
+            ):
+                mapped = self.content.faq_for_intent(intent)
+                entry = mapped if mapped and mapped.serves(turn.brand_key) else None
+            if entry is None:
+                if not self._is_question(text, norm):
+                    return False
+                # 订单号在哪看: a question about the detail itself; its prompt says where to look.
+                turn.say("collect_question")
+                self._ask_detail(state, turn)
+                return True
+            turn.add(turn.render(entry.answer))
+        turn.say("collect_continue")
+        self._ask_detail(state, turn)
+        return True

@@ -1,0 +1,89 @@
+"""Answering from the FAQ, and reading what the user says back: a vote on the answer ("did this
+help?"), or, after a question asked in the middle of a checklist, whether to go on with it.
+
+A mixin of the Policy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot.dialogue.answers import MOVE_CONFIDENCE
+from bot.dialogue.turn import PAYLOAD_HELPFUL, PAYLOAD_HUMAN, PAYLOAD_NOT_HELPFUL, PAYLOAD_RESUME, Outcome, Turn
+from bot.dialogue.understanding import Understanding
+
+if TYPE_CHECKING:
+    from bot.content import Content
+    from bot.faq.index import FaqIndex
+
+
+class FaqAnswers(Understanding):
+    # What this part uses of the Policy it is part of (set or defined there). Declared, not
+    # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
+    content: Content
+    faq: FaqIndex
+
+    if TYPE_CHECKING:
+
+        def _resume(self, state: dict[str, Any], turn: Turn) -> None: ...
+
+    def _answer_faq(self, state: dict[str, Any], turn: Turn, entry_id: str) -> None:
+        """Answer from the FAQ; a checklist the question interrupted stays resumable, offered
+        in a message of its own (its button is not feedback on the answer)."""
+        entry = self.faq.by_id[entry_id]
+        state.update(faq_id=entry.id, awaiting_feedback={"kind": "faq", "id": entry.id})
+        turn.result.report["faq"] = entry.id
+        turn.result.outcome = Outcome.ANSWERED
+        turn.add(turn.render(entry.answer))
+        turn.say(
+            "faq_helpful_prompt",
+            [turn.button("helpful", PAYLOAD_HELPFUL), turn.button("not_helpful", PAYLOAD_NOT_HELPFUL)],
+        )
+        paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
+        if paused is not None:
+            turn.say("flow_resume_offer", [turn.button("resume", PAYLOAD_RESUME)], title=turn.render(paused.title))
+
+    def _feedback(self, state: dict[str, Any], turn: Turn, helpful: bool) -> None:
+        target = state.get("awaiting_feedback") or {}
+        state["awaiting_feedback"] = None
+        turn.result.outcome = Outcome.FEEDBACK
+        turn.result.feedback = (target.get("kind", "faq"), target.get("id", ""), helpful)
+        if helpful:
+            turn.say("feedback_thanks")
+        else:
+            turn.say("feedback_sorry", [turn.button("human", PAYLOAD_HUMAN)])
+
+    def _short_answer(
+        self, state: dict[str, Any], turn: Turn, text: str, bare: str, intent: str, confidence: float
+    ) -> bool:
+        """A reply to "did this help?" or, after an FAQ question asked mid-flow, to "要继续吗？".
+
+        While a flow is paused the question last asked is whether to continue, so a yes (好的,
+        是的, 要) or a resume word (继续…) goes back to the paused step; only words about the
+        answer itself (有帮助, 没用…) are feedback. Otherwise a report that the advice did not
+        work (重启了也不行) is a "not helpful", which offers a human. Returns False when the text
+        is none of these.
+        """
+        helpful = self._helpfulness(bare)
+        if helpful is None and not state.get("paused") and not self._is_question(text, bare):
+            kind, kind_confidence = self.read_reply(text)[0]
+            if kind in ("failing", "cannot") and kind_confidence >= MOVE_CONFIDENCE:
+                helpful = False
+        answer = self._yes_no(bare, intent, confidence)
+        if helpful is not None and state.get("awaiting_feedback"):
+            self._feedback(state, turn, helpful)
+            return True
+        if state.get("paused"):
+            if answer == "no":
+                state.update(paused=None, awaiting_feedback=None)
+                turn.result.outcome = Outcome.SMALL_TALK
+                turn.say("deny_idle")
+                return True
+            if answer == "yes" or self._has_word(bare, self._resume_words):
+                self._resume(state, turn)
+                return True
+            return False
+        if answer:
+            self._feedback(state, turn, answer == "yes")
+            return True
+        return False

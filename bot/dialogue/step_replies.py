@@ -1,0 +1,225 @@
+"""A typed reply while a checklist step waits for its answer: read against the step first
+(bot/dialogue/answers.py); only a reply that is clearly something else leaves the step: another
+problem, a correction, small talk, a mood, a move (giving up, going back, how long) or an FAQ
+question.
+
+A mixin of the Policy, built on walking the checklist (bot/dialogue/checklist.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from bot.dialogue.answers import (
+    MOVE_CONFIDENCE,
+    MOVES,
+    NOT_ANSWERS,
+    Reading,
+    keyword_option,
+    read_answer,
+    without_echoed_labels,
+)
+from bot.dialogue.checklist import Checklist
+from bot.dialogue.routing import SMALL_TALK
+from bot.dialogue.state import higher
+from bot.dialogue.turn import PAYLOAD_HUMAN, PUNCT, Outcome, Turn
+from bot.dialogue.understanding import SURE_ANSWER
+from bot.flows.model import ANSWER_KINDS, Flow, Step
+from bot.nlu.normalize import normalize
+from bot.nlu.pipeline import ParseResult
+
+if TYPE_CHECKING:
+    from bot.faq.index import IntentRanker
+
+# A failure or cause at a step belongs to another problem when the NLU gives that problem this
+# much and the current one less than CURRENT_PROBLEM_SHARE.
+OTHER_PROBLEM_CONFIDENCE = 0.9
+CURRENT_PROBLEM_SHARE = 0.05
+# At a step, small talk with this much frustration or complaint in it is taken as a mood.
+MOOD_SHARE = 0.2
+# A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
+CORRECTION_CONFIDENCE = 0.2
+# The negated part of a correction (不是充值, 不是充值的问题): up to a pause or the next 是.
+NEGATED = re.compile(r"不是[^，,。；;！!？?\s是]*")
+
+
+class StepReplies(Checklist):
+    # What this part uses of the Policy it is part of (set or defined there). Declared, not
+    # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
+    _faq_intents: frozenset[str]
+    rank_intents: IntentRanker | None
+
+    if TYPE_CHECKING:
+
+        def _answer_faq(self, state: dict[str, Any], turn: Turn, entry_id: str) -> None: ...
+
+    def _step_reply(
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        flow: Flow,
+        step: Step,
+        text: str,
+        norm: str,
+        bare: str,
+        intent: str,
+        confident: bool,
+        nlu: ParseResult | None = None,
+    ) -> None:
+        """A typed reply while a step waits for its answer: read against the step first
+        (bot/dialogue/answers.py); only a reply that is clearly something else leaves it."""
+        if not bare:
+            return self._not_understood(state, turn, flow, step)
+        rest = self._without_outburst(text)
+        if rest is not None:
+            # 有病吧，说了网络没问题: the outburst is acknowledged, the rest answers the step.
+            turn.say("mood_ack")
+            text, norm = rest, normalize(rest)
+            bare = PUNCT.sub("", norm)
+        reading = self.read_step_reply(step, text)
+        if reading.kind == "title" and reading.option is not None:
+            return self._choose(state, turn, flow, step, reading.option, text)
+        ranking = list(reading.ranking)
+        if confident and intent in self.content.flows and intent != flow.name and not reading.named:
+            # Another problem leaves the step only when the reply is more likely no answer to it
+            # (算了，我提现三天没到账) than an answer (余额是够的 in the top-up checklist).
+            share = dict(ranking)
+            if sum(share.get(k, 0.0) for k in NOT_ANSWERS) > sum(share.get(k, 0.0) for k in ANSWER_KINDS):
+                return self._start_flow(state, turn, intent, switching=True, opening=text)
+            # "Still fails" about another problem altogether (我提现三天还没到账 in the top-up
+            # checklist). Not a "cause": 限额不可能超 in the payment checklist reads as one.
+            # A cause that is itself a more urgent problem (账户好像被冻结了 in the top-up
+            # checklist) gets its own checklist too.
+            other = self.content.flows[intent]
+            more_urgent = other.priority is not None and higher(other.priority, flow.priority) != flow.priority
+            if (
+                (reading.kind == "failing" or (reading.kind == "cause" and more_urgent))
+                and nlu is not None
+                and nlu["confidence"] >= OTHER_PROBLEM_CONFIDENCE
+            ):
+                current = next((r["confidence"] for r in nlu["ranking"] if r["intent"] == flow.name), 0.0)
+                if current < CURRENT_PROBLEM_SHARE:
+                    return self._start_flow(state, turn, intent, switching=True, opening=text)
+        sure_answer = reading.kind in ("solved", "fine", "failing", "cause") and reading.confidence >= SURE_ANSWER
+        mood_or_move = reading.kind in MOVES and reading.confidence >= MOVE_CONFIDENCE  # 垃圾客服 能不能快点
+        if confident and intent in self._faq_intents and not sure_answer and not mood_or_move:
+            # 双重验证在哪开 / 公共wifi付钱安全吗: a question of its own, answered from the FAQ;
+            # the step stays resumable.
+            return self._digress(state, turn, flow, step, norm, intent, confident)
+        option = reading.option or reading.leaning
+        if option is not None:
+            return self._choose(state, turn, flow, step, option, text)
+        if reading.move == "other" and confident and intent == flow.name:
+            # More about the same problem (先说充值吧 while the top-up checklist waits): go on.
+            return self._step_buttons(turn, step, "step_continue")
+        if (
+            reading.move == "other"
+            and confident
+            and intent in SMALL_TALK
+            and dict(ranking).get("frustration", 0.0) + dict(ranking).get("complaint", 0.0) >= MOOD_SHARE
+        ):
+            return self._step_buttons(turn, step, "frustration")  # 你是不是傻: an insult, not a question about the bot
+        if reading.move == "other" and confident and intent in SMALL_TALK:
+            # 你是真人吗 / 你好 at a step: answered, and the step still waits.
+            turn.say(SMALL_TALK[intent])
+            return self._step_buttons(turn, step, "step_continue")
+        if reading.move == "correct":
+            # 说错了，是提现不是充值: the problem the user meant, if the NLU sees another one. The
+            # negated part (不是充值) names the problem the user did not mean: it is read without it.
+            affirmed = NEGATED.sub(" ", norm)
+            heard: list[tuple[str, float]] = (
+                self.rank_intents(affirmed)
+                if affirmed != norm and self.rank_intents is not None
+                else [(r["intent"], r["confidence"]) for r in (nlu["ranking"] if nlu else [])]
+            )
+            meant = next(
+                (
+                    name
+                    for name, share in heard
+                    if name in self.content.flows and name != flow.name and share >= CORRECTION_CONFIDENCE
+                ),
+                None,
+            )
+            if meant:
+                return self._start_flow(state, turn, meant, switching=True, opening=text)
+        self._trail(turn, state, flow, step, "", answer=text.strip())
+        state["trail"][-1].update(move=reading.move)
+        self._step_move(state, turn, flow, step, reading, norm, intent, confident)
+
+    def read_step_reply(self, step: Step, text: str) -> Reading:
+        """How a typed reply reads at `step` (kind "title": it is an option's whole title)."""
+        bare = PUNCT.sub("", normalize(text))
+        for option in step.options:
+            if PUNCT.sub("", normalize(option.title)) == bare:
+                return Reading("title", 1.0, option=option, named=True)
+        titled = [o for o in step.options if len(t := PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
+        said = without_echoed_labels(step, bare)
+        keyword = keyword_option(step, said) or max(titled, key=lambda o: len(o.title), default=None)
+        return read_answer(
+            step, said, self.read_reply(said if said != bare else text), self._whole_yes_no(bare), keyword
+        )
+
+    def _step_move(
+        self,
+        state: dict[str, Any],
+        turn: Turn,
+        flow: Flow,
+        step: Step,
+        reading: Reading,
+        norm: str,
+        intent: str,
+        confident: bool,
+    ) -> None:
+        """A reply that picks no option: act on what it is, then stay at the step."""
+        move = reading.move
+        turn.result.outcome = Outcome.FLOW
+        if move == "solved":
+            leaf = next((s for s in flow.steps.values() if s.resolved is not None), None)
+            if leaf is not None:
+                return self._enter(state, turn, flow, leaf.id)
+        if move == "give_up":
+            state.update(flow=None, step=None, paused=None, awaiting_feedback=None)
+            turn.result.outcome = Outcome.SMALL_TALK
+            return turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
+        if move == "repeat":
+            return self._enter(state, turn, flow, step.id)
+        if move in ("retract", "correct"):
+            previous = self._previous_step(state, flow, step)
+            turn.say("retract")
+            return self._enter(state, turn, flow, previous or step.id)
+        if move == "how_long":
+            self._say_how_long(turn, flow)
+            return self._step_buttons(turn, step, "step_continue")
+        if move in ("frustration", "complaint"):
+            state["complaint"] = state.get("complaint") or move == "complaint"
+            return self._step_buttons(turn, step, move)
+        if move == "cause":
+            return self._step_buttons(turn, step, "cause_found")
+        if move == "cannot":
+            return self._step_buttons(turn, step, "cannot_check")
+        self._digress(state, turn, flow, step, norm, intent, confident)
+
+    def _digress(
+        self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, norm: str, intent: str, confident: bool
+    ) -> None:
+        """The reply is not an answer: an FAQ question (answered, the step stays resumable), or
+        not understood (the step is asked again)."""
+        hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+        entry = None
+        if hits and self.settings.faq.answers(hits[0]):
+            entry = hits[0].entry
+        elif (
+            confident
+            and intent not in self.content.flows
+            and (mapped := self.content.faq_for_intent(intent))
+            and mapped.serves(turn.brand_key)
+        ):
+            # An FAQ intent, as outside a checklist: the best entry if it is a fair match
+            # (常见问题在哪看 -> the help centre), else the intent's own entry (客服电话多少).
+            entry = hits[0].entry if hits and hits[0].score >= self.settings.faq.suggest_threshold else mapped
+        if entry is not None:
+            state["paused"] = {"flow": flow.name, "step": step.id}
+            state.update(flow=None, step=None)
+            return self._answer_faq(state, turn, entry.id)
+        self._not_understood(state, turn, flow, step)

@@ -1,0 +1,158 @@
+"""Reading what a typed message says besides its intent: a yes or a no, a skip, going on, whether
+an answer helped, a question, an outburst, a contact detail.
+
+The base of the Policy's other parts: it uses only the policy's word lists (`answers:` in
+data/responses.yml), its extractor and its reply reader, and calls nothing else of the policy.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from bot.dialogue.answers import MOODS, MOVE_CONFIDENCE, SURE_KIND
+from bot.dialogue.turn import PAYLOAD_HUMAN, PUNCT, Turn
+from bot.flows.model import ANSWER_KINDS
+from bot.nlu.normalize import normalize
+
+if TYPE_CHECKING:
+    from bot.dialogue.turn import ReadReply
+    from bot.nlu.entities import EntityExtractor
+
+# Where a message breaks into clauses (有病吧，说了网络没问题).
+CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\s]+")
+# A reply kind this probable is an answer even when the NLU also hears an FAQ question in it.
+SURE_ANSWER = 0.6
+# An outburst that mentions support (什么垃圾客服 能不能快点) is a mood, not a request for a
+# person, unless the NLU is at least this sure it asks for one; the apology offers a human anyway.
+HANDOFF_OVER_MOOD = 0.8
+
+
+class Understanding:
+    # What this part uses of the Policy it is part of (set or defined there). Declared, not
+    # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
+    _helpful_words: set[str]
+    _no: set[str]
+    _not_helpful_words: set[str]
+    _question_words: tuple[str, ...]
+    _resume_words: set[str]
+    _skip: set[str]
+    _yes: set[str]
+    extractor: EntityExtractor
+    read_reply: ReadReply
+
+    def _yes_no(self, bare: str, intent: str, confidence: float) -> str | None:
+        whole = self._whole_yes_no(bare)
+        if whole:
+            return whole
+        if self._says_no(bare):
+            return "no"
+        if any(len(w) > 1 and w in bare for w in self._yes) and len(bare) <= 12:
+            return "yes"
+        if confidence >= 0.6 and intent in ("affirm", "deny"):
+            return "yes" if intent == "affirm" else "no"
+        return None
+
+    def _whole_yes_no(self, bare: str) -> str | None:
+        """The reply is nothing but a yes or no word (是 / 不行 / 有): the option that means it."""
+        if bare in self._no:
+            return "no"
+        if bare in self._yes:
+            return "yes"
+        return None
+
+    def _says_no(self, bare: str) -> bool:
+        """The reply is a no word, or holds one of two characters or more (不用继续了)."""
+        return bare in self._no or any(len(w) > 1 and w in bare for w in self._no)
+
+    @staticmethod
+    def _has_word(bare: str, words: set[str]) -> bool:
+        """`bare` is one of `words`, or (short replies only) contains one of two characters or more."""
+        return bare in words or (len(bare) <= 12 and any(len(w) > 1 and w in bare for w in words))
+
+    def _helpfulness(self, bare: str) -> bool | None:
+        """Feedback on an answer typed as text: 没帮助 / 没用 (False), 有帮助 / 有用 (True), else None.
+
+        "not helpful" is checked first: 没有帮助 contains 有帮助.
+        """
+        if self._has_word(bare, self._not_helpful_words):
+            return False
+        if self._has_word(bare, self._helpful_words):
+            return True
+        return None
+
+    def _means_resume(self, bare: str) -> bool:
+        """继续 / 接着来 / 继续吧, and not 不继续 / 不用继续 (any no word in it)."""
+        return self._has_word(bare, self._resume_words) and not self._says_no(bare)
+
+    def _is_question(self, text: str, norm: str) -> bool:
+        """The message asks something (`answers.question` words: 在哪, 多少, 吗…)."""
+        return any(word in text or word in norm for word in self._question_words)
+
+    def _answers_a_step(self, text: str, norm: str) -> bool:
+        """The reply surely reads as a step's answer (余额也够, 网络是好的), not a question, and
+        not a bare yes (好的: to "要继续吗？"), a resume word or a word about the answer (有帮助)."""
+        bare = PUNCT.sub("", norm)
+        if (
+            self._whole_yes_no(bare) is not None
+            or self._has_word(bare, self._resume_words)
+            or self._helpfulness(bare) is not None
+        ):
+            return False
+        kind, confidence = self.read_reply(text)[0]
+        return kind in ("fine", "solved", "cause") and confidence >= SURE_ANSWER and not self._is_question(text, norm)
+
+    def _outburst(self, text: str, handoff_confidence: float) -> bool:
+        """Frustration or a complaint read surely, with only a weak request for a person in it."""
+        if handoff_confidence >= HANDOFF_OVER_MOOD:
+            return False
+        kind, confidence = self.read_reply(text)[0]
+        return kind in MOODS and confidence >= SURE_KIND
+
+    def _without_outburst(self, text: str) -> str | None:
+        """The message without its outburst clauses, when the rest surely answers a step."""
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) < 2:
+            return None
+        moods = [c for c in clauses if (r := self.read_reply(c)[0])[0] in MOODS and r[1] >= SURE_ANSWER]
+        if not moods or len(moods) == len(clauses):
+            return None
+        rest = "，".join(c for c in clauses if c not in moods)
+        kind, confidence = self.read_reply(rest)[0]
+        return rest if kind in ANSWER_KINDS and confidence >= SURE_ANSWER else None
+
+    def _skips_detail(self, text: str, bare: str) -> bool:
+        """A skip word (跳过, 不知道, 算了) skips the detail asked, unless the reply says more and
+        reads as giving up the whole matter (算了 不想退了): that is read as giving up."""
+        if not self._has_word(bare, self._skip):
+            return False
+        if bare in self._skip:
+            return True
+        kind, confidence = self.read_reply(text)[0]
+        return not (kind == "give_up" and confidence >= MOVE_CONFIDENCE)
+
+    def _accepts_human_offer(self, state: dict[str, Any], bare: str) -> bool:
+        """A plain yes right after the bot offered a human (and nothing else to say yes to)."""
+        offered = [b["payload"] for b in state.get("offered") or []]
+        return offered == [PAYLOAD_HUMAN] and not state.get("paused") and bare in self._yes
+
+    def _carries_detail(self, turn: Turn, text: str, *, besides_time: bool = False) -> bool:
+        """The message holds a detail the extractor reads (联系我 138…: the number is the answer)."""
+        found = self.extractor.extract(normalize(text), now=turn.local_now)
+        if besides_time:
+            found = [e for e in found if e["entity"] != "time"]
+        return bool(found or self._contact_in(turn, text))
+
+    def _contact_in(self, turn: Turn, text: str) -> dict[str, str]:
+        """A phone number or email in the message, unmasked for the ticket only."""
+        found = self._contact_found(turn, text)
+        return {"contact": found[1]} if found else {}
+
+    def _contact_found(self, turn: Turn, text: str) -> tuple[str, str] | None:
+        """(phone | email, the unmasked value) of a contact detail in the message, or None."""
+        raw = normalize(turn.raw_text or text)
+        for entity in ("phone", "email"):
+            found = self.extractor.extract_one(entity, raw)
+            if found:
+                return entity, found["value"]
+        return None
