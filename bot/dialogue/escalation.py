@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from bot.dialogue.collecting import CONTACT_ENTITIES, Collecting
 from bot.dialogue.routing import SMALL_TALK
-from bot.dialogue.state import higher
-from bot.dialogue.turn import Outcome, TicketRequest, TicketUpdate, Turn
+from bot.dialogue.state import PRIORITIES, higher
+from bot.dialogue.turn import PUNCT, Outcome, TicketRequest, TicketUpdate, Turn
+from bot.dialogue.understanding import CLAUSE_BREAK, HANDOFF_OVER_MOOD
 from bot.flows.model import Flow
+from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
 
 if TYPE_CHECKING:
-    pass
+    from bot.faq.index import IntentRanker
 
 # The ticket detail an entity fills when the user adds it after the ticket was opened.
 _DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
@@ -27,10 +29,48 @@ class Escalation(Collecting):
     # What this part uses of the Policy it is part of (set or defined there). Declared, not
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
     _progress_words: set[str]
+    rank_intents: IntentRanker | None
 
-    def _handoff(self, state: dict[str, Any], turn: Turn) -> None:
-        """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks."""
+    def _problems_said(self, text: str | None) -> list[Flow]:
+        """The checklists that clauses of the message report on their own, most urgent first:
+        in 钱包被盗了 人工客服 the request for a person hides the theft from the whole message's
+        intent, but not from its first clause's."""
+        if not text or self.rank_intents is None:
+            return []
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) < 2:
+            return []
+        flows: list[Flow] = []
+        for clause in clauses:
+            intent, confidence = self.rank_intents(normalize(clause))[0]
+            flow = self.content.flows.get(intent)
+            if flow is not None and confidence >= self.settings.nlu.intent_threshold and flow not in flows:
+                flows.append(flow)
+        return sorted(flows, key=lambda f: -PRIORITIES.index(f.priority) if f.priority in PRIORITIES else 0)
+
+    def _person_asked_beside(self, text: str) -> bool:
+        """A clause of the message surely asks for a person (Upay账户被冻结了 赶紧给我转人工),
+        while the whole message reads as the problem."""
+        if self.rank_intents is None:
+            return False
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) < 2:
+            return False
+        for clause in clauses:
+            intent, confidence = self.rank_intents(normalize(clause))[0]
+            if intent == "human_handoff" and confidence >= HANDOFF_OVER_MOOD and not self._outburst(clause, 0.0):
+                return True
+        return False
+
+    def _handoff(self, state: dict[str, Any], turn: Turn, text: str | None = None) -> None:
+        """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks.
+
+        `text` is the message that asked, when typed: a problem it also reports (充值失败了 转人工)
+        is the ticket's, unless the conversation's own problem is as urgent."""
+        said = self._problems_said(text)
         if state.get("ticket"):
+            if said and higher(said[0].priority, state.get("urgency")) != state.get("urgency"):
+                return self._ticket_learns_problem(state, turn, said[0], text or "")
             turn.result.outcome = Outcome.ESCALATED
             return turn.say("ticket_exists", ticket=state["ticket"])
         collecting = state.get("collecting") or {}
@@ -44,6 +84,10 @@ class Escalation(Collecting):
         flow = self.content.flows.get(name)
         missed = state.get("misses", 0) >= self.settings.dialogue.misses_before_human
         step_id = state.get("step") or collecting.get("step") or (state.get("paused") or {}).get("step")
+        if said and (flow is None or higher(said[0].priority, flow.priority) != flow.priority):
+            flow, step_id = said[0], None
+            state["intent"] = flow.name
+            self._note_problem(state, text)
         turn.say("human_handoff")
         state["collecting"] = None
         texts = self.content.responses.texts

@@ -159,8 +159,16 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
                     state,
                     TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, None, text or "")),
                 )
-            turn.say("scam_warning", [turn.button("human", PAYLOAD_HUMAN)])
+            # 被骗了 快给我接人工: the warning, then the person asked for; else the offer of one.
+            asks_person = (
+                nlu is not None
+                and nlu["intent"] == "human_handoff"
+                and nlu["confidence"] >= self.settings.nlu.intent_threshold
+            )
+            turn.say("scam_warning", [] if asks_person else [turn.button("human", PAYLOAD_HUMAN)])
             turn.result.outcome = Outcome.ANSWERED
+            if asks_person:
+                self._handoff(state, turn, text)
             return turn.result
         offered = {PUNCT.sub("", normalize(b["title"])): b["payload"] for b in state.get("offered") or []}
         typed = PUNCT.sub("", normalize(text or ""))
@@ -223,7 +231,9 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             and not self._outburst(text, confidence)
             and not (state.get("collecting") and self._carries_detail(turn, text))
         ):
-            return self._handoff(state, turn)
+            return self._handoff(state, turn, text)
+        if confident and intent in self.content.flows and self._person_asked_beside(text):
+            return self._handoff(state, turn, text)  # 提现失败 转人工: the person, for this problem
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))

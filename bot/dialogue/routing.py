@@ -28,6 +28,11 @@ OTHER_FLOW_FLOOR = 0.02
 SMALL_TALK = {"greet": "greet", "goodbye": "goodbye", "thanks": "thanks", "bot_challenge": "bot_challenge"}
 
 
+# A clarification with one FAQ suggestion only is answered with it when the intent classifier
+# gives the entry's intent at least this probability (the second reading of 有什么建议 questions).
+SOLE_SUGGESTION_AGREEMENT = 0.25
+
+
 class Routing(Understanding):
     # What this part uses of the Policy it is part of (set or defined there). Declared, not
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
@@ -145,6 +150,10 @@ class Routing(Understanding):
                 buttons.append({"title": turn.render(hit.entry.question), "payload": PREFIX_FAQ + hit.entry.id})
         if not buttons:
             return self._miss(state, turn, "fallback")
+        sole = [h for h in hits if h.score >= self.settings.faq.suggest_threshold]
+        if len(buttons) == 1 and len(sole) == 1 and (sole[0].intent_agreement or 0.0) >= SOLE_SUGGESTION_AGREEMENT:
+            # "Which of these?" with one choice asks nothing: answer it (its vote buttons follow).
+            return self._answer_faq(state, turn, sole[0].entry.id)
         state["misses"] += 1
         turn.result.outcome = Outcome.CLARIFY
         if state["misses"] >= self.settings.dialogue.misses_before_human:
