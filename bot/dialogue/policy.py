@@ -24,7 +24,7 @@ from bot.dialogue.escalation import Escalation
 from bot.dialogue.faq_answers import FaqAnswers
 from bot.dialogue.routing import Routing
 from bot.dialogue.state import fresh_state, higher, migrate
-from bot.dialogue.step_replies import StepReplies
+from bot.dialogue.step_replies import StepReplies, negated_part
 from bot.dialogue.turn import (
     PAYLOAD_HELPFUL,
     PAYLOAD_HUMAN,
@@ -86,6 +86,9 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
+        self._negated = negated_part(
+            [normalize(w) for w in answers.get("negation", [])], [normalize(w) for w in answers.get("affirmation", [])]
+        )
         self._facts: dict[str, dict[str, str]] = {}  # per brand: settings and content never change under a Policy
 
     def fact_values(self, brand_key: str) -> dict[str, str]:

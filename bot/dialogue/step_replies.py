@@ -9,6 +9,7 @@ A mixin of the Policy, built on walking the checklist (bot/dialogue/checklist.py
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogue.answers import (
@@ -24,7 +25,7 @@ from bot.dialogue.checklist import Checklist
 from bot.dialogue.routing import SMALL_TALK
 from bot.dialogue.state import higher
 from bot.dialogue.turn import PAYLOAD_HUMAN, PUNCT, Outcome, Turn
-from bot.dialogue.understanding import SURE_ANSWER
+from bot.dialogue.understanding import PAUSES, SURE_ANSWER
 from bot.flows.model import ANSWER_KINDS, Flow, Step
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
@@ -40,8 +41,18 @@ CURRENT_PROBLEM_SHARE = 0.05
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
 CORRECTION_CONFIDENCE = 0.2
-# The negated part of a correction (不是充值, 不是充值的问题): up to a pause or the next 是.
-NEGATED = re.compile(r"不是[^，,。；;！!？?\s是]*")
+
+
+def negated_part(negations: Iterable[str], affirmations: Iterable[str]) -> re.Pattern[str] | None:
+    """The negated part of a correction (不是充值, 不是充值的问题): a negation word (`answers.negation`
+    in data/responses.yml) and what follows it up to a pause or an affirmation word
+    (`answers.affirmation`: 不是充值是提现). None when there are no negation words."""
+    negated = "|".join(re.escape(w) for w in sorted(filter(None, negations), key=len, reverse=True))
+    if not negated:
+        return None
+    stops = "|".join(re.escape(w) for w in sorted(filter(None, affirmations), key=len, reverse=True))
+    rest = f"(?:(?!{stops})[^{PAUSES}])*" if stops else f"[^{PAUSES}]*"
+    return re.compile(f"(?:{negated}){rest}")
 
 
 class StepReplies(Checklist):
@@ -49,6 +60,7 @@ class StepReplies(Checklist):
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
     _faq_intents: frozenset[str]
     rank_intents: IntentRanker | None
+    _negated: re.Pattern[str] | None
 
     if TYPE_CHECKING:
 
@@ -127,7 +139,7 @@ class StepReplies(Checklist):
         if reading.move == "correct":
             # 说错了，是提现不是充值: the problem the user meant, if the NLU sees another one. The
             # negated part (不是充值) names the problem the user did not mean: it is read without it.
-            affirmed = NEGATED.sub(" ", norm)
+            affirmed = self._negated.sub(" ", norm) if self._negated is not None else norm
             heard: list[tuple[str, float]] = (
                 self.rank_intents(affirmed)
                 if affirmed != norm and self.rank_intents is not None

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from bot.dialogue.turn import ReadReply
     from bot.nlu.entities import EntityExtractor
 
-# Where a message breaks into clauses (有病吧，说了网络没问题).
-CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\s]+")
+# The pauses of a message (as a character class): where it breaks into clauses (有病吧，说了网络没问题).
+PAUSES = r"，,。；;！!？?\s"
+CLAUSE_BREAK = re.compile(f"[{PAUSES}]+")
 # A reply kind this probable is an answer even when the NLU also hears an FAQ question in it.
 SURE_ANSWER = 0.6
 # An outburst that mentions support (什么垃圾客服 能不能快点) is a mood, not a request for a
