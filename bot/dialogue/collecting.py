@@ -12,8 +12,9 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogue.answers import MOVE_CONFIDENCE
+from bot.dialogue.state import higher
 from bot.dialogue.turn import PAYLOAD_HUMAN, PAYLOAD_SKIP, PUNCT, Outcome, TicketUpdate, Turn
-from bot.dialogue.understanding import Understanding
+from bot.dialogue.understanding import CLAUSE_BREAK, Understanding
 from bot.flows.model import Detail, Flow, Step
 from bot.guard import mask
 from bot.nlu.entities import SaidDay, has_clock, said_day
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.content import Content
     from bot.faq.index import FaqIndex
+    from bot.faq.knowledge import FaqEntry
 
 CONTACT_ENTITIES = ("phone", "email", "contact")
 
@@ -323,6 +325,20 @@ class Collecting(Understanding):
             turn.raw_text if turn.raw_text is not None else text
         )
 
+    def _faq_answering(self, turn: Turn, text: str, norm: str) -> FaqEntry | None:
+        """The FAQ entry that answers the message, read whole or by its question clause alone:
+        in 对了 顺便问一下 退款一般是退到哪里 the lead-in words dilute the match."""
+        candidates = [norm]
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) > 1:
+            asking = [c for c in clauses if self._is_question(c, normalize(c))]
+            candidates += [normalize(c) for c in asking[-1:]]
+        for candidate in candidates:
+            hits = self.faq.search(candidate, brand=turn.brand_key, k=1)
+            if hits and self.settings.faq.answers(hits[0]):
+                return hits[0].entry
+        return None
+
     def _collect_aside(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> bool:
         """While a detail is asked, a message may be something else: another matter (into the
         ticket), a status question, giving up, thanks, frustration, a question. Handled here
@@ -337,7 +353,12 @@ class Collecting(Understanding):
             return False  # 金额写错了，应该是250: a correction, read by _collect_answer
         contact = self._contact_in(turn, text)
         found = self.extractor.extract(norm, now=turn.local_now)
-        if new_flow is not None and not contact and (not found or any(w in norm for w in self._another_words)):
+        more_urgent = new_flow is not None and higher(new_flow.priority, state.get("urgency")) != state.get("urgency")
+        if (
+            new_flow is not None
+            and not contact
+            and (not found or more_urgent or any(w in norm for w in self._another_words))
+        ):
             # 另外…又发现一笔200的扣款不是我操作的: another matter, into the ticket in the user's
             # words; its amount or time belongs to it, not to the detail asked about the first
             # problem. Without such a word, details in it answer what is asked (昨天三点充的100元).
@@ -372,8 +393,7 @@ class Collecting(Understanding):
             state["complaint"] = state.get("complaint") or kind == "complaint"
             turn.say(kind)
         else:
-            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
-            entry = hits[0].entry if hits and self.settings.faq.answers(hits[0]) else None
+            entry = self._faq_answering(turn, text, norm)
             if (
                 entry is None
                 and intent_confidence >= self.settings.nlu.intent_threshold
@@ -384,11 +404,15 @@ class Collecting(Understanding):
             if entry is None:
                 if not self._is_question(text, norm):
                     return False
-                # 订单号在哪看: a question about the detail itself; its prompt says where to look.
-                turn.say("collect_question")
-                self._ask_detail(state, turn)
-                return True
-            turn.add(turn.render(entry.answer))
+                if any(w in norm for w in self._another_words):
+                    turn.say("question_unknown")  # 顺便问一下…: not about the detail asked
+                else:
+                    # 订单号在哪看: a question about the detail itself; its prompt says where to look.
+                    turn.say("collect_question")
+                    self._ask_detail(state, turn)
+                    return True
+            else:
+                turn.add(turn.render(entry.answer))
         turn.say("collect_continue")
         self._ask_detail(state, turn)
         return True

@@ -32,6 +32,7 @@ from bot.nlu.pipeline import ParseResult
 
 if TYPE_CHECKING:
     from bot.faq.index import IntentRanker
+    from bot.faq.knowledge import FaqEntry
 
 # A failure or cause at a step belongs to another problem when the NLU gives that problem this
 # much and the current one less than CURRENT_PROBLEM_SHARE.
@@ -123,6 +124,11 @@ class StepReplies(Checklist):
         if option is not None:
             return self._choose(state, turn, flow, step, option, text)
         if reading.move == "other" and confident and intent == flow.name:
+            if self._is_question(text, norm):
+                # 被刷的钱能全额赔吗: answered from the FAQ if it can be, else said to be unknown.
+                if (entry := self._faq_answering(turn, text, norm)) is not None:
+                    return self._answer_aside(state, turn, flow, step, entry)
+                turn.say("question_unknown")
             # More about the same problem (先说充值吧 while the top-up checklist waits): go on.
             return self._step_buttons(turn, step, "step_continue")
         if (
@@ -231,7 +237,11 @@ class StepReplies(Checklist):
             # (常见问题在哪看 -> the help centre), else the intent's own entry (客服电话多少).
             entry = hits[0].entry if hits and hits[0].score >= self.settings.faq.suggest_threshold else mapped
         if entry is not None:
-            state["paused"] = {"flow": flow.name, "step": step.id}
-            state.update(flow=None, step=None)
-            return self._answer_faq(state, turn, entry.id)
+            return self._answer_aside(state, turn, flow, step, entry)
         self._not_understood(state, turn, flow, step)
+
+    def _answer_aside(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, entry: FaqEntry) -> None:
+        """An FAQ answer in the middle of a checklist: the step stays resumable."""
+        state["paused"] = {"flow": flow.name, "step": step.id}
+        state.update(flow=None, step=None)
+        self._answer_faq(state, turn, entry.id)
