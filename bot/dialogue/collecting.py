@@ -255,8 +255,10 @@ class Collecting(Understanding):
                 continue
             if other == asked or entity is None or entity in CONTACT_ENTITIES:
                 continue
+            # In a list of details (今天早上 500 农行卡) a bare number is the amount still to ask.
+            listing = entity == "amount" and self._lists_details(turn, norm)
             found = self.extractor.extract_one(
-                entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=False
+                entity, norm, now=turn.local_now, said=self._said(collecting, other), bare=listing
             )
             if found is None:
                 continue
@@ -268,6 +270,12 @@ class Collecting(Understanding):
             state["details"][other] = found["value"]
             collecting["pending"].remove(other)
         return self._take_unasked(state, flow, collecting, norm, turn) or taken
+
+    def _lists_details(self, turn: Turn, norm: str) -> bool:
+        """The answer names details on their own (a day or time, a method, an order number)
+        beside something else: it is a list of details, not a sentence."""
+        found = self.extractor.extract(norm, now=turn.local_now)
+        return bool(found) and len(CLAUSE_BREAK.split(norm.strip())) > 1
 
     def _take_unasked(
         self, state: dict[str, Any], flow: Flow | None, collecting: dict[str, Any], norm: str, turn: Turn
@@ -371,7 +379,7 @@ class Collecting(Understanding):
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None
             turn.result.outcome = Outcome.SMALL_TALK
-            state.update(flow=None, step=None)
+            state.update(flow=None, step=None, left_flow=collecting.get("flow"))
             if collecting.get("after_ticket"):
                 turn.say("details_stopped", ticket=state.get("ticket") or "")
             else:

@@ -78,6 +78,7 @@ class Escalation(Collecting):
             state.get("flow")
             or collecting.get("flow")
             or (state.get("paused") or {}).get("flow")
+            or state.get("left_flow")
             or state.get("intent")
             or ""
         )

@@ -4,7 +4,8 @@ Keys: intent, flow, step, faq_id, ticket, escalated, priority (the ticket's, the
 the conversation called for), urgency (the highest urgency seen, before any ticket), resolved (this
 turn reached a resolved leaf), trail, details, entities, time_period, collecting, paused (the
 checklist an FAQ question interrupted), misses, awaiting_feedback, fraud_risk, expecting_code,
-offered (the buttons of the last reply), problems (the problems the user reported, in order).
+offered (the buttons of the last reply), problems (the problems the user reported, in order),
+left_flow (the checklist the user gave up on: a later 转人工 is about it).
 
 A state stored by an older version lacks the newer keys (version 1 had no `version` key):
 `migrate` fills them, so old conversations go on where they were.
@@ -16,7 +17,8 @@ from typing import Any
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 # 2: priority, urgency, resolved, problems; tickets open before their details are asked.
-STATE_VERSION = 2
+# 3: left_flow.
+STATE_VERSION = 3
 
 
 def fresh_state() -> dict[str, Any]:
@@ -42,6 +44,7 @@ def fresh_state() -> dict[str, Any]:
         "fraud_risk": False,
         "expecting_code": False,
         "problems": [],
+        "left_flow": None,
     }
 
 

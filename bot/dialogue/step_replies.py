@@ -197,7 +197,7 @@ class StepReplies(Checklist):
             if leaf is not None:
                 return self._enter(state, turn, flow, leaf.id)
         if move == "give_up":
-            state.update(flow=None, step=None, paused=None, awaiting_feedback=None)
+            state.update(flow=None, step=None, paused=None, awaiting_feedback=None, left_flow=flow.name)
             turn.result.outcome = Outcome.SMALL_TALK
             return turn.say("give_up", [turn.button("human", PAYLOAD_HUMAN)])
         if move == "repeat":
