@@ -27,6 +27,10 @@ class FaqAnswers(Understanding):
 
         def _resume(self, state: dict[str, Any], turn: Turn) -> None: ...
 
+        def _start_flow(
+            self, state: dict[str, Any], turn: Turn, name: str, *, switching: bool, opening: str = ""
+        ) -> None: ...
+
     def _answer_faq(self, state: dict[str, Any], turn: Turn, entry_id: str) -> None:
         """Answer from the FAQ; a checklist the question interrupted stays resumable, offered
         in a message of its own (its button is not feedback on the answer)."""
@@ -43,11 +47,13 @@ class FaqAnswers(Understanding):
         if paused is not None:
             turn.say("flow_resume_offer", [turn.button("resume", PAYLOAD_RESUME)], title=turn.render(paused.title))
 
-    def _feedback(self, state: dict[str, Any], turn: Turn, helpful: bool) -> None:
+    def _feedback(self, state: dict[str, Any], turn: Turn, helpful: bool, *, say: bool = True) -> None:
         target = state.get("awaiting_feedback") or {}
         state["awaiting_feedback"] = None
         turn.result.outcome = Outcome.FEEDBACK
         turn.result.feedback = (target.get("kind", "faq"), target.get("id", ""), helpful)
+        if not say:
+            return
         if helpful:
             turn.say("feedback_thanks")
         else:
@@ -65,12 +71,20 @@ class FaqAnswers(Understanding):
         is none of these.
         """
         helpful = self._helpfulness(bare)
+        failing = False
         if helpful is None and not state.get("paused") and not self._is_question(text, bare):
             kind, kind_confidence = self.read_reply(text)[0]
             if kind in ("failing", "cannot") and kind_confidence >= MOVE_CONFIDENCE:
-                helpful = False
+                helpful, failing = False, kind == "failing"
         answer = self._yes_no(bare, intent, confidence)
-        if helpful is not None and state.get("awaiting_feedback"):
+        target = state.get("awaiting_feedback") or {}
+        if failing and target.get("kind") == "flow" and target.get("id") in self.content.flows:
+            # 又不行了 after the checklist said solved: the problem is back, so the checklist is
+            # walked again (its last steps lead to a person); the vote counts as not helpful.
+            self._feedback(state, turn, False, say=False)
+            self._start_flow(state, turn, target["id"], switching=False, opening=text)
+            return True
+        if helpful is not None and target:
             self._feedback(state, turn, helpful)
             return True
         if state.get("paused"):
