@@ -127,6 +127,9 @@ class MaintenanceWindow(_Section):
 
 class Brand(_Section):
     name: str
+    # Shorter names users type for this wallet (Upay for Upay钱包): a question naming it is about
+    # this wallet, never off-topic.
+    aliases: list[str] = Field(default_factory=list)
     color: str = "#2563eb"
     website: str = ""
     phone: str = ""
@@ -138,6 +141,10 @@ class Brand(_Section):
     sla_hours: dict[str, float] = Field(
         default_factory=lambda: {"urgent": 1.0, "high": 4.0, "normal": 24.0, "low": 72.0}
     )
+
+    def named_in(self, norm: str) -> bool:
+        """The normalised message names this wallet (its name or an alias)."""
+        return any(n.lower() in norm for n in (self.name, *self.aliases) if n)
 
     def unset_facts(self) -> list[str]:
         """Facts of this brand a deployment has not supplied: empty, or still a `<…>` placeholder."""

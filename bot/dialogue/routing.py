@@ -113,6 +113,21 @@ class Routing(Understanding):
         if hits and self.settings.faq.answers(hits[0]):
             state["misses"] = 0
             return self._answer_faq(state, turn, hits[0].entry.id)
+        if (
+            intent == "out_of_scope"
+            and confidence >= self.settings.nlu.reject_threshold
+            and self.settings.brand(turn.brand_key).named_in(norm)
+        ):
+            # Upay充值收手续费吗: about this wallet, so never off-topic: the FAQ entry that clearly
+            # leads, else where such questions are answered.
+            if (
+                hits
+                and hits[0].score >= self.settings.faq.suggest_threshold
+                and hits[0].margin >= self.settings.faq.answer_margin
+            ):
+                return self._answer_faq(state, turn, hits[0].entry.id)
+            turn.result.outcome = Outcome.ANSWERED
+            return turn.say("wallet_question_unknown", [turn.button("human", PAYLOAD_HUMAN)])
         if intent == "out_of_scope" and confidence >= self.settings.nlu.reject_threshold:
             turn.result.outcome = Outcome.OUT_OF_SCOPE
             return self._miss(state, turn, "out_of_scope")
