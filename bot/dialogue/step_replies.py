@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 # much and the current one less than CURRENT_PROBLEM_SHARE.
 OTHER_PROBLEM_CONFIDENCE = 0.9
 CURRENT_PROBLEM_SHARE = 0.05
+# A cause that is a more urgent problem (一笔付款不是我付的 in the balance checklist) needs less:
+# missing it leaves a theft in a normal checklist.
+URGENT_CAUSE_CONFIDENCE = 0.6
 # At a step, small talk with this much frustration or complaint in it is taken as a mood.
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
@@ -106,10 +109,11 @@ class StepReplies(Checklist):
             # checklist) gets its own checklist too.
             other = self.content.flows[intent]
             more_urgent = other.priority is not None and higher(other.priority, flow.priority) != flow.priority
+            urgent_cause = reading.kind == "cause" and more_urgent
             if (
-                (reading.kind == "failing" or (reading.kind == "cause" and more_urgent))
+                (reading.kind == "failing" or urgent_cause)
                 and nlu is not None
-                and nlu["confidence"] >= OTHER_PROBLEM_CONFIDENCE
+                and nlu["confidence"] >= (URGENT_CAUSE_CONFIDENCE if urgent_cause else OTHER_PROBLEM_CONFIDENCE)
             ):
                 current = next((r["confidence"] for r in nlu["ranking"] if r["intent"] == flow.name), 0.0)
                 if current < CURRENT_PROBLEM_SHARE:
