@@ -53,6 +53,8 @@ class Collecting(Understanding):
 
         def _finish_escalation(self, state: dict[str, Any], turn: Turn) -> None: ...
 
+        def _say_how_long(self, turn: Turn, flow: Flow | None) -> None: ...
+
         def _ticket_learns_problem(self, state: dict[str, Any], turn: Turn, flow: Flow, text: str) -> None: ...
 
         def _add_to_ticket(self, turn: Turn, state: dict[str, Any], update: TicketUpdate) -> None: ...
@@ -396,7 +398,9 @@ class Collecting(Understanding):
                 turn.say(intent)
             return True
         if kind == "how_long" and confidence >= MOVE_CONFIDENCE:
-            turn.say("how_long_unknown")
+            # 退款一般要几天: what the guides say of the problem asked about, or of the ticket's
+            asked = self.content.flows.get(intent) if intent_confidence >= self.settings.nlu.intent_threshold else None
+            self._say_how_long(turn, asked or self.content.flows.get(state["collecting"].get("flow") or ""))
         elif kind in ("frustration", "complaint") and confidence >= MOVE_CONFIDENCE:
             state["complaint"] = state.get("complaint") or kind == "complaint"
             turn.say(kind)

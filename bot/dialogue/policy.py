@@ -240,10 +240,12 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
+        answers_step = paused is not None and self._answers_a_step(text, norm)
         if (
             paused is not None
-            and ((confident and intent == paused.name) or self._answers_a_step(text, norm))
-            and not self._says_no(bare)
+            and ((confident and intent == paused.name) or answers_step)
+            # a no (不用了) leaves it, unless the reply surely answers its step (写的是失败 没说原因)
+            and (answers_step or not self._says_no(bare))
             and state["paused"].get("step") in paused.steps
         ):
             # More about the interrupted problem (找到了 T2026… 128元), or an answer to its step

@@ -124,6 +124,13 @@ class StepReplies(Checklist):
             # 双重验证在哪开 / 公共wifi付钱安全吗: a question of its own, answered from the FAQ;
             # the step stays resumable.
             return self._digress(state, turn, flow, step, norm, intent, confident)
+        if reading.kind == "cannot" and self._is_question(text, norm):
+            # 交易记录在哪看: how to do the check, not a report that it cannot be done; the FAQ's
+            # best entry answers it when it scores as a direct answer would (a lead is not needed:
+            # the step says what is being looked for).
+            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
+            if hits and hits[0].score >= self.settings.faq.answer_threshold:
+                return self._answer_aside(state, turn, flow, step, hits[0].entry)
         option = reading.option or reading.leaning
         if option is not None:
             return self._choose(state, turn, flow, step, option, text)
