@@ -80,6 +80,10 @@ class Collecting(Understanding):
         said: dict[str, list[Any]] = {}
         for name in step.collect if step is not None else names or []:
             detail = self._detail_of(flow, name)
+            given = state.get("contact")
+            if detail.entity in CONTACT_ENTITIES and given and state["details"].get(name) is None:
+                turn.result.protected[name] = given["value"]
+                state["details"][name] = mask(given["kind"], given["value"])
             known = self._known_value(state, detail.entity)
             if known is not None and name not in state["details"]:
                 if detail.entity == "time" and not has_clock(known):

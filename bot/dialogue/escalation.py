@@ -136,6 +136,8 @@ class Escalation(Collecting):
             category = "fraud_risk"
             priority = higher(priority, "high") or "high"
         details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
+        if (given := state.get("contact")) and not any(k in details for k in CONTACT_ENTITIES):
+            details["contact"] = given["value"]  # said before the ticket (我手机号138…)
         words = "；".join(state.get("problems") or [])
         if words:
             summary = f"{summary}\n{turn.render(self.content.responses.texts.get('summary_user_words', '{words}'), words=words)}"

@@ -149,6 +149,10 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
                     said = said_day(entity["value"], normalize(nlu["text"][entity["start"] : entity["end"]]))
                     state["time_period"] = said.period if said else None
             state["intent"] = nlu["intent"]
+        if text is not None and not state.get("ticket") and not state.get("contact"):
+            # 我手机号138… 钱包被盗了: kept for the ticket this conversation may open later.
+            if (found := self._contact_found(turn, text)) is not None:
+                state["contact"] = {"kind": found[0], "value": found[1]}
         if scam:
             # A scam is at least high; with money in it (我已经给他转了3000) the money may still be
             # stopped: urgent.

@@ -5,7 +5,8 @@ the conversation called for), urgency (the highest urgency seen, before any tick
 turn reached a resolved leaf), trail, details, entities, time_period, collecting, paused (the
 checklist an FAQ question interrupted), misses, awaiting_feedback, fraud_risk, expecting_code,
 offered (the buttons of the last reply), problems (the problems the user reported, in order),
-left_flow (the checklist the user gave up on: a later 转人工 is about it).
+left_flow (the checklist the user gave up on: a later 转人工 is about it), contact (a phone number
+or email the user gave before any ticket, unmasked for the ticket only: {"kind", "value"}).
 
 A state stored by an older version lacks the newer keys (version 1 had no `version` key):
 `migrate` fills them, so old conversations go on where they were.
@@ -17,7 +18,7 @@ from typing import Any
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 # 2: priority, urgency, resolved, problems; tickets open before their details are asked.
-# 3: left_flow.
+# 3: left_flow, contact.
 STATE_VERSION = 3
 
 
@@ -45,6 +46,7 @@ def fresh_state() -> dict[str, Any]:
         "expecting_code": False,
         "problems": [],
         "left_flow": None,
+        "contact": None,
     }
 
 
