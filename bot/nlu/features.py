@@ -102,6 +102,7 @@ class Tokenizer:
                 self._jieba.add_word(word, freq=20000)
         self._cache: dict[str, list[str]] = {}
         self._word_cache: dict[str, list[str]] = {}
+        self._search_cache: dict[str, list[str]] = {}
 
     def built_from(self, synonyms: dict[str, str], domain_terms: list[str]) -> bool:
         """Whether this tokenizer segments as one built from these synonyms and terms would."""
@@ -126,10 +127,38 @@ class Tokenizer:
         self._word_cache[text] = found
         return found
 
+    def search_words(self, text: str) -> list[str]:
+        """jieba's search-engine segmentation of the rewritten text: every word, and also the
+        dictionary words inside a long one (人工客服 gives 人工, 客服 and 人工客服), so a question
+        that says 客服 meets a wording that says 人工客服. Numbers become '<num>'; cached."""
+        cached = self._search_cache.get(text)
+        if cached is not None:
+            return cached
+        found = [
+            "<num>" if _DIGITS.fullmatch(w) else w
+            for w in self._jieba.lcut_for_search(self.rewrite(text), HMM=True)
+            if w.strip() and w not in _PUNCT
+        ]
+        if len(self._search_cache) > 50_000:
+            self._search_cache.clear()
+        self._search_cache[text] = found
+        return found
+
     def chars(self, text: str) -> list[str]:
         """Characters of the rewritten text, without punctuation or spaces; digits become '0'."""
         rewritten = _DIGITS.sub("0", self.rewrite(text))
         return [c for c in rewritten if c not in _PUNCT and not c.isspace()]
+
+    def chars_with_variants(self, text: str) -> list[str]:
+        """`chars`, plus the characters of the original text that the synonym rewrite dropped.
+
+        The rewrite merges a variant into a broader word (登录密码 -> 密码), which helps the
+        intent classifier, but between two FAQ entries the dropped part (登录 against 支付) is
+        what tells them apart; typos (冲值) still meet their correct spelling through `chars`."""
+        rewritten = self.chars(text)
+        original = [c for c in _DIGITS.sub("0", text) if c not in _PUNCT and not c.isspace()]
+        dropped = Counter(original) - Counter(rewritten)
+        return rewritten + list(dropped.elements())
 
     def tokens(self, text: str) -> list[str]:
         cached = self._cache.get(text)
