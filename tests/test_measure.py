@@ -52,6 +52,7 @@ FAQ_KEYS = {
     "per_topic",
     "misses",
     "fusion",
+    "calibration",
     "seconds",
 }
 

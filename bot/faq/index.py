@@ -1,5 +1,5 @@
 """FAQ retrieval: several views of each entry's wordings, each scored in [0, 1], fused by
-weights tuned with cross-validation over entries (`walletbot eval --faq --tune`).
+weights tuned with cross-validation over entries (`walletbot eval --faq` prints the table).
 
 The signals, and why each is there (their contributions are measured in docs/accuracy.md):
 - `tfidf`: cosine over character pairs, words and pinyin, half the best single wording and half
@@ -98,7 +98,7 @@ class FaqHit:
 
 BEST_TEXT_WEIGHT = 0.5
 
-# Fusion weights, chosen by `walletbot eval --faq --tune` (grid search, 5-fold cross-validation
+# Fusion weights, chosen by `walletbot eval --faq` (grid search, 5-fold cross-validation
 # over entries: weights picked on the held-out alternates of four fifths of the entries, scored
 # on the rest). A signal that is unavailable (no intent model) gives its weight to the others.
 FUSION_WEIGHTS: Mapping[str, float] = {
@@ -116,8 +116,8 @@ RANKING_ONLY = frozenset({"answer"})
 # words are often compounds a short question does not use).
 ANSWER_WORDS_SHARE = 1 / 3
 # The confidence fused from the other signals (x) mapped onto the scale the answer thresholds of
-# config.yml were chosen on (y), chosen by `walletbot eval --faq --tune` with
-# `bot.measure.faq_fusion.calibrate`; linear between knots, flat outside them.
+# config.yml were chosen on (y), by `bot.measure.faq_fusion.calibrate` (`walletbot eval --faq`
+# prints the knots for the current data as `calibration`); linear between knots, flat outside them.
 Knots = tuple[tuple[float, ...], tuple[float, ...]]
 IDENTITY: Knots = ((-1.0, 1.0), (-1.0, 1.0))
 CALIBRATION: Knots = (

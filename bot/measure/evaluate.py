@@ -52,6 +52,9 @@ DEFAULT_EVAL_FILE = Path("..") / "shared" / "eval" / "real_questions_dev.tsv"
 OUT_OF_DOMAIN_FILE = Path("data") / "eval" / "out_of_domain.tsv"
 COLUMN_CATEGORY = "category"
 OOD_ACCEPTED_SHOWN = 15
+# How far the FAQ calibration in use may differ from the one today's data would choose before
+# `walletbot eval --faq` prints the new knots.
+CALIBRATION_TOLERANCE = 0.02
 
 CALIBRATION_BUCKETS = 10
 WORST_CONFUSIONS = 10
@@ -536,8 +539,30 @@ def evaluate_faq(settings: Settings, *, nlu: NLU | None = None, progress: Progre
     runtime = build_runtime(settings, nlu)
     report = score_faq(runtime.faq, settings.faq)
     report["fusion"] = faq_fusion.ablation(faq_fusion.collect_signals(runtime.faq), list(runtime.faq.weights))
+    report["calibration"] = faq_calibration(settings, runtime.faq)
     report["seconds"] = round(time.perf_counter() - started, 3)
     return report
+
+
+def faq_calibration(settings: Settings, index: FaqIndex) -> dict[str, Any]:
+    """The calibration knots `calibrate()` chooses for today's data (held-out alternates and the
+    out_of_scope examples of data/nlu), beside those in use (`bot.faq.index.CALIBRATION` and
+    `MARGIN_CALIBRATION`): keys score {in_use, chosen}, margin {in_use, chosen}, questions."""
+    from bot.measure import faq_fusion
+    from bot.nlu.normalize import normalize
+    from bot.nlu.training_data import load_training_data
+
+    data, _problems = load_training_data(settings.data_dir, settings.root)
+    others = [normalize(text) for text, intent in data.examples if intent == OUT_OF_SCOPE]
+    tops, leads = faq_fusion.top_confidences(index, others)
+    return {
+        "questions": len(tops),
+        "score": {"in_use": index.calibration, "chosen": faq_fusion.calibrate(tops)},
+        "margin": {
+            "in_use": index.margin_calibration,
+            "chosen": faq_fusion.calibrate(leads, faq_fusion.REFERENCE_MARGIN_QUANTILES, low=-1.0),
+        },
+    }
 
 
 # --------------------------------------------------------------------------- out of domain
@@ -780,6 +805,25 @@ def format_cv_report(report: dict[str, Any], intent_threshold: float) -> str:
     return "\n".join(lines)
 
 
+def _format_calibration(calibration: dict[str, Any] | None) -> str:
+    if not calibration:
+        return "Calibration: not measured"
+    lines = [f"Calibration onto the thresholds' scale ({calibration['questions']} questions; see bot/faq/index.py)"]
+    import numpy as np
+
+    grid = np.linspace(0, 1, 101)
+    for name, constant in (("score", "CALIBRATION"), ("margin", "MARGIN_CALIBRATION")):
+        part = calibration[name]
+        gap = float(np.abs(np.interp(grid, *part["in_use"]) - np.interp(grid, *part["chosen"])).max())
+        verdict = (
+            f"up to date (the maps differ by at most {gap:.3f})"
+            if gap <= CALIBRATION_TOLERANCE
+            else f"off by up to {gap:.3f}; today the data would choose {tuple(tuple(k) for k in part['chosen'])!r}"
+        )
+        lines.append(f"  {constant}: {verdict}")
+    return "\n".join(lines)
+
+
 def format_faq_report(report: dict[str, Any]) -> str:
     lines = [
         f"FAQ retrieval: {report['queries']} alternates of {report['entries']} entries, each held out of the index ({report['seconds']:.2f} s)",
@@ -808,6 +852,8 @@ def format_faq_report(report: dict[str, Any]) -> str:
                 for row in report.get("fusion") or []
             ],
         ),
+        "",
+        _format_calibration(report.get("calibration")),
         "",
         "Top-1 misses, most confident first",
     ]
