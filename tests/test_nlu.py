@@ -75,6 +75,7 @@ def test_intents(nlu: NLU, text: str, intents: set[str]):
         # Another organisation's customer service, named from a gazetteer of data/nlu: not ours.
         ("顺丰快递的客服电话是多少", "out_of_scope"),
         ("招行的人工客服怎么转", "out_of_scope"),
+        ("QQ钱包的客服电话多少", "out_of_scope"),  # 钱包 alone does not name this wallet
         # The wallet's own service, even when the message also names another app.
         ("你们在微信上有官方号吗", "contact_support"),
         ("你们的客服电话是多少", "contact_support"),
