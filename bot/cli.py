@@ -323,7 +323,9 @@ def _faq_index(settings: Settings) -> FaqIndex:
         raise ContentError(errors)
     terms = content.training.lookups.get("domain_terms", []) + content.training.lookups.get("payment_method", [])
     return FaqIndex(
-        content.faq, Tokenizer(content.training.synonyms, terms), synonyms=load_synonym_subset(settings.models_dir)
+        content.faq,
+        Tokenizer(content.training.synonyms, terms, content.training.gazetteers()),
+        synonyms=load_synonym_subset(settings.models_dir),
     )
 
 

@@ -222,3 +222,32 @@ def test_training_saves_the_synonym_subset(trained_models_dir: Path):
     from bot.faq.index import load_synonym_subset
 
     assert load_synonym_subset(trained_models_dir) is not None
+
+
+def test_faq_views_keep_what_the_synonym_rewrite_drops_and_the_words_inside_long_words():
+    tokenizer = Tokenizer({"登录密码": "密码"}, ["人工客服"])
+    assert tokenizer.chars("登录密码忘了") == list("密码忘了")
+    assert sorted(tokenizer.chars_with_variants("登录密码忘了")) == sorted("密码忘了登录")
+    assert {"人工", "客服", "人工客服"} <= set(tokenizer.search_words("找人工客服"))
+
+
+def test_the_answer_text_orders_entries_but_never_makes_a_direct_answer(tokenizer):
+    from bot.faq.index import indexed_texts
+
+    entries, _ = load_faq(PROJECT / "data", PROJECT)
+    index = FaqIndex(entries, tokenizer)
+    without = FaqIndex(entries, tokenizer, weights={**index.weights, "answer": 0.0})
+    reordered = 0
+    for query in indexed_texts(entries):  # each wording held out, as `walletbot eval --faq` does
+        hits = {h.entry.id: h for h in index.search(query, k=5, exclude_text=query)}
+        plain = {h.entry.id: h for h in without.search(query, k=5, exclude_text=query)}
+        # The score and lead a hit carries are those of the index without the answer signal…
+        for entry_id in hits.keys() & plain.keys():
+            assert hits[entry_id].score == pytest.approx(plain[entry_id].score)
+            assert hits[entry_id].margin == pytest.approx(plain[entry_id].margin)
+        # …so an entry the answer moved to the top has no lead, and is offered, not answered.
+        top = next(iter(hits))
+        if top != next(iter(plain)):
+            reordered += 1
+            assert hits[top].margin <= 0
+    assert reordered >= 10

@@ -52,6 +52,7 @@ FAQ_KEYS = {
     "per_topic",
     "misses",
     "fusion",
+    "calibration",
     "seconds",
 }
 
@@ -162,9 +163,10 @@ def test_eval_command_json_shape_is_stable(settings: Settings, fixture_file: Pat
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert set(report) == {"schema", "intent", "cross_validation", "faq", "replies"}
+    assert set(report) == {"schema", "intent", "cross_validation", "faq", "replies", "out_of_domain"}
     assert report["schema"] == "walletbot.eval/1"
     assert report["cross_validation"] is None and report["faq"] is None and report["replies"] is None
+    assert report["out_of_domain"] is None
     intent = report["intent"]
     assert set(intent) == INTENT_KEYS
     assert set(intent["in_scope"]) == {"rows", "correct", "accuracy", "confident_correct", "rejected"}
@@ -252,7 +254,7 @@ def test_without_file_or_default_the_command_says_what_to_give(
     monkeypatch.setattr(evaluate, "DEFAULT_EVAL_FILE", Path("no-such-folder") / "questions.tsv")
     result = CliRunner().invoke(eval_command, ["--config", str(CONFIG)], env=_env(settings))
     assert result.exit_code == 1
-    assert "does not exist: name a TSV file, or use --cv or --faq." in result.stderr
+    assert "does not exist: name a TSV file, or use --cv, --faq or --ood." in result.stderr
 
 
 # --------------------------------------------------------------------------- cross-validation

@@ -69,6 +69,37 @@ def test_intents(nlu: NLU, text: str, intents: set[str]):
     assert result["intent"] in intents, result["ranking"]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Another organisation's customer service, named from a gazetteer of data/nlu: not ours.
+        ("顺丰快递的客服电话是多少", "out_of_scope"),
+        ("招行的人工客服怎么转", "out_of_scope"),
+        ("QQ钱包的客服电话多少", "out_of_scope"),  # 钱包 alone does not name this wallet
+        # The wallet's own service, even when the message also names another app.
+        ("你们在微信上有官方号吗", "contact_support"),
+        ("你们的客服电话是多少", "contact_support"),
+        # Only the listed intents are rejected: paying or topping up from elsewhere stays in scope.
+        ("从招商银行卡往钱包充值充不进去", "topup_problem"),
+    ],
+)
+def test_gazetteers_reject_other_organisations_services(nlu: NLU, text: str, intent: str):
+    result = nlu.parse(text)
+    assert result["intent"] == intent, result["ranking"]
+
+
+def test_gazetteer_tokens_match_names_and_whole_numbers():
+    from bot.nlu.features import Tokenizer
+
+    tokenizer = Tokenizer({}, [], {"orgs": ["顺丰", "12345"]})
+    assert tokenizer.gazetteer_tokens("顺丰到哪了") == ["g:orgs"]
+    assert tokenizer.gazetteer_tokens("打12345投诉") == ["g:orgs"]
+    assert tokenizer.gazetteer_tokens("订单2023081512345没付上") == []  # inside an order number
+    assert "g:orgs" in tokenizer.tokens("顺丰到哪了")
+    assert tokenizer.built_from({}, [], {"orgs": ["12345", "顺丰"]})
+    assert not tokenizer.built_from({}, [])
+
+
 def test_parse_shape_and_entities_on_the_original_text(nlu: NLU):
     text = "昨天下午三点充的１００元，用的银行卡"
     result = nlu.parse(text)

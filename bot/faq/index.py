@@ -1,20 +1,29 @@
 """FAQ retrieval: several views of each entry's wordings, each scored in [0, 1], fused by
-weights tuned with cross-validation over entries (`walletbot eval --faq --tune`).
+weights tuned with cross-validation over entries (`walletbot eval --faq` prints the table).
 
 The signals, and why each is there (their contributions are measured in docs/accuracy.md):
 - `tfidf`: cosine over character pairs, words and pinyin, half the best single wording and half
   all wordings together (a close paraphrase, or words shared with several wordings);
-- `words`: BM25 over jieba words (domain dictionary, domain synonyms), an entry as one document;
+- `words`: BM25 over jieba words in search-engine mode (domain dictionary, domain synonyms; a
+  long word also gives the words inside it), an entry as one document;
 - `chars`: BM25 over single characters, for wordings jieba segments differently (怎么联系 /
-  联系方式) and words no wording has;
+  联系方式) and words no wording has; the characters a synonym rewrite drops are kept (登录密码
+  is rewritten 密码 for the classifier, but 登录 is what tells two password entries apart);
 - `synonyms`: BM25 over the synonym groups of 同义词词林 (联系 ~ 沟通, 电话 ~ 话机);
 - `intent`: how close the intent classifier's reading of the question is to its reading of the
   entry's wordings (a prior that keeps a refund question among refund entries);
+- `answer`: BM25 of the question against the entry's answer text (characters, and words at half
+  their weight), which says what the wordings do not (跟进 and 进度 are in the answer about a
+  refund that is not processed). It only orders the entries: the score a hit carries, on which
+  the bot decides to answer directly, is fused without it, so matching an answer's words never
+  makes the bot surer it understood the question;
 - `embedding` (only when `faq.embeddings_model` names a model): the best cosine between the
   question's sentence embedding and one of the entry's wordings; it takes `embeddings_weight` of
   the fused score, the signals above share the rest.
 Every signal is a score in [0, 1], so the fused score is too and one threshold means the same
-thing for every query. Building the index takes well under a second, which is why FAQ edits
+thing for every query. The confidence fused from the signals other than `answer` is then mapped
+through `CALIBRATION` (a monotone piecewise-linear map, see `bot.measure.faq_fusion.calibrate`)
+onto the scale the thresholds of config.yml were chosen on. Building the index takes well under a second, which is why FAQ edits
 never need the intent classifier to be retrained.
 """
 
@@ -89,17 +98,42 @@ class FaqHit:
 
 BEST_TEXT_WEIGHT = 0.5
 
-# Fusion weights, chosen by `walletbot eval --faq --tune` (grid search, 5-fold cross-validation
+# Fusion weights, chosen by `walletbot eval --faq` (grid search, 5-fold cross-validation
 # over entries: weights picked on the held-out alternates of four fifths of the entries, scored
 # on the rest). A signal that is unavailable (no intent model) gives its weight to the others.
 FUSION_WEIGHTS: Mapping[str, float] = {
     "tfidf": 0.0,  # still computed: it picks the best wording shown with a hit
     "words": 0.1,
-    "chars": 0.7,
+    "chars": 0.4,
     "synonyms": 0.1,
     "intent": 0.1,
+    "answer": 0.3,
 }
 SIGNALS = tuple(FUSION_WEIGHTS)
+# Signals that order the entries but stay out of the confidence a hit carries.
+RANKING_ONLY = frozenset({"answer"})
+# The answer signal's mix of its two views (characters carry more: answers are long, and their
+# words are often compounds a short question does not use).
+ANSWER_WORDS_SHARE = 1 / 3
+# The confidence fused from the other signals (x) mapped onto the scale the answer thresholds of
+# config.yml were chosen on (y), by `bot.measure.faq_fusion.calibrate` (`walletbot eval --faq`
+# prints the knots for the current data as `calibration`); linear between knots, flat outside them.
+Knots = tuple[tuple[float, ...], tuple[float, ...]]
+IDENTITY: Knots = ((-1.0, 1.0), (-1.0, 1.0))
+CALIBRATION: Knots = (
+    (0.0, 0.043, 0.2307, 0.2712, 0.3074, 0.3333, 0.3634, 0.3862, 0.4065, 0.4263, 0.4432,
+     0.4653, 0.4928, 0.5164, 0.5435, 0.5689, 0.5892, 0.6212, 0.6602, 0.7061, 0.748, 1.0),
+    (0.0, 0.1, 0.242, 0.2826, 0.3105, 0.3329, 0.3528, 0.3743, 0.3932, 0.4141, 0.429,
+     0.4522, 0.4787, 0.5074, 0.5382, 0.56, 0.5863, 0.6124, 0.6576, 0.7113, 0.7541, 1.0),
+)  # fmt: skip
+# The same for the lead over the runner-up (`FaqHit.margin`, compared with faq.answer_margin):
+# entries read through more views are closer to each other than they were.
+MARGIN_CALIBRATION: Knots = (
+    (-1.0, 0.0, 0.0018, 0.0151, 0.0303, 0.0457, 0.0584, 0.0714, 0.086, 0.1001, 0.1177, 0.1341,
+     0.1582, 0.1817, 0.2097, 0.246, 0.2926, 0.3611, 0.5844, 1.0),
+    (-1.0, 0.0, 0.0239, 0.0338, 0.0446, 0.0548, 0.0661, 0.0784, 0.0909, 0.1068, 0.1241, 0.1418,
+     0.1705, 0.1953, 0.2241, 0.2649, 0.307, 0.3683, 0.6197, 1.0),
+)  # fmt: skip
 EXACT_TIE_BREAK = 1e-3
 
 # Placeholders are brand facts, not words users type: they are removed before indexing.
@@ -124,6 +158,20 @@ def load_synonym_subset(models_dir: Path) -> SynonymGroups | None:
     return SynonymGroups.load_subset(models_dir / SYNONYMS_SUBDIR)
 
 
+def answer_text(entry: FaqEntry) -> str:
+    """Every brand's answer of an entry, normalised, placeholders removed (the answer signal's
+    document)."""
+    answer = entry.answer
+    texts = [answer] if isinstance(answer, str) else list(answer.values())
+    return " ".join(normalize(fill(text, _BLANKS)) for text in texts)
+
+
+def calibrated(fused: np.ndarray, knots: Knots = CALIBRATION) -> np.ndarray:
+    """The fused confidence mapped through the knots (x ascending, y ascending)."""
+    xs, ys = knots
+    return np.interp(fused, xs, ys)
+
+
 class FaqIndex:
     def __init__(
         self,
@@ -134,6 +182,8 @@ class FaqIndex:
         intent_ranker: IntentRanker | None = None,
         weights: Mapping[str, float] = FUSION_WEIGHTS,
         synonyms: SynonymGroups | None = None,
+        calibration: Knots = CALIBRATION,
+        margin_calibration: Knots = MARGIN_CALIBRATION,
     ) -> None:
         """`synonyms`: the thesaurus subset `walletbot train` saved (None: the whole thesaurus,
         which is also used when the subset does not cover the FAQ's words)."""
@@ -143,6 +193,8 @@ class FaqIndex:
         self.weight = embeddings_weight if embedder else 0.0
         self.intent_ranker = intent_ranker
         self.weights = dict(weights)
+        self.calibration = calibration
+        self.margin_calibration = margin_calibration
         self._owner: list[int] = []
         texts = indexed_texts(entries)
         for i, entry in enumerate(entries):
@@ -168,9 +220,16 @@ class FaqIndex:
             self._norm2 = np.asarray(text_vectors.multiply(text_vectors).sum(axis=1)).ravel()
         words = [self.tokenizer.words(t) for t in texts]
         self._bm25 = {
-            "words": EntryBm25(words, self._owner, len(entries)),
-            "chars": EntryBm25([self.tokenizer.chars(t) for t in texts], self._owner, len(entries)),
+            "words": EntryBm25([self.tokenizer.search_words(t) for t in texts], self._owner, len(entries)),
+            "chars": EntryBm25([self.tokenizer.chars_with_variants(t) for t in texts], self._owner, len(entries)),
         }
+        if self.weights.get("answer"):
+            answers = [answer_text(entry) for entry in entries]
+            numbers = list(range(len(entries)))
+            self._bm25["answer_chars"] = EntryBm25(
+                [self.tokenizer.chars_with_variants(a) for a in answers], numbers, len(entries)
+            )
+            self._bm25["answer_words"] = EntryBm25([self.tokenizer.words(a) for a in answers], numbers, len(entries))
         self._groups: SynonymGroups | None = None
         if self.weights.get("synonyms"):
             self._groups = groups_for((w for ws in words for w in ws), synonyms)
@@ -216,8 +275,13 @@ class FaqIndex:
             per_text[excluded] = 0.0
             found["embedding"] = np.zeros(len(self.entries))
             np.maximum.at(found["embedding"], self._owner_arr, per_text)
-        found["words"] = self._bm25["words"].scores(words, excluded)
-        found["chars"] = self._bm25["chars"].scores(self.tokenizer.chars(query), excluded)
+        found["words"] = self._bm25["words"].scores(self.tokenizer.search_words(query), excluded)
+        chars = self.tokenizer.chars_with_variants(query)
+        found["chars"] = self._bm25["chars"].scores(chars, excluded)
+        if "answer_chars" in self._bm25:
+            found["answer"] = (1 - ANSWER_WORDS_SHARE) * self._bm25["answer_chars"].scores(
+                chars
+            ) + ANSWER_WORDS_SHARE * self._bm25["answer_words"].scores(words)
         if self._groups is not None:
             found["synonyms"] = self._bm25["synonyms"].scores(self._groups.tokens(words), excluded)
         if self._intent_labels and self.intent_ranker is not None:
@@ -265,10 +329,17 @@ class FaqIndex:
         scores = BEST_TEXT_WEIGHT * np.clip(best_score, 0, 1) + (1 - BEST_TEXT_WEIGHT) * np.clip(centroid, 0, 1)
         return scores, best_text, lexical
 
-    def fuse(self, signals: Mapping[str, np.ndarray]) -> np.ndarray:
+    def fuse(self, signals: Mapping[str, np.ndarray], *, ranking: bool = True) -> np.ndarray:
         """The weighted mean of the available signals (weights renormalised over them); a sentence
-        embedding, when configured, takes `embeddings_weight` of it."""
-        lexical = {name: values for name, values in signals.items() if name != "embedding"}
+        embedding, when configured, takes `embeddings_weight` of it.
+
+        `ranking`: the score that orders the entries; False: the confidence, fused without the
+        ranking-only signals (`calibrated` maps it onto the scale of the answer thresholds)."""
+        lexical = {
+            name: values
+            for name, values in signals.items()
+            if name != "embedding" and (ranking or name not in RANKING_ONLY)
+        }
         total = sum(self.weights.get(name, 0.0) for name in lexical)
         fused = np.zeros(len(self.entries))
         for name, values in lexical.items():
@@ -290,12 +361,14 @@ class FaqIndex:
             return []
         signals, best_text, lexical, semantic = self.signals(query, exclude_text=exclude_text)
         scores = self.fuse(signals)
+        confidence = self.fuse(signals, ranking=False)
         exact = self._exact.get("".join(self.tokenizer.chars(query)), [])
         for text in exact:
             if self._texts[text] != exclude_text:
                 owner = self._owner_arr[text]
                 # Above every other entry; two entries sharing the wording keep their fused order.
                 scores[owner] = 1.0 + EXACT_TIE_BREAK * scores[owner]
+                confidence[owner] = 1.0 + EXACT_TIE_BREAK * confidence[owner]
                 best_text[owner] = text
         ranked: list[int] = []
         for owner in np.argsort(-scores, kind="stable"):
@@ -305,7 +378,16 @@ class FaqIndex:
                 continue
             ranked.append(int(owner))
         best = {owner: int(best_text[owner]) for owner in ranked[:k]}
-        following = {owner: float(scores[after]) for owner, after in zip(ranked, ranked[1:])}
+        # The lead over the best other entry by confidence (not by rank order): the answer
+        # signal may move an entry up, never widen its lead.
+        served = confidence if not brand else np.where([e.serves(brand) for e in self.entries], confidence, 0.0)
+        order = np.argsort(-served, kind="stable")[:2]
+        runner_up = {int(order[0]): float(served[order[1]]) if len(order) > 1 else 0.0}
+
+        def lead(owner: int) -> float:
+            raw = float(confidence[owner]) - runner_up.get(owner, float(served[order[0]]))
+            return float(calibrated(np.array([raw]), self.margin_calibration)[0])
+
         q_words = set(self.tokenizer.words(query))
         hits = []
         for owner, text_index in best.items():
@@ -315,12 +397,12 @@ class FaqIndex:
             hits.append(
                 FaqHit(
                     entry=self.entries[owner],
-                    score=float(min(1.0, scores[owner])),
+                    score=float(min(1.0, calibrated(confidence[owner : owner + 1], self.calibration)[0])),
                     lexical=float(lexical[text_index]),
                     semantic=None if semantic is None else float(semantic[text_index]),
                     matched=tuple(dict.fromkeys(matched)),
                     best_text=self._texts[text_index],
-                    margin=float(scores[owner]) - following.get(owner, 0.0),
+                    margin=lead(owner),
                     intent_agreement=float(signals["intent"][owner]) if "intent" in signals else None,
                 )
             )

@@ -82,6 +82,11 @@ def _emit_json(report: dict[str, Any]) -> None:
 )
 @click.option("--cv", is_flag=True, help="5-fold stratified cross-validation on data/nlu (trains 5 models)")
 @click.option("--faq", is_flag=True, help="FAQ retrieval: every alternate searched with itself held out of the index")
+@click.option(
+    "--ood",
+    is_flag=True,
+    help="out of domain: data/eval/out_of_domain.tsv, rejection by category (also part of a run without FILE or flags)",
+)
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="folds for --cv")
 @click.option(
     "--replies",
@@ -98,6 +103,7 @@ def eval_command(
     cv: bool,
     faq: bool,
     folds: int,
+    ood: bool,
     replies: bool,
     config_option: str | None,
 ) -> None:
@@ -105,8 +111,8 @@ def eval_command(
     calibration on a labelled TSV (columns intent, question, optional alt_intent).
 
     FILE defaults to ../shared/eval/real_questions_dev.tsv next to the project when none of --cv,
-    --faq, --replies is given; with them, FILE is evaluated only when named. The model is trained first
-    if it is missing or stale.
+    --faq, --ood, --replies is given (the out-of-domain set is then measured too); with them, FILE is
+    evaluated only when named. The model is trained first if it is missing or stale.
     """
 
     def body() -> None:
@@ -114,12 +120,13 @@ def eval_command(
 
         settings = _settings(ctx, config_option)
         path = file
-        if path is None and not (cv or faq or replies):
+        default_run = path is None and not (cv or faq or ood or replies)
+        if default_run:
             path = evaluate.default_eval_file(settings)
             if path is None:
                 raise MeasureError(
                     f"No evaluation file given, and the default '{(settings.root / evaluate.DEFAULT_EVAL_FILE).resolve()}' "
-                    "does not exist: name a TSV file, or use --cv or --faq."
+                    "does not exist: name a TSV file, or use --cv, --faq or --ood."
                 )
         if plot is not None:
             if path is None and not cv:
@@ -134,6 +141,7 @@ def eval_command(
             "cross_validation": None,
             "faq": None,
             "replies": None,
+            "out_of_domain": None,
         }
         if rows is not None and path is not None:
             report["intent"] = evaluate.evaluate_intents(settings, rows, source=str(path), nlu=nlu, progress=_progress)
@@ -141,6 +149,8 @@ def eval_command(
             report["cross_validation"] = evaluate.cross_validate_project(settings, folds=folds, progress=_progress)
         if faq:
             report["faq"] = evaluate.evaluate_faq(settings, nlu=nlu, progress=_progress)
+        if ood or (default_run and (settings.root / evaluate.OUT_OF_DOMAIN_FILE).is_file()):
+            report["out_of_domain"] = evaluate.evaluate_out_of_domain(settings, nlu=nlu, progress=_progress)
         if replies:
             from bot.measure import replies_eval
 
@@ -176,6 +186,8 @@ def eval_command(
             sections.append(evaluate.format_cv_report(report["cross_validation"], settings.nlu.intent_threshold))
         if report["faq"]:
             sections.append(evaluate.format_faq_report(report["faq"]))
+        if report["out_of_domain"]:
+            sections.append(evaluate.format_out_of_domain_report(report["out_of_domain"]))
         if report["replies"]:
             from bot.measure.replies_eval import format_replies_report
 

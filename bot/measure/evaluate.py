@@ -47,6 +47,14 @@ COLUMN_QUESTION = "question"
 COLUMN_ALT_INTENT = "alt_intent"
 # The shared development set, relative to the project folder (the folder of config.yml).
 DEFAULT_EVAL_FILE = Path("..") / "shared" / "eval" / "real_questions_dev.tsv"
+# Questions outside the wallet's domain (other products and organisations, other people's data,
+# general knowledge...), written by category, with a `category` column.
+OUT_OF_DOMAIN_FILE = Path("data") / "eval" / "out_of_domain.tsv"
+COLUMN_CATEGORY = "category"
+OOD_ACCEPTED_SHOWN = 15
+# How far the FAQ calibration in use may differ from the one today's data would choose before
+# `walletbot eval --faq` prints the new knots.
+CALIBRATION_TOLERANCE = 0.02
 
 CALIBRATION_BUCKETS = 10
 WORST_CONFUSIONS = 10
@@ -531,8 +539,118 @@ def evaluate_faq(settings: Settings, *, nlu: NLU | None = None, progress: Progre
     runtime = build_runtime(settings, nlu)
     report = score_faq(runtime.faq, settings.faq)
     report["fusion"] = faq_fusion.ablation(faq_fusion.collect_signals(runtime.faq), list(runtime.faq.weights))
+    report["calibration"] = faq_calibration(settings, runtime.faq)
     report["seconds"] = round(time.perf_counter() - started, 3)
     return report
+
+
+def faq_calibration(settings: Settings, index: FaqIndex) -> dict[str, Any]:
+    """The calibration knots `calibrate()` chooses for today's data (held-out alternates and the
+    out_of_scope examples of data/nlu), beside those in use (`bot.faq.index.CALIBRATION` and
+    `MARGIN_CALIBRATION`): keys score {in_use, chosen}, margin {in_use, chosen}, questions."""
+    from bot.measure import faq_fusion
+    from bot.nlu.normalize import normalize
+    from bot.nlu.training_data import load_training_data
+
+    data, _problems = load_training_data(settings.data_dir, settings.root)
+    others = [normalize(text) for text, intent in data.examples if intent == OUT_OF_SCOPE]
+    tops, leads = faq_fusion.top_confidences(index, others)
+    return {
+        "questions": len(tops),
+        "score": {"in_use": index.calibration, "chosen": faq_fusion.calibrate(tops)},
+        "margin": {
+            "in_use": index.margin_calibration,
+            "chosen": faq_fusion.calibrate(leads, faq_fusion.REFERENCE_MARGIN_QUANTILES, low=-1.0),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- out of domain
+
+
+def read_categories(path: Path) -> list[str]:
+    """The `category` column of a TSV read by `read_eval_file` (same rows, same order; "" when
+    the file has no such column)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = [h.strip() for h in next(reader, [])]
+        at = header.index(COLUMN_CATEGORY) if COLUMN_CATEGORY in header else None
+        return [
+            (record[at].strip() if at is not None and at < len(record) else "")
+            for record in reader
+            if any(value.strip() for value in record)
+        ]
+
+
+def evaluate_out_of_domain(
+    settings: Settings, *, path: Path | None = None, nlu: NLU | None = None, progress: Progress = _quiet
+) -> dict[str, Any]:
+    """How often questions outside the domain are rejected (predicted `out_of_scope` or below
+    `nlu.intent_threshold`: the bot says what it can help with, or clarifies) rather than acted
+    on as one of the wallet's intents.
+
+    Keys: file, rows, rejected, rejection_rate, acted_on (share read as an in-scope intent at or
+    above the threshold), per_category [{category, rows, rejected, rejection_rate}], accepted
+    [{question, category, intent, confidence}] (the most confident failures first).
+
+    Raises:
+        MeasureError: the file is missing or malformed, or a row is labelled in scope.
+    """
+    path = path or settings.root / OUT_OF_DOMAIN_FILE
+    rows = read_eval_file(path)
+    inside = [row for row in rows if row.in_scope]
+    if inside:
+        raise MeasureError(
+            f"{path}:{inside[0].line}: every row of an out-of-domain file is labelled out_of_scope; found '{inside[0].intent}'."
+        )
+    categories = read_categories(path)
+    nlu = nlu or load_nlu(settings, progress)
+    started = time.perf_counter()
+    predictions = predict(nlu, [row.question for row in rows])
+    threshold = settings.nlu.intent_threshold
+    rejected = [p.intent == OUT_OF_SCOPE or p.confidence < threshold for p in predictions]
+    by_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for category, was_rejected in zip(categories, rejected):
+        by_category[category][0] += 1
+        by_category[category][1] += was_rejected
+    accepted: list[dict[str, Any]] = [
+        {"question": row.question, "category": category, "intent": p.intent, "confidence": round(p.confidence, 4)}
+        for row, category, p, was_rejected in zip(rows, categories, predictions, rejected)
+        if not was_rejected
+    ]
+    accepted.sort(key=lambda item: -float(item["confidence"]))
+    return {
+        "file": str(path.relative_to(settings.root) if path.is_relative_to(settings.root) else path),
+        "rows": len(rows),
+        "rejected": sum(rejected),
+        "rejection_rate": _ratio(sum(rejected), len(rows)),
+        "acted_on": _ratio(len(rows) - sum(rejected), len(rows)),
+        "per_category": [
+            {"category": name, "rows": n, "rejected": r, "rejection_rate": _ratio(r, n)}
+            for name, (n, r) in sorted(by_category.items())
+        ],
+        "accepted": accepted[:OOD_ACCEPTED_SHOWN],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def format_out_of_domain_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"Out of domain: {report['file']} ({report['rows']} questions about other products, organisations, people and topics)",
+        f"  rejected or clarified    {_pct(report['rejection_rate'])}  ({report['rejected']}/{report['rows']}; out_of_scope or below the threshold)",
+        "",
+        text_table(
+            ["category", "rows", "rejected"],
+            [[c["category"] or "-", c["rows"], _pct(c["rejection_rate"])] for c in report["per_category"]],
+        ),
+        "",
+        "Acted on as an in-scope intent, most confident first",
+    ]
+    if not report["accepted"]:
+        lines.append("  none")
+    for item in report["accepted"]:
+        lines.append(f"  {item['confidence']:.2f}  {item['intent']:<20} [{item['category']}] {item['question']}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- output
@@ -687,6 +805,25 @@ def format_cv_report(report: dict[str, Any], intent_threshold: float) -> str:
     return "\n".join(lines)
 
 
+def _format_calibration(calibration: dict[str, Any] | None) -> str:
+    if not calibration:
+        return "Calibration: not measured"
+    lines = [f"Calibration onto the thresholds' scale ({calibration['questions']} questions; see bot/faq/index.py)"]
+    import numpy as np
+
+    grid = np.linspace(0, 1, 101)
+    for name, constant in (("score", "CALIBRATION"), ("margin", "MARGIN_CALIBRATION")):
+        part = calibration[name]
+        gap = float(np.abs(np.interp(grid, *part["in_use"]) - np.interp(grid, *part["chosen"])).max())
+        verdict = (
+            f"up to date (the maps differ by at most {gap:.3f})"
+            if gap <= CALIBRATION_TOLERANCE
+            else f"off by up to {gap:.3f}; today the data would choose {tuple(tuple(k) for k in part['chosen'])!r}"
+        )
+        lines.append(f"  {constant}: {verdict}")
+    return "\n".join(lines)
+
+
 def format_faq_report(report: dict[str, Any]) -> str:
     lines = [
         f"FAQ retrieval: {report['queries']} alternates of {report['entries']} entries, each held out of the index ({report['seconds']:.2f} s)",
@@ -715,6 +852,8 @@ def format_faq_report(report: dict[str, Any]) -> str:
                 for row in report.get("fusion") or []
             ],
         ),
+        "",
+        _format_calibration(report.get("calibration")),
         "",
         "Top-1 misses, most confident first",
     ]

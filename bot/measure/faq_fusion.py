@@ -57,6 +57,67 @@ def collect_signals(index: FaqIndex) -> Signals:
     return Signals({name: np.vstack(values) for name, values in rows.items()}, np.array(target))
 
 
+# The top score of the index before the `answer` signal (fusion of 2026-12-02: words .1, chars .7,
+# synonyms .1, intent .1) on the held-out alternates of data/faq and the out_of_scope examples of
+# data/nlu (687 questions), at 0, 5, ..., 100 %: the scale config.yml's answer thresholds were
+# chosen on. `calibrate` maps today's confidence onto it, so a threshold keeps answering the same
+# share of such questions directly.
+REFERENCE_QUANTILES = (
+    0.1, 0.242, 0.2826, 0.3105, 0.3329, 0.3528, 0.3743, 0.3932, 0.4141, 0.429, 0.4522,
+    0.4787, 0.5074, 0.5382, 0.56, 0.5863, 0.6124, 0.6576, 0.7113, 0.7541, 1.0,
+)  # fmt: skip
+# The same questions' lead of the top entry over the next (`FaqHit.margin`).
+REFERENCE_MARGIN_QUANTILES = (
+    0.0, 0.0044, 0.0093, 0.0162, 0.0239, 0.0338, 0.0446, 0.0548, 0.0661, 0.0784, 0.0909,
+    0.1068, 0.1241, 0.1418, 0.1705, 0.1953, 0.2241, 0.2649, 0.307, 0.3683, 0.6197,
+)  # fmt: skip
+
+
+def top_confidences(index: FaqIndex, others: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The uncalibrated confidence of the top hit, and its lead over the next entry, for every
+    alternate (held out of the index) and every other question (normalised texts, e.g. the
+    out_of_scope examples of data/nlu)."""
+    from bot.faq.index import _BLANKS, IDENTITY
+    from bot.nlu.normalize import normalize
+    from bot.text import fill
+
+    queries: list[tuple[str, str | None]] = [
+        (q, q) for e in index.entries for a in e.alternates if (q := normalize(fill(a, _BLANKS)))
+    ]
+    queries += [(q, None) for q in others if q]
+    kept = index.calibration, index.margin_calibration
+    index.calibration = index.margin_calibration = IDENTITY
+    try:
+        tops, leads = [], []
+        for query, held_out in queries:
+            hits = index.search(query, k=1, exclude_text=held_out)
+            tops.append(hits[0].score if hits else 0.0)
+            leads.append(min(1.0, hits[0].margin) if hits else 0.0)
+    finally:
+        index.calibration, index.margin_calibration = kept
+    return np.array(tops), np.array(leads)
+
+
+def calibrate(
+    raw: np.ndarray, reference: Sequence[float] = REFERENCE_QUANTILES, *, low: float = 0.0
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Knots (x, y) of the monotone piecewise-linear map that sends the quantiles of `raw` onto
+    the reference quantiles (taken at the same evenly spaced levels), for
+    `bot.faq.index.CALIBRATION` (and, with the margin references and low=-1,
+    `MARGIN_CALIBRATION`). Knots whose x or y does not increase are dropped; the ends are
+    pinned at (low, low) and (1, 1), and (0, 0) lies on the map: a lead that is not one (the
+    ranking-only `answer` signal put the entry first, not its confidence) stays not one."""
+    levels = np.linspace(0, 1, len(reference))
+    xs = np.quantile(np.clip(raw, low, 1), levels)
+    pairs = [(low, low)] + ([(0.0, 0.0)] if low < 0 else [])
+    for x, y in zip(xs, reference):
+        x, y = round(float(x), 4), round(float(y), 4)
+        if max(pairs[-1][0], 0.0) < x < 1.0 and y > pairs[-1][1]:
+            pairs.append((x, y))
+    pairs.append((1.0, 1.0))
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
 def rank_metrics(fused: np.ndarray, target: np.ndarray) -> tuple[float, float, float]:
     """(top-1, top-3, MRR@10); a tie with the right entry counts against it."""
     if not len(target):

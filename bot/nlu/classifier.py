@@ -21,12 +21,13 @@ import numpy as np
 
 from bot.errors import ModelError, ModelNotTrained
 from bot.nlu.features import TfidfVectorizer, Tokenizer
-from bot.nlu.training_data import TrainingData
+from bot.nlu.training_data import OWN_REFERENCES, TrainingData
 
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
 WEIGHTS_FILE = "weights.npz"
 DEFAULT_C = 24.0
+OUT_OF_SCOPE = "out_of_scope"
 
 
 @dataclass(slots=True)
@@ -75,6 +76,11 @@ class IntentClassifier:
         self.intercept = intercept.astype(np.float32)
         self.temperature = temperature
         self.meta = meta
+        # g:<gazetteer> feature -> intents a message with that feature is read out_of_scope for.
+        self._rejects = {
+            f"g:{name}": frozenset(intents) for name, intents in meta.get("gazetteer_rejects", {}).items() if intents
+        }
+        self._own = tuple(meta.get("own_references", []))
 
     @classmethod
     def train(
@@ -94,7 +100,8 @@ class IntentClassifier:
         from bot.nlu.normalize import normalize
 
         domain_terms = data.lookups.get("domain_terms", []) + data.lookups.get("payment_method", [])
-        tokenizer = Tokenizer(data.synonyms, domain_terms)
+        gazetteers = data.gazetteers()
+        tokenizer = Tokenizer(data.synonyms, domain_terms, gazetteers)
         texts = [normalize(t) for t, _ in data.examples]
         labels = sorted({intent for _, intent in data.examples})
         if len(labels) < 2:
@@ -136,6 +143,9 @@ class IntentClassifier:
             "labels": labels,
             "synonyms": data.synonyms,
             "domain_terms": domain_terms,
+            "gazetteers": gazetteers,
+            "gazetteer_rejects": data.gazetteer_rejects(),
+            "own_references": sorted({normalize(w) for w in data.lookups.get(OWN_REFERENCES, []) if w}),
             "methods": data.payment_methods(),
             "temperature": temperature,
         }
@@ -154,7 +164,25 @@ class IntentClassifier:
         logits = weights @ self.coef_t[indices] + self.intercept
         probs = _softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
         order = np.argsort(-probs)
-        return [(self.labels[i], float(probs[i])) for i in order]
+        ranking = [(self.labels[i], float(probs[i])) for i in order]
+        if self._rejects and OUT_OF_SCOPE in self.labels:
+            ranking = self._reject_named(text, ranking)
+        return ranking
+
+    def _reject_named(self, text: str, ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """When the text names something of a gazetteer whose rejected intents include the best
+        one, out_of_scope takes its place (and its probability: the model was that sure the
+        message asks for, say, a customer-service number; it is another organisation's)."""
+        best = ranking[0][0]
+        if not any(best in self._rejects.get(f, ()) for f in self.tokenizer.gazetteer_tokens(text)):
+            return ranking
+        if any(word in text for word in self._own):  # 你们在微信上有官方号吗: the wallet's own
+            return ranking
+        at = next(i for i, (intent, _) in enumerate(ranking) if intent == OUT_OF_SCOPE)
+        ranking = list(ranking)
+        (top, p_top), (oos, p_oos) = ranking[0], ranking[at]
+        ranking[0], ranking[at] = (oos, p_top), (top, p_oos)
+        return ranking
 
     def save(self, folder: Path) -> None:
         """Write meta.json and weights.npz atomically (a reader never sees half a model)."""
@@ -188,8 +216,9 @@ class IntentClassifier:
         if meta.get("format") != FORMAT_VERSION:
             raise ModelNotTrained(f"The model in '{folder}' has an old format: run `walletbot train`.")
         vocabulary = meta.pop("vocabulary")
-        if tokenizer is None or not tokenizer.built_from(meta["synonyms"], meta["domain_terms"]):
-            tokenizer = Tokenizer(meta["synonyms"], meta["domain_terms"])
+        gazetteers = meta.get("gazetteers", {})
+        if tokenizer is None or not tokenizer.built_from(meta["synonyms"], meta["domain_terms"], gazetteers):
+            tokenizer = Tokenizer(meta["synonyms"], meta["domain_terms"], gazetteers)
         vectorizer = TfidfVectorizer(vocabulary, idf)
         return cls(tokenizer, vectorizer, meta["labels"], coef_t.T, intercept, meta["temperature"], meta)
 

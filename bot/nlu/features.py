@@ -4,7 +4,10 @@ Three views of each message, because each catches what the others miss:
 - character unigrams and bigrams: robust to segmentation mistakes and unseen words;
 - jieba words (with the domain dictionary from `lookup: domain_terms`): whole-word meaning;
 - toneless pinyin of the words and of character bigrams: homophone typos (冲值 for 充值,
-  体现 for 提现) map to the same feature as the correct spelling.
+  体现 for 提现) map to the same feature as the correct spelling;
+- gazetteers (`lookup: gazetteer_<name>` in data/nlu): one feature `g:<name>` when the text names
+  any of the table's organisations or services, so what the examples teach about one bank's or
+  one app's customer service carries over to every other name in the table.
 Domain synonyms from the training data are rewritten to their canonical form first.
 """
 
@@ -72,6 +75,14 @@ def _new_jieba() -> jieba.Tokenizer:
     return tokenizer
 
 
+def _whole(term: str) -> str:
+    """A gazetteer term as a pattern: a term of digits or Latin letters only matches as a whole
+    token (12345 is not found inside an order number), a Chinese one anywhere."""
+    if re.fullmatch(r"[0-9a-z]+", term):
+        return rf"(?<![0-9a-z]){re.escape(term)}(?![0-9a-z])"
+    return re.escape(term)
+
+
 class SynonymRewriter:
     """Replace synonym variants by their canonical word, longest variant first."""
 
@@ -89,23 +100,42 @@ class SynonymRewriter:
 class Tokenizer:
     """Feature tokens for one normalised text (see the module docstring)."""
 
-    def __init__(self, synonyms: dict[str, str], domain_terms: list[str]) -> None:
-        self._source = (dict(synonyms), sorted(set(domain_terms)))
+    def __init__(
+        self, synonyms: dict[str, str], domain_terms: list[str], gazetteers: dict[str, list[str]] | None = None
+    ) -> None:
+        gazetteers = {name: sorted(set(terms)) for name, terms in (gazetteers or {}).items()}
+        self._source = (dict(synonyms), sorted(set(domain_terms)), gazetteers)
+        # Matched on the normalised text before the synonym rewrite (names are not rewritten).
+        self._gazetteers = [
+            (f"g:{name}", re.compile("|".join(_whole(t) for t in sorted(terms, key=len, reverse=True))))
+            for name, terms in sorted(gazetteers.items())
+            if terms
+        ]
         self.rewrite = SynonymRewriter(synonyms)
         # jieba logs its dictionary loading at INFO; keep the CLI output clean. Set here, when a
         # tokenizer is made, not at import: importing a module changes no logging.
         jieba.setLogLevel(logging.WARNING)
         self._jieba = _new_jieba()
         # Canonical synonym targets and domain terms are whole words for segmentation.
-        for word in set(domain_terms) | set(synonyms.values()):
+        names = {t for terms in gazetteers.values() for t in terms}
+        for word in set(domain_terms) | set(synonyms.values()) | names:
             if len(word) > 1:
                 self._jieba.add_word(word, freq=20000)
         self._cache: dict[str, list[str]] = {}
         self._word_cache: dict[str, list[str]] = {}
+        self._search_cache: dict[str, list[str]] = {}
 
-    def built_from(self, synonyms: dict[str, str], domain_terms: list[str]) -> bool:
-        """Whether this tokenizer segments as one built from these synonyms and terms would."""
-        return self._source == (dict(synonyms), sorted(set(domain_terms)))
+    def built_from(
+        self, synonyms: dict[str, str], domain_terms: list[str], gazetteers: dict[str, list[str]] | None = None
+    ) -> bool:
+        """Whether this tokenizer gives the tokens one built from these synonyms, terms and
+        gazetteers would."""
+        tables = {name: sorted(set(terms)) for name, terms in (gazetteers or {}).items()}
+        return self._source == (dict(synonyms), sorted(set(domain_terms)), tables)
+
+    def gazetteer_tokens(self, text: str) -> list[str]:
+        """`g:<name>` for every gazetteer the normalised text names something of."""
+        return [feature for feature, pattern in self._gazetteers if pattern.search(text)]
 
     def words(self, text: str) -> list[str]:
         """jieba words of the rewritten text, without punctuation; numbers become '<num>'.
@@ -126,10 +156,38 @@ class Tokenizer:
         self._word_cache[text] = found
         return found
 
+    def search_words(self, text: str) -> list[str]:
+        """jieba's search-engine segmentation of the rewritten text: every word, and also the
+        dictionary words inside a long one (人工客服 gives 人工, 客服 and 人工客服), so a question
+        that says 客服 meets a wording that says 人工客服. Numbers become '<num>'; cached."""
+        cached = self._search_cache.get(text)
+        if cached is not None:
+            return cached
+        found = [
+            "<num>" if _DIGITS.fullmatch(w) else w
+            for w in self._jieba.lcut_for_search(self.rewrite(text), HMM=True)
+            if w.strip() and w not in _PUNCT
+        ]
+        if len(self._search_cache) > 50_000:
+            self._search_cache.clear()
+        self._search_cache[text] = found
+        return found
+
     def chars(self, text: str) -> list[str]:
         """Characters of the rewritten text, without punctuation or spaces; digits become '0'."""
         rewritten = _DIGITS.sub("0", self.rewrite(text))
         return [c for c in rewritten if c not in _PUNCT and not c.isspace()]
+
+    def chars_with_variants(self, text: str) -> list[str]:
+        """`chars`, plus the characters of the original text that the synonym rewrite dropped.
+
+        The rewrite merges a variant into a broader word (登录密码 -> 密码), which helps the
+        intent classifier, but between two FAQ entries the dropped part (登录 against 支付) is
+        what tells them apart; typos (冲值) still meet their correct spelling through `chars`."""
+        rewritten = self.chars(text)
+        original = [c for c in _DIGITS.sub("0", text) if c not in _PUNCT and not c.isspace()]
+        dropped = Counter(original) - Counter(rewritten)
+        return rewritten + list(dropped.elements())
 
     def tokens(self, text: str) -> list[str]:
         cached = self._cache.get(text)
@@ -145,6 +203,7 @@ class Tokenizer:
         han_chars = [c for c in chars if _HAN.match(c)]
         syllables = [_pinyin(c) for c in han_chars]
         out += [f"pb:{a}_{b}" for a, b in zip(syllables, syllables[1:])]
+        out += self.gazetteer_tokens(text)
         if len(self._cache) > 50_000:  # bounded: a long-running server sees endless new texts
             self._cache.clear()
         self._cache[text] = out

@@ -48,6 +48,16 @@ INTENTS: tuple[str, ...] = (
     "out_of_scope",
 )
 MIN_EXAMPLES = 10
+# Lookup tables named gazetteer_<name> list names of other organisations, products or services;
+# a text that mentions one gets the feature `g:<name>` (see bot.nlu.features.Tokenizer).
+GAZETTEER_PREFIX = "gazetteer_"
+# A lookup gazetteer_<name>_rejects lists intents that a message naming something of the
+# gazetteer cannot have: the classifier reads it as out_of_scope instead (the customer service
+# of another organisation is not this wallet's, however the message asks for it).
+REJECTS_SUFFIX = "_rejects"
+# Words by which a message names this wallet itself (你们, the brands): such a message asks
+# about the wallet's own service, and no gazetteer rejection applies to it.
+OWN_REFERENCES = "own_references"
 
 # [100元](amount) or [100元]{"entity": "amount"} -> the visible text
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]*)\)|\[([^\]]+)\]\{[^}]*\}")
@@ -62,6 +72,23 @@ class TrainingData:
 
     def intents(self) -> list[str]:
         return sorted({intent for _, intent in self.examples})
+
+    def gazetteers(self) -> dict[str, list[str]]:
+        """Name -> terms of every `gazetteer_<name>` lookup table."""
+        return {
+            name.removeprefix(GAZETTEER_PREFIX): list(terms)
+            for name, terms in sorted(self.lookups.items())
+            if name.startswith(GAZETTEER_PREFIX) and not name.endswith(REJECTS_SUFFIX)
+        }
+
+    def gazetteer_rejects(self) -> dict[str, list[str]]:
+        """Gazetteer name -> the intents a message naming one of its terms is not (see
+        REJECTS_SUFFIX)."""
+        return {
+            name.removeprefix(GAZETTEER_PREFIX).removesuffix(REJECTS_SUFFIX): list(intents)
+            for name, intents in sorted(self.lookups.items())
+            if name.startswith(GAZETTEER_PREFIX) and name.endswith(REJECTS_SUFFIX)
+        }
 
     def payment_methods(self) -> dict[str, str]:
         """Surface form -> canonical payment method, from the lookup and the synonyms."""
