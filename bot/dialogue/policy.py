@@ -239,7 +239,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             and not (state.get("collecting") and self._carries_detail(turn, text))
         ):
             return self._handoff(state, turn, text)
-        if confident and intent in self.content.flows and self._person_asked_beside(text):
+        if confident and intent in self.content.flows and self._person_asked_beside(text, nlu):
             return self._handoff(state, turn, text)  # 提现失败 转人工: the person, for this problem
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
