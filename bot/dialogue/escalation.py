@@ -66,7 +66,12 @@ class Escalation(Collecting):
             return False
         for clause in clauses:
             intent, confidence = self.rank_intents(normalize(clause))[0]
-            if intent == "human_handoff" and confidence >= HANDOFF_OVER_MOOD and not self._outburst(clause, 0.0):
+            if (
+                intent == "human_handoff"
+                and confidence >= HANDOFF_OVER_MOOD
+                and not self._outburst(clause, 0.0)
+                and not self._is_question(clause, normalize(clause))  # 转人工有用吗: a doubt, not a request
+            ):
                 return True
         return False
 

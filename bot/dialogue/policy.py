@@ -239,8 +239,8 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             and not (state.get("collecting") and self._carries_detail(turn, text))
         ):
             return self._handoff(state, turn, text)
-        if confident and intent in self.content.flows and self._person_asked_beside(text, nlu):
-            return self._handoff(state, turn, text)  # 提现失败 转人工: the person, for this problem
+        if intent != "human_handoff" and self._person_asked_beside(text, nlu):
+            return self._handoff(state, turn, text)  # 提现失败 转人工 / 改了 还是不放心 转人工
         if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
             return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
@@ -259,8 +259,8 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             return self._step_reply(
                 state, turn, paused, paused.steps[step_id], text, norm, bare, intent, confident, nlu
             )
-        if confident and intent == "restart":
-            return self._restart(state, turn)
+        if confident and intent == "restart" and not (state.get("step") and self._sure_answer(text)):
+            return self._restart(state, turn)  # not 重新登录也一样, an answer to the step
         if state.get("collecting"):
             return self._collect_answer(state, turn, text, skip=self._skips_detail(text, bare), nlu=nlu)
 

@@ -86,6 +86,11 @@ class Understanding:
         """继续 / 接着来 / 继续吧, and not 不继续 / 不用继续 (any no word in it)."""
         return self._has_word(bare, self._resume_words) and not self._says_no(bare)
 
+    def _sure_answer(self, text: str) -> bool:
+        """The reply surely reports how a check went (solved, fine, still failing, a cause)."""
+        kind, confidence = self.read_reply(text)[0]
+        return kind in ANSWER_KINDS and confidence >= SURE_ANSWER
+
     def _is_question(self, text: str, norm: str) -> bool:
         """The message asks something (`answers.question` words: 在哪, 多少, 吗…)."""
         return any(word in text or word in norm for word in self._question_words)
