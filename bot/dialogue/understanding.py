@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # The pauses of a message (as a character class): where it breaks into clauses (有病吧，说了网络没问题).
 PAUSES = r"，,。；;！!？?\s"
 CLAUSE_BREAK = re.compile(f"[{PAUSES}]+")
+# 什么…都 / 哪里…也: an indefinite ("any"), not a question.
+INDEFINITE = re.compile(r"(?:什么|啥|哪里|哪儿|哪)[^，,。；;！!？?\s都也]{0,4}[都也]")
 # A reply kind this probable is an answer even when the NLU also hears an FAQ question in it.
 SURE_ANSWER = 0.6
 # An outburst that mentions support (什么垃圾客服 能不能快点) is a mood, not a request for a
@@ -92,8 +94,12 @@ class Understanding:
         return kind in ANSWER_KINDS and confidence >= SURE_ANSWER
 
     def _is_question(self, text: str, norm: str) -> bool:
-        """The message asks something (`answers.question` words: 在哪, 多少, 吗…)."""
-        return any(word in text or word in norm for word in self._question_words)
+        """The message asks something (`answers.question` words: 在哪, 多少, 吗…). A question
+        word followed closely by 都/也 says "any" (什么原因都没写, 哪里都找不到): no question."""
+        plain = INDEFINITE.sub("", norm)
+        return any(word in plain for word in self._question_words) or (
+            plain == norm and any(word in text for word in self._question_words)
+        )
 
     def _answers_a_step(self, text: str, norm: str) -> bool:
         """The reply surely reads as a step's answer (余额也够, 网络是好的), not a question, and
