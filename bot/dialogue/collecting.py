@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from bot.faq.knowledge import FaqEntry
 
 CONTACT_ENTITIES = ("phone", "email", "contact")
+# How far an FAQ entry must lead the next to answer a question asked inside a checklist.
+ASKED_LEAD = 0.15
 
 
 class Collecting(Understanding):
@@ -339,17 +341,23 @@ class Collecting(Understanding):
             turn.raw_text if turn.raw_text is not None else text
         )
 
-    def _faq_answering(self, turn: Turn, text: str, norm: str) -> FaqEntry | None:
+    def _faq_answering(self, turn: Turn, text: str, norm: str, *, asked: bool = False) -> FaqEntry | None:
         """The FAQ entry that answers the message, read whole or by its question clause alone:
-        in 对了 顺便问一下 退款一般是退到哪里 the lead-in words dilute the match."""
+        in 对了 顺便问一下 退款一般是退到哪里 the lead-in words dilute the match.
+
+        `asked`: the user asked it in the middle of a checklist (是不是要更新app): an entry that
+        clearly leads from the suggestion level answers it, as the question is surely one."""
         candidates = [norm]
         clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
         if len(clauses) > 1:
             asking = [c for c in clauses if self._is_question(c, normalize(c))]
             candidates += [normalize(c) for c in asking[-1:]]
+        faq = self.settings.faq
         for candidate in candidates:
             hits = self.faq.search(candidate, brand=turn.brand_key, k=1)
-            if hits and self.settings.faq.answers(hits[0]):
+            if hits and faq.answers(hits[0]):
+                return hits[0].entry
+            if asked and hits and hits[0].score >= faq.suggest_threshold and hits[0].margin >= ASKED_LEAD:
                 return hits[0].entry
         return None
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogue.answers import (
+    MOODS,
     MOVE_CONFIDENCE,
     MOVES,
     NOT_ANSWERS,
@@ -124,21 +125,21 @@ class StepReplies(Checklist):
             # 双重验证在哪开 / 公共wifi付钱安全吗: a question of its own, answered from the FAQ;
             # the step stays resumable.
             return self._digress(state, turn, flow, step, norm, intent, confident)
-        if reading.kind == "cannot" and self._is_question(text, norm):
-            # 交易记录在哪看: how to do the check, not a report that it cannot be done; the FAQ's
-            # best entry answers it when it scores as a direct answer would (a lead is not needed:
-            # the step says what is being looked for).
-            hits = self.faq.search(norm, brand=turn.brand_key, k=1)
-            if hits and hits[0].score >= self.settings.faq.answer_threshold:
-                return self._answer_aside(state, turn, flow, step, hits[0].entry)
+        mood = reading.kind in MOODS and reading.confidence >= MOVE_CONFIDENCE  # 搞什么啊: no question
+        if reading.kind not in ("solved", "fine", "failing") and not mood and self._is_question(text, norm):
+            # 交易记录在哪看 / 是不是要更新app: how to do the check or what might cause it, not a
+            # report; the FAQ's best entry answers it when it scores as a direct answer would (a
+            # lead is not needed: the step says what is being looked for).
+            if (entry := self._faq_answering(turn, text, norm, asked=True)) is not None:
+                return self._answer_at_step(state, turn, flow, step, entry)
         option = reading.option or reading.leaning
         if option is not None:
             return self._choose(state, turn, flow, step, option, text)
         if reading.move == "other" and confident and intent == flow.name:
             if self._is_question(text, norm):
                 # 被刷的钱能全额赔吗: answered from the FAQ if it can be, else said to be unknown.
-                if (entry := self._faq_answering(turn, text, norm)) is not None:
-                    return self._answer_aside(state, turn, flow, step, entry)
+                if (entry := self._faq_answering(turn, text, norm, asked=True)) is not None:
+                    return self._answer_at_step(state, turn, flow, step, entry)
                 turn.say("question_unknown")
             # More about the same problem (先说充值吧 while the top-up checklist waits): go on.
             return self._step_buttons(turn, step, "step_continue")
@@ -250,6 +251,15 @@ class StepReplies(Checklist):
         if entry is not None:
             return self._answer_aside(state, turn, flow, step, entry)
         self._not_understood(state, turn, flow, step)
+
+    def _answer_at_step(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, entry: FaqEntry) -> None:
+        """A question asked at a step: a checklist's own summary (限额是多少 in the limits
+        checklist) is said and the step goes on; any other entry is an aside."""
+        if not entry.summarises_a_checklist:
+            return self._answer_aside(state, turn, flow, step, entry)
+        turn.result.outcome = Outcome.ANSWERED
+        turn.add(turn.render(entry.answer))
+        self._step_buttons(turn, step, "step_continue")
 
     def _answer_aside(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, entry: FaqEntry) -> None:
         """An FAQ answer in the middle of a checklist: the step stays resumable."""
