@@ -417,7 +417,7 @@ class Collecting(Understanding):
             state["complaint"] = state.get("complaint") or kind == "complaint"
             turn.say(kind)
         else:
-            entry = self._faq_answering(turn, text, norm)
+            entry = self._faq_answering(turn, text, norm, asked=self._is_question(text, norm))
             if (
                 entry is None
                 and intent_confidence >= self.settings.nlu.intent_threshold
