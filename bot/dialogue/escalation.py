@@ -36,6 +36,7 @@ class Escalation(Collecting):
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
     _progress_words: set[str]
     rank_intents: IntentRanker | None
+    _person_words: set[str]
 
     def _problems_said(self, text: str | None) -> list[Flow]:
         """The checklists that clauses of the message report on their own, most urgent first:
@@ -57,9 +58,10 @@ class Escalation(Collecting):
     def _person_asked_beside(self, text: str, nlu: ParseResult | None) -> bool:
         """A clause of the message surely asks for a person (Upay账户被冻结了 赶紧给我转人工),
         while the whole message reads as the problem. Clauses are read only when the whole
-        message gives a person some share (PERSON_HINT_SHARE)."""
+        message gives a person some share (PERSON_HINT_SHARE) or names one (`answers.person`)."""
         share = next((r["confidence"] for r in (nlu["ranking"] if nlu else []) if r["intent"] == "human_handoff"), 0.0)
-        if self.rank_intents is None or share < PERSON_HINT_SHARE:
+        named = any(word in normalize(text) for word in self._person_words)
+        if self.rank_intents is None or (share < PERSON_HINT_SHARE and not named):
             return False
         clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
         if len(clauses) < 2:

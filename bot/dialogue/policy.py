@@ -83,6 +83,8 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._question_words = tuple(answers.get("question", []))
         self._progress_words = {normalize(w) for w in answers.get("progress", [])}
         self._another_words = {normalize(w) for w in answers.get("another", [])}
+        self._person_words = {normalize(w) for w in answers.get("person", [])}
+        self._hypothesis_words = {normalize(w) for w in answers.get("hypothesis", [])}
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}

@@ -66,6 +66,7 @@ class StepReplies(Checklist):
     _faq_intents: frozenset[str]
     rank_intents: IntentRanker | None
     _negated: re.Pattern[str] | None
+    _hypothesis_words: set[str]
 
     if TYPE_CHECKING:
 
@@ -119,14 +120,24 @@ class StepReplies(Checklist):
                 current = next((r["confidence"] for r in nlu["ranking"] if r["intent"] == flow.name), 0.0)
                 if current < CURRENT_PROBLEM_SHARE:
                     return self._start_flow(state, turn, intent, switching=True, opening=text)
-        sure_answer = reading.kind in ("solved", "fine", "failing", "cause") and reading.confidence >= SURE_ANSWER
+        # Surely an answer, of whichever kind (重启过手机了 一样: half "cause", a third "failing"),
+        # or one kind surely even in a question's words.
+        answer_share = sum(share for kind, share in ranking if kind in ("solved", "fine", "failing", "cause"))
+        sure_answer = (
+            reading.kind in ("solved", "fine", "failing", "cause") and reading.confidence >= SURE_ANSWER
+        ) or (answer_share >= SURE_ANSWER and not self._is_question(text, norm))
         mood_or_move = reading.kind in MOVES and reading.confidence >= MOVE_CONFIDENCE  # 垃圾客服 能不能快点
         if confident and intent in self._faq_intents and not sure_answer and not mood_or_move:
             # 双重验证在哪开 / 公共wifi付钱安全吗: a question of its own, answered from the FAQ;
             # the step stays resumable.
             return self._digress(state, turn, flow, step, norm, intent, confident)
         mood = reading.kind in MOODS and reading.confidence >= MOVE_CONFIDENCE  # 搞什么啊: no question
-        if reading.kind not in ("solved", "fine", "failing") and not mood and self._is_question(text, norm):
+        hypothesis = any(word in norm for word in self._hypothesis_words)  # 会不会是限额的问题
+        if (
+            (reading.kind not in ("solved", "fine", "failing") or hypothesis)
+            and not mood
+            and self._is_question(text, norm)
+        ):
             # 交易记录在哪看 / 是不是要更新app: how to do the check or what might cause it, not a
             # report; the FAQ's best entry answers it when it scores as a direct answer would (a
             # lead is not needed: the step says what is being looked for).
