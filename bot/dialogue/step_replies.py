@@ -26,7 +26,7 @@ from bot.dialogue.checklist import Checklist
 from bot.dialogue.routing import SMALL_TALK
 from bot.dialogue.state import higher
 from bot.dialogue.turn import PAYLOAD_HUMAN, PUNCT, Outcome, Turn
-from bot.dialogue.understanding import PAUSES, SURE_ANSWER
+from bot.dialogue.understanding import CLAUSE_BREAK, PAUSES, SURE_ANSWER
 from bot.flows.model import ANSWER_KINDS, Flow, Step
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
@@ -42,6 +42,8 @@ CURRENT_PROBLEM_SHARE = 0.05
 # A cause that is a more urgent problem (一笔付款不是我付的 in the balance checklist) needs less:
 # missing it leaves a theft in a normal checklist.
 URGENT_CAUSE_CONFIDENCE = 0.6
+# A last clause read as "solved" this surely ends a reply that otherwise reads as a cause.
+SURE_OUTCOME = 0.9
 # At a step, small talk with this much frustration or complaint in it is taken as a mood.
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
@@ -96,6 +98,9 @@ class StepReplies(Checklist):
             text, norm = rest, normalize(rest)
             bare = PUNCT.sub("", norm)
         reading = self.read_step_reply(step, text)
+        if reading.kind == "cause" and not reading.named and (outcome := self._outcome_clause(text)) is not None:
+            # 原来是渠道在维护 刚才又充了一次 到账了: the cause, then how it ended; the ending answers.
+            reading = self.read_step_reply(step, outcome)
         if reading.kind == "title" and reading.option is not None:
             return self._choose(state, turn, flow, step, reading.option, text)
         ranking = list(reading.ranking)
@@ -187,6 +192,14 @@ class StepReplies(Checklist):
         self._trail(turn, state, flow, step, "", answer=text.strip())
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
+
+    def _outcome_clause(self, text: str) -> str | None:
+        """The last clause of a longer reply when it surely says the problem is solved."""
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) < 2 or self._is_question(clauses[-1], normalize(clauses[-1])):
+            return None
+        kind, confidence = self.read_reply(clauses[-1])[0]
+        return clauses[-1] if kind == "solved" and confidence >= SURE_OUTCOME else None
 
     def read_step_reply(self, step: Step, text: str) -> Reading:
         """How a typed reply reads at `step` (kind "title": it is an option's whole title)."""
