@@ -29,6 +29,8 @@ _DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
 # for a request for a person (the lowest seen in such messages is about twice this; 7 % of the
 # bench messages are above it).
 PERSON_HINT_SHARE = 0.002
+# A clause read this surely names the problem of a message that is unsure as a whole.
+SURE_CLAUSE = 0.9
 
 
 class Escalation(Collecting):
@@ -54,6 +56,18 @@ class Escalation(Collecting):
             if flow is not None and confidence >= self.settings.nlu.intent_threshold and flow not in flows:
                 flows.append(flow)
         return sorted(flows, key=lambda f: -PRIORITIES.index(f.priority) if f.priority in PRIORITIES else 0)
+
+    def _surest_clause_flow(self, text: str, nlu: ParseResult | None) -> Flow | None:
+        """When the whole message hesitates between checklists (K豆充不进钱 一直转圈然后说失败),
+        the one a clause names surely, if the whole message ranks it among its first three."""
+        if self.rank_intents is None or nlu is None:
+            return None
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) < 2:
+            return None
+        intent, confidence = max((self.rank_intents(normalize(c))[0] for c in clauses), key=lambda r: r[1])
+        top = [r["intent"] for r in nlu["ranking"][:3]]
+        return self.content.flows.get(intent) if confidence >= SURE_CLAUSE and intent in top else None
 
     def _person_asked_beside(self, text: str, nlu: ParseResult | None) -> bool:
         """A clause of the message surely asks for a person (Upay账户被冻结了 赶紧给我转人工),

@@ -50,6 +50,8 @@ class Routing(Understanding):
 
         def _answer_faq(self, state: dict[str, Any], turn: Turn, entry_id: str) -> None: ...
 
+        def _surest_clause_flow(self, text: str, nlu: ParseResult | None) -> Flow | None: ...
+
     def _route(
         self,
         state: dict[str, Any],
@@ -62,6 +64,8 @@ class Routing(Understanding):
     ) -> None:
         """No flow is active: start a flow, answer from the FAQ, chat, or clarify."""
         confident = confidence >= self.settings.nlu.intent_threshold
+        if not confident and text and (sure := self._surest_clause_flow(text, nlu)) is not None:
+            intent, confidence, confident = sure.name, self.settings.nlu.intent_threshold, True
         state["awaiting_feedback"] = None
         reply, reply_confidence = self.read_reply(text)[0] if text else ("other", 0.0)
         if confident and intent in self.content.flows and self._outside_flow(self.content.flows[intent], norm):
