@@ -239,13 +239,16 @@ class TfidfVectorizer:
 
     def vector(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """One document as (feature indices, L2-normalised weights): the fast path for one message."""
-        counts = Counter(i for i in map(self.vocabulary.get, tokens) if i is not None)
+        # Counted in C (no generator); unknown tokens count under None, dropped after. The
+        # features keep the order of their first occurrence, as the weights' sums depend on it.
+        counts = Counter(map(self.vocabulary.get, tokens))
+        counts.pop(None, None)
         if not counts:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         indices = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         weights = (1.0 + np.log(tf)) * self.idf[indices]
-        norm = float(np.linalg.norm(weights))
+        norm = float(np.sqrt(weights.dot(weights)))  # np.linalg.norm's own formula, without its checks
         return indices, (weights / norm if norm else weights)
 
     def transform(self, documents: list[list[str]]) -> sparse.csr_matrix:
