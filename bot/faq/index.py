@@ -182,6 +182,8 @@ class _Reading:
     scores: np.ndarray  # ranking score per entry, an exact wording's entry above every other
     confidence: np.ndarray  # confidence per entry (without the ranking-only signals)
     order: list[int]  # entries by descending score (stable)
+    score_list: list[float]  # `scores` as Python floats (compared one by one)
+    calibrated: list[float]  # the confidence on the thresholds' scale, at most 1, per entry
     words: frozenset[str]  # the query's words
 
 
@@ -230,7 +232,7 @@ class FaqIndex:
         self._with_texts = np.unique(self._owner_arr)  # entries that have wordings (all, in practice)
         self._starts = np.searchsorted(self._owner_arr, self._with_texts)
         self._segment = np.searchsorted(self._with_texts, self._owner_arr)  # wording -> its segment
-        self._positions = np.arange(len(texts))
+        self._positions = np.arange(len(texts), dtype=np.int64)
         token_lists = [self._tokens(t) for t in texts]
         self.vectorizer = TfidfVectorizer.fit(token_lists) if texts else TfidfVectorizer({}, np.zeros(0))
         self._matrix = self.vectorizer.transform(token_lists).T.tocsr() if texts else None  # features x texts
@@ -278,7 +280,7 @@ class FaqIndex:
         for number, text in enumerate(texts):
             self._exact.setdefault("".join(self.tokenizer.chars(text)), []).append(number)
         self.by_id = {entry.id: entry for entry in entries}
-        self._brand_masks: dict[str, np.ndarray] = {}
+        self._brand_masks: dict[str, list[bool]] = {}
         self._read = lru_cache(maxsize=QUERIES_REMEMBERED)(self._reading)
 
     def forget(self) -> None:
@@ -363,12 +365,18 @@ class FaqIndex:
         # Best wording per entry: its highest score, the last such wording on a tie.
         top = np.maximum.reduceat(per_text, self._starts)
         at_top = np.where(per_text == top[self._segment], self._positions, -1)
-        best_text = np.full(len(self.entries), -1, dtype=np.int64)
-        best_text[self._with_texts] = np.maximum.reduceat(at_top, self._starts)
-        best_score = np.full(len(self.entries), -1.0, dtype=per_text.dtype)
-        best_score[self._with_texts] = top
+        if len(self._with_texts) == len(self.entries):  # every entry has wordings
+            best_text, best_score = np.maximum.reduceat(at_top, self._starts), top
+        else:
+            best_text = np.full(len(self.entries), -1, dtype=np.int64)
+            best_text[self._with_texts] = np.maximum.reduceat(at_top, self._starts)
+            best_score = np.full(len(self.entries), -1.0, dtype=per_text.dtype)
+            best_score[self._with_texts] = top
         centroid = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
-        scores = BEST_TEXT_WEIGHT * np.clip(best_score, 0, 1) + (1 - BEST_TEXT_WEIGHT) * np.clip(centroid, 0, 1)
+        # np.minimum(np.maximum(...)) is np.clip without its Python wrapper.
+        scores = BEST_TEXT_WEIGHT * np.minimum(np.maximum(best_score, 0), 1) + (1 - BEST_TEXT_WEIGHT) * np.minimum(
+            np.maximum(centroid, 0), 1
+        )
         return scores, best_text, lexical
 
     def fuse(self, signals: Mapping[str, np.ndarray], *, ranking: bool = True) -> np.ndarray:
@@ -402,7 +410,7 @@ class FaqIndex:
         if self._matrix is None or not query:
             return []
         reading = self._read(query) if exclude_text is None else self._reading(query, exclude_text)
-        scores, confidence = reading.scores, reading.confidence
+        scores, confidence = reading.score_list, reading.confidence
         serves = self._serves(brand)
         ranked: list[int] = []
         for owner in reading.order:
@@ -411,39 +419,43 @@ class FaqIndex:
             if serves is not None and not serves[owner]:
                 continue
             ranked.append(owner)
+        ranked = ranked[:k]
+        if not ranked:
+            return []
         # The lead over the best other entry by confidence (not by rank order): the answer
         # signal may move an entry up, never widen its lead.
         served = confidence if serves is None else np.where(serves, confidence, 0.0)
         order = np.argsort(-served, kind="stable")[:2]
         runner_up = {int(order[0]): float(served[order[1]]) if len(order) > 1 else 0.0}
         first = float(served[order[0]])
+        leads = [float(confidence[owner]) - runner_up.get(owner, first) for owner in ranked]
+        margins = np.interp(leads, *self.margin_calibration).tolist()
 
         hits = []
-        for owner in ranked[:k]:
+        for owner, margin in zip(ranked, margins, strict=True):
             text_index = int(reading.best_text[owner])
             matched = tuple(w for w in self._text_words[text_index] if w in reading.words and len(w.strip()) > 0)
-            lead = float(confidence[owner]) - runner_up.get(owner, first)
             hits.append(
                 FaqHit(
                     entry=self.entries[owner],
-                    score=float(min(1.0, np.interp(confidence[owner], *self.calibration))),
+                    score=reading.calibrated[owner],
                     lexical=float(reading.lexical[text_index]),
                     semantic=None if reading.semantic is None else float(reading.semantic[text_index]),
                     matched=tuple(dict.fromkeys(matched)),
                     best_text=self._texts[text_index],
-                    margin=float(np.interp(lead, *self.margin_calibration)),
+                    margin=margin,
                     intent_agreement=float(reading.signals["intent"][owner]) if "intent" in reading.signals else None,
                 )
             )
         return hits
 
-    def _serves(self, brand: str | None) -> np.ndarray | None:
+    def _serves(self, brand: str | None) -> list[bool] | None:
         """Which entries this brand sees (None: every entry, no brand given)."""
         if not brand:
             return None
         mask = self._brand_masks.get(brand)
         if mask is None:
-            mask = _read_only(np.array([entry.serves(brand) for entry in self.entries], dtype=bool))
+            mask = [entry.serves(brand) for entry in self.entries]
             if len(self._brand_masks) < 64:  # brands are few; a caller's typo is not kept
                 self._brand_masks[brand] = mask
         return mask
@@ -471,5 +483,7 @@ class FaqIndex:
             scores=_read_only(scores),
             confidence=_read_only(confidence),
             order=np.argsort(-scores, kind="stable").tolist(),
+            score_list=scores.tolist(),
+            calibrated=np.minimum(1.0, np.interp(confidence, *self.calibration)).tolist(),
             words=frozenset(self.tokenizer.words(query)),
         )

@@ -85,6 +85,10 @@ class IntentClassifier:
             f"g:{name}": frozenset(intents) for name, intents in meta.get("gazetteer_rejects", {}).items() if intents
         }
         self._own = tuple(meta.get("own_references", []))
+        # The intents some gazetteer rejects: a best intent outside them needs no gazetteer match.
+        self._rejectable = (
+            frozenset().union(*self._rejects.values()) if self._rejects and OUT_OF_SCOPE in labels else frozenset()
+        )
         # One message is ranked several times (the parse, the FAQ intent prior, the dialogue's
         # readings of it and of its clauses): each normalised text is ranked once. The cache is
         # this model's (a retrained model is a new object), bounded, and lru_cache is thread-safe.
@@ -178,10 +182,13 @@ class IntentClassifier:
     def _rank(self, text: str) -> tuple[tuple[str, float], ...]:
         indices, weights = self.vectorizer.vector(self.tokenizer.tokens(text))
         logits = weights @ self.coef_t[indices] + self.intercept
-        probs = _softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
+        # _softmax for one row, without the axis handling (the same operations, the same result).
+        shifted = np.asarray(logits, dtype=np.float64) / self.temperature
+        exp = np.exp(shifted - shifted.max())
+        probs = exp / exp.sum()
         order = np.argsort(-probs)
         ranking = list(zip(map(self.labels.__getitem__, order.tolist()), probs[order].tolist(), strict=True))
-        if self._rejects and OUT_OF_SCOPE in self.labels:
+        if ranking[0][0] in self._rejectable:
             ranking = self._reject_named(text, ranking)
         return tuple(ranking)
 

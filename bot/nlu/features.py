@@ -28,6 +28,8 @@ from scipy import sparse
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
+# Texts whose jieba segmentation a tokenizer keeps (a few hundred bytes each).
+SEGMENTATIONS_REMEMBERED = 1024
 _PUNCT = set(" ,.!?;:'\"()[]{}<>，。！？；：、“”‘’（）【】《》…~～-_/\\|@#$%^&*+=")
 
 
@@ -124,6 +126,18 @@ class Tokenizer:
         self._cache: dict[str, list[str]] = {}
         self._word_cache: dict[str, list[str]] = {}
         self._search_cache: dict[str, list[str]] = {}
+        # jieba's segmentation of the rewritten text, shared by `words` and `search_words` (one
+        # message is asked for both, one after the other).
+        self._segmented = lru_cache(maxsize=SEGMENTATIONS_REMEMBERED)(self._segment)
+
+    def _segment(self, text: str) -> tuple[str, ...]:
+        return tuple(self._jieba.cut(self.rewrite(text), HMM=True))
+
+    def forget(self) -> None:
+        """Drop every remembered text (benchmarks measure a text not seen before)."""
+        for cache in (self._cache, self._word_cache, self._search_cache):
+            cache.clear()
+        self._segmented.cache_clear()
 
     def built_from(
         self, synonyms: dict[str, str], domain_terms: list[str], gazetteers: dict[str, list[str]] | None = None
@@ -145,12 +159,7 @@ class Tokenizer:
         cached = self._word_cache.get(text)
         if cached is not None:
             return cached
-        rewritten = self.rewrite(text)
-        found = [
-            "<num>" if _DIGITS.fullmatch(w) else w
-            for w in self._jieba.lcut(rewritten, HMM=True)
-            if w.strip() and w not in _PUNCT
-        ]
+        found = ["<num>" if _DIGITS.fullmatch(w) else w for w in self._segmented(text) if w.strip() and w not in _PUNCT]
         if len(self._word_cache) > 50_000:  # bounded, as the token cache
             self._word_cache.clear()
         self._word_cache[text] = found
@@ -163,11 +172,18 @@ class Tokenizer:
         cached = self._search_cache.get(text)
         if cached is not None:
             return cached
-        found = [
-            "<num>" if _DIGITS.fullmatch(w) else w
-            for w in self._jieba.lcut_for_search(self.rewrite(text), HMM=True)
-            if w.strip() and w not in _PUNCT
-        ]
+        # jieba's cut_for_search, on the segmentation `words` made: each word is preceded by
+        # the dictionary's 2- and then 3-character words inside it (the same list, one cut less).
+        freq = self._jieba.FREQ
+        searched: list[str] = []
+        for word in self._segmented(text):
+            size = len(word)
+            if size > 2:
+                searched += [gram for gram in (word[i : i + 2] for i in range(size - 1)) if freq.get(gram)]
+                if size > 3:
+                    searched += [gram for gram in (word[i : i + 3] for i in range(size - 2)) if freq.get(gram)]
+            searched.append(word)
+        found = ["<num>" if _DIGITS.fullmatch(w) else w for w in searched if w.strip() and w not in _PUNCT]
         if len(self._search_cache) > 50_000:
             self._search_cache.clear()
         self._search_cache[text] = found
