@@ -247,6 +247,7 @@ class FaqIndex:
                 row = text_vectors.getrow(i)
                 sums[owner, row.indices] += row.data
             self._sum_norms = np.linalg.norm(sums, axis=1).astype(np.float64)
+            self._sum_norms_positive = self._sum_norms > 0
             self._dot_with_sum = np.asarray(text_vectors @ sums.T)[np.arange(len(texts)), self._owner_arr]
             self._norm2 = np.asarray(text_vectors.multiply(text_vectors).sum(axis=1)).ravel()
         words = [self.tokenizer.words(t) for t in texts]
@@ -281,6 +282,7 @@ class FaqIndex:
             self._exact.setdefault("".join(self.tokenizer.chars(text)), []).append(number)
         self.by_id = {entry.id: entry for entry in entries}
         self._brand_masks: dict[str, list[bool]] = {}
+        self._factors: dict[tuple[tuple[str, ...], bool], list[tuple[str, float]]] = {}
         self._read = lru_cache(maxsize=QUERIES_REMEMBERED)(self._reading)
 
     def forget(self) -> None:
@@ -301,12 +303,19 @@ class FaqIndex:
         per wording, embedding cosine per wording or None). `exclude_text` hides every indexed
         text equal to it, in every signal (used to hold an alternate out when testing it).
         """
+        return self._signals(query, exclude_text, tfidf_scores=True)
+
+    def _signals(
+        self, query: str, exclude_text: str | None, *, tfidf_scores: bool
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray | None]:
+        """`signals`; without `tfidf_scores`, the `tfidf` signal is left out (its entry scores
+        are not computed: the best wording per entry and the score per wording are)."""
         excluded = (
             np.flatnonzero(self._texts_arr == exclude_text) if exclude_text is not None else np.zeros(0, dtype=np.int64)
         )
-        tfidf, best_text, lexical = self._tfidf(query, excluded)
+        tfidf, best_text, lexical = self._tfidf(query, excluded, scored=tfidf_scores)
         words = self.tokenizer.words(query)
-        found = {"tfidf": tfidf}
+        found = {} if tfidf is None else {"tfidf": tfidf}
         semantic = None
         if self._doc_vectors is not None and self.embedder is not None:
             semantic = self._doc_vectors @ self.embedder.encode([query])[0]
@@ -340,10 +349,15 @@ class FaqIndex:
         norms = entry_norms * (np.linalg.norm(q) or 1.0)
         return np.clip(np.divide(profiles @ q, norms, out=np.zeros(len(profiles)), where=norms > 0), 0, 1)
 
-    def _tfidf(self, query: str, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _tfidf(
+        self, query: str, excluded: np.ndarray, *, scored: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """An entry scores half its best single text and half the query's cosine with the sum of
         all its texts: the best text rewards a close paraphrase, the sum rewards a query that
-        shares words with several of the entry's wordings."""
+        shares words with several of the entry's wordings.
+
+        Returns (score per entry, or None when not `scored`; best wording per entry; score per
+        wording)."""
         # The whole token list: the character tokens `_tokens` leaves out are not in this
         # vocabulary, so the vector is the same, without filtering the list.
         indices, weights = self.vectorizer.vector(self.tokenizer.tokens(query))
@@ -352,16 +366,18 @@ class FaqIndex:
         else:
             lexical = np.zeros(len(self._texts), dtype=np.float32)
         per_text = lexical
-        sums = np.bincount(self._owner_arr, weights=per_text, minlength=len(self.entries))
-        norms = self._sum_norms
+        sums = np.bincount(self._owner_arr, weights=per_text, minlength=len(self.entries)) if scored else None
+        norms, positive = self._sum_norms, self._sum_norms_positive
         if len(excluded):
             norms = norms.copy()
             per_text = per_text.copy()
             for x in excluded:
                 owner = self._owner_arr[x]
-                sums[owner] -= per_text[x]
+                if sums is not None:
+                    sums[owner] -= per_text[x]
                 norms[owner] = np.sqrt(max(norms[owner] ** 2 - 2 * self._dot_with_sum[x] + self._norm2[x], 1e-12))
                 per_text[x] = -1.0
+            positive = norms > 0
         # Best wording per entry: its highest score, the last such wording on a tie.
         top = np.maximum.reduceat(per_text, self._starts)
         at_top = np.where(per_text == top[self._segment], self._positions, -1)
@@ -372,7 +388,9 @@ class FaqIndex:
             best_text[self._with_texts] = np.maximum.reduceat(at_top, self._starts)
             best_score = np.full(len(self.entries), -1.0, dtype=per_text.dtype)
             best_score[self._with_texts] = top
-        centroid = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+        if sums is None:
+            return None, best_text, lexical
+        centroid = np.divide(sums, norms, out=np.zeros_like(sums), where=positive)
         # np.minimum(np.maximum(...)) is np.clip without its Python wrapper.
         scores = BEST_TEXT_WEIGHT * np.minimum(np.maximum(best_score, 0), 1) + (1 - BEST_TEXT_WEIGHT) * np.minimum(
             np.maximum(centroid, 0), 1
@@ -385,17 +403,16 @@ class FaqIndex:
 
         `ranking`: the score that orders the entries; False: the confidence, fused without the
         ranking-only signals (`calibrated` maps it onto the scale of the answer thresholds)."""
-        lexical = {
-            name: values
-            for name, values in signals.items()
-            if name != "embedding" and (ranking or name not in RANKING_ONLY)
-        }
-        total = sum(self.weights.get(name, 0.0) for name in lexical)
+        key = (tuple(signals), ranking)
+        factors = self._factors.get(key)
+        if factors is None:  # the weights are fixed when the index is built
+            lexical = [name for name in signals if name != "embedding" and (ranking or name not in RANKING_ONLY)]
+            total = sum(self.weights.get(name, 0.0) for name in lexical)
+            factors = [(name, self.weights[name] / total) for name in lexical if self.weights.get(name, 0.0)]
+            self._factors[key] = factors
         fused = np.zeros(len(self.entries))
-        for name, values in lexical.items():
-            weight = self.weights.get(name, 0.0)
-            if weight:
-                fused += (weight / total) * values
+        for name, factor in factors:
+            fused += factor * signals[name]
         if "embedding" in signals:
             fused = (1 - self.weight) * fused + self.weight * signals["embedding"]
         return fused
@@ -463,7 +480,10 @@ class FaqIndex:
     def _reading(self, query: str, exclude_text: str | None = None) -> _Reading:
         """The signals of a normalised query and their fusions (remembered by `_read` when no
         text is excluded)."""
-        signals, best_text, lexical, semantic = self.signals(query, exclude_text=exclude_text)
+        # The tfidf signal's entry scores only when they are weighed (they are not, today).
+        signals, best_text, lexical, semantic = self._signals(
+            query, exclude_text, tfidf_scores=bool(self.weights.get("tfidf"))
+        )
         scores = self.fuse(signals)
         confidence = self.fuse(signals, ranking=False)
         for text in self._exact.get("".join(self.tokenizer.chars(query)), []):

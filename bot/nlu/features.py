@@ -191,8 +191,7 @@ class Tokenizer:
 
     def chars(self, text: str) -> list[str]:
         """Characters of the rewritten text, without punctuation or spaces; digits become '0'."""
-        rewritten = _DIGITS.sub("0", self.rewrite(text))
-        return [c for c in rewritten if c not in _PUNCT and not c.isspace()]
+        return _chars_of(self.rewrite(text))
 
     def chars_with_variants(self, text: str) -> list[str]:
         """`chars`, plus the characters of the original text that the synonym rewrite dropped.
@@ -200,9 +199,11 @@ class Tokenizer:
         The rewrite merges a variant into a broader word (登录密码 -> 密码), which helps the
         intent classifier, but between two FAQ entries the dropped part (登录 against 支付) is
         what tells them apart; typos (冲值) still meet their correct spelling through `chars`."""
-        rewritten = self.chars(text)
-        original = [c for c in _DIGITS.sub("0", text) if c not in _PUNCT and not c.isspace()]
-        dropped = Counter(original) - Counter(rewritten)
+        rewritten_text = self.rewrite(text)
+        rewritten = _chars_of(rewritten_text)
+        if rewritten_text == text:  # most texts: nothing rewritten, nothing dropped
+            return rewritten
+        dropped = Counter(_chars_of(text)) - Counter(rewritten)
         return rewritten + list(dropped.elements())
 
     def tokens(self, text: str) -> list[str]:
@@ -216,7 +217,7 @@ class Tokenizer:
         out += [f"w:{w}" for w in words]
         han_words = [w for w in words if _HAN.search(w)]
         out += [f"p:{_pinyin(w)}" for w in han_words]
-        han_chars = [c for c in chars if _HAN.match(c)]
+        han_chars = [c for c in chars if "\u4e00" <= c <= "\u9fff"]  # _HAN.match for one character
         syllables = [_pinyin(c) for c in han_chars]
         out += [f"pb:{a}_{b}" for a, b in zip(syllables, syllables[1:])]
         out += self.gazetteer_tokens(text)
@@ -224,6 +225,11 @@ class Tokenizer:
             self._cache.clear()
         self._cache[text] = out
         return out
+
+
+def _chars_of(text: str) -> list[str]:
+    """Characters of a text, without punctuation or spaces; digits become '0'."""
+    return [c for c in _DIGITS.sub("0", text) if c not in _PUNCT and not c.isspace()]
 
 
 @lru_cache(maxsize=100_000)
