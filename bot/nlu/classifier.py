@@ -167,8 +167,8 @@ class IntentClassifier:
 
     def knows(self, text: str) -> bool:
         """Whether the normalised text has any feature the model was trained on."""
-        indices, _ = self.vectorizer.vector(self.tokenizer.tokens(text))
-        return len(indices) > 0
+        # Any token in the vocabulary: what a non-empty feature vector means, without weighing it.
+        return not self.vectorizer.vocabulary.keys().isdisjoint(self.tokenizer.tokens(text))
 
     def rank(self, text: str) -> list[tuple[str, float]]:
         """(intent, probability) pairs, best first, for one normalised text (a new list each
