@@ -231,6 +231,50 @@ def test_faq_views_keep_what_the_synonym_rewrite_drops_and_the_words_inside_long
     assert {"人工", "客服", "人工客服"} <= set(tokenizer.search_words("找人工客服"))
 
 
+def test_search_words_are_jiebas_search_mode_segmentation():
+    # `search_words` expands the segmentation `words` made as jieba's cut_for_search does.
+    import jieba
+
+    from bot.nlu.features import _DIGITS, _PUNCT
+
+    tokenizer = Tokenizer({"登录密码": "密码"}, ["人工客服", "支付宝账户"])
+    plain = jieba.Tokenizer()
+    plain.FREQ, plain.total, plain.initialized = tokenizer._jieba.FREQ, tokenizer._jieba.total, True
+    for text in [
+        "找人工客服",
+        "登录密码忘了怎么办",
+        "中华人民共和国银行卡充值 100 元",
+        "支付宝账户被冻结了",
+        "hello 钱包",
+    ]:
+        tokenizer.words(text)  # the segmentation is remembered for search_words
+        expected = [
+            "<num>" if _DIGITS.fullmatch(w) else w
+            for w in plain.lcut_for_search(tokenizer.rewrite(text))
+            if w.strip() and w not in _PUNCT
+        ]
+        assert tokenizer.search_words(text) == expected, text
+
+
+def test_a_remembered_query_searches_as_a_fresh_index_does():
+    entries, tokenizer = _shipped_index_parts()
+    index, fresh = FaqIndex(entries, tokenizer), FaqIndex(entries, tokenizer)
+    queries = SUBSET_QUERIES + [normalize(entry.alternates[0]) for entry in entries[:10]]
+    for query in queries:
+        index.search(query)  # remembered, for no brand and k=3
+    for query in queries:
+        for brand, k in [(None, 3), ("kdou", 1), ("upay", 5), (None, 5)]:
+            hits = index.search(query, brand=brand, k=k)
+            assert hits == fresh.search(query, brand=brand, k=k), (query, brand, k)
+            fresh.forget()
+            hits.clear()  # a caller's list is its own
+        assert index.search(query) == fresh.search(query)
+    signals, best_text, *_ = index.signals(queries[0])
+    signals["chars"][:] = 0  # signals() returns arrays of the caller's own
+    best_text[:] = -1
+    assert index.search(queries[0]) == fresh.search(queries[0])
+
+
 def test_the_answer_text_orders_entries_but_never_makes_a_direct_answer(tokenizer):
     from bot.faq.index import indexed_texts
 

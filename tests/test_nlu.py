@@ -100,6 +100,20 @@ def test_gazetteer_tokens_match_names_and_whole_numbers():
     assert not tokenizer.built_from({}, [])
 
 
+def test_a_remembered_ranking_is_the_computed_one_and_the_callers_own(nlu: NLU):
+    classifier = nlu.classifier
+    texts = [normalize(t) for t in ["忘记密码了怎么办", "提现一直没到账", "顺丰客服电话多少", "你好"]]
+    first = [classifier.rank(t) for t in texts]
+    for text, ranking in zip(texts, first, strict=True):
+        assert classifier.rank(text) == ranking == list(classifier._rank(text))
+        ranking.clear()  # a caller changing its list changes nothing remembered
+        assert classifier.rank(text) == list(classifier._rank(text))
+    replies = nlu.replies
+    for text in ["是的", "😂😂", "asdf", "жжж", "还是不行"]:  # knows: some feature of the model
+        assert replies.knows(text) == (len(replies.vectorizer.vector(replies.tokenizer.tokens(text))[0]) > 0)
+    assert replies.knows("是的") and not replies.knows("жжж")
+
+
 def test_parse_shape_and_entities_on_the_original_text(nlu: NLU):
     text = "昨天下午三点充的１００元，用的银行卡"
     result = nlu.parse(text)

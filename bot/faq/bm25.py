@@ -61,7 +61,8 @@ class EntryBm25:
             idf, saturated = self._term_weights(counts)
         if not len(terms):
             return np.zeros(saturated.shape[0], dtype=np.float32)
-        best = float(idf[terms].sum()) * (K1 + 1)
+        term_idf = idf[terms]
+        best = float(np.add.reduce(term_idf)) * (K1 + 1)  # term_idf.sum() without its Python wrapper
         if best <= 0:
             return np.zeros(saturated.shape[0], dtype=np.float32)
-        return (saturated[:, terms] @ idf[terms]) / best
+        return (saturated[:, terms] @ term_idf) / best

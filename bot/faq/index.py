@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -135,6 +136,9 @@ MARGIN_CALIBRATION: Knots = (
      0.1705, 0.1953, 0.2241, 0.2649, 0.307, 0.3683, 0.6197, 1.0),
 )  # fmt: skip
 EXACT_TIE_BREAK = 1e-3
+# Queries whose signals and fused scores an index remembers (~7 KB each): a message searches
+# the same question several times (for different brands and numbers of hits).
+QUERIES_REMEMBERED = 256
 
 # Placeholders are brand facts, not words users type: they are removed before indexing.
 _BLANKS = {name: "" for name in ("brand", "website", "phone", "email", "service_hours", "in_app_support", "social")}
@@ -164,6 +168,28 @@ def answer_text(entry: FaqEntry) -> str:
     answer = entry.answer
     texts = [answer] if isinstance(answer, str) else list(answer.values())
     return " ".join(normalize(fill(text, _BLANKS)) for text in texts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What a search computes from the query alone, before a brand and k are chosen. The
+    arrays are read-only: one reading serves every search of the same query."""
+
+    signals: dict[str, np.ndarray]
+    best_text: np.ndarray  # best wording per entry (the exact wording when the query is one)
+    lexical: np.ndarray  # TF-IDF cosine per wording
+    semantic: np.ndarray | None  # embedding cosine per wording
+    scores: np.ndarray  # ranking score per entry, an exact wording's entry above every other
+    confidence: np.ndarray  # confidence per entry (without the ranking-only signals)
+    order: list[int]  # entries by descending score (stable)
+    score_list: list[float]  # `scores` as Python floats (compared one by one)
+    calibrated: list[float]  # the confidence on the thresholds' scale, at most 1, per entry
+    words: frozenset[str]  # the query's words
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def calibrated(fused: np.ndarray, knots: Knots = CALIBRATION) -> np.ndarray:
@@ -202,6 +228,11 @@ class FaqIndex:
         self._texts = texts
         self._texts_arr = np.array(texts, dtype=object)
         self._owner_arr = np.array(self._owner, dtype=np.int32)
+        # Each entry's wordings are consecutive: the best one per entry is a segmented maximum.
+        self._with_texts = np.unique(self._owner_arr)  # entries that have wordings (all, in practice)
+        self._starts = np.searchsorted(self._owner_arr, self._with_texts)
+        self._segment = np.searchsorted(self._with_texts, self._owner_arr)  # wording -> its segment
+        self._positions = np.arange(len(texts), dtype=np.int64)
         token_lists = [self._tokens(t) for t in texts]
         self.vectorizer = TfidfVectorizer.fit(token_lists) if texts else TfidfVectorizer({}, np.zeros(0))
         self._matrix = self.vectorizer.transform(token_lists).T.tocsr() if texts else None  # features x texts
@@ -216,9 +247,11 @@ class FaqIndex:
                 row = text_vectors.getrow(i)
                 sums[owner, row.indices] += row.data
             self._sum_norms = np.linalg.norm(sums, axis=1).astype(np.float64)
+            self._sum_norms_positive = self._sum_norms > 0
             self._dot_with_sum = np.asarray(text_vectors @ sums.T)[np.arange(len(texts)), self._owner_arr]
             self._norm2 = np.asarray(text_vectors.multiply(text_vectors).sum(axis=1)).ravel()
         words = [self.tokenizer.words(t) for t in texts]
+        self._text_words = words
         self._bm25 = {
             "words": EntryBm25([self.tokenizer.search_words(t) for t in texts], self._owner, len(entries)),
             "chars": EntryBm25([self.tokenizer.chars_with_variants(t) for t in texts], self._owner, len(entries)),
@@ -241,12 +274,20 @@ class FaqIndex:
             self._text_intents = np.array([[r.get(label, 0.0) for label in self._intent_labels] for r in readings])
             self._entry_intents = np.zeros((len(entries), len(self._intent_labels)))
             np.add.at(self._entry_intents, self._owner_arr, self._text_intents)
+            self._entry_intent_norms = np.linalg.norm(self._entry_intents, axis=1)
         # A question that is one of the wordings (punctuation and spaces aside) is that entry:
         # pooled BM25 does not guarantee it, and editors expect `walletbot faq test` to hold.
         self._exact: dict[str, list[int]] = {}
         for number, text in enumerate(texts):
             self._exact.setdefault("".join(self.tokenizer.chars(text)), []).append(number)
         self.by_id = {entry.id: entry for entry in entries}
+        self._brand_masks: dict[str, list[bool]] = {}
+        self._factors: dict[tuple[tuple[str, ...], bool], list[tuple[str, float]]] = {}
+        self._read = lru_cache(maxsize=QUERIES_REMEMBERED)(self._reading)
+
+    def forget(self) -> None:
+        """Drop the remembered queries (benchmarks measure a query not seen before)."""
+        self._read.cache_clear()
 
     def _tokens(self, text: str) -> list[str]:
         # Single characters match too much between short questions (的, 吗, 钱) for a cosine;
@@ -262,12 +303,19 @@ class FaqIndex:
         per wording, embedding cosine per wording or None). `exclude_text` hides every indexed
         text equal to it, in every signal (used to hold an alternate out when testing it).
         """
+        return self._signals(query, exclude_text, tfidf_scores=True)
+
+    def _signals(
+        self, query: str, exclude_text: str | None, *, tfidf_scores: bool
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray | None]:
+        """`signals`; without `tfidf_scores`, the `tfidf` signal is left out (its entry scores
+        are not computed: the best wording per entry and the score per wording are)."""
         excluded = (
             np.flatnonzero(self._texts_arr == exclude_text) if exclude_text is not None else np.zeros(0, dtype=np.int64)
         )
-        tfidf, best_text, lexical = self._tfidf(query, excluded)
+        tfidf, best_text, lexical = self._tfidf(query, excluded, scored=tfidf_scores)
         words = self.tokenizer.words(query)
-        found = {"tfidf": tfidf}
+        found = {} if tfidf is None else {"tfidf": tfidf}
         semantic = None
         if self._doc_vectors is not None and self.embedder is not None:
             semantic = self._doc_vectors @ self.embedder.encode([query])[0]
@@ -292,41 +340,61 @@ class FaqIndex:
         """Cosine between the query's intent distribution and each entry's mean distribution."""
         reading = dict(self.intent_ranker(query))  # type: ignore[misc]
         q = np.array([reading.get(label, 0.0) for label in self._intent_labels])
-        profiles = self._entry_intents
+        profiles, entry_norms = self._entry_intents, self._entry_intent_norms
         if len(excluded):
             profiles = profiles.copy()
             for x in excluded:
                 profiles[self._owner_arr[x]] -= self._text_intents[x]
-        norms = np.linalg.norm(profiles, axis=1) * (np.linalg.norm(q) or 1.0)
+            entry_norms = np.linalg.norm(profiles, axis=1)
+        norms = entry_norms * (np.linalg.norm(q) or 1.0)
         return np.clip(np.divide(profiles @ q, norms, out=np.zeros(len(profiles)), where=norms > 0), 0, 1)
 
-    def _tfidf(self, query: str, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _tfidf(
+        self, query: str, excluded: np.ndarray, *, scored: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """An entry scores half its best single text and half the query's cosine with the sum of
         all its texts: the best text rewards a close paraphrase, the sum rewards a query that
-        shares words with several of the entry's wordings."""
-        indices, weights = self.vectorizer.vector(self._tokens(query))
+        shares words with several of the entry's wordings.
+
+        Returns (score per entry, or None when not `scored`; best wording per entry; score per
+        wording)."""
+        # The whole token list: the character tokens `_tokens` leaves out are not in this
+        # vocabulary, so the vector is the same, without filtering the list.
+        indices, weights = self.vectorizer.vector(self.tokenizer.tokens(query))
         if len(indices) and self._dense is not None:
             lexical = self._dense[indices].T @ weights
         else:
             lexical = np.zeros(len(self._texts), dtype=np.float32)
         per_text = lexical
-        sums = np.bincount(self._owner_arr, weights=per_text, minlength=len(self.entries))
-        norms = self._sum_norms.copy()
+        sums = np.bincount(self._owner_arr, weights=per_text, minlength=len(self.entries)) if scored else None
+        norms, positive = self._sum_norms, self._sum_norms_positive
         if len(excluded):
+            norms = norms.copy()
             per_text = per_text.copy()
             for x in excluded:
                 owner = self._owner_arr[x]
-                sums[owner] -= per_text[x]
+                if sums is not None:
+                    sums[owner] -= per_text[x]
                 norms[owner] = np.sqrt(max(norms[owner] ** 2 - 2 * self._dot_with_sum[x] + self._norm2[x], 1e-12))
                 per_text[x] = -1.0
-        # Best wording per entry: sort by (entry, score) and take each entry's last row.
-        order = np.lexsort((per_text, self._owner_arr))
-        last = np.r_[self._owner_arr[order][1:] != self._owner_arr[order][:-1], True]
-        best_text = np.full(len(self.entries), -1, dtype=np.int64)
-        best_text[self._owner_arr[order][last]] = order[last]
-        best_score = np.where(best_text >= 0, per_text[np.maximum(best_text, 0)], -1.0)
-        centroid = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
-        scores = BEST_TEXT_WEIGHT * np.clip(best_score, 0, 1) + (1 - BEST_TEXT_WEIGHT) * np.clip(centroid, 0, 1)
+            positive = norms > 0
+        # Best wording per entry: its highest score, the last such wording on a tie.
+        top = np.maximum.reduceat(per_text, self._starts)
+        at_top = np.where(per_text == top[self._segment], self._positions, -1)
+        if len(self._with_texts) == len(self.entries):  # every entry has wordings
+            best_text, best_score = np.maximum.reduceat(at_top, self._starts), top
+        else:
+            best_text = np.full(len(self.entries), -1, dtype=np.int64)
+            best_text[self._with_texts] = np.maximum.reduceat(at_top, self._starts)
+            best_score = np.full(len(self.entries), -1.0, dtype=per_text.dtype)
+            best_score[self._with_texts] = top
+        if sums is None:
+            return None, best_text, lexical
+        centroid = np.divide(sums, norms, out=np.zeros_like(sums), where=positive)
+        # np.minimum(np.maximum(...)) is np.clip without its Python wrapper.
+        scores = BEST_TEXT_WEIGHT * np.minimum(np.maximum(best_score, 0), 1) + (1 - BEST_TEXT_WEIGHT) * np.minimum(
+            np.maximum(centroid, 0), 1
+        )
         return scores, best_text, lexical
 
     def fuse(self, signals: Mapping[str, np.ndarray], *, ranking: bool = True) -> np.ndarray:
@@ -335,17 +403,16 @@ class FaqIndex:
 
         `ranking`: the score that orders the entries; False: the confidence, fused without the
         ranking-only signals (`calibrated` maps it onto the scale of the answer thresholds)."""
-        lexical = {
-            name: values
-            for name, values in signals.items()
-            if name != "embedding" and (ranking or name not in RANKING_ONLY)
-        }
-        total = sum(self.weights.get(name, 0.0) for name in lexical)
+        key = (tuple(signals), ranking)
+        factors = self._factors.get(key)
+        if factors is None:  # the weights are fixed when the index is built
+            lexical = [name for name in signals if name != "embedding" and (ranking or name not in RANKING_ONLY)]
+            total = sum(self.weights.get(name, 0.0) for name in lexical)
+            factors = [(name, self.weights[name] / total) for name in lexical if self.weights.get(name, 0.0)]
+            self._factors[key] = factors
         fused = np.zeros(len(self.entries))
-        for name, values in lexical.items():
-            weight = self.weights.get(name, 0.0)
-            if weight:
-                fused += (weight / total) * values
+        for name, factor in factors:
+            fused += factor * signals[name]
         if "embedding" in signals:
             fused = (1 - self.weight) * fused + self.weight * signals["embedding"]
         return fused
@@ -359,51 +426,84 @@ class FaqIndex:
         """
         if self._matrix is None or not query:
             return []
-        signals, best_text, lexical, semantic = self.signals(query, exclude_text=exclude_text)
+        reading = self._read(query) if exclude_text is None else self._reading(query, exclude_text)
+        scores, confidence = reading.score_list, reading.confidence
+        serves = self._serves(brand)
+        ranked: list[int] = []
+        for owner in reading.order:
+            if scores[owner] <= 0 or len(ranked) > k:
+                break
+            if serves is not None and not serves[owner]:
+                continue
+            ranked.append(owner)
+        ranked = ranked[:k]
+        if not ranked:
+            return []
+        # The lead over the best other entry by confidence (not by rank order): the answer
+        # signal may move an entry up, never widen its lead.
+        served = confidence if serves is None else np.where(serves, confidence, 0.0)
+        order = np.argsort(-served, kind="stable")[:2]
+        runner_up = {int(order[0]): float(served[order[1]]) if len(order) > 1 else 0.0}
+        first = float(served[order[0]])
+        leads = [float(confidence[owner]) - runner_up.get(owner, first) for owner in ranked]
+        margins = np.interp(leads, *self.margin_calibration).tolist()
+
+        hits = []
+        for owner, margin in zip(ranked, margins, strict=True):
+            text_index = int(reading.best_text[owner])
+            matched = tuple(w for w in self._text_words[text_index] if w in reading.words and len(w.strip()) > 0)
+            hits.append(
+                FaqHit(
+                    entry=self.entries[owner],
+                    score=reading.calibrated[owner],
+                    lexical=float(reading.lexical[text_index]),
+                    semantic=None if reading.semantic is None else float(reading.semantic[text_index]),
+                    matched=tuple(dict.fromkeys(matched)),
+                    best_text=self._texts[text_index],
+                    margin=margin,
+                    intent_agreement=float(reading.signals["intent"][owner]) if "intent" in reading.signals else None,
+                )
+            )
+        return hits
+
+    def _serves(self, brand: str | None) -> list[bool] | None:
+        """Which entries this brand sees (None: every entry, no brand given)."""
+        if not brand:
+            return None
+        mask = self._brand_masks.get(brand)
+        if mask is None:
+            mask = [entry.serves(brand) for entry in self.entries]
+            if len(self._brand_masks) < 64:  # brands are few; a caller's typo is not kept
+                self._brand_masks[brand] = mask
+        return mask
+
+    def _reading(self, query: str, exclude_text: str | None = None) -> _Reading:
+        """The signals of a normalised query and their fusions (remembered by `_read` when no
+        text is excluded)."""
+        # The tfidf signal's entry scores only when they are weighed (they are not, today).
+        signals, best_text, lexical, semantic = self._signals(
+            query, exclude_text, tfidf_scores=bool(self.weights.get("tfidf"))
+        )
         scores = self.fuse(signals)
         confidence = self.fuse(signals, ranking=False)
-        exact = self._exact.get("".join(self.tokenizer.chars(query)), [])
-        for text in exact:
+        for text in self._exact.get("".join(self.tokenizer.chars(query)), []):
             if self._texts[text] != exclude_text:
                 owner = self._owner_arr[text]
                 # Above every other entry; two entries sharing the wording keep their fused order.
                 scores[owner] = 1.0 + EXACT_TIE_BREAK * scores[owner]
                 confidence[owner] = 1.0 + EXACT_TIE_BREAK * confidence[owner]
                 best_text[owner] = text
-        ranked: list[int] = []
-        for owner in np.argsort(-scores, kind="stable"):
-            if scores[owner] <= 0 or len(ranked) > k:
-                break
-            if brand and not self.entries[owner].serves(brand):
-                continue
-            ranked.append(int(owner))
-        best = {owner: int(best_text[owner]) for owner in ranked[:k]}
-        # The lead over the best other entry by confidence (not by rank order): the answer
-        # signal may move an entry up, never widen its lead.
-        served = confidence if not brand else np.where([e.serves(brand) for e in self.entries], confidence, 0.0)
-        order = np.argsort(-served, kind="stable")[:2]
-        runner_up = {int(order[0]): float(served[order[1]]) if len(order) > 1 else 0.0}
-
-        def lead(owner: int) -> float:
-            raw = float(confidence[owner]) - runner_up.get(owner, float(served[order[0]]))
-            return float(calibrated(np.array([raw]), self.margin_calibration)[0])
-
-        q_words = set(self.tokenizer.words(query))
-        hits = []
-        for owner, text_index in best.items():
-            matched = tuple(
-                w for w in self.tokenizer.words(self._texts[text_index]) if w in q_words and len(w.strip()) > 0
-            )
-            hits.append(
-                FaqHit(
-                    entry=self.entries[owner],
-                    score=float(min(1.0, calibrated(confidence[owner : owner + 1], self.calibration)[0])),
-                    lexical=float(lexical[text_index]),
-                    semantic=None if semantic is None else float(semantic[text_index]),
-                    matched=tuple(dict.fromkeys(matched)),
-                    best_text=self._texts[text_index],
-                    margin=lead(owner),
-                    intent_agreement=float(signals["intent"][owner]) if "intent" in signals else None,
-                )
-            )
-        return hits
+        for values in signals.values():
+            _read_only(values)
+        return _Reading(
+            signals=signals,
+            best_text=_read_only(best_text),
+            lexical=_read_only(lexical),
+            semantic=None if semantic is None else _read_only(semantic),
+            scores=_read_only(scores),
+            confidence=_read_only(confidence),
+            order=np.argsort(-scores, kind="stable").tolist(),
+            score_list=scores.tolist(),
+            calibrated=np.minimum(1.0, np.interp(confidence, *self.calibration)).tolist(),
+            words=frozenset(self.tokenizer.words(query)),
+        )

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ META_FILE = "meta.json"
 WEIGHTS_FILE = "weights.npz"
 DEFAULT_C = 24.0
 OUT_OF_SCOPE = "out_of_scope"
+# Normalised texts whose ranking a model remembers (~2 KB each): enough for the messages being
+# answered at once, each read a few ways.
+RANKINGS_REMEMBERED = 1024
 
 
 @dataclass(slots=True)
@@ -81,6 +85,14 @@ class IntentClassifier:
             f"g:{name}": frozenset(intents) for name, intents in meta.get("gazetteer_rejects", {}).items() if intents
         }
         self._own = tuple(meta.get("own_references", []))
+        # The intents some gazetteer rejects: a best intent outside them needs no gazetteer match.
+        self._rejectable = (
+            frozenset().union(*self._rejects.values()) if self._rejects and OUT_OF_SCOPE in labels else frozenset()
+        )
+        # One message is ranked several times (the parse, the FAQ intent prior, the dialogue's
+        # readings of it and of its clauses): each normalised text is ranked once. The cache is
+        # this model's (a retrained model is a new object), bounded, and lru_cache is thread-safe.
+        self._ranked = lru_cache(maxsize=RANKINGS_REMEMBERED)(self._rank)
 
     @classmethod
     def train(
@@ -155,19 +167,30 @@ class IntentClassifier:
 
     def knows(self, text: str) -> bool:
         """Whether the normalised text has any feature the model was trained on."""
-        indices, _ = self.vectorizer.vector(self.tokenizer.tokens(text))
-        return len(indices) > 0
+        # Any token in the vocabulary: what a non-empty feature vector means, without weighing it.
+        return not self.vectorizer.vocabulary.keys().isdisjoint(self.tokenizer.tokens(text))
 
     def rank(self, text: str) -> list[tuple[str, float]]:
-        """(intent, probability) pairs, best first, for one normalised text."""
+        """(intent, probability) pairs, best first, for one normalised text (a new list each
+        call: the caller may change it)."""
+        return list(self._ranked(text))
+
+    def forget(self) -> None:
+        """Drop the remembered rankings (benchmarks measure a text not seen before)."""
+        self._ranked.cache_clear()
+
+    def _rank(self, text: str) -> tuple[tuple[str, float], ...]:
         indices, weights = self.vectorizer.vector(self.tokenizer.tokens(text))
         logits = weights @ self.coef_t[indices] + self.intercept
-        probs = _softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
+        # _softmax for one row, without the axis handling (the same operations, the same result).
+        shifted = np.asarray(logits, dtype=np.float64) / self.temperature
+        exp = np.exp(shifted - shifted.max())
+        probs = exp / exp.sum()
         order = np.argsort(-probs)
-        ranking = [(self.labels[i], float(probs[i])) for i in order]
-        if self._rejects and OUT_OF_SCOPE in self.labels:
+        ranking = list(zip(map(self.labels.__getitem__, order.tolist()), probs[order].tolist(), strict=True))
+        if ranking[0][0] in self._rejectable:
             ranking = self._reject_named(text, ranking)
-        return ranking
+        return tuple(ranking)
 
     def _reject_named(self, text: str, ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """When the text names something of a gazetteer whose rejected intents include the best

@@ -28,6 +28,8 @@ from scipy import sparse
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
+# Texts whose jieba segmentation a tokenizer keeps (a few hundred bytes each).
+SEGMENTATIONS_REMEMBERED = 1024
 _PUNCT = set(" ,.!?;:'\"()[]{}<>，。！？；：、“”‘’（）【】《》…~～-_/\\|@#$%^&*+=")
 
 
@@ -124,6 +126,18 @@ class Tokenizer:
         self._cache: dict[str, list[str]] = {}
         self._word_cache: dict[str, list[str]] = {}
         self._search_cache: dict[str, list[str]] = {}
+        # jieba's segmentation of the rewritten text, shared by `words` and `search_words` (one
+        # message is asked for both, one after the other).
+        self._segmented = lru_cache(maxsize=SEGMENTATIONS_REMEMBERED)(self._segment)
+
+    def _segment(self, text: str) -> tuple[str, ...]:
+        return tuple(self._jieba.cut(self.rewrite(text), HMM=True))
+
+    def forget(self) -> None:
+        """Drop every remembered text (benchmarks measure a text not seen before)."""
+        for cache in (self._cache, self._word_cache, self._search_cache):
+            cache.clear()
+        self._segmented.cache_clear()
 
     def built_from(
         self, synonyms: dict[str, str], domain_terms: list[str], gazetteers: dict[str, list[str]] | None = None
@@ -145,12 +159,7 @@ class Tokenizer:
         cached = self._word_cache.get(text)
         if cached is not None:
             return cached
-        rewritten = self.rewrite(text)
-        found = [
-            "<num>" if _DIGITS.fullmatch(w) else w
-            for w in self._jieba.lcut(rewritten, HMM=True)
-            if w.strip() and w not in _PUNCT
-        ]
+        found = ["<num>" if _DIGITS.fullmatch(w) else w for w in self._segmented(text) if w.strip() and w not in _PUNCT]
         if len(self._word_cache) > 50_000:  # bounded, as the token cache
             self._word_cache.clear()
         self._word_cache[text] = found
@@ -163,11 +172,18 @@ class Tokenizer:
         cached = self._search_cache.get(text)
         if cached is not None:
             return cached
-        found = [
-            "<num>" if _DIGITS.fullmatch(w) else w
-            for w in self._jieba.lcut_for_search(self.rewrite(text), HMM=True)
-            if w.strip() and w not in _PUNCT
-        ]
+        # jieba's cut_for_search, on the segmentation `words` made: each word is preceded by
+        # the dictionary's 2- and then 3-character words inside it (the same list, one cut less).
+        freq = self._jieba.FREQ
+        searched: list[str] = []
+        for word in self._segmented(text):
+            size = len(word)
+            if size > 2:
+                searched += [gram for gram in (word[i : i + 2] for i in range(size - 1)) if freq.get(gram)]
+                if size > 3:
+                    searched += [gram for gram in (word[i : i + 3] for i in range(size - 2)) if freq.get(gram)]
+            searched.append(word)
+        found = ["<num>" if _DIGITS.fullmatch(w) else w for w in searched if w.strip() and w not in _PUNCT]
         if len(self._search_cache) > 50_000:
             self._search_cache.clear()
         self._search_cache[text] = found
@@ -175,8 +191,7 @@ class Tokenizer:
 
     def chars(self, text: str) -> list[str]:
         """Characters of the rewritten text, without punctuation or spaces; digits become '0'."""
-        rewritten = _DIGITS.sub("0", self.rewrite(text))
-        return [c for c in rewritten if c not in _PUNCT and not c.isspace()]
+        return _chars_of(self.rewrite(text))
 
     def chars_with_variants(self, text: str) -> list[str]:
         """`chars`, plus the characters of the original text that the synonym rewrite dropped.
@@ -184,9 +199,11 @@ class Tokenizer:
         The rewrite merges a variant into a broader word (登录密码 -> 密码), which helps the
         intent classifier, but between two FAQ entries the dropped part (登录 against 支付) is
         what tells them apart; typos (冲值) still meet their correct spelling through `chars`."""
-        rewritten = self.chars(text)
-        original = [c for c in _DIGITS.sub("0", text) if c not in _PUNCT and not c.isspace()]
-        dropped = Counter(original) - Counter(rewritten)
+        rewritten_text = self.rewrite(text)
+        rewritten = _chars_of(rewritten_text)
+        if rewritten_text == text:  # most texts: nothing rewritten, nothing dropped
+            return rewritten
+        dropped = Counter(_chars_of(text)) - Counter(rewritten)
         return rewritten + list(dropped.elements())
 
     def tokens(self, text: str) -> list[str]:
@@ -200,7 +217,7 @@ class Tokenizer:
         out += [f"w:{w}" for w in words]
         han_words = [w for w in words if _HAN.search(w)]
         out += [f"p:{_pinyin(w)}" for w in han_words]
-        han_chars = [c for c in chars if _HAN.match(c)]
+        han_chars = [c for c in chars if "\u4e00" <= c <= "\u9fff"]  # _HAN.match for one character
         syllables = [_pinyin(c) for c in han_chars]
         out += [f"pb:{a}_{b}" for a, b in zip(syllables, syllables[1:])]
         out += self.gazetteer_tokens(text)
@@ -208,6 +225,11 @@ class Tokenizer:
             self._cache.clear()
         self._cache[text] = out
         return out
+
+
+def _chars_of(text: str) -> list[str]:
+    """Characters of a text, without punctuation or spaces; digits become '0'."""
+    return [c for c in _DIGITS.sub("0", text) if c not in _PUNCT and not c.isspace()]
 
 
 @lru_cache(maxsize=100_000)
@@ -239,13 +261,16 @@ class TfidfVectorizer:
 
     def vector(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """One document as (feature indices, L2-normalised weights): the fast path for one message."""
-        counts = Counter(i for i in map(self.vocabulary.get, tokens) if i is not None)
+        # Counted in C (no generator); unknown tokens count under None, dropped after. The
+        # features keep the order of their first occurrence, as the weights' sums depend on it.
+        counts = Counter(map(self.vocabulary.get, tokens))
+        counts.pop(None, None)
         if not counts:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         indices = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         weights = (1.0 + np.log(tf)) * self.idf[indices]
-        norm = float(np.linalg.norm(weights))
+        norm = float(np.sqrt(weights.dot(weights)))  # np.linalg.norm's own formula, without its checks
         return indices, (weights / norm if norm else weights)
 
     def transform(self, documents: list[list[str]]) -> sparse.csr_matrix:
