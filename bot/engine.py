@@ -38,6 +38,7 @@ from bot.store import (
     create_ticket_once,
     get_conversation,
     get_ticket_for_conversation,
+    insert_conversation,
     last_reply_role,
     list_turns,
     lock_conversation,
@@ -205,14 +206,43 @@ class Assistant:
     def parse(self, text: str) -> ParseResult:
         return self.runtime.nlu.parse(text)
 
+    def start_and_handle(
+        self,
+        *,
+        brand: str | None = None,
+        channel: str = "http",
+        text: str | None = None,
+        payload: str | None = None,
+        now: datetime | None = None,
+        message_id: str | None = None,
+    ) -> tuple[dict[str, Any], str]:
+        """The first message of a new conversation, in the transaction that creates it (one
+        commit, not two); returns the reply and the conversation's token. A first message that
+        fails leaves no conversation behind.
+
+        Raises:
+            ConfigError: unknown brand.
+            ConversationError: as `handle`.
+        """
+        brand_key = brand or self.settings.default_brand
+        self.settings.brand(brand_key)  # raises ConfigError for an unknown brand
+        started: list[tuple[str, str]] = []
+        reply = self.handle(
+            None, text=text, payload=payload, now=now, message_id=message_id, start=(brand_key, channel, started)
+        )
+        token, token_hash = started[0]
+        self._remember_token(reply["conversation"], token_hash)
+        return reply, token
+
     def handle(
         self,
-        conversation_id: str,
+        conversation_id: str | None,
         *,
         text: str | None = None,
         payload: str | None = None,
         now: datetime | None = None,
         message_id: str | None = None,
+        start: tuple[str, str, list[tuple[str, str]]] | None = None,
     ) -> dict[str, Any]:
         """Process one user message or button press; returns the `chat --jsonl` reply object.
 
@@ -235,10 +265,17 @@ class Assistant:
         # other messages (and other workers) wait only for the short write below.
         understood = self._understand(runtime, text, expecting_code=False, now=local_now) if text is not None else None
         with self.db.transaction() as connection, _OrmOnDemand(connection) as orm:
-            conv = lock_conversation(connection, conversation_id)
-            if conv is None:
-                raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
-            if message_id is not None:
+            if start is not None:  # start_and_handle: (brand, channel, where the token goes)
+                conv, token, token_hash = insert_conversation(
+                    connection, brand=start[0], channel=start[1], state=fresh_state()
+                )
+                start[2].append((token, token_hash))
+            else:
+                found = lock_conversation(connection, conversation_id) if conversation_id else None
+                if found is None:
+                    raise ConversationError(f"Conversation '{conversation_id}' does not exist.", code="not_found")
+                conv = found
+            if message_id is not None and start is None:
                 stored = stored_reply(connection, conv.id, message_id)
                 if stored is not None:
                     return stored

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from engine_fixtures import make_settings
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from bot.api import create_app
-from bot.store import StoreError, list_feedback
+from bot.store import Conversation, StoreError, list_feedback
 
 STATE_KEYS = {"intent", "flow", "step", "faq_id", "ticket", "escalated", "resolved", "priority"}
 # High limits for the shared client: the rate limiter has its own tests below.
@@ -316,9 +317,22 @@ def test_a_database_failure_is_503(client: TestClient, monkeypatch: pytest.Monke
     def unavailable(**_kwargs: Any) -> None:
         raise StoreError("database is locked")
 
-    monkeypatch.setattr(client.app.state.assistant, "start_conversation", unavailable)  # type: ignore[attr-defined]
+    monkeypatch.setattr(client.app.state.assistant, "start_and_handle", unavailable)  # type: ignore[attr-defined]
 
     assert_error(client.post("/api/chat", json={"text": "你好"}), 503, "database_unavailable")
+
+
+def test_a_first_message_that_fails_leaves_no_conversation_behind(client: TestClient) -> None:
+    assistant = client.app.state.assistant  # type: ignore[attr-defined]
+    with assistant.db.session(readonly=True) as s:
+        before = s.scalar(select(func.count()).select_from(Conversation))
+
+    assert_error(client.post("/api/chat", json={"payload": "/no-such-button"}), 400, "unknown_payload")
+
+    with assistant.db.session(readonly=True) as s:
+        assert s.scalar(select(func.count()).select_from(Conversation)) == before
+    reply = start(client)  # the next first message starts one, with a token that works
+    assert send(client, reply, text="还是不行").status_code == 200
 
 
 # ---------------------------------------------------------------------------- parse

@@ -40,6 +40,7 @@ def test_public_api_is_pinned() -> None:
         "get_ticket_for_conversation",
         "get_user",
         "hash_token",
+        "insert_conversation",
         "last_reply_role",
         "list_events",
         "list_feedback",

@@ -129,13 +129,21 @@ def _chat(body: schemas.ChatRequest, request: Request) -> dict[str, Any]:
     _check_length(settings, body.text)
     assistant = _assistant(request)
     if body.conversation is None:
-        conversation, token = assistant.start_conversation(brand=_brand_key(settings, body.brand), channel=CHANNEL)
-    else:
-        assistant.check_token(body.conversation, body.token)
-        conversation, token = body.conversation, body.token or ""
-    limits.check_conversation(request, conversation)
-    reply = assistant.handle(conversation, text=body.text, payload=body.payload, message_id=body.message_id)
-    return {**reply, "token": token}
+        # A new conversation and its first message: one transaction (its id is new, so no
+        # per-conversation limit has counted it yet).
+        reply, token = assistant.start_and_handle(
+            brand=_brand_key(settings, body.brand),
+            channel=CHANNEL,
+            text=body.text,
+            payload=body.payload,
+            message_id=body.message_id,
+        )
+        limits.check_conversation(request, reply["conversation"])
+        return {**reply, "token": token}
+    assistant.check_token(body.conversation, body.token)
+    limits.check_conversation(request, body.conversation)
+    reply = assistant.handle(body.conversation, text=body.text, payload=body.payload, message_id=body.message_id)
+    return {**reply, "token": body.token or ""}
 
 
 @router.get(

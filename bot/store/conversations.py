@@ -66,6 +66,36 @@ def create_conversation(
     return conv, token
 
 
+def insert_conversation(
+    connection: Connection, *, brand: str, channel: str, state: dict[str, Any]
+) -> tuple[LockedConversation, str, str]:
+    """Start a conversation inside the caller's transaction (its first message's): one INSERT.
+
+    Returns the conversation as ``lock_conversation`` reads one, the plaintext token to hand out
+    now, and the token's hash. Rolled back with the transaction, so a first message that fails
+    leaves no conversation behind.
+    """
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    conv_id = uuid.uuid4().hex
+    token_hash = hash_token(token)
+    connection.execute(
+        _INSERT_CONVERSATION,
+        {
+            "id": conv_id,
+            "token_hash": token_hash,
+            "brand": brand,
+            "channel": channel,
+            "state": copy.deepcopy(state),
+            "human_owner": False,
+            "turn_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return LockedConversation(conv_id, brand, state, False, 0), token, token_hash
+
+
 def token_hash_matches(token_hash: str, token: str | None) -> bool:
     """Whether ``token`` hashes to ``token_hash`` (a remembered one), in constant time."""
     if not token:
@@ -114,6 +144,7 @@ _LOCK_CONVERSATION = (
     .with_for_update()
 )
 _INSERT_TURNS = insert(_turns)
+_INSERT_CONVERSATION = insert(_conversations)
 _SAVE_CONVERSATION = (
     update(_conversations)
     .where(_conversations.c.id == bindparam("conv_id"))
