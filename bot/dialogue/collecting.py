@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from bot.faq.knowledge import FaqEntry
 
 CONTACT_ENTITIES = ("phone", "email", "contact")
+# A reply read as "solved" this surely, while details are asked, ends the asking.
+SURE_SOLVED = 0.8
 # How far an FAQ entry must lead the next to answer a question asked inside a checklist.
 ASKED_LEAD = 0.15
 
@@ -390,6 +392,20 @@ class Collecting(Understanding):
             return True
         if found or contact:
             return False
+        if kind == "solved" and confidence >= SURE_SOLVED and not self._is_question(text, norm):
+            # 新密码设好了 已经能登了: solved while the ticket's details were asked; the ticket says so.
+            collecting, state["collecting"] = state["collecting"], None
+            state.update(flow=None, step=None, resolved=True)
+            turn.result.outcome = Outcome.SMALL_TALK
+            texts = self.content.responses.texts
+            if state.get("ticket"):
+                words = turn.render(texts.get("summary_solved", ""))
+                solved = turn.render(texts.get("summary_added", "{words}"), words=words)
+                self._add_to_ticket(turn, state, TicketUpdate(problem=solved))
+                turn.say("solved_after_ticket", ticket=state["ticket"])
+            else:
+                turn.say("solved_while_collecting")
+            return True
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None
             turn.result.outcome = Outcome.SMALL_TALK

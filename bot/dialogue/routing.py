@@ -84,6 +84,7 @@ class Routing(Understanding):
             state["misses"] = 0
             flow = self.content.flows[intent]
             offer: list[Button] = [{"title": turn.render(flow.title), "payload": PREFIX_INTENT + flow.name}]
+            state["left_flow"] = flow.name  # the subject, for a 转人工 that follows the answer
             if reply == "how_long" and reply_confidence >= MOVE_CONFIDENCE:
                 # 退款多久到账: the guides' answer, and the checklist if the user wants it
                 turn.result.outcome = Outcome.ANSWERED

@@ -5,7 +5,8 @@ the conversation called for), urgency (the highest urgency seen, before any tick
 turn reached a resolved leaf), trail, details, entities, time_period, collecting, paused (the
 checklist an FAQ question interrupted), misses, awaiting_feedback, fraud_risk, expecting_code,
 offered (the buttons of the last reply), problems (the problems the user reported, in order),
-left_flow (the checklist the user gave up on: a later 转人工 is about it), contact (a phone number
+left_flow (the checklist the user gave up on, or whose subject a question was about: a later
+转人工 is about it), contact (a phone number
 or email the user gave before any ticket, unmasked for the ticket only: {"kind", "value"}).
 
 A state stored by an older version lacks the newer keys (version 1 had no `version` key):

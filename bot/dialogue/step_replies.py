@@ -42,6 +42,8 @@ CURRENT_PROBLEM_SHARE = 0.05
 # A cause that is a more urgent problem (一笔付款不是我付的 in the balance checklist) needs less:
 # missing it leaves a theft in a normal checklist.
 URGENT_CAUSE_CONFIDENCE = 0.6
+# Characters that make a two-character piece no word of its own (的钱, 你们, 我们).
+FUNCTION_CHARS = frozenset("的了是我你他她们在有和就也都吗呢吧啊这那个么要会能可以不没")
 # A last clause read as "solved" this surely ends a reply that otherwise reads as a cause.
 SURE_OUTCOME = 0.9
 # At a step, small talk with this much frustration or complaint in it is taken as a mood.
@@ -148,6 +150,10 @@ class StepReplies(Checklist):
             # lead is not needed: the step says what is being looked for).
             if (entry := self._faq_answering(turn, text, norm, asked=True)) is not None:
                 return self._answer_at_step(state, turn, flow, step, entry)
+            if reading.kind in ("cannot", "other", "cause") and self._step_speaks_of(turn, step, norm):
+                # 余额在哪里看 at "请进入个人钱包页面，确认余额…": the step's own words answer it.
+                turn.result.outcome = Outcome.FLOW
+                return self._enter(state, turn, flow, step.id)
         option = reading.option or reading.leaning
         if option is not None:
             return self._choose(state, turn, flow, step, option, text)
@@ -192,6 +198,18 @@ class StepReplies(Checklist):
         self._trail(turn, state, flow, step, "", answer=text.strip())
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
+
+    def _step_speaks_of(self, turn: Turn, step: Step, norm: str) -> bool:
+        """A question about something the step's own text names (a two-character word of it,
+        question words aside)."""
+        if step.say is None:
+            return False
+        asked = norm
+        for word in self._question_words:
+            asked = asked.replace(word, " ")
+        said = normalize(turn.render(step.say))
+        pairs = {asked[i : i + 2] for i in range(len(asked) - 1)}
+        return any(all("\u4e00" <= c <= "\u9fff" and c not in FUNCTION_CHARS for c in p) and p in said for p in pairs)
 
     def _outcome_clause(self, text: str) -> str | None:
         """The last clause of a longer reply when it surely says the problem is solved."""
