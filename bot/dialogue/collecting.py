@@ -390,9 +390,14 @@ class Collecting(Understanding):
             turn.say("collect_continue")
             self._ask_detail(state, turn)
             return True
-        if found or contact:
-            return False
-        if kind == "solved" and confidence >= SURE_SOLVED and not self._is_question(text, norm):
+        vague = all(e["entity"] == "time" and not has_clock(e["value"]) for e in found)  # 刚刚: no detail
+        if (
+            kind == "solved"
+            and confidence >= SURE_SOLVED
+            and vague
+            and not contact
+            and not self._is_question(text, norm)
+        ):
             # 新密码设好了 已经能登了: solved while the ticket's details were asked; the ticket says so.
             collecting, state["collecting"] = state["collecting"], None
             state.update(flow=None, step=None, resolved=True)
@@ -406,6 +411,8 @@ class Collecting(Understanding):
             else:
                 turn.say("solved_while_collecting")
             return True
+        if found or contact:
+            return False
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None
             turn.result.outcome = Outcome.SMALL_TALK
