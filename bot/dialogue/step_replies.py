@@ -150,7 +150,7 @@ class StepReplies(Checklist):
             # lead is not needed: the step says what is being looked for).
             if (entry := self._faq_answering(turn, text, norm, asked=True)) is not None:
                 return self._answer_at_step(state, turn, flow, step, entry)
-            if reading.kind in ("cannot", "other", "cause") and self._step_speaks_of(turn, step, norm):
+            if reading.kind in ("cannot", "other", "cause") and self._step_speaks_of(turn, flow, step, norm):
                 # 余额在哪里看 at "请进入个人钱包页面，确认余额…": the step's own words answer it.
                 turn.result.outcome = Outcome.FLOW
                 return self._enter(state, turn, flow, step.id)
@@ -199,17 +199,26 @@ class StepReplies(Checklist):
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
 
-    def _step_speaks_of(self, turn: Turn, step: Step, norm: str) -> bool:
-        """A question about something the step's own text names (a two-character word of it,
-        question words aside)."""
+    def _step_speaks_of(self, turn: Turn, flow: Flow, step: Step, norm: str) -> bool:
+        """A question about something the step's own text names: a two-character word of it
+        (question words aside) that the flow's other steps and its title do not use (余额 at
+        the balance step; not 失败, which every step of a failure checklist says)."""
         if step.say is None:
             return False
         asked = norm
         for word in self._question_words:
             asked = asked.replace(word, " ")
         said = normalize(turn.render(step.say))
+        others = [normalize(turn.render(o.say)) for o in flow.steps.values() if o.say is not None and o is not step]
+        title = normalize(turn.render(flow.title))
         pairs = {asked[i : i + 2] for i in range(len(asked) - 1)}
-        return any(all("\u4e00" <= c <= "\u9fff" and c not in FUNCTION_CHARS for c in p) and p in said for p in pairs)
+        return any(
+            all("\u4e00" <= c <= "\u9fff" and c not in FUNCTION_CHARS for c in p)
+            and p in said
+            and p not in title
+            and sum(p in o for o in others) <= 1
+            for p in pairs
+        )
 
     def _outcome_clause(self, text: str) -> str | None:
         """The last clause of a longer reply when it surely says the problem is solved."""
