@@ -52,6 +52,8 @@ class Routing(Understanding):
 
         def _surest_clause_flow(self, text: str, nlu: ParseResult | None) -> Flow | None: ...
 
+        def _faq_answering(self, turn: Turn, text: str, norm: str, *, asked: bool = False) -> FaqEntry | None: ...
+
     def _route(
         self,
         state: dict[str, Any],
@@ -136,6 +138,10 @@ class Routing(Understanding):
         if intent == "out_of_scope" and confidence >= self.settings.nlu.reject_threshold:
             turn.result.outcome = Outcome.OUT_OF_SCOPE
             return self._miss(state, turn, "out_of_scope")
+        if self._is_question(text, norm) and (entry := self._faq_answering(turn, text, norm, asked=True)) is not None:
+            # 不更新行不行: surely a question, and one entry clearly leads: its answer, not a menu.
+            state["misses"] = 0
+            return self._answer_faq(state, turn, entry.id)
         self._clarify(state, turn, nlu, hits)
 
     @staticmethod
