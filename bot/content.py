@@ -27,7 +27,7 @@ from bot.provenance import check_provenance
 from bot.safety.scam import ScamPatterns, ScamPatternsError, load_scam_patterns
 from bot.secret_requests import asks_for_secret
 from bot.text import DEFAULT_KEY, PLACEHOLDERS, STUB_MARKER, Text, placeholders_in, variants
-from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
+from bot.yamlio import LineDict, Problem, YamlFileError, load_content_file, load_yaml
 
 RESPONSES_FILE = "responses.yml"
 SCAM_PATTERNS_FILE = "safety/scam_patterns.yml"
@@ -242,22 +242,17 @@ def load_canned_replies(data_dir: Path, root: Path, problems: list[Problem]) -> 
     display = _display(path, root)
     if not path.is_file():
         return []
-    try:
-        doc = load_yaml(path, display)
-    except YamlFileError as exc:
-        problems.append(exc.problem)
+    doc = load_content_file(
+        path,
+        display,
+        problems,
+        shape="must be a mapping with 'replies': a list of {id, title, text}",
+        key=KEY_REPLIES,
+        key_type=list,
+    )
+    if doc is None:
         return []
-    items = doc.get(KEY_REPLIES) if isinstance(doc, LineDict) else None
-    if not isinstance(items, list):
-        problems.append(
-            Problem(
-                display,
-                getattr(doc, "line", 1) or 1,
-                "must be a mapping with 'replies': a list of {id, title, text}",
-                code="file_shape",
-            )
-        )
-        return []
+    items = doc[KEY_REPLIES]
     replies: list[CannedReply] = []
     seen: set[str] = set()
     for index, item in enumerate(items):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from bot.text import Text
-from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
+from bot.yamlio import LineDict, Problem, load_content_file
 
 KEY_TOPIC = "topic"
 KEY_ENTRIES = "entries"
@@ -71,20 +71,15 @@ def is_text(value: object) -> TypeGuard[Text]:
 
 
 def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[FaqEntry]:
-    try:
-        doc = load_yaml(path, display)
-    except YamlFileError as exc:
-        problems.append(exc.problem)
-        return []
-    if not isinstance(doc, LineDict) or not isinstance(doc.get(KEY_ENTRIES), list):
-        problems.append(
-            Problem(
-                display,
-                getattr(doc, "line", 1) or 1,
-                f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped",
-                code="file_shape",
-            )
-        )
+    doc = load_content_file(
+        path,
+        display,
+        problems,
+        shape=f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped",
+        key=KEY_ENTRIES,
+        key_type=list,
+    )
+    if doc is None:
         return []
     topic = str(doc.get(KEY_TOPIC) or path.stem)
     entries: list[FaqEntry] = []
