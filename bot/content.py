@@ -1,33 +1,36 @@
 """All content of `data/` loaded together and checked across files (`walletbot validate`).
 
-Each loader reports its own file problems; the checks here need several files at once: flows
-naming known intents, actions and brands, placeholders that exist, texts that never ask for a
-secret, responses the dialogue policy needs.
+Each loader reports its own file problems (here: responses, canned replies, scam patterns; the
+others in their package); the checks that need several files at once (flows naming known
+intents, actions and brands, placeholders that exist, texts that never ask for a secret) are in
+bot.content_checks, and `load_content` runs them all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from actions.registry import load_actions
 from bot.config import Settings
+from bot.content_checks import (
+    check_competing_wordings,
+    check_cross_references,
+    check_text,
+    check_unset_facts,
+    own_words,
+)
 from bot.content_snapshot import removed_faq_problems
 from bot.faq.knowledge import FaqEntry, faq_files, is_text, read_faq
 from bot.flows.model import Flow, flow_files, read_flows, read_words
-from bot.nlu.normalize import normalize
 from bot.nlu.replies import load_reply_data, reply_files
-from bot.nlu.training_data import INTENTS, TrainingData, load_training_data, nlu_files
+from bot.nlu.training_data import TrainingData, load_training_data, nlu_files
 from bot.provenance import check_provenance
 from bot.safety.scam import ScamPatterns, ScamPatternsError, load_scam_patterns
-from bot.secret_requests import asks_for_secret
-from bot.text import DEFAULT_KEY, PLACEHOLDERS, STUB_MARKER, Text, placeholders_in, variants
-from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
+from bot.text import Text
+from bot.yamlio import LineDict, Problem, YamlFileError, load_content_file, load_yaml
 
 RESPONSES_FILE = "responses.yml"
 SCAM_PATTERNS_FILE = "safety/scam_patterns.yml"
@@ -98,8 +101,6 @@ REQUIRED_RESPONSES = (
 REQUIRED_BUTTONS = ("human", "restart", "helpful", "not_helpful", "resume", "skip")
 # Word lists the policy needs; others (resume, helpful, not_helpful…) are optional.
 REQUIRED_ANSWERS = ("yes", "no", "skip")
-MAX_ANSWER_CHARS = 600
-NEAR_DUPLICATE = 0.8  # bigram Jaccard similarity above which two FAQ wordings compete
 # Extra placeholders a response may use, filled by the policy itself.
 RESPONSE_VALUES = {"title", "ticket", "window", "channel", "prompt", "words"}
 
@@ -201,7 +202,7 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
             )
             continue
         resolved[str(key)] = value = value[0] if isinstance(value, list) else value
-        _check_text(value, display, texts.line_of(key), f"response '{key}'", problems, extra=RESPONSE_VALUES)
+        check_text(value, display, texts.line_of(key), f"response '{key}'", problems, extra=RESPONSE_VALUES)
     labels: dict[str, str] = {}
     for key, label in buttons.items():
         if isinstance(label, str) and label.strip():
@@ -242,22 +243,17 @@ def load_canned_replies(data_dir: Path, root: Path, problems: list[Problem]) -> 
     display = _display(path, root)
     if not path.is_file():
         return []
-    try:
-        doc = load_yaml(path, display)
-    except YamlFileError as exc:
-        problems.append(exc.problem)
+    doc = load_content_file(
+        path,
+        display,
+        problems,
+        shape="must be a mapping with 'replies': a list of {id, title, text}",
+        key=KEY_REPLIES,
+        key_type=list,
+    )
+    if doc is None:
         return []
-    items = doc.get(KEY_REPLIES) if isinstance(doc, LineDict) else None
-    if not isinstance(items, list):
-        problems.append(
-            Problem(
-                display,
-                getattr(doc, "line", 1) or 1,
-                "must be a mapping with 'replies': a list of {id, title, text}",
-                code="file_shape",
-            )
-        )
-        return []
+    items = doc[KEY_REPLIES]
     replies: list[CannedReply] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
@@ -315,7 +311,7 @@ def load_canned_replies(data_dir: Path, root: Path, problems: list[Problem]) -> 
             continue
         seen.add(reply_id)
         before = len(problems)
-        _check_text(text, display, item.line_of("text"), f"canned reply '{reply_id}'", problems, extra=CANNED_VALUES)
+        check_text(text, display, item.line_of("text"), f"canned reply '{reply_id}'", problems, extra=CANNED_VALUES)
         if len(problems) == before:
             replies.append(CannedReply(reply_id, title.strip(), text))
     return replies
@@ -338,182 +334,6 @@ def load_scam_rules(data_dir: Path, root: Path, problems: list[Problem]) -> Scam
     except ScamPatternsError as exc:
         problems.append(Problem(display, exc.line, exc.reason, code="scam_pattern"))
     return None
-
-
-def _check_wording(text: str, file: str, line: int, what: str, problems: list[Problem]) -> None:
-    """A user's wording (an FAQ question or alternate): no placeholder typos, no stub left."""
-    unknown = placeholders_in(text) - PLACEHOLDERS
-    if unknown:
-        names = ", ".join("{" + u + "}" for u in sorted(unknown))
-        problems.append(
-            Problem(
-                file,
-                line,
-                f"{what} uses unknown placeholder {names}; known: {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}",
-                code="unknown_placeholder",
-            )
-        )
-    if STUB_MARKER in text:
-        problems.append(
-            Problem(
-                file, line, f"{what} is still a stub ({STUB_MARKER}…): write it before it goes live", code="stub_text"
-            )
-        )
-
-
-def _check_text(
-    text: Any,
-    file: str,
-    line: int,
-    what: str,
-    problems: list[Problem],
-    extra: Set[str] = frozenset(),
-    brands: set[str] | None = None,
-) -> None:
-    unknown = placeholders_in(text) - PLACEHOLDERS - extra
-    if unknown:
-        names = ", ".join("{" + u + "}" for u in sorted(unknown))
-        known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS | extra))
-        problems.append(
-            Problem(file, line, f"{what} uses unknown placeholder {names}; known: {known}", code="unknown_placeholder")
-        )
-    if brands is not None and isinstance(text, dict):
-        for key in text:
-            if key != DEFAULT_KEY and key not in brands:
-                problems.append(
-                    Problem(
-                        file,
-                        line,
-                        f"{what} has a text for unknown brand '{key}'; brands are {', '.join(sorted(brands))}",
-                        code="unknown_brand",
-                    )
-                )
-    for variant in variants(text):
-        if STUB_MARKER in variant:
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    f"{what} is still a stub ({STUB_MARKER}…): write the answer from the guides before it goes live",
-                    code="stub_text",
-                )
-            )
-        if (clause := asks_for_secret(variant)) is not None:
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    f"{what} asks the user for a secret ({clause!r}); support never asks for passwords, codes, CVV or card numbers",
-                    code="asks_secret",
-                )
-            )
-
-
-def check_cross_references(
-    flows: Iterable[Flow], faq: Iterable[FaqEntry], settings: Settings, problems: list[Problem]
-) -> None:
-    """Names and texts that other files or the config must know; flows and entries with errors included."""
-    brands = set(settings.brands)
-    actions = load_actions()
-    for flow in flows:
-        if flow.name not in INTENTS:
-            problems.append(
-                Problem(
-                    flow.file,
-                    flow.line,
-                    f"flow '{flow.name}' is not a known intent; a flow is started by the intent of the same name ({', '.join(INTENTS)})",
-                    code="flow_intent",
-                )
-            )
-        for brand in sorted(flow.route_brands() - brands):
-            problems.append(
-                Problem(
-                    flow.file,
-                    flow.line,
-                    f"flow '{flow.name}' routes brand '{brand}', which is not a brand; brands are {', '.join(sorted(brands))}",
-                    code="unknown_brand",
-                )
-            )
-        for detail in flow.details.values():
-            _check_text(
-                detail.prompt, flow.file, flow.line, f"prompt of detail '{detail.name}'", problems, brands=brands
-            )
-        for step in flow.steps.values():
-            if step.action and step.action not in actions:
-                problems.append(
-                    Problem(
-                        flow.file,
-                        step.line,
-                        f"step '{step.id}' calls unknown action '{step.action}'; known actions: {', '.join(sorted(actions))}",
-                        code="unknown_action",
-                    )
-                )
-            for text in (step.say, step.resolved, step.ends):
-                if text is not None:
-                    _check_text(text, flow.file, step.line, f"step '{step.id}'", problems, brands=brands)
-            for option in step.options:
-                _check_text(option.title, flow.file, option.line, f"option '{option.title}'", problems)
-    for entry in faq:
-        _check_text(entry.answer, entry.file, entry.line, f"answer of FAQ '{entry.id}'", problems, brands=brands)
-        # The question is shown on clarification buttons; alternates go live as wordings.
-        for wording in [entry.question, *entry.alternates]:
-            _check_wording(wording, entry.file, entry.line, f"question of FAQ '{entry.id}'", problems)
-        for text in variants(entry.answer):
-            if len(text) > MAX_ANSWER_CHARS:
-                problems.append(
-                    Problem(
-                        entry.file,
-                        entry.line,
-                        f"answer of FAQ '{entry.id}' has {len(text)} characters; keep it under {MAX_ANSWER_CHARS} (split the entry)",
-                        "warning",
-                        code="long_answer",
-                    )
-                )
-        for brand in entry.brands or []:
-            if brand not in brands:
-                problems.append(
-                    Problem(
-                        entry.file,
-                        entry.line,
-                        f"FAQ '{entry.id}' is for unknown brand '{brand}'; brands are {', '.join(sorted(brands))}",
-                        code="unknown_brand",
-                    )
-                )
-        if entry.intent and entry.intent not in INTENTS:
-            problems.append(
-                Problem(
-                    entry.file,
-                    entry.line,
-                    f"FAQ '{entry.id}' names unknown intent '{entry.intent}'",
-                    code="unknown_intent",
-                )
-            )
-
-
-def _bigrams(text: str) -> set[str]:
-    bare = re.sub(r"[\s\W_]+", "", normalize(text))
-    return {bare[i : i + 2] for i in range(len(bare) - 1)} or {bare}
-
-
-def check_competing_wordings(faq: list[FaqEntry], problems: list[Problem], threshold: float = NEAR_DUPLICATE) -> None:
-    """Warn when an entry's wording is (nearly) another entry's: the two would compete."""
-    wordings = [(entry, text, _bigrams(text)) for entry in faq for text in entry.texts()]
-    for i, (entry, text, grams) in enumerate(wordings):
-        for other, other_text, other_grams in wordings[i + 1 :]:
-            if other.id == entry.id or not grams or not other_grams:
-                continue
-            similarity = len(grams & other_grams) / len(grams | other_grams)
-            if similarity >= threshold:
-                problems.append(
-                    Problem(
-                        other.file,
-                        other.line,
-                        f"FAQ '{other.id}' wording {other_text!r} is {'identical' if similarity == 1 else 'nearly identical'} "
-                        f"to {text!r} of FAQ '{entry.id}' ({entry.file}:{entry.line}); they compete: reword one or merge the entries",
-                        "warning",
-                        code="competing_wording",
-                    )
-                )
 
 
 def content_version(data_dir: Path) -> str:
@@ -569,57 +389,11 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
         check_competing_wordings(faq, problems)
         check_unset_facts(settings, problems)
         check_provenance(
-            all_flows, all_faq, responses.texts, _own_words(all_flows, responses, scam_patterns), settings, problems
+            all_flows, all_faq, responses.texts, own_words(all_flows, responses, scam_patterns), settings, problems
         )
     # By file and line, as an editor fixes them; the sort is stable, so a file's follow-ups stay in order.
     content.problems = sorted((problem.glossed() for problem in problems), key=lambda p: (p.file, p.line))
     return content
-
-
-def check_unset_facts(settings: Settings, problems: list[Problem], config_name: str = "config.yml") -> None:
-    """One warning per brand fact a deployment has not set: the bot says where to find it instead."""
-    path = settings.root / config_name
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-
-    def line_of(brand: str, fact: str) -> int:
-        inside = False
-        for number, line in enumerate(lines, start=1):
-            if re.match(rf"^\s+{re.escape(brand)}:\s*$", line):
-                inside = True
-            elif inside and re.match(rf"^\s+{fact}:", line):
-                return number
-        return 1
-
-    for key, brand in settings.brands.items():
-        for fact in brand.unset_facts():
-            problems.append(
-                Problem(
-                    config_name,
-                    line_of(key, fact),
-                    f"brands.{key}.{fact} is not set (the guides give none): the bot shows the response "
-                    f"'unset_{fact}' instead; set the deployment's real value here",
-                    "warning",
-                    code="unset_fact",
-                )
-            )
-
-
-def _own_words(flows: Iterable[Flow], responses: Responses, scam_patterns: ScamPatterns | None) -> set[str]:
-    """What the bot may quote without a source: its button titles, the words it asks users to
-    type, and the terms of its scam warnings."""
-    words = set(responses.buttons.values()) | {w for ws in responses.answers.values() for w in ws}
-    words |= {option.title for flow in flows for step in flow.steps.values() for option in step.options}
-    quoted = {
-        q for texts in responses.texts.values() for t in variants(texts) for q in re.findall(r"“([^“”]{1,20})”", t)
-    }
-    return words | _scam_terms(scam_patterns, quoted)
-
-
-def _scam_terms(patterns: ScamPatterns | None, candidates: Iterable[str]) -> set[str]:
-    """The candidates a scam pattern names in full (安全账户): words of the bot's warnings."""
-    if patterns is None:
-        return set()
-    return {c for c in candidates if any(pattern.search(c) for _, pattern in patterns.rules)}
 
 
 def errors_of(problems: list[Problem]) -> list[Problem]:

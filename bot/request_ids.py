@@ -23,7 +23,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from bot.asgi import HttpMiddleware
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER = REQUEST_ID_HEADER.lower().encode("ascii")
@@ -73,16 +75,10 @@ def _request_id(scope: Scope) -> str:
     return f"{_ids.getrandbits(64):016x}"
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(HttpMiddleware):
     """Outermost of the app's middleware: an id on every response, one log line per 5xx."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         record = RequestRecord(_request_id(scope))
         token = _current.set(record)
         status = 0

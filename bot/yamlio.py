@@ -169,6 +169,24 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
     return load_yaml_text(text, name)
 
 
+def load_content_file(
+    path: Path, display: str, problems: list[Problem], *, shape: str, key: str, key_type: type = object
+) -> LineDict | None:
+    """The file's top-level mapping when it holds `key` (a `key_type`), else None with the problem
+    added instead of raised: the YAML error, or `shape` (what the file must hold and that it is
+    skipped) at the line of what the file holds instead.
+    """
+    try:
+        doc = load_yaml(path, display)
+    except YamlFileError as exc:
+        problems.append(exc.problem)
+        return None
+    if not isinstance(doc, LineDict) or key not in doc or not isinstance(doc[key], key_type):
+        problems.append(Problem(display, getattr(doc, "line", 1) or 1, shape, code="file_shape"))
+        return None
+    return doc
+
+
 def load_yaml_text(text: str, name: str) -> Any:
     """Parse YAML text (see load_yaml); `name` is used in problems."""
     try:

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.api.errors import ApiError
+from bot.asgi import HttpMiddleware
 from bot.metrics import Metrics
 
 router = APIRouter()
@@ -38,18 +39,15 @@ def metrics(request: Request) -> Response:
     return Response(collected.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     """Count and time each HTTP request by method, route template (``/api/conversations/{id}``,
     not the id itself) and status. Plain ASGI: the response is passed through untouched."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # an exception that escapes every handler is what the server answers
 

@@ -8,11 +8,12 @@ exceptions propagate.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.asgi import HttpMiddleware, replay_body, send_json_error
 
 # Pages may load scripts, styles and data only from this server: the bubble is an external
 # script file, so no inline script or style is ever needed.
@@ -23,21 +24,11 @@ PAGE_CSP = (
 )
 
 
-async def send_json_error(
-    send: Send, status: int, code: str, message: str, *, extra: tuple[tuple[bytes, bytes], ...]
-) -> None:
-    """An `{"error": {code, message}}` answer sent by a middleware before the app is reached."""
-    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:
     await send_json_error(send, status, code, message, extra=((b"x-content-type-options", b"nosniff"),))
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """Refuse request bodies over `max_bytes` to paths under `prefix` with 413 before parsing.
 
     The body is read here (it is small by construction) and replayed to the app, so a client
@@ -45,19 +36,15 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, prefix: str | tuple[str, ...] = "/api/") -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
         self.prefix = prefix
 
     def _too_large(self) -> str:
         return f"The request body is larger than {self.max_bytes} bytes: send a shorter message."
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in ("POST", "PUT", "PATCH")
-            or not scope["path"].startswith(self.prefix)
-        ):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("POST", "PUT", "PATCH") or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
@@ -83,29 +70,13 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(HttpMiddleware):
     """Add nosniff and a referrer policy everywhere, a CSP on pages, no-store on API answers."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
 
         async def add_headers(message: Message) -> None:

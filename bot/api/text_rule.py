@@ -22,9 +22,9 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from bot.api.middleware import send_json_error
+from bot.asgi import HttpMiddleware, replay_body, send_json_error
 
 INVALID_TEXT = "invalid_text"
 # C0 controls other than \t \n \r, DEL, and the C1 controls.
@@ -108,20 +108,14 @@ async def _refuse(send: Send, status: int, code: str, message: str) -> None:
     await send_json_error(send, status, code, message, extra=((b"cache-control", b"no-store"),))
 
 
-class TextRuleMiddleware:
+class TextRuleMiddleware(HttpMiddleware):
     """Refuse a request whose path, query, form or JSON text breaks the rule, before routing.
 
     The body is read only for forms and JSON (JSON is what FastAPI reads when there is no
     content type); its size is capped by `BodyLimitMiddleware`, which runs first.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = _first_problem(iter([("the address", scope["path"])]))
         query = scope.get("query_string", b"")
         if not problem and query:
@@ -157,7 +151,7 @@ class TextRuleMiddleware:
         if problem:
             await _refuse(send, status, INVALID_TEXT, f"The request is refused: {problem}. Send plain text.")
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 def _json_problem(body: bytes) -> str | None:
@@ -186,16 +180,3 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool | None]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks), False
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

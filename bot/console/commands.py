@@ -1,4 +1,5 @@
-"""`walletbot users`: console accounts for support agents and admins.
+"""`walletbot users`: console accounts for support agents and admins; `walletbot tickets`: the
+tickets they work on, listed and shown in the terminal.
 
     walletbot users add alice --role agent          # password asked twice, not echoed
     printf 'secret-pass\n' | walletbot users add ci --role admin --password-stdin
@@ -17,17 +18,11 @@ from typing import Any
 
 import click
 
+from bot.cli_support import fail, settings_of
 from bot.config import Settings, load_settings
 from bot.errors import WalletbotError
 from bot.store import Database, Role, create_user, list_users
 from bot.store.users import MIN_PASSWORD_LENGTH
-
-EXIT_ERROR = 1
-
-
-def _fail(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(EXIT_ERROR)
 
 
 class _UsersGroup(click.Group):
@@ -37,7 +32,7 @@ class _UsersGroup(click.Group):
         try:
             return super().invoke(ctx)
         except WalletbotError as exc:
-            _fail(str(exc))
+            fail(str(exc))
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -141,6 +136,64 @@ def list_command(ctx: click.Context) -> None:
     click.echo(f"{'name':<{width}}  {'role':<5}  {'created':<16}  last sign-in")
     for name, role, created, last in rows:
         click.echo(f"{name:<{width}}  {role:<5}  {created:<16}  {last}")
+
+
+@click.group()
+def tickets() -> None:
+    """Inspect support tickets."""
+
+
+@tickets.command("list")
+@click.option("--status", default=None)
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+def tickets_list(ctx: click.Context, status: str | None, limit: int) -> None:
+    """The queue: open tickets first, by priority then age."""
+    from bot.store import Database, TicketQuery, list_tickets
+    from bot.store.models import TicketStatus, coerce_enum
+
+    wanted = coerce_enum(TicketStatus, status, "ticket status") if status else None
+    db = Database(settings_of(ctx).database_url)
+    db.migrate()
+    with db.session(readonly=True) as s:
+        rows, total = list_tickets(s, TicketQuery(status=wanted, per_page=limit))
+        for t in rows:
+            click.echo(
+                f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  {t.summary}"
+            )
+        click.echo(f"{total} ticket(s)")
+    db.dispose()
+
+
+@tickets.command("show")
+@click.argument("number")
+@click.pass_context
+def tickets_show(ctx: click.Context, number: str) -> None:
+    """One ticket with its details, checklist trail and transcript (as stored, redacted)."""
+    from bot.store import Database, list_turns
+    from bot.store.tickets import get_ticket
+
+    db = Database(settings_of(ctx).database_url)
+    db.migrate()
+    with db.session(readonly=True) as s:
+        ticket = get_ticket(s, number)
+        if ticket is None:
+            fail(f"No ticket '{number}'; `walletbot tickets list` shows the existing ones.")
+        click.echo(f"{ticket.number}  [{ticket.status}] {ticket.priority} {ticket.category}  brand={ticket.brand}")
+        click.echo(f"summary: {ticket.summary}")
+        click.echo("details:")
+        for key, value in (ticket.details or {}).items():
+            click.echo(f"  {key}: {value}")
+        click.echo("checklist trail:")
+        for entry in ticket.trail or []:
+            if entry.get("say") is not None:
+                click.echo(f"  - {entry.get('flow')}/{entry.get('step')}: {entry.get('say')}")
+                if entry.get("answer"):
+                    click.echo(f"      answer: {entry['answer']}")
+        click.echo("transcript:")
+        for turn in list_turns(s, ticket.conversation_id):
+            click.echo(f"  {turn.role}: {turn.text or turn.payload}")
+    db.dispose()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """What the console shows, as plain data: queue filters, queue rows, a ticket's page.
 
+Why one module of ~415 lines: one masking policy. The queue, the ticket page and the exports
+build their data here so that every channel masks the same fields the same way.
+
 No HTML here: templates render these dicts with auto-escaping, and the JSON API and the exports
 serialise the same dicts (files: bot/console/export.py), so every channel masks the same
 fields the same way.

@@ -1,6 +1,9 @@
 """FAQ retrieval: several views of each entry's wordings, each scored in [0, 1], fused by
 weights tuned with cross-validation over entries (`walletbot eval --faq` prints the table).
 
+Why one module of ~510 lines: it is one index. The signals are fused and calibrated together over
+arrays built once; each scorer already lives apart (bot.faq.bm25, bot.nlu.features, bot.nlu.cilin).
+
 The signals, and why each is there (their contributions are measured in docs/accuracy.md):
 - `tfidf`: cosine over character pairs, words and pinyin, half the best single wording and half
   all wordings together (a close paraphrase, or words shared with several wordings);

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from bot.text import Text
-from bot.yamlio import LineDict, Problem, YamlFileError, load_yaml
+from bot.yamlio import LineDict, Problem, load_content_file
 
 KEY_TOPIC = "topic"
 KEY_ENTRIES = "entries"
@@ -71,20 +71,15 @@ def is_text(value: object) -> TypeGuard[Text]:
 
 
 def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[FaqEntry]:
-    try:
-        doc = load_yaml(path, display)
-    except YamlFileError as exc:
-        problems.append(exc.problem)
-        return []
-    if not isinstance(doc, LineDict) or not isinstance(doc.get(KEY_ENTRIES), list):
-        problems.append(
-            Problem(
-                display,
-                getattr(doc, "line", 1) or 1,
-                f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped",
-                code="file_shape",
-            )
-        )
+    doc = load_content_file(
+        path,
+        display,
+        problems,
+        shape=f"an FAQ file needs '{KEY_TOPIC}:' and a list '{KEY_ENTRIES}:'; the file is skipped",
+        key=KEY_ENTRIES,
+        key_type=list,
+    )
+    if doc is None:
         return []
     topic = str(doc.get(KEY_TOPIC) or path.stem)
     entries: list[FaqEntry] = []
@@ -108,79 +103,48 @@ def read_faq_file(path: Path, display: str, problems: list[Problem]) -> list[Faq
 def _read_entry(item: LineDict, topic: str, display: str, line: int, problems: list[Problem]) -> FaqEntry:
     """The entry, `valid=False` when it has errors: what could be read is still cross-checked."""
     before = len(problems)
+
+    def report(key: object, message: str, *, code: str, severity: str = "error") -> None:
+        problems.append(Problem(display, item.line_of(key), message, severity, code=code))
+
     for key in item:
         if key not in ENTRY_KEYS:
-            problems.append(
-                Problem(
-                    display,
-                    item.line_of(key),
-                    f"unknown key '{key}' in FAQ entry; known keys are {', '.join(sorted(ENTRY_KEYS))}",
-                    code="unknown_key",
-                )
+            report(
+                key,
+                f"unknown key '{key}' in FAQ entry; known keys are {', '.join(sorted(ENTRY_KEYS))}",
+                code="unknown_key",
             )
     entry_id = item.get(KEY_ID)
     if not isinstance(entry_id, str) or not _ID.match(entry_id):
-        problems.append(
-            Problem(
-                display,
-                item.line_of(KEY_ID),
-                f"FAQ entry id {entry_id!r} must be snake_case letters, digits and '_'",
-                code="faq_id",
-            )
-        )
+        report(KEY_ID, f"FAQ entry id {entry_id!r} must be snake_case letters, digits and '_'", code="faq_id")
     if not isinstance(item.get(KEY_QUESTION), str) or not item[KEY_QUESTION].strip():
-        problems.append(
-            Problem(
-                display,
-                item.line_of(KEY_QUESTION),
-                f"FAQ entry {entry_id!r} needs a non-empty 'question'",
-                code="faq_entry",
-            )
-        )
+        report(KEY_QUESTION, f"FAQ entry {entry_id!r} needs a non-empty 'question'", code="faq_entry")
     alternates = _str_list(item.get(KEY_ALTERNATES, []))
     if alternates is None:
-        problems.append(
-            Problem(
-                display,
-                item.line_of(KEY_ALTERNATES),
-                f"'alternates' of {entry_id!r} must be a list of texts (quote yes, no, on, off)",
-                code="faq_entry",
-            )
+        report(
+            KEY_ALTERNATES,
+            f"'alternates' of {entry_id!r} must be a list of texts (quote yes, no, on, off)",
+            code="faq_entry",
         )
     elif len(alternates) < MIN_ALTERNATES:
-        problems.append(
-            Problem(
-                display,
-                item.line_of(KEY_ALTERNATES),
-                f"FAQ entry {entry_id!r} has {len(alternates)} alternates; write at least {MIN_ALTERNATES} so users' wordings are found",
-                "warning",
-                code="few_alternates",
-            )
+        report(
+            KEY_ALTERNATES,
+            f"FAQ entry {entry_id!r} has {len(alternates)} alternates; write at least {MIN_ALTERNATES} so users' wordings are found",
+            code="few_alternates",
+            severity="warning",
         )
     if not is_text(item.get(KEY_ANSWER)):
-        problems.append(
-            Problem(
-                display,
-                item.line_of(KEY_ANSWER),
-                f"'answer' of {entry_id!r} must be a text or a mapping of brand to text with a 'default'",
-                code="bad_text",
-            )
+        report(
+            KEY_ANSWER,
+            f"'answer' of {entry_id!r} must be a text or a mapping of brand to text with a 'default'",
+            code="bad_text",
         )
     tags = _str_list(item.get(KEY_TAGS, []))
     if tags is None:
-        problems.append(
-            Problem(display, item.line_of(KEY_TAGS), f"'tags' of {entry_id!r} must be a list of tags", code="faq_entry")
-        )
+        report(KEY_TAGS, f"'tags' of {entry_id!r} must be a list of tags", code="faq_entry")
     brands = _str_list(item[KEY_BRANDS]) if KEY_BRANDS in item else None
     if KEY_BRANDS in item and brands is None:  # not silently "every brand"
-        problems.append(
-            Problem(
-                display,
-                item.line_of(KEY_BRANDS),
-                f"'brands' of {entry_id!r} must be a list of brand keys",
-                code="faq_entry",
-            )
-        )
+        report(KEY_BRANDS, f"'brands' of {entry_id!r} must be a list of brand keys", code="faq_entry")
     question, answer = item.get(KEY_QUESTION), item.get(KEY_ANSWER)
     return FaqEntry(
         id=entry_id if isinstance(entry_id, str) else "",

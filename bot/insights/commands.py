@@ -1,15 +1,17 @@
-"""`walletbot report stats` and `walletbot report funnel`: the insights in the terminal."""
+"""`walletbot report`: `stats` and `funnel` (the insights in the terminal) and `unanswered` (what
+users asked that the bot could not answer, for content editors)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from bot.cli_support import fail, settings_of
 
 if TYPE_CHECKING:
     from bot.insights.labels import InsightLabels
@@ -23,7 +25,7 @@ def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict[str
     from bot.store import Database
     from bot.store.insights import InsightQuery
 
-    settings = ctx.obj["settings_factory"]()
+    settings = settings_of(ctx)
     try:
         period = parse_since(since)
     except ValueError as exc:
@@ -93,11 +95,10 @@ def funnel_command(
     from bot.insights.funnel import ordered_funnel
     from bot.insights.report import step_line
 
-    settings = ctx.obj["settings_factory"]()
+    settings = settings_of(ctx)
     flows = load_content(settings, lint=False).flows
     if flow not in flows:
-        click.secho(f"error: Unknown flow '{flow}': known flows are {', '.join(sorted(flows))}.", fg="red", err=True)
-        sys.exit(1)
+        fail(f"Unknown flow '{flow}': known flows are {', '.join(sorted(flows))}.")
     report, labels = _report(ctx, since, brand)
     funnel = next((f for f in report["funnels"] if f["flow"] == flow), None)
     if funnel is None:  # nobody entered it in the period: every step at zero
@@ -113,3 +114,53 @@ def funnel_command(
     click.secho(f"{funnel['title']} ({flow})", bold=True)
     for step in funnel["steps"]:
         click.echo(f"  {step['step']}：{step_line(step, labels)}")
+
+
+@click.group()
+def report() -> None:
+    """Reports for content editors and support leads."""
+
+
+@report.command("unanswered")
+@click.option("--since", default="7d", show_default=True, help="how far back: 7d, 12h, 2w")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", help="yaml: FAQ stubs to fill in"
+)
+@click.pass_context
+def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
+    """What users asked that the bot could not answer, grouped, with the nearest FAQ entry."""
+    from bot.reports import collect_unanswered, group_unanswered, since_datetime, yaml_stubs
+    from bot.store import Database
+
+    settings = settings_of(ctx)
+    try:
+        start = since_datetime(since)
+    except ValueError as exc:
+        fail(str(exc))
+    from bot.faq.commands import faq_index
+
+    index = faq_index(settings)
+    db = Database(settings.database_url)
+    db.migrate()
+    try:
+        groups = group_unanswered(collect_unanswered(db, start), index.tokenizer, index)
+    finally:
+        db.dispose()
+    if fmt == "json":
+        click.echo(json.dumps([g.as_dict() for g in groups], ensure_ascii=False, indent=2))
+    elif fmt == "yaml":
+        click.echo(yaml_stubs(groups))
+    else:
+        for g in groups:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(g.reasons.items()))
+            near = f"nearest FAQ: {g.nearest_faq} ({g.nearest_score:.2f})" if g.nearest_faq else "no similar FAQ entry"
+            click.echo(f"{g.count:>4} × {g.examples[0]}   [{reasons}; {near}]")
+            for example in g.examples[1:]:
+                click.echo(f"       · {example}")
+        click.echo(
+            f"{sum(g.count for g in groups)} unanswered message(s) in {len(groups)} group(s) since {start:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+report.add_command(stats_command)
+report.add_command(funnel_command)

@@ -3,9 +3,11 @@
 
     bot.measure.evaluate   intent accuracy on a labelled TSV, cross-validation on data/nlu,
                            FAQ retrieval with alternates held out
+                           (split by what it evaluates: labelled, scoring, faq_eval, ood_eval, plot)
     bot.measure.bench      cold start, in-process latency, HTTP latency and throughput, training time
     bot.measure.scenarios  whole conversations (../shared/eval/CONVERSATIONS.md) run through the
                            engine on a throwaway database and checked turn by turn (`walletbot test`)
+                           (the file is read and validated by bot.measure.scenario_file)
     bot.measure.commands   the click commands `eval`, `bench` and `test` for the `walletbot` group
 
 This module stays cheap to import (no numpy, no scikit-learn): the CLI imports it to register

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.yamlio import LineDict, LineList, Problem, YamlFileError, load_yaml
+from bot.yamlio import LineList, Problem, load_content_file
 
 KEY_VERSION = "version"
 KEY_NLU = "nlu"
@@ -144,20 +144,10 @@ def read_nlu_file(
     `origins` collects where each example is, so that the checks across files can say it.
     `labels` are the intents an item may name (the reply kinds, for data/replies).
     """
-    try:
-        doc = load_yaml(path, display)
-    except YamlFileError as exc:
-        problems.append(exc.problem)
-        return
-    if not isinstance(doc, LineDict) or KEY_NLU not in doc:
-        problems.append(
-            Problem(
-                display,
-                getattr(doc, "line", 1) or 1,
-                f"missing top-level key '{KEY_NLU}:'; the file is skipped",
-                code="file_shape",
-            )
-        )
+    doc = load_content_file(
+        path, display, problems, shape=f"missing top-level key '{KEY_NLU}:'; the file is skipped", key=KEY_NLU
+    )
+    if doc is None:
         return
     if doc.get(KEY_VERSION, "3.1") not in VERSIONS:
         problems.append(

@@ -2,6 +2,9 @@
 reached a human, which checklist steps users give up on, which FAQ answers they vote down, and
 how fast agents work the tickets.
 
+Why one module of ~475 lines: it is one report over one cohort. Every figure shares the cohort
+and outcome conditions below (`_cohort`, `_solved`…), which split modules would share privately.
+
 Every figure is one SQL aggregate (SQLAlchemy Core) over a *cohort*: the conversations that
 started in ``[start, end)`` (optionally of one brand), and for ticket figures the tickets opened
 in that period. A conversation counts from the day it started, whenever its later messages

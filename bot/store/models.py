@@ -1,5 +1,8 @@
 """Database tables of the product, as SQLAlchemy 2 declarative models.
 
+Why one module of ~575 lines: it is one schema. Every table, its constraints and the enums it
+stores are compared as a whole with the migrations (tests/test_store_db.py).
+
 The schema itself is owned by the Alembic migrations in ``bot/store/migrations``; these models
 must match them (``tests/test_store_db.py`` compares the two with Alembic's autogenerate).
 
