@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.dialogue.collecting import CONTACT_ENTITIES, Collecting
+from bot.dialogue.collecting import Collecting
+from bot.dialogue.details_given import CONTACT_ENTITIES
 from bot.dialogue.routing import SMALL_TALK
 from bot.dialogue.state import PRIORITIES, higher
 from bot.dialogue.turn import PUNCT, Outcome, TicketRequest, TicketUpdate, Turn
