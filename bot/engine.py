@@ -6,6 +6,10 @@
 Channels (CLI, HTTP) call only this class. Everything it loads (content, model, FAQ index,
 policy) sits in one immutable Runtime that `reload()` swaps in a single assignment, so a message
 in flight always sees one consistent version of the content.
+
+Over 400 lines on purpose: `handle` is one transaction from lock to commit, and the callbacks
+the policy gets (open or update the ticket, its status) close over that transaction; split
+across modules, the transaction's boundary would be harder to see.
 """
 
 from __future__ import annotations
@@ -16,9 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
 
 from actions.registry import load_actions
 from bot import guard
@@ -46,6 +47,7 @@ from bot.store import (
     stored_reply,
     token_hash_matches,
 )
+from bot.store.db import OrmOnDemand
 from bot.text import render
 
 if TYPE_CHECKING:
@@ -103,34 +105,6 @@ class ReloadStatus:
             "errors": self.errors,
             "failed_at": self.failed_at,
         }
-
-
-class _OrmOnDemand:
-    """An ORM session on the message's own transaction, opened only when a step needs ORM
-    objects (a ticket, a vote): most messages are Core statements on the connection alone.
-    Its changes are flushed when the block ends, before the transaction commits."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self._session: Session | None = None
-
-    @property
-    def session(self) -> Session:
-        if self._session is None:
-            self._session = Session(bind=self.connection, expire_on_commit=False)
-        return self._session
-
-    def __enter__(self) -> _OrmOnDemand:
-        return self
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if self._session is None:
-            return
-        try:
-            if exc_type is None:
-                self._session.flush()
-        finally:
-            self._session.close()
 
 
 class Assistant:
@@ -264,7 +238,7 @@ class Assistant:
         # Understanding needs no database: do it before taking the conversation's lock, so that
         # other messages (and other workers) wait only for the short write below.
         understood = self._understand(runtime, text, expecting_code=False, now=local_now) if text is not None else None
-        with self.db.transaction() as connection, _OrmOnDemand(connection) as orm:
+        with self.db.transaction() as connection, OrmOnDemand(connection) as orm:
             if start is not None:  # start_and_handle: (brand, channel, where the token goes)
                 conv, token, token_hash = insert_conversation(
                     connection, brand=start[0], channel=start[1], state=fresh_state()

@@ -162,7 +162,7 @@ class Database:
 
         The per-message path: Core statements on a connection skip the ORM session's own
         bookkeeping (about a tenth of a message's cost). Code that needs ORM objects in the same
-        transaction opens ``Session(bind=connection)`` on it (see ``bot.engine``).
+        transaction opens ``Session(bind=connection)`` on it (``OrmOnDemand`` below).
 
         Raises:
             StoreError: the database is unreachable or stayed locked past the busy timeout.
@@ -297,3 +297,31 @@ def _install_sqlite_transactions(engine: Engine, *, wal: bool) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class OrmOnDemand:
+    """An ORM session on the message's own transaction, opened only when a step needs ORM
+    objects (a ticket, a vote): most messages are Core statements on the connection alone.
+    Its changes are flushed when the block ends, before the transaction commits."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def __enter__(self) -> OrmOnDemand:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._session is None:
+            return
+        try:
+            if exc_type is None:
+                self._session.flush()
+        finally:
+            self._session.close()
