@@ -497,3 +497,13 @@ def test_each_unset_brand_fact_is_warned_once_at_its_config_line(project):
     assert "brands.kdou.service_hours" in named and "brands.kdou.phone" not in named
     line = next(p["line"] for p in problems if p["message"].startswith("brands.upay.phone"))
     assert config.read_text(encoding="utf-8").splitlines()[line - 1].strip().startswith("phone:")
+
+
+def test_solved_by_words_must_be_words(project):
+    """`solved_by` (like `not_for`) is a list of quoted words: a number or a mapping is an error at its line."""
+    write_checklist(project, ("start: kind\n", "start: kind\nsolved_by: [能付款了, {a: b}]\n"))
+    found = problems_of(validate(project, "--format", "json"), FLOW_FILE)
+    assert any(p.startswith(f"{FLOW_FILE}:4: 'solved_by' of flow 'transaction_failed' has {{'a'") for p in found), found
+
+    write_checklist(project, ("start: kind\n", "start: kind\nsolved_by: [能付款了, 付款成功]\n"))
+    assert problems_of(validate(project, "--format", "json"), FLOW_FILE) == set()

@@ -779,3 +779,17 @@ def test_one_no_secrets_reminder_before_the_detail_questions(chat, opening):
     assert reply["state"]["escalated"] is True, c.text()
     reminders = [m["text"] for m in reply["messages"] if "验证码" in m["text"]]
     assert len(reminders) == 1, reminders
+
+
+def test_a_flows_solved_words_end_it_from_any_step_unless_negated(chat):
+    """`solved_by` (data/flows/forgot_password.yml): the whole problem solved, at whatever step."""
+    c = chat()
+    c.say("密码忘了登不进去")
+    assert c.state["step"] == "login_page"
+    assert c.say("搞定了 新密码能登了")["state"]["resolved"] is True
+
+    c = chat()
+    c.say("密码忘了登不进去")
+    c.say("找到了")
+    reply = c.say("收到了 可还是不能登录了")
+    assert reply["state"]["resolved"] is False and reply["state"]["flow"] == "forgot_password"

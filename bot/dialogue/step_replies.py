@@ -42,6 +42,8 @@ CURRENT_PROBLEM_SHARE = 0.05
 # A cause that is a more urgent problem (一笔付款不是我付的 in the balance checklist) needs less:
 # missing it leaves a theft in a normal checklist.
 URGENT_CAUSE_CONFIDENCE = 0.6
+# Characters that negate the word right after them (不能登录了, 没登上).
+NEGATORS = frozenset("不没未别")
 # Characters that make a two-character piece no word of its own (的钱, 你们, 我们).
 FUNCTION_CHARS = frozenset("的了是我你他她们在有和就也都吗呢吧啊这那个么要会能可以不没")
 # A last clause read as "solved" this surely ends a reply that otherwise reads as a cause.
@@ -100,6 +102,12 @@ class StepReplies(Checklist):
             text, norm = rest, normalize(rest)
             bare = PUNCT.sub("", norm)
         reading = self.read_step_reply(step, text)
+        if reading.kind in ("solved", "fine") and self._says_solved(flow, bare) and not self._is_question(text, norm):
+            # 新密码能登了 at "找到忘记密码了吗？": the whole problem, not only this step, is solved.
+            leaf = next((s for s in flow.steps.values() if s.resolved is not None), None)
+            if leaf is not None:
+                self._trail(turn, state, flow, step, "", answer=text.strip())
+                return self._enter(state, turn, flow, leaf.id)
         if reading.kind == "cause" and not reading.named and (outcome := self._outcome_clause(text)) is not None:
             # 原来是渠道在维护 刚才又充了一次 到账了: the cause, then how it ended; the ending answers.
             reading = self.read_step_reply(step, outcome)
@@ -198,6 +206,15 @@ class StepReplies(Checklist):
         self._trail(turn, state, flow, step, "", answer=text.strip())
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
+
+    @staticmethod
+    def _says_solved(flow: Flow, bare: str) -> bool:
+        """The reply holds one of the flow's `solved_by` words, not negated (不能登录了)."""
+        for word in flow.solved_by:
+            at = bare.find(PUNCT.sub("", normalize(word)))
+            if at >= 0 and not (at > 0 and bare[at - 1] in NEGATORS):
+                return True
+        return False
 
     def _step_speaks_of(self, turn: Turn, flow: Flow, step: Step, norm: str) -> bool:
         """A question about something the step's own text names: a two-character word of it

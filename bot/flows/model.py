@@ -28,10 +28,21 @@ KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT, KEY_ENDS = "resolved", "escalate", "col
 KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS = "payload", "means", "match", "kinds"
 KEY_HOW_LONG = "how_long"
 KEY_NOT_FOR = "not_for"
+KEY_SOLVED_BY = "solved_by"
 KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY = "category", "priority", "summary"
 KEY_PROMPT, KEY_ENTITY = "prompt", "entity"
 
-FLOW_KEYS = {KEY_FLOW, KEY_TITLE, KEY_START, KEY_DETAILS, KEY_STEPS, KEY_PRIORITY, KEY_HOW_LONG, KEY_NOT_FOR}
+FLOW_KEYS = {
+    KEY_FLOW,
+    KEY_TITLE,
+    KEY_START,
+    KEY_DETAILS,
+    KEY_STEPS,
+    KEY_PRIORITY,
+    KEY_HOW_LONG,
+    KEY_NOT_FOR,
+    KEY_SOLVED_BY,
+}
 STEP_KEYS = {KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT, KEY_ENDS}
 OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS, KEY_NEXT}
 # What a typed reply says about the step (bot/nlu/replies.py); an option stands for some of them.
@@ -135,6 +146,9 @@ class Flow:
     # Words saying a message is about something this checklist does not cover (支付密码 for the
     # login-password steps): such a message is answered from the FAQ instead.
     not_for: list[str] = field(default_factory=list)
+    # Words saying the whole problem is solved (新密码能登了 in the password checklist): at any
+    # step they lead to the flow's resolved leaf, not to the step's own "yes".
+    solved_by: list[str] = field(default_factory=list)
 
     def start_for(self, brand: str | None) -> str:
         return route_for(self.start, self.start_by_brand, brand)

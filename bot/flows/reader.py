@@ -31,6 +31,7 @@ from bot.flows.model import (
     KEY_PROMPT,
     KEY_RESOLVED,
     KEY_SAY,
+    KEY_SOLVED_BY,
     KEY_START,
     KEY_STEPS,
     KEY_SUMMARY,
@@ -160,6 +161,9 @@ class FlowReader:
         not_for, wrong = read_words(doc.get(KEY_NOT_FOR, []))
         if wrong:
             self.error("bad_words", doc.line_of(KEY_NOT_FOR), f"'not_for' of flow '{name}' {wrong}")
+        solved_by, wrong = read_words(doc.get(KEY_SOLVED_BY, []))
+        if wrong:
+            self.error("bad_words", doc.line_of(KEY_SOLVED_BY), f"'solved_by' of flow '{name}' {wrong}")
         return Flow(
             name,
             title,
@@ -173,6 +177,7 @@ class FlowReader:
             self.incomplete,
             start_by_brand=start_by_brand,
             not_for=not_for,
+            solved_by=solved_by,
         )
 
     def details(self, node: object, line: int) -> dict[str, Detail]:
