@@ -359,7 +359,10 @@ def test_the_queue_sorts_by_time_left_and_is_a_card_list_on_a_phone(server: Live
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = phone.new_page()
     sign_in(page, server.url)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing overflows
+    wait_for_console_script(page)
+    # Nothing overflows once the page has settled (on a loaded machine the first layout may come
+    # before the styles and the deferred script have been applied).
+    page.wait_for_function("document.documentElement.scrollWidth <= 390", timeout=15000)
     card = page.locator("tr[data-ticket]").first
     box = card.bounding_box()
     assert box is not None and box["width"] > 330  # one card across the screen
