@@ -41,18 +41,23 @@ class Escalation(Collecting):
     rank_intents: IntentRanker | None
     _person_words: set[str]
 
-    def _problems_said(self, text: str | None) -> list[Flow]:
-        """The checklists that clauses of the message report on their own, most urgent first:
-        in 钱包被盗了 人工客服 the request for a person hides the theft from the whole message's
-        intent, but not from its first clause's."""
-        if not text or self.rank_intents is None:
+    def _clause_readings(self, text: str) -> list[tuple[str, str, float]]:
+        """(clause, its best intent, that intent's probability) for each clause of a message of
+        two clauses or more; none for one clause (the whole message's reading is that one's).
+        The classifier remembers its rankings, so reading a message twice costs nothing more."""
+        if self.rank_intents is None:
             return []
         clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
         if len(clauses) < 2:
             return []
+        return [(c, *self.rank_intents(normalize(c))[0]) for c in clauses]
+
+    def _problems_said(self, text: str | None) -> list[Flow]:
+        """The checklists that clauses of the message report on their own, most urgent first:
+        in 钱包被盗了 人工客服 the request for a person hides the theft from the whole message's
+        intent, but not from its first clause's."""
         flows: list[Flow] = []
-        for clause in clauses:
-            intent, confidence = self.rank_intents(normalize(clause))[0]
+        for _, intent, confidence in self._clause_readings(text or ""):
             flow = self.content.flows.get(intent)
             if flow is not None and confidence >= self.settings.nlu.intent_threshold and flow not in flows:
                 flows.append(flow)
@@ -61,13 +66,11 @@ class Escalation(Collecting):
     def _surest_clause_flow(self, text: str, nlu: ParseResult | None) -> Flow | None:
         """When the whole message hesitates between checklists (K豆充不进钱 一直转圈然后说失败),
         the one a clause names surely, if the whole message ranks it among its first three."""
-        if self.rank_intents is None or nlu is None:
+        readings = self._clause_readings(text) if nlu is not None else []
+        if not readings:
             return None
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
-        if len(clauses) < 2:
-            return None
-        intent, confidence = max((self.rank_intents(normalize(c))[0] for c in clauses), key=lambda r: r[1])
-        top = [r["intent"] for r in nlu["ranking"][:3]]
+        _, intent, confidence = max(readings, key=lambda r: r[2])
+        top = [r["intent"] for r in nlu["ranking"][:3]] if nlu else []
         return self.content.flows.get(intent) if confidence >= SURE_CLAUSE and intent in top else None
 
     def _person_asked_beside(self, text: str, nlu: ParseResult | None) -> bool:
@@ -75,22 +78,15 @@ class Escalation(Collecting):
         while the whole message reads as the problem. Clauses are read only when the whole
         message gives a person some share (PERSON_HINT_SHARE) or names one (`answers.person`)."""
         share = next((r["confidence"] for r in (nlu["ranking"] if nlu else []) if r["intent"] == "human_handoff"), 0.0)
-        named = any(word in normalize(text) for word in self._person_words)
-        if self.rank_intents is None or (share < PERSON_HINT_SHARE and not named):
+        if share < PERSON_HINT_SHARE and not any(word in normalize(text) for word in self._person_words):
             return False
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
-        if len(clauses) < 2:
-            return False
-        for clause in clauses:
-            intent, confidence = self.rank_intents(normalize(clause))[0]
-            if (
-                intent == "human_handoff"
-                and confidence >= HANDOFF_OVER_MOOD
-                and not self._outburst(clause, 0.0)
-                and not self._is_question(clause, normalize(clause))  # 转人工有用吗: a doubt, not a request
-            ):
-                return True
-        return False
+        return any(
+            intent == "human_handoff"
+            and confidence >= HANDOFF_OVER_MOOD
+            and not self._outburst(clause, 0.0)
+            and not self._is_question(clause, normalize(clause))  # 转人工有用吗: a doubt, not a request
+            for clause, intent, confidence in self._clause_readings(text)
+        )
 
     def _handoff(self, state: dict[str, Any], turn: Turn, text: str | None = None) -> None:
         """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks.
