@@ -43,6 +43,7 @@ from bot.dialogue.turn import (
     TurnResult,
     UpdateTicket,
 )
+from bot.dialogue.understanding import indefinite_pattern
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, IntentRanker
 from bot.nlu.entities import EntityExtractor, said_day
@@ -88,6 +89,9 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
+        self._negators = frozenset(answers.get("negators", []))
+        self._function_chars = frozenset(answers.get("function_chars", []))
+        self._indefinite = indefinite_pattern(answers.get("indefinite", []), answers.get("indefinite_ends", []))
         self._negated = negated_part(
             [normalize(w) for w in answers.get("negation", [])], [normalize(w) for w in answers.get("affirmation", [])]
         )

@@ -42,10 +42,6 @@ CURRENT_PROBLEM_SHARE = 0.05
 # A cause that is a more urgent problem (一笔付款不是我付的 in the balance checklist) needs less:
 # missing it leaves a theft in a normal checklist.
 URGENT_CAUSE_CONFIDENCE = 0.6
-# Characters that negate the word right after them (不能登录了, 没登上).
-NEGATORS = frozenset("不没未别")
-# Characters that make a two-character piece no word of its own (的钱, 你们, 我们).
-FUNCTION_CHARS = frozenset("的了是我你他她们在有和就也都吗呢吧啊这那个么要会能可以不没")
 # A last clause read as "solved" this surely ends a reply that otherwise reads as a cause.
 SURE_OUTCOME = 0.9
 # At a step, small talk with this much frustration or complaint in it is taken as a mood.
@@ -73,6 +69,8 @@ class StepReplies(Checklist):
     rank_intents: IntentRanker | None
     _negated: re.Pattern[str] | None
     _hypothesis_words: set[str]
+    _negators: frozenset[str]
+    _function_chars: frozenset[str]
 
     if TYPE_CHECKING:
 
@@ -207,12 +205,11 @@ class StepReplies(Checklist):
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
 
-    @staticmethod
-    def _says_solved(flow: Flow, bare: str) -> bool:
+    def _says_solved(self, flow: Flow, bare: str) -> bool:
         """The reply holds one of the flow's `solved_by` words, not negated (不能登录了)."""
         for word in flow.solved_by:
             at = bare.find(PUNCT.sub("", normalize(word)))
-            if at >= 0 and not (at > 0 and bare[at - 1] in NEGATORS):
+            if at >= 0 and not (at > 0 and bare[at - 1] in self._negators):
                 return True
         return False
 
@@ -230,7 +227,7 @@ class StepReplies(Checklist):
         title = normalize(turn.render(flow.title))
         pairs = {asked[i : i + 2] for i in range(len(asked) - 1)}
         return any(
-            all("\u4e00" <= c <= "\u9fff" and c not in FUNCTION_CHARS for c in p)
+            all("\u4e00" <= c <= "\u9fff" and c not in self._function_chars for c in p)
             and p in said
             and p not in title
             and sum(p in o for o in others) <= 1

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 # The pauses of a message (as a character class): where it breaks into clauses (有病吧，说了网络没问题).
 PAUSES = r"，,。；;！!？?\s"
 CLAUSE_BREAK = re.compile(f"[{PAUSES}]+")
-# 什么…都 / 哪里…也: an indefinite ("any"), not a question.
-INDEFINITE = re.compile(r"(?:什么|啥|哪里|哪儿|哪)[^，,。；;！!？?\s都也]{0,4}[都也]")
 # A reply kind this probable is an answer even when the NLU also hears an FAQ question in it.
 SURE_ANSWER = 0.6
 # An outburst that mentions support (什么垃圾客服 能不能快点) is a mood, not a request for a
@@ -31,10 +29,21 @@ SURE_ANSWER = 0.6
 HANDOFF_OVER_MOOD = 0.8
 
 
+def indefinite_pattern(words: list[str], ends: list[str]) -> re.Pattern[str] | None:
+    """什么…都 / 哪里…也 (`answers.indefinite`, `answers.indefinite_ends`): an indefinite ("any"),
+    not a question; None when either list is empty."""
+    if not words or not ends:
+        return None
+    heads = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    tails = "".join(re.escape(e) for e in ends)
+    return re.compile(f"(?:{heads})[^，,。；;！!？?\\s{tails}]{{0,4}}[{tails}]")
+
+
 class Understanding:
     # What this part uses of the Policy it is part of (set or defined there). Declared, not
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
     _helpful_words: set[str]
+    _indefinite: re.Pattern[str] | None
     _no: set[str]
     _not_helpful_words: set[str]
     _question_words: tuple[str, ...]
@@ -96,7 +105,7 @@ class Understanding:
     def _is_question(self, text: str, norm: str) -> bool:
         """The message asks something (`answers.question` words: 在哪, 多少, 吗…). A question
         word followed closely by 都/也 says "any" (什么原因都没写, 哪里都找不到): no question."""
-        plain = INDEFINITE.sub("", norm)
+        plain = self._indefinite.sub("", norm) if self._indefinite is not None else norm
         return any(word in plain for word in self._question_words) or (
             plain == norm and any(word in text for word in self._question_words)
         )
