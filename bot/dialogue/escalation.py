@@ -80,6 +80,8 @@ class Escalation(Collecting):
         share = next((r["confidence"] for r in (nlu["ranking"] if nlu else []) if r["intent"] == "human_handoff"), 0.0)
         if share < PERSON_HINT_SHARE and not any(word in normalize(text) for word in self._person_words):
             return False
+        if self._declines_person(text):
+            return False
         return any(
             intent == "human_handoff"
             and confidence >= HANDOFF_OVER_MOOD

@@ -43,7 +43,7 @@ from bot.dialogue.turn import (
     TurnResult,
     UpdateTicket,
 )
-from bot.dialogue.understanding import indefinite_pattern
+from bot.dialogue.understanding import decline_pattern, indefinite_pattern
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, IntentRanker
 from bot.nlu.entities import EntityExtractor, said_day
@@ -85,11 +85,18 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._progress_words = {normalize(w) for w in answers.get("progress", [])}
         self._another_words = {normalize(w) for w in answers.get("another", [])}
         self._person_words = {normalize(w) for w in answers.get("person", [])}
+        self._decline = decline_pattern(
+            [normalize(w) for w in answers.get("decline", [])],
+            [normalize(w) for w in answers.get("request", [])],
+            self._person_words,
+        )
+        self._reproach_words = {normalize(w) for w in answers.get("reproach", [])}
         self._hypothesis_words = {normalize(w) for w in answers.get("hypothesis", [])}
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
         self._negators = frozenset(answers.get("negators", []))
+        self._shows = tuple(sorted((normalize(w) for w in answers.get("shows", [])), key=len, reverse=True))
         self._function_chars = frozenset(answers.get("function_chars", []))
         self._indefinite = indefinite_pattern(answers.get("indefinite", []), answers.get("indefinite_ends", []))
         self._negated = negated_part(
@@ -234,6 +241,11 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         norm = normalize(text)
         bare = PUNCT.sub("", norm)
         intent, confidence = (nlu["intent"], nlu["confidence"]) if nlu else ("out_of_scope", 0.0)
+        if intent == "human_handoff" and (rest := self._without_declines(text)) != text:
+            # 先不转人工了 我再等两天看看: a no to a person; what follows is the answer, if anything
+            intent = "deny"
+            if PUNCT.sub("", normalize(rest)):
+                text, norm, bare = rest, normalize(rest), PUNCT.sub("", normalize(rest))
         confident = confidence >= self.settings.nlu.intent_threshold
 
         if self._asks_progress(state, turn, text, bare, intent if confident else None):

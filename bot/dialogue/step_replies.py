@@ -17,6 +17,7 @@ from bot.dialogue.answers import (
     MOVE_CONFIDENCE,
     MOVES,
     NOT_ANSWERS,
+    SURE_KIND,
     Reading,
     keyword_option,
     read_answer,
@@ -27,7 +28,7 @@ from bot.dialogue.routing import SMALL_TALK
 from bot.dialogue.state import higher
 from bot.dialogue.turn import PAYLOAD_HUMAN, PUNCT, Outcome, Turn
 from bot.dialogue.understanding import CLAUSE_BREAK, PAUSES, SURE_ANSWER
-from bot.flows.model import ANSWER_KINDS, Flow, Step
+from bot.flows.model import ANSWER_KINDS, Flow, Option, Step
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
 
@@ -70,6 +71,7 @@ class StepReplies(Checklist):
     _negated: re.Pattern[str] | None
     _hypothesis_words: set[str]
     _negators: frozenset[str]
+    _shows: tuple[str, ...]
     _function_chars: frozenset[str]
 
     if TYPE_CHECKING:
@@ -250,10 +252,36 @@ class StepReplies(Checklist):
                 return Reading("title", 1.0, option=option, named=True)
         titled = [o for o in step.options if len(t := PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
         said = without_echoed_labels(step, bare)
-        keyword = keyword_option(step, said) or max(titled, key=lambda o: len(o.title), default=None)
-        return read_answer(
-            step, said, self.read_reply(said if said != bare else text), self._whole_yes_no(bare), keyword
-        )
+        shown = self._as_shown(said)
+        keyword = keyword_option(step, shown) or max(titled, key=lambda o: len(o.title), default=None)
+        ranking = self.read_reply(said if said != bare else text)
+        if keyword is not None and self._words_explain_kind(shown, keyword, ranking):
+            kind, confidence = ranking[0]
+            return Reading(kind, confidence, option=keyword, named=True, ranking=tuple(ranking))
+        return read_answer(step, said, ranking, self._whole_yes_no(bare), keyword)
+
+    def _as_shown(self, bare: str) -> str:
+        """`bare` with its words that report what a screen shows (`answers.shows`: 写的是) read as 显示."""
+        for word in self._shows:
+            bare = bare.replace(word, "显示")
+        return bare
+
+    def _words_explain_kind(self, said: str, keyword: Option, ranking: list[tuple[str, float]]) -> bool:
+        """The reply surely reads as a kind its option's words stand against only because of those
+        words: 显示提现成功 reads as "solved" through 成功, but its author listed it as "not arrived".
+        Without the words the reply no longer surely reads as that kind; where it still does, the
+        kind wins over the words."""
+        if not ranking or not keyword.kinds:
+            return False
+        kind, confidence = ranking[0]
+        if kind in keyword.kinds or confidence < SURE_KIND:
+            return False
+        rest = said
+        for word in sorted({normalize(w) for w in keyword.match} | {normalize(keyword.title)}, key=len, reverse=True):
+            rest = rest.replace(PUNCT.sub("", word), "")
+        if len(rest) < 2:
+            return True
+        return dict(self.read_reply(rest)).get(kind, 0.0) < SURE_KIND
 
     def _step_move(
         self,

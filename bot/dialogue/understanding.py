@@ -8,6 +8,7 @@ data/responses.yml), its extractor and its reply reader, and calls nothing else 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogue.answers import MOODS, MOVE_CONFIDENCE, SURE_KIND
@@ -39,14 +40,29 @@ def indefinite_pattern(words: list[str], ends: list[str]) -> re.Pattern[str] | N
     return re.compile(f"(?:{heads})[^，,。；;！!？?\\s{tails}]{{0,4}}[{tails}]")
 
 
+def decline_pattern(declines: list[str], requests: list[str], persons: set[str]) -> re.Pattern[str] | None:
+    """A refusal, request words only, then a person word (先别急着帮我转人工; data in
+    `answers.decline`, `answers.request`, `answers.person`); None when a list is empty."""
+    if not declines or not persons:
+        return None
+
+    def alternation(words: Iterable[str]) -> str:
+        return "|".join(re.escape(w) for w in sorted(filter(None, words), key=len, reverse=True))
+
+    between = f"(?:{alternation(requests)})*" if requests else ""
+    return re.compile(f"(?<!还)(?:{alternation(declines)}){between}(?:{alternation(persons)})")
+
+
 class Understanding:
     # What this part uses of the Policy it is part of (set or defined there). Declared, not
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
+    _decline: re.Pattern[str] | None
     _helpful_words: set[str]
     _indefinite: re.Pattern[str] | None
     _no: set[str]
     _not_helpful_words: set[str]
     _question_words: tuple[str, ...]
+    _reproach_words: set[str]
     _resume_words: set[str]
     _skip: set[str]
     _yes: set[str]
@@ -64,6 +80,23 @@ class Understanding:
         if confidence >= 0.6 and intent in ("affirm", "deny"):
             return "yes" if intent == "affirm" else "no"
         return None
+
+    def _declines_person(self, text: str) -> bool:
+        """The message turns a person down (先不转人工了 我再等两天看看): a no, not a request."""
+        return self._without_declines(text) != text
+
+    def _without_declines(self, text: str) -> str:
+        """`text` without its clauses that turn a person down; what is left says what the user
+        does instead (我再等两天看看), and is what answers a step."""
+        if self._decline is None:
+            return text
+        clauses = [c for c in CLAUSE_BREAK.split(text) if c]
+        kept = [
+            c
+            for c in clauses
+            if not (self._decline.search(n := normalize(c)) and not any(w in n for w in self._reproach_words))
+        ]
+        return text if len(kept) == len(clauses) else " ".join(kept)
 
     def _whole_yes_no(self, bare: str) -> str | None:
         """The reply is nothing but a yes or no word (是 / 不行 / 有): the option that means it."""
