@@ -117,6 +117,8 @@ class Escalation(Collecting):
             flow, step_id = said[0], None
             state["intent"] = flow.name
             self._note_problem(state, text)
+        if text and self._has_mood(text):
+            turn.say("mood_ack")  # 烦不烦 直接叫人工出来: the mood is heard before the handoff
         turn.say("human_handoff")
         state["collecting"] = None
         texts = self.content.responses.texts

@@ -163,6 +163,15 @@ class Understanding:
         kind, confidence = self.read_reply(text)[0]
         return kind in MOODS and confidence >= SURE_KIND
 
+    def _has_mood(self, text: str) -> bool:
+        """A clause of the message surely voices frustration or a complaint (烦不烦, 真耽误事),
+        which is acknowledged whatever else the message asks."""
+        return any(
+            (r := self.read_reply(c)[0])[0] in MOODS and r[1] >= SURE_ANSWER
+            for c in CLAUSE_BREAK.split(text)
+            if PUNCT.sub("", c)
+        )
+
     def _without_outburst(self, text: str) -> str | None:
         """The message without its outburst clauses, when the rest surely answers a step."""
         clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
