@@ -35,6 +35,7 @@ class Checklist(Escalation):
     # What this part uses of the Policy it is part of (set or defined there). Declared, not
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
     actions: dict[str, Action]
+    _negators: frozenset[str]
 
     def _start_flow(self, state: dict[str, Any], turn: Turn, name: str, *, switching: bool, opening: str = "") -> None:
         """Start a flow. `opening` is the message that started it (empty for a button).
@@ -138,7 +139,52 @@ class Checklist(Escalation):
         turn.result.report.update(steps_flow=flow.name, steps=[], choice_step=step.id, choice=option.title)
         state["misses"] = 0
         turn.result.outcome = Outcome.FLOW
-        self._enter(state, turn, flow, option.next_for(turn.brand_key))
+        next_id = option.next_for(turn.brand_key)
+        if answer != option.title:
+            next_id = self._answered_ahead(state, turn, flow, next_id, answer, option)
+        self._enter(state, turn, flow, next_id)
+
+    def _answered_ahead(
+        self, state: dict[str, Any], turn: Turn, flow: Flow, step_id: str, answer: str, chosen: Option
+    ) -> str:
+        """The step to show after a typed answer that also answers the steps after it (点了找回密码
+        手机号输了 验证码也收着了): each later step that the rest of the message picks an option of
+        by that option's own words (as an opening message would) is recorded as answered, and
+        passed. Words that picked one step's option do not count again for the next."""
+        rest = self._without_option_words(PUNCT.sub("", normalize(answer)), chosen)
+        for _ in range(len(flow.steps)):  # bounded: validated flows have no cycles
+            ahead = flow.steps[step_id]
+            if not ahead.options or ahead.action or not rest:
+                break
+            option = self._answered_by_opening(ahead, rest) or self._titled_in(ahead, rest)
+            if option is None:
+                break
+            state["step"] = ahead.id
+            said = turn.render(ahead.say) if ahead.say is not None else ""
+            self._trail(turn, state, flow, ahead, said, answer=answer.strip())
+            state["trail"][-1].update(choice=option.title, from_answer=True)
+            rest = self._without_option_words(rest, option)
+            step_id = option.next_for(turn.brand_key)
+        return step_id
+
+    def _titled_in(self, step: Step, bare: str) -> Option | None:
+        """The one option of `step` whose title (two characters or more) the reply holds, not
+        right after a negator (验证码收到了 holds 收到了; 还没收到了 does not)."""
+        found = []
+        for option in step.options:
+            title = PUNCT.sub("", normalize(option.title))
+            at = bare.find(title) if len(title) >= 2 else -1
+            if at >= 0 and not (at > 0 and bare[at - 1] in self._negators):
+                found.append(option)
+        return found[0] if len(found) == 1 else None
+
+    @staticmethod
+    def _without_option_words(bare: str, option: Option) -> str:
+        """`bare` without the option's title and `match` words, longest first."""
+        for word in sorted({normalize(w) for w in option.match} | {normalize(option.title)}, key=len, reverse=True):
+            if word := PUNCT.sub("", word):
+                bare = bare.replace(word, "")
+        return bare
 
     def _resume(self, state: dict[str, Any], turn: Turn) -> None:
         paused = state.get("paused") or {}

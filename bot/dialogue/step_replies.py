@@ -276,9 +276,7 @@ class StepReplies(Checklist):
         kind, confidence = ranking[0]
         if kind in keyword.kinds or confidence < SURE_KIND:
             return False
-        rest = said
-        for word in sorted({normalize(w) for w in keyword.match} | {normalize(keyword.title)}, key=len, reverse=True):
-            rest = rest.replace(PUNCT.sub("", word), "")
+        rest = self._without_option_words(said, keyword)
         if len(rest) < 2:
             return True
         return dict(self.read_reply(rest)).get(kind, 0.0) < SURE_KIND

@@ -13,6 +13,7 @@ typed at a step is recognised as not being an answer.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from bot.nlu.training_data import Origins, TrainingData, fingerprint_files, nlu_files, read_nlu_file
@@ -67,7 +68,9 @@ def load_reply_data(data_dir: Path, root: Path | None, nlu: TrainingData) -> tup
         if intent not in _ANSWER_INTENTS and text not in labelled and not any(w in text for w in duration):
             by_intent.setdefault(intent, []).append(text)
     for _intent, texts in sorted(by_intent.items()):
-        stride = max(1, len(texts) // OTHER_PER_INTENT)
-        data.examples.extend((text, "other") for text in texts[::stride][:OTHER_PER_INTENT])
+        # By a stable hash, not by position: an example added to data/nlu changes the sample only
+        # if it joins it, instead of shifting every pick of its intent (and replies far from it).
+        picked = sorted(texts, key=lambda t: hashlib.sha1(t.encode("utf-8")).hexdigest())[:OTHER_PER_INTENT]
+        data.examples.extend((text, "other") for text in picked)
     data.fingerprint = reply_fingerprint(data_dir)
     return data, problems
