@@ -21,7 +21,8 @@ import click
 from bot.cli_support import fail, settings_of
 from bot.config import Settings, load_settings
 from bot.errors import WalletbotError
-from bot.store import Database, Role, create_user, list_users
+from bot.store import Database, Role, TicketStatus, create_user, list_users
+from bot.store.queue import MAX_PER_PAGE
 from bot.store.users import MIN_PASSWORD_LENGTH
 
 
@@ -144,56 +145,76 @@ def tickets() -> None:
 
 
 @tickets.command("list")
-@click.option("--status", default=None)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--status", type=click.Choice([s.value for s in TicketStatus]), default=None, help="only this status")
+@click.option(
+    "--limit", type=click.IntRange(1, MAX_PER_PAGE), default=50, show_default=True, help="how many tickets to show"
+)
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str | None, limit: int) -> None:
     """The queue: open tickets first, by priority then age."""
-    from bot.store import Database, TicketQuery, list_tickets
-    from bot.store.models import TicketStatus, coerce_enum
+    from bot.store import TicketQuery, list_tickets
 
-    wanted = coerce_enum(TicketStatus, status, "ticket status") if status else None
-    db = Database(settings_of(ctx).database_url)
-    db.migrate()
-    with db.session(readonly=True) as s:
-        rows, total = list_tickets(s, TicketQuery(status=wanted, per_page=limit))
-        for t in rows:
-            click.echo(
-                f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  {t.summary}"
-            )
+    db = _database(settings_of(ctx))
+    try:
+        with db.session(readonly=True) as s:
+            rows, total = list_tickets(s, TicketQuery(status=TicketStatus(status) if status else None, per_page=limit))
+            # One line a ticket: a summary of several lines (the problem, then the user's words)
+            # is folded the way the console's page folds it.
+            lines = [
+                f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  "
+                f"{' '.join(t.summary.split())}"
+                for t in rows
+            ]
+    finally:
+        db.dispose()
+    for line in lines:
+        click.echo(line)
+    if total > len(lines):
+        click.echo(f"{len(lines)} of {total} ticket(s) shown; --limit shows more")
+    else:
         click.echo(f"{total} ticket(s)")
-    db.dispose()
 
 
 @tickets.command("show")
 @click.argument("number")
 @click.pass_context
 def tickets_show(ctx: click.Context, number: str) -> None:
-    """One ticket with its details, checklist trail and transcript (as stored, redacted)."""
-    from bot.store import Database, list_turns
+    """One ticket with its details (contacts masked, as the console shows them before a reveal),
+    checklist trail and transcript (as stored, redacted)."""
+    from bot.console.views import Formatter, shown_details, trail_items
+    from bot.store import list_turns
+    from bot.store.models import utcnow
     from bot.store.tickets import get_ticket
 
-    db = Database(settings_of(ctx).database_url)
-    db.migrate()
-    with db.session(readonly=True) as s:
-        ticket = get_ticket(s, number)
-        if ticket is None:
-            fail(f"No ticket '{number}'; `walletbot tickets list` shows the existing ones.")
-        click.echo(f"{ticket.number}  [{ticket.status}] {ticket.priority} {ticket.category}  brand={ticket.brand}")
-        click.echo(f"summary: {ticket.summary}")
-        click.echo("details:")
-        for key, value in (ticket.details or {}).items():
-            click.echo(f"  {key}: {value}")
-        click.echo("checklist trail:")
-        for entry in ticket.trail or []:
-            if entry.get("say") is not None:
-                click.echo(f"  - {entry.get('flow')}/{entry.get('step')}: {entry.get('say')}")
-                if entry.get("answer"):
-                    click.echo(f"      answer: {entry['answer']}")
-        click.echo("transcript:")
-        for turn in list_turns(s, ticket.conversation_id):
-            click.echo(f"  {turn.role}: {turn.text or turn.payload}")
-    db.dispose()
+    settings = settings_of(ctx)
+    db = _database(settings)
+    try:
+        with db.session(readonly=True) as s:
+            ticket = get_ticket(s, number)
+            if ticket is None:
+                fail(f"No ticket '{number}'; `walletbot tickets list` shows the existing ones.")
+            lines = [
+                f"{ticket.number}  [{ticket.status}] {ticket.priority} {ticket.category}  brand={ticket.brand}",
+                f"summary: {ticket.summary}",
+                "details:",
+                *(f"  {key}: {value}" for key, value in shown_details(ticket.details or {}).items()),
+                "checklist trail:",
+            ]
+            # The console's reading of the trail: automatic checks with their findings, notices
+            # without an answer, questions left unanswered marked as such.
+            for item in trail_items(ticket.trail or [], Formatter(settings.console, settings, utcnow())):
+                place = "/".join(part for part in (item["flow"], item["step"]) if part)
+                lines.append(f"  - {place}: {item['say']}" if item["say"] else f"  - {place}")
+                if item["answer"]:
+                    lines.append(f"      {'found' if item['kind'] == 'action' else 'answer'}: {item['answer']}")
+            lines.append("transcript:")
+            lines.extend(
+                f"  {turn.role}: {turn.text or turn.payload}" for turn in list_turns(s, ticket.conversation_id)
+            )
+    finally:
+        db.dispose()
+    for line in lines:
+        click.echo(line)
 
 
 if __name__ == "__main__":
