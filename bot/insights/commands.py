@@ -136,7 +136,7 @@ def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
     try:
         start = since_datetime(since)
     except ValueError as exc:
-        fail(str(exc))
+        raise click.BadParameter(str(exc), param_hint="--since") from None
     from bot.faq.commands import faq_index
 
     index = faq_index(settings)
