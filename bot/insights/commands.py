@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_support import fail, settings_of
+from bot.cli_support import fail, open_database, settings_of
 
 if TYPE_CHECKING:
     from bot.insights.labels import InsightLabels
@@ -22,7 +22,6 @@ def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict[str
     from bot.insights.labels import InsightLabels
     from bot.insights.report import build_report
     from bot.reports import parse_since  # imports numpy and the NLU: only when a report runs
-    from bot.store import Database
     from bot.store.insights import InsightQuery
 
     settings = settings_of(ctx)
@@ -34,14 +33,10 @@ def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict[str
         settings.brand(brand)  # ConfigError names the known brands
     labels = InsightLabels.from_settings(settings)
     flows = load_content(settings, lint=False).flows
-    db = Database(settings.database_url)
-    db.migrate()
-    try:
+    with open_database(settings) as db:
         report = build_report(
             db, InsightQuery.last(period, brand=brand), flows, idle_minutes=settings.insights.idle_minutes
         )
-    finally:
-        db.dispose()
     return report, labels
 
 
@@ -130,7 +125,6 @@ def report() -> None:
 def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
     """What users asked that the bot could not answer, grouped, with the nearest FAQ entry."""
     from bot.reports import collect_unanswered, group_unanswered, since_datetime, yaml_stubs
-    from bot.store import Database
 
     settings = settings_of(ctx)
     try:
@@ -140,12 +134,8 @@ def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
     from bot.faq.commands import faq_index
 
     index = faq_index(settings)
-    db = Database(settings.database_url)
-    db.migrate()
-    try:
+    with open_database(settings) as db:
         groups = group_unanswered(collect_unanswered(db, start), index.tokenizer, index)
-    finally:
-        db.dispose()
     if fmt == "json":
         click.echo(json.dumps([g.as_dict() for g in groups], ensure_ascii=False, indent=2))
     elif fmt == "yaml":
