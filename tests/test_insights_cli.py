@@ -194,11 +194,11 @@ def test_unanswered_with_nothing_to_report(settings) -> None:
     [
         (
             ["--since", "soon"],
-            "Error: Invalid value for --since: Cannot read --since 'soon': use a number and d, h or w, e.g. 7d, 12h, 2w.",
+            "Error: Invalid value for '--since': Cannot read --since 'soon': use a number and d, h or w, e.g. 7d, 12h, 2w.",
         ),
         (
             ["--since", "7m"],
-            "Error: Invalid value for --since: Cannot read --since '7m': use a number and d, h or w, e.g. 7d, 12h, 2w.",
+            "Error: Invalid value for '--since': Cannot read --since '7m': use a number and d, h or w, e.g. 7d, 12h, 2w.",
         ),
         (
             ["--format", "csv"],
