@@ -32,6 +32,15 @@ def data_copy(tmp_path: Path) -> Path:
     return folder
 
 
+def add_faq_file(data: Path, topic: str, entry_id: str, question: str, alternates: list[str]) -> None:
+    """One more FAQ file of one entry in `data`/faq (the answer does not matter to retrieval)."""
+    (data / "faq" / f"{topic}.yml").write_text(
+        f"topic: {topic}\nentries:\n  - id: {entry_id}\n    question: {question}\n"
+        f"    alternates: [{', '.join(alternates)}]\n    answer: 以官网或应用内公布的时间为准。\n",
+        encoding="utf-8",
+    )
+
+
 # --------------------------------------------------------------------------- search
 
 
@@ -98,15 +107,7 @@ def test_every_wording_of_the_project_finds_its_entry(trained_models_dir: Path) 
 def test_a_wording_another_entry_takes_fails(trained_models_dir: Path, data_copy: Path) -> None:
     # A new entry whose question is word for word an alternate of service_hours: one of the two
     # entries loses that wording.
-    (data_copy / "faq" / "zz_copy.yml").write_text(
-        "topic: zz_copy\n"
-        "entries:\n"
-        "  - id: hours_again\n"
-        "    question: 客服几点下班\n"
-        "    alternates: [客服下班时间, 几点下班]\n"
-        "    answer: 以官网或应用内公布的时间为准。\n",
-        encoding="utf-8",
-    )
+    add_faq_file(data_copy, "zz_copy", "hours_again", "客服几点下班", ["客服下班时间", "几点下班"])
     text = invoke(trained_models_dir, "test", data=data_copy)
     assert text.exit_code == 1, text.output
     fails = [line for line in text.output.splitlines() if line.startswith("FAIL  ")]
@@ -124,15 +125,7 @@ def test_a_wording_another_entry_takes_fails(trained_models_dir: Path, data_copy
 
 
 def test_a_broken_faq_file_is_named_with_its_line(trained_models_dir: Path, data_copy: Path) -> None:
-    (data_copy / "faq" / "zz_dup.yml").write_text(
-        "topic: zz_dup\n"
-        "entries:\n"
-        "  - id: service_hours\n"
-        "    question: 客服周末上班吗\n"
-        "    alternates: [周末有客服吗]\n"
-        "    answer: 以官网或应用内公布的时间为准。\n",
-        encoding="utf-8",
-    )
+    add_faq_file(data_copy, "zz_dup", "service_hours", "客服周末上班吗", ["周末有客服吗"])
     for command in ("test", "search"):
         result = invoke(trained_models_dir, command, *(["客服"] if command == "search" else []), data=data_copy)
         assert result.exit_code == 1
