@@ -14,14 +14,22 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_support import EXIT_ERROR, EXIT_WARNINGS, LazyGroup, fail, progress, settings_of
-from bot.config import Settings, load_settings
-from bot.errors import ContentError, WalletbotError
+from bot.cli_support import (
+    EXIT_ERROR,
+    EXIT_WARNINGS,
+    LazyGroup,
+    config_path_of,
+    fail,
+    open_database,
+    progress,
+    settings_of,
+    use_config,
+)
+from bot.errors import WalletbotError
 
 if TYPE_CHECKING:
     from bot.engine import Assistant
@@ -36,21 +44,8 @@ def _assistant(ctx: click.Context, *, auto_train: bool = True) -> Assistant:
     return Assistant.from_settings(settings, auto_train=auto_train, progress=progress)
 
 
-class _Cli(LazyGroup):
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ContentError as exc:
-            for problem in exc.problems:
-                if problem.severity == "error":
-                    click.echo(str(problem), err=True)
-            fail(f"{len([p for p in exc.problems if p.severity == 'error'])} content error(s); fix them and run again")
-        except WalletbotError as exc:
-            fail(str(exc))
-
-
 @click.group(
-    cls=_Cli,
+    cls=LazyGroup,
     lazy={
         "users": "bot.console.commands:users",
         "tickets": "bot.console.commands:tickets",
@@ -71,14 +66,7 @@ class _Cli(LazyGroup):
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Wallet support assistant: train, chat, serve, validate and inspect tickets."""
-    cached: dict[str, Settings] = {}
-
-    def factory() -> Settings:
-        if "s" not in cached:
-            cached["s"] = load_settings(config_path)
-        return cached["s"]
-
-    ctx.obj = {"settings_factory": factory, "config_path": config_path}
+    use_config(ctx, config_path)
 
 
 @main.command()
@@ -246,7 +234,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from bot.api.server import run_workers, tcp_listener
     from bot.config import ContentSettings
     from bot.content_snapshot import prepare_to_serve
-    from bot.store import Database, StoreError
 
     settings = settings_of(ctx)
     if strict_content:
@@ -267,17 +254,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     host = host or settings.http.host
     port = port if port is not None else settings.http.port
     workers = workers or settings.http.workers
-    # Checked here, once, so that an unreachable database is one clear line and a non-zero
-    # status rather than a traceback from every worker.
-    try:
-        with Database(settings.database_url) as db:
-            db.migrate()
-    except StoreError as exc:
-        fail(str(exc))
+    # Checked here, once, so that an unreachable database is one clear line (a StoreError, which
+    # the group prints) and a non-zero status rather than a traceback from every worker.
+    with open_database(settings):
+        pass
     # Each worker builds its app from the environment: hand it the config file and the worker
     # count chosen here (several workers share rate limits through the database or Redis).
-    chosen = ctx.obj["config_path"] or os.environ.get("WALLETBOT_CONFIG") or "config.yml"
-    os.environ["WALLETBOT_CONFIG"] = str(Path(chosen).resolve())
+    os.environ["WALLETBOT_CONFIG"] = str(config_path_of(ctx))
     os.environ["WALLETBOT_HTTP_WORKERS"] = str(workers)
     if workers > 1:  # fail on a busy port before starting anything
         try:

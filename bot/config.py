@@ -68,9 +68,20 @@ class FaqSettings(_Section):
         return hit.score >= self.answer_threshold and hit.margin >= self.answer_margin and agrees
 
 
+def _share(default: float, description: str) -> Any:
+    """A probability or a calibrated score (0..1) with the one line that says what it decides."""
+    return Field(default, ge=0, le=1, description=description)
+
+
 class DialogueSettings(_Section):
     misses_before_human: int = Field(2, ge=1)
     max_clarify_options: int = Field(3, ge=1, le=6)
+    # How surely the policy must read a part of a message before acting on it (why each value:
+    # config.yml and docs/accuracy.md, "Dialogue thresholds").
+    person_hint_share: float = _share(0.002, "handoff share below which no clause of a message is read for 转人工")
+    sure_clause: float = _share(0.9, "intent probability at which a clause names the problem of an unsure message")
+    asked_faq_lead: float = _share(0.15, "FAQ lead over the next entry to answer a question asked in a checklist")
+    sure_outcome: float = _share(0.9, "'solved' probability at which a last clause ends the checklist as solved")
 
 
 class HttpSettings(_Section):

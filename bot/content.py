@@ -163,28 +163,14 @@ def load_responses(data_dir: Path, root: Path, problems: list[Problem]) -> Respo
         )
         return empty
     texts, buttons, answers = (_section(doc, key, display, problems) for key in ("responses", "buttons", "answers"))
-    for key in REQUIRED_RESPONSES:
-        if texts is not None and key not in texts:
-            problems.append(
-                Problem(
-                    display,
-                    texts.line,
-                    f"response '{key}' is missing; the dialogue policy needs it",
-                    code="missing_response",
-                )
-            )
-    for key in REQUIRED_BUTTONS:
-        if buttons is not None and key not in buttons:
-            problems.append(Problem(display, buttons.line, f"button label '{key}' is missing", code="missing_button"))
-    for key in REQUIRED_ANSWERS:
-        if answers is not None and key not in answers:
-            problems.append(
-                Problem(
-                    display,
-                    answers.line,
-                    f"'answers.{key}' is missing; it must be a list of words",
-                    code="answers_list",
-                )
+    for section, required, missing, code in (
+        (texts, REQUIRED_RESPONSES, "response '{}' is missing; the dialogue policy needs it", "missing_response"),
+        (buttons, REQUIRED_BUTTONS, "button label '{}' is missing", "missing_button"),
+        (answers, REQUIRED_ANSWERS, "'answers.{}' is missing; it must be a list of words", "answers_list"),
+    ):
+        if section is not None:
+            problems.extend(
+                Problem(display, section.line, missing.format(key), code=code) for key in required if key not in section
             )
     # A missing section's error is reported above; read it as empty from here on.
     texts, buttons, answers = (s if s is not None else LineDict() for s in (texts, buttons, answers))

@@ -114,22 +114,6 @@ def test_chat_jsonl_bad_lines_get_errors_not_crashes(settings):
     assert replies[3]["error"]["code"] == "unknown_payload"
 
 
-def test_tickets_list_and_show(settings, chat):
-    c = chat()
-    c.say("转人工")
-    number = c.state["ticket"]
-    runner = CliRunner(env={"WALLETBOT_STORAGE_DATABASE_URL": settings.storage.database_url})
-    listed = runner.invoke(main, ["--config", str(PROJECT / "config.yml"), "tickets", "list"])
-    assert listed.exit_code == 0, listed.output
-    assert number in listed.output
-    shown = runner.invoke(main, ["--config", str(PROJECT / "config.yml"), "tickets", "show", number])
-    assert shown.exit_code == 0
-    assert "转人工" in shown.output
-    missing = runner.invoke(main, ["--config", str(PROJECT / "config.yml"), "tickets", "show", "WB-999999"])
-    assert missing.exit_code == 1
-    assert "No ticket 'WB-999999'" in missing.output
-
-
 def test_missing_config_is_one_clear_line(tmp_path: Path):
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "nope.yml"), "validate"])
     assert result.exit_code == 1

@@ -201,3 +201,32 @@ def test_unset_brand_facts_are_empty_or_placeholders(config_file: Path) -> None:
     assert kdou.placeholders()["website"] == "https://kdou.example"
     assert kdou.placeholders()["email"] == ""  # None is not written into a text
     assert kdou.sla_hours == {"urgent": 1.0, "high": 4.0, "normal": 24.0, "low": 72.0}
+
+
+# The dialogue's hand-chosen thresholds (docs/accuracy.md, "Dialogue thresholds").
+DIALOGUE_THRESHOLDS = {"person_hint_share": 0.002, "sure_clause": 0.9, "asked_faq_lead": 0.15, "sure_outcome": 0.9}
+
+
+def test_the_dialogue_thresholds_ship_with_their_defaults_and_a_description() -> None:
+    shipped = load_settings(Path(__file__).parents[1] / "config.yml", environ={}).dialogue
+    fields = type(shipped).model_fields
+    for key, value in DIALOGUE_THRESHOLDS.items():
+        assert getattr(shipped, key) == value  # config.yml states the value the code used to hold
+        assert fields[key].default == value
+        assert fields[key].description and "\n" not in fields[key].description
+
+
+@pytest.mark.parametrize("key", sorted(DIALOGUE_THRESHOLDS))
+def test_a_dialogue_threshold_is_a_share_from_0_to_1(config_file: Path, key: str) -> None:
+    env = f"WALLETBOT_DIALOGUE_{key.upper()}"
+    assert getattr(load_settings(config_file, environ={env: "0.5"}).dialogue, key) == 0.5
+    with pytest.raises(ConfigError) as error:
+        load_settings(config_file, environ={env: "1.5"})
+    assert str(error.value) == (
+        f"Config 'dialogue.{key}' in '{config_file}' is invalid: Input should be less than or equal to 1 (got 1.5)."
+    )
+    with pytest.raises(ConfigError) as error:
+        load_settings(config_file, environ={env: "-0.1"})
+    assert str(error.value) == (
+        f"Config 'dialogue.{key}' in '{config_file}' is invalid: Input should be greater than or equal to 0 (got -0.1)."
+    )

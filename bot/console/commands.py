@@ -5,48 +5,25 @@ tickets they work on, listed and shown in the terminal.
     printf 'secret-pass\n' | walletbot users add ci --role admin --password-stdin
     walletbot users list
 
-The lead registers the group with ``main.add_command(users)``; it also runs on its own
-(``python -m bot.console.commands``). Settings come from ``--config`` on this group, else from
-the parent command's ``--config``, else from ``$WALLETBOT_CONFIG`` / ``./config.yml``.
+`walletbot` loads both groups when they are used (bot.cli); `users` also runs on its own
+(``python -m bot.console.commands``). Settings come from ``--config`` on `users`, else from
+the parent command's ``--config``, else from ``$WALLETBOT_CONFIG`` / ``./config.yml``
+(bot.cli_support.use_config).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import click
 
-from bot.cli_support import fail, settings_of
-from bot.config import Settings, load_settings
-from bot.errors import WalletbotError
-from bot.store import Database, Role, create_user, list_users
+from bot.cli_support import OneLineErrorsGroup, fail, open_database, settings_of, use_config
+from bot.store import Role, TicketQuery, TicketStatus, create_user, list_tickets, list_users
+from bot.store.queue import MAX_PER_PAGE
 from bot.store.users import MIN_PASSWORD_LENGTH
 
 
-class _UsersGroup(click.Group):
-    """Turns the product's errors into one red line and exit code 1, like `walletbot`."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except WalletbotError as exc:
-            fail(str(exc))
-
-
-def _settings(ctx: click.Context) -> Settings:
-    factory: Callable[[], Settings] = ctx.obj["users_settings"]
-    return factory()
-
-
-def _database(settings: Settings) -> Database:
-    db = Database(settings.database_url)
-    db.migrate()
-    return db
-
-
-@click.group(cls=_UsersGroup)
+@click.group(cls=OneLineErrorsGroup)
 @click.option(
     "--config",
     "config_path",
@@ -57,15 +34,7 @@ def _database(settings: Settings) -> Database:
 @click.pass_context
 def users(ctx: click.Context, config_path: str | None) -> None:
     """Console accounts: support agents and admins who sign in to /console."""
-    parent = ctx.obj if isinstance(ctx.obj, dict) else {}
-    inherited = parent.get("settings_factory")
-
-    def factory() -> Settings:
-        if config_path is None and inherited is not None:
-            return inherited()
-        return load_settings(config_path)
-
-    ctx.obj = {**parent, "users_settings": factory}
+    use_config(ctx, config_path)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -98,15 +67,11 @@ def _read_password(from_stdin: bool) -> str:
 @click.pass_context
 def add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
     """Create the console account NAME."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     password = _read_password(password_stdin)
-    db = _database(settings)
-    try:
-        with db.session() as s:
-            user = create_user(s, name, role, password)
-            created, created_role = user.name, user.role.value
-    finally:
-        db.dispose()
+    with open_database(settings) as db, db.session() as s:
+        user = create_user(s, name, role, password)
+        created, created_role = user.name, user.role.value
     click.echo(f"created {created_role} '{created}'")
 
 
@@ -114,21 +79,16 @@ def add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
 @click.pass_context
 def list_command(ctx: click.Context) -> None:
     """Show every console account: name, role, created, last sign-in (UTC)."""
-    settings = _settings(ctx)
-    db = _database(settings)
-    try:
-        with db.session(readonly=True) as s:
-            rows = [
-                (
-                    u.name,
-                    u.role.value,
-                    u.created_at.strftime("%Y-%m-%d %H:%M"),
-                    u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never",
-                )
-                for u in list_users(s)
-            ]
-    finally:
-        db.dispose()
+    with open_database(settings_of(ctx)) as db, db.session(readonly=True) as s:
+        rows = [
+            (
+                u.name,
+                u.role.value,
+                u.created_at.strftime("%Y-%m-%d %H:%M"),
+                u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never",
+            )
+            for u in list_users(s)
+        ]
     if not rows:
         click.echo("no console users yet: add one with `walletbot users add NAME --role admin`")
         return
@@ -144,56 +104,64 @@ def tickets() -> None:
 
 
 @tickets.command("list")
-@click.option("--status", default=None)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--status", type=click.Choice([s.value for s in TicketStatus]), default=None, help="only this status")
+@click.option(
+    "--limit", type=click.IntRange(1, MAX_PER_PAGE), default=50, show_default=True, help="how many tickets to show"
+)
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str | None, limit: int) -> None:
     """The queue: open tickets first, by priority then age."""
-    from bot.store import Database, TicketQuery, list_tickets
-    from bot.store.models import TicketStatus, coerce_enum
-
-    wanted = coerce_enum(TicketStatus, status, "ticket status") if status else None
-    db = Database(settings_of(ctx).database_url)
-    db.migrate()
-    with db.session(readonly=True) as s:
-        rows, total = list_tickets(s, TicketQuery(status=wanted, per_page=limit))
-        for t in rows:
-            click.echo(
-                f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  {t.summary}"
-            )
+    with open_database(settings_of(ctx)) as db, db.session(readonly=True) as s:
+        rows, total = list_tickets(s, TicketQuery(status=TicketStatus(status) if status else None, per_page=limit))
+        # One line a ticket: a summary of several lines (the problem, then the user's words) is
+        # folded the way the console's page folds it.
+        lines = [
+            f"{t.number}  {t.status:<16} {t.priority:<7} {t.category:<20} {t.created_at:%Y-%m-%d %H:%M}  "
+            f"{' '.join(t.summary.split())}"
+            for t in rows
+        ]
+    for line in lines:
+        click.echo(line)
+    if total > len(lines):
+        click.echo(f"{len(lines)} of {total} ticket(s) shown; --limit shows more")
+    else:
         click.echo(f"{total} ticket(s)")
-    db.dispose()
 
 
 @tickets.command("show")
 @click.argument("number")
 @click.pass_context
 def tickets_show(ctx: click.Context, number: str) -> None:
-    """One ticket with its details, checklist trail and transcript (as stored, redacted)."""
-    from bot.store import Database, list_turns
+    """One ticket with its details (contacts masked, as the console shows them before a reveal),
+    checklist trail and transcript (as stored, redacted)."""
+    from bot.console.views import Formatter, shown_details, trail_items
+    from bot.store import list_turns
+    from bot.store.models import utcnow
     from bot.store.tickets import get_ticket
 
-    db = Database(settings_of(ctx).database_url)
-    db.migrate()
-    with db.session(readonly=True) as s:
+    settings = settings_of(ctx)
+    with open_database(settings) as db, db.session(readonly=True) as s:
         ticket = get_ticket(s, number)
         if ticket is None:
             fail(f"No ticket '{number}'; `walletbot tickets list` shows the existing ones.")
-        click.echo(f"{ticket.number}  [{ticket.status}] {ticket.priority} {ticket.category}  brand={ticket.brand}")
-        click.echo(f"summary: {ticket.summary}")
-        click.echo("details:")
-        for key, value in (ticket.details or {}).items():
-            click.echo(f"  {key}: {value}")
-        click.echo("checklist trail:")
-        for entry in ticket.trail or []:
-            if entry.get("say") is not None:
-                click.echo(f"  - {entry.get('flow')}/{entry.get('step')}: {entry.get('say')}")
-                if entry.get("answer"):
-                    click.echo(f"      answer: {entry['answer']}")
-        click.echo("transcript:")
-        for turn in list_turns(s, ticket.conversation_id):
-            click.echo(f"  {turn.role}: {turn.text or turn.payload}")
-    db.dispose()
+        lines = [
+            f"{ticket.number}  [{ticket.status}] {ticket.priority} {ticket.category}  brand={ticket.brand}",
+            f"summary: {ticket.summary}",
+            "details:",
+            *(f"  {key}: {value}" for key, value in shown_details(ticket.details or {}).items()),
+            "checklist trail:",
+        ]
+        # The console's reading of the trail: automatic checks with their findings, notices
+        # without an answer, questions left unanswered marked as such.
+        for item in trail_items(ticket.trail or [], Formatter(settings.console, settings, utcnow())):
+            place = "/".join(part for part in (item["flow"], item["step"]) if part)
+            lines.append(f"  - {place}: {item['say']}" if item["say"] else f"  - {place}")
+            if item["answer"]:
+                lines.append(f"      {'found' if item['kind'] == 'action' else 'answer'}: {item['answer']}")
+        lines.append("transcript:")
+        lines.extend(f"  {turn.role}: {turn.text or turn.payload}" for turn in list_turns(s, ticket.conversation_id))
+    for line in lines:
+        click.echo(line)
 
 
 if __name__ == "__main__":

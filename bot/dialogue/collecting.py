@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 # A reply read as "solved" this surely, while details are asked, ends the asking.
 SURE_SOLVED = 0.8
-# How far an FAQ entry must lead the next to answer a question asked inside a checklist.
-ASKED_LEAD = 0.15
 
 
 class Collecting(DetailsGiven):
@@ -237,7 +235,8 @@ class Collecting(DetailsGiven):
         in 对了 顺便问一下 退款一般是退到哪里 the lead-in words dilute the match.
 
         `asked`: the user asked it in the middle of a checklist (是不是要更新app): an entry that
-        clearly leads from the suggestion level answers it, as the question is surely one."""
+        clearly leads (`dialogue.asked_faq_lead`) from the suggestion level answers it, as the
+        question is surely one."""
         candidates = [norm]
         clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
         if len(clauses) > 1:
@@ -248,7 +247,8 @@ class Collecting(DetailsGiven):
             hits = self.faq.search(candidate, brand=turn.brand_key, k=1)
             if hits and faq.answers(hits[0]):
                 return hits[0].entry
-            if asked and hits and hits[0].score >= faq.suggest_threshold and hits[0].margin >= ASKED_LEAD:
+            lead = self.settings.dialogue.asked_faq_lead
+            if asked and hits and hits[0].score >= faq.suggest_threshold and hits[0].margin >= lead:
                 return hits[0].entry
         return None
 

@@ -26,14 +26,6 @@ if TYPE_CHECKING:
 _DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
 
 
-# The share of human_handoff in a problem message's ranking below which no clause of it is read
-# for a request for a person (the lowest seen in such messages is about twice this; 7 % of the
-# bench messages are above it).
-PERSON_HINT_SHARE = 0.002
-# A clause read this surely names the problem of a message that is unsure as a whole.
-SURE_CLAUSE = 0.9
-
-
 class Escalation(Collecting):
     # What this part uses of the Policy it is part of (set or defined there). Declared, not
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
@@ -71,14 +63,17 @@ class Escalation(Collecting):
             return None
         _, intent, confidence = max(readings, key=lambda r: r[2])
         top = [r["intent"] for r in nlu["ranking"][:3]] if nlu else []
-        return self.content.flows.get(intent) if confidence >= SURE_CLAUSE and intent in top else None
+        sure = confidence >= self.settings.dialogue.sure_clause
+        return self.content.flows.get(intent) if sure and intent in top else None
 
     def _person_asked_beside(self, text: str, nlu: ParseResult | None) -> bool:
         """A clause of the message surely asks for a person (Upay账户被冻结了 赶紧给我转人工),
         while the whole message reads as the problem. Clauses are read only when the whole
-        message gives a person some share (PERSON_HINT_SHARE) or names one (`answers.person`)."""
+        message gives a person some share (`dialogue.person_hint_share`) or names one
+        (`answers.person`)."""
         share = next((r["confidence"] for r in (nlu["ranking"] if nlu else []) if r["intent"] == "human_handoff"), 0.0)
-        if share < PERSON_HINT_SHARE and not any(word in normalize(text) for word in self._person_words):
+        hint = self.settings.dialogue.person_hint_share
+        if share < hint and not any(word in normalize(text) for word in self._person_words):
             return False
         if self._declines_person(text):
             return False

@@ -43,8 +43,6 @@ CURRENT_PROBLEM_SHARE = 0.05
 # A cause that is a more urgent problem (一笔付款不是我付的 in the balance checklist) needs less:
 # missing it leaves a theft in a normal checklist.
 URGENT_CAUSE_CONFIDENCE = 0.6
-# A last clause read as "solved" this surely ends a reply that otherwise reads as a cause.
-SURE_OUTCOME = 0.9
 # At a step, small talk with this much frustration or complaint in it is taken as a mood.
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
@@ -237,12 +235,13 @@ class StepReplies(Checklist):
         )
 
     def _outcome_clause(self, text: str) -> str | None:
-        """The last clause of a longer reply when it surely says the problem is solved."""
+        """The last clause of a longer reply when it surely (`dialogue.sure_outcome`) says the
+        problem is solved."""
         clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
         if len(clauses) < 2 or self._is_question(clauses[-1], normalize(clauses[-1])):
             return None
         kind, confidence = self.read_reply(clauses[-1])[0]
-        return clauses[-1] if kind == "solved" and confidence >= SURE_OUTCOME else None
+        return clauses[-1] if kind == "solved" and confidence >= self.settings.dialogue.sure_outcome else None
 
     def read_step_reply(self, step: Step, text: str) -> Reading:
         """How a typed reply reads at `step` (kind "title": it is an option's whole title)."""

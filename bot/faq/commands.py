@@ -4,6 +4,7 @@ publishing, with the index the server builds (no trained model needed).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -44,13 +45,15 @@ def faq() -> None:
 @faq.command("search")
 @click.argument("question")
 @click.option("--brand", default=None, help="only entries this brand sees")
-@click.option("-k", "limit", default=5, show_default=True)
+@click.option("-k", "limit", type=click.IntRange(min=1), default=5, show_default=True, help="how many entries to show")
 @click.pass_context
 def faq_search(ctx: click.Context, question: str, brand: str | None, limit: int) -> None:
     """Show the entries a user question would hit, with scores and the words that matched."""
     from bot.nlu.normalize import normalize
 
     settings = settings_of(ctx)
+    if brand is not None:
+        settings.brand(brand)  # ConfigError names the known brands
     index = faq_index(settings)
     hits = index.search(normalize(question), brand=brand, k=limit)
     answer, suggest = settings.faq.answer_threshold, settings.faq.suggest_threshold
@@ -90,10 +93,7 @@ def faq_test(ctx: click.Context, held_out: bool, fmt: str) -> None:
                     "checked": len(checks),
                     "failed": len(failed),
                     "thin": len(thin),
-                    "problems": [
-                        c.__dict__ if hasattr(c, "__dict__") else {f: getattr(c, f) for f in c.__slots__}
-                        for c in failed + thin
-                    ],
+                    "problems": [dataclasses.asdict(c) for c in failed + thin],
                 },
                 ensure_ascii=False,
                 indent=2,

@@ -6,53 +6,60 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_support import fail, settings_of
+from bot.cli_support import fail, open_database, settings_of
 
 if TYPE_CHECKING:
     from bot.insights.labels import InsightLabels
 
 
-def _report(ctx: click.Context, since: str, brand: str | None) -> tuple[dict[str, Any], InsightLabels]:
+def _period(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+    """--since read as a period that ends now ('7d', '12h', '2w'); anything else is a usage error."""
+    from bot.reports import parse_since  # imports numpy and the NLU: only when a report runs
+
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _since_option(meaning: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The --since option of every report, handed to the command as a timedelta."""
+    return click.option("--since", "period", default="7d", show_default=True, callback=_period, help=meaning)
+
+
+def _report(ctx: click.Context, period: timedelta, brand: str | None) -> tuple[dict[str, Any], InsightLabels]:
     from bot.content import load_content
     from bot.insights.labels import InsightLabels
     from bot.insights.report import build_report
-    from bot.reports import parse_since  # imports numpy and the NLU: only when a report runs
-    from bot.store import Database
     from bot.store.insights import InsightQuery
 
     settings = settings_of(ctx)
-    try:
-        period = parse_since(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
     if brand is not None:
         settings.brand(brand)  # ConfigError names the known brands
     labels = InsightLabels.from_settings(settings)
     flows = load_content(settings, lint=False).flows
-    db = Database(settings.database_url)
-    db.migrate()
-    try:
+    with open_database(settings) as db:
         report = build_report(
             db, InsightQuery.last(period, brand=brand), flows, idle_minutes=settings.insights.idle_minutes
         )
-    finally:
-        db.dispose()
     return report, labels
 
 
 @click.command("stats")
-@click.option("--since", default="7d", show_default=True, help="the period that ends now: 7d, 12h, 2w")
+@_since_option("the period that ends now: 7d, 12h, 2w")
 @click.option("--brand", default=None, help="one brand (default: all)")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_context
-def stats_command(ctx: click.Context, since: str, brand: str | None, fmt: str) -> None:
+def stats_command(ctx: click.Context, period: timedelta, brand: str | None, fmt: str) -> None:
     """Containment, escalations and their reasons, rates, intents, FAQ votes, tickets, funnels."""
-    report, labels = _report(ctx, since, brand)
+    report, labels = _report(ctx, period, brand)
     if fmt == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -76,7 +83,7 @@ def stats_command(ctx: click.Context, since: str, brand: str | None, fmt: str) -
 
 @click.command("funnel")
 @click.argument("flow")
-@click.option("--since", default="7d", show_default=True, help="the period that ends now: 7d, 12h, 2w")
+@_since_option("the period that ends now: 7d, 12h, 2w")
 @click.option("--brand", default=None, help="one brand (default: all)")
 @click.option(
     "--plot",
@@ -88,7 +95,7 @@ def stats_command(ctx: click.Context, since: str, brand: str | None, fmt: str) -
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 def funnel_command(
-    ctx: click.Context, flow: str, since: str, brand: str | None, plot_path: Path | None, fmt: str
+    ctx: click.Context, flow: str, period: timedelta, brand: str | None, plot_path: Path | None, fmt: str
 ) -> None:
     """The step funnel of one flow: reached, chosen answers, left, solved, escalated per step."""
     from bot.content import load_content
@@ -99,7 +106,7 @@ def funnel_command(
     flows = load_content(settings, lint=False).flows
     if flow not in flows:
         fail(f"Unknown flow '{flow}': known flows are {', '.join(sorted(flows))}.")
-    report, labels = _report(ctx, since, brand)
+    report, labels = _report(ctx, period, brand)
     funnel = next((f for f in report["funnels"] if f["flow"] == flow), None)
     if funnel is None:  # nobody entered it in the period: every step at zero
         funnel = {"flow": flow, "title": flows[flow].title, "steps": ordered_funnel(flows[flow], {})}
@@ -122,30 +129,22 @@ def report() -> None:
 
 
 @report.command("unanswered")
-@click.option("--since", default="7d", show_default=True, help="how far back: 7d, 12h, 2w")
+@_since_option("how far back: 7d, 12h, 2w")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "yaml"]), default="text", help="yaml: FAQ stubs to fill in"
 )
 @click.pass_context
-def report_unanswered(ctx: click.Context, since: str, fmt: str) -> None:
+def report_unanswered(ctx: click.Context, period: timedelta, fmt: str) -> None:
     """What users asked that the bot could not answer, grouped, with the nearest FAQ entry."""
-    from bot.reports import collect_unanswered, group_unanswered, since_datetime, yaml_stubs
-    from bot.store import Database
+    from bot.faq.commands import faq_index
+    from bot.reports import collect_unanswered, group_unanswered, yaml_stubs
 
     settings = settings_of(ctx)
-    try:
-        start = since_datetime(since)
-    except ValueError as exc:
-        fail(str(exc))
-    from bot.faq.commands import faq_index
+    start = datetime.now(UTC) - period
 
     index = faq_index(settings)
-    db = Database(settings.database_url)
-    db.migrate()
-    try:
+    with open_database(settings) as db:
         groups = group_unanswered(collect_unanswered(db, start), index.tokenizer, index)
-    finally:
-        db.dispose()
     if fmt == "json":
         click.echo(json.dumps([g.as_dict() for g in groups], ensure_ascii=False, indent=2))
     elif fmt == "yaml":

@@ -8,63 +8,30 @@ group:
     main.add_command(test_command)
 
 Each command also accepts `--config` itself, so it works the same on its own (tests call it
-through click's runner). An error becomes one red line on stderr and exit code 1.
+through click's runner). An error becomes one red line on stderr and exit code 1 (2 for `test`);
+the settings, the config file and the one-line errors are bot.cli_support's.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from bot.config import DEFAULT_CONFIG, ENV_PREFIX, Settings, load_settings
-from bot.errors import ContentError, WalletbotError
+from bot.cli_support import EXIT_ERROR, config_path_of, errors_in_one_line, progress, settings_of
 from bot.measure import MeasureError
 
-EXIT_ERROR = 1
 EXIT_UNUSABLE = 2  # `walletbot test`: a bad scenario file or usage, as click exits on bad usage
-_CONFIG_HELP = "config file (default: the walletbot group's --config, $WALLETBOT_CONFIG or ./config.yml)"
-
-
-def _fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(status)
-
-
-def _progress(message: str) -> None:
-    click.echo(f"  · {message}", err=True)
-
-
-def _config_path(ctx: click.Context, option: str | None) -> Path:
-    """This command's --config, else the group's --config, else $WALLETBOT_CONFIG, else ./config.yml."""
-    parent = ctx.parent.params.get("config_path") if ctx.parent else None
-    return Path(option or parent or os.environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG).resolve()
-
-
-def _settings(ctx: click.Context, option: str | None) -> Settings:
-    factory = (ctx.obj or {}).get("settings_factory") if isinstance(ctx.obj, dict) else None
-    if option is None and factory is not None:
-        settings: Settings = factory()
-        return settings
-    return load_settings(_config_path(ctx, option))
-
-
-def _run(body: Callable[[], None]) -> None:
-    """Run a command body, turning the product's errors into one line and exit code 1."""
-    try:
-        body()
-    except ContentError as exc:
-        for problem in exc.problems:
-            if getattr(problem, "severity", "error") == "error":
-                click.echo(str(problem), err=True)
-        _fail(str(exc))
-    except WalletbotError as exc:
-        _fail(str(exc))
+_config_option = click.option(
+    "--config",
+    "config_option",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="config file (default: the walletbot group's --config, $WALLETBOT_CONFIG or ./config.yml)",
+)
 
 
 def _emit_json(report: dict[str, Any]) -> None:
@@ -93,7 +60,7 @@ def _emit_json(report: dict[str, Any]) -> None:
     is_flag=True,
     help="reply kinds: typed answers to checklist steps, scored on data/eval/step_answers.tsv",
 )
-@click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
+@_config_option
 @click.pass_context
 def eval_command(
     ctx: click.Context,
@@ -118,7 +85,7 @@ def eval_command(
     def body() -> None:
         from bot.measure import evaluate
 
-        settings = _settings(ctx, config_option)
+        settings = settings_of(ctx, config_option)
         path = file
         default_run = path is None and not (cv or faq or ood or replies)
         if default_run:
@@ -134,7 +101,7 @@ def eval_command(
             evaluate.require_matplotlib()
         rows = evaluate.read_eval_file(path) if path is not None else None  # a bad file fails before training
 
-        nlu = evaluate.load_nlu(settings, _progress)
+        nlu = evaluate.load_nlu(settings, progress)
         report: dict[str, Any] = {
             "schema": evaluate.EVAL_SCHEMA,
             "intent": None,
@@ -144,13 +111,13 @@ def eval_command(
             "out_of_domain": None,
         }
         if rows is not None and path is not None:
-            report["intent"] = evaluate.evaluate_intents(settings, rows, source=str(path), nlu=nlu, progress=_progress)
+            report["intent"] = evaluate.evaluate_intents(settings, rows, source=str(path), nlu=nlu, progress=progress)
         if cv:
-            report["cross_validation"] = evaluate.cross_validate_project(settings, folds=folds, progress=_progress)
+            report["cross_validation"] = evaluate.cross_validate_project(settings, folds=folds, progress=progress)
         if faq:
-            report["faq"] = evaluate.evaluate_faq(settings, nlu=nlu, progress=_progress)
+            report["faq"] = evaluate.evaluate_faq(settings, nlu=nlu, progress=progress)
         if ood or (default_run and (settings.root / evaluate.OUT_OF_DOMAIN_FILE).is_file()):
-            report["out_of_domain"] = evaluate.evaluate_out_of_domain(settings, nlu=nlu, progress=_progress)
+            report["out_of_domain"] = evaluate.evaluate_out_of_domain(settings, nlu=nlu, progress=progress)
         if replies:
             from bot.measure import replies_eval
 
@@ -174,7 +141,7 @@ def eval_command(
                 else f"Intent confusion: {folds}-fold cross-validation"
             )
             evaluate.plot_confusion(source["confusion"], plot, title)
-            _progress(f"confusion heatmap written to {plot}")
+            progress(f"confusion heatmap written to {plot}")
 
         if fmt == "json":
             _emit_json(report)
@@ -194,7 +161,8 @@ def eval_command(
             sections.append(format_replies_report(report["replies"]))
         click.echo("\n\n".join(sections))
 
-    _run(body)
+    with errors_in_one_line():
+        body()
 
 
 @click.command("bench")
@@ -221,7 +189,7 @@ def eval_command(
     metavar="URL",
     help="also measure scale-out on this PostgreSQL database (1 and 2 workers, 2 processes; a fresh schema each, dropped afterwards)",
 )
-@click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
+@_config_option
 @click.pass_context
 def bench_command(
     ctx: click.Context,
@@ -244,24 +212,25 @@ def bench_command(
     def body() -> None:
         from bot.measure import bench
 
-        settings = _settings(ctx, config_option)
+        settings = settings_of(ctx, config_option)
         report = bench.run_bench(
             settings,
-            _config_path(ctx, config_option),
+            config_path_of(ctx, config_option),
             bench.BenchOptions.for_mode(quick, load_generator),
-            _progress,
+            progress,
             postgres_url,
         )
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            _progress(f"JSON report written to {output}")
+            progress(f"JSON report written to {output}")
         if fmt == "json":
             _emit_json(report)
         else:
             click.echo(bench.format_bench_report(report))
 
-    _run(body)
+    with errors_in_one_line():
+        body()
 
 
 @click.command("test")
@@ -274,7 +243,7 @@ def bench_command(
     metavar="NAME-GLOB",
     help="run only scenarios whose name matches (glob; repeatable)",
 )
-@click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None, help=_CONFIG_HELP)
+@_config_option
 @click.pass_context
 def test_command(
     ctx: click.Context, files: tuple[Path, ...], fmt: str, only: tuple[str, ...], config_option: str | None
@@ -287,19 +256,12 @@ def test_command(
     """
     from bot.measure import scenarios as sc
 
-    try:
+    with errors_in_one_line(EXIT_UNUSABLE):
         chosen = sc.select([s for path in files for s in sc.load_scenarios(path)], only)
         if not chosen:
             raise MeasureError(f"--only {' '.join(only)}: no scenario of {', '.join(map(str, files))} matches")
-        with sc.ScenarioRunner(_settings(ctx, config_option), progress=_progress) as runner:
+        with sc.ScenarioRunner(settings_of(ctx, config_option), progress=progress) as runner:
             results = runner.run_all(chosen, on_result=lambda r: click.echo(r.line()) if fmt == "text" else None)
-    except ContentError as exc:
-        for problem in exc.problems:
-            if getattr(problem, "severity", "error") == "error":
-                click.echo(str(problem), err=True)
-        _fail(str(exc), EXIT_UNUSABLE)
-    except WalletbotError as exc:
-        _fail(str(exc), EXIT_UNUSABLE)
     if fmt == "json":
         passed = sum(1 for r in results if r.passed)
         _emit_json({"passed": passed, "failed": len(results) - passed, "results": [r.as_dict() for r in results]})
