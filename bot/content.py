@@ -66,6 +66,7 @@ REQUIRED_RESPONSES = (
     "human_handoff",
     "human_owned",
     "secret_warning",
+    "secret_offer",
     "scam_warning",
     "affirm_idle",
     "deny_idle",

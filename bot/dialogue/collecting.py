@@ -61,6 +61,10 @@ class Collecting(DetailsGiven):
 
         def _add_to_ticket(self, turn: Turn, state: dict[str, Any], update: TicketUpdate) -> None: ...
 
+        def _start_flow(
+            self, state: dict[str, Any], turn: Turn, name: str, *, switching: bool, opening: str = ""
+        ) -> None: ...
+
     def _begin_collect(
         self,
         state: dict[str, Any],
@@ -267,6 +271,11 @@ class Collecting(DetailsGiven):
         contact = self._contact_in(turn, text)
         found = self.extractor.extract(norm, now=turn.local_now)
         more_urgent = new_flow is not None and higher(new_flow.priority, state.get("urgency")) != state.get("urgency")
+        if new_flow is not None and not contact and not more_urgent and self._asks_how(norm):
+            # 另外我的登录密码也忘了 这个怎么找回: a problem of its own the user wants to fix now;
+            # its checklist starts, and the ticket hears of it (_start_flow).
+            self._start_flow(state, turn, new_flow.name, switching=True, opening=text)
+            return True
         if (
             new_flow is not None
             and not contact

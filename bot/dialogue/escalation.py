@@ -77,6 +77,8 @@ class Escalation(Collecting):
             return False
         if self._declines_person(text):
             return False
+        if self._summons is not None and self._summons.search(normalize(text)):
+            return True  # 能不能马上让人工帮我把账户冻住: a person asked to act
         return any(
             intent == "human_handoff"
             and confidence >= HANDOFF_OVER_MOOD

@@ -11,6 +11,7 @@ that handles it. The parts are mixins with one job each, listed in bot/dialogue/
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -43,12 +44,13 @@ from bot.dialogue.turn import (
     TurnResult,
     UpdateTicket,
 )
-from bot.dialogue.understanding import decline_pattern, indefinite_pattern
+from bot.dialogue.understanding import CLAUSE_BREAK, alternation, decline_pattern, indefinite_pattern, summon_pattern
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, IntentRanker
 from bot.nlu.entities import EntityExtractor, said_day
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
+from bot.secret_requests import SECRET
 from bot.text import render
 
 
@@ -91,6 +93,14 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             self._person_words,
         )
         self._reproach_words = {normalize(w) for w in answers.get("reproach", [])}
+        self._offer_words = tuple(normalize(w) for w in answers.get("offer", []))
+        how, how_not = answers.get("how", []), answers.get("how_not", [])
+        self._how = re.compile(f"(?:{alternation(how)})(?!{alternation(how_not)})") if how and how_not else None
+        self._summons = summon_pattern(
+            [normalize(w) for w in answers.get("summon", [])],
+            self._person_words,
+            [normalize(w) for w in answers.get("person_help", [])],
+        )
         self._hypothesis_words = {normalize(w) for w in answers.get("hypothesis", [])}
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
@@ -103,6 +113,14 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             [normalize(w) for w in answers.get("negation", [])], [normalize(w) for w in answers.get("affirmation", [])]
         )
         self._facts: dict[str, dict[str, str]] = {}  # per brand: settings and content never change under a Policy
+
+    def _offers_secret(self, text: str) -> bool:
+        """The user offers to hand over a secret (要不我把原来的登录密码也发你): a secret's name
+        (bot/secret_requests.py) and an offer word (`answers.offer`) in one clause."""
+        return any(
+            SECRET.search(clause) and any(w in clause for w in self._offer_words)
+            for clause in CLAUSE_BREAK.split(normalize(text))
+        )
 
     def fact_values(self, brand_key: str) -> dict[str, str]:
         """The brand's placeholder values. A fact the deployment has not supplied (a phone number
@@ -154,6 +172,12 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         state["resolved"] = False
         if secret:
             turn.say("secret_warning")
+        elif text and self._offers_secret(text):
+            turn.say("secret_offer")
+            if state.get("collecting") and state["collecting"].get("pending"):
+                turn.result.outcome = Outcome.ANSWERED
+                self._ask_detail(state, turn)  # the offer is no answer to the detail asked
+                return turn.result
         if nlu:
             for entity in nlu["entities"]:
                 state["entities"][entity["entity"]] = entity["value"]

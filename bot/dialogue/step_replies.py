@@ -27,7 +27,7 @@ from bot.dialogue.checklist import Checklist
 from bot.dialogue.routing import SMALL_TALK
 from bot.dialogue.state import higher
 from bot.dialogue.turn import PAYLOAD_HUMAN, PUNCT, Outcome, Turn
-from bot.dialogue.understanding import CLAUSE_BREAK, PAUSES, SURE_ANSWER
+from bot.dialogue.understanding import CLAUSE_BREAK, PAUSES, SURE_ANSWER, alternation
 from bot.flows.model import ANSWER_KINDS, Flow, Option, Step
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
@@ -53,10 +53,10 @@ def negated_part(negations: Iterable[str], affirmations: Iterable[str]) -> re.Pa
     """The negated part of a correction (不是充值, 不是充值的问题): a negation word (`answers.negation`
     in data/responses.yml) and what follows it up to a pause or an affirmation word
     (`answers.affirmation`: 不是充值是提现). None when there are no negation words."""
-    negated = "|".join(re.escape(w) for w in sorted(filter(None, negations), key=len, reverse=True))
+    negated = alternation(negations)
     if not negated:
         return None
-    stops = "|".join(re.escape(w) for w in sorted(filter(None, affirmations), key=len, reverse=True))
+    stops = alternation(affirmations)
     rest = f"(?:(?!{stops})[^{PAUSES}])*" if stops else f"[^{PAUSES}]*"
     return re.compile(f"(?:{negated}){rest}")
 
@@ -116,7 +116,13 @@ class StepReplies(Checklist):
             # Another problem leaves the step only when the reply is more likely no answer to it
             # (算了，我提现三天没到账) than an answer (余额是够的 in the top-up checklist).
             share = dict(ranking)
-            if sum(share.get(k, 0.0) for k in NOT_ANSWERS) > sum(share.get(k, 0.0) for k in ANSWER_KINDS):
+            # Giving up (不弄了 我直接付现金了) leaves for another problem only when it is said surely.
+            sure_enough = reading.kind != "give_up" or (
+                nlu is not None and nlu["confidence"] >= OTHER_PROBLEM_CONFIDENCE
+            )
+            if sure_enough and sum(share.get(k, 0.0) for k in NOT_ANSWERS) > sum(
+                share.get(k, 0.0) for k in ANSWER_KINDS
+            ):
                 return self._start_flow(state, turn, intent, switching=True, opening=text)
             # "Still fails" about another problem altogether (我提现三天还没到账 in the top-up
             # checklist). Not a "cause": 限额不可能超 in the payment checklist reads as one.
@@ -149,7 +155,7 @@ class StepReplies(Checklist):
         if (
             (reading.kind not in ("solved", "fine", "failing") or hypothesis)
             and not mood
-            and self._is_question(text, norm)
+            and (self._is_question(text, norm) or self._asks_how(norm))
         ):
             # 交易记录在哪看 / 是不是要更新app: how to do the check or what might cause it, not a
             # report; the FAQ's best entry answers it when it scores as a direct answer would (a
@@ -160,6 +166,11 @@ class StepReplies(Checklist):
                 # 余额在哪里看 at "请进入个人钱包页面，确认余额…": the step's own words answer it.
                 turn.result.outcome = Outcome.FLOW
                 return self._enter(state, turn, flow, step.id)
+            if reading.move == "other" and reading.leaning is None and not (confident and intent in SMALL_TALK):
+                # 那怎么解除啊 with no answer anywhere: said plainly, and the step still waits.
+                turn.result.outcome = Outcome.FLOW
+                turn.say("question_unknown")
+                return self._step_buttons(turn, step, "step_continue")
         option = reading.option or reading.leaning
         if option is not None:
             return self._choose(state, turn, flow, step, option, text)

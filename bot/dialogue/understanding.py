@@ -30,12 +30,17 @@ SURE_ANSWER = 0.6
 HANDOFF_OVER_MOOD = 0.8
 
 
+def alternation(words: Iterable[str]) -> str:
+    """A regex alternation of `words`, longest first (so 不用 wins over 不)."""
+    return "|".join(re.escape(w) for w in sorted(filter(None, words), key=len, reverse=True))
+
+
 def indefinite_pattern(words: list[str], ends: list[str]) -> re.Pattern[str] | None:
     """什么…都 / 哪里…也 (`answers.indefinite`, `answers.indefinite_ends`): an indefinite ("any"),
     not a question; None when either list is empty."""
     if not words or not ends:
         return None
-    heads = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    heads = alternation(words)
     tails = "".join(re.escape(e) for e in ends)
     return re.compile(f"(?:{heads})[^，,。；;！!？?\\s{tails}]{{0,4}}[{tails}]")
 
@@ -46,11 +51,19 @@ def decline_pattern(declines: list[str], requests: list[str], persons: set[str])
     if not declines or not persons:
         return None
 
-    def alternation(words: Iterable[str]) -> str:
-        return "|".join(re.escape(w) for w in sorted(filter(None, words), key=len, reverse=True))
-
     between = f"(?:{alternation(requests)})*" if requests else ""
     return re.compile(f"(?<!还)(?:{alternation(declines)}){between}(?:{alternation(persons)})")
+
+
+def summon_pattern(summons: list[str], persons: set[str], helps: list[str]) -> re.Pattern[str] | None:
+    """Someone summoned to help (让人工帮我, 找个客服来处理; data in `answers.summon`,
+    `answers.person`, `answers.person_help`); None when a list is empty."""
+    if not summons or not persons or not helps:
+        return None
+
+    return re.compile(
+        f"(?:{alternation(summons)})(?:个|一个|位|一位)?(?:{alternation(persons)})+.{{0,2}}(?:{alternation(helps)})"
+    )
 
 
 class Understanding:
@@ -58,11 +71,13 @@ class Understanding:
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
     _decline: re.Pattern[str] | None
     _helpful_words: set[str]
+    _how: re.Pattern[str] | None
     _indefinite: re.Pattern[str] | None
     _no: set[str]
     _not_helpful_words: set[str]
     _question_words: tuple[str, ...]
     _reproach_words: set[str]
+    _summons: re.Pattern[str] | None
     _resume_words: set[str]
     _skip: set[str]
     _yes: set[str]
@@ -142,6 +157,12 @@ class Understanding:
         return any(word in plain for word in self._question_words) or (
             plain == norm and any(word in text for word in self._question_words)
         )
+
+    def _asks_how(self, norm: str) -> bool:
+        """The message asks how to do something (那怎么解除啊; `answers.how`), not 怎么还没到
+        (`answers.how_not`) nor 怎么试都不行 (an indefinite)."""
+        plain = self._indefinite.sub("", norm) if self._indefinite is not None else norm
+        return self._how is not None and self._how.search(PUNCT.sub("", plain)) is not None
 
     def _answers_a_step(self, text: str, norm: str) -> bool:
         """The reply surely reads as a step's answer (余额也够, 网络是好的), not a question, and
