@@ -78,17 +78,17 @@ def test_every_check_failing_escalates_once_with_details_from_free_text(chat, as
     assert ticket_count(assistant) == 1
 
 
-def test_faq_question_mid_flow_is_answered_and_the_flow_resumes(chat):
+def test_faq_question_mid_flow_is_answered_and_the_step_still_waits(chat):
     c = chat()
     c.say("充值失败")
     step = c.last["state"]["step"]
     reply = c.say("你们客服电话是多少")
     assert reply["state"]["faq_id"] is not None
-    assert reply["state"]["flow"] is None
-    assert "/resume" in [b["payload"] for b in c.buttons()]
-    reply = c.press("/resume")
-    assert reply["state"]["flow"] == "topup_problem"
-    assert reply["state"]["step"] == step
+    assert (reply["state"]["flow"], reply["state"]["step"]) == ("topup_problem", step)
+    payloads = [b["payload"] for b in c.buttons()]
+    assert "/helpful" not in payloads and "/human" in payloads and len(payloads) > 1  # the step's own buttons
+    reply = c.say("还是不行")
+    assert reply["state"]["flow"] == "topup_problem" and reply["state"]["step"] != step
 
 
 def test_new_problem_mid_flow_switches_flow(chat):
@@ -355,51 +355,36 @@ def test_option_words_beat_generic_yes_no(chat, assistant, opening, presses, ans
     assert [e["step"] for e in trail if e.get("flow") == flow and "say" in e][-1] == step
 
 
-def paused_on_a_faq_question(chat):
+def answered_a_faq_question_at_a_step(chat):
     c = chat("upay")  # Upay's top-up checklist: card details, then the network
     c.say("充值失败")
     c.say("还是不行")
     assert c.state["step"] == "network"
     c.say("你们客服电话是多少")
-    assert c.state["flow"] is None and c.state["faq_id"]
-    # Feedback on the answer and the offer to go back are separate questions, in separate messages.
+    assert (c.state["flow"], c.state["step"]) == ("topup_problem", "network") and c.state["faq_id"]
+    # No "did this help?" between the answer and the step: the step's question is the one asked.
     assert [[b["payload"] for b in m["buttons"]] for m in c.last["messages"] if m["buttons"]] == [
-        ["/helpful", "/not_helpful"],
-        ["/resume"],
+        [b["payload"] for b in c.buttons()]
     ]
+    assert "/helpful" not in [b["payload"] for b in c.buttons()]
     return c
 
 
 @pytest.mark.parametrize("answer", ["继续", "要继续", "继续排查吧", "要", "好的", "是的"])
-def test_yes_or_continue_after_a_mid_flow_faq_resumes_the_flow(chat, assistant, answer):
-    c = paused_on_a_faq_question(chat)
+def test_yes_or_continue_after_an_answer_at_a_step_goes_back_to_the_step(chat, assistant, answer):
+    c = answered_a_faq_question_at_a_step(chat)
     reply = c.say(answer)
     assert (reply["state"]["flow"], reply["state"]["step"]) == ("topup_problem", "network")
+    assert not reply["state"]["resolved"]  # 好的 acknowledges the answer; it does not say the step worked
     assert "继续刚才的排查" in c.text()
     assert feedback_votes(assistant) == []
 
 
-@pytest.mark.parametrize(
-    ("answer", "helpful"), [("很有帮助", True), ("有用", True), ("没什么帮助", False), ("没用", False)]
-)
-def test_feedback_words_after_a_mid_flow_faq_stay_feedback_and_the_flow_can_resume(chat, assistant, answer, helpful):
-    c = paused_on_a_faq_question(chat)
-    faq_id = c.state["faq_id"]
-    reply = c.say(answer)
-    assert reply["state"]["flow"] is None
-    assert feedback_votes(assistant) == [("faq", faq_id, helpful)]
-    reply = c.say("继续")
-    assert (reply["state"]["flow"], reply["state"]["step"]) == ("topup_problem", "network")
-
-
-def test_declining_to_continue_drops_the_paused_flow(chat, assistant):
-    c = paused_on_a_faq_question(chat)
-    reply = c.say("不用了")
-    assert reply["state"]["flow"] is None
-    assert "还有什么可以帮您" in c.text()
+def test_an_answer_to_the_step_after_an_faq_answer_moves_on(chat, assistant):
+    c = answered_a_faq_question_at_a_step(chat)
+    reply = c.say("网络是好的 还是充不进去")
+    assert reply["state"]["flow"] == "topup_problem" and reply["state"]["step"] != "network"
     assert feedback_votes(assistant) == []
-    c.say("好的")
-    assert c.state["flow"] is None  # nothing left to resume
 
 
 def test_a_new_problem_after_an_faq_answer_is_not_taken_as_feedback(chat, assistant):

@@ -283,8 +283,14 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             return self._handoff(state, turn, text)
         if intent != "human_handoff" and self._person_asked_beside(text, nlu):
             return self._handoff(state, turn, text)  # 提现失败 转人工 / 改了 还是不放心 转人工
-        if state.get("paused") and not state.get("collecting") and self._means_resume(bare):
-            return self._resume(state, turn)  # 接着来 / 继续吧 after an FAQ question mid-checklist
+        if (
+            state.get("paused")
+            and not state.get("collecting")
+            and (self._means_resume(bare) or (state.get("flow") and self._whole_yes_no(bare) == "yes"))
+        ):
+            # 接着来 / 继续吧 after an FAQ question mid-checklist; and 好的 right after the answer
+            # acknowledges it, it does not say the step worked.
+            return self._resume(state, turn)
         paused = self.content.flows.get((state.get("paused") or {}).get("flow", ""))
         answers_step = paused is not None and self._answers_a_step(text, norm)
         if (

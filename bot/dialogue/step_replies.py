@@ -91,6 +91,7 @@ class StepReplies(Checklist):
     ) -> None:
         """A typed reply while a step waits for its answer: read against the step first
         (bot/dialogue/answers.py); only a reply that is clearly something else leaves it."""
+        state["paused"] = None  # an answer to the step: nothing to go back to any more
         if not bare:
             return self._not_understood(state, turn, flow, step)
         rest = self._without_outburst(text)
@@ -359,16 +360,15 @@ class StepReplies(Checklist):
         self._not_understood(state, turn, flow, step)
 
     def _answer_at_step(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, entry: FaqEntry) -> None:
-        """A question asked at a step: a checklist's own summary (限额是多少 in the limits
-        checklist) is said and the step goes on; any other entry is an aside."""
-        if not entry.summarises_a_checklist:
-            return self._answer_aside(state, turn, flow, step, entry)
+        """A question asked at a step (限额是多少, 公共wifi付钱安全吗): answered from the FAQ."""
+        self._answer_aside(state, turn, flow, step, entry)
+
+    def _answer_aside(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, entry: FaqEntry) -> None:
+        """An FAQ answer in the middle of a checklist: said, and the step still waits for its
+        answer, as a support agent would go on (no "did this help?" between the two). The step is
+        also kept as paused, so 好 接着刚才的吧 goes back to it instead of reading as a yes."""
+        state.update(faq_id=entry.id, paused={"flow": flow.name, "step": step.id})
+        turn.result.report["faq"] = entry.id
         turn.result.outcome = Outcome.ANSWERED
         turn.add(turn.render(entry.answer))
         self._step_buttons(turn, step, "step_continue")
-
-    def _answer_aside(self, state: dict[str, Any], turn: Turn, flow: Flow, step: Step, entry: FaqEntry) -> None:
-        """An FAQ answer in the middle of a checklist: the step stays resumable."""
-        state["paused"] = {"flow": flow.name, "step": step.id}
-        state.update(flow=None, step=None)
-        self._answer_faq(state, turn, entry.id)
