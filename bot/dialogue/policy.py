@@ -102,6 +102,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             [normalize(w) for w in answers.get("person_help", [])],
         )
         self._hypothesis_words = {normalize(w) for w in answers.get("hypothesis", [])}
+        self._conditional_words = {normalize(w) for w in answers.get("conditional", [])}
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}

@@ -70,6 +70,7 @@ class StepReplies(Checklist):
     _hypothesis_words: set[str]
     _negators: frozenset[str]
     _shows: tuple[str, ...]
+    _conditional_words: set[str]
     _function_chars: frozenset[str]
 
     if TYPE_CHECKING:
@@ -113,7 +114,13 @@ class StepReplies(Checklist):
         if reading.kind == "title" and reading.option is not None:
             return self._choose(state, turn, flow, step, reading.option, text)
         ranking = list(reading.ranking)
-        if confident and intent in self.content.flows and intent != flow.name and not reading.named:
+        if (
+            confident
+            and intent in self.content.flows
+            and intent != flow.name
+            and not reading.named
+            and not self._asked_beside(flow, intent, text, norm)
+        ):
             # Another problem leaves the step only when the reply is more likely no answer to it
             # (算了，我提现三天没到账) than an answer (余额是够的 in the top-up checklist).
             share = dict(ranking)
@@ -217,6 +224,17 @@ class StepReplies(Checklist):
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
 
+    def _asked_beside(self, flow: Flow, intent: str, text: str, norm: str) -> bool:
+        """A question touching another problem (新密码用生日行不行 in the stolen-account checklist,
+        支付密码输错几次会被锁吗 in the payment one) is asked beside the checklist, not a switch to
+        that problem's checklist; unless that problem is more urgent (是不是被盗了?) and the
+        question is not about what could happen (`answers.conditional`: 要是…会被锁吗)."""
+        if not self._is_question(text, norm):
+            return False
+        other = self.content.flows[intent]
+        more_urgent = other.priority is not None and higher(other.priority, flow.priority) != flow.priority
+        return not more_urgent or any(w in norm for w in self._conditional_words)
+
     def _says_solved(self, flow: Flow, bare: str) -> bool:
         """The reply holds one of the flow's `solved_by` words, not negated (不能登录了)."""
         for word in flow.solved_by:
@@ -269,7 +287,16 @@ class StepReplies(Checklist):
         if keyword is not None and self._words_explain_kind(shown, keyword, ranking):
             kind, confidence = ranking[0]
             return Reading(kind, confidence, option=keyword, named=True, ranking=tuple(ranking))
-        return read_answer(step, said, ranking, self._whole_yes_no(bare), keyword)
+        return read_answer(step, said, ranking, self._whole_yes_no(bare) or self._leading_yes(text), keyword)
+
+    def _leading_yes(self, text: str) -> str | None:
+        """ "yes" for a reply that opens with a bare yes word and says no "no" after it (好 帮我申请;
+        not 好 但还是不行)."""
+        clauses = [PUNCT.sub("", normalize(c)) for c in CLAUSE_BREAK.split(text)]
+        clauses = [c for c in clauses if c]
+        if len(clauses) < 2 or self._whole_yes_no(clauses[0]) != "yes":
+            return None
+        return None if any(self._says_no(c) for c in clauses[1:]) else "yes"
 
     def _as_shown(self, bare: str) -> str:
         """`bare` with its words that report what a screen shows (`answers.shows`: 写的是) read as 显示."""
@@ -327,7 +354,8 @@ class StepReplies(Checklist):
             state["complaint"] = state.get("complaint") or move == "complaint"
             return self._step_buttons(turn, step, move)
         if move == "cause":
-            return self._step_buttons(turn, step, "cause_found")
+            turn.say("cause_found")  # 页面上写着余额不足: the step's own advice (先充值) follows
+            return self._enter(state, turn, flow, step.id)
         if move == "cannot":
             return self._step_buttons(turn, step, "cannot_check")
         self._digress(state, turn, flow, step, norm, intent, confident)
