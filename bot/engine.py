@@ -383,7 +383,8 @@ class Assistant:
         secrets = [f for f in findings if f.kind in guard.SECRET_KINDS]
         contact_text = guard.redact(text, secrets)
         scam = scams.detect_scam(normalize_unremembered(text), runtime.scam_patterns) is not None
-        return redacted, contact_text, bool(secrets), scam, runtime.nlu.parse(redacted, now=now)
+        warned = any(guard.warns(text, f) for f in findings)
+        return redacted, contact_text, warned, scam, runtime.nlu.parse(redacted, now=now)
 
     def history(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.session(readonly=True) as s:

@@ -137,6 +137,7 @@ def test_corpus_has_the_promised_coverage() -> None:
         "fee_to_unlock",
         "code_request",
         "fake_refund",
+        "phishing_link",
     }
 
 
@@ -472,13 +473,14 @@ def test_invisible_characters_do_not_hide_a_scam_phrase(scam_patterns: ScamPatte
     assert text[signal.start : signal.end] == "安\u200b全\u2060账户"
 
 
-def test_the_shipped_pattern_file_lists_the_six_kinds(scam_patterns: ScamPatterns) -> None:
+def test_the_shipped_pattern_file_lists_the_seven_kinds(scam_patterns: ScamPatterns) -> None:
     assert scam_patterns.kinds == (
         "safe_account",
         "screen_share",
         "fee_to_unlock",
         "code_request",
         "fake_refund",
+        "phishing_link",
         "reported_fraud",
     )
     assert scam_patterns.source == PATTERNS_PATH

@@ -44,7 +44,7 @@ from bot.dialogue.turn import (
     TurnResult,
     UpdateTicket,
 )
-from bot.dialogue.understanding import CLAUSE_BREAK, alternation, decline_pattern, indefinite_pattern, summon_pattern
+from bot.dialogue.understanding import alternation, decline_pattern, indefinite_pattern, summon_pattern
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, IntentRanker
 from bot.nlu.entities import EntityExtractor, said_day
@@ -116,12 +116,10 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._facts: dict[str, dict[str, str]] = {}  # per brand: settings and content never change under a Policy
 
     def _offers_secret(self, text: str) -> bool:
-        """The user offers to hand over a secret (要不我把原来的登录密码也发你): a secret's name
-        (bot/secret_requests.py) and an offer word (`answers.offer`) in one clause."""
-        return any(
-            SECRET.search(clause) and any(w in clause for w in self._offer_words)
-            for clause in CLAUSE_BREAK.split(normalize(text))
-        )
+        """The user offers to hand over a secret (要不我把原来的登录密码也发你; CVV是啥 要不要我把它
+        发你): a secret's name (bot/secret_requests.py) and an offer word (`answers.offer`)."""
+        norm = normalize(text)
+        return SECRET.search(norm) is not None and any(w in norm for w in self._offer_words)
 
     def fact_values(self, brand_key: str) -> dict[str, str]:
         """The brand's placeholder values. A fact the deployment has not supplied (a phone number

@@ -20,11 +20,12 @@ The parts:
 
 from bot.guard.checksums import id_check_char, is_luhn_valid, is_valid_id_number
 from bot.guard.mask import mask, redact
-from bot.guard.secrets import PERSONAL_KINDS, SECRET_KINDS, Finding, scan
+from bot.guard.secrets import PERSONAL_KINDS, SECRET_KINDS, Finding, scan, warns
 
 __all__ = [
     "PERSONAL_KINDS",
     "SECRET_KINDS",
+    "warns",
     "Finding",
     "id_check_char",
     "is_luhn_valid",

@@ -21,6 +21,10 @@ from bot.guard.contact import EMAIL, MOBILE, is_mainland_mobile
 from bot.guard.text import ci, fold_width, visible
 
 SECRET_KINDS: frozenset[str] = frozenset({"password", "payment_password", "verification_code", "cvv"})
+# A full card number is personal, not a secret (it is masked like a phone number), but the guides
+# say never to hand it over: typing one earns the same warning as a secret.
+_CARD_LABEL = re.compile(r"(?:卡号|卡號|银行卡|銀行卡|信用卡|储蓄卡|儲蓄卡|card)", re.IGNORECASE)
+
 PERSONAL_KINDS: frozenset[str] = frozenset({"card_number", "id_number", "phone", "email", "account_number"})
 
 _SECRET_LABELS = MappingProxyType(
@@ -405,3 +409,12 @@ def _is_whole_token(text: str, finding: Finding) -> bool:
     before = text[finding.start - 1] if finding.start else ""
     after = text[finding.end] if finding.end < len(text) else ""
     return not (before.isascii() and before.isalnum()) and not (after.isascii() and after.isalnum())
+
+
+def warns(text: str, finding: Finding) -> bool:
+    """The user should be told not to send this: a secret, a full card number, or a long number
+    labelled as a card's (卡号是6217 0012 3456 7890 fails the checksum, but is meant as one)."""
+    if finding.kind in SECRET_KINDS or finding.kind == "card_number":
+        return True
+    before = text[max(0, finding.start - _CONTEXT_CHARS) : finding.start]
+    return finding.kind == "account_number" and _CARD_LABEL.search(before) is not None
