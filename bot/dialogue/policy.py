@@ -44,7 +44,13 @@ from bot.dialogue.turn import (
     TurnResult,
     UpdateTicket,
 )
-from bot.dialogue.understanding import alternation, decline_pattern, indefinite_pattern, summon_pattern
+from bot.dialogue.understanding import (
+    alternation,
+    contrast_pattern,
+    decline_pattern,
+    indefinite_pattern,
+    summon_pattern,
+)
 from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, IntentRanker
 from bot.nlu.entities import EntityExtractor, said_day
@@ -107,6 +113,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
         self._negators = frozenset(answers.get("negators", []))
+        self._contrast = contrast_pattern(answers.get("contrast", []), answers.get("contrast_heads", []))
         self._shows = tuple(sorted((normalize(w) for w in answers.get("shows", [])), key=len, reverse=True))
         self._function_chars = frozenset(answers.get("function_chars", []))
         self._indefinite = indefinite_pattern(answers.get("indefinite", []), answers.get("indefinite_ends", []))

@@ -70,6 +70,7 @@ class StepReplies(Checklist):
     _hypothesis_words: set[str]
     _negators: frozenset[str]
     _shows: tuple[str, ...]
+    _contrast: re.Pattern[str] | None
     _conditional_words: set[str]
     _function_chars: frozenset[str]
 
@@ -283,7 +284,7 @@ class StepReplies(Checklist):
         said = without_echoed_labels(step, bare)
         shown = self._as_shown(said)
         keyword = keyword_option(step, shown) or max(titled, key=lambda o: len(o.title), default=None)
-        ranking = self.read_reply(said if said != bare else text)
+        ranking = self._turned_around(text, self.read_reply(said if said != bare else text))
         if keyword is not None and self._words_explain_kind(shown, keyword, ranking):
             kind, confidence = ranking[0]
             return Reading(kind, confidence, option=keyword, named=True, ranking=tuple(ranking))
@@ -297,6 +298,19 @@ class StepReplies(Checklist):
         if len(clauses) < 2 or self._whole_yes_no(clauses[0]) != "yes":
             return None
         return None if any(self._says_no(c) for c in clauses[1:]) else "yes"
+
+    def _turned_around(self, text: str, ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """A reply read as "solved" that a contrast word turns around (显示成功了 但是钱没到): the
+        reading of what follows the last contrast word, when that is an answer of another kind."""
+        if not ranking or ranking[0][0] != "solved" or self._contrast is None:
+            return ranking
+        norm = normalize(text)
+        ends = [m.end() for m in self._contrast.finditer(norm)]
+        rest = norm[ends[-1] :] if ends else ""
+        if not PUNCT.sub("", rest):
+            return ranking
+        after = self.read_reply(rest)
+        return after if after and after[0][0] in ("failing", "cause", "fine", "cannot") else ranking
 
     def _as_shown(self, bare: str) -> str:
         """`bare` with its words that report what a screen shows (`answers.shows`: 写的是) read as 显示."""

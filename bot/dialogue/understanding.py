@@ -45,6 +45,17 @@ def indefinite_pattern(words: list[str], ends: list[str]) -> re.Pattern[str] | N
     return re.compile(f"(?:{heads})[^，,。；;！!？?\\s{tails}]{{0,4}}[{tails}]")
 
 
+def contrast_pattern(words: list[str], heads: list[str]) -> re.Pattern[str] | None:
+    """A word that turns a reply around (`answers.contrast`), or one that does so only at the start
+    of a clause (`answers.contrast_heads`: 可, not 可以); None when both lists are empty."""
+    parts = []
+    if words:
+        parts.append(f"(?:{alternation(words)})")
+    if heads:
+        parts.append(f"(?:^|(?<=[{PAUSES}]))(?:{alternation(heads)})(?![以能])")
+    return re.compile("|".join(parts)) if parts else None
+
+
 def decline_pattern(declines: list[str], requests: list[str], persons: set[str]) -> re.Pattern[str] | None:
     """A refusal, request words only, then a person word (先别急着帮我转人工; data in
     `answers.decline`, `answers.request`, `answers.person`); None when a list is empty."""
