@@ -156,7 +156,7 @@ class Checklist(Escalation):
             ahead = flow.steps[step_id]
             if not ahead.options or ahead.action or not rest:
                 break
-            option = self._answered_by_opening(ahead, rest) or self._titled_in(ahead, rest)
+            option = self._answered_by_opening(ahead, rest) or self._titled_in(flow, ahead, rest)
             if option is None:
                 break
             state["step"] = ahead.id
@@ -167,11 +167,15 @@ class Checklist(Escalation):
             step_id = option.next_for(turn.brand_key)
         return step_id
 
-    def _titled_in(self, step: Step, bare: str) -> Option | None:
+    def _titled_in(self, flow: Flow, step: Step, bare: str) -> Option | None:
         """The one option of `step` whose title (two characters or more) the reply holds, not
-        right after a negator (验证码收到了 holds 收到了; 还没收到了 does not)."""
+        right after a negator (验证码收到了 holds 收到了; 还没收到了 does not). Only a title no other
+        step of the flow offers counts: 成功了, offered at every step, answers none in advance."""
+        elsewhere = {o.title for s in flow.steps.values() if s is not step for o in s.options}
         found = []
         for option in step.options:
+            if option.title in elsewhere:
+                continue
             title = PUNCT.sub("", normalize(option.title))
             at = bare.find(title) if len(title) >= 2 else -1
             if at >= 0 and not (at > 0 and bare[at - 1] in self._negators):

@@ -284,8 +284,9 @@ class StepReplies(Checklist):
         said = without_echoed_labels(step, bare)
         shown = self._as_shown(said)
         keyword = keyword_option(step, shown) or max(titled, key=lambda o: len(o.title), default=None)
-        ranking = self._turned_around(text, self.read_reply(said if said != bare else text))
-        if keyword is not None and self._words_explain_kind(shown, keyword, ranking):
+        read = self.read_reply(said if said != bare else text)
+        ranking = self._turned_around(text, read)
+        if keyword is not None and ranking is read and self._words_explain_kind(shown, keyword, ranking):
             kind, confidence = ranking[0]
             return Reading(kind, confidence, option=keyword, named=True, ranking=tuple(ranking))
         return read_answer(step, said, ranking, self._whole_yes_no(bare) or self._leading_yes(text), keyword)
@@ -300,9 +301,11 @@ class StepReplies(Checklist):
         return None if any(self._says_no(c) for c in clauses[1:]) else "yes"
 
     def _turned_around(self, text: str, ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        """A reply read as "solved" that a contrast word turns around (显示成功了 但是钱没到): the
-        reading of what follows the last contrast word, when that is an answer of another kind."""
-        if not ranking or ranking[0][0] != "solved" or self._contrast is None:
+        """A reply read as "solved" or "fine" that a contrast word turns around (显示成功了 但是钱没到,
+        网络没问题 可还是充不进去): what
+        follows the last contrast word, read as a failure, a cause or "cannot tell" if it is one,
+        else as "still failing"."""
+        if not ranking or ranking[0][0] not in ("solved", "fine") or self._contrast is None:
             return ranking
         norm = normalize(text)
         ends = [m.end() for m in self._contrast.finditer(norm)]
@@ -310,7 +313,10 @@ class StepReplies(Checklist):
         if not PUNCT.sub("", rest):
             return ranking
         after = self.read_reply(rest)
-        return after if after and after[0][0] in ("failing", "cause", "fine", "cannot") else ranking
+        if after and after[0][0] in ("failing", "cause", "cannot"):
+            return after
+        # 可是余额一分没多 reads as "fine" alone; after a success it says the problem is still there.
+        return [("failing", 1.0)]
 
     def _as_shown(self, bare: str) -> str:
         """`bare` with its words that report what a screen shows (`answers.shows`: 写的是) read as 显示."""
