@@ -3,7 +3,10 @@
 problem, a correction, small talk, a mood, a move (giving up, going back, how long) or an FAQ
 question.
 
-A mixin of the Policy, built on walking the checklist (bot/dialogue/checklist.py).
+A mixin of the Policy, built on walking the checklist (bot/dialogue/checklist.py). Over 400
+lines on purpose: the readings of a reply at a step are tried in an order that matters (an
+outburst, a cause with an ending, another problem, a question, an option, a move), and that
+order is read best in one file.
 """
 
 from __future__ import annotations
