@@ -301,7 +301,11 @@ class StepReplies(Checklist):
         clauses = [c for c in clauses if c]
         if len(clauses) < 2 or self._whole_yes_no(clauses[0]) != "yes":
             return None
-        return None if any(self._says_no(c) for c in clauses[1:]) else "yes"
+        if any(self._says_no(c) for c in clauses[1:]):
+            return None
+        kind, confidence = self.read_reply(" ".join(clauses[1:]))[0]
+        # 行了 不折腾了 我明天去银行问问: the yes closes the matter, the rest gives up.
+        return None if kind in MOVES and confidence >= MOVE_CONFIDENCE else "yes"
 
     def _turned_around(self, text: str, ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """A reply read as "solved" or "fine" that a contrast word turns around (显示成功了 但是钱没到,
