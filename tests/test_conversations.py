@@ -32,12 +32,12 @@ BLIND_SETS = sorted((HERE / "data").glob("conversations_blind*.yml"))
 BLIND_PASS_SHARE = 0.85
 # Sets first run late in the work (stop 23: blind 7-10) still fail more often than that: until
 # the mechanisms they show are built, each must keep at least the passes it had at the end of
-# that stop (first run -> end: 23 -> 27, 24 -> 34, 16 -> 22, 19 -> 20). Raise these as they pass more.
+# that stop (first run -> end: 23 -> 27, 24 -> 34, 16 -> 22, 19 -> 22). Raise these as they pass more.
 BLIND_FLOORS = {
     "conversations_blind7.yml": 27,
     "conversations_blind8.yml": 34,
     "conversations_blind9.yml": 22,
-    "conversations_blind10.yml": 20,
+    "conversations_blind10.yml": 22,
 }
 
 

@@ -138,6 +138,7 @@ def test_corpus_has_the_promised_coverage() -> None:
         "code_request",
         "fake_refund",
         "phishing_link",
+        "reported_fraud",
     }
 
 

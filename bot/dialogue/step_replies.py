@@ -108,7 +108,7 @@ class StepReplies(Checklist):
         reading = self.read_step_reply(step, text)
         if reading.kind in ("solved", "fine") and self._says_solved(flow, bare) and not self._is_question(text, norm):
             # 新密码能登了 at "找到忘记密码了吗？": the whole problem, not only this step, is solved.
-            leaf = next((s for s in flow.steps.values() if s.resolved is not None), None)
+            leaf = self._solved_leaf(flow, turn.brand_key)
             if leaf is not None:
                 self._trail(turn, state, flow, step, "", answer=text.strip())
                 return self._enter(state, turn, flow, leaf.id)
@@ -239,6 +239,16 @@ class StepReplies(Checklist):
         more_urgent = other.priority is not None and higher(other.priority, flow.priority) != flow.priority
         return not more_urgent or any(w in norm for w in self._conditional_words)
 
+    @staticmethod
+    def _solved_leaf(flow: Flow, brand_key: str) -> Step | None:
+        """The resolved leaf that "it works now" reaches: the one most yes options lead to
+        (提现 has `waiting` before `solved`; only `solved` is what 成功了 leads to)."""
+        leaves = [s for s in flow.steps.values() if s.resolved is not None]
+        if not leaves:
+            return None
+        targets = [o.next_for(brand_key) for s in flow.steps.values() for o in s.options if o.means == "yes"]
+        return max(leaves, key=lambda leaf: targets.count(leaf.id))
+
     def _says_solved(self, flow: Flow, bare: str) -> bool:
         """The reply holds one of the flow's `solved_by` words, not negated (不能登录了)."""
         for word in flow.solved_by:
@@ -332,19 +342,23 @@ class StepReplies(Checklist):
         return bare
 
     def _words_explain_kind(self, said: str, keyword: Option, ranking: list[tuple[str, float]]) -> bool:
-        """The reply surely reads as a kind its option's words stand against only because of those
-        words: 显示提现成功 reads as "solved" through 成功, but its author listed it as "not arrived".
-        Without the words the reply no longer surely reads as that kind; where it still does, the
-        kind wins over the words."""
+        """The reply reads as a kind its option's words stand against only because of those words:
+        记录显示提现成功 reads as "solved" through 成功, but its author listed 提现成功 as "not
+        arrived". Without the words the reply no longer reads as that kind (a sure reading: no
+        longer surely); where it still does (我看不懂是扣了还是没扣 without 扣了 is still "cannot
+        tell"), the kind wins over the words."""
         if not ranking or not keyword.kinds:
             return False
         kind, confidence = ranking[0]
-        if kind in keyword.kinds or confidence < SURE_KIND:
+        if kind in keyword.kinds:
             return False
         rest = self._without_option_words(said, keyword)
         if len(rest) < 2:
             return True
-        return dict(self.read_reply(rest)).get(kind, 0.0) < SURE_KIND
+        again = self.read_reply(rest)
+        if again and again[0][0] != kind:
+            return True
+        return confidence >= SURE_KIND and dict(again).get(kind, 0.0) < SURE_KIND
 
     def _step_move(
         self,
@@ -361,7 +375,7 @@ class StepReplies(Checklist):
         move = reading.move
         turn.result.outcome = Outcome.FLOW
         if move == "solved":
-            leaf = next((s for s in flow.steps.values() if s.resolved is not None), None)
+            leaf = self._solved_leaf(flow, turn.brand_key)
             if leaf is not None:
                 return self._enter(state, turn, flow, leaf.id)
         if move == "give_up":
