@@ -248,4 +248,4 @@ def _scam_terms(patterns: ScamPatterns | None, candidates: Iterable[str]) -> set
     """The candidates a scam pattern names in full (安全账户): words of the bot's warnings."""
     if patterns is None:
         return set()
-    return {c for c in candidates if any(pattern.search(c) for _, pattern in patterns.rules)}
+    return {c for c in candidates if any(len(rule) == 1 and rule[0].search(c) for _, rule in patterns.rules)}

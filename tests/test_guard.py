@@ -503,6 +503,36 @@ def test_earlier_kinds_win(tmp_path: pathlib.Path) -> None:
     assert detect_scam("转到安全账户，再开屏幕共享", patterns) == ScamSignal("screen_share", 9, 13)
 
 
+def test_a_list_of_concepts_matches_only_when_all_appear_in_any_order(tmp_path: pathlib.Path) -> None:
+    patterns = _load_text(
+        tmp_path,
+        """\
+        patterns:
+          code_request:
+            - ['验证码.{0,4}转给', '冒充|陌生']
+        """,
+    )
+    assert detect_scam("冒充我表哥的人 我把验证码转给他了", patterns) == ScamSignal("code_request", 0, 15)
+    assert detect_scam("我把验证码转给他了 后来才知道是冒充的", patterns) == ScamSignal("code_request", 2, 18)
+    assert detect_scam("我把验证码转给我妈了", patterns) is None  # one concept only
+
+
+def test_a_concept_list_of_one_is_refused(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ScamPatternsError) as caught:
+        _load_text(
+            tmp_path,
+            """\
+            patterns:
+              code_request:
+                - ['验证码']
+            """,
+        )
+    assert str(caught.value).endswith(
+        "patterns.code_request[0]: expected a regular expression as a string, "
+        "or a list of two or more that must all match."
+    )
+
+
 def _load_text(tmp_path: pathlib.Path, text: str) -> ScamPatterns:
     path = tmp_path / "scam.yml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")

@@ -36,7 +36,10 @@ class ScamPatterns:
     """Compiled scam phrases of one file, in file order: the first matching rule wins."""
 
     source: pathlib.Path
-    rules: tuple[tuple[str, re.Pattern[str]], ...]
+    # (kind, regexes): the rule matches when every one of its regexes matches somewhere in the
+    # message. Most rules are one phrase; a list of concepts (a secret, handed over, to someone
+    # else) holds in whatever order and words the user tells it.
+    rules: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
     # General questions about scams (正规客服会让我提供验证码吗): no alarm, the FAQ answers them.
     questions: tuple[re.Pattern[str], ...] = ()
 
@@ -67,10 +70,11 @@ def detect_scam(text: str, patterns: ScamPatterns) -> ScamSignal | None:
     folded = fold_width(seen)
     if any(question.search(folded) for question in patterns.questions):
         return None
-    for kind, regex in patterns.rules:
-        match = regex.search(folded)
-        if match is not None:
-            start, end = match.span()
+    for kind, regexes in patterns.rules:
+        matches = [regex.search(folded) for regex in regexes]
+        if all(match is not None for match in matches):
+            start = min(match.start() for match in matches if match is not None)
+            end = max(match.end() for match in matches if match is not None)
             if positions is not None and end > start:
                 start, end = positions[start], positions[end - 1] + 1
             return ScamSignal(kind, start, end)
@@ -89,8 +93,8 @@ _SCAM_FLAGS = re.IGNORECASE | re.DOTALL
 def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
     """Read and compile a scam pattern file (``data/safety/scam_patterns.yml``).
 
-    The file is ``patterns: {kind: [regex, ...], ...}`` plus optional ``questions`` and
-    ``version``. Compiling at load time means a bad regex stops the bot at start-up, not
+    The file is ``patterns: {kind: [regex or [regex, regex, ...], ...], ...}`` plus optional
+    ``questions`` and ``version``. Compiling at load time means a bad regex stops the bot at start-up, not
     mid-conversation.
 
     Raises:
@@ -108,17 +112,19 @@ def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
     if not isinstance(root, LineDict):
         raise ScamPatternsError(path, 1, f"expected a mapping with the key '{_KEY_PATTERNS}'.")
     patterns = _top_level_patterns(path, root)
-    rules: list[tuple[str, re.Pattern[str]]] = []
+    rules: list[tuple[str, tuple[re.Pattern[str], ...]]] = []
     for kind, value in patterns.items():
         line = patterns.lines[kind]
         if not isinstance(kind, str) or _KIND_NAME.fullmatch(kind) is None:
             raise ScamPatternsError(
                 path, line, f"{_KEY_PATTERNS}: kind {kind!r} must be snake_case, e.g. safe_account."
             )
-        rules.extend((kind, regex) for regex in _compile_list(path, f"{_KEY_PATTERNS}.{kind}", value, line))
+        rules.extend((kind, rule) for rule in _compile_list(path, f"{_KEY_PATTERNS}.{kind}", value, line))
     questions: tuple[re.Pattern[str], ...] = ()
     if _KEY_QUESTIONS in root:
-        questions = tuple(_compile_list(path, _KEY_QUESTIONS, root[_KEY_QUESTIONS], root.lines[_KEY_QUESTIONS]))
+        key = _KEY_QUESTIONS
+        for rule in _compile_list(path, key, root[key], root.lines[key], concepts=False):
+            questions += rule
     return ScamPatterns(source=path, rules=tuple(rules), questions=questions)
 
 
@@ -153,26 +159,42 @@ def _top_level_patterns(path: pathlib.Path, root: LineDict) -> LineDict:
     return found
 
 
-def _compile_list(path: pathlib.Path, key: str, value: Any, line: int) -> Iterator[re.Pattern[str]]:
+def _compile_list(
+    path: pathlib.Path, key: str, value: Any, line: int, *, concepts: bool = True
+) -> Iterator[tuple[re.Pattern[str], ...]]:
+    """Each item of a list compiled: a regex, or (`concepts`) a list of regexes that must all
+    match, e.g. [验证码, 转给|发给, 对方|陌生人]."""
     if not isinstance(value, LineList) or not value:
         raise ScamPatternsError(path, line, f"{key}: expected a non-empty list of regular expressions.")
     for index, (item, item_line) in enumerate(zip(value, value.lines, strict=True)):
         where = f"{key}[{index}]"
-        if not isinstance(item, str) or not item.strip():
-            raise ScamPatternsError(path, item_line, f"{where}: expected a regular expression as a string.")
-        try:
-            regex = re.compile(item, _SCAM_FLAGS)
-        except re.error as exc:
-            raise ScamPatternsError(
-                path,
-                item_line,
-                f"{where}: bad regex {item!r}: {exc}. Fix the pattern (quote it with "
-                f"single quotes so YAML keeps backslashes).",
-            ) from exc
-        if regex.match("") is not None:
-            raise ScamPatternsError(
-                path,
-                item_line,
-                f"{where}: regex {item!r} matches an empty message, so it would flag every message.",
-            )
-        yield regex
+        if concepts and isinstance(item, LineList) and len(item) >= 2:
+            yield tuple(_compile(path, f"{where}[{n}]", part, item_line) for n, part in enumerate(item))
+        elif isinstance(item, str):
+            yield (_compile(path, where, item, item_line),)
+        else:
+            expected = "a regular expression as a string"
+            if concepts:
+                expected += ", or a list of two or more that must all match"
+            raise ScamPatternsError(path, item_line, f"{where}: expected {expected}.")
+
+
+def _compile(path: pathlib.Path, where: str, item: Any, item_line: int) -> re.Pattern[str]:
+    if not isinstance(item, str) or not item.strip():
+        raise ScamPatternsError(path, item_line, f"{where}: expected a regular expression as a string.")
+    try:
+        regex = re.compile(item, _SCAM_FLAGS)
+    except re.error as exc:
+        raise ScamPatternsError(
+            path,
+            item_line,
+            f"{where}: bad regex {item!r}: {exc}. Fix the pattern (quote it with "
+            f"single quotes so YAML keeps backslashes).",
+        ) from exc
+    if regex.match("") is not None:
+        raise ScamPatternsError(
+            path,
+            item_line,
+            f"{where}: regex {item!r} matches an empty message, so it would flag every message.",
+        )
+    return regex
