@@ -81,6 +81,9 @@ class DialogueSettings(_Section):
     person_hint_share: float = _share(0.002, "handoff share below which no clause of a message is read for 转人工")
     sure_clause: float = _share(0.9, "intent probability at which a clause names the problem of an unsure message")
     asked_faq_lead: float = _share(0.15, "FAQ lead over the next entry to answer a question asked in a checklist")
+    situation_faq_floor: float = _share(
+        0.2, "FAQ score from which one of a checklist's own entries answers a question asked in it"
+    )
     sure_outcome: float = _share(0.9, "'solved' probability at which a last clause ends the checklist as solved")
 
 

@@ -104,7 +104,19 @@ def check_cross_references(
     """Names and texts that other files or the config must know; flows and entries with errors included."""
     brands = set(settings.brands)
     actions = load_actions()
+    faq = list(faq)
+    entry_ids = {entry.id for entry in faq}
     for flow in flows:
+        for entry_id in flow.faq:
+            if entry_id not in entry_ids:
+                problems.append(
+                    Problem(
+                        flow.file,
+                        flow.line,
+                        f"flow '{flow.name}' lists FAQ entry '{entry_id}' under 'faq', which no file in data/faq defines",
+                        code="unknown_faq",
+                    )
+                )
         if flow.name not in INTENTS:
             problems.append(
                 Problem(

@@ -125,6 +125,19 @@ def test_renamed_flow_with_a_dangling_next_reports_both_and_no_cascade(project):
     }
 
 
+def test_a_situation_faq_id_must_name_an_entry(project):
+    """A flow's `faq:` list names FAQ entries; a typo would silently read no question in the situation."""
+    write_checklist(
+        project,
+        ("flow: transaction_failed\n", "flow: transaction_failed\nfaq: [find_order_number, find_order_numbr]\n"),
+    )
+    result = validate(project, "--format", "json")
+    assert result.exit_code == 1
+    assert problems_of(result, FLOW_FILE) == {
+        "data/flows/transaction_failed.yml:1: flow 'transaction_failed' lists FAQ entry 'find_order_numbr' under 'faq', which no file in data/faq defines"
+    }
+
+
 def test_an_unreachable_step_without_a_broken_way_is_reported_alone(project):
     write_checklist(project, ("next: balance}", "next: record}"))
     result = validate(project, "--format", "json")

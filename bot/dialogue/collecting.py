@@ -234,26 +234,34 @@ class Collecting(DetailsGiven):
             details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
             self._add_to_ticket(turn, state, TicketUpdate(details=details))
 
-    def _faq_answering(self, turn: Turn, text: str, norm: str, *, asked: bool = False) -> FaqEntry | None:
+    def _faq_answering(
+        self, turn: Turn, text: str, norm: str, *, asked: bool = False, flow: Flow | None = None
+    ) -> FaqEntry | None:
         """The FAQ entry that answers the message, read whole or by its question clause alone:
         in 对了 顺便问一下 退款一般是退到哪里 the lead-in words dilute the match.
 
         `asked`: the user asked it in the middle of a checklist (是不是要更新app): an entry that
         clearly leads (`dialogue.asked_faq_lead`) from the suggestion level answers it, as the
-        question is surely one."""
+        question is surely one. Asked in `flow`, it is read in that situation: one of the
+        flow's own entries (its `faq:`) among the best few answers it from a lower score
+        (`dialogue.situation_faq_floor`), as 新密码有什么要求 while a password is reset is about
+        the password rules even in words no entry lists."""
         candidates = [norm]
         clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
         if len(clauses) > 1:
             asking = [c for c in clauses if self._is_question(c, normalize(c))]
             candidates += [normalize(c) for c in asking[-1:]]
-        faq = self.settings.faq
+        faq, dialogue = self.settings.faq, self.settings.dialogue
+        situation = set(flow.faq) if asked and flow is not None else set()
         for candidate in candidates:
-            hits = self.faq.search(candidate, brand=turn.brand_key, k=1)
+            hits = self.faq.search(candidate, brand=turn.brand_key, k=3 if situation else 1)
             if hits and faq.answers(hits[0]):
                 return hits[0].entry
-            lead = self.settings.dialogue.asked_faq_lead
-            if asked and hits and hits[0].score >= faq.suggest_threshold and hits[0].margin >= lead:
+            if asked and hits and hits[0].score >= faq.suggest_threshold and hits[0].margin >= dialogue.asked_faq_lead:
                 return hits[0].entry
+            for hit in hits:
+                if hit.entry.id in situation and hit.score >= dialogue.situation_faq_floor:
+                    return hit.entry
         return None
 
     def _collect_aside(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> bool:
@@ -338,7 +346,13 @@ class Collecting(DetailsGiven):
             state["complaint"] = state.get("complaint") or kind == "complaint"
             turn.say(kind)
         else:
-            entry = self._faq_answering(turn, text, norm, asked=self._is_question(text, norm))
+            entry = self._faq_answering(
+                turn,
+                text,
+                norm,
+                asked=self._is_question(text, norm),
+                flow=self.content.flows.get(state["collecting"].get("flow") or ""),
+            )
             if (
                 entry is None
                 and intent_confidence >= self.settings.nlu.intent_threshold

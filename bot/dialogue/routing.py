@@ -52,7 +52,9 @@ class Routing(Understanding):
 
         def _surest_clause_flow(self, text: str, nlu: ParseResult | None) -> Flow | None: ...
 
-        def _faq_answering(self, turn: Turn, text: str, norm: str, *, asked: bool = False) -> FaqEntry | None: ...
+        def _faq_answering(
+            self, turn: Turn, text: str, norm: str, *, asked: bool = False, flow: Flow | None = None
+        ) -> FaqEntry | None: ...
 
     def _route(
         self,

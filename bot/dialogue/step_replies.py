@@ -178,6 +178,9 @@ class StepReplies(Checklist):
                 # 余额在哪里看 at "请进入个人钱包页面，确认余额…": the step's own words answer it.
                 turn.result.outcome = Outcome.FLOW
                 return self._enter(state, turn, flow, step.id)
+            if (entry := self._faq_answering(turn, text, norm, asked=True, flow=flow)) is not None:
+                # 新密码有什么要求: no entry leads, but one about this checklist's situation is near.
+                return self._answer_at_step(state, turn, flow, step, entry)
             if reading.move == "other" and reading.leaning is None and not (confident and intent in SMALL_TALK):
                 # 那怎么解除啊 with no answer anywhere: said plainly, and the step still waits.
                 turn.result.outcome = Outcome.FLOW
@@ -189,7 +192,7 @@ class StepReplies(Checklist):
         if reading.move == "other" and confident and intent == flow.name:
             if self._is_question(text, norm):
                 # 被刷的钱能全额赔吗: answered from the FAQ if it can be, else said to be unknown.
-                if (entry := self._faq_answering(turn, text, norm, asked=True)) is not None:
+                if (entry := self._faq_answering(turn, text, norm, asked=True, flow=flow)) is not None:
                     return self._answer_at_step(state, turn, flow, step, entry)
                 turn.say("question_unknown")
             # More about the same problem (先说充值吧 while the top-up checklist waits): go on.

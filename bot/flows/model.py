@@ -29,6 +29,7 @@ KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS = "payload", "means", "match", "kin
 KEY_HOW_LONG = "how_long"
 KEY_NOT_FOR = "not_for"
 KEY_SOLVED_BY = "solved_by"
+KEY_FAQ = "faq"
 KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY = "category", "priority", "summary"
 KEY_PROMPT, KEY_ENTITY = "prompt", "entity"
 
@@ -42,6 +43,7 @@ FLOW_KEYS = {
     KEY_HOW_LONG,
     KEY_NOT_FOR,
     KEY_SOLVED_BY,
+    KEY_FAQ,
 }
 STEP_KEYS = {KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT, KEY_ENDS}
 OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS, KEY_NEXT}
@@ -149,6 +151,9 @@ class Flow:
     # Words saying the whole problem is solved (新密码能登了 in the password checklist): at any
     # step they lead to the flow's resolved leaf, not to the step's own "yes".
     solved_by: list[str] = field(default_factory=list)
+    # FAQ entries about this checklist's own situation (新密码有什么要求 while a password is reset):
+    # a question asked during it is read in that situation, so these win a close call.
+    faq: list[str] = field(default_factory=list)
 
     def start_for(self, brand: str | None) -> str:
         return route_for(self.start, self.start_by_brand, brand)

@@ -18,6 +18,7 @@ from bot.flows.model import (
     KEY_ENDS,
     KEY_ENTITY,
     KEY_ESCALATE,
+    KEY_FAQ,
     KEY_FLOW,
     KEY_HOW_LONG,
     KEY_KINDS,
@@ -164,6 +165,9 @@ class FlowReader:
         solved_by, wrong = read_words(doc.get(KEY_SOLVED_BY, []))
         if wrong:
             self.error("bad_words", doc.line_of(KEY_SOLVED_BY), f"'solved_by' of flow '{name}' {wrong}")
+        faq, wrong = read_words(doc.get(KEY_FAQ, []))
+        if wrong:
+            self.error("bad_words", doc.line_of(KEY_FAQ), f"'faq' of flow '{name}' {wrong}")
         return Flow(
             name,
             title,
@@ -178,6 +182,7 @@ class FlowReader:
             start_by_brand=start_by_brand,
             not_for=not_for,
             solved_by=solved_by,
+            faq=faq,
         )
 
     def details(self, node: object, line: int) -> dict[str, Detail]:
