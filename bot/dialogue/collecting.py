@@ -65,6 +65,8 @@ class Collecting(DetailsGiven):
             self, state: dict[str, Any], turn: Turn, name: str, *, switching: bool, opening: str = ""
         ) -> None: ...
 
+        def _says_solved(self, flow: Flow, bare: str) -> bool: ...
+
     def _begin_collect(
         self,
         state: dict[str, Any],
@@ -297,9 +299,13 @@ class Collecting(DetailsGiven):
             self._ask_detail(state, turn)
             return True
         vague = all(e["entity"] == "time" and not has_clock(e["value"]) for e in found)  # 刚刚: no detail
+        asked_flow = self.content.flows.get(state["collecting"].get("flow") or "")
         if (
             kind == "solved"
             and confidence >= SURE_SOLVED
+            # A checklist that names its goal (能登录了) is solved only in those words: 好了 来了
+            # while a password is reset says the code came, not that the user is back in.
+            and (asked_flow is None or not asked_flow.solved_by or self._says_solved(asked_flow, PUNCT.sub("", norm)))
             and vague
             and not contact
             and not self._is_question(text, norm)

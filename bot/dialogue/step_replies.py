@@ -76,6 +76,7 @@ class StepReplies(Checklist):
     _contrast: re.Pattern[str] | None
     _conditional_words: set[str]
     _function_chars: frozenset[str]
+    _another_words: set[str]
 
     if TYPE_CHECKING:
 
@@ -105,7 +106,15 @@ class StepReplies(Checklist):
             turn.say("mood_ack")
             text, norm = rest, normalize(rest)
             bare = PUNCT.sub("", norm)
-        reading = self.read_step_reply(step, text)
+        if (
+            any(norm.startswith(w) for w in self._another_words)
+            and (self._is_question(text, norm) or self._asks_how(norm))
+            and (entry := self._faq_answering(turn, text, norm, asked=True, flow=flow)) is not None
+        ):
+            # 对了插一句 双重验证在哪开 我想顺手开了: an aside that says it is one, not an answer
+            # (开了 in it is no "it works now"); answered, and the step still waits.
+            return self._answer_at_step(state, turn, flow, step, entry)
+        reading = self.read_step_reply(step, text, flow)
         if reading.kind in ("solved", "fine") and self._says_solved(flow, bare) and not self._is_question(text, norm):
             # 新密码能登了 at "找到忘记密码了吗？": the whole problem, not only this step, is solved.
             leaf = self._solved_leaf(flow, turn.brand_key)
@@ -114,7 +123,7 @@ class StepReplies(Checklist):
                 return self._enter(state, turn, flow, leaf.id)
         if reading.kind == "cause" and not reading.named and (outcome := self._outcome_clause(text)) is not None:
             # 原来是渠道在维护 刚才又充了一次 到账了: the cause, then how it ended; the ending answers.
-            reading = self.read_step_reply(step, outcome)
+            reading = self.read_step_reply(step, outcome, flow)
         if reading.kind == "title" and reading.option is not None:
             return self._choose(state, turn, flow, step, reading.option, text)
         ranking = list(reading.ranking)
@@ -290,8 +299,12 @@ class StepReplies(Checklist):
         kind, confidence = self.read_reply(clauses[-1])[0]
         return clauses[-1] if kind == "solved" and confidence >= self.settings.dialogue.sure_outcome else None
 
-    def read_step_reply(self, step: Step, text: str) -> Reading:
-        """How a typed reply reads at `step` (kind "title": it is an option's whole title)."""
+    def read_step_reply(self, step: Step, text: str, flow: Flow | None = None) -> Reading:
+        """How a typed reply reads at `step` (kind "title": it is an option's whole title).
+
+        With the `flow`, an option named by its words whose rest answers the step it leads to
+        wins over the kind of that rest: 手机号填了 一直没收到验证码 at "找到忘记密码了吗？" is
+        past that step (找到了), and its "not received" is the next step's answer."""
         bare = PUNCT.sub("", normalize(text))
         for option in step.options:
             if PUNCT.sub("", normalize(option.title)) == bare:
@@ -302,10 +315,22 @@ class StepReplies(Checklist):
         keyword = keyword_option(step, shown) or max(titled, key=lambda o: len(o.title), default=None)
         read = self.read_reply(said if said != bare else text)
         ranking = self._turned_around(text, read)
-        if keyword is not None and ranking is read and self._words_explain_kind(shown, keyword, ranking):
+        if (
+            keyword is not None
+            and ranking is read
+            and (self._words_explain_kind(shown, keyword, ranking) or self._rest_answers_next(flow, keyword, shown))
+        ):
             kind, confidence = ranking[0]
             return Reading(kind, confidence, option=keyword, named=True, ranking=tuple(ranking))
         return read_answer(step, said, ranking, self._whole_yes_no(bare) or self._leading_yes(text), keyword)
+
+    def _rest_answers_next(self, flow: Flow | None, keyword: Option, said: str) -> bool:
+        """What the reply says beside the words of a "yes" option picks an option of the step
+        that option leads to, by that option's own words (as an opening message would)."""
+        if flow is None or keyword.means != "yes" or keyword.next not in flow.steps:
+            return False
+        rest = self._without_option_words(said, keyword)
+        return len(rest) >= 2 and self._answered_by_opening(flow.steps[keyword.next], rest) is not None
 
     def _leading_yes(self, text: str) -> str | None:
         """ "yes" for a reply that opens with a bare yes word and says no "no" after it (好 帮我申请;
