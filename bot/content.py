@@ -34,6 +34,9 @@ from bot.yamlio import LineDict, Problem, YamlFileError, load_content_file, load
 
 RESPONSES_FILE = "responses.yml"
 SCAM_PATTERNS_FILE = "safety/scam_patterns.yml"
+COMPROMISE_FILE = "safety/compromise.yml"
+# Problems that leave a file unread as a whole.
+UNREADABLE = frozenset({"invalid_yaml", "not_utf8", "unreadable", "duplicate_key", "file_shape"})
 CANNED_FILE = "console/canned_replies.yml"
 KEY_REPLIES = "replies"
 CANNED_KEYS = frozenset({"id", "title", "text"})
@@ -132,6 +135,9 @@ class Content:
     loaded_at: str = ""
     problems: list[Problem] = field(default_factory=list)
     scam_patterns: ScamPatterns | None = None  # None only when its file has errors
+    # Signs that someone else is in the account (a purchase the user did not make): read as the
+    # stolen-account problem whatever the classifier says. None only when its file has errors.
+    compromise: ScamPatterns | None = None
     canned: list[CannedReply] = field(default_factory=list)  # the console's canned replies
 
     def faq_for_intent(self, intent: str) -> FaqEntry | None:
@@ -304,14 +310,16 @@ def load_canned_replies(data_dir: Path, root: Path, problems: list[Problem]) -> 
     return replies
 
 
-def load_scam_rules(data_dir: Path, root: Path, problems: list[Problem]) -> ScamPatterns | None:
-    """data/safety/scam_patterns.yml, read by the guard's own loader; None when it is broken."""
-    path = data_dir / SCAM_PATTERNS_FILE
+def load_scam_rules(
+    data_dir: Path, root: Path, problems: list[Problem], name: str = SCAM_PATTERNS_FILE
+) -> ScamPatterns | None:
+    """A phrase file of data/safety/ (the scam phrases, or the signs of a compromised account),
+    read by the guard's own loader; None when it is broken."""
+    path = data_dir / name
     display = _display(path, root)
     if not path.is_file():
-        problems.append(
-            Problem(display, 1, "file missing: the scam phrases the bot warns about live here", code="file_missing")
-        )
+        what = "the scam phrases the bot warns about" if name == SCAM_PATTERNS_FILE else "these phrases"
+        problems.append(Problem(display, 1, f"file missing: {what} live here", code="file_missing"))
         return None
     try:
         load_yaml(path, display)  # syntax, encoding and duplicate keys, as for every file
@@ -331,7 +339,7 @@ def content_version(data_dir: Path) -> str:
         + reply_files(data_dir)
         + faq_files(data_dir)
         + flow_files(data_dir)
-        + [data_dir / RESPONSES_FILE, data_dir / SCAM_PATTERNS_FILE]
+        + [data_dir / RESPONSES_FILE, data_dir / SCAM_PATTERNS_FILE, data_dir / COMPROMISE_FILE]
     )
     for path in paths:
         if path.is_file():
@@ -357,6 +365,7 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
     problems += flow_problems
     responses = load_responses(data_dir, root, problems)
     scam_patterns = load_scam_rules(data_dir, root, problems)
+    compromise = load_scam_rules(data_dir, root, problems, COMPROMISE_FILE)
     canned = load_canned_replies(data_dir, root, problems)
     faq = [entry for entry in all_faq if entry.valid]
     flows = {flow.name: flow for flow in all_flows if flow.valid}
@@ -368,10 +377,13 @@ def load_content(settings: Settings, *, lint: bool = True) -> Content:
         content_version(data_dir),
         datetime.now(UTC).isoformat(timespec="seconds"),
         scam_patterns=scam_patterns,
+        compromise=compromise,
         canned=canned,
     )
     # Checked with their errors: one mistake in a file must not hide the others.
-    check_cross_references(all_flows, all_faq, settings, problems)
+    # A FAQ file that could not be read at all hides its ids: no flow is blamed for naming them.
+    unread_faq = {p.file for p in faq_problems if p.code in UNREADABLE}
+    check_cross_references(all_flows, all_faq, settings, problems, faq_complete=not unread_faq)
     if lint:
         check_competing_wordings(faq, problems)
         check_unset_facts(settings, problems)

@@ -99,21 +99,28 @@ def check_text(
 
 
 def check_cross_references(
-    flows: Iterable[Flow], faq: Iterable[FaqEntry], settings: Settings, problems: list[Problem]
+    flows: Iterable[Flow],
+    faq: Iterable[FaqEntry],
+    settings: Settings,
+    problems: list[Problem],
+    *,
+    faq_complete: bool = True,
 ) -> None:
-    """Names and texts that other files or the config must know; flows and entries with errors included."""
+    """Names and texts that other files or the config must know; flows and entries with errors
+    included. `faq_complete`: False when a FAQ file could not be read, so its ids are unknown."""
     brands = set(settings.brands)
     actions = load_actions()
     faq = list(faq)
     entry_ids = {entry.id for entry in faq}
     for flow in flows:
-        for entry_id in flow.faq:
+        for entry_id in flow.faq if faq_complete else ():
             if entry_id not in entry_ids:
                 problems.append(
                     Problem(
                         flow.file,
                         flow.line,
                         f"flow '{flow.name}' lists FAQ entry '{entry_id}' under 'faq', which no file in data/faq defines",
+                        severity="warning",  # the bot only loses that entry's place in the situation
                         code="unknown_faq",
                     )
                 )

@@ -54,7 +54,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "faq": ("faq/*.yml", "faq/*.yaml"),
     "flow": ("flows/*.yml", "flows/*.yaml"),
     "responses": ("responses.yml",),
-    "scam_patterns": ("safety/scam_patterns.yml",),
+    "scam_patterns": ("safety/scam_patterns.yml", "safety/compromise.yml"),
     "canned_replies": ("console/canned_replies.yml",),
 }
 

@@ -55,9 +55,16 @@ from bot.errors import ConversationError
 from bot.faq.index import FaqIndex, IntentRanker
 from bot.nlu.entities import EntityExtractor, said_day
 from bot.nlu.normalize import normalize
-from bot.nlu.pipeline import ParseResult
+from bot.nlu.pipeline import ParseResult, RankedIntent
+from bot.safety.scam import detect_scam
 from bot.secret_requests import SECRET
 from bot.text import render
+
+
+def read_surely(nlu: ParseResult, intent: str) -> ParseResult:
+    """The parse with `intent` read surely, the rest of its ranking kept below it."""
+    ranking = [RankedIntent(intent=intent, confidence=1.0)] + [r for r in nlu["ranking"] if r["intent"] != intent]
+    return ParseResult(text=nlu["text"], intent=intent, confidence=1.0, entities=nlu["entities"], ranking=ranking)
 
 
 class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting):
@@ -127,6 +134,13 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         发你): a secret's name (bot/secret_requests.py) and an offer word (`answers.offer`)."""
         norm = normalize(text)
         return SECRET.search(norm) is not None and any(w in norm for w in self._offer_words)
+
+    def _compromise(self, text: str) -> str | None:
+        """The problem a message is surely about when it tells of a purchase, login or change the
+        user did not make (the kind of `data/safety/compromise.yml` it matches), else None."""
+        rules = self.content.compromise
+        signal = detect_scam(text, rules) if rules is not None else None
+        return signal.kind if signal is not None and signal.kind in self.content.flows else None
 
     def fact_values(self, brand_key: str) -> dict[str, str]:
         """The brand's placeholder values. A fact the deployment has not supplied (a phone number
@@ -220,6 +234,9 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             if asks_person:
                 self._handoff(state, turn, text)
             return turn.result
+        if nlu is not None and text and (problem := self._compromise(text)) is not None:
+            nlu = read_surely(nlu, problem)  # 一笔1500的消费 我根本没买过: someone else is in the account
+            state["intent"] = nlu["intent"]
         offered = {PUNCT.sub("", normalize(b["title"])): b["payload"] for b in state.get("offered") or []}
         typed = PUNCT.sub("", normalize(text or ""))
         if payload is None and typed in offered:

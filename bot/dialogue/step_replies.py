@@ -82,6 +82,8 @@ class StepReplies(Checklist):
 
         def _answer_faq(self, state: dict[str, Any], turn: Turn, entry_id: str) -> None: ...
 
+        def _compromise(self, text: str) -> str | None: ...
+
     def _step_reply(
         self,
         state: dict[str, Any],
@@ -115,6 +117,11 @@ class StepReplies(Checklist):
             # (开了 in it is no "it works now"); answered, and the step still waits.
             return self._answer_at_step(state, turn, flow, step, entry)
         reading = self.read_step_reply(step, text, flow)
+        if intent != flow.name and not reading.named and self._compromise(text) == intent:
+            # 我翻记录的时候看到一笔1500的消费 我根本没买过 in the payment checklist: someone else is
+            # in the account, whatever this step asked (a step that asks about such transactions
+            # names them in its options).
+            return self._start_flow(state, turn, intent, switching=True, opening=text)
         if reading.kind in ("solved", "fine") and self._says_solved(flow, bare) and not self._is_question(text, norm):
             # 新密码能登了 at "找到忘记密码了吗？": the whole problem, not only this step, is solved.
             leaf = self._solved_leaf(flow, turn.brand_key)
