@@ -82,7 +82,8 @@ class Escalation(Collecting):
         return any(
             intent == "human_handoff"
             and confidence >= HANDOFF_OVER_MOOD
-            and not self._outburst(clause, 0.0)
+            # 我要投诉 asks for a person (a complaint is heard by one); 垃圾客服 is a mood.
+            and not self._outburst(clause, confidence if self.read_reply(clause)[0][0] == "complaint" else 0.0)
             and not self._is_question(clause, normalize(clause))  # 转人工有用吗: a doubt, not a request
             for clause, intent, confidence in self._clause_readings(text)
         )

@@ -111,7 +111,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._how = re.compile(f"(?:{alternation(how)})(?!{alternation(how_not)})") if how and how_not else None
         self._summons = summon_pattern(
             [normalize(w) for w in answers.get("summon", [])],
-            self._person_words,
+            self._person_words | {normalize(w) for w in answers.get("summoned", [])},
             [normalize(w) for w in answers.get("person_help", [])],
         )
         self._hypothesis_words = {normalize(w) for w in answers.get("hypothesis", [])}
@@ -304,7 +304,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             and not (state.get("collecting") and self._carries_detail(turn, text))
         ):
             return self._handoff(state, turn, text)
-        if intent != "human_handoff" and self._person_asked_beside(text, nlu):
+        if not (confident and intent == "human_handoff") and self._person_asked_beside(text, nlu):
             return self._handoff(state, turn, text)  # 提现失败 转人工 / 改了 还是不放心 转人工
         if (
             state.get("paused")

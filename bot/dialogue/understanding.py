@@ -192,6 +192,8 @@ class Understanding:
         """Frustration or a complaint read surely, with only a weak request for a person in it."""
         if handoff_confidence >= HANDOFF_OVER_MOOD:
             return False
+        if self._summons is not None and self._summons.search(normalize(text)):
+            return False  # 你们快点找人处理啊: impatient, and someone is summoned to act
         kind, confidence = self.read_reply(text)[0]
         return kind in MOODS and confidence >= SURE_KIND
 
