@@ -323,6 +323,35 @@ class Collecting(DetailsGiven):
             else:
                 turn.say("solved_while_collecting")
             return True
+        collecting = state["collecting"]
+        detail = self._detail_of(asked_flow, collecting["pending"][0]) if collecting["pending"] else None
+        if (
+            state.get("ticket")
+            and detail is not None
+            and kind in ("failing", "cause")
+            and confidence >= MOVE_CONFIDENCE
+            and not contact
+            and all(e["entity"] != detail.entity for e in found)
+            and not self._is_question(text, norm)
+        ):
+            # 银行卡那边扣了 钱包里还是没到 while the time is asked: news of the problem for the
+            # agent, not the detail asked; the ticket keeps it in the user's words, with any other
+            # detail it gives (银行卡: the method).
+            trail = [
+                {
+                    "flow": None,
+                    "step": "after_ticket",
+                    "say": "",
+                    "answer": text.strip(),
+                    "at": turn.now.isoformat(timespec="seconds"),
+                }
+            ]
+            self._take_volunteered(state, asked_flow, collecting, norm, asked=detail.name, turn=turn)
+            self._push_details(state, turn)
+            self._add_to_ticket(turn, state, TicketUpdate(trail=trail))
+            turn.say("ticket_noted", ticket=state["ticket"])
+            self._ask_detail(state, turn)
+            return True
         if found or contact:
             return False
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
