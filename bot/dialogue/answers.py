@@ -113,26 +113,44 @@ def without_echoed_labels(step: Step, bare: str) -> str:
     return rest if len(rest) >= 2 else bare
 
 
-def keyword_option(step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False) -> Option | None:
+def keyword_option(
+    step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False, negators: frozenset[str] = frozenset()
+) -> Option | None:
     """The option whose `match` words (or whole title) the reply holds most of, if any."""
-    scores = keyword_scores(step, bare, ignore)
+    scores = keyword_scores(step, bare, ignore, negators)
     if scores:
         return max(scores, key=lambda pair: pair[0])[1]
     return None
 
 
-def keyword_scores(step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False) -> list[tuple[int, Option]]:
+def _said(word: str, bare: str, negators: frozenset[str]) -> bool:
+    """`word` occurs in `bare` somewhere not negated: not right after a negator, nor after a
+    negator and 是/有 (不是我自己转的, 没有处理中)."""
+    at = bare.find(word)
+    while at >= 0:
+        before = bare[max(0, at - 2) : at]
+        negated = before[-1:] in negators or (len(before) == 2 and before[0] in negators and before[1] in "是有")
+        if not negated:
+            return True
+        at = bare.find(word, at + 1)
+    return False
+
+
+def keyword_scores(
+    step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False, negators: frozenset[str] = frozenset()
+) -> list[tuple[int, Option]]:
     """Options whose `match` words occur in `bare`, each with the total length of its words found,
     in option order (so `max` prefers the earlier option on a tie).
 
     A word inside a longer matched word (异常 in 没有异常, 能登录 in 不能登录) does not count on its
-    own, and the option with most matched text wins: 已提交十天了还没到 is about the delay.
+    own, and the option with most matched text wins: 已提交十天了还没到 is about the delay. A word
+    right after one of `negators` does not count there (不是我自己转的 does not say 是我自己转的).
     """
     found = [
         (normalize(w), o)
         for o in step.options
         for w in dict.fromkeys(o.match)
-        if w and normalize(w) in bare and not ignore(normalize(w))
+        if w and _said(normalize(w), bare, negators) and not ignore(normalize(w))
     ]
     words = {w for w, _ in found}
     scores: dict[str, list[Any]] = {}  # payload -> [letters matched, option]

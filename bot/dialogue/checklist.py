@@ -87,7 +87,7 @@ class Checklist(Escalation):
             if PUNCT.sub("", normalize(option.title)) == bare:
                 return option
         unsure = [w for w in self._skip if len(w) > 1]
-        scores = keyword_scores(step, bare, ignore=lambda word: any(u in word for u in unsure))
+        scores = keyword_scores(step, bare, ignore=lambda word: any(u in word for u in unsure), negators=self._negators)
         return scores[0][1] if len(scores) == 1 else None
 
     def _enter(self, state: dict[str, Any], turn: Turn, flow: Flow, step_id: str) -> None:

@@ -319,7 +319,9 @@ class StepReplies(Checklist):
         titled = [o for o in step.options if len(t := PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
         said = without_echoed_labels(step, bare)
         shown = self._as_shown(said)
-        keyword = keyword_option(step, shown) or max(titled, key=lambda o: len(o.title), default=None)
+        keyword = keyword_option(step, shown, negators=self._negators) or max(
+            titled, key=lambda o: len(o.title), default=None
+        )
         read = self.read_reply(said if said != bare else text)
         ranking = self._turned_around(text, read)
         if (
