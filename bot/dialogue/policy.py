@@ -45,6 +45,7 @@ from bot.dialogue.turn import (
     UpdateTicket,
 )
 from bot.dialogue.understanding import (
+    CLAUSE_BREAK,
     alternation,
     contrast_pattern,
     decline_pattern,
@@ -117,6 +118,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._hypothesis_words = {normalize(w) for w in answers.get("hypothesis", [])}
         self._conditional_words = {normalize(w) for w in answers.get("conditional", [])}
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
+        self._lead_back_words = tuple(normalize(w) for w in answers.get("lead_back", []))
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
         self._negators = frozenset(answers.get("negators", []))
@@ -134,6 +136,24 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         发你): a secret's name (bot/secret_requests.py) and an offer word (`answers.offer`)."""
         norm = normalize(text)
         return SECRET.search(norm) is not None and any(w in norm for w in self._offer_words)
+
+    def _after_lead_ins(self, text: str) -> str:
+        """`text` without its leading clauses that only acknowledge or lead back (好的, 回到充值的事,
+        继续); the text itself when nothing or nothing else is left."""
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        kept, led_back = list(clauses), False
+        while kept:
+            bare = PUNCT.sub("", normalize(kept[0]))
+            back = any(bare.startswith(w) for w in self._lead_back_words)
+            if not back and self._whole_yes_no(bare) != "yes":
+                break
+            led_back = led_back or back
+            kept.pop(0)
+        if not kept or len(kept) == len(clauses):
+            return text
+        rest = " ".join(kept)
+        # 好 帮我申请 keeps its yes: only a way back, or an answer after it, makes it a lead-in.
+        return rest if led_back or self._answers_a_step(rest, normalize(rest)) else text
 
     def _compromise(self, text: str) -> str | None:
         """The problem a message is surely about when it tells of a purchase, login or change the
@@ -306,6 +326,10 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             return self._handoff(state, turn, text)
         if not (confident and intent == "human_handoff") and self._person_asked_beside(text, nlu):
             return self._handoff(state, turn, text)  # 提现失败 转人工 / 改了 还是不放心 转人工
+        if state.get("paused") and not state.get("collecting") and (rest := self._after_lead_ins(text)) != text:
+            # 好的 回到充值的事 余额什么的都没问题: the acknowledgement and the way back lead in; the
+            # rest answers the paused step.
+            text, norm, bare = rest, normalize(rest), PUNCT.sub("", normalize(rest))
         if (
             state.get("paused")
             and not state.get("collecting")
