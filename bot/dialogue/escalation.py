@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.dialogue.answers import MOODS, SURE_KIND
 from bot.dialogue.collecting import Collecting
 from bot.dialogue.details_given import CONTACT_ENTITIES
 from bot.dialogue.routing import SMALL_TALK
@@ -255,6 +256,20 @@ class Escalation(Collecting):
         contact = self._contact_in(turn, text)
         if contact:
             entities.update(contact)
+        kind, sure = self.read_reply(text)[0]
+        if (
+            not entities
+            and kind in MOODS
+            and sure >= SURE_KIND
+            # 什么垃圾平台 asks nothing; 投诉有用吗 does
+            and not (kind == "complaint" and self._is_question(text, norm))
+        ):
+            # 你们效率也太低了吧 after the handoff: heard and answered, not filed as news.
+            state["complaint"] = state.get("complaint") or kind == "complaint"
+            turn.result.outcome = Outcome.ANSWERED
+            turn.say("mood_ack")
+            turn.say("ticket_exists", ticket=state["ticket"])
+            return True
         if not entities:
             if confident and (intent in SMALL_TALK or intent in ("affirm", "deny")):
                 return False
