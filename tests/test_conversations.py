@@ -30,14 +30,22 @@ GAPS = HERE / "data" / "conversations_gaps.yml"
 DEV_PASS_SHARE = 0.90
 BLIND_SETS = sorted((HERE / "data").glob("conversations_blind*.yml"))
 BLIND_PASS_SHARE = 0.85
-# Sets first run late in the work (stop 23: blind 7-10) still fail more often than that: until
-# the mechanisms they show are built, each must keep at least the passes it had at the end of
-# that stop (first run -> end: 23 -> 27, 24 -> 34, 16 -> 22, 19 -> 22). Raise these as they pass more.
+# Sets first run late in the work still fail more often than that: until the mechanisms they
+# show are built, each must keep at least the passes it had when last measured (first run ->
+# now). Stop 23: blind 7-10 (23 -> 29, 24 -> 34, 16 -> 22, 19 -> 22). Stop 24: blind 11-16
+# (27 -> 32, 25 -> 32, 24 -> 30, 24 -> 28, 33 -> 36, 33 -> 33; docs/testing-conversations.md).
+# Raise these as they pass more.
 BLIND_FLOORS = {
-    "conversations_blind7.yml": 27,
+    "conversations_blind7.yml": 29,
     "conversations_blind8.yml": 34,
     "conversations_blind9.yml": 22,
     "conversations_blind10.yml": 22,
+    "conversations_blind11.yml": 32,
+    "conversations_blind12.yml": 32,
+    "conversations_blind13.yml": 30,
+    "conversations_blind14.yml": 28,
+    "conversations_blind15.yml": 36,
+    "conversations_blind16.yml": 33,
 }
 
 
