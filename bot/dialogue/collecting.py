@@ -289,6 +289,19 @@ class Collecting(DetailsGiven):
         if (
             new_flow is not None
             and not contact
+            and not more_urgent
+            and self._is_question(text, norm)
+            and (entry := self._faq_answering(turn, text, norm, asked=True, flow=new_flow)) is not None
+        ):
+            # 申请退款的按钮在哪 while the payment's details are asked: a question, answered; the
+            # detail is asked again.
+            turn.add(turn.render(entry.answer))
+            turn.say("collect_continue")
+            self._ask_detail(state, turn)
+            return True
+        if (
+            new_flow is not None
+            and not contact
             and (not found or more_urgent or any(w in norm for w in self._another_words))
         ):
             # 另外…又发现一笔200的扣款不是我操作的: another matter, into the ticket in the user's
