@@ -129,11 +129,13 @@ class Routing(Understanding):
         ):
             # Upay充值收手续费吗: about this wallet, so never off-topic: the FAQ entry that clearly
             # leads, else where such questions are answered.
-            if (
-                hits
-                and hits[0].score >= self.settings.faq.suggest_threshold
-                and hits[0].margin >= self.settings.faq.answer_margin
-            ):
+            # A sure question needs the lead asked of one inside a checklist, not a direct answer's.
+            lead = (
+                self.settings.dialogue.asked_faq_lead
+                if self._is_question(text, norm)
+                else self.settings.faq.answer_margin
+            )
+            if hits and hits[0].score >= self.settings.faq.suggest_threshold and hits[0].margin >= lead:
                 return self._answer_faq(state, turn, hits[0].entry.id)
             turn.result.outcome = Outcome.ANSWERED
             return turn.say("wallet_question_unknown", [turn.button("human", PAYLOAD_HUMAN)])
