@@ -19,6 +19,7 @@ from typing import Any
 from actions.base import Action
 from bot.config import Settings
 from bot.content import Content
+from bot.dialogue.answers import SURE_KIND
 from bot.dialogue.checklist import Checklist
 from bot.dialogue.collecting import Collecting
 from bot.dialogue.escalation import Escalation
@@ -136,6 +137,12 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         发你): a secret's name (bot/secret_requests.py) and an offer word (`answers.offer`)."""
         norm = normalize(text)
         return SECRET.search(norm) is not None and any(w in norm for w in self._offer_words)
+
+    def _gives_up_alone(self, text: str, norm: str) -> bool:
+        """算了 不转了 让他明天再来找我要吧: surely giving up, naming no person to talk to (转 and
+        让 make the classifier hear a handoff)."""
+        kind, confidence = self.read_reply(text)[0]
+        return kind == "give_up" and confidence >= SURE_KIND and not any(w in norm for w in self._person_words)
 
     def _after_lead_ins(self, text: str) -> str:
         """`text` without its leading clauses that only acknowledge or lead back (好的, 回到充值的事,
@@ -317,14 +324,16 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
 
         if self._asks_progress(state, turn, text, bare, intent if confident else None):
             return self._tell_progress(state, turn)
+        gives_up = self._gives_up_alone(text, norm)
         if (
             confident
             and intent == "human_handoff"
+            and not gives_up
             and not self._outburst(text, confidence)
             and not (state.get("collecting") and self._carries_detail(turn, text))
         ):
             return self._handoff(state, turn, text)
-        if not (confident and intent == "human_handoff") and self._person_asked_beside(text, nlu):
+        if not (confident and intent == "human_handoff") and not gives_up and self._person_asked_beside(text, nlu):
             return self._handoff(state, turn, text)  # 提现失败 转人工 / 改了 还是不放心 转人工
         if state.get("paused") and not state.get("collecting") and (rest := self._after_lead_ins(text)) != text:
             # 好的 回到充值的事 余额什么的都没问题: the acknowledgement and the way back lead in; the

@@ -194,8 +194,11 @@ class StepReplies(Checklist):
                 # 余额在哪里看 at "请进入个人钱包页面，确认余额…": the step's own words answer it.
                 turn.result.outcome = Outcome.FLOW
                 return self._enter(state, turn, flow, step.id)
-            if (entry := self._faq_answering(turn, text, norm, asked=True, flow=flow)) is not None:
-                # 新密码有什么要求: no entry leads, but one about this checklist's situation is near.
+            if not (reading.kind in MOVES and reading.confidence >= MOVE_CONFIDENCE) and (
+                entry := self._faq_answering(turn, text, norm, asked=True, flow=flow)
+            ):
+                # 新密码有什么要求: no entry leads, but one about this checklist's situation is near
+                # (not for 要审核多长时间啊: how long, which the guides answer as such).
                 return self._answer_at_step(state, turn, flow, step, entry)
             if reading.move == "other" and reading.leaning is None and not (confident and intent in SMALL_TALK):
                 # 那怎么解除啊 with no answer anywhere: said plainly, and the step still waits.
