@@ -38,3 +38,9 @@ def test_a_transaction_or_change_the_user_did_not_make_is_a_compromise(text: str
 )
 def test_own_activity_questions_and_complaints_are_not(text: str) -> None:
     assert detect_scam(text, RULES) is None
+
+
+def test_charges_that_appeared_from_nowhere_are_a_compromise() -> None:
+    signal = detect_scam("账单里凭空冒出来两笔外卖消费", RULES)
+    assert signal is not None and signal.kind == "account_stolen"
+    assert detect_scam("付款时页面冒出来一个提示 说失败了", RULES) is None

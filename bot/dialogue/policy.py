@@ -50,6 +50,7 @@ from bot.dialogue.understanding import (
     alternation,
     contrast_pattern,
     decline_pattern,
+    either_pattern,
     indefinite_pattern,
     summon_pattern,
 )
@@ -99,6 +100,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._no = {normalize(w) for w in answers.get("no", [])}
         self._skip = {normalize(w) for w in answers.get("skip", [])}
         self._question_words = tuple(answers.get("question", []))
+        self._either = either_pattern(answers.get("either", []), answers.get("either_not", []))
         self._progress_words = {normalize(w) for w in answers.get("progress", [])}
         self._another_words = {normalize(w) for w in answers.get("another", [])}
         self._person_words = {normalize(w) for w in answers.get("person", [])}
@@ -120,6 +122,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._conditional_words = {normalize(w) for w in answers.get("conditional", [])}
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._lead_back_words = tuple(normalize(w) for w in answers.get("lead_back", []))
+        self._ask_lead_words = tuple(normalize(w) for w in answers.get("ask_lead", []))
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
         self._negators = frozenset(answers.get("negators", []))

@@ -77,6 +77,7 @@ class StepReplies(Checklist):
     _conditional_words: set[str]
     _function_chars: frozenset[str]
     _another_words: set[str]
+    _ask_lead_words: tuple[str, ...]
 
     if TYPE_CHECKING:
 
@@ -109,12 +110,13 @@ class StepReplies(Checklist):
             text, norm = rest, normalize(rest)
             bare = PUNCT.sub("", norm)
         if (
-            any(norm.startswith(w) for w in self._another_words)
+            any(norm.startswith(w) for w in (*self._another_words, *self._ask_lead_words))
             and (self._is_question(text, norm) or self._asks_how(norm))
             and (entry := self._faq_answering(turn, text, norm, asked=True, flow=flow)) is not None
         ):
-            # 对了插一句 双重验证在哪开 我想顺手开了: an aside that says it is one, not an answer
-            # (开了 in it is no "it works now"); answered, and the step still waits.
+            # 对了插一句 双重验证在哪开 我想顺手开了 / 问一下 退款是退回银行卡还是钱包余额: an aside
+            # or a question that says it is one, not an answer (开了 in it is no "it works now");
+            # answered, and the step still waits.
             return self._answer_at_step(state, turn, flow, step, entry)
         reading = self.read_step_reply(step, text, flow)
         if intent != flow.name and not reading.named and self._compromise(text) == intent:

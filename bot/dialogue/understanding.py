@@ -66,6 +66,17 @@ def decline_pattern(declines: list[str], requests: list[str], persons: set[str])
     return re.compile(f"(?<!还)(?:{alternation(declines)}){between}(?:{alternation(persons)})")
 
 
+def either_pattern(either: list[str], either_not: list[str]) -> re.Pattern[str] | None:
+    """是 X 还是 Y: a question offering alternatives (退款是退回银行卡还是钱包余额), not 还是不行 (a
+    word of `either_not` right after); None when a list is empty."""
+    if not either or not either_not:
+        return None
+    words = [normalize(w) for w in either]
+    return re.compile(
+        f"是[^{PAUSES}]{{1,12}}(?:{alternation(words)})(?!{alternation([normalize(w) for w in either_not])})"
+    )
+
+
 def summon_pattern(summons: list[str], persons: set[str], helps: list[str]) -> re.Pattern[str] | None:
     """Someone summoned to help (让人工帮我, 找个客服来处理; data in `answers.summon`,
     `answers.person`, `answers.person_help`); None when a list is empty."""
@@ -87,6 +98,7 @@ class Understanding:
     _no: set[str]
     _not_helpful_words: set[str]
     _question_words: tuple[str, ...]
+    _either: re.Pattern[str] | None
     _reproach_words: set[str]
     _summons: re.Pattern[str] | None
     _resume_words: set[str]
@@ -165,8 +177,10 @@ class Understanding:
         """The message asks something (`answers.question` words: 在哪, 多少, 吗…). A question
         word followed closely by 都/也 says "any" (什么原因都没写, 哪里都找不到): no question."""
         plain = self._indefinite.sub("", norm) if self._indefinite is not None else norm
-        return any(word in plain for word in self._question_words) or (
-            plain == norm and any(word in text for word in self._question_words)
+        return (
+            any(word in plain for word in self._question_words)
+            or (plain == norm and any(word in text for word in self._question_words))
+            or (self._either is not None and self._either.search(plain) is not None)
         )
 
     def _asks_how(self, norm: str) -> bool:
