@@ -71,6 +71,7 @@ REQUIRED_RESPONSES = (
     "secret_warning",
     "secret_offer",
     "scam_warning",
+    "done_ask",
     "affirm_idle",
     "deny_idle",
     "maintenance_now",

@@ -319,6 +319,7 @@ class Collecting(DetailsGiven):
             # A checklist that names its goal (能登录了) is solved only in those words: 好了 来了
             # while a password is reset says the code came, not that the user is back in.
             and (asked_flow is None or not asked_flow.solved_by or self._says_solved(asked_flow, PUNCT.sub("", norm)))
+            and not self._only_done(PUNCT.sub("", norm))  # 提交了 截图也传上去了: done, not solved
             and vague
             and not contact
             and not self._is_question(text, norm)

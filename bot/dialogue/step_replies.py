@@ -124,6 +124,12 @@ class StepReplies(Checklist):
             # in the account, whatever this step asked (a step that asks about such transactions
             # names them in its options).
             return self._start_flow(state, turn, intent, switching=True, opening=text)
+        yes = reading.option if reading.option is not None and reading.option.means == "yes" else None
+        after_yes = flow.steps.get(yes.next_for(turn.brand_key)) if yes is not None else None
+        if after_yes is not None and after_yes.resolved is not None and self._only_done(bare):
+            # 重启好了 / 我切成流量了 at "…再试一次，成功了吗？": the instruction done, not how it went.
+            turn.result.outcome = Outcome.FLOW
+            return self._step_buttons(turn, step, "done_ask")
         if reading.kind in ("solved", "fine") and self._says_solved(flow, bare) and not self._is_question(text, norm):
             # 新密码能登了 at "找到忘记密码了吗？": the whole problem, not only this step, is solved.
             leaf = self._solved_leaf(flow, turn.brand_key)

@@ -99,6 +99,9 @@ class Understanding:
     _not_helpful_words: set[str]
     _question_words: tuple[str, ...]
     _either: re.Pattern[str] | None
+    _done_words: tuple[str, ...]
+    _outcome_words: tuple[str, ...]
+    _negators: frozenset[str]
     _reproach_words: set[str]
     _summons: re.Pattern[str] | None
     _resume_words: set[str]
@@ -172,6 +175,20 @@ class Understanding:
         """The reply surely reports how a check went (solved, fine, still failing, a cause)."""
         kind, confidence = self.read_reply(text)[0]
         return kind in ANSWER_KINDS and confidence >= SURE_ANSWER
+
+    def _only_done(self, bare: str) -> bool:
+        """The reply reports doing what was said (重启好了, 我切成流量了) and nothing of how it went:
+        no `answers.outcome` word (not negated) is left once the `answers.done` words are out."""
+        rest = bare
+        for word in self._done_words:
+            rest = rest.replace(word, "")
+        if rest == bare:
+            return False
+        for word in self._outcome_words:
+            at = rest.find(word)
+            if at >= 0 and not (at > 0 and rest[at - 1] in self._negators):
+                return False
+        return True
 
     def _is_question(self, text: str, norm: str) -> bool:
         """The message asks something (`answers.question` words: 在哪, 多少, 吗…). A question
