@@ -98,6 +98,12 @@ class Escalation(Collecting):
         if state.get("ticket"):
             if said and higher(said[0].priority, state.get("urgency")) != state.get("urgency"):
                 return self._ticket_learns_problem(state, turn, said[0], text or "")
+            norm = normalize(text or "")
+            if text and self._is_question(text, norm) and (entry := self._faq_answering(turn, text, norm, asked=True)):
+                # 你们人工客服几点下班 with a ticket open: a question about the people, answered.
+                turn.result.outcome = Outcome.ANSWERED
+                turn.add(turn.render(entry.answer))
+                return turn.say("ticket_exists", ticket=state["ticket"])
             turn.result.outcome = Outcome.ESCALATED
             return turn.say("ticket_exists", ticket=state["ticket"])
         collecting = state.get("collecting") or {}
