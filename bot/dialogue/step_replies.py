@@ -148,6 +148,7 @@ class StepReplies(Checklist):
             and intent != flow.name
             and not reading.named
             and not self._asked_beside(flow, intent, text, norm)
+            and not self._turns_back_to(flow, text)
         ):
             # Another problem leaves the step only when the reply is more likely no answer to it
             # (算了，我提现三天没到账) than an answer (余额是够的 in the top-up checklist).
@@ -268,6 +269,16 @@ class StepReplies(Checklist):
         other = self.content.flows[intent]
         more_urgent = other.priority is not None and higher(other.priority, flow.priority) != flow.priority
         return not more_urgent or any(w in norm for w in self._conditional_words)
+
+    def _turns_back_to(self, flow: Flow, text: str) -> bool:
+        """充值是成功的 就是付款不行 in the payment checklist: the other problem is set aside by a
+        contrast word, and what follows it is this checklist's own problem."""
+        if self._contrast is None or self.rank_intents is None:
+            return False
+        norm = normalize(text)
+        ends = [m.end() for m in self._contrast.finditer(norm)]
+        rest = PUNCT.sub("", norm[ends[-1] :]) if ends else ""
+        return bool(rest) and self.rank_intents(rest)[0][0] == flow.name
 
     @staticmethod
     def _solved_leaf(flow: Flow, brand_key: str) -> Step | None:
