@@ -122,6 +122,9 @@ class Routing(Understanding):
         if hits and self.settings.faq.answers(hits[0]):
             state["misses"] = 0
             return self._answer_faq(state, turn, hits[0].entry.id)
+        if (entry := self._follow_up(state, turn, text, norm)) is not None:
+            state["misses"] = 0
+            return self._answer_faq(state, turn, entry.id)
         if (
             intent == "out_of_scope"
             and confidence >= self.settings.nlu.reject_threshold
@@ -147,6 +150,16 @@ class Routing(Understanding):
             state["misses"] = 0
             return self._answer_faq(state, turn, entry.id)
         self._clarify(state, turn, nlu, hits)
+
+    def _follow_up(self, state: dict[str, Any], turn: Turn, text: str, norm: str) -> FaqEntry | None:
+        """那要是急事找哪个, right after an FAQ answer (发邮件联系客服): a question that leans on the
+        one just answered, read together with it; another entry that then clearly leads answers."""
+        last = self.faq.by_id.get(state.get("faq_id") or "")
+        if last is None or not self._is_question(text, norm):
+            return None
+        asked = normalize(f"{turn.render(last.question)} {text}")
+        entry = self._faq_answering(turn, asked, asked, asked=True)
+        return entry if entry is not None and entry.id != last.id else None
 
     @staticmethod
     def _outside_flow(flow: Flow, norm: str) -> bool:
