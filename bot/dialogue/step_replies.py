@@ -319,6 +319,18 @@ class StepReplies(Checklist):
             for p in pairs
         )
 
+    def _step_on_cause(self, turn: Turn, flow: Flow, step: Step, norm: str) -> str | None:
+        """The one other question step of `flow` whose text names what the reply names, when this
+        step's text does not."""
+        if self._step_speaks_of(turn, flow, step, norm):
+            return None
+        found = [
+            s.id
+            for s in flow.steps.values()
+            if s is not step and s.options and self._step_speaks_of(turn, flow, s, norm)
+        ]
+        return found[0] if len(found) == 1 else None
+
     def _outcome_clause(self, text: str) -> str | None:
         """The last clause of a longer reply when it surely (`dialogue.sure_outcome`) says the
         problem is solved."""
@@ -454,8 +466,11 @@ class StepReplies(Checklist):
             state["complaint"] = state.get("complaint") or move == "complaint"
             return self._step_buttons(turn, step, move)
         if move == "cause":
-            turn.say("cause_found")  # 页面上写着余额不足: the step's own advice (先充值) follows
-            return self._enter(state, turn, flow, step.id)
+            # 页面上写着余额不足: the advice of the step that speaks of that cause (先充值) follows:
+            # this step's own, unless one other step of the checklist alone names it (余额 at
+            # "哪种交易失败了？").
+            turn.say("cause_found")
+            return self._enter(state, turn, flow, self._step_on_cause(turn, flow, step, norm) or step.id)
         if move == "cannot":
             return self._step_buttons(turn, step, "cannot_check")
         self._digress(state, turn, flow, step, norm, intent, confident)
