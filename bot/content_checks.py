@@ -113,13 +113,13 @@ def check_cross_references(
     faq = list(faq)
     entry_ids = {entry.id for entry in faq}
     for flow in flows:
-        for entry_id in flow.faq if faq_complete else ():
+        for entry_id in [*flow.faq, *([flow.brief] if flow.brief else [])] if faq_complete else ():
             if entry_id not in entry_ids:
                 problems.append(
                     Problem(
                         flow.file,
                         flow.line,
-                        f"flow '{flow.name}' lists FAQ entry '{entry_id}' under 'faq', which no file in data/faq defines",
+                        f"flow '{flow.name}' names FAQ entry '{entry_id}' (faq or brief), which no file in data/faq defines",
                         severity="warning",  # the bot only loses that entry's place in the situation
                         code="unknown_faq",
                     )

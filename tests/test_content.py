@@ -134,7 +134,7 @@ def test_a_situation_faq_id_must_name_an_entry(project):
     result = validate(project, "--format", "json")
     assert result.exit_code == 0  # a warning: the bot only loses that entry's place in the situation
     assert problems_of(result, FLOW_FILE) == {
-        "data/flows/transaction_failed.yml:1: flow 'transaction_failed' lists FAQ entry 'find_order_numbr' under 'faq', which no file in data/faq defines"
+        "data/flows/transaction_failed.yml:1: flow 'transaction_failed' names FAQ entry 'find_order_numbr' (faq or brief), which no file in data/faq defines"
     }
 
 

@@ -123,6 +123,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._resume_words = {normalize(w) for w in answers.get("resume", [])}
         self._lead_back_words = tuple(normalize(w) for w in answers.get("lead_back", []))
         self._ask_lead_words = tuple(normalize(w) for w in answers.get("ask_lead", []))
+        self._all_at_once_words = {normalize(w) for w in answers.get("all_at_once", [])}
         # Longest first: 重启好了 is taken out whole, not as 重启 leaving 好了.
         self._done_words = tuple(sorted((normalize(w) for w in answers.get("done", [])), key=len, reverse=True))
         self._outcome_words = tuple(normalize(w) for w in answers.get("outcome", []))

@@ -36,7 +36,7 @@ from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
 
 if TYPE_CHECKING:
-    from bot.faq.index import IntentRanker
+    from bot.faq.index import FaqIndex, IntentRanker
     from bot.faq.knowledge import FaqEntry
 
 # A failure or cause at a step belongs to another problem when the NLU gives that problem this
@@ -78,6 +78,8 @@ class StepReplies(Checklist):
     _function_chars: frozenset[str]
     _another_words: set[str]
     _ask_lead_words: tuple[str, ...]
+    _all_at_once_words: set[str]
+    faq: FaqIndex
 
     if TYPE_CHECKING:
 
@@ -109,6 +111,11 @@ class StepReplies(Checklist):
             turn.say("mood_ack")
             text, norm = rest, normalize(rest)
             bare = PUNCT.sub("", norm)
+        brief = self.faq.by_id.get(flow.brief or "")
+        if brief is not None and brief.serves(turn.brand_key) and any(w in bare for w in self._all_at_once_words):
+            # 别一步步问了 你直接告诉我要怎么弄: the whole checklist in one answer, and the step
+            # still waits for whoever wants to go on.
+            return self._answer_at_step(state, turn, flow, step, brief)
         if (
             any(norm.startswith(w) for w in (*self._another_words, *self._ask_lead_words))
             and (self._is_question(text, norm) or self._asks_how(norm))

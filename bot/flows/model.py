@@ -30,6 +30,7 @@ KEY_HOW_LONG = "how_long"
 KEY_NOT_FOR = "not_for"
 KEY_SOLVED_BY = "solved_by"
 KEY_FAQ = "faq"
+KEY_BRIEF = "brief"
 KEY_CATEGORY, KEY_PRIORITY, KEY_SUMMARY = "category", "priority", "summary"
 KEY_PROMPT, KEY_ENTITY = "prompt", "entity"
 
@@ -44,6 +45,7 @@ FLOW_KEYS = {
     KEY_NOT_FOR,
     KEY_SOLVED_BY,
     KEY_FAQ,
+    KEY_BRIEF,
 }
 STEP_KEYS = {KEY_SAY, KEY_ACTION, KEY_OPTIONS, KEY_NEXT, KEY_RESOLVED, KEY_ESCALATE, KEY_COLLECT, KEY_ENDS}
 OPTION_KEYS = {KEY_TITLE, KEY_PAYLOAD, KEY_MEANS, KEY_MATCH, KEY_KINDS, KEY_NEXT}
@@ -154,6 +156,9 @@ class Flow:
     # FAQ entries about this checklist's own situation (新密码有什么要求 while a password is reset):
     # a question asked during it is read in that situation, so these win a close call.
     faq: list[str] = field(default_factory=list)
+    # The FAQ entry that sums the whole checklist up, said when the user wants it all at once
+    # (别一步步问了 直接告诉我怎么弄); None: the checklist has none.
+    brief: str | None = None
 
     def start_for(self, brand: str | None) -> str:
         return route_for(self.start, self.start_by_brand, brand)

@@ -12,6 +12,7 @@ from bot.flows.model import (
     DETAIL_ENTITIES,
     FLOW_KEYS,
     KEY_ACTION,
+    KEY_BRIEF,
     KEY_CATEGORY,
     KEY_COLLECT,
     KEY_DETAILS,
@@ -168,6 +169,10 @@ class FlowReader:
         faq, wrong = read_words(doc.get(KEY_FAQ, []))
         if wrong:
             self.error("bad_words", doc.line_of(KEY_FAQ), f"'faq' of flow '{name}' {wrong}")
+        brief = doc.get(KEY_BRIEF)
+        if brief is not None and not (isinstance(brief, str) and brief.strip()):
+            self.error("bad_words", doc.line_of(KEY_BRIEF), f"'brief' of flow '{name}' must be one FAQ entry id")
+            brief = None
         return Flow(
             name,
             title,
@@ -183,6 +188,7 @@ class FlowReader:
             not_for=not_for,
             solved_by=solved_by,
             faq=faq,
+            brief=brief,
         )
 
     def details(self, node: object, line: int) -> dict[str, Detail]:
