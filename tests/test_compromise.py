@@ -17,6 +17,7 @@ RULES = load_scam_patterns(pathlib.Path(__file__).resolve().parents[1] / "data" 
         "钱包里有两笔转账 收款人我根本不认识",
         "有人把我的绑定手机换了 我压根没改过",
         "这笔扣款不是我本人操作的",
+        "半夜被扣了两笔 那时候我在睡觉",
     ],
 )
 def test_a_transaction_or_change_the_user_did_not_make_is_a_compromise(text: str) -> None:
