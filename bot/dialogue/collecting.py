@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.dialogue.answers import MOVE_CONFIDENCE
+from bot.dialogue.answers import MOVE_CONFIDENCE, SURE_KIND
 from bot.dialogue.details_given import CONTACT_ENTITIES, DetailsGiven
 from bot.dialogue.state import higher
 from bot.dialogue.turn import PAYLOAD_HUMAN, PAYLOAD_SKIP, PUNCT, Outcome, TicketUpdate, Turn
@@ -366,7 +366,9 @@ class Collecting(DetailsGiven):
             turn.say("ticket_noted", ticket=state["ticket"])
             self._ask_detail(state, turn)
             return True
-        if found or contact:
+        # 算了 不退了 才三十块钱 懒得折腾: surely giving up, though an amount is in it.
+        sure_give_up = kind == "give_up" and confidence >= SURE_KIND and not contact
+        if (found or contact) and not sure_give_up:
             return False
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None

@@ -124,6 +124,7 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._lead_back_words = tuple(normalize(w) for w in answers.get("lead_back", []))
         self._ask_lead_words = tuple(normalize(w) for w in answers.get("ask_lead", []))
         self._all_at_once_words = {normalize(w) for w in answers.get("all_at_once", [])}
+        self._not_person_words = tuple(normalize(w) for w in answers.get("not_person", []))
         # Longest first: 重启好了 is taken out whole, not as 重启 leaving 好了.
         self._done_words = tuple(sorted((normalize(w) for w in answers.get("done", [])), key=len, reverse=True))
         self._outcome_words = tuple(normalize(w) for w in answers.get("outcome", []))
@@ -144,6 +145,16 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         发你): a secret's name (bot/secret_requests.py) and an offer word (`answers.offer`)."""
         norm = normalize(text)
         return SECRET.search(norm) is not None and any(w in norm for w in self._offer_words)
+
+    def _person_only_in_other_words(self, norm: str) -> bool:
+        """Every person word of the message is inside a word that names no person (人工智能,
+        人工智障: `answers.not_person`)."""
+        if not self._not_person_words or not any(w in norm for w in self._not_person_words):
+            return False
+        rest = norm
+        for word in self._not_person_words:
+            rest = rest.replace(word, " ")
+        return not any(w in rest for w in self._person_words)
 
     def _gives_up_alone(self, text: str, norm: str) -> bool:
         """算了 不转了 让他明天再来找我要吧: surely giving up, naming no person to talk to (转 and
@@ -331,16 +342,21 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
 
         if self._asks_progress(state, turn, text, bare, intent if confident else None):
             return self._tell_progress(state, turn)
-        gives_up = self._gives_up_alone(text, norm)
+        no_person = self._person_only_in_other_words(norm)
+        if intent == "human_handoff" and no_person:
+            # 你到底懂不懂啊 人工智障: 人工 inside another word names no person to talk to.
+            intent, confidence, confident = "out_of_scope", 0.0, False
+        # Giving up (算了 不转了 让他明天再来找我要吧) or no person named: no handoff.
+        no_handoff = no_person or self._gives_up_alone(text, norm)
         if (
             confident
             and intent == "human_handoff"
-            and not gives_up
+            and not no_handoff
             and not self._outburst(text, confidence)
             and not (state.get("collecting") and self._carries_detail(turn, text))
         ):
             return self._handoff(state, turn, text)
-        if not (confident and intent == "human_handoff") and not gives_up and self._person_asked_beside(text, nlu):
+        if not (confident and intent == "human_handoff") and not no_handoff and self._person_asked_beside(text, nlu):
             return self._handoff(state, turn, text)  # 提现失败 转人工 / 改了 还是不放心 转人工
         if state.get("paused") and not state.get("collecting") and (rest := self._after_lead_ins(text)) != text:
             # 好的 回到充值的事 余额什么的都没问题: the acknowledgement and the way back lead in; the
