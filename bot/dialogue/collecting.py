@@ -15,7 +15,6 @@ from bot.dialogue.answers import MOVE_CONFIDENCE, SURE_KIND
 from bot.dialogue.details_given import CONTACT_ENTITIES, DetailsGiven
 from bot.dialogue.state import higher
 from bot.dialogue.turn import PAYLOAD_HUMAN, PAYLOAD_SKIP, PUNCT, Outcome, TicketUpdate, Turn
-from bot.dialogue.understanding import CLAUSE_BREAK
 from bot.flows.model import Detail, Flow, Step
 from bot.guard import mask
 from bot.nlu.entities import has_clock
@@ -66,6 +65,10 @@ class Collecting(DetailsGiven):
         ) -> None: ...
 
         def _says_solved(self, flow: Flow, bare: str) -> bool: ...
+
+        def _faq_answering(
+            self, turn: Turn, text: str, norm: str, *, asked: bool = False, flow: Flow | None = None
+        ) -> FaqEntry | None: ...
 
     def _begin_collect(
         self,
@@ -236,36 +239,6 @@ class Collecting(DetailsGiven):
             details = {k: v for k, v in state["details"].items() if v is not None} | turn.result.protected
             self._add_to_ticket(turn, state, TicketUpdate(details=details))
 
-    def _faq_answering(
-        self, turn: Turn, text: str, norm: str, *, asked: bool = False, flow: Flow | None = None
-    ) -> FaqEntry | None:
-        """The FAQ entry that answers the message, read whole or by its question clause alone:
-        in 对了 顺便问一下 退款一般是退到哪里 the lead-in words dilute the match.
-
-        `asked`: the user asked it in the middle of a checklist (是不是要更新app): an entry that
-        clearly leads (`dialogue.asked_faq_lead`) from the suggestion level answers it, as the
-        question is surely one. Asked in `flow`, it is read in that situation: one of the
-        flow's own entries (its `faq:`) among the best few answers it from a lower score
-        (`dialogue.situation_faq_floor`), as 新密码有什么要求 while a password is reset is about
-        the password rules even in words no entry lists."""
-        candidates = [norm]
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
-        if len(clauses) > 1:
-            asking = [c for c in clauses if self._is_question(c, normalize(c))]
-            candidates += [normalize(c) for c in asking[-1:]]
-        faq, dialogue = self.settings.faq, self.settings.dialogue
-        situation = set(flow.faq) if asked and flow is not None else set()
-        for candidate in candidates:
-            hits = self.faq.search(candidate, brand=turn.brand_key, k=3 if situation else 1)
-            if hits and faq.answers(hits[0]):
-                return hits[0].entry
-            if asked and hits and hits[0].score >= faq.suggest_threshold and hits[0].margin >= dialogue.asked_faq_lead:
-                return hits[0].entry
-            for hit in hits:
-                if hit.entry.id in situation and hit.score >= dialogue.situation_faq_floor:
-                    return hit.entry
-        return None
-
     def _collect_aside(self, state: dict[str, Any], turn: Turn, text: str, nlu: ParseResult | None) -> bool:
         """While a detail is asked, a message may be something else: another matter (into the
         ticket), a status question, giving up, thanks, frustration, a question. Handled here
@@ -351,15 +324,7 @@ class Collecting(DetailsGiven):
             # 银行卡那边扣了 钱包里还是没到 while the time is asked: news of the problem for the
             # agent, not the detail asked; the ticket keeps it in the user's words, with any other
             # detail it gives (银行卡: the method).
-            trail = [
-                {
-                    "flow": None,
-                    "step": "after_ticket",
-                    "say": "",
-                    "answer": text.strip(),
-                    "at": turn.now.isoformat(timespec="seconds"),
-                }
-            ]
+            trail = [turn.said_after_ticket(text)]
             self._take_volunteered(state, asked_flow, collecting, norm, asked=detail.name, turn=turn)
             self._push_details(state, turn)
             self._add_to_ticket(turn, state, TicketUpdate(trail=trail))

@@ -283,15 +283,7 @@ class Escalation(Collecting):
             if (confident and intent != "out_of_scope") or (hits and self.settings.faq.answers(hits[0])):
                 return False
         details = {_DETAIL_OF_ENTITY.get(k, k): v for k, v in entities.items()}
-        trail = [
-            {
-                "flow": None,
-                "step": "after_ticket",
-                "say": "",
-                "answer": text.strip(),
-                "at": turn.now.isoformat(timespec="seconds"),
-            }
-        ]
+        trail = [turn.said_after_ticket(text)]
         # The first words about the problem of a ticket opened before any were said (转人工 first).
         problem = text.strip() if not entities and not state.get("problems") else None
         self._note_problem(state, problem)

@@ -1,5 +1,7 @@
-"""Answering from the FAQ, and reading what the user says back: a vote on the answer ("did this
-help?"), or, after a question asked in the middle of a checklist, whether to go on with it.
+"""Answering from the FAQ: finding the entry a question asks for (whole, by its question clause,
+or in a checklist's situation), saying it, and reading what the user says back: a vote on the
+answer ("did this help?"), or, after a question asked in the middle of a checklist, whether to go
+on with it.
 
 A mixin of the Policy.
 """
@@ -9,12 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogue.answers import MOVE_CONFIDENCE
-from bot.dialogue.turn import PAYLOAD_HELPFUL, PAYLOAD_HUMAN, PAYLOAD_NOT_HELPFUL, PAYLOAD_RESUME, Outcome, Turn
-from bot.dialogue.understanding import Understanding
+from bot.dialogue.turn import PAYLOAD_HELPFUL, PAYLOAD_HUMAN, PAYLOAD_NOT_HELPFUL, PAYLOAD_RESUME, PUNCT, Outcome, Turn
+from bot.dialogue.understanding import CLAUSE_BREAK, Understanding
+from bot.nlu.normalize import normalize
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.content import Content
     from bot.faq.index import FaqIndex
+    from bot.faq.knowledge import FaqEntry
+    from bot.flows.model import Flow
 
 
 class FaqAnswers(Understanding):
@@ -22,6 +28,7 @@ class FaqAnswers(Understanding):
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
     content: Content
     faq: FaqIndex
+    settings: Settings
 
     if TYPE_CHECKING:
 
@@ -101,3 +108,33 @@ class FaqAnswers(Understanding):
             self._feedback(state, turn, answer == "yes")
             return True
         return False
+
+    def _faq_answering(
+        self, turn: Turn, text: str, norm: str, *, asked: bool = False, flow: Flow | None = None
+    ) -> FaqEntry | None:
+        """The FAQ entry that answers the message, read whole or by its question clause alone:
+        in 对了 顺便问一下 退款一般是退到哪里 the lead-in words dilute the match.
+
+        `asked`: the user asked it in the middle of a checklist (是不是要更新app): an entry that
+        clearly leads (`dialogue.asked_faq_lead`) from the suggestion level answers it, as the
+        question is surely one. Asked in `flow`, it is read in that situation: one of the
+        flow's own entries (its `faq:`) among the best few answers it from a lower score
+        (`dialogue.situation_faq_floor`), as 新密码有什么要求 while a password is reset is about
+        the password rules even in words no entry lists."""
+        candidates = [norm]
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) > 1:
+            asking = [c for c in clauses if self._is_question(c, normalize(c))]
+            candidates += [normalize(c) for c in asking[-1:]]
+        faq, dialogue = self.settings.faq, self.settings.dialogue
+        situation = set(flow.faq) if asked and flow is not None else set()
+        for candidate in candidates:
+            hits = self.faq.search(candidate, brand=turn.brand_key, k=3 if situation else 1)
+            if hits and faq.answers(hits[0]):
+                return hits[0].entry
+            if asked and hits and hits[0].score >= faq.suggest_threshold and hits[0].margin >= dialogue.asked_faq_lead:
+                return hits[0].entry
+            for hit in hits:
+                if hit.entry.id in situation and hit.score >= dialogue.situation_faq_floor:
+                    return hit.entry
+        return None

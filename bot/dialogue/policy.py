@@ -19,7 +19,6 @@ from typing import Any
 from actions.base import Action
 from bot.config import Settings
 from bot.content import Content
-from bot.dialogue.answers import SURE_KIND
 from bot.dialogue.checklist import Checklist
 from bot.dialogue.collecting import Collecting
 from bot.dialogue.escalation import Escalation
@@ -46,7 +45,6 @@ from bot.dialogue.turn import (
     UpdateTicket,
 )
 from bot.dialogue.understanding import (
-    CLAUSE_BREAK,
     alternation,
     contrast_pattern,
     decline_pattern,
@@ -59,7 +57,6 @@ from bot.faq.index import FaqIndex, IntentRanker
 from bot.nlu.entities import EntityExtractor, said_day
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult, RankedIntent
-from bot.safety.scam import detect_scam
 from bot.secret_requests import SECRET
 from bot.text import render
 
@@ -145,47 +142,6 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         发你): a secret's name (bot/secret_requests.py) and an offer word (`answers.offer`)."""
         norm = normalize(text)
         return SECRET.search(norm) is not None and any(w in norm for w in self._offer_words)
-
-    def _person_only_in_other_words(self, norm: str) -> bool:
-        """Every person word of the message is inside a word that names no person (人工智能,
-        人工智障: `answers.not_person`)."""
-        if not self._not_person_words or not any(w in norm for w in self._not_person_words):
-            return False
-        rest = norm
-        for word in self._not_person_words:
-            rest = rest.replace(word, " ")
-        return not any(w in rest for w in self._person_words)
-
-    def _gives_up_alone(self, text: str, norm: str) -> bool:
-        """算了 不转了 让他明天再来找我要吧: surely giving up, naming no person to talk to (转 and
-        让 make the classifier hear a handoff)."""
-        kind, confidence = self.read_reply(text)[0]
-        return kind == "give_up" and confidence >= SURE_KIND and not any(w in norm for w in self._person_words)
-
-    def _after_lead_ins(self, text: str) -> str:
-        """`text` without its leading clauses that only acknowledge or lead back (好的, 回到充值的事,
-        继续); the text itself when nothing or nothing else is left."""
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
-        kept, led_back = list(clauses), False
-        while kept:
-            bare = PUNCT.sub("", normalize(kept[0]))
-            back = any(bare.startswith(w) for w in self._lead_back_words)
-            if not back and self._whole_yes_no(bare) != "yes":
-                break
-            led_back = led_back or back
-            kept.pop(0)
-        if not kept or len(kept) == len(clauses):
-            return text
-        rest = " ".join(kept)
-        # 好 帮我申请 keeps its yes: only a way back, or an answer after it, makes it a lead-in.
-        return rest if led_back or self._answers_a_step(rest, normalize(rest)) else text
-
-    def _compromise(self, text: str) -> str | None:
-        """The problem a message is surely about when it tells of a purchase, login or change the
-        user did not make (the kind of `data/safety/compromise.yml` it matches), else None."""
-        rules = self.content.compromise
-        signal = detect_scam(text, rules) if rules is not None else None
-        return signal.kind if signal is not None and signal.kind in self.content.flows else None
 
     def fact_values(self, brand_key: str) -> dict[str, str]:
         """The brand's placeholder values. A fact the deployment has not supplied (a phone number

@@ -137,5 +137,15 @@ class Turn:
         if text or buttons:
             self.result.messages.append({"text": text, "buttons": buttons or []})
 
+    def said_after_ticket(self, text: str) -> dict[str, Any]:
+        """A trail entry for words the user said once the ticket existed (news for the agent)."""
+        return {
+            "flow": None,
+            "step": "after_ticket",
+            "say": "",
+            "answer": text.strip(),
+            "at": self.now.isoformat(timespec="seconds"),
+        }
+
     def button(self, key: str, payload: str) -> Button:
         return {"title": self.policy.content.responses.buttons.get(key, key), "payload": payload}

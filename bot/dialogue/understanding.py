@@ -15,8 +15,10 @@ from bot.dialogue.answers import MOODS, MOVE_CONFIDENCE, SURE_KIND
 from bot.dialogue.turn import PAYLOAD_HUMAN, PUNCT, Turn
 from bot.flows.model import ANSWER_KINDS
 from bot.nlu.normalize import normalize
+from bot.safety.scam import detect_scam
 
 if TYPE_CHECKING:
+    from bot.content import Content
     from bot.dialogue.turn import ReadReply
     from bot.nlu.entities import EntityExtractor
 
@@ -109,6 +111,10 @@ class Understanding:
     _yes: set[str]
     extractor: EntityExtractor
     read_reply: ReadReply
+    content: Content
+    _person_words: set[str]
+    _not_person_words: tuple[str, ...]
+    _lead_back_words: tuple[str, ...]
 
     def _yes_no(self, bare: str, intent: str, confidence: float) -> str | None:
         whole = self._whole_yes_no(bare)
@@ -284,3 +290,44 @@ class Understanding:
             if found:
                 return entity, found["value"]
         return None
+
+    def _compromise(self, text: str) -> str | None:
+        """The problem a message is surely about when it tells of a purchase, login or change the
+        user did not make (the kind of `data/safety/compromise.yml` it matches), else None."""
+        rules = self.content.compromise
+        signal = detect_scam(text, rules) if rules is not None else None
+        return signal.kind if signal is not None and signal.kind in self.content.flows else None
+
+    def _person_only_in_other_words(self, norm: str) -> bool:
+        """Every person word of the message is inside a word that names no person (人工智能,
+        人工智障: `answers.not_person`)."""
+        if not self._not_person_words or not any(w in norm for w in self._not_person_words):
+            return False
+        rest = norm
+        for word in self._not_person_words:
+            rest = rest.replace(word, " ")
+        return not any(w in rest for w in self._person_words)
+
+    def _gives_up_alone(self, text: str, norm: str) -> bool:
+        """算了 不转了 让他明天再来找我要吧: surely giving up, naming no person to talk to (转 and
+        让 make the classifier hear a handoff)."""
+        kind, confidence = self.read_reply(text)[0]
+        return kind == "give_up" and confidence >= SURE_KIND and not any(w in norm for w in self._person_words)
+
+    def _after_lead_ins(self, text: str) -> str:
+        """`text` without its leading clauses that only acknowledge or lead back (好的, 回到充值的事,
+        继续); the text itself when nothing or nothing else is left."""
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        kept, led_back = list(clauses), False
+        while kept:
+            bare = PUNCT.sub("", normalize(kept[0]))
+            back = any(bare.startswith(w) for w in self._lead_back_words)
+            if not back and self._whole_yes_no(bare) != "yes":
+                break
+            led_back = led_back or back
+            kept.pop(0)
+        if not kept or len(kept) == len(clauses):
+            return text
+        rest = " ".join(kept)
+        # 好 帮我申请 keeps its yes: only a way back, or an answer after it, makes it a lead-in.
+        return rest if led_back or self._answers_a_step(rest, normalize(rest)) else text
