@@ -114,43 +114,40 @@ def without_echoed_labels(step: Step, bare: str) -> str:
 
 
 def keyword_option(
-    step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False, negators: frozenset[str] = frozenset()
+    step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False, negations: frozenset[str] = frozenset()
 ) -> Option | None:
     """The option whose `match` words (or whole title) the reply holds most of, if any."""
-    scores = keyword_scores(step, bare, ignore, negators)
+    scores = keyword_scores(step, bare, ignore, negations)
     if scores:
         return max(scores, key=lambda pair: pair[0])[1]
     return None
 
 
-def _said(word: str, bare: str, negators: frozenset[str]) -> bool:
-    """`word` occurs in `bare` somewhere not negated: not right after a negator, nor after a
-    negator and 是/有 (不是我自己转的, 没有处理中)."""
+def _said(word: str, bare: str, negations: frozenset[str]) -> bool:
+    """`word` occurs in `bare` somewhere not right after one of `negations` (不是我自己转的)."""
     at = bare.find(word)
     while at >= 0:
-        before = bare[max(0, at - 2) : at]
-        negated = before[-1:] in negators or (len(before) == 2 and before[0] in negators and before[1] in "是有")
-        if not negated:
+        if not any(bare.endswith(n, 0, at) for n in negations):
             return True
         at = bare.find(word, at + 1)
     return False
 
 
 def keyword_scores(
-    step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False, negators: frozenset[str] = frozenset()
+    step: Step, bare: str, ignore: Callable[[str], bool] = lambda _w: False, negations: frozenset[str] = frozenset()
 ) -> list[tuple[int, Option]]:
     """Options whose `match` words occur in `bare`, each with the total length of its words found,
     in option order (so `max` prefers the earlier option on a tie).
 
     A word inside a longer matched word (异常 in 没有异常, 能登录 in 不能登录) does not count on its
     own, and the option with most matched text wins: 已提交十天了还没到 is about the delay. A word
-    right after one of `negators` does not count there (不是我自己转的 does not say 是我自己转的).
+    right after one of `negations` does not count there (不是我自己转的 does not say 是我自己转的).
     """
     found = [
         (normalize(w), o)
         for o in step.options
         for w in dict.fromkeys(o.match)
-        if w and _said(normalize(w), bare, negators) and not ignore(normalize(w))
+        if w and _said(normalize(w), bare, negations) and not ignore(normalize(w))
     ]
     words = {w for w, _ in found}
     scores: dict[str, list[Any]] = {}  # payload -> [letters matched, option]

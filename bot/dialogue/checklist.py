@@ -36,6 +36,7 @@ class Checklist(Escalation):
     # inherited: the Policy is the subclass, so naming it as a base would be a cycle.
     actions: dict[str, Action]
     _negators: frozenset[str]
+    _negations: frozenset[str]
 
     def _start_flow(self, state: dict[str, Any], turn: Turn, name: str, *, switching: bool, opening: str = "") -> None:
         """Start a flow. `opening` is the message that started it (empty for a button).
@@ -87,7 +88,9 @@ class Checklist(Escalation):
             if PUNCT.sub("", normalize(option.title)) == bare:
                 return option
         unsure = [w for w in self._skip if len(w) > 1]
-        scores = keyword_scores(step, bare, ignore=lambda word: any(u in word for u in unsure), negators=self._negators)
+        scores = keyword_scores(
+            step, bare, ignore=lambda word: any(u in word for u in unsure), negations=self._negations
+        )
         return scores[0][1] if len(scores) == 1 else None
 
     def _enter(self, state: dict[str, Any], turn: Turn, flow: Flow, step_id: str) -> None:

@@ -97,7 +97,9 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._no = {normalize(w) for w in answers.get("no", [])}
         self._skip = {normalize(w) for w in answers.get("skip", [])}
         self._question_words = tuple(answers.get("question", []))
-        self._either = either_pattern(answers.get("either", []), answers.get("either_not", []))
+        self._either = either_pattern(
+            answers.get("either_lead", []), answers.get("either", []), answers.get("either_not", [])
+        )
         self._progress_words = {normalize(w) for w in answers.get("progress", [])}
         self._another_words = {normalize(w) for w in answers.get("another", [])}
         self._person_words = {normalize(w) for w in answers.get("person", [])}
@@ -128,6 +130,9 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._helpful_words = {normalize(w) for w in answers.get("helpful", [])}
         self._not_helpful_words = {normalize(w) for w in answers.get("not_helpful", [])}
         self._negators = frozenset(answers.get("negators", []))
+        # What negates a step's match word right before it: a negator, alone or with a link (不是, 没有).
+        links = [normalize(w) for w in answers.get("negation_links", [])]
+        self._negations = self._negators | {n + link for n in self._negators for link in links}
         self._contrast = contrast_pattern(answers.get("contrast", []), answers.get("contrast_heads", []))
         self._shows = tuple(sorted((normalize(w) for w in answers.get("shows", [])), key=len, reverse=True))
         self._function_chars = frozenset(answers.get("function_chars", []))

@@ -72,6 +72,7 @@ class StepReplies(Checklist):
     _negated: re.Pattern[str] | None
     _hypothesis_words: set[str]
     _negators: frozenset[str]
+    _negations: frozenset[str]
     _shows: tuple[str, ...]
     _contrast: re.Pattern[str] | None
     _conditional_words: set[str]
@@ -360,7 +361,7 @@ class StepReplies(Checklist):
         titled = [o for o in step.options if len(t := PUNCT.sub("", normalize(o.title))) >= 2 and t in bare]
         said = without_echoed_labels(step, bare)
         shown = self._as_shown(said)
-        keyword = keyword_option(step, shown, negators=self._negators) or max(
+        keyword = keyword_option(step, shown, negations=self._negations) or max(
             titled, key=lambda o: len(o.title), default=None
         )
         read = self.read_reply(said if said != bare else text)

@@ -68,15 +68,14 @@ def decline_pattern(declines: list[str], requests: list[str], persons: set[str])
     return re.compile(f"(?<!还)(?:{alternation(declines)}){between}(?:{alternation(persons)})")
 
 
-def either_pattern(either: list[str], either_not: list[str]) -> re.Pattern[str] | None:
-    """是 X 还是 Y: a question offering alternatives (退款是退回银行卡还是钱包余额), not 还是不行 (a
-    word of `either_not` right after); None when a list is empty."""
-    if not either or not either_not:
+def either_pattern(leads: list[str], either: list[str], either_not: list[str]) -> re.Pattern[str] | None:
+    """是 X 还是 Y: a question offering alternatives (退款是退回银行卡还是钱包余额; data in
+    `answers.either_lead`, `answers.either`), not 还是不行 (a word of `either_not` right after);
+    None when a list is empty."""
+    if not leads or not either or not either_not:
         return None
-    words = [normalize(w) for w in either]
-    return re.compile(
-        f"是[^{PAUSES}]{{1,12}}(?:{alternation(words)})(?!{alternation([normalize(w) for w in either_not])})"
-    )
+    lead, words, nots = (alternation([normalize(w) for w in ws]) for ws in (leads, either, either_not))
+    return re.compile(f"(?:{lead})[^{PAUSES}]{{1,12}}(?:{words})(?!{nots})")
 
 
 def summon_pattern(summons: list[str], persons: set[str], helps: list[str]) -> re.Pattern[str] | None:
