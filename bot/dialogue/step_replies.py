@@ -281,12 +281,18 @@ class StepReplies(Checklist):
     def _turns_back_to(self, flow: Flow, text: str) -> bool:
         """充值是成功的 就是付款不行 in the payment checklist: the other problem is set aside by a
         contrast word, and what follows it is this checklist's own problem."""
-        if self._contrast is None or self.rank_intents is None:
+        if self.rank_intents is None:
             return False
+        rest = PUNCT.sub("", self._after_contrast(text))
+        return bool(rest) and self.rank_intents(rest)[0][0] == flow.name
+
+    def _after_contrast(self, text: str) -> str:
+        """What the normalised message says after its last contrast word ("" without one)."""
+        if self._contrast is None:
+            return ""
         norm = normalize(text)
         ends = [m.end() for m in self._contrast.finditer(norm)]
-        rest = PUNCT.sub("", norm[ends[-1] :]) if ends else ""
-        return bool(rest) and self.rank_intents(rest)[0][0] == flow.name
+        return norm[ends[-1] :] if ends else ""
 
     @staticmethod
     def _solved_leaf(flow: Flow, brand_key: str) -> Step | None:
@@ -401,11 +407,9 @@ class StepReplies(Checklist):
         网络没问题 可还是充不进去): what
         follows the last contrast word, read as a failure, a cause or "cannot tell" if it is one,
         else as "still failing"."""
-        if not ranking or ranking[0][0] not in ("solved", "fine") or self._contrast is None:
+        if not ranking or ranking[0][0] not in ("solved", "fine"):
             return ranking
-        norm = normalize(text)
-        ends = [m.end() for m in self._contrast.finditer(norm)]
-        rest = norm[ends[-1] :] if ends else ""
+        rest = self._after_contrast(text)
         if not PUNCT.sub("", rest):
             return ranking
         after = self.read_reply(rest)
