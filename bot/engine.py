@@ -318,6 +318,7 @@ class Assistant:
                     orm.session,
                     conv,
                     priority=update.priority,
+                    category=update.category,
                     problem=update.problem,
                     details=update.details,
                     trail=update.trail,

@@ -18,6 +18,7 @@ RULES = load_scam_patterns(pathlib.Path(__file__).resolve().parents[1] / "data" 
         "有人把我的绑定手机换了 我压根没改过",
         "这笔扣款不是我本人操作的",
         "半夜被扣了两笔 那时候我在睡觉",
+        "余额少了 一查是提现到了一张我不认识的银行卡",
     ],
 )
 def test_a_transaction_or_change_the_user_did_not_make_is_a_compromise(text: str) -> None:
@@ -35,6 +36,8 @@ def test_a_transaction_or_change_the_user_did_not_make_is_a_compromise(text: str
         "会不会是因为我换了新手机登录",
         "记录我看了 每一笔都是我自己的",
         "不是我说 这个app也太难用了",
+        "流水我翻过了 没发现什么陌生的交易 密码也一直没改过",
+        "近期的消费都是我自己付的 就是账户突然被限制了",
     ],
 )
 def test_own_activity_questions_and_complaints_are_not(text: str) -> None:

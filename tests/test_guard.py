@@ -564,7 +564,7 @@ def _load_text(tmp_path: pathlib.Path, text: str) -> ScamPatterns:
             pattern:
               safe_account: ['安全账户']
             """,
-            "{path}:1: unknown key 'pattern'; expected 'patterns' (and optionally 'questions', 'version').",
+            "{path}:1: unknown key 'pattern'; expected 'patterns' (and optionally 'questions', 'denials', 'version').",
         ),
         (
             """\

@@ -142,7 +142,7 @@ def test_schemas_know_the_loaders_keys_and_closed_sets():
     assert props["responses"]["required"] == list(content_module.REQUIRED_RESPONSES)
     assert props["buttons"]["required"] == list(content_module.REQUIRED_BUTTONS)
     assert props["answers"]["required"] == list(content_module.REQUIRED_ANSWERS)
-    assert set(scam["properties"]) == {"patterns", "questions", "version"}
+    assert set(scam["properties"]) == {"patterns", "questions", "denials", "version"}
     canned = schema("canned_replies")
     assert set(canned["properties"]) == {content_module.KEY_REPLIES}
     assert set(canned["$defs"]["reply"]["properties"]) == content_module.CANNED_KEYS
@@ -420,6 +420,6 @@ def test_validate_reports_a_broken_scam_file_with_its_line(project):
     assert result.exit_code == 1
     line = text[: text.index("\npatterns:")].count("\n") + 2
     assert (
-        f"data/{SCAM}:{line}: unknown key 'pattern'; expected 'patterns' (and optionally 'questions', 'version'). — "
+        f"data/{SCAM}:{line}: unknown key 'pattern'; expected 'patterns' (and optionally 'questions', 'denials', 'version'). — "
         in result.output
     )

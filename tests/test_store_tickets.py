@@ -527,6 +527,19 @@ def test_add_to_ticket_never_lowers_priority_nor_repeats_a_problem(database: Dat
         assert [e.kind for e in list_events(s, ticket)] == ["created"]  # nothing changed, nothing recorded
 
 
+def test_add_to_ticket_takes_the_category_of_the_problem_that_raises_its_priority(database: Database) -> None:
+    with database.session() as s:
+        ticket = _open(s, priority="normal")
+        conv = s.get(Conversation, ticket.conversation_id)
+        before = ticket.category
+        tickets_module.add_to_ticket(s, conv, priority="normal", category="refund", sla_hours=SLA)
+        assert ticket.category == before  # no higher priority: the ticket stays what it was about
+        tickets_module.add_to_ticket(s, conv, priority="urgent", category="account_stolen", sla_hours=SLA)
+        assert ticket.category == "account_stolen" and ticket.priority == Priority.URGENT
+        event = list_events(s, ticket)[-1]
+        assert event.before["category"] == before and event.after["category"] == "account_stolen"
+
+
 def test_add_to_ticket_without_a_ticket_is_none(database: Database) -> None:
     with database.session() as s:
         conv, _ = create_conversation(s, brand="kdou", channel="http")

@@ -34,8 +34,10 @@ MOODS = frozenset({"frustration", "complaint"})
 MOOD_CONFIDENCE = 0.35
 # A reply kind this sure outweighs an option's words that stand for another kind.
 SURE_KIND = 0.9
-# What an option's own match word adds to its share of the reply kinds.
-KEYWORD_WEIGHT = 0.6
+# What an option's own match word adds to its share of the reply kinds: as much as a sure kind, so
+# that the author's words (提现成功 listed as "not arrived") outweigh any reading short of sure
+# (记录里写的是成功 已经两天了 read 0.7 "solved").
+KEYWORD_WEIGHT = SURE_KIND
 # A label the step quotes (点击“忘记密码”): a reply that echoes it names the label, it does not
 # report forgetting; the label is read out of the reply before its kind is read.
 QUOTED_LABEL = re.compile(r"[“「『\"]([^”」』\"]{2,16})[”」』\"]")

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 # A reply read as "solved" this surely, while details are asked, ends the asking.
 SURE_SOLVED = 0.8
+# Another, more urgent problem said while the details are asked becomes the ticket's subject when
+# the NLU reads it at least this surely (a sign of someone else in the account reads as 1.0).
+SURE_PROBLEM = 0.9
 
 
 class Collecting(DetailsGiven):
@@ -56,7 +59,9 @@ class Collecting(DetailsGiven):
 
         def _say_how_long(self, turn: Turn, flow: Flow | None) -> None: ...
 
-        def _ticket_learns_problem(self, state: dict[str, Any], turn: Turn, flow: Flow, text: str) -> None: ...
+        def _ticket_learns_problem(
+            self, state: dict[str, Any], turn: Turn, flow: Flow, text: str, *, sure: bool = False
+        ) -> None: ...
 
         def _add_to_ticket(self, turn: Turn, state: dict[str, Any], update: TicketUpdate) -> None: ...
 
@@ -280,7 +285,8 @@ class Collecting(DetailsGiven):
             # 另外…又发现一笔200的扣款不是我操作的: another matter, into the ticket in the user's
             # words; its amount or time belongs to it, not to the detail asked about the first
             # problem. Without such a word, details in it answer what is asked (昨天三点充的100元).
-            self._ticket_learns_problem(state, turn, new_flow, text)
+            sure = intent_confidence >= SURE_PROBLEM  # the NLU, or a sign of someone else in the account
+            self._ticket_learns_problem(state, turn, new_flow, text, sure=sure)
             turn.say("collect_continue")
             self._ask_detail(state, turn)
             return True

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 # The ticket detail an entity fills when the user adds it after the ticket was opened.
 _DETAIL_OF_ENTITY = {"phone": "contact", "email": "contact"}
 
+# A clause that names a person of ours (真人, 客服) and reads as a request for one at least this
+# surely asks for one, when it is no outburst.
+NAMED_REQUEST = 0.6
+# A clause of at most this many characters that holds a no word (哦不用了) is a no.
+SHORT_NO = 4
+
 
 class Escalation(Collecting):
     # What this part uses of the Policy it is part of (set or defined there). Declared, not
@@ -33,6 +39,8 @@ class Escalation(Collecting):
     _progress_words: set[str]
     rank_intents: IntentRanker | None
     _person_words: set[str]
+    _summoned_words: set[str]
+    _reach_me_words: set[str]
 
     def _clause_readings(self, text: str) -> list[tuple[str, str, float]]:
         """(clause, its best intent, that intent's probability) for each clause of a message of
@@ -59,7 +67,7 @@ class Escalation(Collecting):
     def _surest_clause_flow(self, text: str, nlu: ParseResult | None) -> Flow | None:
         """When the whole message hesitates between checklists (K豆充不进钱 一直转圈然后说失败),
         the one a clause names surely, if the whole message ranks it among its first three."""
-        readings = self._clause_readings(text) if nlu is not None else []
+        readings = [r for r in (self._clause_readings(text) if nlu is not None else []) if r[1] in self.content.flows]
         if not readings:
             return None
         _, intent, confidence = max(readings, key=lambda r: r[2])
@@ -76,18 +84,38 @@ class Escalation(Collecting):
         hint = self.settings.dialogue.person_hint_share
         if share < hint and not any(word in normalize(text) for word in self._person_words):
             return False
-        if self._declines_person(text):
+        if self._declines_person(text) or self._person_taken_back(text):
             return False
         if self._summons is not None and self._summons.search(normalize(text)):
             return True  # 能不能马上让人工帮我把账户冻住: a person asked to act
-        return any(
-            intent == "human_handoff"
-            and confidence >= HANDOFF_OVER_MOOD
-            # 我要投诉 asks for a person (a complaint is heard by one); 垃圾客服 is a mood.
-            and not self._outburst(clause, confidence if self.read_reply(clause)[0][0] == "complaint" else 0.0)
-            and not self._is_question(clause, normalize(clause))  # 转人工有用吗: a doubt, not a request
-            for clause, intent, confidence in self._clause_readings(text)
-        )
+        for clause, intent, confidence in self._clause_readings(text):
+            if intent != "human_handoff" or confidence < NAMED_REQUEST:
+                continue
+            complaint = self.read_reply(clause)[0][0] == "complaint"
+            if self._outburst(clause, confidence if complaint else 0.0) or self._is_question(clause, normalize(clause)):
+                continue  # 垃圾客服 is a mood; 转人工有用吗 a doubt, not a request
+            # 我要投诉 asks for a person (a complaint is heard by one); 我让孙子帮我找找, named no
+            # person of ours nor asking to be contacted, and read unsurely, asks someone else.
+            named = (*self._person_words, *self._summoned_words, *self._reach_me_words)
+            names = any(w in normalize(clause) for w in named)
+            if (complaint or names) and confidence >= HANDOFF_OVER_MOOD or confidence >= SURE_KIND:
+                return True
+            if names and confidence >= NAMED_REQUEST and self.read_reply(clause)[0][0] not in MOODS:
+                return True  # 你帮我转个真人看看我的账户有没有问题吧: a person named, and asked for
+        return False
+
+    def _person_taken_back(self, text: str) -> bool:
+        """本来想叫人工的 哦不用了 / 刚想让你帮我转人工 算了: a clause that names a person, then a
+        short no or giving up (not 转人工 不要机器人, which says what is not wanted)."""
+        clauses = [PUNCT.sub("", normalize(c)) for c in CLAUSE_BREAK.split(text)]
+        clauses = [c for c in clauses if c]
+        for asked, after in zip(clauses, clauses[1:], strict=False):
+            if not any(w in asked for w in self._person_words) or len(after) > SHORT_NO:
+                continue
+            kind, sure = self.read_reply(after)[0]
+            if self._says_no(after) or (kind == "give_up" and sure >= SURE_KIND):
+                return True
+        return False
 
     def _handoff(self, state: dict[str, Any], turn: Turn, text: str | None = None) -> None:
         """转人工: open the ticket now, with the problem and its urgency, then ask what it lacks.
@@ -105,7 +133,12 @@ class Escalation(Collecting):
                 turn.add(turn.render(entry.answer))
                 return turn.say("ticket_exists", ticket=state["ticket"])
             turn.result.outcome = Outcome.ESCALATED
-            return turn.say("ticket_exists", ticket=state["ticket"])
+            turn.say("ticket_exists", ticket=state["ticket"])
+            if state.get("collecting"):
+                # 能找人处理吗 while the ticket's details are asked: the question still waits.
+                turn.say("collect_continue")
+                self._ask_detail(state, turn)
+            return None
         collecting = state.get("collecting") or {}
         name = (
             state.get("flow")
@@ -236,14 +269,32 @@ class Escalation(Collecting):
             at=(flow, collecting["step"]),
         )
 
-    def _ticket_learns_problem(self, state: dict[str, Any], turn: Turn, flow: Flow, text: str) -> None:
-        """Another problem while the ticket's details are asked: into the ticket, at its urgency."""
+    def _ticket_learns_problem(
+        self, state: dict[str, Any], turn: Turn, flow: Flow, text: str, *, sure: bool = False
+    ) -> None:
+        """Another problem while the ticket's details are asked: into the ticket, at its urgency.
+        A more urgent one told `sure`ly (绑定的手机号被人改了 while a password reset is filed)
+        becomes what the ticket is about, and its checklist's summary (`brief:`: change the
+        password now…) is said at once, since its checklist cannot be walked while the details
+        are asked."""
+        more_urgent = sure and higher(flow.priority, state.get("urgency")) != state.get("urgency")
         state["urgency"] = higher(state.get("urgency"), flow.priority)
         self._note_problem(state, text)
         self._add_to_ticket(
-            turn, state, TicketUpdate(priority=state["urgency"], problem=self._problem_line(turn, flow, text))
+            turn,
+            state,
+            TicketUpdate(
+                priority=state["urgency"],
+                category=flow.name if more_urgent else None,
+                problem=self._problem_line(turn, flow, text),
+            ),
         )
         turn.say("ticket_updated", ticket=state["ticket"])
+        brief = self.faq.by_id.get(flow.brief or "")
+        if more_urgent and brief is not None and brief.serves(turn.brand_key):
+            if state.get("collecting"):
+                state.update(flow=flow.name, step=None)  # what the conversation is about now
+            turn.add(turn.render(brief.answer))
 
     def _add_message_to_ticket(
         self,

@@ -18,7 +18,7 @@ from bot.nlu.normalize import normalize
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.content import Content
-    from bot.faq.index import FaqIndex
+    from bot.faq.index import FaqHit, FaqIndex
     from bot.faq.knowledge import FaqEntry
     from bot.flows.model import Flow
 
@@ -81,9 +81,15 @@ class FaqAnswers(Understanding):
         failing = False
         if helpful is None and not state.get("paused") and not self._is_question(text, bare):
             kind, kind_confidence = self.read_reply(text)[0]
+            clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+            if kind in ("retract", "correct") and len(clauses) > 1:
+                # 哦不对 我看错了 那条是上一笔的 这一笔还是失败: "solved" taken back; the last
+                # clause says how it is.
+                kind, kind_confidence = self.read_reply(clauses[-1])[0]
             if kind in ("failing", "cannot") and kind_confidence >= MOVE_CONFIDENCE:
                 helpful, failing = False, kind == "failing"
-        answer = self._yes_no(bare, intent, confidence)
+        # 以后公共电脑是不是尽量别用: a question of its own, no vote, unless a bare 是吗/对吗.
+        answer = self._whole_yes_no(bare) if self._is_question(text, bare) else self._yes_no(bare, intent, confidence)
         target = state.get("awaiting_feedback") or {}
         if failing and target.get("kind") == "flow" and target.get("id") in self.content.flows:
             # 又不行了 after the checklist said solved: the problem is back, so the checklist is
@@ -109,6 +115,23 @@ class FaqAnswers(Understanding):
             return True
         return False
 
+    def _question_clause(self, text: str) -> str | None:
+        """The last clause of a message of several that is a question (幸好还没点 那怎么判断官网是不是
+        真的: the lead-in words dilute the match), normalised."""
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        asking = [c for c in clauses if self._is_question(c, normalize(c))] if len(clauses) > 1 else []
+        return normalize(asking[-1]) if asking else None
+
+    def _faq_hits(self, turn: Turn, text: str, norm: str, *, k: int) -> list[FaqHit]:
+        """The FAQ entries the message hits: read whole, or by its question clause when the
+        whole suggests nothing (a short clause alone, 安全吗, would match too broadly)."""
+        hits = self.faq.search(norm, brand=turn.brand_key, k=k)
+        clause = self._question_clause(text)
+        if clause is None or (hits and hits[0].score >= self.settings.faq.suggest_threshold):
+            return hits
+        asked = self.faq.search(clause, brand=turn.brand_key, k=k)
+        return asked if asked and (not hits or asked[0].score > hits[0].score) else hits
+
     def _faq_answering(
         self, turn: Turn, text: str, norm: str, *, asked: bool = False, flow: Flow | None = None
     ) -> FaqEntry | None:
@@ -121,11 +144,8 @@ class FaqAnswers(Understanding):
         flow's own entries (its `faq:`) among the best few answers it from a lower score
         (`dialogue.situation_faq_floor`), as 新密码有什么要求 while a password is reset is about
         the password rules even in words no entry lists."""
-        candidates = [norm]
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
-        if len(clauses) > 1:
-            asking = [c for c in clauses if self._is_question(c, normalize(c))]
-            candidates += [normalize(c) for c in asking[-1:]]
+        clause = self._question_clause(text)
+        candidates = [norm] if clause is None else [norm, clause]
         faq, dialogue = self.settings.faq, self.settings.dialogue
         situation = set(flow.faq) if asked and flow is not None else set()
         for candidate in candidates:

@@ -67,6 +67,20 @@ def read_surely(nlu: ParseResult, intent: str) -> ParseResult:
     return ParseResult(text=nlu["text"], intent=intent, confidence=1.0, entities=nlu["entities"], ranking=ranking)
 
 
+def read_without(nlu: ParseResult, intent: str) -> ParseResult:
+    """The parse as if `intent` had not been heard: the next of its ranking leads, at its own
+    probability."""
+    ranking = [r for r in nlu["ranking"] if r["intent"] != intent]
+    best = ranking[0] if ranking else RankedIntent(intent="out_of_scope", confidence=0.0)
+    return ParseResult(
+        text=nlu["text"],
+        intent=best["intent"],
+        confidence=best["confidence"],
+        entities=nlu["entities"],
+        ranking=ranking,
+    )
+
+
 class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting):
     """The turn's entry point over its parts (the module docstring lists them). One Policy answers
     many conversations at once: what belongs to a turn lives on its `Turn`, never here."""
@@ -102,7 +116,11 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         )
         self._progress_words = {normalize(w) for w in answers.get("progress", [])}
         self._another_words = {normalize(w) for w in answers.get("another", [])}
+        self._interjections = "".join(normalize(w) for w in answers.get("interjections", []))
         self._person_words = {normalize(w) for w in answers.get("person", [])}
+        self._summoned_words = {normalize(w) for w in answers.get("summoned", [])}
+        self._reach_me_words = {normalize(w) for w in answers.get("reach_me", [])}
+        self._addressed_words = tuple(normalize(w) for w in answers.get("addressed", []))
         self._decline = decline_pattern(
             [normalize(w) for w in answers.get("decline", [])],
             [normalize(w) for w in answers.get("request", [])],
@@ -139,6 +157,10 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
         self._indefinite = indefinite_pattern(answers.get("indefinite", []), answers.get("indefinite_ends", []))
         self._negated = negated_part(
             [normalize(w) for w in answers.get("negation", [])], [normalize(w) for w in answers.get("affirmation", [])]
+        )
+        # Longest first: 不对不对 is taken out whole.
+        self._correction_leads = tuple(
+            sorted((normalize(w) for w in answers.get("correction_leads", [])), key=len, reverse=True)
         )
         self._facts: dict[str, dict[str, str]] = {}  # per brand: settings and content never change under a Policy
 
@@ -204,6 +226,13 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
                 turn.result.outcome = Outcome.ANSWERED
                 self._ask_detail(state, turn)  # the offer is no answer to the detail asked
                 return turn.result
+            flow = self.content.flows.get(state.get("flow") or "")
+            step = flow.steps.get(state.get("step") or "") if flow is not None else None
+            if step is not None and step.options:
+                # 我把银行卡号跟支付密码都给你 你去查: no answer to the step, nor another problem
+                turn.result.outcome = Outcome.FLOW
+                self._step_buttons(turn, step, "step_continue")
+                return turn.result
         if nlu:
             for entity in nlu["entities"]:
                 state["entities"][entity["entity"]] = entity["value"]
@@ -242,6 +271,9 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             return turn.result
         if nlu is not None and text and (problem := self._compromise(text)) is not None:
             nlu = read_surely(nlu, problem)  # 一笔1500的消费 我根本没买过: someone else is in the account
+            state["intent"] = nlu["intent"]
+        elif nlu is not None and text and self._denies_compromise(text, nlu["intent"]):
+            nlu = read_without(nlu, nlu["intent"])  # 交易记录我看了 没有什么不认识的: no theft told
             state["intent"] = nlu["intent"]
         offered = {PUNCT.sub("", normalize(b["title"])): b["payload"] for b in state.get("offered") or []}
         typed = PUNCT.sub("", normalize(text or ""))
@@ -317,7 +349,12 @@ class Policy(Routing, StepReplies, Checklist, FaqAnswers, Escalation, Collecting
             and not (state.get("collecting") and self._carries_detail(turn, text))
         ):
             return self._handoff(state, turn, text)
-        if not (confident and intent == "human_handoff") and not no_handoff and self._person_asked_beside(text, nlu):
+        if (
+            not (confident and intent == "human_handoff")
+            and not no_handoff
+            and not (state.get("collecting") and self._carries_detail(turn, text))
+            and self._person_asked_beside(text, nlu)
+        ):
             return self._handoff(state, turn, text)  # 提现失败 转人工 / 改了 还是不放心 转人工
         if state.get("paused") and not state.get("collecting") and (rest := self._after_lead_ins(text)) != text:
             # 好的 回到充值的事 余额什么的都没问题: the acknowledgement and the way back lead in; the

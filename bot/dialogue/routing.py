@@ -56,6 +56,8 @@ class Routing(Understanding):
             self, turn: Turn, text: str, norm: str, *, asked: bool = False, flow: Flow | None = None
         ) -> FaqEntry | None: ...
 
+        def _faq_hits(self, turn: Turn, text: str, norm: str, *, k: int) -> list[FaqHit]: ...
+
     def _route(
         self,
         state: dict[str, Any],
@@ -68,7 +70,10 @@ class Routing(Understanding):
     ) -> None:
         """No flow is active: start a flow, answer from the FAQ, chat, or clarify."""
         confident = confidence >= self.settings.nlu.intent_threshold
-        if not confident and text and (sure := self._surest_clause_flow(text, nlu)) is not None:
+        # Upay充不进钱，试了三张卡都不行 reads as a no (都不行) as a whole; a problem a clause names
+        # surely is what a yes or no with no question before it is about.
+        hesitant = not confident or intent in ("affirm", "deny")
+        if hesitant and text and (sure := self._surest_clause_flow(text, nlu)) is not None:
             intent, confidence, confident = sure.name, self.settings.nlu.intent_threshold, True
         state["awaiting_feedback"] = None
         reply, reply_confidence = self.read_reply(text)[0] if text else ("other", 0.0)
@@ -111,7 +116,7 @@ class Routing(Understanding):
         if confident and intent in ("affirm", "deny") and self._yes_no(PUNCT.sub("", norm), "", 0.0):
             turn.result.outcome = Outcome.SMALL_TALK
             return turn.say("affirm_idle" if intent == "affirm" else "deny_idle")
-        hits = self.faq.search(norm, brand=turn.brand_key, k=self.settings.dialogue.max_clarify_options)
+        hits = self._faq_hits(turn, text, norm, k=self.settings.dialogue.max_clarify_options)
         if confident and intent != "out_of_scope":
             # An FAQ intent (contact_support, account_security): the best entry, else the intent's own entry.
             mapped = self.content.faq_for_intent(intent)

@@ -11,6 +11,8 @@ order is read best in one file.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -50,6 +52,18 @@ URGENT_CAUSE_CONFIDENCE = 0.6
 MOOD_SHARE = 0.2
 # A correction (说错了，是…) switches to another problem the NLU ranks at least this high.
 CORRECTION_CONFIDENCE = 0.2
+# A reply read partly as a correction or as taking back (哦不是 没冻结 我看错了 是登录密码忘了:
+# at least this share of the reply kinds) corrects the problem when another one is named at
+# least CORRECTED_PROBLEM_CONFIDENCE without its negated part.
+CORRECTION_SHARE = 0.3
+CORRECTED_PROBLEM_CONFIDENCE = 0.5
+
+
+@functools.lru_cache(maxsize=4096)
+def solved_word_pattern(word: str, negators: frozenset[str]) -> re.Pattern[str]:
+    """`word` with at most one character that is no negator between any two of its characters."""
+    gap = f"[^{re.escape(''.join(sorted(negators)))}]?" if negators else ".?"
+    return re.compile(gap.join(re.escape(c) for c in word))
 
 
 def negated_part(negations: Iterable[str], affirmations: Iterable[str]) -> re.Pattern[str] | None:
@@ -70,6 +84,8 @@ class StepReplies(Checklist):
     _faq_intents: frozenset[str]
     rank_intents: IntentRanker | None
     _negated: re.Pattern[str] | None
+    _correction_leads: tuple[str, ...]
+    _addressed_words: tuple[str, ...]
     _hypothesis_words: set[str]
     _negators: frozenset[str]
     _negations: frozenset[str]
@@ -118,7 +134,7 @@ class StepReplies(Checklist):
             # still waits for whoever wants to go on.
             return self._answer_at_step(state, turn, flow, step, brief)
         if (
-            any(norm.startswith(w) for w in (*self._another_words, *self._ask_lead_words))
+            self._opens_with(norm, (*self._another_words, *self._ask_lead_words))
             and (self._is_question(text, norm) or self._asks_how(norm))
             and (entry := self._faq_answering(turn, text, norm, asked=True, flow=flow)) is not None
         ):
@@ -127,11 +143,27 @@ class StepReplies(Checklist):
             # answered, and the step still waits.
             return self._answer_at_step(state, turn, flow, step, entry)
         reading = self.read_step_reply(step, text, flow)
-        if intent != flow.name and not reading.named and self._compromise(text) == intent:
+        if (
+            confident
+            and intent in self.content.flows
+            and intent != flow.name
+            and self._opens_with(norm, self._another_words)
+            and not (reading.kind in ANSWER_KINDS and reading.confidence >= SURE_ANSWER)
+        ):
+            # 哦对了 上个月还买过一个网课…想先把那笔钱退回来: another matter, said to be one, and
+            # surely no answer to this step.
+            return self._start_flow(state, turn, intent, switching=True, opening=text)
+        worked = reading.option is not None and self._ends_it(flow, reading.option, turn.brand_key)
+        names_it = reading.named and not worked
+        if intent != flow.name and not names_it and self._compromise(text) == intent:
             # 我翻记录的时候看到一笔1500的消费 我根本没买过 in the payment checklist: someone else is
             # in the account, whatever this step asked (a step that asks about such transactions
-            # names them in its options).
+            # names them in its options; "it worked" does not: 有一笔提现成功了 但是提到一张我不认识
+            # 的卡上).
             return self._start_flow(state, turn, intent, switching=True, opening=text)
+        if (meant := self._problem_meant(flow, norm, reading, nlu)) is not None:
+            # 说错了，是提现不是充值 / 哦不是 没冻结 我看错了 是登录密码忘了: the problem the user meant.
+            return self._start_flow(state, turn, meant, switching=True, opening=text)
         yes = reading.option if reading.option is not None and reading.option.means == "yes" else None
         after_yes = flow.steps.get(yes.next_for(turn.brand_key)) if yes is not None else None
         if after_yes is not None and after_yes.resolved is not None and self._only_done(bare):
@@ -144,9 +176,24 @@ class StepReplies(Checklist):
             if leaf is not None:
                 self._trail(turn, state, flow, step, "", answer=text.strip())
                 return self._enter(state, turn, flow, leaf.id)
-        if reading.kind == "cause" and not reading.named and (outcome := self._outcome_clause(text)) is not None:
-            # 原来是渠道在维护 刚才又充了一次 到账了: the cause, then how it ended; the ending answers.
-            reading = self.read_step_reply(step, outcome, flow)
+        if reading.kind in ("cause", "fine", "solved") and (outcome := self._outcome_clause(text)) is not None:
+            # 原来是渠道在维护 刚才又充了一次 到账了 / 钱也够 我把app关了重新打开 诶这下付成功了:
+            # the cause or the checks (or a reply between the two), then how it ended; the
+            # ending answers after a cause, and after checks where it picks the option that
+            # solves the problem (没有处理中的 退款那笔早就到账了 at "有没有处理中的交易？" tells of
+            # another transaction).
+            ending = self.read_step_reply(step, outcome, flow)
+            solves = (
+                ending.option is not None
+                and self._ends_it(flow, ending.option, turn.brand_key)
+                # 余额也有 我上礼拜刚给她转了一千进去: a fact about the checks, no outcome word
+                and any(w in normalize(outcome) for w in self._outcome_words)
+            )
+            if solves or (reading.kind in ("cause", "solved") and not reading.named):
+                reading = ending
+        if reading.kind == "give_up" and reading.move != "give_up" and self._opens_giving_up(text):
+            # 不整了 我用现金付了: given up first, whatever the rest sounds like (付了 is no success here).
+            reading = dataclasses.replace(reading, option=None, leaning=None, move="give_up")
         if reading.kind == "title" and reading.option is not None:
             return self._choose(state, turn, flow, step, reading.option, text)
         ranking = list(reading.ranking)
@@ -195,10 +242,19 @@ class StepReplies(Checklist):
             # 双重验证在哪开 / 公共wifi付钱安全吗: a question of its own, answered from the FAQ;
             # the step stays resumable.
             return self._digress(state, turn, flow, step, norm, intent, confident)
-        mood = reading.kind in MOODS and reading.confidence >= MOVE_CONFIDENCE  # 搞什么啊: no question
+        # A mood or giving up only leads up to a question the reply ends with, unless surely one
+        # (工作太忙不想练了…这种情况能退吗, 我自己不想要了…这样能退吗): the question is what the
+        # user came to ask.
+        leads_to_question = (
+            reading.kind in (*MOODS, "give_up") and reading.confidence < SURE_KIND and self._ends_asking(text)
+        )
+        mood = reading.kind in MOODS and reading.confidence >= MOVE_CONFIDENCE and not leads_to_question  # 搞什么啊
         hypothesis = any(word in norm for word in self._hypothesis_words)  # 会不会是限额的问题
+        # 按钮我点了 订单号也填进去了 那提交完以后一般几天能退到我卡里啊: what was done, then a
+        # question; unless the report is sure, the question is what is asked.
+        asked_after = reading.confidence < SURE_ANSWER and self._ends_asking(text)
         if (
-            (reading.kind not in ("solved", "fine", "failing") or hypothesis)
+            (reading.kind not in ("solved", "fine", "failing") or hypothesis or asked_after)
             and not mood
             and (self._is_question(text, norm) or self._asks_how(norm))
         ):
@@ -211,7 +267,7 @@ class StepReplies(Checklist):
                 # 余额在哪里看 at "请进入个人钱包页面，确认余额…": the step's own words answer it.
                 turn.result.outcome = Outcome.FLOW
                 return self._enter(state, turn, flow, step.id)
-            if not (reading.kind in MOVES and reading.confidence >= MOVE_CONFIDENCE) and (
+            if (leads_to_question or not (reading.kind in MOVES and reading.confidence >= MOVE_CONFIDENCE)) and (
                 entry := self._faq_answering(turn, text, norm, asked=True, flow=flow)
             ):
                 # 新密码有什么要求: no entry leads, but one about this checklist's situation is near
@@ -244,28 +300,37 @@ class StepReplies(Checklist):
             # 你是真人吗 / 你好 at a step: answered, and the step still waits.
             turn.say(SMALL_TALK[intent])
             return self._step_buttons(turn, step, "step_continue")
-        if reading.move == "correct":
-            # 说错了，是提现不是充值: the problem the user meant, if the NLU sees another one. The
-            # negated part (不是充值) names the problem the user did not mean: it is read without it.
-            affirmed = self._negated.sub(" ", norm) if self._negated is not None else norm
-            heard: list[tuple[str, float]] = (
-                self.rank_intents(affirmed)
-                if affirmed != norm and self.rank_intents is not None
-                else [(r["intent"], r["confidence"]) for r in (nlu["ranking"] if nlu else [])]
-            )
-            meant = next(
-                (
-                    name
-                    for name, share in heard
-                    if name in self.content.flows and name != flow.name and share >= CORRECTION_CONFIDENCE
-                ),
-                None,
-            )
-            if meant:
-                return self._start_flow(state, turn, meant, switching=True, opening=text)
         self._trail(turn, state, flow, step, "", answer=text.strip())
         state["trail"][-1].update(move=reading.move)
         self._step_move(state, turn, flow, step, reading, norm, intent, confident)
+
+    def _problem_meant(self, flow: Flow, norm: str, reading: Reading, nlu: ParseResult | None) -> str | None:
+        """The other checklist a correction names. Read as a correction, any other problem the
+        NLU hears (from CORRECTION_CONFIDENCE) is the one meant; a reply only partly read as one
+        (a correction or taking back: `CORRECTION_SHARE`) or opening with words that announce one
+        (`answers.correction_leads`), with an option of the step beside it, must name it surely (`CORRECTED_PROBLEM_CONFIDENCE`). The negated part (不是充值) names
+        the problem the user did not mean: the reply is read without it."""
+        share = dict(reading.ranking)
+        corrects = reading.move == "correct"
+        announced = self._opens_with(norm, self._correction_leads)  # 哦不对 我看错了 …
+        partly = share.get("correct", 0.0) + share.get("retract", 0.0) >= CORRECTION_SHARE
+        if not corrects and (reading.named or not (announced or partly)):
+            return None  # 是payment 就是付款 at "哪种交易失败了？" names an option: an answer
+        affirmed = self._negated.sub(" ", norm) if self._negated is not None else norm
+        for word in self._correction_leads:
+            affirmed = affirmed.replace(word, " ")
+        heard: list[tuple[str, float]] = (
+            self.rank_intents(affirmed)
+            if affirmed != norm and self.rank_intents is not None
+            else [(r["intent"], r["confidence"]) for r in (nlu["ranking"] if nlu else [])]
+        )
+        if not corrects:
+            heard = heard[:1]
+        floor = CORRECTION_CONFIDENCE if corrects else CORRECTED_PROBLEM_CONFIDENCE
+        return next(
+            (name for name, sure in heard if name in self.content.flows and name != flow.name and sure >= floor),
+            None,
+        )
 
     def _asked_beside(self, flow: Flow, intent: str, text: str, norm: str) -> bool:
         """A question touching another problem (新密码用生日行不行 in the stolen-account checklist,
@@ -305,10 +370,11 @@ class StepReplies(Checklist):
         return max(leaves, key=lambda leaf: targets.count(leaf.id))
 
     def _says_solved(self, flow: Flow, bare: str) -> bool:
-        """The reply holds one of the flow's `solved_by` words, not negated (不能登录了)."""
+        """The reply holds one of the flow's `solved_by` words, not negated (不能登录了), perhaps
+        with a character that negates nothing inside it (登录进去了 for 登进去了; not 登不进去了)."""
         for word in flow.solved_by:
-            at = bare.find(PUNCT.sub("", normalize(word)))
-            if at >= 0 and not (at > 0 and bare[at - 1] in self._negators):
+            found = solved_word_pattern(PUNCT.sub("", normalize(word)), self._negators).search(bare)
+            if found and not (found.start() > 0 and bare[found.start() - 1] in self._negators):
                 return True
         return False
 
@@ -344,6 +410,29 @@ class StepReplies(Checklist):
             if s is not step and s.options and self._step_speaks_of(turn, flow, s, norm)
         ]
         return found[0] if len(found) == 1 else None
+
+    @staticmethod
+    def _ends_it(flow: Flow, option: Option, brand_key: str) -> bool:
+        """The option says the problem is solved: it leads to a resolved leaf."""
+        after = flow.steps.get(option.next_for(brand_key))
+        return after is not None and after.resolved is not None
+
+    def _ends_asking(self, text: str) -> bool:
+        """The last clause of a reply of several is a question about the user's case: not one
+        put to the bot or the company (你们到底会不会做软件: `answers.addressed`)."""
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) < 2:
+            return False
+        last = normalize(clauses[-1])
+        return self._is_question(clauses[-1], last) and not any(w in last for w in self._addressed_words)
+
+    def _opens_giving_up(self, text: str) -> bool:
+        """The reply's first clause, of several, surely gives up (不整了, 算了不弄了)."""
+        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        if len(clauses) < 2:
+            return False
+        kind, confidence = self.read_reply(clauses[0])[0]
+        return kind == "give_up" and confidence >= SURE_KIND
 
     def _outcome_clause(self, text: str) -> str | None:
         """The last clause of a longer reply when it surely (`dialogue.sure_outcome`) says the
@@ -415,6 +504,8 @@ class StepReplies(Checklist):
         after = self.read_reply(rest)
         if after and after[0][0] in ("failing", "cause", "cannot"):
             return after
+        if after and after[0][1] < MOVE_CONFIDENCE:
+            return ranking  # 不过前天我忘了密码重置过一次: a side remark, of no clear kind
         # 可是余额一分没多 reads as "fine" alone; after a success it says the problem is still there.
         return [("failing", 1.0)]
 

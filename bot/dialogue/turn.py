@@ -55,9 +55,11 @@ class TicketInfo:
 
 @dataclass(slots=True)
 class TicketUpdate:
-    """What the user added after the ticket was opened: only ever raises the priority."""
+    """What the user added after the ticket was opened: only ever raises the priority. The
+    `category` is the problem that priority is for: it becomes the ticket's when it raises it."""
 
     priority: str | None = None
+    category: str | None = None
     problem: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     trail: list[dict[str, Any]] = field(default_factory=list)

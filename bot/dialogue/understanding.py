@@ -15,7 +15,7 @@ from bot.dialogue.answers import MOODS, MOVE_CONFIDENCE, SURE_KIND
 from bot.dialogue.turn import PAYLOAD_HUMAN, PUNCT, Turn
 from bot.flows.model import ANSWER_KINDS
 from bot.nlu.normalize import normalize
-from bot.safety.scam import detect_scam
+from bot.safety.scam import denies, detect_scam
 
 if TYPE_CHECKING:
     from bot.content import Content
@@ -114,6 +114,7 @@ class Understanding:
     _person_words: set[str]
     _not_person_words: tuple[str, ...]
     _lead_back_words: tuple[str, ...]
+    _interjections: str
 
     def _yes_no(self, bare: str, intent: str, confidence: float) -> str | None:
         whole = self._whole_yes_no(bare)
@@ -290,6 +291,12 @@ class Understanding:
                 return entity, found["value"]
         return None
 
+    def _denies_compromise(self, text: str, intent: str) -> bool:
+        """The message denies every sign of someone else in the account (`denials` of
+        data/safety/compromise.yml) while the classifier reads it as that problem."""
+        rules = self.content.compromise
+        return rules is not None and intent in rules.kinds and denies(text, rules)
+
     def _compromise(self, text: str) -> str | None:
         """The problem a message is surely about when it tells of a purchase, login or change the
         user did not make (the kind of `data/safety/compromise.yml` it matches), else None."""
@@ -312,6 +319,11 @@ class Understanding:
         让 make the classifier hear a handoff)."""
         kind, confidence = self.read_reply(text)[0]
         return kind == "give_up" and confidence >= SURE_KIND and not any(w in norm for w in self._person_words)
+
+    def _opens_with(self, norm: str, words: Iterable[str]) -> bool:
+        """The message opens with one of `words`, after any sounds before it (哦对了: `answers.interjections`)."""
+        opening = norm.lstrip(self._interjections + " ,，")
+        return any(opening.startswith(w) for w in words)
 
     def _after_lead_ins(self, text: str) -> str:
         """`text` without its leading clauses that only acknowledge or lead back (好的, 回到充值的事,

@@ -42,6 +42,9 @@ class ScamPatterns:
     rules: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
     # General questions about scams (正规客服会让我提供验证码吗): no alarm, the FAQ answers them.
     questions: tuple[re.Pattern[str], ...] = ()
+    # Messages that deny what the rules look for (没有我不认识的交易): no alarm either, and no
+    # reading of that kind by anything else (see `denies`).
+    denials: tuple[re.Pattern[str], ...] = ()
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -68,7 +71,7 @@ def detect_scam(text: str, patterns: ScamPatterns) -> ScamSignal | None:
     """The first scam rule (in file order) that matches the message, or None."""
     seen, positions = visible(text)
     folded = fold_width(seen)
-    if any(question.search(folded) for question in patterns.questions):
+    if any(rule.search(folded) for rule in (*patterns.questions, *patterns.denials)):
         return None
     for kind, regexes in patterns.rules:
         matches = [regex.search(folded) for regex in regexes]
@@ -81,9 +84,16 @@ def detect_scam(text: str, patterns: ScamPatterns) -> ScamSignal | None:
     return None
 
 
+def denies(text: str, patterns: ScamPatterns) -> bool:
+    """The message denies what the rules look for (流水我看了 没有不认识的交易)."""
+    folded = fold_width(visible(text)[0])
+    return any(rule.search(folded) for rule in patterns.denials)
+
+
 _KEY_VERSION = "version"
 _KEY_PATTERNS = "patterns"
 _KEY_QUESTIONS = "questions"
+_KEY_DENIALS = "denials"
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Phrases are written in Chinese and Latin brand names (Zoom, TeamViewer) in any case; a
 # message may be split over lines.
@@ -94,7 +104,7 @@ def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
     """Read and compile a scam pattern file (``data/safety/scam_patterns.yml``).
 
     The file is ``patterns: {kind: [regex or [regex, regex, ...], ...], ...}`` plus optional
-    ``questions`` and ``version``. Compiling at load time means a bad regex stops the bot at start-up, not
+    ``questions``, ``denials`` and ``version``. Compiling at load time means a bad regex stops the bot at start-up, not
     mid-conversation.
 
     Raises:
@@ -120,12 +130,15 @@ def load_scam_patterns(path: pathlib.Path) -> ScamPatterns:
                 path, line, f"{_KEY_PATTERNS}: kind {kind!r} must be snake_case, e.g. safe_account."
             )
         rules.extend((kind, rule) for rule in _compile_list(path, f"{_KEY_PATTERNS}.{kind}", value, line))
-    questions: tuple[re.Pattern[str], ...] = ()
-    if _KEY_QUESTIONS in root:
-        key = _KEY_QUESTIONS
-        for rule in _compile_list(path, key, root[key], root.lines[key], concepts=False):
-            questions += rule
-    return ScamPatterns(source=path, rules=tuple(rules), questions=questions)
+    questions, denials = (
+        tuple(
+            regex
+            for rule in (_compile_list(path, key, root[key], root.lines[key], concepts=False) if key in root else [])
+            for regex in rule
+        )
+        for key in (_KEY_QUESTIONS, _KEY_DENIALS)
+    )
+    return ScamPatterns(source=path, rules=tuple(rules), questions=questions, denials=denials)
 
 
 def _from_yaml_problem(path: pathlib.Path, exc: YamlFileError) -> ScamPatternsError:
@@ -140,12 +153,12 @@ def _from_yaml_problem(path: pathlib.Path, exc: YamlFileError) -> ScamPatternsEr
 
 def _top_level_patterns(path: pathlib.Path, root: LineDict) -> LineDict:
     for key in root:
-        if key not in (_KEY_PATTERNS, _KEY_VERSION, _KEY_QUESTIONS):
+        if key not in (_KEY_PATTERNS, _KEY_VERSION, _KEY_QUESTIONS, _KEY_DENIALS):
             raise ScamPatternsError(
                 path,
                 root.lines[key],
-                f"unknown key {key!r}; "
-                f"expected '{_KEY_PATTERNS}' (and optionally '{_KEY_QUESTIONS}', '{_KEY_VERSION}').",
+                f"unknown key {key!r}; expected '{_KEY_PATTERNS}' "
+                f"(and optionally '{_KEY_QUESTIONS}', '{_KEY_DENIALS}', '{_KEY_VERSION}').",
             )
     if _KEY_PATTERNS not in root:
         raise ScamPatternsError(path, 1, f"missing key '{_KEY_PATTERNS}'.")

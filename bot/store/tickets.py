@@ -119,6 +119,7 @@ def add_to_ticket(
     conv: Conversation | LockedConversation,
     *,
     priority: Priority | str | None = None,
+    category: str | None = None,
     problem: str | None = None,
     details: dict[str, Any] | None = None,
     trail: list[dict[str, Any]] | None = None,
@@ -128,7 +129,9 @@ def add_to_ticket(
 
     Details are merged (a later answer replaces an earlier one), a new problem (a line worded by
     the caller) is appended to the summary unless the summary holds it already, the trail grows, and the priority is only ever raised (moving ``due_at``
-    earlier when `sla_hours` gives the new priority's hours). One ``updated`` event records what
+    earlier when `sla_hours` gives the new priority's hours); the `category` of the problem that
+    raises it becomes the ticket's (an account found stolen while a password reset was filed is
+    what the agent must route and see first). One ``updated`` event records what
     changed. Returns None when the conversation has no ticket.
     """
     ticket = get_ticket_for_conversation(s, conv.id)
@@ -141,6 +144,9 @@ def add_to_ticket(
         if prio.rank > Priority(ticket.priority).rank:
             before["priority"], after["priority"] = ticket.priority.value, prio.value
             ticket.priority = prio
+            if category and category != ticket.category:
+                before["category"], after["category"] = ticket.category, category
+                ticket.category = category
             hours = (sla_hours or {}).get(prio.value)
             if hours is not None:
                 due = ticket.created_at + timedelta(hours=float(hours))
