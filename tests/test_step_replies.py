@@ -1,8 +1,8 @@
-"""bot/dialogue/step_replies.py: the parts of a reply at a step read without the model."""
+"""bot/dialogue/step_reading.py: the parts of a reply at a step read without the model."""
 
 from __future__ import annotations
 
-from bot.dialogue.step_replies import negated_part
+from bot.dialogue.step_reading import negated_part
 
 
 def test_the_negated_part_of_a_correction_runs_to_a_pause_or_an_affirmation_word():

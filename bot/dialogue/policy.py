@@ -25,7 +25,8 @@ from bot.dialogue.escalation import Escalation
 from bot.dialogue.faq_answers import FaqAnswers
 from bot.dialogue.routing import Routing
 from bot.dialogue.state import fresh_state, higher, migrate
-from bot.dialogue.step_replies import StepReplies, negated_part
+from bot.dialogue.step_reading import negated_part
+from bot.dialogue.step_replies import StepReplies
 from bot.dialogue.turn import (
     PAYLOAD_HELPFUL,
     PAYLOAD_HUMAN,
