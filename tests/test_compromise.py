@@ -19,6 +19,7 @@ RULES = load_scam_patterns(pathlib.Path(__file__).resolve().parents[1] / "data" 
         "这笔扣款不是我本人操作的",
         "半夜被扣了两笔 那时候我在睡觉",
         "余额少了 一查是提现到了一张我不认识的银行卡",
+        "记录里有两笔转给一个姓王的 我根本不认识这个人",
     ],
 )
 def test_a_transaction_or_change_the_user_did_not_make_is_a_compromise(text: str) -> None:

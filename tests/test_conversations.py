@@ -34,25 +34,28 @@ BLIND_PASS_SHARE = 0.85
 # show are built, each must keep at least the passes it had when last measured (first run ->
 # now). Stop 23: blind 7-10 (23 -> 30, 24 -> 34, 16 -> 22, 19 -> 24). Stop 24: blind 11-18
 # (27 -> 34, 25 -> 34, 24 -> 33, 24 -> 29, 33 -> 36, 33 -> 35, 28 -> 34, 27 -> 30; blind 19, written last: 38 on its first run, 40 at the end).
-# Stop 25: blind 20-22 (26 -> 33, 28 -> 37, 35 -> 37); docs/testing-conversations.md. Raise
+# Stop 25: blind 20-22 (26 -> 35, 28 -> 37, 35 -> 37), blind 23-24 (24 -> 30, 32 -> 37);
+# docs/testing-conversations.md. Raise
 # these as they pass more.
 BLIND_FLOORS = {
     "conversations_blind7.yml": 30,
     "conversations_blind8.yml": 35,
     "conversations_blind9.yml": 22,
-    "conversations_blind10.yml": 25,
+    "conversations_blind10.yml": 26,
     "conversations_blind11.yml": 34,
     "conversations_blind12.yml": 35,
     "conversations_blind13.yml": 33,
-    "conversations_blind14.yml": 32,
+    "conversations_blind14.yml": 34,
     "conversations_blind15.yml": 38,
     "conversations_blind16.yml": 35,
     "conversations_blind17.yml": 34,
     "conversations_blind18.yml": 31,
     "conversations_blind19.yml": 40,
-    "conversations_blind20.yml": 33,
+    "conversations_blind20.yml": 35,
     "conversations_blind21.yml": 37,
     "conversations_blind22.yml": 37,
+    "conversations_blind23.yml": 30,
+    "conversations_blind24.yml": 37,
 }
 
 

@@ -339,7 +339,13 @@ class Collecting(DetailsGiven):
             return True
         # 算了 不退了 才三十块钱 懒得折腾: surely giving up, though an amount is in it.
         sure_give_up = kind == "give_up" and confidence >= SURE_KIND and not contact
-        if (found or contact) and not sure_give_up:
+        # 66.5 when the amount is asked: the detail, read bare, whatever the classifier makes of it.
+        bare_answer = (
+            detail is not None
+            and detail.entity not in (None, *CONTACT_ENTITIES)
+            and self.extractor.extract_one(detail.entity, norm, now=turn.local_now) is not None
+        )
+        if (found or contact or bare_answer) and not sure_give_up:
             return False
         if kind == "give_up" and confidence >= MOVE_CONFIDENCE:
             collecting, state["collecting"] = state["collecting"], None

@@ -116,7 +116,8 @@ class Routing(Understanding):
         if confident and intent in ("affirm", "deny") and self._yes_no(PUNCT.sub("", norm), "", 0.0):
             turn.result.outcome = Outcome.SMALL_TALK
             return turn.say("affirm_idle" if intent == "affirm" else "deny_idle")
-        hits = self._faq_hits(turn, text, norm, k=self.settings.dialogue.max_clarify_options)
+        limit = self.settings.dialogue.max_clarify_options
+        hits = self.faq.search(norm, brand=turn.brand_key, k=limit)
         if confident and intent != "out_of_scope":
             # An FAQ intent (contact_support, account_security): the best entry, else the intent's own entry.
             mapped = self.content.faq_for_intent(intent)
@@ -154,7 +155,9 @@ class Routing(Understanding):
             # 不更新行不行: surely a question, and one entry clearly leads: its answer, not a menu.
             state["misses"] = 0
             return self._answer_faq(state, turn, entry.id)
-        self._clarify(state, turn, nlu, hits)
+        # 幸好还没点 那怎么判断官网是不是真的: the choices its question clause suggests, when the
+        # whole message suggests none.
+        self._clarify(state, turn, nlu, self._faq_hits(turn, text, norm, k=limit))
 
     def _follow_up(self, state: dict[str, Any], turn: Turn, text: str, norm: str) -> FaqEntry | None:
         """那要是急事找哪个, right after an FAQ answer (发邮件联系客服): a question that leans on the

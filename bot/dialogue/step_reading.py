@@ -107,6 +107,16 @@ class StepReading(Checklist):
         kind, confidence = self.read_reply(clauses[0])[0]
         return kind == "give_up" and confidence >= SURE_KIND
 
+    def _tells_outcome(self, norm: str) -> bool:
+        """The text holds an `answers.outcome` word not right after a negator (充上了, not 拿不出来了)."""
+        for word in self._outcome_words:
+            at = norm.find(word)
+            while at >= 0:
+                if not (at > 0 and norm[at - 1] in self._negators):
+                    return True
+                at = norm.find(word, at + 1)
+        return False
+
     def _outcome_clause(self, text: str) -> str | None:
         """The last clause of a longer reply when it surely (`dialogue.sure_outcome`) says the
         problem is solved."""

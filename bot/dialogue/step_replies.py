@@ -154,13 +154,11 @@ class StepReplies(StepReading):
             # solves the problem (没有处理中的 退款那笔早就到账了 at "有没有处理中的交易？" tells of
             # another transaction).
             ending = self.read_step_reply(step, outcome, flow)
-            solves = (
-                ending.option is not None
-                and self._ends_it(flow, ending.option, turn.brand_key)
-                # 余额也有 我上礼拜刚给她转了一千进去: a fact about the checks, no outcome word
-                and any(w in normalize(outcome) for w in self._outcome_words)
-            )
-            if solves or (reading.kind in ("cause", "solved") and not reading.named):
+            solves = ending.option is not None and self._ends_it(flow, ending.option, turn.brand_key)
+            # 余额也有 我上礼拜刚给她转了一千进去 / 有效期是26年 我填成25了: a fact about the checks
+            # or the cause itself, with no outcome word, is no ending.
+            told = self._tells_outcome(normalize(outcome))
+            if told and (solves or (reading.kind in ("cause", "solved") and not reading.named)):
                 reading = ending
         if reading.kind == "give_up" and reading.move != "give_up" and self._opens_giving_up(text):
             # 不整了 我用现金付了: given up first, whatever the rest sounds like (付了 is no success here).
@@ -283,7 +281,11 @@ class StepReplies(StepReading):
         the problem the user did not mean: the reply is read without it."""
         share = dict(reading.ranking)
         corrects = reading.move == "correct"
-        announced = self._opens_with(norm, self._correction_leads)  # 哦不对 我看错了 …
+        # 哦不对 我看错了 … / 啊不是 没被冻 我看岔了 …: opening with a correction word, or holding
+        # one of three characters or more anywhere (不对 alone may be a balance that is off).
+        announced = self._opens_with(norm, self._correction_leads) or any(
+            len(w) >= 3 and w in norm for w in self._correction_leads
+        )
         partly = share.get("correct", 0.0) + share.get("retract", 0.0) >= CORRECTION_SHARE
         if not corrects and (reading.named or not (announced or partly)):
             return None  # 是payment 就是付款 at "哪种交易失败了？" names an option: an answer

@@ -244,9 +244,13 @@ class Understanding:
         )
 
     def _without_outburst(self, text: str) -> str | None:
-        """The message without its outburst clauses, when the rest surely answers a step."""
+        """The message without its outburst clauses, when the rest surely answers a step and the
+        whole is not surely a mood (你们这个app能不能靠点谱 气得我血压都上来了: all of it is)."""
         clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
         if len(clauses) < 2:
+            return None
+        whole, sure = self.read_reply(text)[0]
+        if whole in MOODS and sure >= SURE_KIND:
             return None
         moods = [c for c in clauses if (r := self.read_reply(c)[0])[0] in MOODS and r[1] >= SURE_ANSWER]
         if not moods or len(moods) == len(clauses):
@@ -292,8 +296,9 @@ class Understanding:
         return None
 
     def _denies_compromise(self, text: str, intent: str) -> bool:
-        """The message denies every sign of someone else in the account (`denials` of
-        data/safety/compromise.yml) while the classifier reads it as that problem."""
+        """The message denies every sign of someone else in the account, or only asks how to keep
+        them out (`denials` and `questions` of data/safety/compromise.yml), while the classifier
+        reads it as that problem."""
         rules = self.content.compromise
         return rules is not None and intent in rules.kinds and denies(text, rules)
 

@@ -85,9 +85,10 @@ def detect_scam(text: str, patterns: ScamPatterns) -> ScamSignal | None:
 
 
 def denies(text: str, patterns: ScamPatterns) -> bool:
-    """The message denies what the rules look for (流水我看了 没有不认识的交易)."""
+    """The message denies what the rules look for (流水我看了 没有不认识的交易) or only asks about
+    it (怎么防止被盗号): it reports none of it."""
     folded = fold_width(visible(text)[0])
-    return any(rule.search(folded) for rule in patterns.denials)
+    return any(rule.search(folded) for rule in (*patterns.denials, *patterns.questions))
 
 
 _KEY_VERSION = "version"
