@@ -96,12 +96,15 @@ class Escalation(Collecting):
                 continue  # 垃圾客服 is a mood; 转人工有用吗 a doubt, not a request
             # 我要投诉 asks for a person (a complaint is heard by one); 我让孙子帮我找找, named no
             # person of ours nor asking to be contacted, and read unsurely, asks someone else.
-            named = (*self._person_words, *self._summoned_words, *self._reach_me_words)
-            names = any(w in normalize(clause) for w in named)
-            if (complaint or names) and confidence >= HANDOFF_OVER_MOOD or confidence >= SURE_KIND:
+            said = normalize(clause)
+            ours = any(w in said for w in (*self._person_words, *self._reach_me_words))
+            # Someone summoned by a word of two characters or more (领导, 主管): 人 alone is in
+            # 转给一个叫李某的人 too.
+            someone = ours or any(len(w) > 1 and w in said for w in self._summoned_words)
+            if (complaint or someone) and confidence >= HANDOFF_OVER_MOOD or confidence >= SURE_KIND:
                 return True
-            if names and confidence >= NAMED_REQUEST and self.read_reply(clause)[0][0] not in MOODS:
-                return True  # 你帮我转个真人看看我的账户有没有问题吧: a person named, and asked for
+            if ours and confidence >= NAMED_REQUEST and self.read_reply(clause)[0][0] not in MOODS:
+                return True  # 你帮我转个真人看看我的账户有没有问题吧: one of ours named, and asked for
         return False
 
     def _person_taken_back(self, text: str) -> bool:
