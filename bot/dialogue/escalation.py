@@ -15,7 +15,7 @@ from bot.dialogue.details_given import CONTACT_ENTITIES
 from bot.dialogue.routing import SMALL_TALK
 from bot.dialogue.state import PRIORITIES, higher
 from bot.dialogue.turn import PUNCT, Outcome, TicketRequest, TicketUpdate, Turn
-from bot.dialogue.understanding import CLAUSE_BREAK, HANDOFF_OVER_MOOD
+from bot.dialogue.understanding import CLAUSE_BREAK, HANDOFF_OVER_MOOD, clauses_of
 from bot.flows.model import Flow
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
@@ -48,7 +48,7 @@ class Escalation(Collecting):
         The classifier remembers its rankings, so reading a message twice costs nothing more."""
         if self.rank_intents is None:
             return []
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        clauses = clauses_of(text)
         if len(clauses) < 2:
             return []
         return [(c, *self.rank_intents(normalize(c))[0]) for c in clauses]

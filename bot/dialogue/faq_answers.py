@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogue.answers import MOVE_CONFIDENCE
-from bot.dialogue.turn import PAYLOAD_HELPFUL, PAYLOAD_HUMAN, PAYLOAD_NOT_HELPFUL, PAYLOAD_RESUME, PUNCT, Outcome, Turn
-from bot.dialogue.understanding import CLAUSE_BREAK, Understanding
+from bot.dialogue.turn import PAYLOAD_HELPFUL, PAYLOAD_HUMAN, PAYLOAD_NOT_HELPFUL, PAYLOAD_RESUME, Outcome, Turn
+from bot.dialogue.understanding import Understanding, clauses_of
 from bot.nlu.normalize import normalize
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class FaqAnswers(Understanding):
         failing = False
         if helpful is None and not state.get("paused") and not self._is_question(text, bare):
             kind, kind_confidence = self.read_reply(text)[0]
-            clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+            clauses = clauses_of(text)
             if kind in ("retract", "correct") and len(clauses) > 1:
                 # 哦不对 我看错了 那条是上一笔的 这一笔还是失败: "solved" taken back; the last
                 # clause says how it is.
@@ -118,7 +118,7 @@ class FaqAnswers(Understanding):
     def _question_clause(self, text: str) -> str | None:
         """The last clause of a message of several that is a question (幸好还没点 那怎么判断官网是不是
         真的: the lead-in words dilute the match), normalised."""
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        clauses = clauses_of(text)
         asking = [c for c in clauses if self._is_question(c, normalize(c))] if len(clauses) > 1 else []
         return normalize(asking[-1]) if asking else None
 

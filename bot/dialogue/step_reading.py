@@ -24,7 +24,7 @@ from bot.dialogue.answers import (
 )
 from bot.dialogue.checklist import Checklist
 from bot.dialogue.turn import PUNCT
-from bot.dialogue.understanding import CLAUSE_BREAK, PAUSES, alternation
+from bot.dialogue.understanding import CLAUSE_BREAK, PAUSES, alternation, clauses_of
 from bot.flows.model import Flow, Option, Step
 from bot.nlu.normalize import normalize
 
@@ -93,7 +93,7 @@ class StepReading(Checklist):
     def _ends_asking(self, text: str) -> bool:
         """The last clause of a reply of several is a question about the user's case: not one
         put to the bot or the company (你们到底会不会做软件: `answers.addressed`)."""
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        clauses = clauses_of(text)
         if len(clauses) < 2:
             return False
         last = normalize(clauses[-1])
@@ -101,7 +101,7 @@ class StepReading(Checklist):
 
     def _opens_giving_up(self, text: str) -> bool:
         """The reply's first clause, of several, surely gives up (不整了, 算了不弄了)."""
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        clauses = clauses_of(text)
         if len(clauses) < 2:
             return False
         kind, confidence = self.read_reply(clauses[0])[0]
@@ -120,7 +120,7 @@ class StepReading(Checklist):
     def _outcome_clause(self, text: str) -> str | None:
         """The last clause of a longer reply when it surely (`dialogue.sure_outcome`) says the
         problem is solved."""
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        clauses = clauses_of(text)
         if len(clauses) < 2 or self._is_question(clauses[-1], normalize(clauses[-1])):
             return None
         kind, confidence = self.read_reply(clauses[-1])[0]

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 # The pauses of a message (as a character class): where it breaks into clauses (有病吧，说了网络没问题).
 PAUSES = r"，,。；;！!？?\s"
 CLAUSE_BREAK = re.compile(f"[{PAUSES}]+")
+
+
+def clauses_of(text: str) -> list[str]:
+    """The clauses of a message, split at its pauses, without those that hold only punctuation."""
+    return [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+
+
 # A reply kind this probable is an answer even when the NLU also hears an FAQ question in it.
 SURE_ANSWER = 0.6
 # An outburst that mentions support (什么垃圾客服 能不能快点) is a mood, not a request for a
@@ -246,7 +253,7 @@ class Understanding:
     def _without_outburst(self, text: str) -> str | None:
         """The message without its outburst clauses, when the rest surely answers a step and the
         whole is not surely a mood (你们这个app能不能靠点谱 气得我血压都上来了: all of it is)."""
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        clauses = clauses_of(text)
         if len(clauses) < 2:
             return None
         whole, sure = self.read_reply(text)[0]
@@ -333,7 +340,7 @@ class Understanding:
     def _after_lead_ins(self, text: str) -> str:
         """`text` without its leading clauses that only acknowledge or lead back (好的, 回到充值的事,
         继续); the text itself when nothing or nothing else is left."""
-        clauses = [c for c in CLAUSE_BREAK.split(text) if PUNCT.sub("", c)]
+        clauses = clauses_of(text)
         kept, led_back = list(clauses), False
         while kept:
             bare = PUNCT.sub("", normalize(kept[0]))
