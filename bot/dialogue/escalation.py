@@ -15,7 +15,7 @@ from bot.dialogue.details_given import CONTACT_ENTITIES
 from bot.dialogue.routing import SMALL_TALK
 from bot.dialogue.state import PRIORITIES, higher
 from bot.dialogue.turn import PUNCT, Outcome, TicketRequest, TicketUpdate, Turn
-from bot.dialogue.understanding import CLAUSE_BREAK, HANDOFF_OVER_MOOD, clauses_of
+from bot.dialogue.understanding import HANDOFF_OVER_MOOD, clauses_of
 from bot.flows.model import Flow
 from bot.nlu.normalize import normalize
 from bot.nlu.pipeline import ParseResult
@@ -91,7 +91,8 @@ class Escalation(Collecting):
         for clause, intent, confidence in self._clause_readings(text):
             if intent != "human_handoff" or confidence < NAMED_REQUEST:
                 continue
-            complaint = self.read_reply(clause)[0][0] == "complaint"
+            kind = self.read_reply(clause)[0][0]
+            complaint = kind == "complaint"
             if self._outburst(clause, confidence if complaint else 0.0) or self._is_question(clause, normalize(clause)):
                 continue  # 垃圾客服 is a mood; 转人工有用吗 a doubt, not a request
             # 我要投诉 asks for a person (a complaint is heard by one); 我让孙子帮我找找, named no
@@ -103,15 +104,14 @@ class Escalation(Collecting):
             someone = ours or any(len(w) > 1 and w in said for w in self._summoned_words)
             if (complaint or someone) and confidence >= HANDOFF_OVER_MOOD or confidence >= SURE_KIND:
                 return True
-            if ours and confidence >= NAMED_REQUEST and self.read_reply(clause)[0][0] not in MOODS:
+            if ours and confidence >= NAMED_REQUEST and kind not in MOODS:
                 return True  # 你帮我转个真人看看我的账户有没有问题吧: one of ours named, and asked for
         return False
 
     def _person_taken_back(self, text: str) -> bool:
         """本来想叫人工的 哦不用了 / 刚想让你帮我转人工 算了: a clause that names a person, then a
         short no or giving up (not 转人工 不要机器人, which says what is not wanted)."""
-        clauses = [PUNCT.sub("", normalize(c)) for c in CLAUSE_BREAK.split(text)]
-        clauses = [c for c in clauses if c]
+        clauses = [PUNCT.sub("", normalize(c)) for c in clauses_of(text)]
         for asked, after in zip(clauses, clauses[1:], strict=False):
             if not any(w in asked for w in self._person_words) or len(after) > SHORT_NO:
                 continue
